@@ -3,8 +3,34 @@
 //! `#![no_std]`, no `alloc`. One complete command APDU in, one response (data ‖ SW1 SW2) out:
 //! see [`Card::process`]. Persistent state lives behind the [`Nvm`] trait, randomness comes from a
 //! `rand_core` CSPRNG. The APDU interface is documented in `docs/apdu.md`.
+//!
+//! The path of one APDU: [`transport`] (chaining, `61xx`/GET RESPONSE, extended lengths, over
+//! [`apdu`] parsing) → [`command`] (typed command) → [`gate`] (lifecycle and counter
+//! authentication) → [`dispatch`] (the handlers, with [`issuer`], [`keys`], [`pin`], [`files`]).
+//! Persistent state: [`storage`] (atomic two-slot records over the NVM) holding [`state`] (the
+//! versioned core record) and the binary EFs; volatile state: [`volatile`]. Errors: [`status`].
 #![no_std]
 #![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod apdu;
+pub mod command;
+pub mod cvc;
+pub mod dispatch;
+pub mod files;
+pub mod gate;
+pub mod issuer;
+pub mod keys;
+pub mod lifecycle;
+pub mod pin;
+pub mod state;
+pub mod status;
+pub mod storage;
+pub mod tlv;
+pub mod transport;
+pub mod volatile;
 
 /// Largest command data field the card accepts, after command chaining is joined.
 pub const MAX_COMMAND_DATA: usize = 2048;
@@ -38,33 +64,48 @@ pub trait Nvm {
 
 /// The card: persistent state in `N`, randomness from `R`, volatile state in RAM.
 pub struct Card<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> {
-    nvm: N,
-    rng: R,
+    transport: transport::Transport,
+    applet: dispatch::Applet<N, R>,
 }
 
 impl<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> Card<N, R> {
     /// Powers the card on: reads its persistent state from `nvm`. Volatile state starts empty.
     pub fn power_on(nvm: N, rng: R) -> Self {
-        Card { nvm, rng }
+        Card {
+            transport: transport::Transport::new(),
+            applet: dispatch::Applet::power_on(nvm, rng),
+        }
     }
 
     /// Warm reset (or power-off then power-on): clears all volatile state.
-    pub fn reset(&mut self) {}
+    pub fn reset(&mut self) {
+        self.transport.reset();
+        self.applet.reset();
+    }
 
     /// Processes one command APDU and writes the response (data ‖ SW1 SW2) into `response`.
     pub fn process(&mut self, apdu: &[u8], response: &mut Response) {
-        let _ = (apdu, &mut self.rng);
-        response.clear();
-        let _ = response.extend_from_slice(&[0x6D, 0x00]);
+        self.transport.process(apdu, response, &mut self.applet);
     }
 
     /// The non-volatile memory, e.g. to save the card image.
     pub fn nvm(&self) -> &N {
-        &self.nvm
+        &self.applet.nvm
+    }
+
+    /// Tries left of the 住基 PIN, the auth PIN and the sign password (diagnostics and tests;
+    /// the same numbers VERIFY without data reports).
+    pub fn pin_tries(&self) -> [u8; files::PIN_COUNT] {
+        self.applet.pin_tries()
+    }
+
+    /// The lifecycle state.
+    pub fn lifecycle(&self) -> lifecycle::Lifecycle {
+        self.applet.lifecycle()
     }
 
     /// Powers the card off and gives back its memory and RNG.
     pub fn into_parts(self) -> (N, R) {
-        (self.nvm, self.rng)
+        (self.applet.nvm, self.applet.rng)
     }
 }

@@ -1,0 +1,362 @@
+//! Typed commands, parsed from a complete [`CommandApdu`] before anything runs.
+//!
+//! Parsing checks everything the APDU alone decides: class, instruction, P1-P2 and lengths.
+//! What depends on the card's state (lifecycle, security status, current EF) is checked later,
+//! by [`crate::gate`] and the handlers.
+
+use crate::apdu::CommandApdu;
+use crate::status::Error;
+
+/// What GENERATE ASYMMETRIC KEY PAIR does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPairMode {
+    /// P1 `80`: generate a new pair (counter).
+    Generate,
+    /// P1 `81`: read the existing public key.
+    ReadPublic,
+}
+
+/// A command of the card, borrowing its data from the APDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// SELECT by AID (`00 A4 04 0C` / `00 A4 04 00`).
+    SelectApp {
+        /// The AID.
+        aid: &'a [u8],
+        /// P2 `00`: answer the FCI.
+        fci: bool,
+    },
+    /// SELECT by file ID (`00 A4 02 0C`).
+    SelectFile {
+        /// The file ID.
+        fid: u16,
+    },
+    /// READ BINARY (`00 B0`).
+    ReadBinary {
+        /// Offset from P1-P2.
+        offset: u16,
+        /// Ne.
+        ne: usize,
+    },
+    /// UPDATE BINARY (`00 D6`).
+    UpdateBinary {
+        /// Offset from P1-P2.
+        offset: u16,
+        /// The bytes to write.
+        data: &'a [u8],
+    },
+    /// VERIFY (`00 20 00 80`); `None` asks for the tries left.
+    Verify {
+        /// The PIN tried, if any.
+        pin: Option<&'a [u8]>,
+    },
+    /// CHANGE REFERENCE DATA (`00 24 01 80`).
+    ChangeReferenceData {
+        /// The new PIN.
+        new_pin: &'a [u8],
+    },
+    /// RESET RETRY COUNTER (`00 2C 02 80`).
+    ResetRetryCounter {
+        /// The new PIN.
+        new_pin: &'a [u8],
+    },
+    /// GENERATE ASYMMETRIC KEY PAIR (`00 46`).
+    GenerateKeyPair {
+        /// Generate or read.
+        mode: KeyPairMode,
+    },
+    /// COMPUTE DIGITAL SIGNATURE (`80 2A 00 80`).
+    ComputeSignature {
+        /// The 32-byte SHA-256 hash.
+        hash: &'a [u8; 32],
+    },
+    /// GET CHALLENGE (`00 84 00 00 10`).
+    GetChallenge,
+    /// EXTERNAL AUTHENTICATE (`00 82 00 00`).
+    ExternalAuthenticate {
+        /// Counter certificate and challenge signature.
+        data: &'a [u8],
+    },
+    /// PUT DATA, initialise (`00 DA 00 C1`).
+    Initialise {
+        /// The national root public key.
+        root_key: &'a [u8],
+    },
+    /// ACTIVATE FILE (`00 44 00 00`).
+    Activate,
+}
+
+/// The class each instruction is used with: `00` interindustry, `80` proprietary.
+fn class_of(ins: u8) -> Option<u8> {
+    match ins {
+        0xA4 | 0xB0 | 0xD6 | 0x20 | 0x24 | 0x2C | 0x46 | 0x84 | 0x82 | 0xDA | 0x44 => Some(0x00),
+        0x2A => Some(0x80),
+        _ => None,
+    }
+}
+
+fn p1p2(apdu: &CommandApdu<'_>, expected: u16) -> Result<(), Error> {
+    if apdu.p1p2() == expected {
+        Ok(())
+    } else {
+        Err(Error::WrongP1P2)
+    }
+}
+
+fn no_data(apdu: &CommandApdu<'_>) -> Result<(), Error> {
+    if apdu.data.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::WrongLength)
+    }
+}
+
+fn no_le(apdu: &CommandApdu<'_>) -> Result<(), Error> {
+    if apdu.ne == 0 {
+        Ok(())
+    } else {
+        Err(Error::WrongLength)
+    }
+}
+
+fn some_data<'a>(apdu: &CommandApdu<'a>) -> Result<&'a [u8], Error> {
+    if apdu.data.is_empty() {
+        Err(Error::WrongLength)
+    } else {
+        Ok(apdu.data)
+    }
+}
+
+fn offset(apdu: &CommandApdu<'_>) -> Result<u16, Error> {
+    if apdu.p1 & 0x80 != 0 {
+        // Short EF identifier in P1: not supported.
+        return Err(Error::WrongP1P2);
+    }
+    Ok(apdu.p1p2())
+}
+
+impl<'a> Command<'a> {
+    /// Parses a complete command (class chaining bit already cleared by the transport).
+    ///
+    /// Unknown INS `6D00`; known INS with the other class `6E00`; P1-P2 not as documented
+    /// `6A86`; Lc/Le not as documented `6700` (an Le on a command that answers no data
+    /// included).
+    pub fn parse(apdu: &CommandApdu<'a>) -> Result<Self, Error> {
+        let class = class_of(apdu.ins).ok_or(Error::InsNotSupported)?;
+        if apdu.cla != class {
+            return Err(Error::ClaNotSupported);
+        }
+        match apdu.ins {
+            0xA4 => match (apdu.p1, apdu.p2) {
+                (0x04, 0x0C) | (0x04, 0x00) => {
+                    let aid = some_data(apdu)?;
+                    if apdu.p2 == 0x0C {
+                        no_le(apdu)?;
+                    }
+                    if aid.len() > 16 {
+                        return Err(Error::WrongLength);
+                    }
+                    Ok(Command::SelectApp {
+                        aid,
+                        fci: apdu.p2 == 0x00,
+                    })
+                }
+                (0x02, 0x0C) => match apdu.data {
+                    [high, low] if apdu.ne == 0 => Ok(Command::SelectFile {
+                        fid: u16::from_be_bytes([*high, *low]),
+                    }),
+                    _ => Err(Error::WrongLength),
+                },
+                _ => Err(Error::WrongP1P2),
+            },
+            0xB0 => {
+                let offset = offset(apdu)?;
+                no_data(apdu)?;
+                if apdu.ne == 0 {
+                    return Err(Error::WrongLength);
+                }
+                Ok(Command::ReadBinary {
+                    offset,
+                    ne: apdu.ne,
+                })
+            }
+            0xD6 => {
+                let offset = offset(apdu)?;
+                no_le(apdu)?;
+                Ok(Command::UpdateBinary {
+                    offset,
+                    data: some_data(apdu)?,
+                })
+            }
+            0x20 => {
+                p1p2(apdu, 0x0080)?;
+                no_le(apdu)?;
+                Ok(Command::Verify {
+                    pin: (!apdu.data.is_empty()).then_some(apdu.data),
+                })
+            }
+            0x24 => {
+                p1p2(apdu, 0x0180)?;
+                no_le(apdu)?;
+                Ok(Command::ChangeReferenceData {
+                    new_pin: some_data(apdu)?,
+                })
+            }
+            0x2C => {
+                p1p2(apdu, 0x0280)?;
+                no_le(apdu)?;
+                Ok(Command::ResetRetryCounter {
+                    new_pin: some_data(apdu)?,
+                })
+            }
+            0x46 => {
+                let mode = match (apdu.p1, apdu.p2) {
+                    (0x80, 0x00) => KeyPairMode::Generate,
+                    (0x81, 0x00) => KeyPairMode::ReadPublic,
+                    _ => return Err(Error::WrongP1P2),
+                };
+                no_data(apdu)?;
+                Ok(Command::GenerateKeyPair { mode })
+            }
+            0x2A => {
+                p1p2(apdu, 0x0080)?;
+                let hash = <&[u8; 32]>::try_from(apdu.data).map_err(|_| Error::WrongLength)?;
+                Ok(Command::ComputeSignature { hash })
+            }
+            0x84 => {
+                p1p2(apdu, 0x0000)?;
+                no_data(apdu)?;
+                if apdu.ne != crate::cvc::CHALLENGE_LEN {
+                    return Err(Error::WrongLength);
+                }
+                Ok(Command::GetChallenge)
+            }
+            0x82 => {
+                p1p2(apdu, 0x0000)?;
+                no_le(apdu)?;
+                Ok(Command::ExternalAuthenticate {
+                    data: some_data(apdu)?,
+                })
+            }
+            0xDA => {
+                p1p2(apdu, 0x00C1)?;
+                no_le(apdu)?;
+                Ok(Command::Initialise {
+                    root_key: some_data(apdu)?,
+                })
+            }
+            0x44 => {
+                p1p2(apdu, 0x0000)?;
+                no_le(apdu)?;
+                no_data(apdu)?;
+                Ok(Command::Activate)
+            }
+            _ => Err(Error::InsNotSupported),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> Result<Command<'_>, Error> {
+        let apdu = CommandApdu::parse(raw)?;
+        Command::parse(&apdu)
+    }
+
+    #[test]
+    fn negative_cases() {
+        assert_eq!(parse(&[0, 0x12, 0, 0]), Err(Error::InsNotSupported));
+        assert_eq!(parse(&[0, 0xC0, 0, 0, 0]), Err(Error::InsNotSupported));
+        assert_eq!(parse(&[0x80, 0xB0, 0, 0, 0]), Err(Error::ClaNotSupported));
+        assert_eq!(
+            parse(&[0x00, 0x2A, 0, 0x80, 1, 0]),
+            Err(Error::ClaNotSupported)
+        );
+        assert_eq!(parse(&[0, 0xA4, 0x01, 0x0C, 1, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xA4, 0x04, 0x04, 1, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xA4, 0x04, 0x0C]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0xA4, 0x02, 0x0C, 1, 0]), Err(Error::WrongLength));
+        assert_eq!(
+            parse(&[0, 0xA4, 0x02, 0x0C, 3, 0, 0, 1]),
+            Err(Error::WrongLength)
+        );
+        assert_eq!(parse(&[0, 0xB0, 0x80, 0, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xB0, 0, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0xB0, 0, 0, 1, 1, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0xD6, 0, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x20, 0, 0x81]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x20, 1, 0x80]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x24, 0, 0x80, 1, 1]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x24, 1, 0x80]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x2C, 2, 0x80]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x2C, 3, 0x80, 1, 1]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x46, 0x82, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0x80, 0x2A, 0, 0x80, 1, 0]), Err(Error::WrongLength));
+        assert_eq!(
+            parse(&[0x80, 0x2A, 0x9E, 0x9A, 1, 0]),
+            Err(Error::WrongP1P2)
+        );
+        assert_eq!(parse(&[0, 0x84, 0, 0, 8]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x84, 0, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x84, 0, 1, 0x10]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x82, 0, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0xDA, 0, 0xC2, 1, 4]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x44, 0, 0, 1, 0]), Err(Error::WrongLength));
+        // Le on commands that answer no data.
+        assert_eq!(parse(&[0, 0x44, 0, 0, 0]), Err(Error::WrongLength));
+        assert_eq!(
+            parse(&[0, 0x20, 0, 0x80, 1, 0x31, 0]),
+            Err(Error::WrongLength)
+        );
+        assert_eq!(parse(&[0, 0x20, 0, 0x80, 0]), Err(Error::WrongLength));
+        assert_eq!(
+            parse(&[0, 0xA4, 4, 0x0C, 1, 0xD3, 1]),
+            Err(Error::WrongLength)
+        );
+        assert_eq!(
+            parse(&[0, 0xA4, 2, 0x0C, 2, 0, 1, 0]),
+            Err(Error::WrongLength)
+        );
+        assert_eq!(parse(&[0, 0xD6, 0, 0, 1, 0, 0]), Err(Error::WrongLength));
+    }
+
+    #[test]
+    fn positive_cases() {
+        assert_eq!(
+            parse(&[0, 0xA4, 4, 0, 2, 0xD3, 0x92, 0]),
+            Ok(Command::SelectApp {
+                aid: &[0xD3, 0x92],
+                fci: true
+            })
+        );
+        assert_eq!(
+            parse(&[0, 0xA4, 2, 0x0C, 2, 0, 0x1C]),
+            Ok(Command::SelectFile { fid: 0x1C })
+        );
+        assert_eq!(
+            parse(&[0, 0xB0, 0x01, 0x02, 0]),
+            Ok(Command::ReadBinary {
+                offset: 0x0102,
+                ne: 256
+            })
+        );
+        assert_eq!(
+            parse(&[0, 0x20, 0, 0x80]),
+            Ok(Command::Verify { pin: None })
+        );
+        assert_eq!(
+            parse(&[0, 0x46, 0x81, 0, 0]),
+            Ok(Command::GenerateKeyPair {
+                mode: KeyPairMode::ReadPublic
+            })
+        );
+        assert_eq!(parse(&[0, 0x84, 0, 0, 0x10]), Ok(Command::GetChallenge));
+        assert_eq!(parse(&[0, 0x44, 0, 0]), Ok(Command::Activate));
+        let mut sign = [0u8; 5 + 32 + 1];
+        sign[..5].copy_from_slice(&[0x80, 0x2A, 0, 0x80, 32]);
+        assert!(matches!(parse(&sign), Ok(Command::ComputeSignature { .. })));
+    }
+}

@@ -1,0 +1,514 @@
+//! The municipal counter's card-verifiable certificate (CVC) and the counter-authentication
+//! digest.
+//!
+//! Issuer authentication is not a shared secret. The card holds one national root public key,
+//! written when the blank card is initialised. A municipality's counter holds a P-256 key
+//! certified by that root in this compact certificate, and proves it by signing the card's
+//! challenge. Any municipality's counter can therefore serve any card.
+//!
+//! ```text
+//! 7F21 {                                   certificate
+//!   7F4E {                                 body (signed)
+//!     5F29 01                              format version
+//!     5F20 "131016"                        地方公共団体コード, 6 ASCII digits
+//!     5F21 "千代田区"                       municipality name, UTF-8, at most 64 bytes
+//!     7F49 { 86 04‖X‖Y }                   counter public key, SEC1 uncompressed
+//!     5F25 "20260401"                      effective date
+//!     5F24 "20310331"                      expiry date
+//!   }
+//!   5F37 r‖s                               ECDSA P-256 by the root over SHA-256(body TLV)
+//! }
+//! ```
+//!
+//! The EXTERNAL AUTHENTICATE data is the certificate followed by `5F37 r‖s`: the counter key's
+//! signature over [`auth_digest`] of the card's challenge. Both sides use this module, so the
+//! format has one definition.
+
+use heapless::Vec;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::tlv::{self, Reader};
+
+/// Format version of the certificate.
+pub const VERSION: u8 = 1;
+/// Domain separation of the counter's signature over the card's challenge.
+pub const AUTH_CONTEXT: &[u8] = b"juki counter auth v1";
+/// Length of the card's challenge (GET CHALLENGE).
+pub const CHALLENGE_LEN: usize = 16;
+/// Longest municipality name, in bytes of UTF-8.
+pub const MAX_NAME: usize = 64;
+/// Largest encoded body.
+pub const MAX_BODY: usize = 256;
+/// Largest encoded certificate.
+pub const MAX_CERT: usize = MAX_BODY + 80;
+/// Largest EXTERNAL AUTHENTICATE data field.
+pub const MAX_AUTH_DATA: usize = MAX_CERT + 80;
+
+/// SEC1 uncompressed P-256 public key length.
+pub const PUBLIC_KEY_LEN: usize = 65;
+/// Raw `r‖s` P-256 signature length.
+pub const SIGNATURE_LEN: usize = 64;
+
+const TAG_CERT: u16 = 0x7F21;
+const TAG_BODY: u16 = 0x7F4E;
+const TAG_VERSION: u16 = 0x5F29;
+const TAG_CODE: u16 = 0x5F20;
+const TAG_NAME: u16 = 0x5F21;
+const TAG_PUBKEY: u16 = 0x7F49;
+const TAG_POINT: u16 = 0x86;
+const TAG_EFFECTIVE: u16 = 0x5F25;
+const TAG_EXPIRY: u16 = 0x5F24;
+const TAG_SIGNATURE: u16 = 0x5F37;
+
+/// Why a certificate or an authentication was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CvcError {
+    /// Not the TLV structure above, or a field of the wrong size or content.
+    Malformed,
+    /// A format version this card does not know.
+    UnsupportedVersion,
+    /// A signature (root over the body, or counter over the challenge) does not verify.
+    BadSignature,
+    /// The certificate expired before the card's last-known date.
+    Expired,
+    /// Does not fit the buffer (encoding only).
+    TooLong,
+}
+
+impl From<tlv::TlvError> for CvcError {
+    fn from(_: tlv::TlvError) -> Self {
+        CvcError::Malformed
+    }
+}
+
+/// A calendar date, `YYYYMMDD` as a number so that dates compare in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date(u32);
+
+impl Date {
+    /// The date `year`-`month`-`day`, if it is a real date of years 1900–9999.
+    pub fn from_ymd(year: u32, month: u32, day: u32) -> Option<Date> {
+        if !(1900..=9999).contains(&year) || !(1..=12).contains(&month) || day == 0 {
+            return None;
+        }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        if day > days {
+            return None;
+        }
+        Some(Date(year * 10_000 + month * 100 + day))
+    }
+
+    /// Parses 8 ASCII digits `YYYYMMDD`.
+    pub fn from_ascii(text: &[u8]) -> Option<Date> {
+        if text.len() != 8 {
+            return None;
+        }
+        let mut value = 0u32;
+        for &c in text {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u32::from(c - b'0');
+        }
+        Date::from_ymd(value / 10_000, value / 100 % 100, value % 100)
+    }
+
+    /// The date as `YYYYMMDD` in ASCII.
+    pub fn to_ascii(self) -> [u8; 8] {
+        let mut out = [b'0'; 8];
+        let mut value = self.0;
+        for c in out.iter_mut().rev() {
+            // value % 10 < 10, so the cast cannot truncate.
+            *c = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        out
+    }
+
+    /// The date as the number `YYYYMMDD`.
+    pub fn value(self) -> u32 {
+        self.0
+    }
+
+    /// Year, month and day.
+    pub fn ymd(self) -> (u32, u32, u32) {
+        (self.0 / 10_000, self.0 / 100 % 100, self.0 % 100)
+    }
+}
+
+/// A parsed counter certificate; every field borrows from the encoded certificate.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterCertificate<'a> {
+    /// 地方公共団体コード, 6 ASCII digits.
+    pub municipality_code: &'a [u8],
+    /// Municipality name, UTF-8.
+    pub municipality_name: &'a str,
+    /// The counter's public key, SEC1 uncompressed.
+    pub public_key: &'a [u8],
+    /// First day of validity.
+    pub effective: Date,
+    /// Last day of validity.
+    pub expiry: Date,
+    body: &'a [u8],
+    signature: &'a [u8],
+}
+
+/// The fields of a certificate to encode.
+#[derive(Debug, Clone, Copy)]
+pub struct CertificateFields<'a> {
+    /// 地方公共団体コード, 6 ASCII digits.
+    pub municipality_code: &'a [u8],
+    /// Municipality name, UTF-8, at most [`MAX_NAME`] bytes.
+    pub municipality_name: &'a str,
+    /// The counter's public key, SEC1 uncompressed (65 bytes).
+    pub public_key: &'a [u8],
+    /// First day of validity.
+    pub effective: Date,
+    /// Last day of validity.
+    pub expiry: Date,
+}
+
+/// Parses a whole certificate (`7F21` TLV, nothing after it).
+pub fn parse(cert: &[u8]) -> Result<CounterCertificate<'_>, CvcError> {
+    let inner = tlv::single(cert, TAG_CERT)?;
+    let mut outer = Reader::new(inner);
+    let before_body = outer.remaining();
+    outer.expect(TAG_BODY)?;
+    let body_len = before_body.len() - outer.remaining().len();
+    let body = before_body.get(..body_len).ok_or(CvcError::Malformed)?;
+    let signature = outer.expect(TAG_SIGNATURE)?;
+    if !outer.is_empty() || signature.len() != SIGNATURE_LEN {
+        return Err(CvcError::Malformed);
+    }
+
+    let mut fields = Reader::new(tlv::single(body, TAG_BODY)?);
+    if fields.expect(TAG_VERSION)? != [VERSION] {
+        return Err(CvcError::UnsupportedVersion);
+    }
+    let municipality_code = fields.expect(TAG_CODE)?;
+    let name = fields.expect(TAG_NAME)?;
+    let public_key = tlv::single(fields.expect(TAG_PUBKEY)?, TAG_POINT)?;
+    let effective = Date::from_ascii(fields.expect(TAG_EFFECTIVE)?).ok_or(CvcError::Malformed)?;
+    let expiry = Date::from_ascii(fields.expect(TAG_EXPIRY)?).ok_or(CvcError::Malformed)?;
+    if !fields.is_empty() {
+        return Err(CvcError::Malformed);
+    }
+    let fields = CertificateFields {
+        municipality_code,
+        municipality_name: core::str::from_utf8(name).map_err(|_| CvcError::Malformed)?,
+        public_key,
+        effective,
+        expiry,
+    };
+    check_fields(&fields)?;
+    Ok(CounterCertificate {
+        municipality_code: fields.municipality_code,
+        municipality_name: fields.municipality_name,
+        public_key: fields.public_key,
+        effective,
+        expiry,
+        body,
+        signature,
+    })
+}
+
+impl CounterCertificate<'_> {
+    /// Checks the root's signature over the body.
+    pub fn verify_signature(&self, root: &VerifyingKey) -> Result<(), CvcError> {
+        verify_prehash(root, &sha256(&[self.body]), self.signature)
+    }
+
+    /// Checks the root's signature and that the certificate had not expired on `today` (the
+    /// card's last-known date).
+    pub fn verify(&self, root: &VerifyingKey, today: Date) -> Result<(), CvcError> {
+        self.verify_signature(root)?;
+        if self.expiry < today {
+            return Err(CvcError::Expired);
+        }
+        Ok(())
+    }
+
+    /// The counter's public key.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, CvcError> {
+        VerifyingKey::from_sec1_bytes(self.public_key).map_err(|_| CvcError::Malformed)
+    }
+
+    /// The encoded body (`7F4E` TLV), the part the root signs.
+    pub fn body(&self) -> &[u8] {
+        self.body
+    }
+}
+
+/// Encodes the body (`7F4E` TLV) of a certificate; its SHA-256 is what the root signs.
+pub fn encode_body(fields: &CertificateFields<'_>) -> Result<Vec<u8, MAX_BODY>, CvcError> {
+    check_fields(fields)?;
+    let mut inner: Vec<u8, MAX_BODY> = Vec::new();
+    tlv::encode_into(&mut inner, TAG_VERSION, &[VERSION]).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_CODE, fields.municipality_code).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_NAME, fields.municipality_name.as_bytes())
+        .map_err(too_long)?;
+    let mut key: Vec<u8, 80> = Vec::new();
+    tlv::encode_into(&mut key, TAG_POINT, fields.public_key).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_PUBKEY, &key).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_EFFECTIVE, &fields.effective.to_ascii()).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_EXPIRY, &fields.expiry.to_ascii()).map_err(too_long)?;
+    let mut body = Vec::new();
+    tlv::encode_into(&mut body, TAG_BODY, &inner).map_err(too_long)?;
+    Ok(body)
+}
+
+/// SHA-256 of an encoded body: the digest the root signs.
+pub fn body_digest(body: &[u8]) -> [u8; 32] {
+    sha256(&[body])
+}
+
+/// Joins a body and the root's `r‖s` signature into a certificate (`7F21` TLV).
+pub fn encode_certificate(body: &[u8], signature: &[u8]) -> Result<Vec<u8, MAX_CERT>, CvcError> {
+    if signature.len() != SIGNATURE_LEN {
+        return Err(CvcError::Malformed);
+    }
+    let mut inner: Vec<u8, MAX_CERT> = Vec::new();
+    inner
+        .extend_from_slice(body)
+        .map_err(|_| CvcError::TooLong)?;
+    tlv::encode_into(&mut inner, TAG_SIGNATURE, signature).map_err(too_long)?;
+    let mut cert = Vec::new();
+    tlv::encode_into(&mut cert, TAG_CERT, &inner).map_err(too_long)?;
+    Ok(cert)
+}
+
+/// The digest the counter signs to answer the card's challenge.
+pub fn auth_digest(challenge: &[u8]) -> [u8; 32] {
+    sha256(&[AUTH_CONTEXT, challenge])
+}
+
+/// EXTERNAL AUTHENTICATE data: the certificate followed by the counter's signature of
+/// [`auth_digest`].
+pub fn encode_auth_data(cert: &[u8], signature: &[u8]) -> Result<Vec<u8, MAX_AUTH_DATA>, CvcError> {
+    if signature.len() != SIGNATURE_LEN {
+        return Err(CvcError::Malformed);
+    }
+    let mut out: Vec<u8, MAX_AUTH_DATA> = Vec::new();
+    out.extend_from_slice(cert).map_err(|_| CvcError::TooLong)?;
+    tlv::encode_into(&mut out, TAG_SIGNATURE, signature).map_err(too_long)?;
+    Ok(out)
+}
+
+/// Splits EXTERNAL AUTHENTICATE data into the certificate and the challenge signature.
+pub fn parse_auth_data(data: &[u8]) -> Result<(CounterCertificate<'_>, &[u8]), CvcError> {
+    let mut reader = Reader::new(data);
+    reader.expect(TAG_CERT)?;
+    let cert_len = data.len() - reader.remaining().len();
+    let cert = parse(data.get(..cert_len).ok_or(CvcError::Malformed)?)?;
+    let signature = reader.expect(TAG_SIGNATURE)?;
+    if !reader.is_empty() || signature.len() != SIGNATURE_LEN {
+        return Err(CvcError::Malformed);
+    }
+    Ok((cert, signature))
+}
+
+/// Verifies the counter's answer to `challenge`: the certificate chains to `root`, has not
+/// expired on `today`, and its key signed [`auth_digest`]`(challenge)`. Returns the certificate.
+pub fn verify_auth<'a>(
+    data: &'a [u8],
+    root: &VerifyingKey,
+    today: Date,
+    challenge: &[u8],
+) -> Result<CounterCertificate<'a>, CvcError> {
+    let (cert, signature) = parse_auth_data(data)?;
+    cert.verify(root, today)?;
+    verify_prehash(&cert.verifying_key()?, &auth_digest(challenge), signature)?;
+    Ok(cert)
+}
+
+fn check_fields(fields: &CertificateFields<'_>) -> Result<(), CvcError> {
+    let code_ok = fields.municipality_code.len() == 6
+        && fields.municipality_code.iter().all(u8::is_ascii_digit);
+    let name_ok =
+        !fields.municipality_name.is_empty() && fields.municipality_name.len() <= MAX_NAME;
+    let key_ok = fields.public_key.len() == PUBLIC_KEY_LEN
+        && fields.public_key.first() == Some(&0x04)
+        && VerifyingKey::from_sec1_bytes(fields.public_key).is_ok();
+    if code_ok && name_ok && key_ok && fields.effective <= fields.expiry {
+        Ok(())
+    } else {
+        Err(CvcError::Malformed)
+    }
+}
+
+fn verify_prehash(key: &VerifyingKey, digest: &[u8; 32], signature: &[u8]) -> Result<(), CvcError> {
+    let signature = Signature::from_slice(signature).map_err(|_| CvcError::BadSignature)?;
+    key.verify_prehash(digest, &signature)
+        .map_err(|_| CvcError::BadSignature)
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+fn too_long(_: tlv::TlvError) -> CvcError {
+    CvcError::TooLong
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::ecdsa::SigningKey;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_slice(&[seed; 32]).unwrap()
+    }
+
+    fn point(key: &SigningKey) -> [u8; 65] {
+        let encoded = key.verifying_key().to_encoded_point(false);
+        encoded.as_bytes().try_into().unwrap()
+    }
+
+    fn sign(key: &SigningKey, digest: &[u8; 32]) -> [u8; 64] {
+        let sig: Signature = key.sign_prehash(digest).unwrap();
+        sig.to_bytes().into()
+    }
+
+    fn certificate(root: &SigningKey, counter: &SigningKey, expiry: Date) -> Vec<u8, MAX_CERT> {
+        let pk = point(counter);
+        let body = encode_body(&CertificateFields {
+            municipality_code: b"131016",
+            municipality_name: "千代田区",
+            public_key: &pk,
+            effective: Date::from_ymd(2026, 4, 1).unwrap(),
+            expiry,
+        })
+        .unwrap();
+        encode_certificate(&body, &sign(root, &body_digest(&body))).unwrap()
+    }
+
+    #[test]
+    fn dates_parse_and_order() {
+        assert_eq!(Date::from_ascii(b"20240229").unwrap().ymd(), (2024, 2, 29));
+        assert!(Date::from_ascii(b"20230229").is_none());
+        assert!(Date::from_ascii(b"19000229").is_none());
+        assert!(Date::from_ascii(b"20000229").is_some());
+        assert!(Date::from_ascii(b"20261301").is_none());
+        assert!(Date::from_ascii(b"2026010").is_none());
+        assert!(Date::from_ascii(b"2026-1-1").is_none());
+        assert_eq!(
+            &Date::from_ymd(2031, 3, 31).unwrap().to_ascii(),
+            b"20310331"
+        );
+        assert!(Date::from_ymd(2026, 1, 2) > Date::from_ymd(2025, 12, 31));
+    }
+
+    #[test]
+    fn certificate_round_trip_and_verification() {
+        let (root, counter) = (key(1), key(2));
+        let today = Date::from_ymd(2027, 1, 1).unwrap();
+        let cert = certificate(&root, &counter, Date::from_ymd(2031, 3, 31).unwrap());
+        let parsed = parse(&cert).unwrap();
+        assert_eq!(parsed.municipality_code, b"131016");
+        assert_eq!(parsed.municipality_name, "千代田区");
+        assert_eq!(parsed.public_key, &point(&counter));
+        parsed.verify(root.verifying_key(), today).unwrap();
+        assert_eq!(
+            parsed.verify(key(3).verifying_key(), today),
+            Err(CvcError::BadSignature)
+        );
+        let later = Date::from_ymd(2031, 4, 1).unwrap();
+        assert_eq!(
+            parsed.verify(root.verifying_key(), later),
+            Err(CvcError::Expired)
+        );
+    }
+
+    #[test]
+    fn altered_certificate_is_refused() {
+        let (root, counter) = (key(1), key(2));
+        let cert = certificate(&root, &counter, Date::from_ymd(2031, 3, 31).unwrap());
+        // Change one byte of the municipality code: still well-formed, signature broken.
+        let pos = cert.windows(6).position(|w| w == b"131016").unwrap();
+        let mut forged = cert.clone();
+        forged[pos + 5] = b'7';
+        let parsed = parse(&forged).unwrap();
+        assert_eq!(
+            parsed.verify_signature(root.verifying_key()),
+            Err(CvcError::BadSignature)
+        );
+        // Truncation and trailing bytes are malformed.
+        assert_eq!(
+            parse(&cert[..cert.len() - 1]).err(),
+            Some(CvcError::Malformed)
+        );
+        let mut trailing = cert.clone();
+        trailing.push(0).unwrap();
+        assert_eq!(parse(&trailing).err(), Some(CvcError::Malformed));
+    }
+
+    #[test]
+    fn auth_data_checks_the_challenge_signature() {
+        let (root, counter) = (key(1), key(2));
+        let today = Date::from_ymd(2027, 1, 1).unwrap();
+        let cert = certificate(&root, &counter, Date::from_ymd(2031, 3, 31).unwrap());
+        let challenge = [7u8; CHALLENGE_LEN];
+        let data = encode_auth_data(&cert, &sign(&counter, &auth_digest(&challenge))).unwrap();
+        let ok = verify_auth(&data, root.verifying_key(), today, &challenge).unwrap();
+        assert_eq!(ok.municipality_code, b"131016");
+        // Another challenge (a replay), or a signature by another key, is refused.
+        assert_eq!(
+            verify_auth(&data, root.verifying_key(), today, &[8u8; CHALLENGE_LEN]).err(),
+            Some(CvcError::BadSignature)
+        );
+        let wrong = encode_auth_data(&cert, &sign(&root, &auth_digest(&challenge))).unwrap();
+        assert_eq!(
+            verify_auth(&wrong, root.verifying_key(), today, &challenge).err(),
+            Some(CvcError::BadSignature)
+        );
+        // A certificate from a foreign root is refused even with a good challenge signature.
+        let foreign = certificate(&key(9), &counter, Date::from_ymd(2031, 3, 31).unwrap());
+        let data = encode_auth_data(&foreign, &sign(&counter, &auth_digest(&challenge))).unwrap();
+        assert_eq!(
+            verify_auth(&data, root.verifying_key(), today, &challenge).err(),
+            Some(CvcError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn encoding_refuses_bad_fields() {
+        let pk = point(&key(2));
+        let good = CertificateFields {
+            municipality_code: b"131016",
+            municipality_name: "千代田区",
+            public_key: &pk,
+            effective: Date::from_ymd(2026, 4, 1).unwrap(),
+            expiry: Date::from_ymd(2031, 3, 31).unwrap(),
+        };
+        assert!(encode_body(&good).is_ok());
+        let bad_code = CertificateFields {
+            municipality_code: b"13101A",
+            ..good
+        };
+        assert_eq!(encode_body(&bad_code).err(), Some(CvcError::Malformed));
+        let bad_key = CertificateFields {
+            public_key: &pk[..64],
+            ..good
+        };
+        assert_eq!(encode_body(&bad_key).err(), Some(CvcError::Malformed));
+        let backwards = CertificateFields {
+            expiry: Date::from_ymd(2026, 3, 31).unwrap(),
+            ..good
+        };
+        assert_eq!(encode_body(&backwards).err(), Some(CvcError::Malformed));
+    }
+}

@@ -1,0 +1,407 @@
+//! Dispatch: parses the complete command, runs the gate, then the command's handler.
+//!
+//! [`Applet`] holds everything but the transport: the platform (NVM, RNG), the NVM directory,
+//! the persistent core state (a RAM copy of the core record, replaced only after a successful
+//! commit) and the volatile state.
+
+use rand_core::{CryptoRng, RngCore};
+
+use crate::apdu::CommandApdu;
+use crate::command::{Command, KeyPairMode};
+use crate::files::{self, Access, App, EfKind, KeyId, PinId, PIN_COUNT};
+use crate::lifecycle::Lifecycle;
+use crate::state::{CoreState, CORE_CAPACITY};
+use crate::status::Error;
+use crate::storage::{Storage, CORE_RECORD};
+use crate::transport::{Handler, MAX_RESPONSE_DATA};
+use crate::volatile::Volatile;
+use crate::{gate, issuer, keys, pin, tlv, Nvm, Response};
+
+/// The card minus its transport.
+pub struct Applet<N: Nvm, R: RngCore + CryptoRng> {
+    pub(crate) nvm: N,
+    pub(crate) rng: R,
+    storage: Storage,
+    core: CoreState,
+    /// The core record exists but cannot be decoded: every command answers `6581`.
+    fault: bool,
+    volatile: Volatile,
+}
+
+fn push(out: &mut Response, bytes: &[u8]) -> Result<(), Error> {
+    out.extend_from_slice(bytes).map_err(|_| Error::WrongLength)
+}
+
+impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
+    /// Mounts the NVM and loads the core record.
+    pub fn power_on(nvm: N, rng: R) -> Self {
+        let storage = Storage::mount(&nvm);
+        let mut fault = false;
+        let mut core = CoreState::default();
+        if storage.exists(CORE_RECORD) {
+            let mut buf = [0u8; CORE_CAPACITY];
+            let len = storage.len(CORE_RECORD).min(CORE_CAPACITY);
+            let loaded = buf
+                .get_mut(..len)
+                .ok_or(Error::MemoryFailure)
+                .and_then(|b| storage.read(&nvm, CORE_RECORD, 0, b).map(|()| &*b))
+                .ok()
+                .and_then(|b| CoreState::decode(b).ok());
+            match loaded {
+                Some(state) => core = state,
+                None => fault = true,
+            }
+        }
+        Applet {
+            nvm,
+            rng,
+            storage,
+            core,
+            fault,
+            volatile: Volatile::new(),
+        }
+    }
+
+    /// Clears the volatile state.
+    pub fn reset(&mut self) {
+        self.volatile = Volatile::new();
+    }
+
+    /// Makes `new` the persistent core state (atomically), then the RAM copy.
+    fn commit(&mut self, new: CoreState) -> Result<(), Error> {
+        let bytes = new.encode();
+        self.storage.write(&mut self.nvm, CORE_RECORD, 0, &bytes)?;
+        self.core = new;
+        Ok(())
+    }
+
+    fn current_ef(&self) -> Result<&'static files::Ef, Error> {
+        self.volatile
+            .ef
+            .and_then(files::ef)
+            .ok_or(Error::NoCurrentEf)
+    }
+
+    fn current_pin(&self) -> Result<PinId, Error> {
+        match self.current_ef()?.kind {
+            EfKind::Pin(id) => Ok(id),
+            _ => Err(Error::NoCurrentEf),
+        }
+    }
+
+    fn current_key(&self) -> Result<KeyId, Error> {
+        match self.current_ef()?.kind {
+            EfKind::Key(id) => Ok(id),
+            _ => Err(Error::NoCurrentEf),
+        }
+    }
+
+    fn pin_record(&self, id: PinId) -> Result<pin::PinRecord, Error> {
+        self.core
+            .pins
+            .get(id as usize)
+            .copied()
+            .ok_or(Error::MemoryFailure)
+    }
+
+    fn run(&mut self, command: Command<'_>, out: &mut Response) -> Result<(), Error> {
+        match command {
+            Command::SelectApp { aid, fci } => self.select_app(aid, fci, out),
+            Command::SelectFile { fid } => self.select_file(fid),
+            Command::ReadBinary { offset, ne } => self.read_binary(offset, ne, out),
+            Command::UpdateBinary { offset, data } => self.update_binary(offset, data),
+            Command::Verify { pin } => self.verify(pin),
+            Command::ChangeReferenceData { new_pin } => self.change_pin(new_pin),
+            Command::ResetRetryCounter { new_pin } => self.reset_retry_counter(new_pin),
+            Command::GenerateKeyPair { mode } => self.generate_key_pair(mode, out),
+            Command::ComputeSignature { hash } => self.compute_signature(hash, out),
+            Command::GetChallenge => {
+                let challenge = issuer::get_challenge(&mut self.rng, &mut self.volatile);
+                push(out, &challenge)
+            }
+            Command::ExternalAuthenticate { data } => self.external_authenticate(data),
+            Command::Initialise { root_key } => self.initialise(root_key),
+            Command::Activate => self.activate(),
+        }
+    }
+
+    fn select_app(&mut self, aid: &[u8], fci: bool, out: &mut Response) -> Result<(), Error> {
+        let app = App::from_aid(aid).ok_or(Error::NotFound)?;
+        self.volatile.select_app(app);
+        if fci {
+            let aid = app.aid();
+            let len = u8::try_from(aid.len()).map_err(|_| Error::WrongLength)?;
+            push(out, &[0x6F, len + 2, 0x84, len])?;
+            push(out, aid)?;
+        }
+        Ok(())
+    }
+
+    fn select_file(&mut self, fid: u16) -> Result<(), Error> {
+        let app = self.volatile.app.ok_or(Error::NotFound)?;
+        let index = files::find(app, fid).ok_or(Error::NotFound)?;
+        self.volatile.ef = Some(index);
+        Ok(())
+    }
+
+    fn read_binary(&mut self, offset: u16, ne: usize, out: &mut Response) -> Result<(), Error> {
+        let (record, read) = match self.current_ef()?.kind {
+            EfKind::Binary { record, read, .. } => (record, read),
+            EfKind::Pin(_) | EfKind::Key(_) => return Err(Error::SecurityStatusNotSatisfied),
+        };
+        if let Access::Pin(id) = read {
+            if !self.volatile.is_verified(id) {
+                return Err(Error::SecurityStatusNotSatisfied);
+            }
+        }
+        let len = self.storage.len(record);
+        let offset = usize::from(offset);
+        let available = len.checked_sub(offset).ok_or(Error::OffsetOutside)?;
+        let n = available.min(ne).min(MAX_RESPONSE_DATA);
+        out.resize(n, 0).map_err(|_| Error::WrongLength)?;
+        self.storage.read(&self.nvm, record, offset, out)
+    }
+
+    fn update_binary(&mut self, offset: u16, data: &[u8]) -> Result<(), Error> {
+        let (record, capacity) = match self.current_ef()?.kind {
+            EfKind::Binary {
+                record, capacity, ..
+            } => (record, usize::from(capacity)),
+            EfKind::Pin(_) | EfKind::Key(_) => return Err(Error::IncompatibleFile),
+        };
+        let offset = usize::from(offset);
+        if offset > self.storage.len(record) {
+            return Err(Error::OffsetOutside);
+        }
+        if offset.saturating_add(data.len()) > capacity {
+            return Err(Error::NotEnoughSpace);
+        }
+        self.storage.write(&mut self.nvm, record, offset, data)
+    }
+
+    fn verify(&mut self, attempt: Option<&[u8]>) -> Result<(), Error> {
+        let id = self.current_pin()?;
+        let record = self.pin_record(id)?;
+        if !record.is_set() {
+            return Err(Error::ConditionsNotSatisfied);
+        }
+        if record.tries == 0 {
+            return Err(Error::PinBlocked);
+        }
+        let Some(attempt) = attempt else {
+            return if self.volatile.is_verified(id) {
+                Ok(())
+            } else {
+                Err(Error::WrongPin {
+                    tries_left: record.tries,
+                })
+            };
+        };
+        // 1. Use up a try, durably, before looking at the PIN.
+        let tries_left = record.tries - 1;
+        let mut new = self.core.clone();
+        if let Some(p) = new.pins.get_mut(id as usize) {
+            p.tries = tries_left;
+        }
+        self.commit(new)?;
+        // 2. Compare in constant time. A PIN of the wrong length or characters simply differs.
+        if !record.matches(attempt) {
+            self.volatile.set_verified(id, false);
+            return Err(Error::WrongPin { tries_left });
+        }
+        // 3. Right PIN: give the try back.
+        let mut new = self.core.clone();
+        if let Some(p) = new.pins.get_mut(id as usize) {
+            p.tries = pin::max_tries(id);
+        }
+        self.commit(new)?;
+        self.volatile.set_verified(id, true);
+        Ok(())
+    }
+
+    /// The holder's birth `MMDD` from 住基 0002 (`FF20 { … DF23 YYYYMMDD … }`), read from NVM a
+    /// few bytes at a time. `None` when the file is absent or not as expected.
+    fn birth_mmdd(&self) -> Option<[u8; 4]> {
+        let record = files::record_of(App::Juki, files::JUKI_FOUR_INFO)?;
+        let len = self.storage.len(record);
+        let read_header = |pos: usize| -> Option<(u16, usize, usize)> {
+            let mut buf = [0u8; 5];
+            let n = len.checked_sub(pos)?.min(buf.len());
+            let head = buf.get_mut(..n)?;
+            self.storage.read(&self.nvm, record, pos, head).ok()?;
+            tlv::header(head).ok()
+        };
+        let (tag, outer_len, outer_head) = read_header(0)?;
+        if tag != 0xFF20 {
+            return None;
+        }
+        let end = outer_head.checked_add(outer_len)?.min(len);
+        let mut pos = outer_head;
+        while pos < end {
+            let (tag, value_len, head) = read_header(pos)?;
+            let value = pos.checked_add(head)?;
+            if tag == 0xDF23 {
+                if value_len != 8 {
+                    return None;
+                }
+                let mut mmdd = [0u8; 4];
+                self.storage
+                    .read(&self.nvm, record, value + 4, &mut mmdd)
+                    .ok()?;
+                return Some(mmdd);
+            }
+            pos = value.checked_add(value_len)?;
+        }
+        None
+    }
+
+    /// Format and weak-PIN rules for a new PIN (`6A80`).
+    fn check_new_pin(&self, id: PinId, new_pin: &[u8]) -> Result<(), Error> {
+        if !pin::format_ok(id, new_pin) {
+            return Err(Error::WrongData);
+        }
+        let four_digits = matches!(id, PinId::Juki | PinId::Auth);
+        if four_digits && pin::is_weak(new_pin, self.birth_mmdd()) {
+            return Err(Error::WrongData);
+        }
+        Ok(())
+    }
+
+    fn set_pin(&mut self, id: PinId, new_pin: &[u8]) -> Result<(), Error> {
+        let record = pin::PinRecord::new(id, new_pin).ok_or(Error::WrongData)?;
+        let mut new = self.core.clone();
+        if let Some(p) = new.pins.get_mut(id as usize) {
+            *p = record;
+        }
+        self.commit(new)
+    }
+
+    fn change_pin(&mut self, new_pin: &[u8]) -> Result<(), Error> {
+        let id = self.current_pin()?;
+        if !self.volatile.is_verified(id) {
+            return Err(Error::SecurityStatusNotSatisfied);
+        }
+        self.check_new_pin(id, new_pin)?;
+        self.set_pin(id, new_pin)
+    }
+
+    fn reset_retry_counter(&mut self, new_pin: &[u8]) -> Result<(), Error> {
+        let id = self.current_pin()?;
+        self.check_new_pin(id, new_pin)?;
+        self.volatile.set_verified(id, false);
+        self.set_pin(id, new_pin)
+    }
+
+    fn generate_key_pair(&mut self, mode: KeyPairMode, out: &mut Response) -> Result<(), Error> {
+        let id = self.current_key()?;
+        let scalar = match mode {
+            KeyPairMode::Generate => {
+                if !self.volatile.counter {
+                    return Err(Error::SecurityStatusNotSatisfied);
+                }
+                let scalar = keys::generate(&mut self.rng);
+                let mut new = self.core.clone();
+                if let Some(k) = new.keys.get_mut(id as usize) {
+                    *k = Some(scalar);
+                }
+                self.commit(new)?;
+                scalar
+            }
+            KeyPairMode::ReadPublic => self
+                .core
+                .keys
+                .get(id as usize)
+                .copied()
+                .flatten()
+                .ok_or(Error::ConditionsNotSatisfied)?,
+        };
+        let public = keys::public_key(&scalar)?;
+        push(out, &[0x7F, 0x49, 0x43, 0x86, 0x41])?;
+        push(out, &public)
+    }
+
+    fn compute_signature(&mut self, hash: &[u8; 32], out: &mut Response) -> Result<(), Error> {
+        let id = self.current_key()?;
+        if !self.volatile.is_verified(id.pin()) {
+            return Err(Error::SecurityStatusNotSatisfied);
+        }
+        let scalar = self
+            .core
+            .keys
+            .get(id as usize)
+            .copied()
+            .flatten()
+            .ok_or(Error::ConditionsNotSatisfied)?;
+        let signature = keys::sign(&scalar, hash, &mut self.rng)?;
+        push(out, &signature)
+    }
+
+    fn external_authenticate(&mut self, data: &[u8]) -> Result<(), Error> {
+        let effective = issuer::external_authenticate(&self.core, &mut self.volatile, data)?;
+        if effective > self.core.last_date {
+            let mut new = self.core.clone();
+            new.last_date = effective;
+            self.commit(new)?;
+        }
+        self.volatile.counter = true;
+        Ok(())
+    }
+
+    fn initialise(&mut self, root_key: &[u8]) -> Result<(), Error> {
+        let key = <[u8; 65]>::try_from(root_key).map_err(|_| Error::WrongData)?;
+        if !keys::valid_public_key(&key) {
+            return Err(Error::WrongData);
+        }
+        let new = CoreState {
+            lifecycle: Lifecycle::Initialised,
+            root_key: Some(key),
+            ..self.core.clone()
+        };
+        self.commit(new)
+    }
+
+    fn activate(&mut self) -> Result<(), Error> {
+        let pins_set = self.core.pins.iter().all(pin::PinRecord::is_set);
+        let keys_set = self.core.keys.iter().all(Option::is_some);
+        let files_written = [
+            files::JUKI_RESIDENT_CODE,
+            files::JUKI_FOUR_INFO,
+            files::JUKI_CARD_INFO,
+        ]
+        .iter()
+        .all(|&fid| files::record_of(App::Juki, fid).is_some_and(|r| self.storage.len(r) > 0));
+        if !(pins_set && keys_set && files_written) {
+            return Err(Error::ConditionsNotSatisfied);
+        }
+        let new = CoreState {
+            lifecycle: Lifecycle::Issued,
+            ..self.core.clone()
+        };
+        self.commit(new)
+    }
+
+    /// Tries left of each PIN (for tests and diagnostics; never the PINs themselves).
+    pub fn pin_tries(&self) -> [u8; PIN_COUNT] {
+        let mut tries = [0u8; PIN_COUNT];
+        for (t, p) in tries.iter_mut().zip(self.core.pins.iter()) {
+            *t = p.tries;
+        }
+        tries
+    }
+
+    /// The lifecycle state.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.core.lifecycle
+    }
+}
+
+impl<N: Nvm, R: RngCore + CryptoRng> Handler for Applet<N, R> {
+    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<(), Error> {
+        let command = Command::parse(apdu)?;
+        if self.fault {
+            return Err(Error::MemoryFailure);
+        }
+        gate::check(self.core.lifecycle, self.volatile.counter, &command)?;
+        self.run(command, out)
+    }
+}

@@ -1,0 +1,358 @@
+//! The framing adapter: command chaining, `61xx` + GET RESPONSE, extended lengths.
+//!
+//! Applications see one complete command ([`CommandApdu`] with the chain joined and the class's
+//! chaining bit cleared) and write their whole response; this adapter cuts it to `Le` and keeps
+//! the rest for GET RESPONSE. See docs/apdu.md, "Card and transport".
+
+use heapless::Vec;
+
+use crate::apdu::CommandApdu;
+use crate::status::{Error, SW_OK};
+use crate::{Response, MAX_COMMAND_DATA, MAX_RESPONSE};
+
+/// Largest response data of one command.
+pub const MAX_RESPONSE_DATA: usize = MAX_RESPONSE - 2;
+
+const INS_GET_RESPONSE: u8 = 0xC0;
+const CLA_CHAIN: u8 = 0x10;
+
+/// What runs the complete commands.
+pub trait Handler {
+    /// Runs one complete command, appending its response data (at most
+    /// [`MAX_RESPONSE_DATA`] bytes) to `out`, which is empty on entry.
+    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<(), Error>;
+}
+
+/// Header of the chain being received: CLA (chaining bit clear), INS, P1, P2.
+type ChainHeader = [u8; 4];
+
+/// Transport state: the chain being received and the response data waiting.
+#[derive(Debug, Default)]
+pub struct Transport {
+    chain: Option<ChainHeader>,
+    chain_data: Vec<u8, MAX_COMMAND_DATA>,
+    pending: Vec<u8, MAX_RESPONSE_DATA>,
+    pending_pos: usize,
+}
+
+impl Transport {
+    /// Nothing received, nothing waiting.
+    pub fn new() -> Self {
+        Transport::default()
+    }
+
+    /// Drops the chain and the waiting response (reset, power-off).
+    pub fn reset(&mut self) {
+        self.drop_chain();
+        self.drop_pending();
+    }
+
+    fn drop_chain(&mut self) {
+        self.chain = None;
+        self.chain_data.clear();
+    }
+
+    fn drop_pending(&mut self) {
+        self.pending.clear();
+        self.pending_pos = 0;
+    }
+
+    /// Processes one APDU from the reader; writes data ‖ SW1 SW2 into `response`.
+    pub fn process<H: Handler>(&mut self, raw: &[u8], response: &mut Response, handler: &mut H) {
+        response.clear();
+        let sw = match self.step(raw, response, handler) {
+            Ok(sw) => sw,
+            Err(e) => {
+                response.clear();
+                e.sw()
+            }
+        };
+        // The data is at most MAX_RESPONSE_DATA bytes, so the status word always fits.
+        let _ = response.extend_from_slice(&sw.to_be_bytes());
+    }
+
+    fn step<H: Handler>(
+        &mut self,
+        raw: &[u8],
+        response: &mut Response,
+        handler: &mut H,
+    ) -> Result<u16, Error> {
+        let apdu = match CommandApdu::parse(raw) {
+            Ok(apdu) => apdu,
+            Err(e) => {
+                self.reset();
+                return Err(e);
+            }
+        };
+        let chained = apdu.cla & CLA_CHAIN != 0;
+        let cla = apdu.cla & !CLA_CHAIN;
+        if let Err(e) = check_class(apdu.cla) {
+            self.reset();
+            return Err(e);
+        }
+        let header = [cla, apdu.ins, apdu.p1, apdu.p2];
+
+        if let Some(expected) = self.chain {
+            if expected != header {
+                self.reset();
+                return Err(Error::LastCommandOfChainExpected);
+            }
+        } else if apdu.ins == INS_GET_RESPONSE && cla == 0x00 && !chained {
+            return self.get_response(&apdu, response);
+        }
+        self.drop_pending();
+
+        if chained {
+            if self.chain.is_none() {
+                self.chain = Some(header);
+            }
+            if self.chain_data.extend_from_slice(apdu.data).is_err() {
+                self.drop_chain();
+                return Err(Error::WrongLength);
+            }
+            return Ok(SW_OK);
+        }
+
+        let result = if self.chain.is_some() {
+            if self.chain_data.extend_from_slice(apdu.data).is_err() {
+                self.drop_chain();
+                return Err(Error::WrongLength);
+            }
+            let joined = CommandApdu {
+                cla,
+                data: &self.chain_data,
+                ..apdu
+            };
+            handler.handle(&joined, response)
+        } else if apdu.data.len() > MAX_COMMAND_DATA {
+            Err(Error::WrongLength)
+        } else {
+            handler.handle(&CommandApdu { cla, ..apdu }, response)
+        };
+        self.drop_chain();
+        result?;
+        self.cut(response, apdu.ne)
+    }
+
+    /// Keeps what exceeds `ne` for GET RESPONSE.
+    fn cut(&mut self, response: &mut Response, ne: usize) -> Result<u16, Error> {
+        if response.len() <= ne {
+            return Ok(SW_OK);
+        }
+        let rest = response.get(ne..).ok_or(Error::WrongLength)?;
+        self.pending.clear();
+        self.pending
+            .extend_from_slice(rest)
+            .map_err(|_| Error::WrongLength)?;
+        self.pending_pos = 0;
+        response.truncate(ne);
+        Ok(more_data(self.pending.len()))
+    }
+
+    fn get_response(
+        &mut self,
+        apdu: &CommandApdu<'_>,
+        response: &mut Response,
+    ) -> Result<u16, Error> {
+        if apdu.p1p2() != 0 {
+            return Err(Error::WrongP1P2);
+        }
+        if !apdu.data.is_empty() || apdu.ne == 0 {
+            return Err(Error::WrongLength);
+        }
+        let waiting = self
+            .pending
+            .get(self.pending_pos..)
+            .filter(|w| !w.is_empty())
+            .ok_or(Error::ConditionsNotSatisfied)?;
+        let n = apdu.ne.min(waiting.len());
+        let part = waiting.get(..n).ok_or(Error::WrongLength)?;
+        response
+            .extend_from_slice(part)
+            .map_err(|_| Error::WrongLength)?;
+        self.pending_pos += n;
+        let left = self.pending.len().saturating_sub(self.pending_pos);
+        if left == 0 {
+            self.drop_pending();
+            Ok(SW_OK)
+        } else {
+            Ok(more_data(left))
+        }
+    }
+}
+
+/// `61xx`: xx bytes still waiting, `00` for 256 or more.
+fn more_data(left: usize) -> u16 {
+    0x6100 | u16::from(u8::try_from(left).unwrap_or(0))
+}
+
+/// Accepts the interindustry class `0X` and the proprietary class `8X`, with or without the
+/// chaining bit, no secure messaging, basic channel only.
+fn check_class(cla: u8) -> Result<(), Error> {
+    let base = cla & !CLA_CHAIN;
+    match base {
+        0x00 | 0x80 => Ok(()),
+        0x01..=0x03 | 0x81..=0x83 => Err(Error::LogicalChannelNotSupported),
+        _ => Err(Error::ClaNotSupported),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// Echoes the data `p1` times (INS 01), or answers `p1p2` bytes of a counter (INS 02).
+    struct Echo {
+        calls: usize,
+    }
+
+    impl Handler for Echo {
+        fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<(), Error> {
+            self.calls += 1;
+            match apdu.ins {
+                0x01 => {
+                    for _ in 0..apdu.p1 {
+                        out.extend_from_slice(apdu.data)
+                            .map_err(|_| Error::WrongLength)?;
+                    }
+                    Ok(())
+                }
+                0x02 => {
+                    for i in 0..apdu.p1p2() {
+                        out.push(i as u8).map_err(|_| Error::WrongLength)?;
+                    }
+                    Ok(())
+                }
+                _ => Err(Error::InsNotSupported),
+            }
+        }
+    }
+
+    fn run(t: &mut Transport, h: &mut Echo, raw: &[u8]) -> (std::vec::Vec<u8>, u16) {
+        let mut r = Response::new();
+        t.process(raw, &mut r, h);
+        let n = r.len();
+        (
+            r[..n - 2].to_vec(),
+            u16::from_be_bytes([r[n - 2], r[n - 1]]),
+        )
+    }
+
+    #[test]
+    fn class_checks() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        assert_eq!(run(&mut t, &mut h, &[0xFF, 0x01, 1, 0]).1, 0x6E00);
+        assert_eq!(run(&mut t, &mut h, &[0x40, 0x01, 1, 0]).1, 0x6E00);
+        assert_eq!(run(&mut t, &mut h, &[0x0C, 0x01, 1, 0]).1, 0x6E00);
+        assert_eq!(run(&mut t, &mut h, &[0x01, 0x01, 1, 0]).1, 0x6881);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0x01, 1, 0]).1, 0x9000);
+        assert_eq!(run(&mut t, &mut h, &[0x80, 0x01, 1, 0]).1, 0x9000);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0x01, 1]).1, 0x6700);
+        assert_eq!(h.calls, 2);
+    }
+
+    #[test]
+    fn chaining_joins_and_runs_once() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        assert_eq!(
+            run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 2, b'a', b'b']),
+            (std::vec![], 0x9000)
+        );
+        assert_eq!(
+            run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 1, b'c']),
+            (std::vec![], 0x9000)
+        );
+        assert_eq!(h.calls, 0);
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x01, 1, 0, 1, b'd', 0]),
+            (b"abcd".to_vec(), 0x9000)
+        );
+        assert_eq!(h.calls, 1);
+        // The chain is gone: the next command stands alone.
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x01, 1, 0, 1, b'e', 0]),
+            (b"e".to_vec(), 0x9000)
+        );
+    }
+
+    #[test]
+    fn chain_with_other_header_is_6883_and_dropped() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 1, b'a']);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0x01, 2, 0, 1, b'b']).1, 0x6883);
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x01, 1, 0, 1, b'c', 0]),
+            (b"c".to_vec(), 0x9000)
+        );
+        // GET RESPONSE in the middle of a chain, too.
+        run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 1, b'a']);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0]).1, 0x6883);
+        assert_eq!(h.calls, 1);
+    }
+
+    #[test]
+    fn chain_too_long_is_6700() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let mut link = [0u8; 5 + 255];
+        link[0] = 0x10;
+        link[1] = 0x01;
+        link[2] = 1;
+        link[4] = 255;
+        for _ in 0..(MAX_COMMAND_DATA / 255) {
+            assert_eq!(run(&mut t, &mut h, &link).1, 0x9000);
+        }
+        assert_eq!(run(&mut t, &mut h, &link).1, 0x6700);
+        assert_eq!(h.calls, 0);
+        // A single extended APDU over the limit as well.
+        let mut big = std::vec![0u8, 0x01, 1, 0, 0, 0x08, 0x01];
+        big.resize(7 + 2049, 0);
+        assert_eq!(run(&mut t, &mut h, &big).1, 0x6700);
+        big.truncate(7 + 2048);
+        big[6] = 0;
+        // Accepted; 2048 bytes echoed with no Le: all of it waits.
+        assert_eq!(run(&mut t, &mut h, &big).1, 0x6100);
+    }
+
+    #[test]
+    fn long_response_through_get_response() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        // 600 bytes, short Le 00 = 256.
+        let (first, sw) = run(&mut t, &mut h, &[0x00, 0x02, 0x02, 0x58, 0x00]);
+        assert_eq!((first.len(), sw), (256, 0x6100));
+        let (second, sw) = run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x00]);
+        assert_eq!((second.len(), sw), (256, 0x6158));
+        let (third, sw) = run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x58]);
+        assert_eq!((third.len(), sw), (0x58, 0x9000));
+        let all: std::vec::Vec<u8> = [first, second, third].concat();
+        assert!(all.iter().enumerate().all(|(i, b)| *b == i as u8));
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x10]).1, 0x6985);
+        // No Le: everything waits.
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x02, 0x00, 0x40]),
+            (std::vec![], 0x6140)
+        );
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 1, 0x10]).1, 0x6A86);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0]).1, 0x6700);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x30]).1, 0x6110);
+        // Another command drops what waits.
+        run(&mut t, &mut h, &[0x00, 0x01, 0, 0]);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x10]).1, 0x6985);
+        // Extended Le: all at once.
+        let (all, sw) = run(&mut t, &mut h, &[0x00, 0x02, 0x07, 0xD0, 0, 0, 0]);
+        assert_eq!((all.len(), sw), (2000, 0x9000));
+    }
+
+    #[test]
+    fn reset_drops_chain_and_pending() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        run(&mut t, &mut h, &[0x00, 0x02, 0x00, 0x40]);
+        run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 1, b'a']);
+        t.reset();
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x01, 1, 0, 1, b'b', 0]),
+            (b"b".to_vec(), 0x9000)
+        );
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x10]).1, 0x6985);
+    }
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# juki's test command (README, .ci/run). On a fresh Debian 12 machine with only the Rust
+# toolchain it:
+#   1. installs what is missing with apt-get (root or sudo): pcscd vsmartcard-vpcd
+#      libpcsclite-dev opensc (+ pkgconf, and a C toolchain if there is no `cc`);
+#   2. adds the rustup target thumbv7em-none-eabihf (and rustfmt/clippy) if missing;
+#   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings), and builds the card
+#      core for thumbv7em-none-eabihf with no default features;
+#   4. starts its own pcscd (or reuses a running one) and waits until vpcd listens;
+#   5. cargo test --workspace with JUKI_PCSC=1 (tests that need PC/SC fail if it is missing);
+#   6. smoke-tests the real binaries: juki-reader-sim in "Virtual PCD 00 00", seen and driven by
+#      opensc-tool, image persisted across a restart;
+# and stops everything it started. Exits non-zero on any failure.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# ---- smoke test expectations (edit here) --------------------------------------------------------
+# Status word (regex on 4 uppercase hex digits) of SELECT 住基AP `00 A4 04 0C 0A D392100031000101
+# 0401` sent by opensc-tool to a blank card. Tighten to 9000 once the card core's SELECT is in.
+SMOKE_SELECT_SW='^(9000|6D00)$'
+# Reader the smoke test uses (vpcd port 35963).
+SMOKE_READER='Virtual PCD 00 00'
+SMOKE_PORT=35963
+# -------------------------------------------------------------------------------------------------
+
+APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc)
+CARD_TARGET=thumbv7em-none-eabihf
+TIMEOUT_S=15
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=(sudo)
+fi
+need_root() {
+    if [ "${#SUDO[@]}" -gt 0 ] && ! command -v sudo >/dev/null 2>&1; then
+        die "$1 needs root: run as root or install sudo"
+    fi
+}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/juki-test.XXXXXX")
+PCSCD_PID=""
+SIM_PID=""
+
+stop_sim() {
+    if [ -n "$SIM_PID" ]; then
+        kill "$SIM_PID" 2>/dev/null || true
+        wait "$SIM_PID" 2>/dev/null || true
+        SIM_PID=""
+    fi
+}
+
+cleanup() {
+    local status=$?
+    stop_sim
+    if [ -n "$PCSCD_PID" ]; then
+        say "stopping the pcscd this script started (pid $PCSCD_PID)"
+        "${SUDO[@]}" kill "$PCSCD_PID" 2>/dev/null || true
+        wait "$PCSCD_PID" 2>/dev/null || true
+    fi
+    if [ "$status" -ne 0 ]; then
+        for log in "$WORK"/*.log; do
+            [ -s "$log" ] || continue
+            printf '\n--- last lines of %s ---\n' "$(basename "$log")" >&2
+            tail -n 30 "$log" >&2
+        done
+    fi
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- 1. system packages -------------------------------------------------------------------------
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    installed "$pkg" || missing+=("$pkg")
+done
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+if [ "${#missing[@]}" -gt 0 ]; then
+    need_root "installing ${missing[*]}"
+    say "installing ${missing[*]}"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+    say "system packages present: ${APT_PACKAGES[*]}"
+fi
+
+# ---- 2. Rust toolchain pieces -------------------------------------------------------------------
+if command -v rustup >/dev/null 2>&1; then
+    rustup target list --installed | grep -qx "$CARD_TARGET" || rustup target add "$CARD_TARGET"
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+fi
+
+# ---- 3. static checks and the card build --------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+say "card core for $CARD_TARGET (no_std, no default features)"
+cargo build -p juki-card --target "$CARD_TARGET" --no-default-features
+
+# ---- 4. pcscd -----------------------------------------------------------------------------------
+pcscd_running() {
+    local comm
+    for comm in /proc/[0-9]*/comm; do
+        [ "$(cat "$comm" 2>/dev/null)" = pcscd ] && return 0
+    done
+    return 1
+}
+# vpcd listening on a port (from /proc, so no iproute2/netcat needed and no connection to vpcd,
+# which would take it for a card).
+listening() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+if pcscd_running; then
+    say "reusing the running pcscd"
+elif command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pcscd.socket 2>/dev/null; then
+    say "pcscd is socket-activated by systemd: starting it with a client"
+    timeout 10 opensc-tool -l >/dev/null 2>&1 || true
+else
+    need_root "starting pcscd"
+    say "starting pcscd"
+    "${SUDO[@]}" pcscd --foreground >"$WORK/pcscd.log" 2>&1 &
+    PCSCD_PID=$!
+fi
+for _ in $(seq $((TIMEOUT_S * 10))); do
+    listening "$SMOKE_PORT" && break
+    if [ -n "$PCSCD_PID" ] && ! kill -0 "$PCSCD_PID" 2>/dev/null; then
+        die "pcscd exited at start (see pcscd.log above)"
+    fi
+    sleep 0.1
+done
+listening "$SMOKE_PORT" || die "vpcd is not listening on port $SMOKE_PORT (is vsmartcard-vpcd installed?)"
+export JUKI_PCSC=1
+
+# ---- 5. tests -----------------------------------------------------------------------------------
+say "cargo test --workspace (JUKI_PCSC=1)"
+cargo test --workspace
+
+# ---- 6. smoke test of the binaries --------------------------------------------------------------
+say "smoke test: juki-reader-sim + opensc-tool"
+cargo build --workspace --bins
+SIM_BIN="${CARGO_TARGET_DIR:-target}/debug/juki-reader-sim"
+IMAGE="$WORK/card.img"
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); printf '  ok    %s\n' "$1"; }
+fail() { FAILED=$((FAILED + 1)); printf '  FAIL  %s\n' "$1"; }
+check() { # check NAME COMMAND...
+    local name=$1
+    shift
+    if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+start_sim() {
+    "$SIM_BIN" --image "$IMAGE" --port "$SMOKE_PORT" "$@" 2>>"$WORK/sim.log" &
+    SIM_PID=$!
+}
+# Card column of `opensc-tool -l` for the smoke reader: Yes or No.
+card_in_reader() {
+    timeout 10 opensc-tool -l 2>/dev/null |
+        awk -v r="$SMOKE_READER" 'index($0, r) { print $2; exit }'
+}
+wait_card() { # wait_card Yes|No
+    local _
+    for _ in $(seq $((TIMEOUT_S * 4))); do
+        [ "$(card_in_reader)" = "$1" ] && return 0
+        sleep 0.25
+    done
+    return 1
+}
+# Sends one APDU with opensc-tool and prints the status word as 4 hex digits.
+sw_of() {
+    timeout 20 opensc-tool -r "$SMOKE_READER" -s "$1" 2>&1 |
+        sed -n 's/.*SW1=0x\([0-9A-Fa-f]*\), SW2=0x\([0-9A-Fa-f]*\).*/\1 \2/p' | tail -n 1 |
+        { read -r a b && printf '%02X%02X\n' "0x$a" "0x$b"; }
+}
+matches() { [[ $1 =~ $2 ]]; }
+SELECT_APDU="00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 01"
+VERIFY_APDU="00 20 00 80 04 31 32 33 34" # a PIN that must never show up in a log
+
+image_ok() { [ -f "$IMAGE" ] && [ "$(stat -c %s "$IMAGE")" -eq 32816 ]; }
+refuses_overwrite() { ! "$SIM_BIN" --image "$IMAGE" --new 2>>"$WORK/sim.log"; }
+no_pin_in_log() { ! grep -qiE '31 ?32 ?33 ?34' "$WORK/sim.log"; }
+
+check "\"$SMOKE_READER\" is empty before the simulator starts" wait_card No
+start_sim --new
+check "opensc-tool -l shows a card in \"$SMOKE_READER\"" wait_card Yes
+check "blank card image created (header + 32 KiB NVM + checksum)" image_ok
+SW=$(sw_of "$SELECT_APDU" || true)
+check "SELECT 住基AP answers ${SW:-nothing} (expected $SMOKE_SELECT_SW)" matches "${SW:-none}" "$SMOKE_SELECT_SW"
+check "--new refuses to overwrite an existing image" refuses_overwrite
+stop_sim
+check "card removed from \"$SMOKE_READER\" when the simulator stops" wait_card No
+
+start_sim --verbose
+check "restarted simulator on the same image: card back in the reader" wait_card Yes
+SW2=$(sw_of "$SELECT_APDU" || true)
+check "same card after the restart: SELECT answers ${SW2:-nothing} again" matches "${SW2:-none}" "^${SW:-x}$"
+SW3=$(sw_of "$VERIFY_APDU" || true)
+check "VERIFY answers a status word (${SW3:-nothing})" matches "${SW3:-none}" '^[69][0-9A-F]{3}$'
+stop_sim
+check "no APDU data (PIN) in the simulator's log, even with --verbose" no_pin_in_log
+
+printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+[ "$FAILED" -eq 0 ]
