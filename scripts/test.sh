@@ -18,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # ---- smoke test expectations (edit here) --------------------------------------------------------
 # Status word (regex on 4 uppercase hex digits) of SELECT 住基AP `00 A4 04 0C 0A D392100031000101
 # 0401` sent by opensc-tool to a blank card. Tighten to 9000 once the card core's SELECT is in.
-SMOKE_SELECT_SW='^(9000|6D00)$'
+SMOKE_SELECT_SW="^9000$"
 # Reader the smoke test uses (vpcd port 35963).
 SMOKE_READER='Virtual PCD 00 00'
 SMOKE_PORT=35963
@@ -35,11 +35,6 @@ SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
     SUDO=(sudo)
 fi
-need_root() {
-    if [ "${#SUDO[@]}" -gt 0 ] && ! command -v sudo >/dev/null 2>&1; then
-        die "$1 needs root: run as root or install sudo"
-    fi
-}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/juki-test.XXXXXX")
 PCSCD_PID=""
@@ -76,23 +71,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- 1. system packages -------------------------------------------------------------------------
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    installed "$pkg" || missing+=("$pkg")
-done
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
-command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-if [ "${#missing[@]}" -gt 0 ]; then
-    need_root "installing ${missing[*]}"
-    say "installing ${missing[*]}"
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends "${missing[@]}"
-else
-    say "system packages present: ${APT_PACKAGES[*]}"
-fi
+# shellcheck source=scripts/packages.sh
+. scripts/packages.sh
+ensure_packages "${APT_PACKAGES[@]}"
 
 # ---- 2. Rust toolchain pieces -------------------------------------------------------------------
 if command -v rustup >/dev/null 2>&1; then

@@ -12,8 +12,11 @@
 //! | `04` | get ATR (also vpcd's card presence check) | one frame: the ATR |
 //! | 2 bytes or more | a command APDU | one frame: the response APDU |
 //!
-//! Like vsmartcard's own virtual card, an unknown 1-byte control or an empty frame gets no
-//! answer (vpcd never sends either).
+//! vpcd sends no control byte but these four and never an empty frame of its own, so an empty
+//! frame or another single byte can only be a host's APDU too short to be one: the card answers
+//! `6700` (wrong length) rather than leave the host waiting for ever. A host's one-byte APDU
+//! `00`, `01`, `02` or `04` cannot be told from a control message: that is a limit of the vpcd
+//! protocol (the in-process tests cover those APDUs).
 //!
 //! The socket needs care: vpcd may write a frame's length and body separately, and with ordinary
 //! delayed ACKs every APDU then stalls ~40 ms. [`configure_socket`] sets `TCP_NODELAY`, and
@@ -26,6 +29,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::atr::ATR;
 use crate::image::ImageError;
 use crate::sim::SimCard;
+
+/// What a frame too short to be an APDU gets: wrong length.
+const SW_WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
 
 /// vpcd's port for the reader "Virtual PCD 00 00".
 pub const DEFAULT_PORT: u16 = 35963;
@@ -174,7 +180,7 @@ pub enum Event<'a> {
         /// SW1 SW2 of the response.
         sw: [u8; 2],
     },
-    /// vpcd sent something this implementation ignores (unknown control, empty frame).
+    /// A frame too short to be an APDU (an unknown single byte, an empty frame): answered 6700.
     Ignored(&'static str),
     /// Saving the card image failed; the card answered `6581`.
     SaveFailed(&'a ImageError),
@@ -205,8 +211,14 @@ pub fn serve(
             Message::PowerOn => report(card.power_on(), Event::PowerOn),
             Message::Reset => report(card.reset(), Event::Reset),
             Message::GetAtr => write_frame(stream, &ATR)?,
-            Message::UnknownControl(_) => on_event(Event::Ignored("unknown control byte")),
-            Message::Empty => on_event(Event::Ignored("empty frame")),
+            Message::UnknownControl(_) => {
+                write_frame(stream, &SW_WRONG_LENGTH)?;
+                on_event(Event::Ignored("unknown control byte: answered 6700"));
+            }
+            Message::Empty => {
+                write_frame(stream, &SW_WRONG_LENGTH)?;
+                on_event(Event::Ignored("empty frame: answered 6700"));
+            }
             Message::Apdu(apdu) => {
                 let response = match card.try_transmit(apdu) {
                     Ok(response) => response,
@@ -385,6 +397,11 @@ mod tests {
             for msg in [&[CTRL_ON][..], &[CTRL_RESET][..], &[0x03][..], &[][..]] {
                 vpcd.write_all(&(msg.len() as u16).to_be_bytes()).unwrap();
                 vpcd.write_all(msg).unwrap();
+            }
+            // The unknown single byte and the empty frame are answered 6700.
+            for _ in 0..2 {
+                assert!(read_frame(&mut vpcd, &mut body).unwrap());
+                assert_eq!(body, SW_WRONG_LENGTH);
             }
             write_frame(&mut vpcd, &[CTRL_ATR]).unwrap();
             assert!(read_frame(&mut vpcd, &mut body).unwrap());

@@ -50,6 +50,7 @@ pub const TRANSCRIPTS: &[Transcript] = transcripts![
     "generate_and_sign",
     "chaining_and_get_response",
     "malformed",
+    "malformed_tiny",
 ];
 
 /// The transcript called `name`.
@@ -62,6 +63,11 @@ pub fn runnable() -> impl Iterator<Item = &'static Transcript> {
     TRANSCRIPTS
         .iter()
         .filter(|t| !t.text.starts_with("# fixture"))
+}
+
+/// Transcripts that can cross a real reader (not marked `@in-process-only`).
+pub fn runnable_over_pcsc() -> impl Iterator<Item = &'static Transcript> {
+    runnable().filter(|t| !t.text.lines().any(|l| l.trim() == "@in-process-only"))
 }
 
 /// Resident code check-digit vectors: `(code, valid)`.

@@ -335,6 +335,8 @@ impl<'a> Runner<'a> {
                 self.depth -= 1;
                 result.map_err(|e| err(format!("in included {e}")))
             }
+            // A marker for `runnable_over_pcsc`; nothing to do when replaying.
+            "in-process-only" => Ok(()),
             "reset" => {
                 self.card.reset();
                 Ok(())

@@ -1,0 +1,357 @@
+//! Issuer credentials: the national root key pair and a municipality's counter credential.
+//!
+//! - `juki authority init --dir D` makes the national root: `D/root.key` (PKCS#8 PEM, mode 0600)
+//!   and `D/root.pub` (SubjectPublicKeyInfo PEM). The public key is what `juki card init` writes
+//!   into every blank card.
+//! - `juki authority certify --root D --municipality 131016 --name 千代田区 --out D2` gives a
+//!   municipality's counter its own P-256 key, `D2/counter.key` (0600), and the card-verifiable
+//!   certificate the root signs over it, `D2/counter.cvc` (format: [`juki_card::cvc`]).
+//!
+//! The counter proves itself to a card by signing the card's challenge (see
+//! [`crate::card::JukiCard::counter_authenticate`]); no secret is shared with the card.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use juki_card::cvc;
+use p256::ecdsa::signature::hazmat::PrehashSigner;
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
+use rand_core::OsRng;
+
+use crate::date::{self, Date};
+use crate::error::{Error, Result};
+use crate::resident::MunicipalityCode;
+
+/// File name of the root private key.
+pub const ROOT_KEY: &str = "root.key";
+/// File name of the root public key.
+pub const ROOT_PUB: &str = "root.pub";
+/// File name of the counter's private key.
+pub const COUNTER_KEY: &str = "counter.key";
+/// File name of the counter's certificate.
+pub const COUNTER_CERT: &str = "counter.cvc";
+
+fn crypto(what: &str) -> impl Fn(p256::pkcs8::Error) -> Error + '_ {
+    move |e| Error::Crypto(format!("{what}: {e}"))
+}
+
+/// Writes a new file readable by its owner only; refuses to overwrite.
+fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    f.write_all(contents)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Writes a new public file; refuses to overwrite.
+fn write_public(path: &Path, contents: &[u8]) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    f.write_all(contents)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+}
+
+fn sign_digest(key: &SigningKey, digest: &[u8; 32]) -> Result<[u8; 64]> {
+    let sig: Signature = key
+        .sign_prehash(digest)
+        .map_err(|e| Error::Crypto(format!("signing: {e}")))?;
+    Ok(sig.to_bytes().into())
+}
+
+/// A P-256 public key as SEC1 uncompressed bytes (`04‖X‖Y`, 65 bytes).
+pub fn sec1_uncompressed(key: &VerifyingKey) -> Vec<u8> {
+    key.to_encoded_point(false).as_bytes().to_vec()
+}
+
+/// Reads a public key from a SubjectPublicKeyInfo PEM file.
+pub fn read_public_key_pem(path: &Path) -> Result<VerifyingKey> {
+    VerifyingKey::from_public_key_pem(&read_text(path)?)
+        .map_err(|e| Error::Crypto(format!("{}: not a P-256 public key: {e}", path.display())))
+}
+
+/// A public key as SubjectPublicKeyInfo PEM.
+pub fn public_key_pem(key: &VerifyingKey) -> Result<String> {
+    key.to_public_key_pem(LineEnding::LF)
+        .map_err(|e| Error::Crypto(format!("encoding a public key: {e}")))
+}
+
+/// The national root (国の認証局の鍵): signs municipality counter certificates.
+pub struct RootAuthority {
+    key: SigningKey,
+}
+
+impl RootAuthority {
+    /// A new root key pair from the OS CSPRNG.
+    pub fn generate() -> RootAuthority {
+        RootAuthority {
+            key: SigningKey::random(&mut OsRng),
+        }
+    }
+
+    /// The root public key (written into blank cards).
+    pub fn public_key(&self) -> VerifyingKey {
+        *self.key.verifying_key()
+    }
+
+    /// Writes `dir/root.key` (0600) and `dir/root.pub`, creating `dir`; never overwrites.
+    pub fn save(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let key_path = dir.join(ROOT_KEY);
+        let pub_path = dir.join(ROOT_PUB);
+        if key_path.exists() || pub_path.exists() {
+            return Err(Error::InvalidInput(format!(
+                "{} already holds a root key; refusing to overwrite it",
+                dir.display()
+            )));
+        }
+        let pem = self
+            .key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(crypto("encoding the root key"))?;
+        write_private(&key_path, pem.as_bytes())?;
+        write_public(&pub_path, public_key_pem(&self.public_key())?.as_bytes())?;
+        Ok((key_path, pub_path))
+    }
+
+    /// Loads `dir/root.key`.
+    pub fn load(dir: &Path) -> Result<RootAuthority> {
+        let path = dir.join(ROOT_KEY);
+        let pem = zeroize::Zeroizing::new(read_text(&path)?);
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+            Error::Crypto(format!("{}: not a P-256 private key: {e}", path.display()))
+        })?;
+        Ok(RootAuthority { key })
+    }
+
+    /// Certifies a municipality's counter key for `[effective, expiry]`.
+    pub fn certify(
+        &self,
+        municipality: &MunicipalityCode,
+        name: &str,
+        counter_key: &VerifyingKey,
+        effective: Date,
+        expiry: Date,
+    ) -> Result<Vec<u8>> {
+        let point = sec1_uncompressed(counter_key);
+        let body = cvc::encode_body(&cvc::CertificateFields {
+            municipality_code: municipality.as_str().as_bytes(),
+            municipality_name: name,
+            public_key: &point,
+            effective,
+            expiry,
+        })
+        .map_err(|e| {
+            Error::InvalidInput(format!(
+                "cannot certify this counter ({e:?}): the name must be 1 to {} bytes and the \
+                 validity must not end before it starts",
+                cvc::MAX_NAME
+            ))
+        })?;
+        let signature = sign_digest(&self.key, &cvc::body_digest(&body))?;
+        let cert = cvc::encode_certificate(&body, &signature)
+            .map_err(|e| Error::Crypto(format!("encoding the certificate: {e:?}")))?;
+        Ok(cert.to_vec())
+    }
+
+    /// A new counter credential for a municipality, valid from `effective` for `years` years
+    /// (until the day before the anniversary).
+    pub fn issue_counter_credential(
+        &self,
+        municipality: &MunicipalityCode,
+        name: &str,
+        effective: Date,
+        years: u32,
+    ) -> Result<CounterCredential> {
+        let expiry = date::add_years(effective, years)
+            .and_then(date::day_before)
+            .ok_or_else(|| Error::InvalidInput("validity out of range".into()))?;
+        let key = SigningKey::random(&mut OsRng);
+        let cert = self.certify(municipality, name, key.verifying_key(), effective, expiry)?;
+        CounterCredential::new(key, cert)
+    }
+}
+
+/// A municipality counter's credential: its private key and the root's certificate over it.
+pub struct CounterCredential {
+    key: SigningKey,
+    cert: Vec<u8>,
+    /// 地方公共団体コード of the municipality.
+    pub municipality: MunicipalityCode,
+    /// Municipality name.
+    pub name: String,
+    /// First day of validity.
+    pub effective: Date,
+    /// Last day of validity.
+    pub expiry: Date,
+}
+
+impl CounterCredential {
+    /// Pairs a key with its certificate, checking that they belong together.
+    pub fn new(key: SigningKey, cert: Vec<u8>) -> Result<CounterCredential> {
+        let parsed = cvc::parse(&cert)
+            .map_err(|e| Error::Crypto(format!("malformed counter certificate: {e:?}")))?;
+        if parsed.public_key != sec1_uncompressed(key.verifying_key()).as_slice() {
+            return Err(Error::Crypto(
+                "the counter key does not match its certificate".into(),
+            ));
+        }
+        let code = std::str::from_utf8(parsed.municipality_code).unwrap_or("");
+        Ok(CounterCredential {
+            municipality: MunicipalityCode::parse(code)?,
+            name: parsed.municipality_name.to_string(),
+            effective: parsed.effective,
+            expiry: parsed.expiry,
+            key,
+            cert,
+        })
+    }
+
+    /// The encoded certificate (`7F21 …`).
+    pub fn certificate(&self) -> &[u8] {
+        &self.cert
+    }
+
+    /// Checks the certificate against a root public key (host-side check before going to a
+    /// card; the card checks it again).
+    pub fn verify_with_root(&self, root: &VerifyingKey) -> Result<()> {
+        let parsed = cvc::parse(&self.cert)
+            .map_err(|e| Error::Crypto(format!("malformed counter certificate: {e:?}")))?;
+        parsed
+            .verify_signature(root)
+            .map_err(|_| Error::Crypto("the counter certificate is not signed by this root".into()))
+    }
+
+    /// The EXTERNAL AUTHENTICATE data for a card challenge: certificate ‖ `5F37` signature over
+    /// [`cvc::auth_digest`] of the challenge.
+    pub fn authenticate(&self, challenge: &[u8]) -> Result<Vec<u8>> {
+        let signature = sign_digest(&self.key, &cvc::auth_digest(challenge))?;
+        let data = cvc::encode_auth_data(&self.cert, &signature)
+            .map_err(|e| Error::Crypto(format!("encoding the authentication: {e:?}")))?;
+        Ok(data.to_vec())
+    }
+
+    /// Writes `dir/counter.key` (0600) and `dir/counter.cvc`, creating `dir`; never overwrites.
+    pub fn save(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let key_path = dir.join(COUNTER_KEY);
+        let cert_path = dir.join(COUNTER_CERT);
+        if key_path.exists() || cert_path.exists() {
+            return Err(Error::InvalidInput(format!(
+                "{} already holds a counter credential; refusing to overwrite it",
+                dir.display()
+            )));
+        }
+        let pem = self
+            .key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(crypto("encoding the counter key"))?;
+        write_private(&key_path, pem.as_bytes())?;
+        write_public(&cert_path, &self.cert)?;
+        Ok((key_path, cert_path))
+    }
+
+    /// Loads `dir/counter.key` and `dir/counter.cvc`.
+    pub fn load(dir: &Path) -> Result<CounterCredential> {
+        let key_path = dir.join(COUNTER_KEY);
+        let pem = zeroize::Zeroizing::new(read_text(&key_path)?);
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+            Error::Crypto(format!(
+                "{}: not a P-256 private key: {e}",
+                key_path.display()
+            ))
+        })?;
+        let cert_path = dir.join(COUNTER_CERT);
+        let cert = fs::read(&cert_path)
+            .map_err(|e| Error::io(format!("reading {}", cert_path.display()), e))?;
+        CounterCredential::new(key, cert)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn chiyoda() -> MunicipalityCode {
+        MunicipalityCode::parse("131016").unwrap()
+    }
+
+    #[test]
+    fn root_and_counter_files_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = RootAuthority::generate();
+        let (key_path, pub_path) = root.save(&dir.path().join("root")).unwrap();
+        let mode = fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(root.save(&dir.path().join("root")).is_err(), "no overwrite");
+        let loaded = RootAuthority::load(&dir.path().join("root")).unwrap();
+        assert_eq!(loaded.public_key(), root.public_key());
+        assert_eq!(read_public_key_pem(&pub_path).unwrap(), root.public_key());
+
+        let today = Date::from_ymd(2026, 4, 1).unwrap();
+        let cred = root
+            .issue_counter_credential(&chiyoda(), "千代田区", today, 5)
+            .unwrap();
+        assert_eq!(cred.expiry, Date::from_ymd(2031, 3, 31).unwrap());
+        cred.verify_with_root(&root.public_key()).unwrap();
+        let (ckey, _) = cred.save(&dir.path().join("counter")).unwrap();
+        let mode = fs::metadata(&ckey).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let back = CounterCredential::load(&dir.path().join("counter")).unwrap();
+        assert_eq!(back.municipality, chiyoda());
+        assert_eq!(back.name, "千代田区");
+        assert_eq!(back.certificate(), cred.certificate());
+        // Another root does not vouch for it.
+        assert!(back
+            .verify_with_root(&RootAuthority::generate().public_key())
+            .is_err());
+    }
+
+    #[test]
+    fn authentication_verifies_as_the_card_would() {
+        let root = RootAuthority::generate();
+        let today = Date::from_ymd(2026, 4, 1).unwrap();
+        let cred = root
+            .issue_counter_credential(&chiyoda(), "千代田区", today, 5)
+            .unwrap();
+        let challenge = [7u8; 16];
+        let data = cred.authenticate(&challenge).unwrap();
+        assert!(cvc::verify_auth(&data, &root.public_key(), today, &challenge).is_ok());
+        assert!(cvc::verify_auth(&data, &root.public_key(), today, &[8u8; 16]).is_err());
+        let later = Date::from_ymd(2031, 4, 1).unwrap();
+        assert!(cvc::verify_auth(&data, &root.public_key(), later, &challenge).is_err());
+    }
+
+    #[test]
+    fn mismatched_key_and_certificate_are_refused() {
+        let root = RootAuthority::generate();
+        let today = Date::from_ymd(2026, 4, 1).unwrap();
+        let a = root
+            .issue_counter_credential(&chiyoda(), "千代田区", today, 5)
+            .unwrap();
+        let other = SigningKey::random(&mut OsRng);
+        assert!(CounterCredential::new(other, a.certificate().to_vec()).is_err());
+        assert!(
+            CounterCredential::new(SigningKey::random(&mut OsRng), vec![0x7F, 0x21, 0x00]).is_err()
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! The typed card API: what the citizen's PC and the municipal counter do with a card, one
+//! method each, over any [`Transport`]. Every command is docs/apdu.md; status words come back as
+//! [`Error`]s.
+//!
+//! A sequence that verifies a PIN (or authenticates the counter) and then uses it runs inside one
+//! exclusive transaction ([`Transport::exclusive`]), so no other application can slip a command
+//! (or a reset) between the VERIFY and the commands it unlocks.
+
+use juki_card::tlv;
+use p256::ecdsa::{Signature, VerifyingKey};
+
+use crate::apdu::{self, Command};
+use crate::authority::{sec1_uncompressed, CounterCredential};
+use crate::error::{Error, Result};
+use crate::pin::{App, PinKind};
+use crate::pin_input::Pin;
+use crate::resident::{
+    CardInfo, ChangeInfo, FourInfo, ResidentRecord, CARD_INFO_CAPACITY, CHANGES_CAPACITY,
+    INFO_CAPACITY,
+};
+use crate::resident_code::ResidentCode;
+use crate::transport::Transport;
+
+/// 住基 EF 0001: 住民票コード.
+pub const EF_RESIDENT_CODE: u16 = 0x0001;
+/// 住基 EF 0002: 4 info.
+pub const EF_FOUR_INFO: u16 = 0x0002;
+/// 住基 EF 0003: change information.
+pub const EF_CHANGES: u16 = 0x0003;
+/// 住基 EF 0004: card information.
+pub const EF_CARD_INFO: u16 = 0x0004;
+/// JPKI EF 0006: token information.
+pub const EF_TOKEN_INFO: u16 = 0x0006;
+/// JPKI EF 0008: which certificates are present.
+pub const EF_CERTS_PRESENT: u16 = 0x0008;
+/// The token label written to JPKI EF 0006.
+pub const TOKEN_LABEL: &[u8] = b"JPKIAPICCTOKEN";
+
+/// Where the card is in its life (docs/apdu.md, "Lifecycle").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Manufactured; no root key yet.
+    Blank,
+    /// The national root key is written; waiting for a counter to issue it.
+    Initialised,
+    /// Personalised and activated: in the holder's hands.
+    Issued,
+}
+
+impl std::fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Lifecycle::Blank => "blank (未初期化)",
+            Lifecycle::Initialised => "initialised, not issued (初期化済み・未交付)",
+            Lifecycle::Issued => "issued (交付済み)",
+        })
+    }
+}
+
+/// What VERIFY without data tells about a PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinStatus {
+    /// Verified in this session.
+    Verified,
+    /// Not verified; this many tries left.
+    TriesLeft(u8),
+    /// Locked (too many wrong tries); reset at the counter.
+    Blocked,
+}
+
+impl std::fmt::Display for PinStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinStatus::Verified => f.write_str("verified in this session"),
+            PinStatus::TriesLeft(n) => write!(
+                f,
+                "{n} {} left (残り{n}回)",
+                if *n == 1 { "try" } else { "tries" }
+            ),
+            PinStatus::Blocked => f.write_str("LOCKED (ロック中): reset at the municipal counter"),
+        }
+    }
+}
+
+/// One of the card's private keys (JPKI AP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Authentication key, EF 0017, used after the auth PIN.
+    Auth,
+    /// Signing key, EF 001A, used after the sign password.
+    Sign,
+}
+
+impl KeyKind {
+    /// The key's file ID.
+    pub fn fid(self) -> u16 {
+        match self {
+            KeyKind::Auth => 0x0017,
+            KeyKind::Sign => 0x001A,
+        }
+    }
+
+    /// The PIN that unlocks it.
+    pub fn pin(self) -> PinKind {
+        match self {
+            KeyKind::Auth => PinKind::Auth,
+            KeyKind::Sign => PinKind::Sign,
+        }
+    }
+}
+
+/// Everything the counter writes when it issues a card.
+#[derive(Debug, Clone)]
+pub struct Personalisation {
+    /// 住民票コード (generated, never chosen).
+    pub code: ResidentCode,
+    /// 4 info.
+    pub info: FourInfo,
+    /// Change information (may be empty).
+    pub changes: ChangeInfo,
+    /// Card information.
+    pub card: CardInfo,
+    /// Initial 住基 PIN.
+    pub juki_pin: Pin,
+    /// Initial auth PIN.
+    pub auth_pin: Pin,
+    /// Initial sign password.
+    pub sign_pin: Pin,
+}
+
+/// The public keys of the key pairs generated on the card at issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuedKeys {
+    /// Authentication key.
+    pub auth: VerifyingKey,
+    /// Signing key.
+    pub sign: VerifyingKey,
+}
+
+/// A resident registry card behind a transport.
+#[derive(Debug)]
+pub struct JukiCard<T: Transport> {
+    t: T,
+}
+
+impl<T: Transport> JukiCard<T> {
+    /// Wraps a transport.
+    pub fn new(t: T) -> JukiCard<T> {
+        JukiCard { t }
+    }
+
+    /// The transport.
+    pub fn transport(&mut self) -> &mut T {
+        &mut self.t
+    }
+
+    /// Gives the transport back.
+    pub fn into_inner(self) -> T {
+        self.t
+    }
+
+    /// Runs `f` inside one exclusive transaction on the card.
+    pub fn exclusive<R>(
+        &mut self,
+        f: impl FnOnce(&mut JukiCard<&mut dyn Transport>) -> Result<R>,
+    ) -> Result<R> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.t.exclusive(&mut |t: &mut dyn Transport| {
+            let f = f
+                .take()
+                .ok_or_else(|| Error::Protocol("transaction body ran twice".into()))?;
+            let mut card = JukiCard::new(t);
+            out = Some(f(&mut card)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| Error::Protocol("transaction body did not run".into()))
+    }
+
+    fn send(&mut self, cmd: &Command) -> Result<Vec<u8>> {
+        apdu::transceive(&mut self.t, cmd)
+    }
+
+    fn sw(&mut self, cmd: &Command) -> Result<apdu::Response> {
+        apdu::exchange(&mut self.t, cmd)
+    }
+
+    /// SELECT an application by AID (`00 A4 04 0C`). Clears the card's security status.
+    pub fn select_app(&mut self, app: App) -> Result<()> {
+        self.send(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(app.aid().to_vec()))?;
+        Ok(())
+    }
+
+    /// SELECT an EF of the current application (`00 A4 02 0C 02 FID`).
+    pub fn select_file(&mut self, fid: u16) -> Result<()> {
+        self.send(&Command::new(0x00, 0xA4, 0x02, 0x0C).with_data(fid.to_be_bytes().to_vec()))?;
+        Ok(())
+    }
+
+    /// Reads the whole current EF (at most `max` bytes).
+    pub fn read_current(&mut self, max: usize) -> Result<Vec<u8>> {
+        apdu::read_binary_all(&mut self.t, max)
+    }
+
+    /// Selects `fid` in the current application and reads it whole.
+    pub fn read_file(&mut self, fid: u16, max: usize) -> Result<Vec<u8>> {
+        self.select_file(fid)?;
+        self.read_current(max)
+    }
+
+    /// Replaces the content of EF `fid` of the current application (counter only): one UPDATE
+    /// BINARY at offset 0, chained or extended as needed, so the card replaces it atomically.
+    pub fn write_file(&mut self, fid: u16, data: &[u8]) -> Result<()> {
+        self.select_file(fid)?;
+        self.send(&Command::new(0x00, 0xD6, 0x00, 0x00).with_data(data.to_vec()))?;
+        Ok(())
+    }
+
+    /// Where the card is in its life. Uses no PIN try: VERIFY without data answers `6985` on a
+    /// card not issued, and GET CHALLENGE answers `6985` on a blank card.
+    pub fn lifecycle(&mut self) -> Result<Lifecycle> {
+        self.select_app(App::Juki)?;
+        self.select_file(PinKind::Juki.fid())?;
+        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, 0x80))?;
+        if resp.sw != 0x6985 {
+            return Ok(Lifecycle::Issued);
+        }
+        let resp = self.sw(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(16))?;
+        match resp.sw {
+            0x9000 => Ok(Lifecycle::Initialised),
+            0x6985 => Ok(Lifecycle::Blank),
+            sw => Err(Error::from_sw(sw).unwrap_or(Error::UnexpectedStatus(sw))),
+        }
+    }
+
+    /// The card information (住基 EF 0004), readable without PIN.
+    pub fn card_info(&mut self) -> Result<CardInfo> {
+        self.select_app(App::Juki)?;
+        let data = self.read_file(EF_CARD_INFO, CARD_INFO_CAPACITY)?;
+        CardInfo::decode(&data)
+    }
+
+    /// Tries left of a PIN, without using one (VERIFY without data).
+    pub fn pin_status(&mut self, kind: PinKind) -> Result<PinStatus> {
+        self.select_app(kind.app())?;
+        self.select_file(kind.fid())?;
+        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, 0x80))?;
+        match resp.sw {
+            0x9000 => Ok(PinStatus::Verified),
+            0x6984 => Ok(PinStatus::Blocked),
+            sw if sw & 0xFFF0 == 0x63C0 => Ok(PinStatus::TriesLeft((sw & 0x0F) as u8)),
+            sw => Err(Error::from_sw(sw).unwrap_or(Error::UnexpectedStatus(sw))),
+        }
+    }
+
+    /// VERIFY the PIN of the currently selected PIN EF.
+    fn verify_current(&mut self, pin: &Pin) -> Result<()> {
+        self.send(&Command::new(0x00, 0x20, 0x00, 0x80).with_data(pin.as_bytes().to_vec()))?;
+        Ok(())
+    }
+
+    /// Selects the PIN's application and EF and verifies the PIN. The security status holds
+    /// until the next SELECT of an application, reset or power-off.
+    pub fn verify_pin(&mut self, kind: PinKind, pin: &Pin) -> Result<()> {
+        self.select_app(kind.app())?;
+        self.select_file(kind.fid())?;
+        self.verify_current(pin)
+    }
+
+    /// Changes a PIN: VERIFY the current one, then CHANGE REFERENCE DATA, in one transaction.
+    /// The new PIN is checked on the host first (the card checks it again, including the
+    /// holder's birthday).
+    pub fn change_pin(&mut self, kind: PinKind, current: &Pin, new: &Pin) -> Result<()> {
+        kind.check_new(new.as_bytes(), None)?;
+        self.exclusive(|card| {
+            card.verify_pin(kind, current)?;
+            card.send(&Command::new(0x00, 0x24, 0x01, 0x80).with_data(new.as_bytes().to_vec()))?;
+            Ok(())
+        })
+    }
+
+    /// Reads the resident data with the 住基 PIN: 住民票コード, 4 info and change information.
+    pub fn read_resident(&mut self, pin: &Pin) -> Result<ResidentRecord> {
+        self.exclusive(|card| {
+            card.verify_pin(PinKind::Juki, pin)?;
+            let code = card.read_file(EF_RESIDENT_CODE, 11)?;
+            let info = card.read_file(EF_FOUR_INFO, INFO_CAPACITY)?;
+            let changes = card.read_file(EF_CHANGES, CHANGES_CAPACITY)?;
+            Ok(ResidentRecord {
+                code: ResidentCode::from_bytes(&code)
+                    .map_err(|e| Error::Protocol(format!("resident code on the card: {e}")))?,
+                info: FourInfo::decode(&info)?,
+                changes: ChangeInfo::decode(&changes)?,
+            })
+        })
+    }
+
+    /// The public key of a key pair on the card (GENERATE ASYMMETRIC KEY PAIR, P1 `81`: read
+    /// only, free).
+    pub fn public_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
+        self.select_app(App::Jpki)?;
+        self.select_file(key.fid())?;
+        let data = self.send(&Command::new(0x00, 0x46, 0x81, 0x00).with_le(256))?;
+        parse_public_key(&data)
+    }
+
+    /// Signs a SHA-256 hash with the signing key, after the sign password, in one transaction.
+    /// Returns the card's `r‖s` signature.
+    pub fn sign_hash(&mut self, hash: &[u8; 32], password: &Pin) -> Result<Signature> {
+        self.exclusive(|card| {
+            card.verify_pin(PinKind::Sign, password)?;
+            card.compute_signature(KeyKind::Sign, hash)
+        })
+    }
+
+    /// Signs with the key whose PIN is already verified in this session (the current
+    /// application must be JPKI).
+    pub fn compute_signature(&mut self, key: KeyKind, hash: &[u8; 32]) -> Result<Signature> {
+        self.select_file(key.fid())?;
+        let data = self.send(
+            &Command::new(0x80, 0x2A, 0x00, 0x80)
+                .with_data(hash.to_vec())
+                .with_le(256),
+        )?;
+        Signature::from_slice(&data)
+            .map_err(|_| Error::Protocol(format!("signature of {} bytes, 64 expected", data.len())))
+    }
+
+    /// Counter authentication in the current application: GET CHALLENGE, sign
+    /// [`juki_card::cvc::auth_digest`] of it with the counter key, EXTERNAL AUTHENTICATE with
+    /// `7F21` certificate ‖ `5F37` signature. The card checks the certificate against its root
+    /// key. Valid until the next SELECT of an application, reset or power-off.
+    pub fn counter_authenticate(&mut self, cred: &CounterCredential) -> Result<()> {
+        let challenge = self.send(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(16))?;
+        if challenge.len() != juki_card::cvc::CHALLENGE_LEN {
+            return Err(Error::Protocol(format!(
+                "challenge of {} bytes, 16 expected",
+                challenge.len()
+            )));
+        }
+        let data = cred.authenticate(&challenge)?;
+        self.send(&Command::new(0x00, 0x82, 0x00, 0x00).with_data(data))?;
+        Ok(())
+    }
+
+    /// Initialises a blank card: PUT DATA with the national root public key.
+    pub fn initialise(&mut self, root: &VerifyingKey) -> Result<()> {
+        self.send(&Command::new(0x00, 0xDA, 0x00, 0xC1).with_data(sec1_uncompressed(root)))?;
+        Ok(())
+    }
+
+    /// RESET RETRY COUNTER of the currently selected PIN EF (counter authenticated).
+    fn reset_current_pin(&mut self, new: &Pin) -> Result<()> {
+        self.send(&Command::new(0x00, 0x2C, 0x02, 0x80).with_data(new.as_bytes().to_vec()))?;
+        Ok(())
+    }
+
+    /// GENERATE ASYMMETRIC KEY PAIR (P1 `80`) in key EF of the current JPKI application.
+    fn generate_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
+        self.select_file(key.fid())?;
+        let data = self.send(&Command::new(0x00, 0x46, 0x80, 0x00).with_le(256))?;
+        parse_public_key(&data)
+    }
+
+    /// Issues an initialised card (personalisation at the counter), in one transaction:
+    /// 住基AP files and 住基 PIN, then the JPKI token files, auth PIN, sign password and both key
+    /// pairs generated on the card, then ACTIVATE FILE. Returns the new public keys.
+    pub fn personalise(
+        &mut self,
+        cred: &CounterCredential,
+        p: &Personalisation,
+    ) -> Result<IssuedKeys> {
+        let birth = p.info.birth_mmdd();
+        PinKind::Juki.check_new(p.juki_pin.as_bytes(), Some(&birth))?;
+        PinKind::Auth.check_new(p.auth_pin.as_bytes(), Some(&birth))?;
+        PinKind::Sign.check_new(p.sign_pin.as_bytes(), None)?;
+        let info = p.info.encode()?;
+        let changes = p.changes.encode()?;
+        let card_info = p.card.encode()?;
+        self.exclusive(|card| {
+            card.select_app(App::Juki)?;
+            card.counter_authenticate(cred)?;
+            card.write_file(EF_RESIDENT_CODE, p.code.as_bytes())?;
+            // 0002 first: the card checks new 4-digit PINs against the birthday in it.
+            card.write_file(EF_FOUR_INFO, &info)?;
+            card.write_file(EF_CHANGES, &changes)?;
+            card.write_file(EF_CARD_INFO, &card_info)?;
+            card.select_file(PinKind::Juki.fid())?;
+            card.reset_current_pin(&p.juki_pin)?;
+
+            card.select_app(App::Jpki)?;
+            card.counter_authenticate(cred)?;
+            card.write_file(EF_TOKEN_INFO, TOKEN_LABEL)?;
+            card.write_file(EF_CERTS_PRESENT, &[0x00])?;
+            card.select_file(PinKind::Auth.fid())?;
+            card.reset_current_pin(&p.auth_pin)?;
+            card.select_file(PinKind::Sign.fid())?;
+            card.reset_current_pin(&p.sign_pin)?;
+            let auth = card.generate_key(KeyKind::Auth)?;
+            let sign = card.generate_key(KeyKind::Sign)?;
+            card.send(&Command::new(0x00, 0x44, 0x00, 0x00))?;
+            Ok(IssuedKeys { auth, sign })
+        })
+    }
+
+    /// Resets a PIN at the counter (パスワード再設定): counter authentication, then RESET RETRY
+    /// COUNTER with the new PIN and full tries, locked or not. The 4-digit PINs are checked
+    /// against the holder's birthday on the card.
+    pub fn reset_pin(&mut self, cred: &CounterCredential, kind: PinKind, new: &Pin) -> Result<()> {
+        kind.check_new(new.as_bytes(), None)?;
+        self.exclusive(|card| {
+            card.select_app(kind.app())?;
+            card.counter_authenticate(cred)?;
+            card.select_file(kind.fid())?;
+            card.reset_current_pin(new)
+        })
+    }
+}
+
+/// Parses `7F49 { 86 04‖X‖Y }` into a P-256 public key.
+pub fn parse_public_key(data: &[u8]) -> Result<VerifyingKey> {
+    let inner = tlv::single(data, 0x7F49)
+        .map_err(|_| Error::Protocol("public key is not a 7F49 object".into()))?;
+    let point = tlv::single(inner, 0x86)
+        .map_err(|_| Error::Protocol("public key has no 86 point".into()))?;
+    VerifyingKey::from_sec1_bytes(point)
+        .map_err(|_| Error::Protocol("public key is not a P-256 point".into()))
+}
+
+/// The `--reader` value for the sim transport, if it is one.
+pub fn sim_path(reader: &str) -> Option<&str> {
+    reader.strip_prefix("sim:")
+}

@@ -1,0 +1,413 @@
+//! What each `juki` command does, on top of the library.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::Signature;
+use sha2::{Digest, Sha256};
+
+use juki_host::authority::{self, CounterCredential, RootAuthority};
+use juki_host::card::{KeyKind, Lifecycle, Personalisation};
+use juki_host::date;
+use juki_host::pcsc_transport::{self, PcscTransport};
+use juki_host::pin::PinKind;
+use juki_host::pin_input::PinPrompter;
+use juki_host::resident::{CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex};
+use juki_host::resident_code::ResidentCode;
+use juki_host::sim_transport::SimTransport;
+use juki_host::transport::Transport;
+use juki_host::{Error, JukiCard, Result};
+
+use crate::cli::{AuthorityCommand, CardCommand, Cli, Command, CounterCommand, PinCommand};
+
+type Card = JukiCard<Box<dyn Transport>>;
+
+/// Connects to the card chosen by `--reader`. A `sim:PATH` image is created blank only when
+/// `create_sim` (for `card init`).
+fn open_card(reader: Option<&str>, create_sim: bool) -> Result<Card> {
+    let transport: Box<dyn Transport> = match reader.and_then(juki_host::card::sim_path) {
+        Some(path) => {
+            let path = Path::new(path);
+            if create_sim {
+                let (t, created) = SimTransport::open_or_create(path)?;
+                if created {
+                    eprintln!("(created a new blank card image {})", path.display());
+                }
+                Box::new(t)
+            } else {
+                Box::new(SimTransport::open(path)?)
+            }
+        }
+        None => Box::new(PcscTransport::connect(reader)?),
+    };
+    Ok(JukiCard::new(transport))
+}
+
+fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    std::fs::write(path, data).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<()> {
+    let reader = cli.reader.as_deref();
+    match cli.command {
+        Command::Readers => readers(),
+        Command::Status => status(&mut open_card(reader, false)?),
+        Command::Info => info(&mut open_card(reader, false)?),
+        Command::Pin { command } => match command {
+            PinCommand::Status => pin_status(&mut open_card(reader, false)?),
+            PinCommand::Change { pin } => pin_change(&mut open_card(reader, false)?, pin.into()),
+        },
+        Command::Sign {
+            file,
+            out,
+            pubkey_out,
+            der,
+        } => sign(&mut open_card(reader, false)?, &file, out, pubkey_out, der),
+        Command::Verify { file, sig, pubkey } => verify(&file, &sig, &pubkey),
+        Command::Card {
+            command: CardCommand::Init { root_pub },
+        } => card_init(&mut open_card(reader, true)?, &root_pub),
+        Command::Counter { command } => match command {
+            CounterCommand::Issue {
+                credential,
+                name,
+                address,
+                birth,
+                sex,
+                photo,
+                serial,
+            } => {
+                let request = IssueRequest {
+                    credential,
+                    name,
+                    address,
+                    birth,
+                    sex,
+                    photo,
+                    serial,
+                };
+                counter_issue(&mut open_card(reader, false)?, &request)
+            }
+            CounterCommand::ResetPin { credential, pin } => {
+                counter_reset_pin(&mut open_card(reader, false)?, &credential, pin.into())
+            }
+        },
+        Command::Authority { command } => match command {
+            AuthorityCommand::Init { dir } => authority_init(&dir),
+            AuthorityCommand::Certify {
+                root,
+                municipality,
+                name,
+                valid_years,
+                out,
+            } => authority_certify(&root, &municipality, &name, valid_years, &out),
+        },
+        Command::Demo => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            juki_host::demo::run(&mut lock)
+        }
+    }
+}
+
+fn readers() -> Result<()> {
+    let readers = pcsc_transport::list_readers()?;
+    if readers.is_empty() {
+        return Err(Error::NoReader);
+    }
+    for r in readers {
+        match r.atr {
+            Some(atr) => println!("{}\tcard present (ATR {})", r.name, hex::encode_upper(atr)),
+            None => println!("{}\tno card", r.name),
+        }
+    }
+    Ok(())
+}
+
+fn print_card_info(info: &CardInfo) {
+    println!("カード番号 (card serial):      {}", info.serial);
+    println!("交付地 (issued by):            {}", info.municipality);
+    println!(
+        "交付年月日 (issue date):       {}",
+        date::display(info.issued)
+    );
+    println!(
+        "有効期限 (valid until):        {}",
+        date::display(info.expires)
+    );
+    println!(
+        "顔写真 (photo):                {}",
+        if info.photo {
+            "あり (with photo)"
+        } else {
+            "なし (without photo)"
+        }
+    );
+}
+
+fn status(card: &mut Card) -> Result<()> {
+    println!("reader:                        {}", card.transport().name());
+    let state = card.lifecycle()?;
+    println!("カードの状態 (card state):     {state}");
+    if state != Lifecycle::Issued {
+        return Ok(());
+    }
+    print_card_info(&card.card_info()?);
+    for kind in PinKind::ALL {
+        println!("{}: {}", kind, card.pin_status(kind)?);
+    }
+    Ok(())
+}
+
+fn info(card: &mut Card) -> Result<()> {
+    let mut pins = PinPrompter::from_stdin();
+    let pin = pins.ask(PinKind::Juki)?;
+    let record = card.read_resident(&pin)?;
+    drop(pin);
+    println!("住民票コード (resident code):  {}", record.code);
+    println!("氏名 (name):                   {}", record.info.name);
+    println!("住所 (address):                {}", record.info.address);
+    println!(
+        "生年月日 (date of birth):      {}",
+        date::display(record.info.birth)
+    );
+    println!("性別 (sex):                    {}", record.info.sex);
+    let changes = &record.changes;
+    if changes.is_empty() {
+        println!("変更情報 (changes):            なし (none)");
+    } else {
+        for (label, change) in [
+            ("氏名の変更 (name changed)", &changes.name),
+            ("住所の変更 (address changed)", &changes.address),
+            ("生年月日の変更 (birth changed)", &changes.birth),
+            ("性別の変更 (sex changed)", &changes.sex),
+        ] {
+            if let Some(c) = change {
+                println!("{label}: {} {}", date::display(c.date), c.reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pin_status(card: &mut Card) -> Result<()> {
+    for kind in PinKind::ALL {
+        println!("{}: {}", kind, card.pin_status(kind)?);
+    }
+    Ok(())
+}
+
+fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
+    let mut pins = PinPrompter::from_stdin();
+    let current = pins.ask(kind)?;
+    let new = pins.ask_new(kind, None)?;
+    card.change_pin(kind, &current, &new)?;
+    println!("{kind}: changed (変更しました)");
+    Ok(())
+}
+
+fn sign(
+    card: &mut Card,
+    file: &Path,
+    out: Option<PathBuf>,
+    pubkey_out: Option<PathBuf>,
+    der: bool,
+) -> Result<()> {
+    let data = read_file(file)?;
+    let hash: [u8; 32] = Sha256::digest(&data).into();
+    let public = card.public_key(KeyKind::Sign)?;
+    let mut pins = PinPrompter::from_stdin();
+    let password = pins.ask(PinKind::Sign)?;
+    let signature = card.sign_hash(&hash, &password)?;
+    drop(password);
+    public.verify_prehash(&hash, &signature).map_err(|_| {
+        Error::Crypto("the card's signature does not verify with its public key".into())
+    })?;
+    let sig_path = out.unwrap_or_else(|| with_suffix(file, ".sig"));
+    let pem_path = pubkey_out.unwrap_or_else(|| with_suffix(file, ".pub.pem"));
+    let sig_bytes = if der {
+        signature.to_der().as_bytes().to_vec()
+    } else {
+        signature.to_bytes().to_vec()
+    };
+    write_file(&sig_path, &sig_bytes)?;
+    write_file(&pem_path, authority::public_key_pem(&public)?.as_bytes())?;
+    println!("SHA-256:    {}", hex::encode(hash));
+    println!(
+        "signature:  {} ({})",
+        sig_path.display(),
+        if der { "DER" } else { "raw r‖s, 64 bytes" }
+    );
+    println!("public key: {}", pem_path.display());
+    println!("signed and verified (署名し、検証しました)");
+    Ok(())
+}
+
+fn verify(file: &Path, sig: &Path, pubkey: &Path) -> Result<()> {
+    let data = read_file(file)?;
+    let hash: [u8; 32] = Sha256::digest(&data).into();
+    let sig = read_file(sig)?;
+    let signature = if sig.len() == 64 {
+        Signature::from_slice(&sig)
+    } else {
+        Signature::from_der(&sig)
+    }
+    .map_err(|_| Error::Crypto("not an ECDSA P-256 signature".into()))?;
+    let public = authority::read_public_key_pem(pubkey)?;
+    public.verify_prehash(&hash, &signature).map_err(|_| {
+        Error::Crypto(
+            "the signature is NOT valid for this file and key (署名が一致しません)".into(),
+        )
+    })?;
+    println!("signature valid (署名は有効です)");
+    Ok(())
+}
+
+fn card_init(card: &mut Card, root_pub: &Path) -> Result<()> {
+    let root = authority::read_public_key_pem(root_pub)?;
+    match card.lifecycle()? {
+        Lifecycle::Blank => {}
+        state => {
+            return Err(Error::InvalidInput(format!(
+                "this card is already {state}; only a blank card can be initialised"
+            )))
+        }
+    }
+    card.initialise(&root)?;
+    println!("card initialised (初期化しました): {}", card.lifecycle()?);
+    Ok(())
+}
+
+struct IssueRequest {
+    credential: PathBuf,
+    name: String,
+    address: String,
+    birth: String,
+    sex: String,
+    photo: bool,
+    serial: Option<String>,
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let tty = std::fs::File::open("/dev/tty").map_err(|e| Error::io("opening the terminal", e))?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty)
+        .read_line(&mut line)
+        .map_err(|e| Error::io("reading the answer", e))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "はい"))
+}
+
+fn counter_issue(card: &mut Card, r: &IssueRequest) -> Result<()> {
+    let cred = CounterCredential::load(&r.credential)?;
+    let birth = date::parse_user_date(&r.birth)?;
+    let info = FourInfo::new(&r.name, &r.address, birth, Sex::parse(&r.sex)?)?;
+    let today = date::today_jst()?;
+    let serial = match &r.serial {
+        Some(s) => s.clone(),
+        None => format!("JK{}", &ResidentCode::generate().as_str()[..10]),
+    };
+    let card_info = CardInfo::new(&serial, cred.municipality.clone(), today, r.photo)?;
+    match card.lifecycle()? {
+        Lifecycle::Initialised => {}
+        state => {
+            return Err(Error::InvalidInput(format!(
+                "this card is {state}; only an initialised card can be issued"
+            )))
+        }
+    }
+    let code = ResidentCode::generate();
+    println!("住民票コード (resident code, generated): {code}");
+    println!("氏名 (name):     {}", info.name);
+    println!("住所 (address):  {}", info.address);
+    println!("生年月日 (birth): {}", date::display(info.birth));
+    println!("性別 (sex):      {}", info.sex);
+    print_card_info(&card_info);
+    let mut pins = PinPrompter::from_stdin();
+    if pins.is_terminal() && std::io::stderr().is_terminal() && !confirm("Issue this card?")? {
+        return Err(Error::InvalidInput("cancelled; nothing was written".into()));
+    }
+    let birth_mmdd = info.birth_mmdd();
+    let juki_pin = pins.ask_new(PinKind::Juki, Some(&birth_mmdd))?;
+    let auth_pin = pins.ask_new(PinKind::Auth, Some(&birth_mmdd))?;
+    let sign_pin = pins.ask_new(PinKind::Sign, None)?;
+    let p = Personalisation {
+        code,
+        info,
+        changes: ChangeInfo::default(),
+        card: card_info,
+        juki_pin,
+        auth_pin,
+        sign_pin,
+    };
+    let keys = card.personalise(&cred, &p)?;
+    println!(
+        "card issued by {} {} (交付しました); signing key fingerprint {}",
+        cred.municipality,
+        cred.name,
+        hex::encode(&Sha256::digest(authority::sec1_uncompressed(&keys.sign))[..8])
+    );
+    Ok(())
+}
+
+fn counter_reset_pin(card: &mut Card, credential: &Path, kind: PinKind) -> Result<()> {
+    let cred = CounterCredential::load(credential)?;
+    let mut pins = PinPrompter::from_stdin();
+    let new = pins.ask_new(kind, None)?;
+    card.reset_pin(&cred, kind, &new)?;
+    println!("{kind}: reset with full tries (パスワードを再設定しました)");
+    Ok(())
+}
+
+fn authority_init(dir: &Path) -> Result<()> {
+    let root = RootAuthority::generate();
+    let (key, public) = root.save(dir)?;
+    println!(
+        "national root key:  {} (keep it offline; mode 0600)",
+        key.display()
+    );
+    println!(
+        "root public key:    {} (for `juki card init --root-pub`)",
+        public.display()
+    );
+    Ok(())
+}
+
+fn authority_certify(
+    root_dir: &Path,
+    municipality: &str,
+    name: &str,
+    years: u32,
+    out: &Path,
+) -> Result<()> {
+    if !(1..=20).contains(&years) {
+        return Err(Error::InvalidInput("--valid-years must be 1 to 20".into()));
+    }
+    let code = MunicipalityCode::parse(municipality)?;
+    let root = RootAuthority::load(root_dir)?;
+    let cred = root.issue_counter_credential(&code, name, date::today_jst()?, years)?;
+    let (key, cert) = cred.save(out)?;
+    println!(
+        "counter credential for {} {}, valid {} to {}",
+        cred.municipality,
+        cred.name,
+        date::display(cred.effective),
+        date::display(cred.expiry)
+    );
+    println!("counter key:         {} (mode 0600)", key.display());
+    println!("counter certificate: {}", cert.display());
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! `juki demo`: the card's whole life on the embedded simulator, with no setup and no input.
+//!
+//! A national root and a municipality counter credential are made; a blank card (a temporary
+//! card image) is initialised and issued to a sample resident; the data is read back with the
+//! 住基 PIN; a sample e-application is signed on the card and verified on the host; the 住基 PIN is
+//! entered wrong three times until it locks, the right PIN is refused, the counter resets it, and
+//! the card signs again. Every step states what it expects and checks it: the demo fails (and
+//! `juki demo` exits non-zero) as soon as the card does something else.
+
+use std::io::Write;
+
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use sha2::{Digest, Sha256};
+
+use crate::authority::{sec1_uncompressed, RootAuthority};
+use crate::card::{JukiCard, KeyKind, Lifecycle, Personalisation, PinStatus};
+use crate::date::{self, Date};
+use crate::error::{Error, Result};
+use crate::pin::PinKind;
+use crate::pin_input::Pin;
+use crate::resident::{CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex};
+use crate::resident_code::ResidentCode;
+use crate::sim_transport::SimTransport;
+
+/// The sample e-application signed in the demo.
+pub const SAMPLE_APPLICATION: &str = "電子申請書 (e-application)\n\
+    手続: 転出届 (notification of moving out)\n\
+    申請者: 住基 花子\n\
+    住所: 東京都千代田区千代田1-1\n\
+    転出先: 大阪府大阪市北区中之島1-3-20\n";
+
+struct Demo<'w> {
+    out: &'w mut dyn Write,
+    step: usize,
+}
+
+const STEPS: usize = 12;
+
+impl Demo<'_> {
+    fn step(&mut self, ja: &str, en: &str) {
+        self.step += 1;
+        let _ = writeln!(self.out, "\n[{}/{STEPS}] {ja} — {en}", self.step);
+    }
+
+    fn say(&mut self, line: impl AsRef<str>) {
+        let _ = writeln!(self.out, "      {}", line.as_ref());
+    }
+
+    fn ok(&mut self, line: impl AsRef<str>) {
+        let _ = writeln!(self.out, "      ✔ {}", line.as_ref());
+    }
+
+    fn fail(&self, what: impl AsRef<str>) -> Error {
+        Error::Protocol(format!("demo step {}: {}", self.step, what.as_ref()))
+    }
+
+    fn check(&mut self, cond: bool, what: &str) -> Result<()> {
+        if cond {
+            self.ok(what);
+            Ok(())
+        } else {
+            Err(self.fail(format!("expected: {what}")))
+        }
+    }
+
+    /// Expects the card to refuse with exactly `sw`.
+    fn expect_sw<T>(&mut self, result: Result<T>, sw: u16, meaning: &str) -> Result<()> {
+        match result {
+            Ok(_) => Err(self.fail(format!("expected {sw:04X} ({meaning}), the card said 9000"))),
+            Err(e) if e.status_word() == Some(sw) => {
+                self.ok(format!("card answered {sw:04X}: {meaning}"));
+                self.say(format!("  message shown: {e}"));
+                Ok(())
+            }
+            Err(e) => Err(self.fail(format!("expected {sw:04X} ({meaning}), got: {e}"))),
+        }
+    }
+}
+
+fn fingerprint(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..8])
+}
+
+/// Runs the demo, printing each step to `out`. `Ok` only if every step behaved as expected.
+pub fn run(out: &mut dyn Write) -> Result<()> {
+    let mut d = Demo { out, step: 0 };
+    let _ = writeln!(
+        d.out,
+        "juki demo: the life of a resident registry card (住基カード) on the built-in simulator"
+    );
+    let today = date::today_jst()?;
+
+    d.step("国の認証局の鍵を作成", "create the national root key");
+    let root = RootAuthority::generate();
+    let root_pub = root.public_key();
+    d.say(format!(
+        "root public key (P-256), fingerprint {}",
+        fingerprint(&sec1_uncompressed(&root_pub))
+    ));
+    d.ok("root key pair made; its private key never goes to any card");
+
+    d.step(
+        "千代田区の窓口の証明書を発行",
+        "certify the Chiyoda City counter (地方公共団体コード 131016)",
+    );
+    let chiyoda = MunicipalityCode::parse("131016")?;
+    let cred = root.issue_counter_credential(&chiyoda, "千代田区", today, 5)?;
+    cred.verify_with_root(&root_pub)?;
+    d.say(format!(
+        "counter certificate: {} {}, valid {} to {}, {} bytes",
+        cred.municipality,
+        cred.name,
+        date::display(cred.effective),
+        date::display(cred.expiry),
+        cred.certificate().len()
+    ));
+    d.ok("certificate signed by the root and checked");
+
+    d.step("白紙のカードを用意", "a blank card in the simulated reader");
+    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+    let image = dir.path().join("demo-card.img");
+    let mut card = JukiCard::new(SimTransport::create(&image)?);
+    d.say(format!("card image: {}", image.display()));
+    let state = card.lifecycle()?;
+    d.check(state == Lifecycle::Blank, "the card is blank (未初期化)")?;
+
+    d.step(
+        "カードの初期化",
+        "initialise the card with the root public key (PUT DATA)",
+    );
+    card.initialise(&root_pub)?;
+    let state = card.lifecycle()?;
+    d.check(
+        state == Lifecycle::Initialised,
+        "the card is initialised and waits to be issued",
+    )?;
+
+    d.step(
+        "窓口でカードを交付",
+        "issue the card to a resident at the counter",
+    );
+    let info = FourInfo::new(
+        "住基 花子",
+        "東京都千代田区千代田1-1",
+        Date::from_ymd(1985, 4, 15).ok_or_else(|| d.fail("sample birth date"))?,
+        Sex::Female,
+    )?;
+    let code = ResidentCode::generate();
+    let serial = format!("JK{}", &ResidentCode::generate().as_str()[..10]);
+    let card_info = CardInfo::new(&serial, chiyoda.clone(), today, true)?;
+    let juki_pin = Pin::from("2580");
+    let auth_pin = Pin::from("1357");
+    let sign_pin = Pin::from("JUKI2026");
+    let personalisation = Personalisation {
+        code: code.clone(),
+        info: info.clone(),
+        changes: ChangeInfo::default(),
+        card: card_info.clone(),
+        juki_pin: juki_pin.clone(),
+        auth_pin,
+        sign_pin: sign_pin.clone(),
+    };
+    d.say(format!("氏名 (name):      {}", info.name));
+    d.say(format!("住所 (address):   {}", info.address));
+    d.say(format!("生年月日 (birth): {}", date::display(info.birth)));
+    d.say(format!("性別 (sex):       {}", info.sex));
+    d.say(format!(
+        "住民票コード (resident code, generated at random): {code}"
+    ));
+    d.say("the resident sets the 住基 PIN, the auth PIN and the sign password (not shown)");
+    let keys = card.personalise(&cred, &personalisation)?;
+    d.say("key pairs generated on the card; the private keys never leave it");
+    let state = card.lifecycle()?;
+    d.check(state == Lifecycle::Issued, "the card is issued (交付済み)")?;
+    let shown = card.card_info()?;
+    d.check(
+        shown == card_info,
+        &format!(
+            "card information readable without PIN: serial {}, issued {}, valid until {}",
+            shown.serial,
+            date::display(shown.issued),
+            date::display(shown.expires)
+        ),
+    )?;
+
+    d.step(
+        "住基PINで本人確認情報を読む",
+        "read the resident data back with the 住基 PIN",
+    );
+    let refused = card.exclusive(|c| {
+        c.select_app(crate::pin::App::Juki)?;
+        c.read_file(crate::card::EF_FOUR_INFO, 1024)
+    });
+    d.expect_sw(refused, 0x6982, "without the PIN the 4 info stays closed")?;
+    let record = card.read_resident(&juki_pin)?;
+    d.say(format!("住民票コード: {}", record.code));
+    d.say(format!(
+        "氏名: {} / 住所: {}",
+        record.info.name, record.info.address
+    ));
+    d.check(
+        record.code == code && record.info == info,
+        "resident code and 4 info are exactly what the counter wrote",
+    )?;
+
+    d.step(
+        "電子申請に署名",
+        "sign a sample e-application on the card, verify on the host",
+    );
+    let hash: [u8; 32] = Sha256::digest(SAMPLE_APPLICATION.as_bytes()).into();
+    d.say(format!("SHA-256 of the application: {}", hex::encode(hash)));
+    let public = card.public_key(KeyKind::Sign)?;
+    d.check(
+        public == keys.sign,
+        "the card's signing public key is the one generated at issue",
+    )?;
+    let signature = card.sign_hash(&hash, &sign_pin)?;
+    d.say(format!(
+        "signature r‖s: {}…",
+        &hex::encode(signature.to_bytes())[..32]
+    ));
+    d.check(
+        public.verify_prehash(&hash, &signature).is_ok(),
+        "the signature verifies with the card's public key",
+    )?;
+    let tampered: [u8; 32] = Sha256::digest(SAMPLE_APPLICATION.replace("大阪", "京都")).into();
+    d.check(
+        public.verify_prehash(&tampered, &signature).is_err(),
+        "and does not verify for an altered application",
+    )?;
+
+    d.step(
+        "住基PINを3回間違える",
+        "enter a wrong 住基 PIN three times (パスワードの入力を3回連続で誤るとロック)",
+    );
+    let wrong = Pin::from("9630");
+    for (sw, meaning) in [
+        (0x63C2, "wrong PIN, 2 tries left"),
+        (0x63C1, "wrong PIN, 1 try left"),
+        (0x63C0, "wrong PIN, 0 tries left: now locked"),
+    ] {
+        let r = card.verify_pin(PinKind::Juki, &wrong);
+        d.expect_sw(r, sw, meaning)?;
+    }
+    let status = card.pin_status(PinKind::Juki)?;
+    d.check(status == PinStatus::Blocked, "PIN status: locked")?;
+
+    d.step("正しいPINも拒否される", "the right PIN is now refused");
+    let r = card.read_resident(&juki_pin);
+    d.expect_sw(r, 0x6984, "PIN blocked, even the right one")?;
+
+    d.step(
+        "窓口でパスワードを再設定",
+        "the counter resets the 住基 PIN (パスワード再設定)",
+    );
+    let new_pin = Pin::from("4826");
+    card.reset_pin(&cred, PinKind::Juki, &new_pin)?;
+    let status = card.pin_status(PinKind::Juki)?;
+    d.check(
+        status == PinStatus::TriesLeft(3),
+        "PIN reset with its full 3 tries",
+    )?;
+    let record = card.read_resident(&new_pin)?;
+    d.check(
+        record.code == code,
+        "the resident data opens with the new PIN",
+    )?;
+
+    d.step(
+        "カードを抜き差し",
+        "take the card out and put it back (volatile state cleared)",
+    );
+    card.transport().power_cycle()?;
+    let r = card.exclusive(|c| {
+        c.select_app(crate::pin::App::Jpki)?;
+        c.compute_signature(KeyKind::Sign, &hash)
+    });
+    d.expect_sw(
+        r,
+        0x6982,
+        "no signature without the password after a power cycle",
+    )?;
+
+    d.step("もう一度署名", "sign again");
+    let signature = card.sign_hash(&hash, &sign_pin)?;
+    d.check(
+        public.verify_prehash(&hash, &signature).is_ok(),
+        "the new signature verifies with the same public key",
+    )?;
+
+    let _ = writeln!(
+        d.out,
+        "\nDemo finished: all {STEPS} steps behaved as expected (すべての手順が期待どおりに動作しました)."
+    );
+    Ok(())
+}

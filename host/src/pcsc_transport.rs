@@ -1,0 +1,251 @@
+//! PC/SC transport (the `pcsc` crate over pcsc-lite or WinSCard): list readers, choose one by
+//! name, tell "no reader" from "no card", connect, run exclusive transactions, reconnect.
+
+use std::ffi::CString;
+
+use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
+
+use crate::error::{Error, Result};
+use crate::transport::{atr_announces_extended_length, Transport};
+
+/// Receive buffer: the largest extended response (65536 data bytes + SW).
+const MAX_RESPONSE: usize = pcsc::MAX_BUFFER_SIZE_EXTENDED;
+
+/// One reader and whether a card is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderInfo {
+    /// The reader's PC/SC name.
+    pub name: String,
+    /// Whether a card is present.
+    pub card_present: bool,
+    /// The card's ATR, when present.
+    pub atr: Option<Vec<u8>>,
+}
+
+fn establish() -> Result<Context> {
+    match Context::establish(Scope::User) {
+        Ok(ctx) => Ok(ctx),
+        Err(pcsc::Error::NoService) | Err(pcsc::Error::ServiceStopped) => Err(Error::NoReader),
+        Err(e) => Err(Error::Pcsc(e)),
+    }
+}
+
+fn reader_names(ctx: &Context) -> Result<Vec<CString>> {
+    match ctx.list_readers_owned() {
+        Ok(names) => Ok(names),
+        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(pcsc::Error::NoService) | Err(pcsc::Error::ServiceStopped) => Err(Error::NoReader),
+        Err(e) => Err(Error::Pcsc(e)),
+    }
+}
+
+/// Lists the PC/SC readers and whether each holds a card.
+pub fn list_readers() -> Result<Vec<ReaderInfo>> {
+    list_readers_in(&establish()?)
+}
+
+fn list_readers_in(ctx: &Context) -> Result<Vec<ReaderInfo>> {
+    let names = reader_names(ctx)?;
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut states: Vec<pcsc::ReaderState> = names
+        .iter()
+        .map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE))
+        .collect();
+    ctx.get_status_change(std::time::Duration::from_millis(0), &mut states)?;
+    Ok(states
+        .iter()
+        .map(|s| {
+            let present = s.event_state().contains(pcsc::State::PRESENT);
+            ReaderInfo {
+                name: s.name().to_string_lossy().into_owned(),
+                card_present: present,
+                atr: present.then(|| s.atr().to_vec()),
+            }
+        })
+        .collect())
+}
+
+/// A card in a PC/SC reader.
+pub struct PcscTransport {
+    card: Card,
+    reader: String,
+    extended: bool,
+}
+
+impl std::fmt::Debug for PcscTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcscTransport")
+            .field("reader", &self.reader)
+            .field("extended", &self.extended)
+            .finish()
+    }
+}
+
+impl PcscTransport {
+    /// Connects to the card in the reader named `name` (exact name; if none matches exactly,
+    /// the only reader whose name contains `name`), or, without a name, in the first reader
+    /// holding a card.
+    pub fn connect(name: Option<&str>) -> Result<PcscTransport> {
+        let ctx = establish()?;
+        let readers = list_readers_in(&ctx)?;
+        if readers.is_empty() {
+            return Err(Error::NoReader);
+        }
+        let available = readers
+            .iter()
+            .map(|r| {
+                format!(
+                    "\"{}\"{}",
+                    r.name,
+                    if r.card_present { " (card)" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let chosen = match name {
+            Some(name) => {
+                let exact = readers.iter().find(|r| r.name == name);
+                let partial: Vec<&ReaderInfo> =
+                    readers.iter().filter(|r| r.name.contains(name)).collect();
+                let reader = match (exact, partial.as_slice()) {
+                    (Some(r), _) => r,
+                    (None, [only]) => only,
+                    _ => {
+                        return Err(Error::ReaderNotFound {
+                            name: name.to_string(),
+                            available,
+                        })
+                    }
+                };
+                if !reader.card_present {
+                    return Err(Error::NoCard {
+                        reader: reader.name.clone(),
+                    });
+                }
+                reader
+            }
+            None => readers
+                .iter()
+                .find(|r| r.card_present)
+                .ok_or(Error::NoCardInAnyReader { available })?,
+        };
+        let cname = CString::new(chosen.name.clone())
+            .map_err(|_| Error::InvalidInput("reader name contains NUL".into()))?;
+        let card = match ctx.connect(&cname, ShareMode::Shared, Protocols::ANY) {
+            Ok(card) => card,
+            Err(pcsc::Error::NoSmartcard) | Err(pcsc::Error::RemovedCard) => {
+                return Err(Error::NoCard {
+                    reader: chosen.name.clone(),
+                })
+            }
+            Err(e) => return Err(Error::Pcsc(e)),
+        };
+        let atr = card
+            .get_attribute_owned(pcsc::Attribute::AtrString)
+            .ok()
+            .or_else(|| chosen.atr.clone())
+            .unwrap_or_default();
+        Ok(PcscTransport {
+            card,
+            reader: chosen.name.clone(),
+            extended: atr_announces_extended_length(&atr),
+        })
+    }
+
+    /// Overrides the extended-length capability found in the ATR.
+    pub fn with_extended_length(mut self, extended: bool) -> PcscTransport {
+        self.extended = extended;
+        self
+    }
+
+    /// Reconnects to the card; `reset` asks for a warm reset (volatile state cleared).
+    pub fn reconnect(&mut self, reset: bool) -> Result<()> {
+        let disposition = if reset {
+            Disposition::ResetCard
+        } else {
+            Disposition::LeaveCard
+        };
+        self.card
+            .reconnect(ShareMode::Shared, Protocols::ANY, disposition)
+            .map_err(Error::Pcsc)
+    }
+
+    /// The reader's name.
+    pub fn reader(&self) -> &str {
+        &self.reader
+    }
+}
+
+fn transmit_on(card: &Card, reader: &str, apdu: &[u8]) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; MAX_RESPONSE];
+    match card.transmit(apdu, &mut buf) {
+        Ok(resp) => Ok(resp.to_vec()),
+        Err(pcsc::Error::RemovedCard) | Err(pcsc::Error::NoSmartcard) => Err(Error::NoCard {
+            reader: reader.to_string(),
+        }),
+        Err(e) => Err(Error::Pcsc(e)),
+    }
+}
+
+/// The transport inside a transaction: the same card, borrowed by the transaction.
+struct InTransaction<'a> {
+    card: &'a Card,
+    reader: &'a str,
+    extended: bool,
+}
+
+impl Transport for InTransaction<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        transmit_on(self.card, self.reader, apdu)
+    }
+    fn supports_extended_length(&self) -> bool {
+        self.extended
+    }
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        f(self)
+    }
+    fn name(&self) -> String {
+        self.reader.to_string()
+    }
+}
+
+impl Transport for PcscTransport {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        transmit_on(&self.card, &self.reader, apdu)
+    }
+
+    fn supports_extended_length(&self) -> bool {
+        self.extended
+    }
+
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        let reader = self.reader.clone();
+        let extended = self.extended;
+        if let Err(pcsc::Error::ResetCard) = self.card.status2_owned() {
+            // Someone reset the card since we connected: reconnect (our own security status
+            // is gone anyway; the commands in `f` start from scratch).
+            self.reconnect(false)?;
+        }
+        let tx = self.card.transaction()?;
+        let result = {
+            let mut inner = InTransaction {
+                card: &tx,
+                reader: &reader,
+                extended,
+            };
+            f(&mut inner)
+        };
+        // End the transaction, leaving the card as it is; an error ending it matters only if
+        // the work itself succeeded.
+        let ended = tx
+            .end(Disposition::LeaveCard)
+            .map_err(|(_, e)| Error::Pcsc(e));
+        result.and(ended)
+    }
+
+    fn name(&self) -> String {
+        self.reader.clone()
+    }
+}

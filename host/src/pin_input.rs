@@ -1,0 +1,192 @@
+//! Reading PINs from the person at the keyboard — never from the command line, never logged.
+//!
+//! - Standard input is a terminal: the prompt goes to the terminal and the PIN is read from
+//!   `/dev/tty` without echo (`rpassword`). A new PIN is asked twice and must match.
+//! - Standard input is not a terminal (scripts, tests, the counter's batch tools): one PIN per
+//!   line from standard input, in the order asked; a new PIN is read once. Prompts still go to
+//!   standard error so a transcript shows what was asked.
+//!
+//! Every PIN lives in a [`Pin`], zeroized when dropped, and is never printed (`Debug` shows
+//! `Pin(***)`). (The standard library's stdin buffer may still hold the line; that memory is the
+//! process's own and is not logged.)
+
+use std::fmt;
+use std::io::{BufRead, IsTerminal, Write};
+
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, Result};
+use crate::pin::PinKind;
+
+/// A PIN or password, wiped from memory when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(Zeroizing<Vec<u8>>);
+
+impl Pin {
+    /// Wraps bytes (taking ownership, so no copy is left behind).
+    pub fn new(bytes: Vec<u8>) -> Pin {
+        Pin(Zeroizing::new(bytes))
+    }
+
+    /// The PIN's bytes, to send to the card.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<&str> for Pin {
+    fn from(s: &str) -> Pin {
+        Pin::new(s.as_bytes().to_vec())
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(***)")
+    }
+}
+
+enum Source {
+    Terminal,
+    Lines(Box<dyn BufRead>),
+}
+
+/// Asks for PINs, one after the other.
+pub struct PinPrompter {
+    source: Source,
+}
+
+impl PinPrompter {
+    /// From the terminal when standard input is one, else line by line from standard input.
+    pub fn from_stdin() -> PinPrompter {
+        if std::io::stdin().is_terminal() {
+            PinPrompter {
+                source: Source::Terminal,
+            }
+        } else {
+            PinPrompter::from_lines(Box::new(std::io::BufReader::new(std::io::stdin())))
+        }
+    }
+
+    /// One PIN per line from `reader` (tests, scripts).
+    pub fn from_lines(reader: Box<dyn BufRead>) -> PinPrompter {
+        PinPrompter {
+            source: Source::Lines(reader),
+        }
+    }
+
+    /// Whether PINs come from a person at a terminal (then the CLI may also ask to confirm).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.source, Source::Terminal)
+    }
+
+    fn read(&mut self, prompt: &str) -> Result<Pin> {
+        match &mut self.source {
+            Source::Terminal => {
+                let line = Zeroizing::new(
+                    rpassword::prompt_password(prompt)
+                        .map_err(|e| Error::io("reading the PIN from the terminal", e))?,
+                );
+                Ok(Pin::new(
+                    line.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
+                ))
+            }
+            Source::Lines(reader) => {
+                eprint!("{prompt}");
+                let _ = std::io::stderr().flush();
+                let mut line = Zeroizing::new(String::new());
+                let n = reader
+                    .read_line(&mut line)
+                    .map_err(|e| Error::io("reading the PIN from standard input", e))?;
+                eprintln!();
+                if n == 0 {
+                    return Err(Error::InvalidInput(
+                        "standard input ended before all PINs were given (one PIN per line)".into(),
+                    ));
+                }
+                let pin = Pin::new(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
+                line.zeroize();
+                Ok(pin)
+            }
+        }
+    }
+
+    /// Asks for the current PIN `kind`.
+    pub fn ask(&mut self, kind: PinKind) -> Result<Pin> {
+        let pin = self.read(&format!("Enter the {kind}: "))?;
+        if pin.as_bytes().is_empty() {
+            return Err(Error::InvalidInput("no PIN entered".into()));
+        }
+        Ok(pin)
+    }
+
+    /// Asks for a new PIN `kind` and checks it against the rules (weak PINs refused, birth
+    /// `MMDD` when known). At a terminal: asked twice, and asked again (three rounds at most)
+    /// when it breaks a rule or the two entries differ. From standard input: read once.
+    pub fn ask_new(&mut self, kind: PinKind, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
+        let rounds = if self.is_terminal() { 3 } else { 1 };
+        let mut last_error = None;
+        for _ in 0..rounds {
+            let pin = self.read(&format!("New {kind}: "))?;
+            if let Err(e) = kind.check_new(pin.as_bytes(), birth_mmdd) {
+                if self.is_terminal() {
+                    eprintln!("{e}");
+                }
+                last_error = Some(e);
+                continue;
+            }
+            if self.is_terminal() {
+                let again = self.read(&format!("New {kind} again (確認のため再入力): "))?;
+                if again != pin {
+                    eprintln!("The two entries differ; please try again (入力が一致しません).");
+                    last_error = Some(Error::InvalidInput(
+                        "the two entries of the new PIN differ".into(),
+                    ));
+                    continue;
+                }
+            }
+            return Ok(pin);
+        }
+        Err(last_error.unwrap_or_else(|| Error::InvalidInput("no PIN entered".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &'static str) -> PinPrompter {
+        PinPrompter::from_lines(Box::new(std::io::Cursor::new(text.as_bytes())))
+    }
+
+    #[test]
+    fn one_pin_per_line_in_order() {
+        let mut p = lines("2580\r\nJUKI2026\n");
+        assert!(!p.is_terminal());
+        assert_eq!(p.ask(PinKind::Juki).unwrap().as_bytes(), b"2580");
+        assert_eq!(p.ask(PinKind::Sign).unwrap().as_bytes(), b"JUKI2026");
+        assert!(matches!(p.ask(PinKind::Juki), Err(Error::InvalidInput(_))));
+    }
+
+    #[test]
+    fn new_pins_are_checked() {
+        let mut p = lines("1234\n2580\nabc\n");
+        assert!(p.ask_new(PinKind::Juki, None).is_err());
+        assert_eq!(p.ask_new(PinKind::Juki, None).unwrap().as_bytes(), b"2580");
+        assert!(p.ask_new(PinKind::Sign, None).is_err());
+        let mut p = lines("0415\n");
+        assert!(p.ask_new(PinKind::Auth, Some(b"0415")).is_err());
+    }
+
+    #[test]
+    fn empty_pin_is_refused() {
+        let mut p = lines("\n");
+        assert!(p.ask(PinKind::Juki).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_pin() {
+        let pin = Pin::from("2580");
+        assert_eq!(format!("{pin:?}"), "Pin(***)");
+    }
+}

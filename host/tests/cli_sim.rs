@@ -1,0 +1,151 @@
+//! The `juki` binary on an in-process simulated card (`--reader sim:PATH`): no pcscd needed.
+//! PINs go in on standard input, one per line; they never appear in argv or in the output.
+
+mod common;
+
+use common::{fails, juki, ok, path_str as s};
+
+#[test]
+fn demo_exits_zero() {
+    let out = ok(juki(&["demo"], ""));
+    assert!(out.contains("all 12 steps behaved as expected"), "{out}");
+}
+
+#[test]
+fn issue_read_and_block_on_a_sim_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let counter = dir.path().join("counter");
+    let reader = format!("sim:{}", dir.path().join("card.img").display());
+    ok(juki(&["authority", "init", "--dir", s(&root)], ""));
+    fails(
+        juki(&["authority", "init", "--dir", s(&root)], ""),
+        1,
+        "refusing to overwrite",
+    );
+    ok(juki(
+        &[
+            "authority",
+            "certify",
+            "--root",
+            s(&root),
+            "--municipality",
+            "271004",
+            "--name",
+            "大阪市",
+            "--out",
+            s(&counter),
+        ],
+        "",
+    ));
+    // No image yet: only `card init` creates one.
+    fails(juki(&["--reader", &reader, "status"], ""), 1, "card image");
+    let root_pub = root.join("root.pub");
+    ok(juki(
+        &[
+            "--reader",
+            &reader,
+            "card",
+            "init",
+            "--root-pub",
+            s(&root_pub),
+        ],
+        "",
+    ));
+    // Issuing a card before it is initialised or twice is refused; the resident data is
+    // unreadable before issue.
+    fails(
+        juki(&["--reader", &reader, "info"], "2580\n"),
+        6,
+        "conditions of use",
+    );
+    let issue = |pins: &str| {
+        juki(
+            &[
+                "--reader",
+                &reader,
+                "counter",
+                "issue",
+                "--credential",
+                s(&counter),
+                "--name",
+                "住基 次郎",
+                "--address",
+                "大阪府大阪市北区中之島1-3-20",
+                "--birth",
+                "19990101",
+                "--sex",
+                "1",
+                "--serial",
+                "OSAKA-0001",
+            ],
+            pins,
+        )
+    };
+    fails(issue("2580\n1357\n"), 1, "standard input ended");
+    fails(issue("2580\n1357\nabcdef\n"), 1, "signing password");
+    ok(issue("2580\n1357\nOSAKA2026\n"));
+    fails(
+        issue("2580\n1357\nOSAKA2026\n"),
+        1,
+        "only an initialised card",
+    );
+    let status = ok(juki(&["--reader", &reader, "status"], ""));
+    assert!(
+        status.contains("OSAKA-0001") && status.contains("271004"),
+        "{status}"
+    );
+    let info = ok(juki(&["--reader", &reader, "info"], "2580\n"));
+    assert!(
+        info.contains("住基 次郎") && info.contains("1999-01-01"),
+        "{info}"
+    );
+    // The auth PIN can be changed and blocked independently.
+    ok(juki(
+        &["--reader", &reader, "pin", "change", "--pin", "auth"],
+        "1357\n2468\n",
+    ));
+    fails(
+        juki(
+            &["--reader", &reader, "pin", "change", "--pin", "auth"],
+            "1357\n1470\n",
+        ),
+        3,
+        "2 tries left",
+    );
+    let status = ok(juki(&["--reader", &reader, "pin", "status"], ""));
+    assert!(
+        status.contains("auth PIN") && status.contains("2 tries left"),
+        "{status}"
+    );
+    // Empty or missing PIN input is an error, not a try.
+    fails(
+        juki(&["--reader", &reader, "info"], ""),
+        1,
+        "standard input ended",
+    );
+    let status = ok(juki(&["--reader", &reader, "pin", "status"], ""));
+    assert!(
+        status.contains("住基 PIN") && status.contains("3 tries left"),
+        "{status}"
+    );
+}
+
+#[test]
+fn pins_are_not_command_line_arguments() {
+    let help = ok(juki(&["counter", "issue", "--help"], ""));
+    assert!(!help.contains("--pin "), "{help}");
+    let out = juki(&["info", "--pin", "2580"], "");
+    assert_eq!(out.status.code(), Some(2), "clap refuses unknown arguments");
+}
+
+#[test]
+fn missing_reader_is_a_clear_error() {
+    let out = juki(&["--reader", "No Such Reader 99", "status"], "");
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("No Such Reader 99") || stderr.contains("no smart card reader"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,299 @@
+//! The host library against the real card core, in-process (juki_reader_sim::SimCard): every
+//! typed-API call, success and failure paths, with extended length and with short APDUs only
+//! (chaining, GET RESPONSE, READ BINARY by offset).
+
+use std::path::Path;
+
+use juki_host::authority::{CounterCredential, RootAuthority};
+use juki_host::card::{JukiCard, KeyKind, Lifecycle, Personalisation, PinStatus};
+use juki_host::date::Date;
+use juki_host::pin::PinKind;
+use juki_host::pin_input::Pin;
+use juki_host::resident::{CardInfo, Change, ChangeInfo, FourInfo, MunicipalityCode, Sex};
+use juki_host::resident_code::ResidentCode;
+use juki_host::sim_transport::SimTransport;
+use juki_host::Error;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use sha2::{Digest, Sha256};
+
+struct Setup {
+    root: RootAuthority,
+    cred: CounterCredential,
+    person: Personalisation,
+}
+
+fn setup(address: &str) -> Setup {
+    let root = RootAuthority::generate();
+    let today = Date::from_ymd(2026, 4, 1).unwrap();
+    let chiyoda = MunicipalityCode::parse("131016").unwrap();
+    let cred = root
+        .issue_counter_credential(&chiyoda, "千代田区", today, 5)
+        .unwrap();
+    let info = FourInfo::new(
+        "住基 太郎",
+        address,
+        Date::from_ymd(1970, 12, 31).unwrap(),
+        Sex::Male,
+    )
+    .unwrap();
+    let person = Personalisation {
+        code: ResidentCode::generate(),
+        info,
+        changes: ChangeInfo {
+            address: Some(Change {
+                date: Date::from_ymd(2024, 4, 1).unwrap(),
+                reason: "転入".into(),
+            }),
+            ..ChangeInfo::default()
+        },
+        card: CardInfo::new("JK0000000042", chiyoda, today, false).unwrap(),
+        juki_pin: Pin::from("2580"),
+        auth_pin: Pin::from("1357"),
+        sign_pin: Pin::from("JUKI2026"),
+    };
+    Setup { root, cred, person }
+}
+
+fn issued_card(path: &Path, extended: bool, s: &Setup) -> JukiCard<SimTransport> {
+    let mut card = JukiCard::new(
+        SimTransport::create(path)
+            .unwrap()
+            .with_extended_length(extended),
+    );
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Blank);
+    card.initialise(&s.root.public_key()).unwrap();
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Initialised);
+    card.personalise(&s.cred, &s.person).unwrap();
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
+    card
+}
+
+fn life(extended: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    // An address long enough that the 4 info needs more than one short APDU both ways.
+    let address = "東京都千代田区千代田一丁目一番一号 ".repeat(8);
+    let s = setup(&address);
+    let mut card = issued_card(&dir.path().join("card.img"), extended, &s);
+
+    assert_eq!(card.card_info().unwrap(), s.person.card);
+    let record = card.read_resident(&s.person.juki_pin).unwrap();
+    assert_eq!(record.code, s.person.code);
+    assert_eq!(record.info, s.person.info);
+    assert!(s.person.info.encode().unwrap().len() > 300);
+    assert_eq!(record.changes, s.person.changes);
+
+    for kind in PinKind::ALL {
+        assert_eq!(
+            card.pin_status(kind).unwrap(),
+            PinStatus::TriesLeft(kind.max_tries())
+        );
+    }
+
+    let hash: [u8; 32] = Sha256::digest(b"application").into();
+    let public = card.public_key(KeyKind::Sign).unwrap();
+    let sig = card.sign_hash(&hash, &s.person.sign_pin).unwrap();
+    public.verify_prehash(&hash, &sig).unwrap();
+    let auth_public = card.public_key(KeyKind::Auth).unwrap();
+    assert_ne!(auth_public, public);
+    // The auth key signs after the auth PIN.
+    card.verify_pin(PinKind::Auth, &s.person.auth_pin).unwrap();
+    let sig = card.compute_signature(KeyKind::Auth, &hash).unwrap();
+    auth_public.verify_prehash(&hash, &sig).unwrap();
+}
+
+#[test]
+fn whole_life_with_extended_length() {
+    life(true);
+}
+
+#[test]
+fn whole_life_with_short_apdus_only() {
+    life(false);
+}
+
+#[test]
+fn wrong_pin_counts_down_blocks_and_counter_resets() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&dir.path().join("card.img"), true, &s);
+    let wrong = Pin::from("9999");
+    for left in [2u8, 1, 0] {
+        match card.verify_pin(PinKind::Juki, &wrong) {
+            Err(Error::WrongPin { tries_left }) => assert_eq!(tries_left, left),
+            other => panic!("expected WrongPin, got {other:?}"),
+        }
+    }
+    assert_eq!(card.pin_status(PinKind::Juki).unwrap(), PinStatus::Blocked);
+    assert!(matches!(
+        card.read_resident(&s.person.juki_pin),
+        Err(Error::PinBlocked)
+    ));
+    // The other PINs are not affected.
+    assert_eq!(
+        card.pin_status(PinKind::Auth).unwrap(),
+        PinStatus::TriesLeft(3)
+    );
+    // Weak new PINs are refused on the host before reaching the card.
+    assert!(matches!(
+        card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("1111")),
+        Err(Error::InvalidInput(_))
+    ));
+    // The holder's birthday is refused by the card (the host did not know it).
+    assert!(matches!(
+        card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("1231")),
+        Err(Error::WrongData)
+    ));
+    card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("4826"))
+        .unwrap();
+    assert_eq!(
+        card.pin_status(PinKind::Juki).unwrap(),
+        PinStatus::TriesLeft(3)
+    );
+    assert!(matches!(
+        card.read_resident(&s.person.juki_pin),
+        Err(Error::WrongPin { tries_left: 2 })
+    ));
+    card.read_resident(&Pin::from("4826")).unwrap();
+}
+
+#[test]
+fn sign_password_has_five_tries() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&dir.path().join("card.img"), true, &s);
+    let hash = [0x11u8; 32];
+    for left in [4u8, 3, 2, 1, 0] {
+        match card.sign_hash(&hash, &Pin::from("WRONG1")) {
+            Err(Error::WrongPin { tries_left }) => assert_eq!(tries_left, left),
+            other => panic!("expected WrongPin, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        card.sign_hash(&hash, &s.person.sign_pin),
+        Err(Error::PinBlocked)
+    ));
+}
+
+#[test]
+fn change_pin_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&dir.path().join("card.img"), true, &s);
+    let pin = &s.person.juki_pin;
+    // Weak on the host.
+    for weak in ["7777", "1234", "4321", "8901"] {
+        assert!(matches!(
+            card.change_pin(PinKind::Juki, pin, &Pin::from(weak)),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+    // Birthday on the card.
+    assert!(matches!(
+        card.change_pin(PinKind::Juki, pin, &Pin::from("1231")),
+        Err(Error::WrongData)
+    ));
+    // Wrong current PIN.
+    assert!(matches!(
+        card.change_pin(PinKind::Juki, &Pin::from("0000"), &Pin::from("3691")),
+        Err(Error::WrongPin { tries_left: 2 })
+    ));
+    card.change_pin(PinKind::Juki, pin, &Pin::from("3691"))
+        .unwrap();
+    assert!(matches!(
+        card.read_resident(pin),
+        Err(Error::WrongPin { .. })
+    ));
+    card.read_resident(&Pin::from("3691")).unwrap();
+    // Sign password format.
+    assert!(matches!(
+        card.change_pin(PinKind::Sign, &s.person.sign_pin, &Pin::from("abc123")),
+        Err(Error::InvalidInput(_))
+    ));
+    card.change_pin(PinKind::Sign, &s.person.sign_pin, &Pin::from("NEWPASS9"))
+        .unwrap();
+    card.sign_hash(&[0u8; 32], &Pin::from("NEWPASS9")).unwrap();
+}
+
+#[test]
+fn counter_of_another_root_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = JukiCard::new(SimTransport::create(&dir.path().join("c.img")).unwrap());
+    // A blank card cannot be issued.
+    assert!(matches!(
+        card.personalise(&s.cred, &s.person),
+        Err(Error::ConditionsNotSatisfied)
+    ));
+    card.initialise(&s.root.public_key()).unwrap();
+    // Initialising twice is refused.
+    assert!(matches!(
+        card.initialise(&s.root.public_key()),
+        Err(Error::ConditionsNotSatisfied)
+    ));
+    let other = setup("x");
+    assert!(matches!(
+        card.personalise(&other.cred, &s.person),
+        Err(Error::SecurityStatusNotSatisfied)
+    ));
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Initialised);
+    card.personalise(&s.cred, &s.person).unwrap();
+    assert!(matches!(
+        card.reset_pin(&other.cred, PinKind::Juki, &Pin::from("4826")),
+        Err(Error::SecurityStatusNotSatisfied)
+    ));
+}
+
+#[test]
+fn nothing_without_the_pin_and_volatile_state_is_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&dir.path().join("card.img"), true, &s);
+    card.verify_pin(PinKind::Sign, &s.person.sign_pin).unwrap();
+    assert_eq!(
+        card.pin_status(PinKind::Sign).unwrap(),
+        PinStatus::TriesLeft(5),
+        "pin_status selects the application again, which clears the security status"
+    );
+    card.verify_pin(PinKind::Sign, &s.person.sign_pin).unwrap();
+    card.transport().power_cycle().unwrap();
+    assert!(
+        matches!(
+            card.compute_signature(KeyKind::Sign, &[0u8; 32]),
+            Err(Error::FileNotFound)
+        ),
+        "after a power cycle no application is selected: SELECT by FID answers 6A82"
+    );
+    card.select_app(juki_host::pin::App::Jpki).unwrap();
+    assert!(matches!(
+        card.compute_signature(KeyKind::Sign, &[0u8; 32]),
+        Err(Error::SecurityStatusNotSatisfied)
+    ));
+}
+
+#[test]
+fn tries_used_survive_reopening_the_card_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.img");
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&path, true, &s);
+    assert!(card.verify_pin(PinKind::Juki, &Pin::from("0000")).is_err());
+    drop(card);
+    let mut card = JukiCard::new(SimTransport::open(&path).unwrap());
+    assert_eq!(
+        card.pin_status(PinKind::Juki).unwrap(),
+        PinStatus::TriesLeft(2)
+    );
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
+}
+
+#[test]
+fn demo_runs_and_checks_itself() {
+    let mut out = Vec::new();
+    juki_host::demo::run(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("63C2"));
+    assert!(text.contains("63C1"));
+    assert!(text.contains("63C0"));
+    assert!(text.contains("6984"));
+    assert!(text.contains("all 12 steps behaved as expected"));
+}
