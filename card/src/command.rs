@@ -82,14 +82,20 @@ pub enum Command<'a> {
         /// The national root public key.
         root_key: &'a [u8],
     },
-    /// ACTIVATE FILE (`00 44 00 00`).
+    /// ACTIVATE FILE (`00 44 00 00`): issue (initialised → issued) or resume (suspended →
+    /// issued).
     Activate,
+    /// DEACTIVATE FILE (`00 04 00 00`, ISO/IEC 7816-9): suspend (issued → suspended).
+    Deactivate,
+    /// TERMINATE CARD USAGE (`00 FE 00 00`, ISO/IEC 7816-9): terminate, irreversibly.
+    Terminate,
 }
 
 /// The class each instruction is used with: `00` interindustry, `80` proprietary.
 fn class_of(ins: u8) -> Option<u8> {
     match ins {
-        0xA4 | 0xB0 | 0xD6 | 0x20 | 0x24 | 0x2C | 0x46 | 0x84 | 0x82 | 0xDA | 0x44 => Some(0x00),
+        0xA4 | 0xB0 | 0xD6 | 0x20 | 0x24 | 0x2C | 0x46 | 0x84 | 0x82 | 0xDA | 0x44 | 0x04
+        | 0xFE => Some(0x00),
         0x2A => Some(0x80),
         _ => None,
     }
@@ -245,11 +251,15 @@ impl<'a> Command<'a> {
                     root_key: some_data(apdu)?,
                 })
             }
-            0x44 => {
+            0x44 | 0x04 | 0xFE => {
                 p1p2(apdu, 0x0000)?;
                 no_le(apdu)?;
                 no_data(apdu)?;
-                Ok(Command::Activate)
+                Ok(match apdu.ins {
+                    0x44 => Command::Activate,
+                    0x04 => Command::Deactivate,
+                    _ => Command::Terminate,
+                })
             }
             _ => Err(Error::InsNotSupported),
         }
@@ -305,6 +315,13 @@ mod tests {
         assert_eq!(parse(&[0, 0x82, 0, 0]), Err(Error::WrongLength));
         assert_eq!(parse(&[0, 0xDA, 0, 0xC2, 1, 4]), Err(Error::WrongP1P2));
         assert_eq!(parse(&[0, 0x44, 0, 0, 1, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x04, 0, 0, 1, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x04, 0, 0, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0x04, 0, 1]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0x80, 0x04, 0, 0]), Err(Error::ClaNotSupported));
+        assert_eq!(parse(&[0, 0xFE, 0, 0, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0xFE, 1, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0x80, 0xFE, 0, 0]), Err(Error::ClaNotSupported));
         // Le on commands that answer no data.
         assert_eq!(parse(&[0, 0x44, 0, 0, 0]), Err(Error::WrongLength));
         assert_eq!(
@@ -355,6 +372,8 @@ mod tests {
         );
         assert_eq!(parse(&[0, 0x84, 0, 0, 0x10]), Ok(Command::GetChallenge));
         assert_eq!(parse(&[0, 0x44, 0, 0]), Ok(Command::Activate));
+        assert_eq!(parse(&[0, 0x04, 0, 0]), Ok(Command::Deactivate));
+        assert_eq!(parse(&[0, 0xFE, 0, 0]), Ok(Command::Terminate));
         let mut sign = [0u8; 5 + 32 + 1];
         sign[..5].copy_from_slice(&[0x80, 0x2A, 0, 0x80, 32]);
         assert!(matches!(parse(&sign), Ok(Command::ComputeSignature { .. })));

@@ -8,10 +8,10 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::apdu::CommandApdu;
 use crate::command::{Command, KeyPairMode};
-use crate::files::{self, Access, App, EfKind, KeyId, PinId, PIN_COUNT};
+use crate::files::{self, Access, App, EfKind, KeyId, PinId, KEY_COUNT, PIN_COUNT};
 use crate::lifecycle::Lifecycle;
 use crate::state::{CoreState, CORE_CAPACITY};
-use crate::status::Error;
+use crate::status::{Error, SW_DEACTIVATED, SW_OK, SW_TERMINATED};
 use crate::storage::{Storage, CORE_RECORD};
 use crate::transport::{Handler, MAX_RESPONSE_DATA};
 use crate::volatile::Volatile;
@@ -52,14 +52,20 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
                 None => fault = true,
             }
         }
-        Applet {
+        let mut applet = Applet {
             nvm,
             rng,
             storage,
             core,
             fault,
             volatile: Volatile::new(),
+        };
+        if applet.core.erasure_pending {
+            // A power cut interrupted TERMINATE CARD USAGE after its core commit: finish the
+            // erasure now. Should this fail too, every command tries again first.
+            let _ = applet.finish_termination();
         }
+        applet
     }
 
     /// Clears the volatile state.
@@ -104,9 +110,11 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             .ok_or(Error::MemoryFailure)
     }
 
-    fn run(&mut self, command: Command<'_>, out: &mut Response) -> Result<(), Error> {
+    /// Runs a command the gate let through; `Ok` carries the status word: `9000`, or the
+    /// warning of SELECT by AID on a suspended or terminated card.
+    fn run(&mut self, command: Command<'_>, out: &mut Response) -> Result<u16, Error> {
         match command {
-            Command::SelectApp { aid, fci } => self.select_app(aid, fci, out),
+            Command::SelectApp { aid, fci } => return self.select_app(aid, fci, out),
             Command::SelectFile { fid } => self.select_file(fid),
             Command::ReadBinary { offset, ne } => self.read_binary(offset, ne, out),
             Command::UpdateBinary { offset, data } => self.update_binary(offset, data),
@@ -122,19 +130,30 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             Command::ExternalAuthenticate { data } => self.external_authenticate(data),
             Command::Initialise { root_key } => self.initialise(root_key),
             Command::Activate => self.activate(),
+            Command::Deactivate => self.deactivate(),
+            Command::Terminate => self.terminate(),
         }
+        .map(|()| SW_OK)
     }
 
-    fn select_app(&mut self, aid: &[u8], fci: bool, out: &mut Response) -> Result<(), Error> {
+    /// SELECT by AID. The FCI is `6F { 84 AID, 8A LCS }`. On a suspended card the answer is the
+    /// warning `6283`, on a terminated one `6285`: the application is selected all the same.
+    fn select_app(&mut self, aid: &[u8], fci: bool, out: &mut Response) -> Result<u16, Error> {
         let app = App::from_aid(aid).ok_or(Error::NotFound)?;
         self.volatile.select_app(app);
+        let state = self.core.lifecycle;
         if fci {
             let aid = app.aid();
             let len = u8::try_from(aid.len()).map_err(|_| Error::WrongLength)?;
-            push(out, &[0x6F, len + 2, 0x84, len])?;
+            push(out, &[0x6F, len + 5, 0x84, len])?;
             push(out, aid)?;
+            push(out, &[0x8A, 0x01, state.lcs_byte()])?;
         }
-        Ok(())
+        Ok(match state {
+            Lifecycle::Suspended => SW_DEACTIVATED,
+            Lifecycle::Terminated => SW_TERMINATED,
+            Lifecycle::Blank | Lifecycle::Initialised | Lifecycle::Issued => SW_OK,
+        })
     }
 
     fn select_file(&mut self, fid: u16) -> Result<(), Error> {
@@ -360,7 +379,12 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         self.commit(new)
     }
 
+    /// ACTIVATE FILE: issue an initialised card (after a complete personalisation), or resume a
+    /// suspended one.
     fn activate(&mut self) -> Result<(), Error> {
+        if self.core.lifecycle == Lifecycle::Suspended {
+            return self.set_lifecycle(Lifecycle::Issued);
+        }
         let pins_set = self.core.pins.iter().all(pin::PinRecord::is_set);
         let keys_set = self.core.keys.iter().all(Option::is_some);
         let files_written = [
@@ -373,8 +397,55 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         if !(pins_set && keys_set && files_written) {
             return Err(Error::ConditionsNotSatisfied);
         }
+        self.set_lifecycle(Lifecycle::Issued)
+    }
+
+    fn set_lifecycle(&mut self, lifecycle: Lifecycle) -> Result<(), Error> {
         let new = CoreState {
-            lifecycle: Lifecycle::Issued,
+            lifecycle,
+            ..self.core.clone()
+        };
+        self.commit(new)
+    }
+
+    /// DEACTIVATE FILE: suspend an issued card. The holder's PINs verified in this session are
+    /// forgotten; the counter stays authenticated (it may terminate or resume next).
+    fn deactivate(&mut self) -> Result<(), Error> {
+        self.set_lifecycle(Lifecycle::Suspended)?;
+        for id in [PinId::Juki, PinId::Auth, PinId::Sign] {
+            self.volatile.set_verified(id, false);
+        }
+        Ok(())
+    }
+
+    /// TERMINATE CARD USAGE: one core commit makes the card terminated and erases the PINs and
+    /// private keys; then the personal data EFs are erased ([`Self::finish_termination`]). A
+    /// power cut in between leaves a terminated card with the erasure pending, which the card
+    /// finishes at the next power-on.
+    fn terminate(&mut self) -> Result<(), Error> {
+        let new = CoreState {
+            lifecycle: Lifecycle::Terminated,
+            erasure_pending: true,
+            pins: [pin::PinRecord::default(); PIN_COUNT],
+            keys: [None; KEY_COUNT],
+            ..self.core.clone()
+        };
+        self.commit(new)?;
+        self.volatile.clear_security();
+        self.finish_termination()
+    }
+
+    /// Erases the personal data EFs ([`files::ERASED_AT_TERMINATION`]), then commits the core
+    /// record without the pending mark. Idempotent. The final commit also overwrites the other
+    /// slot of the core record, the one that still held the PINs and keys before termination
+    /// (every core record version 1 is written whole).
+    fn finish_termination(&mut self) -> Result<(), Error> {
+        for (app, fid) in files::ERASED_AT_TERMINATION {
+            let record = files::record_of(app, fid).ok_or(Error::MemoryFailure)?;
+            self.storage.wipe(&mut self.nvm, record)?;
+        }
+        let new = CoreState {
+            erasure_pending: false,
             ..self.core.clone()
         };
         self.commit(new)
@@ -396,12 +467,21 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
 }
 
 impl<N: Nvm, R: RngCore + CryptoRng> Handler for Applet<N, R> {
-    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<(), Error> {
+    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
         let command = Command::parse(apdu)?;
         if self.fault {
             return Err(Error::MemoryFailure);
         }
-        gate::check(self.core.lifecycle, self.volatile.counter, &command)?;
+        if self.core.erasure_pending {
+            self.finish_termination()?;
+        }
+        let current_ef = self.volatile.ef.and_then(files::ef);
+        gate::check(
+            self.core.lifecycle,
+            self.volatile.counter,
+            current_ef,
+            &command,
+        )?;
         self.run(command, out)
     }
 }

@@ -214,6 +214,20 @@ pub const JUKI_FOUR_INFO: u16 = 0x0002;
 /// 住基 0004 (card information).
 pub const JUKI_CARD_INFO: u16 = 0x0004;
 
+/// The binary EFs TERMINATE CARD USAGE erases: the resident data (住基 0001–0003) and the JPKI
+/// certificates with their index (0008, 000A, 000B, 0001, 0002). The card information (住基
+/// 0004) and the token label (JPKI 0006) stay.
+pub const ERASED_AT_TERMINATION: [(App, u16); 8] = [
+    (App::Juki, 0x0001),
+    (App::Juki, 0x0002),
+    (App::Juki, 0x0003),
+    (App::Jpki, 0x0008),
+    (App::Jpki, 0x000A),
+    (App::Jpki, 0x000B),
+    (App::Jpki, 0x0001),
+    (App::Jpki, 0x0002),
+];
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -232,5 +246,9 @@ mod tests {
         assert_eq!(find(App::Juki, 0x0017), None);
         assert_eq!(App::from_aid(&JPKI_AID), Some(App::Jpki));
         assert_eq!(App::from_aid(&JPKI_AID[..9]), None);
+        for (app, fid) in ERASED_AT_TERMINATION {
+            assert!(record_of(app, fid).is_some(), "{app:?} {fid:04X}");
+        }
+        assert!(!ERASED_AT_TERMINATION.contains(&(App::Juki, JUKI_CARD_INFO)));
     }
 }

@@ -1,11 +1,13 @@
 //! The lifecycle and security-status gate in front of dispatch.
 //!
-//! Per command and lifecycle state: allowed or `6985`; then, for the counter's commands,
-//! *counter authenticated* or `6982`. PIN conditions depend on the current EF and are checked by
-//! the handlers. A new lifecycle state (suspended, terminated: the counter issue) is one more
-//! arm in [`allowed_in`].
+//! Per command and lifecycle state: allowed, or refused with the state's status word (`6985`
+//! in blank, initialised and issued; `6283` suspended; `6285` terminated); then, for the
+//! counter's commands, *counter authenticated* or `6982`. PIN conditions depend on the current
+//! EF and are checked by the handlers; the one file condition of the gate is READ BINARY of a
+//! suspended or terminated card, allowed only for the card information (住基 EF 0004).
 
 use crate::command::{Command, KeyPairMode};
+use crate::files::{App, Ef, JUKI_CARD_INFO};
 use crate::lifecycle::Lifecycle;
 use crate::status::Error;
 
@@ -19,36 +21,69 @@ pub fn needs_counter(command: &Command<'_>) -> bool {
                 mode: KeyPairMode::Generate
             }
             | Command::Activate
+            | Command::Deactivate
+            | Command::Terminate
     )
 }
 
-/// True when `command` may run in lifecycle state `state`.
-pub fn allowed_in(state: Lifecycle, command: &Command<'_>) -> bool {
-    use Lifecycle::{Blank, Initialised, Issued};
+/// True when `ef` is the card information, 住基 EF 0004 (readable in every state but blank).
+fn is_card_info(ef: Option<&Ef>) -> bool {
+    ef.is_some_and(|ef| ef.app == App::Juki && ef.fid == JUKI_CARD_INFO)
+}
+
+/// True when `command` may run in lifecycle state `state` with `current_ef` selected.
+pub fn allowed_in(state: Lifecycle, current_ef: Option<&Ef>, command: &Command<'_>) -> bool {
+    use Lifecycle::{Blank, Initialised, Issued, Suspended, Terminated};
     match command {
         Command::SelectApp { .. } | Command::SelectFile { .. } => true,
         Command::Initialise { .. } => state == Blank,
-        Command::Activate => state == Initialised,
+        // Issue, or resume a suspended card.
+        Command::Activate => matches!(state, Initialised | Suspended),
+        Command::Deactivate => state == Issued,
+        Command::Terminate => matches!(state, Initialised | Issued | Suspended),
+        // The counter: authentication and its commands, also on a suspended card.
         Command::GetChallenge
         | Command::ExternalAuthenticate { .. }
-        | Command::ReadBinary { .. }
         | Command::UpdateBinary { .. }
         | Command::ResetRetryCounter { .. }
-        | Command::GenerateKeyPair { .. } => matches!(state, Initialised | Issued),
+        | Command::GenerateKeyPair {
+            mode: KeyPairMode::Generate,
+        } => matches!(state, Initialised | Issued | Suspended),
+        Command::GenerateKeyPair {
+            mode: KeyPairMode::ReadPublic,
+        } => matches!(state, Initialised | Issued),
+        Command::ReadBinary { .. } => match state {
+            Blank => false,
+            Initialised | Issued => true,
+            Suspended | Terminated => is_card_info(current_ef),
+        },
         Command::Verify { .. }
         | Command::ChangeReferenceData { .. }
         | Command::ComputeSignature { .. } => state == Issued,
     }
 }
 
-/// The gate: lifecycle first (`6985`), then the counter's authentication (`6982`).
+/// The status word of a command the state refuses.
+pub fn refusal(state: Lifecycle) -> Error {
+    match state {
+        Lifecycle::Blank | Lifecycle::Initialised | Lifecycle::Issued => {
+            Error::ConditionsNotSatisfied
+        }
+        Lifecycle::Suspended => Error::Deactivated,
+        Lifecycle::Terminated => Error::Terminated,
+    }
+}
+
+/// The gate: lifecycle first (`6985`, `6283`, `6285`), then the counter's authentication
+/// (`6982`).
 pub fn check(
     state: Lifecycle,
     counter_authenticated: bool,
+    current_ef: Option<&Ef>,
     command: &Command<'_>,
 ) -> Result<(), Error> {
-    if !allowed_in(state, command) {
-        return Err(Error::ConditionsNotSatisfied);
+    if !allowed_in(state, current_ef, command) {
+        return Err(refusal(state));
     }
     if needs_counter(command) && !counter_authenticated {
         return Err(Error::SecurityStatusNotSatisfied);
@@ -57,8 +92,10 @@ pub fn check(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::files::{ef, find};
 
     #[test]
     fn gate() {
@@ -67,40 +104,118 @@ mod tests {
             data: &[1],
         };
         assert_eq!(
-            check(Lifecycle::Blank, true, &update),
+            check(Lifecycle::Blank, true, None, &update),
             Err(Error::ConditionsNotSatisfied)
         );
         assert_eq!(
-            check(Lifecycle::Issued, false, &update),
+            check(Lifecycle::Issued, false, None, &update),
             Err(Error::SecurityStatusNotSatisfied)
         );
-        assert_eq!(check(Lifecycle::Issued, true, &update), Ok(()));
+        assert_eq!(check(Lifecycle::Issued, true, None, &update), Ok(()));
         assert_eq!(
-            check(Lifecycle::Issued, true, &Command::Activate),
+            check(Lifecycle::Issued, true, None, &Command::Activate),
             Err(Error::ConditionsNotSatisfied)
         );
         assert_eq!(
-            check(Lifecycle::Initialised, false, &Command::Activate),
+            check(Lifecycle::Initialised, false, None, &Command::Activate),
             Err(Error::SecurityStatusNotSatisfied)
         );
         let verify = Command::Verify { pin: None };
         assert_eq!(
-            check(Lifecycle::Initialised, true, &verify),
+            check(Lifecycle::Initialised, true, None, &verify),
             Err(Error::ConditionsNotSatisfied)
         );
         let init = Command::Initialise { root_key: &[4] };
-        assert_eq!(check(Lifecycle::Blank, false, &init), Ok(()));
+        assert_eq!(check(Lifecycle::Blank, false, None, &init), Ok(()));
         assert_eq!(
-            check(Lifecycle::Initialised, true, &init),
+            check(Lifecycle::Initialised, true, None, &init),
             Err(Error::ConditionsNotSatisfied)
         );
         assert_eq!(
-            check(Lifecycle::Blank, false, &Command::GetChallenge),
+            check(Lifecycle::Blank, false, None, &Command::GetChallenge),
             Err(Error::ConditionsNotSatisfied)
         );
         let read = Command::GenerateKeyPair {
             mode: KeyPairMode::ReadPublic,
         };
-        assert_eq!(check(Lifecycle::Issued, false, &read), Ok(()));
+        assert_eq!(check(Lifecycle::Issued, false, None, &read), Ok(()));
+    }
+
+    #[test]
+    fn suspended_and_terminated() {
+        use Lifecycle::{Blank, Initialised, Issued, Suspended, Terminated};
+        let card_info = find(App::Juki, JUKI_CARD_INFO).and_then(ef);
+        let four_info = find(App::Juki, 0x0002).and_then(ef);
+        let token = find(App::Jpki, 0x0006).and_then(ef);
+        let read = Command::ReadBinary { offset: 0, ne: 1 };
+        let verify = Command::Verify { pin: None };
+        // Suspended: the holder's commands 6283, the counter's work.
+        assert_eq!(
+            check(Suspended, true, four_info, &read),
+            Err(Error::Deactivated)
+        );
+        assert_eq!(
+            check(Suspended, true, token, &read),
+            Err(Error::Deactivated)
+        );
+        assert_eq!(
+            check(Suspended, false, None, &read),
+            Err(Error::Deactivated)
+        );
+        assert_eq!(check(Suspended, false, card_info, &read), Ok(()));
+        assert_eq!(
+            check(Suspended, true, None, &verify),
+            Err(Error::Deactivated)
+        );
+        assert_eq!(
+            check(Suspended, false, None, &Command::GetChallenge),
+            Ok(())
+        );
+        assert_eq!(check(Suspended, true, None, &Command::Activate), Ok(()));
+        assert_eq!(
+            check(Suspended, false, None, &Command::Activate),
+            Err(Error::SecurityStatusNotSatisfied)
+        );
+        assert_eq!(
+            check(Suspended, true, None, &Command::Deactivate),
+            Err(Error::Deactivated)
+        );
+        assert_eq!(check(Suspended, true, None, &Command::Terminate), Ok(()));
+        // Terminated: SELECT and reading the card information only.
+        assert_eq!(check(Terminated, false, card_info, &read), Ok(()));
+        assert_eq!(
+            check(Terminated, true, four_info, &read),
+            Err(Error::Terminated)
+        );
+        for command in [
+            Command::GetChallenge,
+            Command::Activate,
+            Command::Deactivate,
+            Command::Terminate,
+            verify,
+        ] {
+            assert_eq!(
+                check(Terminated, true, None, &command),
+                Err(Error::Terminated)
+            );
+        }
+        // The other states.
+        assert_eq!(
+            check(Issued, false, None, &Command::Deactivate),
+            Err(Error::SecurityStatusNotSatisfied)
+        );
+        assert_eq!(
+            check(Initialised, true, None, &Command::Deactivate),
+            Err(Error::ConditionsNotSatisfied)
+        );
+        assert_eq!(check(Initialised, true, None, &Command::Terminate), Ok(()));
+        assert_eq!(
+            check(Blank, true, None, &Command::Terminate),
+            Err(Error::ConditionsNotSatisfied)
+        );
+        assert_eq!(
+            check(Blank, true, card_info, &read),
+            Err(Error::ConditionsNotSatisfied)
+        );
     }
 }

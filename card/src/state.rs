@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! 0      version = 1
-//! 1      lifecycle (0 blank, 1 initialised, 2 issued; 3, 4 reserved)
+//! 1      lifecycle: 0 blank, 1 initialised, 2 issued, 3 suspended, 4 terminated,
+//!        5 terminated with the erasure of the personal data EFs still to finish
+//!        (docs/architecture.md, "Termination")
 //! 2      root key present (0/1)
 //! 3..68  national root public key, SEC1 uncompressed
 //! 68..72 last-known date YYYYMMDD as u32 BE (0 = none yet)
@@ -41,6 +43,10 @@ pub struct CoreState {
     pub pins: [PinRecord; PIN_COUNT],
     /// The private keys (P-256 scalars), indexed by [`crate::files::KeyId`].
     pub keys: [Option<[u8; 32]>; KEY_COUNT],
+    /// Terminated, but the personal data EFs are not all erased yet (a power cut during
+    /// TERMINATE CARD USAGE): the card finishes the erasure before anything else. Only
+    /// meaningful with [`Lifecycle::Terminated`].
+    pub erasure_pending: bool,
 }
 
 impl core::fmt::Debug for CoreState {
@@ -49,6 +55,7 @@ impl core::fmt::Debug for CoreState {
         f.debug_struct("CoreState")
             .field("lifecycle", &self.lifecycle)
             .field("last_date", &self.last_date)
+            .field("erasure_pending", &self.erasure_pending)
             .finish_non_exhaustive()
     }
 }
@@ -61,9 +68,13 @@ impl Default for CoreState {
             last_date: 0,
             pins: [PinRecord::default(); PIN_COUNT],
             keys: [None; KEY_COUNT],
+            erasure_pending: false,
         }
     }
 }
+
+/// Lifecycle byte of a terminated card whose erasure is still to finish.
+const TERMINATED_ERASURE_PENDING: u8 = 5;
 
 /// The core record could not be decoded (unknown version or values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +130,11 @@ impl CoreState {
             out: &mut out,
             pos: 0,
         };
-        w.put(&[FORMAT_VERSION, self.lifecycle.to_byte()]);
+        let lifecycle = match self.lifecycle {
+            Lifecycle::Terminated if self.erasure_pending => TERMINATED_ERASURE_PENDING,
+            state => state.to_byte(),
+        };
+        w.put(&[FORMAT_VERSION, lifecycle]);
         match &self.root_key {
             Some(key) => {
                 w.put(&[1]);
@@ -150,7 +165,10 @@ impl CoreState {
         if r.byte()? != FORMAT_VERSION {
             return Err(DecodeError);
         }
-        let lifecycle = Lifecycle::from_byte(r.byte()?).ok_or(DecodeError)?;
+        let (lifecycle, erasure_pending) = match r.byte()? {
+            TERMINATED_ERASURE_PENDING => (Lifecycle::Terminated, true),
+            byte => (Lifecycle::from_byte(byte).ok_or(DecodeError)?, false),
+        };
         let has_root = r.flag()?;
         let root: [u8; 65] = r.array()?;
         let last_date = u32::from_be_bytes(r.array()?);
@@ -176,6 +194,7 @@ impl CoreState {
             last_date,
             pins,
             keys,
+            erasure_pending,
         })
     }
 }
@@ -204,6 +223,20 @@ mod tests {
         let mut bad = bytes;
         bad[0] = 2;
         assert_eq!(CoreState::decode(&bad), Err(DecodeError));
+        for (lifecycle, erasure_pending, byte) in [
+            (Lifecycle::Suspended, false, 3),
+            (Lifecycle::Terminated, false, 4),
+            (Lifecycle::Terminated, true, 5),
+        ] {
+            let t = CoreState {
+                lifecycle,
+                erasure_pending,
+                ..s.clone()
+            };
+            let bytes = t.encode();
+            assert_eq!(bytes[1], byte);
+            assert_eq!(CoreState::decode(&bytes).unwrap(), t);
+        }
         let mut bad = bytes;
         bad[1] = 7;
         assert_eq!(CoreState::decode(&bad), Err(DecodeError));

@@ -2,6 +2,12 @@
 
 /// `9000`: success.
 pub const SW_OK: u16 = 0x9000;
+/// `6283`: selected file deactivated. As a warning: SELECT by AID of a suspended card (the
+/// application is selected). As an error: [`Error::Deactivated`].
+pub const SW_DEACTIVATED: u16 = 0x6283;
+/// `6285`: selected file in termination state. As a warning: SELECT by AID of a terminated
+/// card (the application is selected). As an error: [`Error::Terminated`].
+pub const SW_TERMINATED: u16 = 0x6285;
 
 /// Every way a command can fail, each with its status word (docs/apdu.md, "Status words").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +17,11 @@ pub enum Error {
         /// Tries left after this one.
         tries_left: u8,
     },
+    /// `6283`: the card is suspended (selected file deactivated); the command is refused.
+    Deactivated,
+    /// `6285`: the card is terminated (selected file in termination state); the command is
+    /// refused.
+    Terminated,
     /// `6581`: the NVM write failed; the persistent state is the old one.
     MemoryFailure,
     /// `6700`: wrong length (Lc, Le, hash, chain too long, malformed APDU).
@@ -50,6 +61,8 @@ impl Error {
     pub fn sw(self) -> u16 {
         match self {
             Error::WrongPin { tries_left } => 0x63C0 | u16::from(tries_left & 0x0F),
+            Error::Deactivated => SW_DEACTIVATED,
+            Error::Terminated => SW_TERMINATED,
             Error::MemoryFailure => 0x6581,
             Error::WrongLength => 0x6700,
             Error::LogicalChannelNotSupported => 0x6881,
@@ -86,6 +99,8 @@ mod tests {
         assert_eq!(Error::WrongPin { tries_left: 0 }.sw(), 0x63C0);
         assert_eq!(Error::PinBlocked.sw(), 0x6984);
         assert_eq!(Error::ClaNotSupported.sw(), 0x6E00);
+        assert_eq!(Error::Deactivated.sw(), 0x6283);
+        assert_eq!(Error::Terminated.sw(), 0x6285);
         assert_eq!(Error::from(crate::NvmError::WriteFailed).sw(), 0x6581);
     }
 }

@@ -209,6 +209,35 @@ impl Storage {
         }
         Ok(())
     }
+
+    /// Erases the record physically: both slots, headers and the whole capacity (older,
+    /// longer contents included), are set to the erased value `FF`, so the record reads as
+    /// never written. Chunks already erased are not written again, so a second run (after a
+    /// power cut during the first) writes only what is left. Not atomic: a power cut leaves
+    /// the record partly erased, and only its caller knows to run it again.
+    pub fn wipe<N: Nvm>(&mut self, nvm: &mut N, record: u8) -> Result<(), Error> {
+        let size = HEADER_LEN + capacity(record).ok_or(Error::MemoryFailure)?;
+        let erased = [0xFFu8; CHUNK];
+        let mut buf = [0u8; CHUNK];
+        for slot in 0..2u8 {
+            let base = slot_offset(record, slot).ok_or(Error::MemoryFailure)?;
+            let mut done = 0;
+            // The header is the first chunk: the slot is invalid from the first write on.
+            while done < size {
+                let n = CHUNK.min(size - done);
+                let chunk = buf.get_mut(..n).ok_or(Error::MemoryFailure)?;
+                nvm.read(base + done, chunk)?;
+                if chunk.iter().any(|&b| b != 0xFF) {
+                    nvm.write(base + done, erased.get(..n).ok_or(Error::MemoryFailure)?)?;
+                }
+                done += n;
+            }
+        }
+        if let Some(info) = self.slots.get_mut(usize::from(record)) {
+            *info = SlotInfo::default();
+        }
+        Ok(())
+    }
 }
 
 /// Checks one slot: `(sequence, length)` if its header and CRC are valid.
@@ -338,6 +367,34 @@ pub(crate) mod tests {
         );
         let mut big = [0u8; 11];
         assert_eq!(s.read(&nvm, 5, 0, &mut big), Err(Error::OffsetOutside));
+    }
+
+    #[test]
+    fn wipe_erases_both_slots_and_only_what_is_left() {
+        let mut nvm = RamNvm::new();
+        let mut s = Storage::mount(&nvm);
+        s.write(&mut nvm, 5, 0, b"a long old content of 30 bytes")
+            .unwrap();
+        s.write(&mut nvm, 5, 0, b"short").unwrap();
+        s.write(&mut nvm, 4, 0, b"neighbour").unwrap();
+        s.wipe(&mut nvm, 5).unwrap();
+        assert!(!s.exists(5));
+        let start = slot_offset(5, 0).unwrap();
+        let end = slot_offset(5, 1).unwrap() + HEADER_LEN + capacity(5).unwrap();
+        assert!(nvm.0[start..end].iter().all(|&b| b == 0xFF));
+        let s = Storage::mount(&nvm);
+        assert!(!s.exists(5));
+        assert_eq!(content(&nvm, 4).1, 9);
+        // Nothing left to erase: no write at all.
+        let mut s = Storage::mount(&nvm);
+        let mut counting = Tearing {
+            inner: &mut nvm,
+            budget: 0,
+        };
+        s.wipe(&mut counting, 5).unwrap();
+        // The record is usable again.
+        s.write(&mut nvm, 5, 0, b"new").unwrap();
+        assert_eq!(&content(&nvm, 5).0[..3], b"new");
     }
 
     #[test]

@@ -19,8 +19,9 @@ const CLA_CHAIN: u8 = 0x10;
 /// What runs the complete commands.
 pub trait Handler {
     /// Runs one complete command, appending its response data (at most
-    /// [`MAX_RESPONSE_DATA`] bytes) to `out`, which is empty on entry.
-    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<(), Error>;
+    /// [`MAX_RESPONSE_DATA`] bytes) to `out`, which is empty on entry. `Ok` carries the status
+    /// word of the completed command: `9000`, or a warning (`62xx`) that comes with the data.
+    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error>;
 }
 
 /// Header of the chain being received: CLA (chaining bit clear), INS, P1, P2.
@@ -33,6 +34,8 @@ pub struct Transport {
     chain_data: Vec<u8, MAX_COMMAND_DATA>,
     pending: Vec<u8, MAX_RESPONSE_DATA>,
     pending_pos: usize,
+    /// The status word that comes with the last part of what is waiting.
+    pending_sw: u16,
 }
 
 impl Transport {
@@ -55,6 +58,7 @@ impl Transport {
     fn drop_pending(&mut self) {
         self.pending.clear();
         self.pending_pos = 0;
+        self.pending_sw = SW_OK;
     }
 
     /// Processes one APDU from the reader; writes data ‖ SW1 SW2 into `response`.
@@ -130,14 +134,15 @@ impl Transport {
             handler.handle(&CommandApdu { cla, ..apdu }, response)
         };
         self.drop_chain();
-        result?;
-        self.cut(response, apdu.ne)
+        let sw = result?;
+        self.cut(response, apdu.ne, sw)
     }
 
-    /// Keeps what exceeds `ne` for GET RESPONSE.
-    fn cut(&mut self, response: &mut Response, ne: usize) -> Result<u16, Error> {
+    /// Keeps what exceeds `ne` for GET RESPONSE; the command's status word `sw` (`9000` or a
+    /// warning) comes with the last part.
+    fn cut(&mut self, response: &mut Response, ne: usize, sw: u16) -> Result<u16, Error> {
         if response.len() <= ne {
-            return Ok(SW_OK);
+            return Ok(sw);
         }
         let rest = response.get(ne..).ok_or(Error::WrongLength)?;
         self.pending.clear();
@@ -145,6 +150,7 @@ impl Transport {
             .extend_from_slice(rest)
             .map_err(|_| Error::WrongLength)?;
         self.pending_pos = 0;
+        self.pending_sw = sw;
         response.truncate(ne);
         Ok(more_data(self.pending.len()))
     }
@@ -173,8 +179,9 @@ impl Transport {
         self.pending_pos += n;
         let left = self.pending.len().saturating_sub(self.pending_pos);
         if left == 0 {
+            let sw = self.pending_sw;
             self.drop_pending();
-            Ok(SW_OK)
+            Ok(sw)
         } else {
             Ok(more_data(left))
         }
@@ -202,13 +209,14 @@ fn check_class(cla: u8) -> Result<(), Error> {
 mod tests {
     use super::*;
 
-    /// Echoes the data `p1` times (INS 01), or answers `p1p2` bytes of a counter (INS 02).
+    /// Echoes the data `p1` times (INS 01), or answers `p1p2` bytes of a counter (INS 02), or
+    /// the same with the warning `6283` (INS 03).
     struct Echo {
         calls: usize,
     }
 
     impl Handler for Echo {
-        fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<(), Error> {
+        fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
             self.calls += 1;
             match apdu.ins {
                 0x01 => {
@@ -216,13 +224,13 @@ mod tests {
                         out.extend_from_slice(apdu.data)
                             .map_err(|_| Error::WrongLength)?;
                     }
-                    Ok(())
+                    Ok(SW_OK)
                 }
-                0x02 => {
+                0x02 | 0x03 => {
                     for i in 0..apdu.p1p2() {
                         out.push(i as u8).map_err(|_| Error::WrongLength)?;
                     }
-                    Ok(())
+                    Ok(if apdu.ins == 0x03 { 0x6283 } else { SW_OK })
                 }
                 _ => Err(Error::InsNotSupported),
             }
@@ -341,6 +349,25 @@ mod tests {
         // Extended Le: all at once.
         let (all, sw) = run(&mut t, &mut h, &[0x00, 0x02, 0x07, 0xD0, 0, 0, 0]);
         assert_eq!((all.len(), sw), (2000, 0x9000));
+    }
+
+    #[test]
+    fn a_warning_comes_with_the_last_part() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x03, 0x00, 0x03, 0x00]),
+            (std::vec![0, 1, 2], 0x6283)
+        );
+        let (first, sw) = run(&mut t, &mut h, &[0x00, 0x03, 0x00, 0x30, 0x10]);
+        assert_eq!((first.len(), sw), (0x10, 0x6120));
+        let (second, sw) = run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x10]);
+        assert_eq!((second.len(), sw), (0x10, 0x6110));
+        let (third, sw) = run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x10]);
+        assert_eq!((third.len(), sw), (0x10, 0x6283));
+        // The next long answer without a warning ends in 9000 again.
+        run(&mut t, &mut h, &[0x00, 0x03, 0x00, 0x30, 0x10]);
+        run(&mut t, &mut h, &[0x00, 0x02, 0x00, 0x20, 0x10]);
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0x10]).1, 0x9000);
     }
 
     #[test]

@@ -33,6 +33,16 @@ impl Volatile {
         };
     }
 
+    /// Forgets the security status (PINs verified, counter authenticated, waiting challenge);
+    /// the current application and EF stay (TERMINATE CARD USAGE).
+    pub fn clear_security(&mut self) {
+        *self = Volatile {
+            app: self.app,
+            ef: self.ef,
+            ..Volatile::default()
+        };
+    }
+
     /// True when PIN `id` was verified in this session.
     pub fn is_verified(&self, id: PinId) -> bool {
         self.verified.get(id as usize).copied().unwrap_or(false)

@@ -64,7 +64,12 @@ fn malformed_apdus_answer_the_right_status_word() {
 
 #[test]
 fn no_command_answers_6f00_or_panics() {
-    let (mut card, _) = issued_card();
+    sweep(issued_card().0);
+    sweep(suspended_card().0);
+    sweep(terminated_card().0);
+}
+
+fn sweep(mut card: TestCard) {
     // Every INS with assorted P1-P2 and bodies, in both applications and with various EFs.
     let bodies: [&[u8]; 6] = [
         &[],
@@ -102,6 +107,70 @@ fn no_command_answers_6f00_or_panics() {
 }
 
 // ---------------------------------------------------------------- lifecycle
+
+/// An issued card suspended by the counter (reset afterwards: nothing volatile left).
+fn suspended_card() -> (TestCard, Counter) {
+    let (mut card, counter) = issued_card();
+    select_juki(&mut card);
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
+    assert_eq!(sw(&mut card, &[0, 0x04, 0, 0]), 0x9000);
+    card.reset();
+    assert_eq!(card.lifecycle(), Lifecycle::Suspended);
+    (card, counter)
+}
+
+/// An issued card terminated by the counter.
+fn terminated_card() -> (TestCard, Counter) {
+    let (mut card, counter) = issued_card();
+    select_jpki(&mut card);
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
+    assert_eq!(sw(&mut card, &[0, 0xFE, 0, 0]), 0x9000);
+    card.reset();
+    assert_eq!(card.lifecycle(), Lifecycle::Terminated);
+    (card, counter)
+}
+
+#[test]
+fn suspension_refuses_the_holder_and_survives_power_cycles() {
+    let (card, counter) = suspended_card();
+    let mut card = power_cycle(card);
+    assert_eq!(card.lifecycle(), Lifecycle::Suspended);
+    let select = apdu(0, 0xA4, 4, 0x0C, &JUKI_AID, None);
+    assert_eq!(sw(&mut card, &select), 0x6283);
+    select_ef(&mut card, 0x001C);
+    for _ in 0..5 {
+        assert_eq!(verify(&mut card, b"0000"), 0x6283);
+    }
+    assert_eq!(card.pin_tries(), [3, 3, 5], "refused tries use none");
+    // Resume, in another session after a power cycle.
+    let mut card = power_cycle(card);
+    assert_eq!(sw(&mut card, &select), 0x6283);
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
+    assert_eq!(sw(&mut card, &[0, 0x44, 0, 0]), 0x9000);
+    let mut card = power_cycle(card);
+    assert_eq!(card.lifecycle(), Lifecycle::Issued);
+    select_juki(&mut card);
+    select_ef(&mut card, 0x001C);
+    assert_eq!(verify(&mut card, JUKI_PIN), 0x9000);
+}
+
+#[test]
+fn termination_erases_pins_and_keys_for_good() {
+    let (card, counter) = terminated_card();
+    assert_eq!(card.pin_tries(), [0, 0, 0]);
+    let mut card = power_cycle(card);
+    assert_eq!(card.lifecycle(), Lifecycle::Terminated);
+    let select = apdu(0, 0xA4, 4, 0x0C, &JPKI_AID, None);
+    assert_eq!(sw(&mut card, &select), 0x6285);
+    select_ef(&mut card, 0x001A);
+    assert_eq!(sw(&mut card, &[0, 0x46, 0x81, 0, 0]), 0x6285);
+    assert_eq!(sw(&mut card, &[0, 0x84, 0, 0, 0x10]), 0x6285);
+    // Not even a valid counter answer to an old challenge gets through.
+    let answer = counter.answer(&[0; 16]);
+    assert_eq!(sw(&mut card, &apdu(0, 0x82, 0, 0, &answer, None)), 0x6285);
+    assert_eq!(sw(&mut card, &[0, 0x44, 0, 0]), 0x6285);
+    assert_eq!(card.lifecycle(), Lifecycle::Terminated);
+}
 
 #[test]
 fn blank_card_only_selects_and_initialises() {
@@ -494,8 +563,9 @@ fn protected_files_need_their_pin() {
     // FCI on SELECT with P2 00.
     let (fci, s) = tx(&mut card, &apdu(0, 0xA4, 4, 0x00, &JPKI_AID, Some(256)));
     assert_eq!(s, 0x9000);
-    assert_eq!(fci[..4], [0x6F, 12, 0x84, 10]);
-    assert_eq!(fci[4..], JPKI_AID);
+    assert_eq!(fci[..4], [0x6F, 15, 0x84, 10]);
+    assert_eq!(fci[4..14], JPKI_AID);
+    assert_eq!(fci[14..], [0x8A, 1, 0x05]);
 }
 
 #[test]

@@ -45,6 +45,28 @@ pub enum Lifecycle {
     Initialised,
     /// Personalised and activated: in the holder's hands.
     Issued,
+    /// Suspended by the counter (一時停止, e.g. reported lost or stolen): the holder's
+    /// operations are refused until the counter lifts the suspension.
+    Suspended,
+    /// Terminated by the counter (返納・廃止): keys, PINs and personal data erased; only the
+    /// card information can be read. For ever.
+    Terminated,
+}
+
+impl Lifecycle {
+    /// The state an ISO/IEC 7816-4 life cycle status byte (FCI tag `8A`) stands for: `01`
+    /// creation, `03` initialisation, `05`/`07` operational and activated, `04`/`06`
+    /// operational and deactivated, `0C`–`0F` termination.
+    pub fn from_lcs(lcs: u8) -> Option<Lifecycle> {
+        match lcs {
+            0x01 => Some(Lifecycle::Blank),
+            0x03 => Some(Lifecycle::Initialised),
+            0x05 | 0x07 => Some(Lifecycle::Issued),
+            0x04 | 0x06 => Some(Lifecycle::Suspended),
+            0x0C..=0x0F => Some(Lifecycle::Terminated),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Lifecycle {
@@ -53,6 +75,8 @@ impl std::fmt::Display for Lifecycle {
             Lifecycle::Blank => "blank (未初期化)",
             Lifecycle::Initialised => "initialised, not issued (初期化済み・未交付)",
             Lifecycle::Issued => "issued (交付済み)",
+            Lifecycle::Suspended => "suspended (一時停止中)",
+            Lifecycle::Terminated => "terminated (返納・廃止済み)",
         })
     }
 }
@@ -186,9 +210,17 @@ impl<T: Transport> JukiCard<T> {
     }
 
     /// SELECT an application by AID (`00 A4 04 0C`). Clears the card's security status.
+    ///
+    /// The application of a suspended or terminated card is selected too (the card answers the
+    /// warning `6283` or `6285`): the counter still works on a suspended card, and anyone can
+    /// read the card information of a terminated one. The holder's commands that follow fail
+    /// with [`Error::CardSuspended`] or [`Error::CardTerminated`].
     pub fn select_app(&mut self, app: App) -> Result<()> {
-        self.send(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(app.aid().to_vec()))?;
-        Ok(())
+        let resp = self.sw(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(app.aid().to_vec()))?;
+        match resp.sw {
+            0x9000 | 0x6283 | 0x6285 => Ok(()),
+            sw => Err(Error::from_sw(sw).unwrap_or(Error::UnexpectedStatus(sw))),
+        }
     }
 
     /// SELECT an EF of the current application (`00 A4 02 0C 02 FID`).
@@ -216,21 +248,43 @@ impl<T: Transport> JukiCard<T> {
         Ok(())
     }
 
-    /// Where the card is in its life. Uses no PIN try: VERIFY without data answers `6985` on a
-    /// card not issued, and GET CHALLENGE answers `6985` on a blank card.
+    /// Where the card is in its life: the life cycle status byte (`8A`) of the 住基AP's FCI
+    /// (SELECT by AID with P2 `00`, which answers `6F { 84 AID, 8A LCS }`). Like every SELECT
+    /// by AID, it clears the card's security status.
     pub fn lifecycle(&mut self) -> Result<Lifecycle> {
-        self.select_app(App::Juki)?;
-        self.select_file(PinKind::Juki.fid())?;
-        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, 0x80))?;
-        if resp.sw != 0x6985 {
-            return Ok(Lifecycle::Issued);
+        let select = Command::new(0x00, 0xA4, 0x04, 0x00)
+            .with_data(App::Juki.aid().to_vec())
+            .with_le(256);
+        let resp = self.sw(&select)?;
+        if !matches!(resp.sw, 0x9000 | 0x6283 | 0x6285) {
+            return Err(Error::from_sw(resp.sw).unwrap_or(Error::UnexpectedStatus(resp.sw)));
         }
-        let resp = self.sw(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(16))?;
-        match resp.sw {
-            0x9000 => Ok(Lifecycle::Initialised),
-            0x6985 => Ok(Lifecycle::Blank),
-            sw => Err(Error::from_sw(sw).unwrap_or(Error::UnexpectedStatus(sw))),
+        let fci = tlv::single(&resp.data, 0x6F)
+            .map_err(|_| Error::Protocol("SELECT answered no 6F FCI".into()))?;
+        let lcs = match tlv::find(fci, 0x8A) {
+            Ok(Some([lcs])) => *lcs,
+            _ => {
+                return Err(Error::Protocol(
+                    "the FCI has no one-byte life cycle status (8A)".into(),
+                ))
+            }
+        };
+        let state = Lifecycle::from_lcs(lcs).ok_or_else(|| {
+            Error::Protocol(format!("unknown life cycle status {lcs:02X} in the FCI"))
+        })?;
+        // The warning status word and the status byte must tell the same story.
+        let expected_sw = match state {
+            Lifecycle::Suspended => 0x6283,
+            Lifecycle::Terminated => 0x6285,
+            _ => 0x9000,
+        };
+        if resp.sw != expected_sw {
+            return Err(Error::Protocol(format!(
+                "SELECT answered {:04X} with life cycle status {lcs:02X}",
+                resp.sw
+            )));
         }
+        Ok(state)
     }
 
     /// The card information (住基 EF 0004), readable without PIN.
@@ -401,6 +455,50 @@ impl<T: Transport> JukiCard<T> {
             card.send(&Command::new(0x00, 0x44, 0x00, 0x00))?;
             Ok(IssuedKeys { auth, sign })
         })
+    }
+
+    /// One lifecycle command of the counter (`00 INS 00 00`), after authenticating the counter
+    /// in the 住基AP (call it inside [`Self::exclusive`]). The lifecycle is the card's, not the
+    /// application's: one command changes it for both applications.
+    fn counter_lifecycle_command(&mut self, cred: &CounterCredential, ins: u8) -> Result<()> {
+        self.select_app(App::Juki)?;
+        self.counter_authenticate(cred)?;
+        self.send(&Command::new(0x00, ins, 0x00, 0x00))?;
+        Ok(())
+    }
+
+    /// Suspends an issued card (一時停止, e.g. reported lost or stolen): DEACTIVATE FILE, in one
+    /// transaction with the counter's authentication. The holder's operations are then refused
+    /// ([`Error::CardSuspended`]) until [`Self::resume`]; the counter can still reset PINs,
+    /// update the resident data and terminate the card.
+    pub fn suspend(&mut self, cred: &CounterCredential) -> Result<()> {
+        self.exclusive(|card| card.counter_lifecycle_command(cred, 0x04))
+    }
+
+    /// Lifts the suspension of a suspended card (一時停止の解除): ACTIVATE FILE, in one
+    /// transaction with the counter's authentication. Refuses a card that is not suspended
+    /// (ACTIVATE FILE would issue an initialised card: resuming never does).
+    pub fn resume(&mut self, cred: &CounterCredential) -> Result<()> {
+        self.exclusive(|card| {
+            match card.lifecycle()? {
+                Lifecycle::Suspended => {}
+                Lifecycle::Terminated => return Err(Error::CardTerminated),
+                state => {
+                    return Err(Error::InvalidInput(format!(
+                        "this card is {state}; only a suspended card can be resumed"
+                    )))
+                }
+            }
+            card.counter_lifecycle_command(cred, 0x44)
+        })
+    }
+
+    /// Terminates the card (返納・廃止), irreversibly: TERMINATE CARD USAGE, in one transaction
+    /// with the counter's authentication. The card erases its private keys, PINs and the
+    /// personal data; only the card information stays readable ([`Error::CardTerminated`] for
+    /// everything else). Works on an initialised, issued or suspended card.
+    pub fn terminate(&mut self, cred: &CounterCredential) -> Result<()> {
+        self.exclusive(|card| card.counter_lifecycle_command(cred, 0xFE))
     }
 
     /// Resets a PIN at the counter (パスワード再設定): counter authentication, then RESET RETRY

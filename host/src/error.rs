@@ -21,6 +21,22 @@ pub enum Error {
     /// `6982`: the operation needs a PIN (or the counter's authentication) first.
     #[error("security status not satisfied: the PIN (or counter authentication) is required first (暗証番号の確認が必要です)")]
     SecurityStatusNotSatisfied,
+    /// `6283`: the card is suspended (一時停止); the holder's operations are refused until the
+    /// municipal counter lifts the suspension.
+    #[error(
+        "this card is suspended (一時停止中): its use was stopped at the municipal counter, e.g. \
+         after it was reported lost or stolen (紛失・盗難); ask the municipal counter \
+         (市区町村の窓口) to lift the suspension (一時停止の解除) before using it"
+    )]
+    CardSuspended,
+    /// `6285`: the card is terminated (返納・廃止): keys, PINs and personal data are erased.
+    #[error(
+        "this card is no longer valid (廃止済み): it was returned or terminated at the municipal \
+         counter (返納・廃止), and its keys, passwords and personal data are erased; only the \
+         card information can still be read. Apply for a new card at the municipal counter \
+         (市区町村の窓口)"
+    )]
+    CardTerminated,
     /// `6985`: the card is not in the right lifecycle state, or nothing is waiting.
     #[error("conditions of use not satisfied: the card is not in the right state for this (blank, initialised or issued) (カードの状態が違います)")]
     ConditionsNotSatisfied,
@@ -145,6 +161,8 @@ impl Error {
                 tries_left: (sw & 0x0F) as u8,
             },
             0x6984 => Error::PinBlocked,
+            0x6283 => Error::CardSuspended,
+            0x6285 => Error::CardTerminated,
             0x6982 => Error::SecurityStatusNotSatisfied,
             0x6985 => Error::ConditionsNotSatisfied,
             0x6986 => Error::NoCurrentFile,
@@ -176,6 +194,8 @@ impl Error {
         Some(match self {
             Error::WrongPin { tries_left } => 0x63C0 | u16::from(*tries_left & 0x0F),
             Error::PinBlocked => 0x6984,
+            Error::CardSuspended => 0x6283,
+            Error::CardTerminated => 0x6285,
             Error::SecurityStatusNotSatisfied => 0x6982,
             Error::ConditionsNotSatisfied => 0x6985,
             Error::NoCurrentFile => 0x6986,
@@ -203,7 +223,9 @@ impl Error {
     }
 
     /// The `juki` CLI's exit code for this error (documented in `juki --help`):
-    /// 3 wrong PIN, 4 PIN locked, 5 reader or card missing, 6 refused by the card, 1 otherwise.
+    /// 3 wrong PIN, 4 PIN locked, 5 reader or card missing, 6 refused by the card (needs a PIN
+    /// or the counter, wrong state, card suspended or terminated, wrong data, not found), 1
+    /// otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::WrongPin { .. } => 3,
@@ -214,6 +236,8 @@ impl Error {
             | Error::NoCardInAnyReader { .. }
             | Error::Pcsc(_) => 5,
             Error::SecurityStatusNotSatisfied
+            | Error::CardSuspended
+            | Error::CardTerminated
             | Error::ConditionsNotSatisfied
             | Error::WrongData
             | Error::FileNotFound => 6,
@@ -239,6 +263,11 @@ mod tests {
             Some(Error::WrongPin { tries_left: 0 })
         ));
         assert!(matches!(Error::from_sw(0x6984), Some(Error::PinBlocked)));
+        assert!(matches!(Error::from_sw(0x6283), Some(Error::CardSuspended)));
+        assert!(matches!(
+            Error::from_sw(0x6285),
+            Some(Error::CardTerminated)
+        ));
         assert!(matches!(
             Error::from_sw(0x6982),
             Some(Error::SecurityStatusNotSatisfied)
@@ -263,8 +292,8 @@ mod tests {
     #[test]
     fn status_words_round_trip() {
         for sw in [
-            0x63C0, 0x63C1, 0x63C2, 0x63C4, 0x6984, 0x6982, 0x6985, 0x6986, 0x6981, 0x6A80, 0x6A82,
-            0x6A84, 0x6700, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6581, 0x6F00,
+            0x63C0, 0x63C1, 0x63C2, 0x63C4, 0x6984, 0x6283, 0x6285, 0x6982, 0x6985, 0x6986, 0x6981,
+            0x6A80, 0x6A82, 0x6A84, 0x6700, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6581, 0x6F00,
         ] {
             assert_eq!(
                 Error::from_sw(sw).unwrap().status_word(),
@@ -286,6 +315,12 @@ mod tests {
         let m = Error::PinBlocked.to_string();
         assert!(m.contains("窓口"), "{m}");
         assert!(m.contains("locked"), "{m}");
+        let m = Error::CardSuspended.to_string();
+        assert!(m.contains("一時停止"), "{m}");
+        assert!(m.contains("lift the suspension"), "{m}");
+        let m = Error::CardTerminated.to_string();
+        assert!(m.contains("no longer valid"), "{m}");
+        assert!(m.contains("返納"), "{m}");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod apdu;
 pub mod authority;
 pub mod card;
+pub mod counter;
 pub mod date;
 pub mod demo;
 pub mod error;

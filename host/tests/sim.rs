@@ -286,6 +286,128 @@ fn tries_used_survive_reopening_the_card_image() {
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
 }
 
+fn suspend_and_resume(extended: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&dir.path().join("card.img"), extended, &s);
+    let sign_public = card.public_key(KeyKind::Sign).unwrap();
+    // Only a counter of the card's root can suspend it.
+    let other = setup("x");
+    assert!(matches!(
+        card.suspend(&other.cred),
+        Err(Error::SecurityStatusNotSatisfied)
+    ));
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
+    assert!(matches!(
+        card.resume(&s.cred),
+        Err(Error::InvalidInput(m)) if m.contains("only a suspended card")
+    ));
+    card.suspend(&s.cred).unwrap();
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
+
+    // Every citizen operation is refused with CardSuspended, and uses no PIN try.
+    let hash: [u8; 32] = Sha256::digest(b"application").into();
+    let refused = |r: Result<(), Error>, what: &str| match r {
+        Err(Error::CardSuspended) => {}
+        other => panic!("{what}: expected CardSuspended, got {other:?}"),
+    };
+    refused(card.read_resident(&s.person.juki_pin).map(drop), "read");
+    refused(
+        card.read_resident(&Pin::from("0000")).map(drop),
+        "wrong PIN",
+    );
+    refused(card.sign_hash(&hash, &s.person.sign_pin).map(drop), "sign");
+    refused(card.public_key(KeyKind::Auth).map(drop), "public key");
+    refused(card.pin_status(PinKind::Auth).map(drop), "PIN status");
+    refused(
+        card.change_pin(PinKind::Juki, &s.person.juki_pin, &Pin::from("4826")),
+        "change PIN",
+    );
+    refused(card.suspend(&s.cred), "suspend twice");
+    let message = card
+        .read_resident(&s.person.juki_pin)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("一時停止") && message.contains("counter"),
+        "{message}"
+    );
+    // The card information stays readable; the counter still works.
+    assert_eq!(card.card_info().unwrap(), s.person.card);
+    card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("4826"))
+        .unwrap();
+    assert!(matches!(
+        card.resume(&other.cred),
+        Err(Error::SecurityStatusNotSatisfied)
+    ));
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
+
+    card.resume(&s.cred).unwrap();
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
+    for kind in PinKind::ALL {
+        assert_eq!(
+            card.pin_status(kind).unwrap(),
+            PinStatus::TriesLeft(kind.max_tries()),
+            "{kind}: the refused tries used none"
+        );
+    }
+    let record = card.read_resident(&Pin::from("4826")).unwrap();
+    assert_eq!(record.code, s.person.code);
+    let sig = card.sign_hash(&hash, &s.person.sign_pin).unwrap();
+    sign_public.verify_prehash(&hash, &sig).unwrap();
+}
+
+#[test]
+fn suspended_card_refuses_the_citizen_until_resumed_extended() {
+    suspend_and_resume(true);
+}
+
+#[test]
+fn suspended_card_refuses_the_citizen_until_resumed_short() {
+    suspend_and_resume(false);
+}
+
+#[test]
+fn terminated_card_keeps_only_its_card_information() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.img");
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&path, false, &s);
+    let other = setup("x");
+    assert!(matches!(
+        card.terminate(&other.cred),
+        Err(Error::SecurityStatusNotSatisfied)
+    ));
+    card.suspend(&s.cred).unwrap();
+    card.terminate(&s.cred).unwrap();
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Terminated);
+    drop(card);
+
+    // For good: also after reopening the card image.
+    let mut card = JukiCard::new(SimTransport::open(&path).unwrap());
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Terminated);
+    assert_eq!(card.card_info().unwrap(), s.person.card);
+    let hash: [u8; 32] = Sha256::digest(b"application").into();
+    let refused = |r: Result<(), Error>, what: &str| match r {
+        Err(Error::CardTerminated) => {}
+        other => panic!("{what}: expected CardTerminated, got {other:?}"),
+    };
+    refused(card.sign_hash(&hash, &s.person.sign_pin).map(drop), "sign");
+    refused(card.public_key(KeyKind::Sign).map(drop), "sign key");
+    refused(card.public_key(KeyKind::Auth).map(drop), "auth key");
+    refused(card.read_resident(&s.person.juki_pin).map(drop), "read");
+    refused(card.pin_status(PinKind::Juki).map(drop), "PIN status");
+    refused(
+        card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("4826")),
+        "reset PIN",
+    );
+    refused(card.resume(&s.cred), "resume");
+    refused(card.suspend(&s.cred), "suspend");
+    refused(card.terminate(&s.cred), "terminate twice");
+    let message = card.public_key(KeyKind::Sign).unwrap_err().to_string();
+    assert!(message.contains("no longer valid"), "{message}");
+}
+
 #[test]
 fn demo_runs_and_checks_itself() {
     let mut out = Vec::new();

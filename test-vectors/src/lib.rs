@@ -51,6 +51,8 @@ pub const TRANSCRIPTS: &[Transcript] = transcripts![
     "chaining_and_get_response",
     "malformed",
     "malformed_tiny",
+    "lifecycle_suspended",
+    "lifecycle_terminated",
 ];
 
 /// The transcript called `name`.

@@ -1,0 +1,134 @@
+//! The counter data layer's error type.
+
+use std::io;
+
+/// Result of the counter data layer.
+pub type Result<T, E = CounterError> = std::result::Result<T, E>;
+
+/// Why a counter database operation did not happen.
+///
+/// No variant ever carries a password or PIN.
+#[derive(Debug, thiserror::Error)]
+pub enum CounterError {
+    /// A file or directory could not be created, read or protected.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// SQLite reported an error.
+    #[error("counter database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer juki.
+    #[error(
+        "the counter database has schema version {found}, newer than this juki understands \
+         ({supported}); use a newer juki"
+    )]
+    SchemaTooNew {
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A value read from the database is not valid (the file was edited or is damaged).
+    #[error("the counter database holds an invalid {0}; it was edited outside juki or is damaged")]
+    Corrupt(String),
+    /// An argument is not acceptable (empty name, bad serial, expiry before issue, …).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No card with this serial in the registry.
+    #[error("no card with serial {0} in this counter's registry")]
+    UnknownCard(String),
+    /// No resident with this 住民票コード in the registry.
+    #[error("no resident with resident code (住民票コード) {0} in this counter's registry")]
+    UnknownResident(String),
+    /// A card with this serial is already registered.
+    #[error("a card with serial {0} is already registered")]
+    DuplicateCard(String),
+    /// The 住民票コード is or was already used by a resident.
+    #[error("the resident code (住民票コード) {0} is already in use or was used before")]
+    CodeInUse(String),
+    /// The name given at registration differs from the registered name.
+    #[error(
+        "resident {code} is registered under another name; record a name change (記載事項変更) first"
+    )]
+    NameMismatch {
+        /// The resident code.
+        code: String,
+    },
+    /// The card's state does not allow this change.
+    #[error("card {serial} is {from}; it cannot become {to}")]
+    Transition {
+        /// Card serial.
+        serial: String,
+        /// Current state.
+        from: &'static str,
+        /// Requested state.
+        to: &'static str,
+    },
+    /// The card's state does not allow this operation.
+    #[error("card {serial} is {state}: {operation} is not possible")]
+    WrongState {
+        /// Card serial.
+        serial: String,
+        /// Current state.
+        state: &'static str,
+        /// What was asked.
+        operation: &'static str,
+    },
+    /// The resident still holds a card that is not terminated (one card per person).
+    #[error(
+        "resident {code} still holds card {serial} ({state}); terminate it (返納) before \
+         registering another"
+    )]
+    CardAlreadyHeld {
+        /// The resident code.
+        code: String,
+        /// The card still held.
+        serial: String,
+        /// Its state.
+        state: &'static str,
+    },
+    /// An operator with this name already exists.
+    #[error("an operator named {0} already exists")]
+    DuplicateOperator(String),
+    /// No such operator (for administrative look-ups; a login never says which part was wrong).
+    #[error("no operator named {0}")]
+    UnknownOperator(String),
+    /// Login refused: wrong operator name or password (deliberately not saying which).
+    #[error("wrong operator name or password")]
+    WrongCredentials,
+    /// Login refused: too many wrong passwords.
+    #[error("operator {operator} is locked out after repeated wrong passwords until {until}")]
+    LockedOut {
+        /// The operator.
+        operator: String,
+        /// End of the lockout, UTC RFC 3339.
+        until: String,
+    },
+    /// Hashing a password failed.
+    #[error("password hashing: {0}")]
+    PasswordHash(String),
+    /// No pending operation with this id.
+    #[error("no pending operation #{0}")]
+    UnknownPending(i64),
+    /// The pending operation was already closed.
+    #[error("operation #{id} is already {state}")]
+    NotPending {
+        /// Journal id.
+        id: i64,
+        /// `completed` or `resolved`.
+        state: String,
+    },
+}
+
+impl CounterError {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> CounterError {
+        CounterError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! Operators (操作者): the named clerks every counter command runs as.
+//!
+//! A password is stored only as an Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`,
+//! the `argon2` crate's default parameters, random 16-byte salt); the password itself is never
+//! stored, logged or put in an error. After [`MAX_FAILURES`] wrong passwords in a row the
+//! operator is locked out for [`LOCKOUT_SECS`] seconds: attempts during the lockout are refused
+//! without checking the password, and the count starts again when the lockout ends. A correct
+//! password resets the count. Every attempt, refused and failed ones included, is appended to
+//! the audit trail (operation `login`) in the same transaction as the count.
+//!
+//! A wrong password and an unknown operator name give the same error
+//! ([`CounterError::WrongCredentials`]) and take about the same time (a dummy hash is checked).
+
+use std::sync::OnceLock;
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::audit::{Audit, AuditEntry};
+use super::clock::{Clock, Timestamp};
+use super::error::{CounterError, Result};
+use super::sql::savepoint;
+use super::{Actor, Operation, Outcome};
+use crate::resident::MunicipalityCode;
+
+/// Wrong passwords in a row that lock an operator out.
+pub const MAX_FAILURES: u32 = 5;
+/// How long a lockout lasts: 15 minutes.
+pub const LOCKOUT_SECS: i64 = 15 * 60;
+/// Shortest password accepted by [`Operators::add`], in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest operator name, in bytes.
+pub const MAX_NAME: usize = 64;
+
+/// An operator, as listed (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorInfo {
+    /// Name.
+    pub name: String,
+    /// When registered (UTC RFC 3339).
+    pub created_at: String,
+    /// Last successful login (UTC RFC 3339).
+    pub last_login_at: Option<String>,
+    /// Wrong passwords since the last success or lockout.
+    pub failed_attempts: u32,
+    /// End of the current or last lockout.
+    pub locked_until: Option<Timestamp>,
+}
+
+/// A successful login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedIn {
+    /// The operator's name (use it as [`Actor::operator`]).
+    pub operator: String,
+    /// When.
+    pub at: Timestamp,
+    /// Sequence number of the audit record of this login.
+    pub audit_seq: u64,
+}
+
+/// The operators, on a connection (see [`super::CounterDb::operators`]).
+pub struct Operators<'c> {
+    conn: &'c Connection,
+    clock: &'c dyn Clock,
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > MAX_NAME
+        || name.trim() != name
+        || name.chars().any(char::is_control)
+    {
+        return Err(CounterError::InvalidInput(format!(
+            "an operator name has 1 to {MAX_NAME} bytes, no control characters and no leading \
+             or trailing spaces"
+        )));
+    }
+    Ok(())
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| CounterError::PasswordHash(e.to_string()))
+}
+
+/// A hash of a password nobody has, checked for unknown names so that they take as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("juki: no such operator").unwrap_or_default())
+}
+
+/// Whether `password` matches the stored PHC string; `Err` when the string is not a valid
+/// Argon2id hash.
+fn password_matches(password: &str, stored: &str) -> Result<bool> {
+    let parsed = PasswordHash::new(stored)
+        .map_err(|_| CounterError::Corrupt("operator password hash".into()))?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err(CounterError::Corrupt(
+            "operator password hash (not Argon2id)".into(),
+        ));
+    }
+    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => Ok(true),
+        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+        Err(e) => Err(CounterError::PasswordHash(e.to_string())),
+    }
+}
+
+/// The stored state of one operator, as a login needs it.
+struct LoginRow {
+    hash: String,
+    failed: u32,
+    locked_until: Option<i64>,
+}
+
+impl<'c> Operators<'c> {
+    pub(crate) fn new(conn: &'c Connection, clock: &'c dyn Clock) -> Operators<'c> {
+        Operators { conn, clock }
+    }
+
+    fn audit(&self) -> Audit<'c> {
+        Audit::new(self.conn, self.clock)
+    }
+
+    /// Registers an operator with `password` (at least [`MIN_PASSWORD_CHARS`] characters),
+    /// audited as `operator-add` by `by` (the logged-in operator who adds it; for the very first
+    /// operator of a counter, the caller names the setup, e.g. the new operator itself).
+    pub fn add(&self, by: &Actor<'_>, name: &str, password: &str) -> Result<()> {
+        check_name(name)?;
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(CounterError::InvalidInput(format!(
+                "an operator password has at least {MIN_PASSWORD_CHARS} characters"
+            )));
+        }
+        let hash = hash_password(password)?;
+        savepoint(self.conn, || {
+            if self.get(name)?.is_some() {
+                return Err(CounterError::DuplicateOperator(name.to_string()));
+            }
+            let now = self.clock.now().rfc3339();
+            self.conn.execute(
+                "INSERT INTO operators (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![name, hash, now],
+            )?;
+            self.audit().append(&AuditEntry {
+                actor: *by,
+                card_serial: None,
+                operation: Operation::OperatorAdd,
+                outcome: Outcome::Ok,
+                detail: &format!("operator {name} registered"),
+            })?;
+            Ok(())
+        })
+    }
+
+    /// Checks `name`'s password at the counter of `municipality`. Every attempt is audited.
+    ///
+    /// Errors: [`CounterError::WrongCredentials`] (unknown name or wrong password),
+    /// [`CounterError::LockedOut`] (too many wrong passwords: try again after the time given).
+    pub fn login(
+        &self,
+        municipality: &MunicipalityCode,
+        name: &str,
+        password: &str,
+    ) -> Result<LoggedIn> {
+        // A name that cannot be an operator is recorded as such, not as typed.
+        let recorded_name = if check_name(name).is_ok() {
+            name
+        } else {
+            "(invalid name)"
+        };
+        let actor = Actor {
+            municipality,
+            operator: recorded_name,
+        };
+        let outcome = savepoint(self.conn, || -> Result<Result<LoggedIn>> {
+            let now = self.clock.now();
+            let row = self
+                .conn
+                .query_row(
+                    "SELECT password_hash, failed_attempts, locked_until FROM operators \
+                     WHERE name = ?1",
+                    [name],
+                    |r| {
+                        Ok(LoginRow {
+                            hash: r.get(0)?,
+                            failed: r.get(1)?,
+                            locked_until: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let entry = |outcome: Outcome, detail: &str| -> Result<u64> {
+                Ok(self
+                    .audit()
+                    .append(&AuditEntry {
+                        actor,
+                        card_serial: None,
+                        operation: Operation::Login,
+                        outcome,
+                        detail,
+                    })?
+                    .seq)
+            };
+            let Some(row) = row else {
+                // Same work as a real check, same answer as a wrong password.
+                let _ = password_matches(password, dummy_hash());
+                entry(Outcome::Failed("unknown operator".into()), "")?;
+                return Ok(Err(CounterError::WrongCredentials));
+            };
+            if let Some(until) = row.locked_until.filter(|&u| now.unix() < u) {
+                let until = Timestamp::from_unix(until).rfc3339();
+                entry(
+                    Outcome::Refused(format!("locked out until {until}")),
+                    "password not checked",
+                )?;
+                return Ok(Err(CounterError::LockedOut {
+                    operator: name.to_string(),
+                    until,
+                }));
+            }
+            if password_matches(password, &row.hash)? {
+                self.conn.execute(
+                    "UPDATE operators SET failed_attempts = 0, last_login_at = ?2 WHERE name = ?1",
+                    params![name, now.rfc3339()],
+                )?;
+                let audit_seq = entry(Outcome::Ok, "")?;
+                return Ok(Ok(LoggedIn {
+                    operator: name.to_string(),
+                    at: now,
+                    audit_seq,
+                }));
+            }
+            let failed = row.failed.saturating_add(1);
+            if failed >= MAX_FAILURES {
+                let until = now.plus_secs(LOCKOUT_SECS);
+                self.conn.execute(
+                    "UPDATE operators SET failed_attempts = 0, locked_until = ?2 WHERE name = ?1",
+                    params![name, until.unix()],
+                )?;
+                entry(
+                    Outcome::Failed("wrong password".into()),
+                    &format!(
+                        "{failed} wrong passwords in a row: locked out until {}",
+                        until.rfc3339()
+                    ),
+                )?;
+                Ok(Err(CounterError::LockedOut {
+                    operator: name.to_string(),
+                    until: until.rfc3339(),
+                }))
+            } else {
+                self.conn.execute(
+                    "UPDATE operators SET failed_attempts = ?2 WHERE name = ?1",
+                    params![name, failed],
+                )?;
+                entry(
+                    Outcome::Failed("wrong password".into()),
+                    &format!("{failed} of {MAX_FAILURES} wrong passwords in a row"),
+                )?;
+                Ok(Err(CounterError::WrongCredentials))
+            }
+        })?;
+        outcome
+    }
+
+    /// One operator.
+    pub fn get(&self, name: &str) -> Result<Option<OperatorInfo>> {
+        Ok(self
+            .list_where("WHERE name = ?1", [name])?
+            .into_iter()
+            .next())
+    }
+
+    /// Every operator, by name.
+    pub fn list(&self) -> Result<Vec<OperatorInfo>> {
+        self.list_where("ORDER BY name", [])
+    }
+
+    fn list_where(&self, clause: &str, p: impl rusqlite::Params) -> Result<Vec<OperatorInfo>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT name, created_at, last_login_at, failed_attempts, locked_until \
+             FROM operators {clause}"
+        ))?;
+        let rows = stmt
+            .query_map(p, |r| {
+                Ok(OperatorInfo {
+                    name: r.get(0)?,
+                    created_at: r.get(1)?,
+                    last_login_at: r.get(2)?,
+                    failed_attempts: r.get(3)?,
+                    locked_until: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_unix),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::Fixture;
+    use super::*;
+
+    const PASSWORD: &str = "correct horse 42";
+
+    fn with_operator() -> Fixture {
+        let f = Fixture::new();
+        f.db.operators()
+            .add(
+                &Actor {
+                    municipality: &f.chiyoda,
+                    operator: "setup",
+                },
+                "suzuki",
+                PASSWORD,
+            )
+            .unwrap();
+        f
+    }
+
+    fn login(f: &Fixture, password: &str) -> Result<LoggedIn> {
+        f.db.operators().login(&f.chiyoda, "suzuki", password)
+    }
+
+    fn login_records(f: &Fixture) -> Vec<(String, Outcome)> {
+        f.db.audit()
+            .records()
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.operation == "login")
+            .map(|r| (r.operator, r.outcome))
+            .collect()
+    }
+
+    #[test]
+    fn stores_an_argon2id_hash_and_never_the_password() {
+        let f = with_operator();
+        let hash: String = f
+            .raw()
+            .query_row(
+                "SELECT password_hash FROM operators WHERE name = 'suzuki'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(!hash.contains(PASSWORD));
+        let ok = login(&f, PASSWORD).unwrap();
+        assert_eq!(ok.operator, "suzuki");
+        assert!(login(&f, "wrong password").is_err());
+
+        // Close the database (checkpointing the WAL into the file), then search every byte.
+        let f = f.reopen();
+        let dir = f.dir.path().to_path_buf();
+        drop(f.db);
+        let mut searched = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            searched += bytes.len();
+            assert!(
+                !bytes
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "the password is in the database files"
+            );
+        }
+        assert!(searched > 4096);
+    }
+
+    #[test]
+    fn add_validates_and_audits() {
+        let f = with_operator();
+        let by = Actor {
+            municipality: &f.chiyoda,
+            operator: "suzuki",
+        };
+        let ops = f.db.operators();
+        assert!(matches!(
+            ops.add(&by, "suzuki", PASSWORD),
+            Err(CounterError::DuplicateOperator(_))
+        ));
+        for bad in ["", " tanaka", "tanaka\n", &"x".repeat(65)] {
+            assert!(matches!(
+                ops.add(&by, bad, PASSWORD),
+                Err(CounterError::InvalidInput(_))
+            ));
+        }
+        assert!(matches!(
+            ops.add(&by, "tanaka", "short"),
+            Err(CounterError::InvalidInput(_))
+        ));
+        ops.add(&by, "田中", "パスワード八文字").unwrap();
+        let names: Vec<_> = ops.list().unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(names, ["suzuki", "田中"]);
+        let adds: Vec<_> =
+            f.db.audit()
+                .records()
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.operation == "operator-add")
+                .map(|r| (r.operator, r.detail))
+                .collect();
+        assert_eq!(
+            adds,
+            [
+                ("setup".into(), "operator suzuki registered".into()),
+                ("suzuki".into(), "operator 田中 registered".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn five_wrong_passwords_lock_out_for_15_minutes() {
+        let f = with_operator();
+        for n in 1..MAX_FAILURES {
+            assert!(
+                matches!(login(&f, "guess"), Err(CounterError::WrongCredentials)),
+                "attempt {n}"
+            );
+            assert_eq!(
+                f.db.operators()
+                    .get("suzuki")
+                    .unwrap()
+                    .unwrap()
+                    .failed_attempts,
+                n
+            );
+        }
+        match login(&f, "guess") {
+            Err(CounterError::LockedOut { operator, until }) => {
+                assert_eq!(operator, "suzuki");
+                assert_eq!(until, "2026-04-01T00:15:00Z");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Locked: even the right password is refused, without being checked.
+        f.clock.advance(LOCKOUT_SECS - 1);
+        assert!(matches!(
+            login(&f, PASSWORD),
+            Err(CounterError::LockedOut { .. })
+        ));
+        // The lockout ends after 15 minutes.
+        f.clock.advance(1);
+        assert_eq!(
+            login(&f, PASSWORD).unwrap().at.rfc3339(),
+            "2026-04-01T00:15:00Z"
+        );
+        let info = f.db.operators().get("suzuki").unwrap().unwrap();
+        assert_eq!(info.failed_attempts, 0);
+        assert_eq!(info.last_login_at.as_deref(), Some("2026-04-01T00:15:00Z"));
+
+        // Every attempt is in the audit trail, in order.
+        let records = login_records(&f);
+        assert_eq!(records.len(), 7);
+        assert!(records.iter().all(|(op, _)| op == "suzuki"));
+        let kinds: Vec<_> = records.iter().map(|(_, o)| o.kind()).collect();
+        assert_eq!(
+            kinds,
+            ["failed", "failed", "failed", "failed", "failed", "refused", "ok"]
+        );
+        assert!(matches!(&records[5].1, Outcome::Refused(r) if r.contains("locked out until")));
+        let fifth = &f.db.audit().records().unwrap()[5];
+        assert!(
+            fifth.detail.contains("5 wrong passwords in a row"),
+            "{fifth}"
+        );
+        assert!(f.db.audit().verify().unwrap().is_intact());
+    }
+
+    #[test]
+    fn the_count_restarts_after_a_lockout() {
+        let f = with_operator();
+        for _ in 0..MAX_FAILURES {
+            let _ = login(&f, "guess");
+        }
+        f.clock.advance(LOCKOUT_SECS);
+        // One wrong password after the lockout is not a new lockout.
+        assert!(matches!(
+            login(&f, "guess"),
+            Err(CounterError::WrongCredentials)
+        ));
+        assert!(login(&f, PASSWORD).is_ok());
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let f = with_operator();
+        for _ in 0..MAX_FAILURES - 1 {
+            assert!(login(&f, "guess").is_err());
+        }
+        assert!(login(&f, PASSWORD).is_ok());
+        for _ in 0..MAX_FAILURES - 1 {
+            assert!(matches!(
+                login(&f, "guess"),
+                Err(CounterError::WrongCredentials)
+            ));
+        }
+        assert!(login(&f, PASSWORD).is_ok(), "4 + 4 failures must not lock");
+    }
+
+    #[test]
+    fn unknown_operators_fail_like_wrong_passwords_and_are_audited() {
+        let f = with_operator();
+        let err =
+            f.db.operators()
+                .login(&f.chiyoda, "tanaka", PASSWORD)
+                .unwrap_err();
+        assert!(matches!(err, CounterError::WrongCredentials));
+        assert_eq!(err.to_string(), "wrong operator name or password");
+        assert!(!err.to_string().contains(PASSWORD));
+        let _ =
+            f.db.operators()
+                .login(&f.chiyoda, "bad\nname", PASSWORD)
+                .unwrap_err();
+        assert_eq!(
+            login_records(&f),
+            [
+                (
+                    "tanaka".to_string(),
+                    Outcome::Failed("unknown operator".into())
+                ),
+                (
+                    "(invalid name)".to_string(),
+                    Outcome::Failed("unknown operator".into())
+                )
+            ]
+        );
+        for r in f.db.audit().records().unwrap() {
+            assert!(!r.detail.contains(PASSWORD));
+        }
+    }
+
+    #[test]
+    fn lockout_survives_reopening() {
+        let f = with_operator();
+        for _ in 0..MAX_FAILURES {
+            let _ = login(&f, "guess");
+        }
+        let f = f.reopen();
+        assert!(matches!(
+            login(&f, PASSWORD),
+            Err(CounterError::LockedOut { .. })
+        ));
+    }
+}
