@@ -93,6 +93,40 @@ pub enum ImageError {
         /// The file.
         path: PathBuf,
     },
+    /// Another card (another simulator, or `juki --reader sim:PATH`) runs on this image now.
+    #[error(
+        "card image {path} is in use by another process (a running juki-reader-sim or juki \
+         --reader sim:…); one card image is one card and can be in one reader at a time"
+    )]
+    InUse {
+        /// The image file.
+        path: PathBuf,
+    },
+}
+
+/// Takes the exclusive lock of the card image at `path` (an advisory lock on `PATH.lock`, since
+/// the image itself is replaced by rename on every save); held until the returned file is
+/// dropped.
+pub fn lock_image(path: &Path) -> Result<File, ImageError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let io_err = |source| ImageError::Io {
+        path: PathBuf::from(&lock_path),
+        source,
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(ImageError::InUse {
+            path: path.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(io_err(e)),
+    }
 }
 
 /// The card's NVM, held in memory and saved to its image file.

@@ -1,11 +1,12 @@
 //! A simulated card: the juki card core, its NVM in a card image file, and the OS RNG.
 
+use std::fs::File;
 use std::path::PathBuf;
 
 use juki_card::{Card, Response};
 use rand_core::OsRng;
 
-use crate::image::{FileNvm, ImageError};
+use crate::image::{lock_image, FileNvm, ImageError};
 
 /// Status word answered when the card image could not be saved (memory failure).
 pub const SW_MEMORY_FAILURE: [u8; 2] = [0x65, 0x81];
@@ -16,9 +17,14 @@ pub const SW_MEMORY_FAILURE: [u8; 2] = [0x65, 0x81];
 /// card's NVM, the image is saved before the response is returned. If the save fails, the card
 /// behaves as if its power had been cut during the command: the NVM is back to the last saved
 /// state, the volatile state is gone, and the answer is `6581` (memory failure).
+///
+/// A card opened or created by path holds the image's lock ([`lock_image`]) while it lives:
+/// a second simulator or `juki --reader sim:PATH` on the same image is refused rather than
+/// letting two cards overwrite each other's memory.
 pub struct SimCard {
     card: Card<FileNvm, OsRng>,
     powered: bool,
+    _lock: Option<File>,
 }
 
 impl std::fmt::Debug for SimCard {
@@ -33,12 +39,21 @@ impl std::fmt::Debug for SimCard {
 impl SimCard {
     /// Creates a blank card image at `path` (refusing an existing file) and powers the card on.
     pub fn create(path: impl Into<PathBuf>) -> Result<Self, ImageError> {
-        Self::from_nvm(FileNvm::create(path, false)?)
+        let path = path.into();
+        let lock = lock_image(&path)?;
+        Self::from_nvm(FileNvm::create(path, false)?).map(|sim| sim.locked(lock))
     }
 
     /// Opens the card image at `path` and powers the card on.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, ImageError> {
-        Self::from_nvm(FileNvm::open(path)?)
+        let path = path.into();
+        let lock = lock_image(&path)?;
+        Self::from_nvm(FileNvm::open(path)?).map(|sim| sim.locked(lock))
+    }
+
+    fn locked(mut self, lock: File) -> Self {
+        self._lock = Some(lock);
+        self
     }
 
     /// Powers on a card with the given NVM (e.g. from [`FileNvm::create`] with `overwrite`).
@@ -46,6 +61,7 @@ impl SimCard {
         let mut sim = SimCard {
             card: Card::power_on(nvm, OsRng),
             powered: true,
+            _lock: None,
         };
         sim.commit()?;
         Ok(sim)
@@ -200,6 +216,25 @@ mod tests {
         drop(sim);
         let sim = SimCard::open(&path).unwrap();
         assert_eq!(sim.nvm().bytes(), before);
+    }
+
+    #[test]
+    fn one_image_is_one_card_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("card.img");
+        let first = SimCard::create(&path).unwrap();
+        let err = SimCard::open(&path).unwrap_err();
+        assert!(matches!(err, ImageError::InUse { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
+        drop(first);
+        let _second = SimCard::open(&path).unwrap();
+        assert!(matches!(
+            SimCard::open(&path).unwrap_err(),
+            ImageError::InUse { .. }
+        ));
     }
 
     #[test]
