@@ -393,8 +393,46 @@ impl<T: Transport> JukiCard<T> {
             )));
         }
         let data = cred.authenticate(&challenge)?;
-        self.send(&Command::new(0x00, 0x82, 0x00, 0x00).with_data(data))?;
+        match self.send(&Command::new(0x00, 0x82, 0x00, 0x00).with_data(data)) {
+            // The card checked the certificate against its national root and its last-known
+            // date, and the challenge signature: say so, not just "security status".
+            Err(Error::SecurityStatusNotSatisfied) => Err(Error::CounterNotAccepted),
+            other => other.map(drop),
+        }
+    }
+
+    /// Checks that the card in the reader is the one with card information `serial` (住基 EF
+    /// 0004, free): a counter operation that read the card before asking for PINs or writing its
+    /// journal calls this again inside its transaction, so that it never acts on another card
+    /// put on the reader meanwhile.
+    pub fn expect_serial(&mut self, serial: &str) -> Result<()> {
+        let info = self.card_info()?;
+        if info.serial != serial {
+            return Err(Error::InvalidInput(format!(
+                "the card on the reader changed (card {} instead of {serial}); nothing was done",
+                info.serial
+            )));
+        }
         Ok(())
+    }
+
+    /// Writes a new 4 info (住基 EF 0002) and change information (EF 0003) at the counter
+    /// (記載事項変更 / 継続利用 after a move or a change of name), in one transaction with the
+    /// counter's authentication. Works on an issued or suspended card.
+    pub fn update_resident(
+        &mut self,
+        cred: &CounterCredential,
+        info: &FourInfo,
+        changes: &ChangeInfo,
+    ) -> Result<()> {
+        let info = info.encode()?;
+        let changes = changes.encode()?;
+        self.exclusive(|card| {
+            card.select_app(App::Juki)?;
+            card.counter_authenticate(cred)?;
+            card.write_file(EF_FOUR_INFO, &info)?;
+            card.write_file(EF_CHANGES, &changes)
+        })
     }
 
     /// Initialises a blank card: PUT DATA with the national root public key.

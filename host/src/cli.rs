@@ -13,7 +13,12 @@ use juki_host::pin::PinKind;
 /// order asked.
 ///
 /// Exit codes: 0 success, 1 other error, 2 usage error, 3 wrong PIN, 4 PIN locked (reset at the
-/// counter), 5 no reader or no card, 6 refused by the card (state or security condition).
+/// counter), 5 no reader or no card, 6 refused (by the card: state or security condition; or by
+/// juki: card expired, credential not valid, registry rules), 7 operator login refused (wrong
+/// name or password, locked out), 8 audit trail damaged.
+///
+/// `JUKI_TODAY=YYYY-MM-DD` sets today's date for training and tests (card and credential
+/// validity, issue date); never set it at a real counter.
 #[derive(Debug, Parser)]
 #[command(name = "juki", version, about, long_about)]
 pub struct Cli {
@@ -73,8 +78,12 @@ pub enum Command {
         #[command(subcommand)]
         command: CardCommand,
     },
-    /// Municipal counter operations (need a counter credential).
+    /// Municipal counter operations: operators, the card's lifecycle, registry and audit trail.
     Counter {
+        /// The counter's data directory (registry, audit trail). Default: $JUKI_COUNTER_DIR, else
+        /// ./counter-data.
+        #[arg(long, global = true, value_name = "DIR")]
+        counter_dir: Option<PathBuf>,
         /// What to do.
         #[command(subcommand)]
         command: CounterCommand,
@@ -114,14 +123,27 @@ pub enum CardCommand {
 }
 
 /// Counter commands.
+///
+/// Every command but `audit` and the `pending` list runs as a named operator (操作者): the
+/// operator's password is the first secret asked, then the resident's PINs. Unfinished
+/// operations are reported on standard error at the start of every command.
 #[derive(Debug, Subcommand)]
 pub enum CounterCommand {
-    /// Issue an initialised card to a resident (asks the 住基 PIN, auth PIN and sign password).
-    /// The resident code is generated at random.
+    /// Operators (操作者) of this counter.
+    Operator {
+        /// What to do.
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// 交付: issue an initialised card to a resident (the resident enters the 住基 PIN, auth PIN
+    /// and sign password). The resident code is generated at random.
     Issue {
         /// The counter credential directory (counter.key, counter.cvc).
         #[arg(long)]
         credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
         /// 氏名.
         #[arg(long)]
         name: String,
@@ -140,16 +162,183 @@ pub enum CounterCommand {
         /// Card serial number (default: generated).
         #[arg(long)]
         serial: Option<String>,
+        /// Legal representative (法定代理人): required for a resident under 15.
+        #[arg(long, value_name = "NAME")]
+        representative: Option<String>,
+        /// End of the period of stay (在留期間) of a foreign resident: the card expires then if
+        /// that is earlier than 10 years after issue.
+        #[arg(long, value_name = "DATE")]
+        stay_until: Option<String>,
+        /// A registered resident's 住民票コード: a new card for them (after a change of code, a
+        /// loss or a return). Default: a new resident with a new random code.
+        #[arg(long, value_name = "CODE")]
+        resident_code: Option<String>,
     },
-    /// Reset a PIN with full tries, locked or not (asks the new PIN).
+    /// 本人確認: the resident enters the 住基 PIN; shows the 4 info, the resident code and the
+    /// card's validity.
+    Identify {
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
+    /// パスワード再設定: reset a PIN with full tries, locked or not (the resident enters the new
+    /// PIN).
     ResetPin {
         /// The counter credential directory.
         #[arg(long)]
         credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
         /// Which PIN.
         #[arg(long, value_enum)]
         pin: PinArg,
     },
+    /// 記載事項変更・継続利用: write a new address and/or name and the change information
+    /// (転入, 転居, 氏名変更); the resident enters the 住基 PIN. Also for a card issued by another
+    /// municipality. The JPKI certificates are flagged for revocation.
+    Update {
+        /// The counter credential directory.
+        #[arg(long)]
+        credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+        /// The new address.
+        #[arg(long)]
+        address: Option<String>,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The reason (転入, 転居, 婚姻, …).
+        #[arg(long)]
+        reason: String,
+        /// The date of the change, YYYY-MM-DD (default: today).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// 住民票コードの変更: a new random code; the card is terminated (code-changed) and the
+    /// registry shows that a new card is needed.
+    ChangeCode {
+        /// The counter credential directory.
+        #[arg(long)]
+        credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
+    /// 一時停止: suspend a card (lost, stolen, …); only the counter can resume it.
+    Suspend {
+        /// The counter credential directory.
+        #[arg(long)]
+        credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+        /// Why (紛失, 盗難, …).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// 一時停止の解除: resume a suspended card.
+    Resume {
+        /// The counter credential directory.
+        #[arg(long)]
+        credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
+    /// 返納・廃止: terminate a card, irreversibly (keys, PINs and personal data erased).
+    Terminate {
+        /// The counter credential directory.
+        #[arg(long)]
+        credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+        /// Why.
+        #[arg(long, value_enum)]
+        reason: TerminateArg,
+    },
+    /// The audit trail (監査記録).
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Unfinished operations (the process stopped between the card and the records): list
+    /// them, or close one after checking the card.
+    Pending {
+        /// Close one (without: list them).
+        #[command(subcommand)]
+        command: Option<PendingCommand>,
+    },
+}
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Register an operator (asks the new operator's password, twice at a terminal). The first
+    /// operator of a new counter needs no login but the municipality's credential (--credential),
+    /// which binds the counter's data to its municipality; later ones are added by a logged-in
+    /// operator (--operator, whose password is asked first).
+    Add {
+        /// The new operator's name.
+        #[arg(long)]
+        name: String,
+        /// The operator who adds it (not for the first one).
+        #[arg(long)]
+        operator: Option<String>,
+        /// The municipality's counter credential: required for the first operator.
+        #[arg(long)]
+        credential: Option<PathBuf>,
+    },
+}
+
+/// Audit trail commands (no login).
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole hash chain; prints the head (SEQ:HASH) every time; exits 8 naming the
+    /// first fault.
+    Verify {
+        /// A head noted earlier (SEQ:HASH): also prove that nothing up to it was rewritten.
+        #[arg(long, value_name = "SEQ:HEX")]
+        head: Option<String>,
+    },
+    /// One card's history, oldest first (for a resident's disclosure request, 開示請求).
+    Show {
+        /// The card serial.
+        #[arg(long)]
+        card: String,
+    },
+}
+
+/// Pending operation commands.
+#[derive(Debug, Subcommand)]
+pub enum PendingCommand {
+    /// Close an unfinished operation after checking the card: the card in the reader (if it is
+    /// the operation's card) tells whether a suspend, resume, terminate or change-code was done.
+    Resolve {
+        /// The operation's number (as listed).
+        id: i64,
+        /// What was checked and found.
+        #[arg(long)]
+        note: String,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
+}
+
+/// Why a card is terminated.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TerminateArg {
+    /// 返納: handed back.
+    Returned,
+    /// 死亡: the holder died.
+    Death,
+    /// 有効期限切れ: expired.
+    Expired,
 }
 
 /// Authority commands.

@@ -1,31 +1,30 @@
 //! What each `juki` command does, on top of the library.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::Signature;
 use sha2::{Digest, Sha256};
 
-use juki_host::authority::{self, CounterCredential, RootAuthority};
-use juki_host::card::{KeyKind, Lifecycle, Personalisation};
+use juki_host::authority::{self, RootAuthority};
+use juki_host::card::{KeyKind, Lifecycle};
 use juki_host::date;
 use juki_host::pcsc_transport::{self, PcscTransport};
 use juki_host::pin::PinKind;
 use juki_host::pin_input::PinPrompter;
-use juki_host::resident::{CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex};
-use juki_host::resident_code::ResidentCode;
+use juki_host::resident::{CardInfo, FourInfo, MunicipalityCode};
 use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Transport;
 use juki_host::{Error, JukiCard, Result};
 
-use crate::cli::{AuthorityCommand, CardCommand, Cli, Command, CounterCommand, PinCommand};
+use crate::cli::{AuthorityCommand, CardCommand, Cli, Command, PinCommand};
 
-type Card = JukiCard<Box<dyn Transport>>;
+pub(crate) type Card = JukiCard<Box<dyn Transport>>;
 
 /// Connects to the card chosen by `--reader`. A `sim:PATH` image is created blank only when
 /// `create_sim` (for `card init`).
-fn open_card(reader: Option<&str>, create_sim: bool) -> Result<Card> {
+pub(crate) fn open_card(reader: Option<&str>, create_sim: bool) -> Result<Card> {
     let transport: Box<dyn Transport> = match reader.and_then(juki_host::card::sim_path) {
         Some(path) => {
             let path = Path::new(path);
@@ -79,31 +78,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Card {
             command: CardCommand::Init { root_pub },
         } => card_init(&mut open_card(reader, true)?, &root_pub),
-        Command::Counter { command } => match command {
-            CounterCommand::Issue {
-                credential,
-                name,
-                address,
-                birth,
-                sex,
-                photo,
-                serial,
-            } => {
-                let request = IssueRequest {
-                    credential,
-                    name,
-                    address,
-                    birth,
-                    sex,
-                    photo,
-                    serial,
-                };
-                counter_issue(&mut open_card(reader, false)?, &request)
-            }
-            CounterCommand::ResetPin { credential, pin } => {
-                counter_reset_pin(&mut open_card(reader, false)?, &credential, pin.into())
-            }
-        },
+        Command::Counter {
+            counter_dir,
+            command,
+        } => crate::counter_cmd::run(reader, counter_dir, command),
         Command::Authority { command } => match command {
             AuthorityCommand::Init { dir } => authority_init(&dir),
             AuthorityCommand::Certify {
@@ -136,7 +114,7 @@ fn readers() -> Result<()> {
     Ok(())
 }
 
-fn print_card_info(info: &CardInfo) {
+pub(crate) fn print_card_info(info: &CardInfo) {
     println!("カード番号 (card serial):      {}", info.serial);
     println!("交付地 (issued by):            {}", info.municipality);
     println!(
@@ -161,29 +139,47 @@ fn status(card: &mut Card) -> Result<()> {
     println!("reader:                        {}", card.transport().name());
     let state = card.lifecycle()?;
     println!("カードの状態 (card state):     {state}");
+    if matches!(state, Lifecycle::Blank | Lifecycle::Initialised) {
+        return Ok(());
+    }
+    let info = card.card_info()?;
+    print_card_info(&info);
+    if date::today()? > info.expires {
+        println!("有効期限切れ (EXPIRED):        this card can no longer be used");
+    }
     if state != Lifecycle::Issued {
         return Ok(());
     }
-    print_card_info(&card.card_info()?);
     for kind in PinKind::ALL {
         println!("{}: {}", kind, card.pin_status(kind)?);
     }
     Ok(())
 }
 
+/// Refuses a holder's operation on an expired card (the card has no clock: the host checks the
+/// expiry date in its card information). A card whose information cannot be read is left to
+/// answer for itself (suspended, terminated, not issued).
+fn refuse_if_expired(card: &mut Card) -> Result<()> {
+    if let Ok(info) = card.card_info() {
+        if date::today()? > info.expires {
+            return Err(Error::CardExpired {
+                expires: date::display(info.expires),
+                what: "it can no longer be used; return it at the municipal counter (返納) and \
+                       apply for a new card",
+            });
+        }
+    }
+    Ok(())
+}
+
 fn info(card: &mut Card) -> Result<()> {
+    refuse_if_expired(card)?;
     let mut pins = PinPrompter::from_stdin();
     let pin = pins.ask(PinKind::Juki)?;
     let record = card.read_resident(&pin)?;
     drop(pin);
     println!("住民票コード (resident code):  {}", record.code);
-    println!("氏名 (name):                   {}", record.info.name);
-    println!("住所 (address):                {}", record.info.address);
-    println!(
-        "生年月日 (date of birth):      {}",
-        date::display(record.info.birth)
-    );
-    println!("性別 (sex):                    {}", record.info.sex);
+    print_four_info(&record.info);
     let changes = &record.changes;
     if changes.is_empty() {
         println!("変更情報 (changes):            なし (none)");
@@ -202,6 +198,17 @@ fn info(card: &mut Card) -> Result<()> {
     Ok(())
 }
 
+/// Prints the 4 info.
+pub(crate) fn print_four_info(info: &FourInfo) {
+    println!("氏名 (name):                   {}", info.name);
+    println!("住所 (address):                {}", info.address);
+    println!(
+        "生年月日 (date of birth):      {}",
+        date::display(info.birth)
+    );
+    println!("性別 (sex):                    {}", info.sex);
+}
+
 fn pin_status(card: &mut Card) -> Result<()> {
     for kind in PinKind::ALL {
         println!("{}: {}", kind, card.pin_status(kind)?);
@@ -210,6 +217,7 @@ fn pin_status(card: &mut Card) -> Result<()> {
 }
 
 fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
+    refuse_if_expired(card)?;
     let mut pins = PinPrompter::from_stdin();
     let current = pins.ask(kind)?;
     let new = pins.ask_new(kind, None)?;
@@ -225,6 +233,7 @@ fn sign(
     pubkey_out: Option<PathBuf>,
     der: bool,
 ) -> Result<()> {
+    refuse_if_expired(card)?;
     let data = read_file(file)?;
     let hash: [u8; 32] = Sha256::digest(&data).into();
     let public = card.public_key(KeyKind::Sign)?;
@@ -290,17 +299,7 @@ fn card_init(card: &mut Card, root_pub: &Path) -> Result<()> {
     Ok(())
 }
 
-struct IssueRequest {
-    credential: PathBuf,
-    name: String,
-    address: String,
-    birth: String,
-    sex: String,
-    photo: bool,
-    serial: Option<String>,
-}
-
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let tty = std::fs::File::open("/dev/tty").map_err(|e| Error::io("opening the terminal", e))?;
@@ -309,67 +308,6 @@ fn confirm(question: &str) -> Result<bool> {
         .read_line(&mut line)
         .map_err(|e| Error::io("reading the answer", e))?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "はい"))
-}
-
-fn counter_issue(card: &mut Card, r: &IssueRequest) -> Result<()> {
-    let cred = CounterCredential::load(&r.credential)?;
-    let birth = date::parse_user_date(&r.birth)?;
-    let info = FourInfo::new(&r.name, &r.address, birth, Sex::parse(&r.sex)?)?;
-    let today = date::today_jst()?;
-    let serial = match &r.serial {
-        Some(s) => s.clone(),
-        None => format!("JK{}", &ResidentCode::generate().as_str()[..10]),
-    };
-    let card_info = CardInfo::new(&serial, cred.municipality.clone(), today, r.photo)?;
-    match card.lifecycle()? {
-        Lifecycle::Initialised => {}
-        state => {
-            return Err(Error::InvalidInput(format!(
-                "this card is {state}; only an initialised card can be issued"
-            )))
-        }
-    }
-    let code = ResidentCode::generate();
-    println!("住民票コード (resident code, generated): {code}");
-    println!("氏名 (name):     {}", info.name);
-    println!("住所 (address):  {}", info.address);
-    println!("生年月日 (birth): {}", date::display(info.birth));
-    println!("性別 (sex):      {}", info.sex);
-    print_card_info(&card_info);
-    let mut pins = PinPrompter::from_stdin();
-    if pins.is_terminal() && std::io::stderr().is_terminal() && !confirm("Issue this card?")? {
-        return Err(Error::InvalidInput("cancelled; nothing was written".into()));
-    }
-    let birth_mmdd = info.birth_mmdd();
-    let juki_pin = pins.ask_new(PinKind::Juki, Some(&birth_mmdd))?;
-    let auth_pin = pins.ask_new(PinKind::Auth, Some(&birth_mmdd))?;
-    let sign_pin = pins.ask_new(PinKind::Sign, None)?;
-    let p = Personalisation {
-        code,
-        info,
-        changes: ChangeInfo::default(),
-        card: card_info,
-        juki_pin,
-        auth_pin,
-        sign_pin,
-    };
-    let keys = card.personalise(&cred, &p)?;
-    println!(
-        "card issued by {} {} (交付しました); signing key fingerprint {}",
-        cred.municipality,
-        cred.name,
-        hex::encode(&Sha256::digest(authority::sec1_uncompressed(&keys.sign))[..8])
-    );
-    Ok(())
-}
-
-fn counter_reset_pin(card: &mut Card, credential: &Path, kind: PinKind) -> Result<()> {
-    let cred = CounterCredential::load(credential)?;
-    let mut pins = PinPrompter::from_stdin();
-    let new = pins.ask_new(kind, None)?;
-    card.reset_pin(&cred, kind, &new)?;
-    println!("{kind}: reset with full tries (パスワードを再設定しました)");
-    Ok(())
 }
 
 fn authority_init(dir: &Path) -> Result<()> {
@@ -398,7 +336,7 @@ fn authority_certify(
     }
     let code = MunicipalityCode::parse(municipality)?;
     let root = RootAuthority::load(root_dir)?;
-    let cred = root.issue_counter_credential(&code, name, date::today_jst()?, years)?;
+    let cred = root.issue_counter_credential(&code, name, date::today()?, years)?;
     let (key, cert) = cred.save(out)?;
     println!(
         "counter credential for {} {}, valid {} to {}",

@@ -16,6 +16,36 @@ pub fn today_jst() -> Result<Date> {
         .ok_or_else(|| Error::InvalidInput("the system clock is out of range".into()))
 }
 
+/// The environment variable that sets "today" for training and tests: `JUKI_TODAY=YYYY-MM-DD`
+/// (or `YYYYMMDD`). Never set it at a real counter: card and credential validity are decided
+/// against it.
+pub const TODAY_ENV: &str = "JUKI_TODAY";
+
+/// Today for every validity decision (card expiry, credential validity, issue date): the date in
+/// `JUKI_TODAY` when it is set (training, tests), else [`today_jst`].
+pub fn today() -> Result<Date> {
+    match std::env::var(TODAY_ENV) {
+        Ok(text) if !text.trim().is_empty() => parse_user_date(text.trim()).map_err(|_| {
+            Error::InvalidInput(format!(
+                "{TODAY_ENV}=\"{text}\" is not a date; write it as YYYY-MM-DD (or unset it)"
+            ))
+        }),
+        _ => today_jst(),
+    }
+}
+
+/// Whole years from `birth` to `on` (age on that day; a 29 February birthday counts on
+/// 28 February in a common year).
+pub fn age_on(birth: Date, on: Date) -> u32 {
+    let (by, _, _) = birth.ymd();
+    let (oy, _, _) = on.ymd();
+    let mut years = oy.saturating_sub(by);
+    while years > 0 && add_years(birth, years).is_none_or(|d| d > on) {
+        years -= 1;
+    }
+    years
+}
+
 /// The civil date `days` days after 1970-01-01 (H. Hinnant's `civil_from_days`).
 pub fn from_days_since_epoch(days: i64) -> Option<Date> {
     let z = days + 719_468;
@@ -92,6 +122,17 @@ mod tests {
             day_before(Date::from_ymd(2026, 1, 1).unwrap()),
             Date::from_ymd(2025, 12, 31)
         );
+    }
+
+    #[test]
+    fn ages() {
+        let b = Date::from_ymd(2012, 4, 15).unwrap();
+        assert_eq!(age_on(b, Date::from_ymd(2027, 4, 14).unwrap()), 14);
+        assert_eq!(age_on(b, Date::from_ymd(2027, 4, 15).unwrap()), 15);
+        assert_eq!(age_on(b, Date::from_ymd(2012, 4, 15).unwrap()), 0);
+        assert_eq!(age_on(b, Date::from_ymd(2000, 1, 1).unwrap()), 0);
+        let leap = Date::from_ymd(2008, 2, 29).unwrap();
+        assert_eq!(age_on(leap, Date::from_ymd(2023, 2, 28).unwrap()), 15);
     }
 
     #[test]

@@ -81,6 +81,53 @@ pub enum Error {
     /// Any other status word.
     #[error("unexpected status word {0:04X} from the card")]
     UnexpectedStatus(u16),
+    /// `6982` on EXTERNAL AUTHENTICATE: the card did not accept the counter's credential.
+    #[error(
+        "this card does not accept the counter credential: certified by another national root, \
+         or expired (窓口の証明書がこのカードで使えません)"
+    )]
+    CounterNotAccepted,
+
+    // ---- refused on the host before the card is asked ----
+    /// The card's expiry date (住基 EF 0004) is past: refused on the host (the card has no clock).
+    #[error("this card expired on {expires} (有効期限切れ): {what}")]
+    CardExpired {
+        /// The expiry date, `YYYY-MM-DD`.
+        expires: String,
+        /// What is still possible.
+        what: &'static str,
+    },
+    /// The card is not in a lifecycle state that allows the counter operation.
+    #[error("this card is {state}: {operation} is not possible ({hint})")]
+    WrongCardState {
+        /// The card's state, as shown.
+        state: String,
+        /// The operation asked.
+        operation: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// The municipality's counter credential is outside its validity.
+    #[error(
+        "the counter credential of {municipality} {name} {when} (窓口の証明書の有効期間外): ask the \
+         national authority for a new one (juki authority certify)"
+    )]
+    CredentialNotValid {
+        /// Municipality code.
+        municipality: String,
+        /// Municipality name.
+        name: String,
+        /// `expired on …` or `is valid only from …`.
+        when: String,
+    },
+
+    // ---- the municipal counter's records ----
+    /// The counter database refused or failed (operator login, registry rule, storage).
+    #[error(transparent)]
+    Counter(#[from] crate::counter::CounterError),
+    /// `juki counter audit verify` found a fault in the audit trail.
+    #[error("the audit trail is damaged (監査記録の改ざん・欠落): {0}")]
+    AuditTrail(String),
 
     // ---- reader and transport ----
     /// No PC/SC reader is connected (or pcscd is not running).
@@ -210,6 +257,7 @@ impl Error {
             Error::ClaNotSupported => 0x6E00,
             Error::MemoryFailure => 0x6581,
             Error::UnexpectedStatus(sw) => *sw,
+            Error::CounterNotAccepted => 0x6982,
             _ => return None,
         })
     }
@@ -223,11 +271,30 @@ impl Error {
     }
 
     /// The `juki` CLI's exit code for this error (documented in `juki --help`):
-    /// 3 wrong PIN, 4 PIN locked, 5 reader or card missing, 6 refused by the card (needs a PIN
-    /// or the counter, wrong state, card suspended or terminated, wrong data, not found), 1
-    /// otherwise.
+    /// 3 wrong PIN, 4 PIN locked, 5 reader or card missing, 6 refused (by the card: needs a PIN
+    /// or the counter, wrong state, card suspended or terminated, wrong data, not found; or on the
+    /// host: card expired, wrong card state, counter credential not valid or not accepted, the
+    /// registry's rules), 7 operator login refused (wrong name or password, locked out), 8 the
+    /// audit trail is damaged, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
+        use crate::counter::CounterError as C;
         match self {
+            Error::Counter(C::WrongCredentials | C::LockedOut { .. }) => 7,
+            Error::Counter(
+                C::Transition { .. }
+                | C::WrongState { .. }
+                | C::CardAlreadyHeld { .. }
+                | C::DuplicateCard(_)
+                | C::CodeInUse(_)
+                | C::NameMismatch { .. }
+                | C::UnknownCard(_)
+                | C::UnknownResident(_),
+            ) => 6,
+            Error::AuditTrail(_) => 8,
+            Error::CounterNotAccepted
+            | Error::CardExpired { .. }
+            | Error::WrongCardState { .. }
+            | Error::CredentialNotValid { .. } => 6,
             Error::WrongPin { .. } => 3,
             Error::PinBlocked => 4,
             Error::NoReader

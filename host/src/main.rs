@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod counter_cmd;
 
 use std::process::ExitCode;
 

@@ -111,6 +111,33 @@ impl PinPrompter {
         }
     }
 
+    /// Asks for a secret that is not a card PIN (an operator's password), with `prompt`.
+    pub fn ask_secret(&mut self, prompt: &str) -> Result<Pin> {
+        let secret = self.read(prompt)?;
+        if secret.as_bytes().is_empty() {
+            return Err(Error::InvalidInput("nothing entered".into()));
+        }
+        Ok(secret)
+    }
+
+    /// Asks for a new secret that is not a card PIN (an operator's password): at a terminal
+    /// twice, and the two entries must match; from standard input once.
+    pub fn ask_new_secret(&mut self, prompt: &str) -> Result<Pin> {
+        let secret = self.ask_secret(prompt)?;
+        if self.is_terminal() {
+            let again = self.read(&format!(
+                "{} again (確認のため再入力): ",
+                prompt.trim_end().trim_end_matches(':')
+            ))?;
+            if again != secret {
+                return Err(Error::InvalidInput(
+                    "the two entries differ (入力が一致しません); nothing was changed".into(),
+                ));
+            }
+        }
+        Ok(secret)
+    }
+
     /// Asks for the current PIN `kind`.
     pub fn ask(&mut self, kind: PinKind) -> Result<Pin> {
         let pin = self.read(&format!("Enter the {kind}: "))?;

@@ -38,6 +38,21 @@ fn issue_read_and_block_on_a_sim_card() {
         ],
         "",
     ));
+    let data = dir.path().join("counter-data");
+    ok(juki(
+        &[
+            "counter",
+            "--counter-dir",
+            s(&data),
+            "operator",
+            "add",
+            "--name",
+            "tanaka",
+            "--credential",
+            s(&counter),
+        ],
+        "tanaka-pw1\n",
+    ));
     // No image yet: only `card init` creates one.
     fails(juki(&["--reader", &reader, "status"], ""), 1, "card image");
     let root_pub = root.join("root.pub");
@@ -65,7 +80,11 @@ fn issue_read_and_block_on_a_sim_card() {
                 "--reader",
                 &reader,
                 "counter",
+                "--counter-dir",
+                s(&data),
                 "issue",
+                "--operator",
+                "tanaka",
                 "--credential",
                 s(&counter),
                 "--name",
@@ -79,7 +98,7 @@ fn issue_read_and_block_on_a_sim_card() {
                 "--serial",
                 "OSAKA-0001",
             ],
-            pins,
+            &format!("tanaka-pw1\n{pins}"),
         )
     };
     fails(issue("2580\n1357\n"), 1, "standard input ended");
@@ -87,7 +106,7 @@ fn issue_read_and_block_on_a_sim_card() {
     ok(issue("2580\n1357\nOSAKA2026\n"));
     fails(
         issue("2580\n1357\nOSAKA2026\n"),
-        1,
+        6,
         "only an initialised card",
     );
     let status = ok(juki(&["--reader", &reader, "status"], ""));

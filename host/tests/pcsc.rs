@@ -171,6 +171,23 @@ fn cli_whole_life_through_pcsc() {
         "check digit",
     );
 
+    // The counter's records and its first operator.
+    let data = dir.path().join("counter-data");
+    ok(juki(
+        &[
+            "counter",
+            "--counter-dir",
+            path_str(&data),
+            "operator",
+            "add",
+            "--name",
+            "tanaka",
+            "--credential",
+            path_str(&counter),
+        ],
+        "tanaka-pw1\n",
+    ));
+
     juki_reader_sim::SimCard::create(&image).unwrap();
     let mut served = Served::start(&image);
 
@@ -192,7 +209,11 @@ fn cli_whole_life_through_pcsc() {
 
     let issue_args = [
         "counter",
+        "--counter-dir",
+        path_str(&data),
         "issue",
+        "--operator",
+        "tanaka",
         "--credential",
         path_str(&counter),
         "--name",
@@ -207,17 +228,17 @@ fn cli_whole_life_through_pcsc() {
     ];
     // A weak PIN is refused before anything is written.
     fails(
-        juki_card(&issue_args, "1234\n1357\nJUKI2026\n"),
+        juki_card(&issue_args, "tanaka-pw1\n1234\n1357\nJUKI2026\n"),
         1,
         "too easy",
     );
     // The birthday as PIN is refused.
     fails(
-        juki_card(&issue_args, "0415\n1357\nJUKI2026\n"),
+        juki_card(&issue_args, "tanaka-pw1\n0415\n1357\nJUKI2026\n"),
         1,
         "too easy",
     );
-    let issued = ok(juki_card(&issue_args, "2580\n1357\nJUKI2026\n"));
+    let issued = ok(juki_card(&issue_args, "tanaka-pw1\n2580\n1357\nJUKI2026\n"));
     let code_line = issued
         .lines()
         .find(|l| l.contains("住民票コード"))
@@ -333,13 +354,17 @@ fn cli_whole_life_through_pcsc() {
     ok(juki_card(
         &[
             "counter",
+            "--counter-dir",
+            path_str(&data),
             "reset-pin",
+            "--operator",
+            "tanaka",
             "--credential",
             path_str(&counter),
             "--pin",
             "juki",
         ],
-        "4826\n",
+        "tanaka-pw1\n4826\n",
     ));
     let info = ok(juki_card(&["info"], "4826\n"));
     assert!(info.contains(&code), "{info}");

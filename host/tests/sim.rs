@@ -233,13 +233,13 @@ fn counter_of_another_root_is_refused() {
     let other = setup("x");
     assert!(matches!(
         card.personalise(&other.cred, &s.person),
-        Err(Error::SecurityStatusNotSatisfied)
+        Err(Error::CounterNotAccepted)
     ));
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Initialised);
     card.personalise(&s.cred, &s.person).unwrap();
     assert!(matches!(
         card.reset_pin(&other.cred, PinKind::Juki, &Pin::from("4826")),
-        Err(Error::SecurityStatusNotSatisfied)
+        Err(Error::CounterNotAccepted)
     ));
 }
 
@@ -295,7 +295,7 @@ fn suspend_and_resume(extended: bool) {
     let other = setup("x");
     assert!(matches!(
         card.suspend(&other.cred),
-        Err(Error::SecurityStatusNotSatisfied)
+        Err(Error::CounterNotAccepted)
     ));
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
     assert!(matches!(
@@ -338,7 +338,7 @@ fn suspend_and_resume(extended: bool) {
         .unwrap();
     assert!(matches!(
         card.resume(&other.cred),
-        Err(Error::SecurityStatusNotSatisfied)
+        Err(Error::CounterNotAccepted)
     ));
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
 
@@ -376,7 +376,7 @@ fn terminated_card_keeps_only_its_card_information() {
     let other = setup("x");
     assert!(matches!(
         card.terminate(&other.cred),
-        Err(Error::SecurityStatusNotSatisfied)
+        Err(Error::CounterNotAccepted)
     ));
     card.suspend(&s.cred).unwrap();
     card.terminate(&s.cred).unwrap();

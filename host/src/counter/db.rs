@@ -224,6 +224,11 @@ impl CounterDb {
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
+    /// The connection, for the counter operations' own small tables (`meta`).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     /// The clock the records are stamped with.
     pub fn clock(&self) -> &dyn Clock {
         &*self.clock

@@ -52,6 +52,9 @@
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //! - [`journal`]: pending operations (begin → card step → complete).
 //! - [`clock`]: the time source (injectable for tests).
+//! - [`session`]: a logged-in operator at a counter bound to one municipality.
+//! - [`ops`]: the counter's operations on a card, end to end (host checks, journal, card step,
+//!   registry and audit record).
 
 pub mod audit;
 pub mod clock;
@@ -59,13 +62,17 @@ pub mod db;
 pub mod error;
 pub mod journal;
 pub mod operators;
+pub mod ops;
 pub mod registry;
+pub mod session;
 
 mod sql;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use db::{CounterDb, Tx};
 pub use error::{CounterError, Result};
+pub use ops::{IssueRequest, UpdateRequest};
+pub use session::Session;
 
 use crate::resident::MunicipalityCode;
 use std::fmt;
