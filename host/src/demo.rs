@@ -1,25 +1,32 @@
 //! `juki demo`: the card's whole life on the embedded simulator, with no setup and no input.
 //!
 //! A national root and a municipality counter credential are made; a blank card (a temporary
-//! card image) is initialised and issued to a sample resident; the data is read back with the
-//! 住基 PIN; a sample e-application is signed on the card and verified on the host; the 住基 PIN is
-//! entered wrong three times until it locks, the right PIN is refused, the counter resets it, and
-//! the card signs again. Every step states what it expects and checks it: the demo fails (and
-//! `juki demo` exits non-zero) as soon as the card does something else.
+//! card image) is initialised and issued to a sample resident at the counter (registry and audit
+//! trail in a temporary counter directory); the data is read back with the 住基 PIN; a sample
+//! e-application is signed on the card and verified on the host; the 住基 PIN is entered wrong
+//! three times until it locks, the right PIN is refused, the counter resets it, and the card
+//! signs again. Then the card is reported lost and suspended, found and resumed, the resident
+//! moves to Osaka where another municipality's counter serves the same card (継続利用), and the
+//! card is finally returned and terminated; both counters' audit trails are verified. Every step
+//! states what it expects and checks it: the demo fails (and `juki demo` exits non-zero) as soon
+//! as the card or the records do something else.
 
 use std::io::Write;
+use std::path::Path;
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
 
 use crate::authority::{sec1_uncompressed, RootAuthority};
-use crate::card::{JukiCard, KeyKind, Lifecycle, Personalisation, PinStatus};
+use crate::card::{JukiCard, KeyKind, Lifecycle, PinStatus};
+use crate::counter::registry::{CardState, TerminateReason};
+use crate::counter::session::add_first_operator;
+use crate::counter::{CounterDb, IssueRequest, Session, UpdateRequest};
 use crate::date::{self, Date};
 use crate::error::{Error, Result};
 use crate::pin::PinKind;
-use crate::pin_input::Pin;
-use crate::resident::{CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex};
-use crate::resident_code::ResidentCode;
+use crate::pin_input::{Pin, PinPrompter};
+use crate::resident::{MunicipalityCode, Sex};
 use crate::sim_transport::SimTransport;
 
 /// The sample e-application signed in the demo.
@@ -34,7 +41,7 @@ struct Demo<'w> {
     step: usize,
 }
 
-const STEPS: usize = 12;
+const STEPS: usize = 17;
 
 impl Demo<'_> {
     fn step(&mut self, ja: &str, en: &str) {
@@ -77,6 +84,25 @@ impl Demo<'_> {
     }
 }
 
+/// What the resident types on the counter's PIN pad, one secret per line (the demo's stand-in for
+/// a person at the keyboard).
+fn pin_pad(lines: &str) -> PinPrompter {
+    PinPrompter::scripted(lines)
+}
+
+/// A counter's data directory with its first operator, logged in.
+fn open_counter(
+    dir: &Path,
+    municipality: &MunicipalityCode,
+    operator: &str,
+    today: Date,
+) -> Result<Session> {
+    let password = Pin::from("demo-operator-password");
+    let db = CounterDb::open(dir)?;
+    add_first_operator(&db, municipality, operator, &password)?;
+    Session::login(db, municipality, operator, &password, today)
+}
+
 fn fingerprint(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..8])
 }
@@ -115,9 +141,11 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         cred.certificate().len()
     ));
     d.ok("certificate signed by the root and checked");
+    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+    let mut chiyoda_counter = open_counter(&dir.path().join("chiyoda"), &chiyoda, "tanaka", today)?;
+    d.say("counter records (registry, audit trail): operator tanaka (田中) logged in");
 
     d.step("白紙のカードを用意", "a blank card in the simulated reader");
-    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
     let image = dir.path().join("demo-card.img");
     let mut card = JukiCard::new(SimTransport::create(&image)?);
     d.say(format!("card image: {}", image.display()));
@@ -139,39 +167,49 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         "窓口でカードを交付",
         "issue the card to a resident at the counter",
     );
-    let info = FourInfo::new(
-        "住基 花子",
-        "東京都千代田区千代田1-1",
-        Date::from_ymd(1985, 4, 15).ok_or_else(|| d.fail("sample birth date"))?,
-        Sex::Female,
-    )?;
-    let code = ResidentCode::generate();
-    let serial = format!("JK{}", &ResidentCode::generate().as_str()[..10]);
-    let card_info = CardInfo::new(&serial, chiyoda.clone(), today, true)?;
-    let juki_pin = Pin::from("2580");
-    let auth_pin = Pin::from("1357");
-    let sign_pin = Pin::from("JUKI2026");
-    let personalisation = Personalisation {
-        code: code.clone(),
-        info: info.clone(),
-        changes: ChangeInfo::default(),
-        card: card_info.clone(),
-        juki_pin: juki_pin.clone(),
-        auth_pin,
-        sign_pin: sign_pin.clone(),
+    let request = IssueRequest {
+        name: "住基 花子".into(),
+        address: "東京都千代田区千代田1-1".into(),
+        birth: Date::from_ymd(1985, 4, 15).ok_or_else(|| d.fail("sample birth date"))?,
+        sex: Sex::Female,
+        photo: true,
+        serial: None,
+        representative: None,
+        stay_until: None,
+        resident_code: None,
     };
-    d.say(format!("氏名 (name):      {}", info.name));
-    d.say(format!("住所 (address):   {}", info.address));
-    d.say(format!("生年月日 (birth): {}", date::display(info.birth)));
-    d.say(format!("性別 (sex):       {}", info.sex));
+    let juki_pin = Pin::from("2580");
+    let sign_pin = Pin::from("JUKI2026");
+    d.say(format!("氏名 (name):      {}", request.name));
+    d.say(format!("住所 (address):   {}", request.address));
+    d.say(format!(
+        "生年月日 (birth): {}",
+        date::display(request.birth)
+    ));
+    d.say(format!("性別 (sex):       {}", request.sex));
+    d.say("the resident sets the 住基 PIN, the auth PIN and the sign password (not shown)");
+    let issued = chiyoda_counter.issue(
+        &mut card,
+        &cred,
+        &request,
+        &mut pin_pad("2580\n1357\nJUKI2026\n"),
+        &mut |_| Ok(true),
+    )?;
+    let code = issued.preview.code.clone();
+    let info = issued.preview.info.clone();
+    let card_info = issued.preview.card.clone();
+    let keys = issued.keys;
     d.say(format!(
         "住民票コード (resident code, generated at random): {code}"
     ));
-    d.say("the resident sets the 住基 PIN, the auth PIN and the sign password (not shown)");
-    let keys = card.personalise(&cred, &personalisation)?;
     d.say("key pairs generated on the card; the private keys never leave it");
     let state = card.lifecycle()?;
     d.check(state == Lifecycle::Issued, "the card is issued (交付済み)")?;
+    let registered = chiyoda_counter.db().registry().card(&card_info.serial)?;
+    d.check(
+        registered.is_some_and(|r| r.state == CardState::Issued),
+        "the card is in the registry of 千代田区, and the issue is in the audit trail",
+    )?;
     let shown = card.card_info()?;
     d.check(
         shown == card_info,
@@ -253,8 +291,9 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         "窓口でパスワードを再設定",
         "the counter resets the 住基 PIN (パスワード再設定)",
     );
+    d.say("the resident enters a new 住基 PIN on the counter's PIN pad (not shown)");
     let new_pin = Pin::from("4826");
-    card.reset_pin(&cred, PinKind::Juki, &new_pin)?;
+    chiyoda_counter.reset_pin(&mut card, &cred, PinKind::Juki, &mut pin_pad("4826\n"))?;
     let status = card.pin_status(PinKind::Juki)?;
     d.check(
         status == PinStatus::TriesLeft(3),
@@ -287,6 +326,138 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         public.verify_prehash(&hash, &signature).is_ok(),
         "the new signature verifies with the same public key",
     )?;
+
+    d.step(
+        "紛失の届出で一時停止",
+        "the card is reported lost: the counter suspends it (一時停止)",
+    );
+    chiyoda_counter.suspend(&mut card, &cred, Some("紛失の届出"))?;
+    d.check(
+        card.lifecycle()? == Lifecycle::Suspended,
+        "the card is suspended",
+    )?;
+    let r = card.read_resident(&new_pin);
+    d.expect_sw(
+        r,
+        0x6283,
+        "suspended: the resident data stays closed, no PIN try used",
+    )?;
+    let r = card.sign_hash(&hash, &sign_pin);
+    d.expect_sw(r, 0x6283, "suspended: no signature either")?;
+    d.check(
+        card.pin_status(PinKind::Juki).is_err() && card.card_info()? == card_info,
+        "only the card information can still be read",
+    )?;
+
+    d.step(
+        "見つかったので一時停止を解除",
+        "the card is found: the counter lifts the suspension",
+    );
+    chiyoda_counter.resume(&mut card, &cred)?;
+    let record = card.read_resident(&new_pin)?;
+    d.check(
+        record.code == code,
+        "the card works again with the same PIN",
+    )?;
+
+    d.step(
+        "大阪市北区へ転入・継続利用",
+        "the resident moves to Osaka: another municipality's counter updates the same card",
+    );
+    let kita = MunicipalityCode::parse("271276")?;
+    let osaka_cred = root.issue_counter_credential(&kita, "大阪市北区", today, 5)?;
+    let mut osaka_counter = open_counter(&dir.path().join("osaka"), &kita, "yamada", today)?;
+    d.say(format!(
+        "counter of {} {} (certified by the same national root), operator yamada (山田)",
+        osaka_cred.municipality, osaka_cred.name
+    ));
+    let new_address = "大阪府大阪市北区中之島1-3-20";
+    d.say("the resident enters the 住基 PIN so that the counter keeps the rest of the 4 info");
+    let updated = osaka_counter.update(
+        &mut card,
+        &osaka_cred,
+        &UpdateRequest {
+            address: Some(new_address.into()),
+            name: None,
+            reason: "転入".into(),
+            date: None,
+        },
+        &mut pin_pad("4826\n"),
+    )?;
+    d.check(
+        updated.registered_here,
+        "a card issued by 千代田区 is served in Osaka and registered there from its data",
+    )?;
+    let record = card.read_resident(&new_pin)?;
+    d.say(format!("住所 (address): {}", record.info.address));
+    d.check(
+        record.info.address == new_address && record.info.name == info.name,
+        "the new address is on the card, the rest of the 4 info unchanged",
+    )?;
+    d.check(
+        record
+            .changes
+            .address
+            .as_ref()
+            .is_some_and(|c| c.reason == "転入"),
+        "and the change information records the 転入 with its date",
+    )?;
+    let signature = card.sign_hash(&hash, &sign_pin)?;
+    d.check(
+        card.public_key(KeyKind::Sign)? == keys.sign
+            && public.verify_prehash(&hash, &signature).is_ok(),
+        "the keys stay on the card (the JPKI certificates are flagged for revocation)",
+    )?;
+
+    d.step(
+        "カードの返納",
+        "the card is returned: the counter terminates it (返納)",
+    );
+    osaka_counter.terminate(&mut card, &osaka_cred, TerminateReason::Returned)?;
+    d.check(
+        card.lifecycle()? == Lifecycle::Terminated,
+        "the card is terminated, irreversibly",
+    )?;
+    let r = card.sign_hash(&hash, &sign_pin);
+    d.expect_sw(r, 0x6285, "the signing key is erased")?;
+    let r = card.read_resident(&new_pin);
+    d.expect_sw(r, 0x6285, "the resident data is erased")?;
+    d.check(
+        card.card_info()? == card_info,
+        "only the card information remains readable",
+    )?;
+    let r = chiyoda_counter.resume(&mut card, &cred);
+    d.check(r.is_err(), "and no counter can bring it back")?;
+
+    d.step(
+        "監査記録の検証",
+        "both counters' audit trails are intact and tell the card's story",
+    );
+    for (name, counter) in [
+        ("千代田区", &chiyoda_counter),
+        ("大阪市北区", &osaka_counter),
+    ] {
+        let report = counter.db().audit().verify()?;
+        let history = counter.db().audit().show(&card_info.serial)?;
+        d.say(format!(
+            "{name}: {} records, head {}; for this card: {}",
+            report.checked,
+            report.head,
+            history
+                .iter()
+                .map(|r| if r.outcome.is_ok() {
+                    r.operation.clone()
+                } else {
+                    format!("{} ({})", r.operation, r.outcome.kind())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        d.check(
+            report.fault.is_none() && !history.is_empty(),
+            &format!("{name}: hash chain verified"),
+        )?;
+    }
 
     let _ = writeln!(
         d.out,

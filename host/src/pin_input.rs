@@ -54,6 +54,8 @@ enum Source {
 /// Asks for PINs, one after the other.
 pub struct PinPrompter {
     source: Source,
+    /// Print the prompts of line input to standard error (not for a scripted demo).
+    show_prompts: bool,
 }
 
 impl PinPrompter {
@@ -62,6 +64,7 @@ impl PinPrompter {
         if std::io::stdin().is_terminal() {
             PinPrompter {
                 source: Source::Terminal,
+                show_prompts: true,
             }
         } else {
             PinPrompter::from_lines(Box::new(std::io::BufReader::new(std::io::stdin())))
@@ -72,6 +75,15 @@ impl PinPrompter {
     pub fn from_lines(reader: Box<dyn BufRead>) -> PinPrompter {
         PinPrompter {
             source: Source::Lines(reader),
+            show_prompts: true,
+        }
+    }
+
+    /// Secrets typed by a script (`juki demo`'s resident): one per line, prompts not shown.
+    pub fn scripted(lines: &str) -> PinPrompter {
+        PinPrompter {
+            source: Source::Lines(Box::new(std::io::Cursor::new(lines.to_string()))),
+            show_prompts: false,
         }
     }
 
@@ -92,13 +104,17 @@ impl PinPrompter {
                 ))
             }
             Source::Lines(reader) => {
-                eprint!("{prompt}");
-                let _ = std::io::stderr().flush();
+                if self.show_prompts {
+                    eprint!("{prompt}");
+                    let _ = std::io::stderr().flush();
+                }
                 let mut line = Zeroizing::new(String::new());
                 let n = reader
                     .read_line(&mut line)
                     .map_err(|e| Error::io("reading the PIN from standard input", e))?;
-                eprintln!();
+                if self.show_prompts {
+                    eprintln!();
+                }
                 if n == 0 {
                     return Err(Error::InvalidInput(
                         "standard input ended before all PINs were given (one PIN per line)".into(),

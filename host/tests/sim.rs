@@ -417,5 +417,5 @@ fn demo_runs_and_checks_itself() {
     assert!(text.contains("63C1"));
     assert!(text.contains("63C0"));
     assert!(text.contains("6984"));
-    assert!(text.contains("all 12 steps behaved as expected"));
+    assert!(text.contains("all 17 steps behaved as expected"));
 }
