@@ -36,48 +36,31 @@ pub const EF_CERTS_PRESENT: u16 = 0x0008;
 /// The token label written to JPKI EF 0006.
 pub const TOKEN_LABEL: &[u8] = b"JPKIAPICCTOKEN";
 
-/// Where the card is in its life (docs/apdu.md, "Lifecycle").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
-    /// Manufactured; no root key yet.
-    Blank,
-    /// The national root key is written; waiting for a counter to issue it.
-    Initialised,
-    /// Personalised and activated: in the holder's hands.
-    Issued,
-    /// Suspended by the counter (一時停止, e.g. reported lost or stolen): the holder's
-    /// operations are refused until the counter lifts the suspension.
-    Suspended,
-    /// Terminated by the counter (返納・廃止): keys, PINs and personal data erased; only the
-    /// card information can be read. For ever.
-    Terminated,
-}
+/// Where the card is in its life (docs/apdu.md, "Lifecycle"): the card core's own enum.
+pub use juki_card::lifecycle::Lifecycle;
 
-impl Lifecycle {
-    /// The state an ISO/IEC 7816-4 life cycle status byte (FCI tag `8A`) stands for: `01`
-    /// creation, `03` initialisation, `05`/`07` operational and activated, `04`/`06`
-    /// operational and deactivated, `0C`–`0F` termination.
-    pub fn from_lcs(lcs: u8) -> Option<Lifecycle> {
-        match lcs {
-            0x01 => Some(Lifecycle::Blank),
-            0x03 => Some(Lifecycle::Initialised),
-            0x05 | 0x07 => Some(Lifecycle::Issued),
-            0x04 | 0x06 => Some(Lifecycle::Suspended),
-            0x0C..=0x0F => Some(Lifecycle::Terminated),
-            _ => None,
-        }
+/// The state an ISO/IEC 7816-4 life cycle status byte (FCI tag `8A`) stands for: `01`
+/// creation, `03` initialisation, `05`/`07` operational and activated, `04`/`06` operational and
+/// deactivated, `0C`–`0F` termination.
+fn lifecycle_from_lcs(lcs: u8) -> Option<Lifecycle> {
+    match lcs {
+        0x01 => Some(Lifecycle::Blank),
+        0x03 => Some(Lifecycle::Initialised),
+        0x05 | 0x07 => Some(Lifecycle::Issued),
+        0x04 | 0x06 => Some(Lifecycle::Suspended),
+        0x0C..=0x0F => Some(Lifecycle::Terminated),
+        _ => None,
     }
 }
 
-impl std::fmt::Display for Lifecycle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Lifecycle::Blank => "blank (未初期化)",
-            Lifecycle::Initialised => "initialised, not issued (初期化済み・未交付)",
-            Lifecycle::Issued => "issued (交付済み)",
-            Lifecycle::Suspended => "suspended (一時停止中)",
-            Lifecycle::Terminated => "terminated (返納・廃止済み)",
-        })
+/// A lifecycle state as the host shows it, e.g. `issued (交付済み)`.
+pub fn lifecycle_text(state: Lifecycle) -> &'static str {
+    match state {
+        Lifecycle::Blank => "blank (未初期化)",
+        Lifecycle::Initialised => "initialised, not issued (初期化済み・未交付)",
+        Lifecycle::Issued => "issued (交付済み)",
+        Lifecycle::Suspended => "suspended (一時停止中)",
+        Lifecycle::Terminated => "terminated (返納・廃止済み)",
     }
 }
 
@@ -269,7 +252,7 @@ impl<T: Transport> JukiCard<T> {
                 ))
             }
         };
-        let state = Lifecycle::from_lcs(lcs).ok_or_else(|| {
+        let state = lifecycle_from_lcs(lcs).ok_or_else(|| {
             Error::Protocol(format!("unknown life cycle status {lcs:02X} in the FCI"))
         })?;
         // The warning status word and the status byte must tell the same story.
@@ -523,7 +506,8 @@ impl<T: Transport> JukiCard<T> {
                 Lifecycle::Terminated => return Err(Error::CardTerminated),
                 state => {
                     return Err(Error::InvalidInput(format!(
-                        "this card is {state}; only a suspended card can be resumed"
+                        "this card is {}; only a suspended card can be resumed",
+                        lifecycle_text(state)
                     )))
                 }
             }

@@ -8,7 +8,7 @@ use p256::ecdsa::Signature;
 use sha2::{Digest, Sha256};
 
 use juki_host::authority::{self, RootAuthority};
-use juki_host::card::{KeyKind, Lifecycle};
+use juki_host::card::{lifecycle_text, KeyKind, Lifecycle};
 use juki_host::date;
 use juki_host::pcsc_transport::{self, PcscTransport};
 use juki_host::pin::PinKind;
@@ -138,7 +138,7 @@ pub(crate) fn print_card_info(info: &CardInfo) {
 fn status(card: &mut Card) -> Result<()> {
     println!("reader:                        {}", card.transport().name());
     let state = card.lifecycle()?;
-    println!("カードの状態 (card state):     {state}");
+    println!("カードの状態 (card state):     {}", lifecycle_text(state));
     if matches!(state, Lifecycle::Blank | Lifecycle::Initialised) {
         return Ok(());
     }
@@ -156,10 +156,16 @@ fn status(card: &mut Card) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a holder's operation on an expired card (the card has no clock: the host checks the
+/// Refuses a holder's operation, before any PIN is asked, on a suspended or terminated card (its
+/// life cycle status byte) and on an expired card (the card has no clock: the host checks the
 /// expiry date in its card information). A card whose information cannot be read is left to
-/// answer for itself (suspended, terminated, not issued).
-fn refuse_if_expired(card: &mut Card) -> Result<()> {
+/// answer for itself (not issued).
+fn refuse_unusable(card: &mut Card) -> Result<()> {
+    match card.lifecycle()? {
+        Lifecycle::Suspended => return Err(Error::CardSuspended),
+        Lifecycle::Terminated => return Err(Error::CardTerminated),
+        _ => {}
+    }
     if let Ok(info) = card.card_info() {
         if date::today()? > info.expires {
             return Err(Error::CardExpired {
@@ -173,7 +179,7 @@ fn refuse_if_expired(card: &mut Card) -> Result<()> {
 }
 
 fn info(card: &mut Card) -> Result<()> {
-    refuse_if_expired(card)?;
+    refuse_unusable(card)?;
     let mut pins = PinPrompter::from_stdin();
     let pin = pins.ask(PinKind::Juki)?;
     let record = card.read_resident(&pin)?;
@@ -217,7 +223,7 @@ fn pin_status(card: &mut Card) -> Result<()> {
 }
 
 fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
-    refuse_if_expired(card)?;
+    refuse_unusable(card)?;
     let mut pins = PinPrompter::from_stdin();
     let current = pins.ask(kind)?;
     let new = pins.ask_new(kind, None)?;
@@ -233,7 +239,7 @@ fn sign(
     pubkey_out: Option<PathBuf>,
     der: bool,
 ) -> Result<()> {
-    refuse_if_expired(card)?;
+    refuse_unusable(card)?;
     let data = read_file(file)?;
     let hash: [u8; 32] = Sha256::digest(&data).into();
     let public = card.public_key(KeyKind::Sign)?;
@@ -290,12 +296,16 @@ fn card_init(card: &mut Card, root_pub: &Path) -> Result<()> {
         Lifecycle::Blank => {}
         state => {
             return Err(Error::InvalidInput(format!(
-                "this card is already {state}; only a blank card can be initialised"
+                "this card is already {}; only a blank card can be initialised",
+                lifecycle_text(state)
             )))
         }
     }
     card.initialise(&root)?;
-    println!("card initialised (初期化しました): {}", card.lifecycle()?);
+    println!(
+        "card initialised (初期化しました): {}",
+        lifecycle_text(card.lifecycle()?)
+    );
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use juki_host::authority::{self, CounterCredential};
 use juki_host::counter::audit::AuditHead;
 use juki_host::counter::journal::PendingId;
-use juki_host::counter::ops::{IssuePreview, IssueRequest, UpdateRequest};
+use juki_host::counter::ops::{Done, IssuePreview, IssueRequest, UpdateRequest};
 use juki_host::counter::registry::{CardRecord, TerminateReason};
 use juki_host::counter::{session, CounterDb, Session};
 use juki_host::date;
@@ -21,7 +21,7 @@ use juki_host::{Error, Result};
 use crate::cli::{
     AuditCommand, CounterCommand, OperatorCommand, PendingCommand, PinArg, TerminateArg,
 };
-use crate::commands::{confirm, open_card, print_card_info, print_four_info};
+use crate::commands::{confirm, open_card, print_card_info, print_four_info, Card};
 
 impl From<TerminateArg> for TerminateReason {
     fn from(r: TerminateArg) -> TerminateReason {
@@ -59,6 +59,12 @@ fn login(
     Session::login(db, municipality, operator, &password, today)
 }
 
+/// Logs in at the municipality this counter's records belong to.
+fn login_bound(db: CounterDb, operator: &str, pins: &mut PinPrompter) -> Result<Session> {
+    let municipality = session::bound_municipality(&db)?;
+    login(db, &municipality, operator, pins)
+}
+
 /// Loads the credential and logs in at its municipality.
 fn login_with(
     db: CounterDb,
@@ -71,12 +77,29 @@ fn login_with(
     Ok((session, cred))
 }
 
-/// After a failed operation, says which operations are left unfinished.
-fn after<R>(session: &Session, r: Result<R>) -> Result<R> {
+/// Opens the card in `reader` and runs `op` on it; after a failed operation, says which
+/// operations are left unfinished.
+fn on_card<R>(
+    session: &mut Session,
+    reader: Option<&str>,
+    op: impl FnOnce(&mut Session, &mut Card) -> Result<R>,
+) -> Result<R> {
+    let mut card = open_card(reader, false)?;
+    let r = op(session, &mut card);
     if r.is_err() {
         let _ = report_unfinished(session.db());
     }
     r
+}
+
+/// `card SERIAL WHAT; registry: …; audit record #N`, after a lifecycle operation.
+fn print_done(d: &Done, what: &str) {
+    println!(
+        "card {} {what}; registry: {}; audit record #{}",
+        d.card.serial,
+        registry_line(d.registry.as_ref()),
+        d.record.seq
+    );
 }
 
 fn registry_line(record: Option<&CardRecord>) -> String {
@@ -104,7 +127,6 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
     let db = CounterDb::open(&dir)?;
     report_unfinished(&db)?;
     let mut pins = PinPrompter::from_stdin();
-    let open = || open_card(reader, false);
     match command {
         CounterCommand::Audit { command } => audit(&db, command),
         CounterCommand::Pending { command: None } => {
@@ -120,9 +142,8 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
         CounterCommand::Pending {
             command: Some(PendingCommand::Resolve { id, note, operator }),
         } => {
-            let municipality = session::bound_municipality(&db)?;
-            let mut s = login(db, &municipality, &operator, &mut pins)?;
-            let mut card = open().ok();
+            let mut s = login_bound(db, &operator, &mut pins)?;
+            let mut card = open_card(reader, false).ok();
             let resolved = s.resolve(PendingId::from_value(id), &note, card.as_mut())?;
             println!(
                 "operation {} ({}) closed: {} (audit record #{})",
@@ -145,11 +166,8 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             &mut pins,
         ),
         CounterCommand::Identify { operator } => {
-            let municipality = session::bound_municipality(&db)?;
-            let mut s = login(db, &municipality, &operator, &mut pins)?;
-            let mut card = open()?;
-            let r = s.identify(&mut card, &mut pins);
-            let id = after(&s, r)?;
+            let mut s = login_bound(db, &operator, &mut pins)?;
+            let id = on_card(&mut s, reader, |s, card| s.identify(card, &mut pins))?;
             println!("本人確認できました (identified with the 住基 PIN)");
             println!("住民票コード (resident code):  {}", id.resident.code);
             print_four_info(&id.resident.info);
@@ -198,7 +216,6 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
                     .transpose()?,
             };
             let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
-            let mut card = open()?;
             let interactive = pins.is_terminal() && std::io::stderr().is_terminal();
             let mut confirm_preview = |p: &IssuePreview| -> Result<bool> {
                 print_preview(p);
@@ -208,8 +225,9 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
                     Ok(true)
                 }
             };
-            let r = s.issue(&mut card, &cred, &req, &mut pins, &mut confirm_preview);
-            let issued = after(&s, r)?;
+            let issued = on_card(&mut s, reader, |s, card| {
+                s.issue(card, &cred, &req, &mut pins, &mut confirm_preview)
+            })?;
             println!(
                 "card {} issued by {} {} (交付しました); signing key fingerprint {}; audit record #{}",
                 issued.preview.card.serial,
@@ -228,10 +246,10 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             pin,
         } => {
             let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
-            let mut card = open()?;
             let kind: PinKind = PinArg::into(pin);
-            let r = s.reset_pin(&mut card, &cred, kind, &mut pins);
-            let done = after(&s, r)?;
+            let done = on_card(&mut s, reader, |s, card| {
+                s.reset_pin(card, &cred, kind, &mut pins)
+            })?;
             println!(
                 "{kind}: reset with full tries (パスワードを再設定しました); card {}; audit record #{}",
                 done.card.serial, done.record.seq
@@ -253,9 +271,9 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
                 date: when.as_deref().map(date::parse_user_date).transpose()?,
             };
             let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
-            let mut card = open()?;
-            let r = s.update(&mut card, &cred, &req, &mut pins);
-            let u = after(&s, r)?;
+            let u = on_card(&mut s, reader, |s, card| {
+                s.update(card, &cred, &req, &mut pins)
+            })?;
             if u.registered_here {
                 println!(
                     "card {} issued by {} registered in this counter's registry (他市区町村交付のカード)",
@@ -283,9 +301,7 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             operator,
         } => {
             let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
-            let mut card = open()?;
-            let r = s.change_code(&mut card, &cred);
-            let c = after(&s, r)?;
+            let c = on_card(&mut s, reader, |s, card| s.change_code(card, &cred))?;
             println!("住民票コードを変更しました (resident code changed)");
             println!("new resident code (新しい住民票コード): {}", c.new_code);
             println!(
@@ -301,15 +317,10 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             reason,
         } => {
             let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
-            let mut card = open()?;
-            let r = s.suspend(&mut card, &cred, reason.as_deref());
-            let d = after(&s, r)?;
-            println!(
-                "card {} suspended (一時停止しました); registry: {}; audit record #{}",
-                d.card.serial,
-                registry_line(d.registry.as_ref()),
-                d.record.seq
-            );
+            let d = on_card(&mut s, reader, |s, card| {
+                s.suspend(card, &cred, reason.as_deref())
+            })?;
+            print_done(&d, "suspended (一時停止しました)");
             Ok(())
         }
         CounterCommand::Resume {
@@ -317,15 +328,8 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             operator,
         } => {
             let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
-            let mut card = open()?;
-            let r = s.resume(&mut card, &cred);
-            let d = after(&s, r)?;
-            println!(
-                "card {} resumed (一時停止を解除しました); registry: {}; audit record #{}",
-                d.card.serial,
-                registry_line(d.registry.as_ref()),
-                d.record.seq
-            );
+            let d = on_card(&mut s, reader, |s, card| s.resume(card, &cred))?;
+            print_done(&d, "resumed (一時停止を解除しました)");
             Ok(())
         }
         CounterCommand::Terminate {
@@ -334,15 +338,12 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             reason,
         } => {
             let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
-            let mut card = open()?;
-            let r = s.terminate(&mut card, &cred, reason.into());
-            let d = after(&s, r)?;
-            println!(
-                "card {} terminated (廃止しました): keys, PINs and personal data erased; registry: \
-                 {}; audit record #{}",
-                d.card.serial,
-                registry_line(d.registry.as_ref()),
-                d.record.seq
+            let d = on_card(&mut s, reader, |s, card| {
+                s.terminate(card, &cred, reason.into())
+            })?;
+            print_done(
+                &d,
+                "terminated (廃止しました): keys, PINs and personal data erased",
             );
             Ok(())
         }

@@ -25,35 +25,31 @@ pub trait Transport {
     fn name(&self) -> String;
 }
 
-impl<T: Transport + ?Sized> Transport for &mut T {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        (**self).transmit(apdu)
-    }
-    fn supports_extended_length(&self) -> bool {
-        (**self).supports_extended_length()
-    }
-    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        (**self).exclusive(f)
-    }
-    fn name(&self) -> String {
-        (**self).name()
-    }
+/// Forwards [`Transport`] through pointers to a transport: `&mut T` (the card inside
+/// [`Transport::exclusive`]) and `Box<T>` (the CLI's `Box<dyn Transport>`).
+macro_rules! forward_transport {
+    ($($pointer:ty),*) => {$(
+        impl<T: Transport + ?Sized> Transport for $pointer {
+            fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+                (**self).transmit(apdu)
+            }
+            fn supports_extended_length(&self) -> bool {
+                (**self).supports_extended_length()
+            }
+            fn exclusive(
+                &mut self,
+                f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>,
+            ) -> Result<()> {
+                (**self).exclusive(f)
+            }
+            fn name(&self) -> String {
+                (**self).name()
+            }
+        }
+    )*};
 }
 
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        (**self).transmit(apdu)
-    }
-    fn supports_extended_length(&self) -> bool {
-        (**self).supports_extended_length()
-    }
-    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        (**self).exclusive(f)
-    }
-    fn name(&self) -> String {
-        (**self).name()
-    }
-}
+forward_transport!(&mut T, Box<T>);
 
 /// Whether an ATR announces extended Lc/Le in its card capabilities (ISO/IEC 7816-4 §8.1.1.2.7:
 /// compact-TLV tag `7x` with three bytes, bit `40` of the third byte).

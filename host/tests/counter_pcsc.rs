@@ -2,90 +2,25 @@
 //! vsmartcard's vpcd, the card served by `juki_reader_sim::VpcdServer` into "Virtual PCD 00 00",
 //! and the `juki` binary with the operator's password and the resident's PINs on standard input.
 //!
-//! Like tests/pcsc.rs: with `JUKI_PCSC=1` a missing pcscd or reader FAILS; without it these tests
-//! are skipped with a notice. The tests share the vpcd port, so they take one mutex. Every
+//! Like tests/pcsc.rs (the harness is tests/common/pcsc.rs): with `JUKI_PCSC=1` a missing pcscd or
+//! reader FAILS; without it these tests are skipped with a notice. The tests share the vpcd port,
+//! so they take one mutex. Every
 //! command runs with `JUKI_TODAY` (the counter's "today", for training and tests).
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 use juki_host::authority::RootAuthority;
 use juki_host::counter::CounterDb;
 use juki_host::date::Date;
-use juki_host::pcsc_transport::list_readers;
 use juki_host::resident::MunicipalityCode;
-use juki_reader_sim::server::{pcsc_required, FIRST_READER_NAME};
-use juki_reader_sim::VpcdServer;
 
 mod common;
 
-use common::{fails, ok, path_str as s};
+use common::pcsc::{juki_card_command, lock_or_skip, Served};
+use common::{fails, ok, path_str as s, run};
 
-const PORT: u16 = 35963;
-const TIMEOUT: Duration = Duration::from_secs(15);
 const ISSUE_DAY: &str = "2026-04-01";
-
-static VPCD_PORT: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    VPCD_PORT.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn pcsc_or_skip() -> bool {
-    match list_readers() {
-        Ok(readers) if readers.iter().any(|r| r.name == FIRST_READER_NAME) => true,
-        other => {
-            let why = format!("no PC/SC reader {FIRST_READER_NAME:?}: {other:?}");
-            assert!(!pcsc_required(), "JUKI_PCSC=1 but {why}");
-            eprintln!("SKIPPED: {why}; scripts/test.sh runs these tests with pcscd + vpcd");
-            false
-        }
-    }
-}
-
-fn card_present() -> bool {
-    list_readers()
-        .unwrap_or_default()
-        .iter()
-        .any(|r| r.name == FIRST_READER_NAME && r.card_present)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A card image served in "Virtual PCD 00 00" while this lives.
-struct Served(Option<VpcdServer>);
-
-impl Served {
-    fn start(image: &Path) -> Served {
-        wait_until("the reader is empty", || !card_present());
-        let server = VpcdServer::spawn(image, SocketAddr::from((Ipv4Addr::LOCALHOST, PORT)))
-            .expect("start the reader simulator");
-        assert!(
-            server.wait_connected(1, TIMEOUT),
-            "the simulator never reached vpcd"
-        );
-        wait_until("pcscd sees the card", card_present);
-        Served(Some(server))
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(server) = self.0.take() {
-            let _ = server.stop();
-            wait_until("pcscd sees the card removed", || !card_present());
-        }
-    }
-}
 
 /// One counter's world: its data directory and credential.
 struct Counter {
@@ -95,25 +30,9 @@ struct Counter {
 
 /// `JUKI_TODAY=today juki --reader "Virtual PCD 00 00" ARGS` with `stdin`.
 fn juki_on(today: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_juki"))
-        .arg("--reader")
-        .arg(FIRST_READER_NAME)
-        .args(args)
-        .env("JUKI_TODAY", today)
-        .env_remove("JUKI_COUNTER_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run juki");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write secrets");
-    child.wait_with_output().expect("juki output")
+    let mut cmd = juki_card_command(args);
+    cmd.env("JUKI_TODAY", today).env_remove("JUKI_COUNTER_DIR");
+    run(&mut cmd, stdin)
 }
 
 impl Counter {
@@ -190,10 +109,9 @@ const PINS: &str = "2580\n1357\nJUKI2026\n";
 
 #[test]
 fn counter_operations_through_pcsc() {
-    let _guard = lock();
-    if !pcsc_or_skip() {
+    let Some(_guard) = lock_or_skip() else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     ok(juki_on(
@@ -310,7 +228,9 @@ fn counter_operations_through_pcsc() {
         "only a suspended card",
     );
     ok(chiyoda.op("suspend", &["--reason", "紛失"], "tanaka-pw1\n"));
-    fails(juki_on(ISSUE_DAY, &["info"], "4826\n"), 6, "一時停止");
+    // Refused before any PIN is asked: no standard input at all.
+    let refused = fails(juki_on(ISSUE_DAY, &["info"], ""), 6, "一時停止");
+    assert!(!refused.contains("Enter the"), "a PIN was asked: {refused}");
     fails(
         chiyoda.op("suspend", &[], "tanaka-pw1\n"),
         6,

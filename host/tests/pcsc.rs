@@ -4,13 +4,11 @@
 //!
 //! Needs a running pcscd with vpcd. `scripts/test.sh` provides one and sets `JUKI_PCSC=1`; then
 //! a missing pcscd or reader FAILS the tests. Without `JUKI_PCSC=1` they are skipped with a
-//! notice when PC/SC is not there. The tests share the vpcd port, so they take one mutex.
+//! notice when PC/SC is not there. The harness (and the one mutex for the vpcd port) is in
+//! tests/common/pcsc.rs.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use juki_host::authority::RootAuthority;
 use juki_host::card::{JukiCard, Lifecycle, Personalisation, PinStatus};
@@ -24,111 +22,17 @@ use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Transport;
 use juki_host::Error;
 use juki_reader_sim::server::{pcsc_required, FIRST_READER_NAME, SECOND_READER_NAME};
-use juki_reader_sim::VpcdServer;
 
 mod common;
 
+use common::pcsc::{juki_card, lock_or_skip, Served};
 use common::{fails, juki, ok, path_str, text};
-
-const PORT: u16 = 35963;
-const TIMEOUT: Duration = Duration::from_secs(15);
-
-static VPCD_PORT: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    VPCD_PORT.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Whether PC/SC with the vpcd reader is there; panics if it is promised (JUKI_PCSC=1) but
-/// missing.
-fn pcsc_or_skip() -> bool {
-    match list_readers() {
-        Ok(readers) if readers.iter().any(|r| r.name == FIRST_READER_NAME) => true,
-        other => {
-            let why = match other {
-                Ok(readers) => format!(
-                    "pcscd has no reader {FIRST_READER_NAME:?} (readers: {:?})",
-                    readers.iter().map(|r| &r.name).collect::<Vec<_>>()
-                ),
-                Err(e) => format!("no PC/SC: {e}"),
-            };
-            if pcsc_required() {
-                panic!("JUKI_PCSC=1 but {why}");
-            }
-            eprintln!("SKIPPED: {why}; scripts/test.sh runs these tests with pcscd + vpcd");
-            false
-        }
-    }
-}
-
-fn card_present(reader: &str) -> bool {
-    list_readers()
-        .unwrap_or_default()
-        .iter()
-        .any(|r| r.name == reader && r.card_present)
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A card image served in "Virtual PCD 00 00" while this lives.
-struct Served {
-    server: Option<VpcdServer>,
-}
-
-impl Served {
-    fn start(image: &Path) -> Served {
-        wait_until("the reader is empty before the card goes in", || {
-            !card_present(FIRST_READER_NAME)
-        });
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, PORT));
-        let server = VpcdServer::spawn(image, addr).expect("start the reader simulator");
-        assert!(
-            server.wait_connected(1, TIMEOUT),
-            "the simulator never reached vpcd on port {PORT}"
-        );
-        wait_until("pcscd sees the card", || card_present(FIRST_READER_NAME));
-        Served {
-            server: Some(server),
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop().expect("stop the reader simulator");
-            wait_until("pcscd sees the card removed", || {
-                !card_present(FIRST_READER_NAME)
-            });
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            let _ = server.stop();
-        }
-    }
-}
-
-/// `juki --reader "Virtual PCD 00 00" ARGS`.
-fn juki_card(args: &[&str], stdin: &str) -> Output {
-    let mut all = vec!["--reader", FIRST_READER_NAME];
-    all.extend_from_slice(args);
-    juki(&all, stdin)
-}
 
 #[test]
 fn cli_whole_life_through_pcsc() {
-    let _guard = lock();
-    if !pcsc_or_skip() {
+    let Some(_guard) = lock_or_skip() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let counter = dir.path().join("counter");
@@ -410,10 +314,9 @@ fn issue_image(image: &Path) -> (Personalisation, RootAuthority) {
 
 #[test]
 fn library_over_pcsc_transport() {
-    let _guard = lock();
-    if !pcsc_or_skip() {
+    let Some(_guard) = lock_or_skip() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("card.img");
     let (p, _root) = issue_image(&image);
@@ -510,10 +413,9 @@ fn status_words(output: &str) -> Vec<u16> {
 
 #[test]
 fn opensc_tool_as_independent_client() {
-    let _guard = lock();
-    if !pcsc_or_skip() {
+    let Some(_guard) = lock_or_skip() else {
         return;
-    }
+    };
     if Command::new("opensc-tool")
         .arg("--version")
         .output()

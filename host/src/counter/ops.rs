@@ -26,7 +26,7 @@ use super::registry::{CardRecord, CardState, Change, NewCard, TerminateReason, T
 use super::session::Session;
 use super::{CounterError, Operation, Outcome, Tx};
 use crate::authority::CounterCredential;
-use crate::card::{IssuedKeys, JukiCard, Lifecycle, Personalisation};
+use crate::card::{lifecycle_text, IssuedKeys, JukiCard, Lifecycle, Personalisation};
 use crate::date::{self, Date};
 use crate::error::{Error, Result};
 use crate::pin::PinKind;
@@ -290,22 +290,22 @@ impl Session {
                 return Err(match (state, op) {
                     (Lifecycle::Terminated, _) => Error::CardTerminated,
                     (Lifecycle::Blank | Lifecycle::Initialised, _) => Error::WrongCardState {
-                        state: state.to_string(),
+                        state: lifecycle_text(state).into(),
                         operation: op.as_str(),
                         hint: "the card was never issued",
                     },
                     (Lifecycle::Issued, Operation::Resume) => Error::WrongCardState {
-                        state: state.to_string(),
+                        state: lifecycle_text(state).into(),
                         operation: op.as_str(),
                         hint: "only a suspended card can be resumed",
                     },
                     (Lifecycle::Suspended, Operation::Suspend) => Error::WrongCardState {
-                        state: state.to_string(),
+                        state: lifecycle_text(state).into(),
                         operation: op.as_str(),
                         hint: "it is already suspended",
                     },
                     _ => Error::WrongCardState {
-                        state: state.to_string(),
+                        state: lifecycle_text(state).into(),
                         operation: op.as_str(),
                         hint: "lift the suspension first (juki counter resume)",
                     },
@@ -325,9 +325,11 @@ impl Session {
             if let Some(r) = &record {
                 if lifecycle_of(r.state) != state {
                     return Err(Error::InvalidInput(format!(
-                        "the registry says card {} is {}, but the card is {state}: an \
+                        "the registry says card {} is {}, but the card is {}: an \
                          operation on it was not finished; see juki counter pending",
-                        r.serial, r.state
+                        r.serial,
+                        r.state,
+                        lifecycle_text(state)
                     )));
                 }
             }
@@ -413,7 +415,7 @@ impl Session {
             let e = match state {
                 Lifecycle::Terminated => Error::CardTerminated,
                 _ => Error::WrongCardState {
-                    state: state.to_string(),
+                    state: lifecycle_text(state).into(),
                     operation: op.as_str(),
                     hint: "only an initialised card can be issued",
                 },
@@ -964,7 +966,7 @@ impl Session {
         let (outcome, correction) = match (transition, seen) {
             (Some(t), Some(state)) if state == lifecycle_of(t.target()) => (Outcome::Ok, Some(t)),
             (Some(_), Some(state)) => (
-                Outcome::Failed(format!("not done: the card is {state}")),
+                Outcome::Failed(format!("not done: the card is {}", lifecycle_text(state))),
                 None,
             ),
             _ => (

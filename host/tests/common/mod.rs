@@ -1,14 +1,20 @@
-//! Helpers shared by the tests that run the `juki` binary.
+//! Helpers shared by the tests that run the `juki` binary; [`pcsc`]: the PC/SC harness.
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+pub mod pcsc;
+
 /// Runs `juki ARGS` with `stdin` (one PIN per line) and returns its output.
 pub fn juki(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_juki"))
-        .args(args)
+    run(Command::new(env!("CARGO_BIN_EXE_juki")).args(args), stdin)
+}
+
+/// Runs `cmd` with `stdin` (PINs and passwords, one a line) and returns its output.
+pub fn run(cmd: &mut Command, stdin: &str) -> Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,129 @@
+//! The PC/SC harness: pcscd with vsmartcard's vpcd, a card image served by
+//! `juki_reader_sim::VpcdServer` into "Virtual PCD 00 00".
+//!
+//! With `JUKI_PCSC=1` (scripts/test.sh) a missing pcscd or reader FAILS the tests; without it
+//! they are skipped with a notice. The tests share the vpcd port, so each begins with
+//! [`lock_or_skip`]: one mutex per test binary (each binary is its own process; cargo test runs
+//! the binaries one after another).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use juki_host::pcsc_transport::list_readers;
+use juki_reader_sim::server::{pcsc_required, FIRST_READER_NAME};
+use juki_reader_sim::VpcdServer;
+
+/// vpcd's port for "Virtual PCD 00 00".
+pub const PORT: u16 = 35963;
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+static VPCD_PORT: Mutex<()> = Mutex::new(());
+
+/// The vpcd port, one test at a time.
+pub fn lock() -> MutexGuard<'static, ()> {
+    VPCD_PORT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`] if PC/SC with the vpcd reader is there, `None` (skip the test) if not; panics if it
+/// is promised (JUKI_PCSC=1) but missing.
+pub fn lock_or_skip() -> Option<MutexGuard<'static, ()>> {
+    let guard = lock();
+    pcsc_or_skip().then_some(guard)
+}
+
+/// Whether PC/SC with the vpcd reader is there; panics if it is promised (JUKI_PCSC=1) but
+/// missing.
+pub fn pcsc_or_skip() -> bool {
+    match list_readers() {
+        Ok(readers) if readers.iter().any(|r| r.name == FIRST_READER_NAME) => true,
+        other => {
+            let why = match other {
+                Ok(readers) => format!(
+                    "pcscd has no reader {FIRST_READER_NAME:?} (readers: {:?})",
+                    readers.iter().map(|r| &r.name).collect::<Vec<_>>()
+                ),
+                Err(e) => format!("no PC/SC: {e}"),
+            };
+            assert!(!pcsc_required(), "JUKI_PCSC=1 but {why}");
+            eprintln!("SKIPPED: {why}; scripts/test.sh runs these tests with pcscd + vpcd");
+            false
+        }
+    }
+}
+
+pub fn card_present(reader: &str) -> bool {
+    list_readers()
+        .unwrap_or_default()
+        .iter()
+        .any(|r| r.name == reader && r.card_present)
+}
+
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A card image served in "Virtual PCD 00 00" while this lives.
+pub struct Served {
+    server: Option<VpcdServer>,
+}
+
+impl Served {
+    pub fn start(image: &Path) -> Served {
+        wait_until("the reader is empty before the card goes in", || {
+            !card_present(FIRST_READER_NAME)
+        });
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, PORT));
+        let server = VpcdServer::spawn(image, addr).expect("start the reader simulator");
+        assert!(
+            server.wait_connected(1, TIMEOUT),
+            "the simulator never reached vpcd on port {PORT}"
+        );
+        wait_until("pcscd sees the card", || card_present(FIRST_READER_NAME));
+        Served {
+            server: Some(server),
+        }
+    }
+
+    /// Takes the card out, and waits until pcscd sees it removed.
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().expect("stop the reader simulator");
+            wait_until("pcscd sees the card removed", || {
+                !card_present(FIRST_READER_NAME)
+            });
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.stop();
+            // No second panic while a failed test unwinds.
+            if !std::thread::panicking() {
+                wait_until("pcscd sees the card removed", || {
+                    !card_present(FIRST_READER_NAME)
+                });
+            }
+        }
+    }
+}
+
+/// `juki --reader "Virtual PCD 00 00" ARGS`, to run with [`super::run`].
+pub fn juki_card_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_juki"));
+    cmd.arg("--reader").arg(FIRST_READER_NAME).args(args);
+    cmd
+}
+
+/// `juki --reader "Virtual PCD 00 00" ARGS` with `stdin`.
+pub fn juki_card(args: &[&str], stdin: &str) -> Output {
+    super::run(&mut juki_card_command(args), stdin)
+}
