@@ -1,0 +1,58 @@
+//! 本人確認: identifying a resident with the card and the 住基 PIN.
+
+use crate::card::{JukiCard, Lifecycle};
+use crate::counter::audit::AuditRecord;
+use crate::counter::registry::CardRecord;
+use crate::counter::{Operation, Session, Tx};
+use crate::error::Result;
+use crate::pin::PinKind;
+use crate::pin_input::PinPrompter;
+use crate::resident::{CardInfo, ResidentRecord};
+use crate::transport::Transport;
+
+/// A resident identified with the card (本人確認).
+#[derive(Debug, Clone)]
+pub struct Identified {
+    /// The card information.
+    pub card: CardInfo,
+    /// What the 住基 PIN opened.
+    pub resident: ResidentRecord,
+    /// The card in this counter's registry, if it is there.
+    pub registry: Option<CardRecord>,
+    /// The audit record.
+    pub record: AuditRecord,
+}
+
+impl Session {
+    /// 本人確認: the resident enters the 住基 PIN; answers the 4 info, the code and the card
+    /// information. No counter credential is needed (the PIN opens the files).
+    pub fn identify<T: Transport>(
+        &mut self,
+        card: &mut JukiCard<T>,
+        pins: &mut PinPrompter,
+    ) -> Result<Identified> {
+        let op = Operation::Identify;
+        let ins = self.inspect(card, op, &[Lifecycle::Issued], false)?;
+        let serial = ins.info.serial.clone();
+        let pin = self.pre(op, Some(&serial), pins.ask(PinKind::Juki))?;
+        let no_change = |_: &Tx<'_>| Ok(String::new());
+        let (resident, record) = self.journaled(
+            op,
+            &serial,
+            "本人確認 with the 住基 PIN",
+            &no_change,
+            || {
+                card.exclusive(|c| {
+                    c.expect_serial(&serial)?;
+                    c.read_resident(&pin)
+                })
+            },
+        )?;
+        Ok(Identified {
+            card: ins.info,
+            resident,
+            registry: ins.record,
+            record,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! The card's life cycle at the counter: 一時停止 (suspend), 一時停止の解除 (resume) and
+//! 返納・廃止 (terminate).
+
+use super::{Done, NOT_REGISTERED};
+use crate::authority::CounterCredential;
+use crate::card::{JukiCard, Lifecycle};
+use crate::counter::registry::{TerminateReason, Transition};
+use crate::counter::{Operation, Session, Tx};
+use crate::error::{Error, Result};
+use crate::transport::Transport;
+
+impl Session {
+    /// One of the lifecycle operations: suspend, resume, terminate.
+    fn lifecycle_op<T: Transport>(
+        &mut self,
+        card: &mut JukiCard<T>,
+        cred: &CounterCredential,
+        op: Operation,
+        transition: Transition,
+        reason: &str,
+    ) -> Result<Done> {
+        self.pre(op, None, self.check_credential(cred))?;
+        let (allowed, allow_expired): (&[Lifecycle], bool) = match transition {
+            Transition::Suspend => (&[Lifecycle::Issued], false),
+            Transition::Resume => (&[Lifecycle::Suspended], false),
+            Transition::Terminate(_) => (&[Lifecycle::Issued, Lifecycle::Suspended], true),
+            Transition::Issue => (&[Lifecycle::Initialised], false),
+        };
+        let ins = self.inspect(card, op, allowed, allow_expired)?;
+        let serial = ins.info.serial.clone();
+        let known = ins.record.is_some();
+        let change = |tx: &Tx<'_>| -> Result<String> {
+            if known {
+                tx.registry().change_state(&serial, transition, reason)?;
+                Ok(String::new())
+            } else {
+                Ok(NOT_REGISTERED.into())
+            }
+        };
+        let ((), record) = self.journaled(op, &serial, reason, &change, || {
+            card.exclusive(|c| {
+                c.expect_serial(&serial)?;
+                match transition {
+                    Transition::Suspend => c.suspend(cred),
+                    Transition::Resume => c.resume(cred),
+                    _ => c.terminate(cred),
+                }
+            })
+        })?;
+        Ok(Done {
+            registry: self.db.registry().card(&serial)?,
+            card: ins.info,
+            record,
+        })
+    }
+
+    /// 一時停止 (e.g. reported lost or stolen).
+    pub fn suspend<T: Transport>(
+        &mut self,
+        card: &mut JukiCard<T>,
+        cred: &CounterCredential,
+        reason: Option<&str>,
+    ) -> Result<Done> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        self.lifecycle_op(
+            card,
+            cred,
+            Operation::Suspend,
+            Transition::Suspend,
+            reason.unwrap_or("一時停止"),
+        )
+    }
+
+    /// 一時停止の解除.
+    pub fn resume<T: Transport>(
+        &mut self,
+        card: &mut JukiCard<T>,
+        cred: &CounterCredential,
+    ) -> Result<Done> {
+        self.lifecycle_op(
+            card,
+            cred,
+            Operation::Resume,
+            Transition::Resume,
+            "一時停止の解除",
+        )
+    }
+
+    /// 返納・廃止 (returned, death, expired): irreversible. Possible on an expired card.
+    pub fn terminate<T: Transport>(
+        &mut self,
+        card: &mut JukiCard<T>,
+        cred: &CounterCredential,
+        reason: TerminateReason,
+    ) -> Result<Done> {
+        if reason == TerminateReason::CodeChanged {
+            return Err(Error::InvalidInput(
+                "a card is terminated for a change of resident code by juki counter change-code"
+                    .into(),
+            ));
+        }
+        let text = format!("{} ({})", reason.as_str(), reason.japanese());
+        self.lifecycle_op(
+            card,
+            cred,
+            Operation::Terminate,
+            Transition::Terminate(reason),
+            &text,
+        )
+    }
+}

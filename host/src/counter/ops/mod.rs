@@ -1,0 +1,302 @@
+//! The counter's operations on a resident's card (窓口業務), end to end: host-side checks, the
+//! card step through the typed card API, the registry and the audit trail.
+//!
+//! Every operation runs on a logged-in [`Session`] and follows the same steps:
+//!
+//! 1. **Host checks, before the card is touched**: the counter credential is within its validity
+//!    on the session's today ([`crate::date::today`]); the card's state (life cycle status byte of
+//!    the FCI) allows the operation; the card is not expired (住基 EF 0004: the card has no clock;
+//!    only termination is possible on an expired card); the registry agrees with the card and
+//!    would accept the change (a *dry run* of the registry change, rolled back). A refusal here
+//!    is audited (`refused`) and nothing changes.
+//! 2. [`super::journal::Journal::begin`] commits a pending row.
+//! 3. **The card step**, inside one exclusive card transaction that first checks that the card
+//!    on the reader is still the one inspected in step 1 ([`JukiCard::expect_serial`]). If the
+//!    card refuses (a status word) the operation is completed as `refused`, any other failure of
+//!    the card as `failed`, and the registry is unchanged. If the card's answer is lost (reader or
+//!    transport error) the operation stays *pending*: the card may or may not have done it, and a
+//!    clerk checks the card and closes it (`juki counter pending resolve`).
+//! 4. **One database transaction**: the registry change and
+//!    [`super::journal::Journal::complete`] (the audit record). If the process dies between 3
+//!    and 4, the pending row is reported at the next start.
+//!
+//! This module holds those shared steps ([`Session`]'s host checks, inspection, dry run and
+//! journaled card step); each operation family is in its own file:
+//!
+//! - `issue.rs`: 交付 ([`Session::issue`]);
+//! - `identify.rs`: 本人確認 ([`Session::identify`]);
+//! - `reset_pin.rs`: パスワード再設定 ([`Session::reset_pin`]);
+//! - `update.rs`: 記載事項変更・継続利用 ([`Session::update`]);
+//! - `change_code.rs`: 住民票コードの変更 ([`Session::change_code`]);
+//! - `lifecycle.rs`: 一時停止, 解除, 返納・廃止 ([`Session::suspend`], [`Session::resume`],
+//!   [`Session::terminate`]);
+//! - `resolve.rs`: closing an unfinished operation ([`Session::resolve`]).
+
+mod change_code;
+mod identify;
+mod issue;
+mod lifecycle;
+mod reset_pin;
+mod resolve;
+mod update;
+
+pub use change_code::CodeChanged;
+pub use identify::Identified;
+pub use issue::{IssuePreview, IssueRequest, Issued, REPRESENTATIVE_BELOW_AGE};
+pub use resolve::Resolved;
+pub use update::{UpdateRequest, Updated};
+
+use super::audit::{AuditEntry, AuditRecord};
+use super::journal::PendingOperation;
+use super::registry::{CardRecord, CardState};
+use super::session::Session;
+use super::{CounterError, Operation, Outcome, Tx};
+use crate::authority::CounterCredential;
+use crate::card::{lifecycle_text, JukiCard, Lifecycle};
+use crate::date;
+use crate::error::{Error, Result};
+use crate::resident::CardInfo;
+use crate::transport::Transport;
+/// A card operation done (suspend, resume, terminate, reset-pin).
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The card information.
+    pub card: CardInfo,
+    /// The card in the registry afterwards (`None`: not in this counter's registry).
+    pub registry: Option<CardRecord>,
+    /// The audit record.
+    pub record: AuditRecord,
+}
+
+/// The card as inspected before an operation.
+struct Inspected {
+    info: CardInfo,
+    record: Option<CardRecord>,
+}
+
+/// How a failure is recorded: `None` when the card's answer was lost (reader or transport), so
+/// nobody knows whether the card did it.
+fn outcome_of(e: &Error) -> Option<Outcome> {
+    if e.status_word().is_some() {
+        return Some(Outcome::Refused(e.to_string()));
+    }
+    match e {
+        Error::InvalidInput(_)
+        | Error::CardExpired { .. }
+        | Error::WrongCardState { .. }
+        | Error::CredentialNotValid { .. }
+        | Error::Counter(_) => Some(Outcome::Refused(e.to_string())),
+        Error::Pcsc(_)
+        | Error::Sim(_)
+        | Error::NoCard { .. }
+        | Error::NoCardInAnyReader { .. }
+        | Error::NoReader
+        | Error::ReaderNotFound { .. }
+        | Error::Io { .. } => None,
+        _ => Some(Outcome::Failed(e.to_string())),
+    }
+}
+
+/// What a registry state means on the card.
+fn lifecycle_of(state: CardState) -> Lifecycle {
+    match state {
+        CardState::Initialised => Lifecycle::Initialised,
+        CardState::Issued => Lifecycle::Issued,
+        CardState::Suspended => Lifecycle::Suspended,
+        CardState::Terminated => Lifecycle::Terminated,
+    }
+}
+
+/// Marker error of a registry dry run (rolled back on purpose).
+enum DryRun {
+    RolledBack,
+    Refused(Error),
+}
+
+impl From<CounterError> for DryRun {
+    fn from(e: CounterError) -> DryRun {
+        DryRun::Refused(e.into())
+    }
+}
+
+/// A registry change, run once as a dry run before the card step and once for real after it.
+/// Returns the text added to the audit record's detail.
+type RegistryChange<'a> = dyn Fn(&Tx<'_>) -> Result<String> + 'a;
+
+/// How the new code is noted in a change-code's journal detail.
+const NEW_CODE: &str = "new code ";
+
+const NOT_REGISTERED: &str = "card not in this counter's registry: registry unchanged";
+
+impl Session {
+    /// Appends a `refused` (or `failed`) record for an operation that did not reach its card
+    /// step, and hands the error back (or the audit error, if even that failed).
+    fn refuse(&self, op: Operation, serial: Option<&str>, e: Error) -> Error {
+        let outcome = outcome_of(&e).unwrap_or_else(|| Outcome::Failed(e.to_string()));
+        match self.db.audit().append(&AuditEntry {
+            actor: self.actor(),
+            card_serial: serial,
+            operation: op,
+            outcome,
+            detail: "",
+        }) {
+            Ok(_) => e,
+            Err(audit) => Error::Counter(audit),
+        }
+    }
+
+    /// Runs a step before the card step; a failure is audited.
+    fn pre<R>(&self, op: Operation, serial: Option<&str>, r: Result<R>) -> Result<R> {
+        r.map_err(|e| self.refuse(op, serial, e))
+    }
+
+    /// The credential must be this counter's and valid today.
+    fn check_credential(&self, cred: &CounterCredential) -> Result<()> {
+        if cred.municipality != self.municipality {
+            return Err(Error::InvalidInput(format!(
+                "the credential is for municipality {} but this counter belongs to {}",
+                cred.municipality, self.municipality
+            )));
+        }
+        let when = if self.today > cred.expiry {
+            format!("expired on {}", date::display(cred.expiry))
+        } else if self.today < cred.effective {
+            format!("is valid only from {}", date::display(cred.effective))
+        } else {
+            return Ok(());
+        };
+        Err(Error::CredentialNotValid {
+            municipality: cred.municipality.to_string(),
+            name: cred.name.clone(),
+            when,
+        })
+    }
+
+    /// Reads the card's state and card information and checks them against the operation.
+    fn inspect<T: Transport>(
+        &self,
+        card: &mut JukiCard<T>,
+        op: Operation,
+        allowed: &[Lifecycle],
+        allow_expired: bool,
+    ) -> Result<Inspected> {
+        let state = self.pre(op, None, card.lifecycle())?;
+        // The card information is readable in every state but blank (and is empty before issue).
+        let info = match state {
+            Lifecycle::Blank | Lifecycle::Initialised => None,
+            _ => Some(self.pre(op, None, card.card_info())?),
+        };
+        let serial = info.as_ref().map(|i| i.serial.clone());
+        let serial = serial.as_deref();
+        let check = || -> Result<Inspected> {
+            if !allowed.contains(&state) {
+                return Err(match (state, op) {
+                    (Lifecycle::Terminated, _) => Error::CardTerminated,
+                    (Lifecycle::Blank | Lifecycle::Initialised, _) => Error::WrongCardState {
+                        state: lifecycle_text(state).into(),
+                        operation: op.as_str(),
+                        hint: "the card was never issued",
+                    },
+                    (Lifecycle::Issued, Operation::Resume) => Error::WrongCardState {
+                        state: lifecycle_text(state).into(),
+                        operation: op.as_str(),
+                        hint: "only a suspended card can be resumed",
+                    },
+                    (Lifecycle::Suspended, Operation::Suspend) => Error::WrongCardState {
+                        state: lifecycle_text(state).into(),
+                        operation: op.as_str(),
+                        hint: "it is already suspended",
+                    },
+                    _ => Error::WrongCardState {
+                        state: lifecycle_text(state).into(),
+                        operation: op.as_str(),
+                        hint: "lift the suspension first (juki counter resume)",
+                    },
+                });
+            }
+            let info = info.clone().ok_or_else(|| {
+                Error::Protocol("the card has no card information (EF 0004)".into())
+            })?;
+            if !allow_expired && self.today > info.expires {
+                return Err(Error::CardExpired {
+                    expires: date::display(info.expires),
+                    what: "only its termination is possible at the counter (juki counter \
+                           terminate --reason expired)",
+                });
+            }
+            let record = self.db.registry().card(&info.serial)?;
+            if let Some(r) = &record {
+                if lifecycle_of(r.state) != state {
+                    return Err(Error::InvalidInput(format!(
+                        "the registry says card {} is {}, but the card is {}: an \
+                         operation on it was not finished; see juki counter pending",
+                        r.serial,
+                        r.state,
+                        lifecycle_text(state)
+                    )));
+                }
+            }
+            Ok(Inspected { info, record })
+        };
+        self.pre(op, serial, check())
+    }
+
+    /// Runs `change` in a transaction and rolls it back: would the registry accept it?
+    fn dry_run(&mut self, change: &RegistryChange<'_>) -> Result<()> {
+        match self
+            .db
+            .transaction(|tx| -> std::result::Result<(), DryRun> {
+                change(tx).map_err(DryRun::Refused)?;
+                Err(DryRun::RolledBack)
+            }) {
+            Ok(()) | Err(DryRun::RolledBack) => Ok(()),
+            Err(DryRun::Refused(e)) => Err(e),
+        }
+    }
+
+    /// Steps 2–4 of the module documentation: dry run, journal, card step, registry and record.
+    fn journaled<R>(
+        &mut self,
+        op: Operation,
+        serial: &str,
+        detail: &str,
+        change: &RegistryChange<'_>,
+        card_step: impl FnOnce() -> Result<R>,
+    ) -> Result<(R, AuditRecord)> {
+        if let Err(e) = self.dry_run(change) {
+            return Err(self.refuse(op, Some(serial), e));
+        }
+        let id = self.db.journal().begin(&PendingOperation {
+            actor: self.actor(),
+            card_serial: Some(serial),
+            operation: op,
+            detail,
+        })?;
+        let value = match card_step() {
+            Ok(value) => value,
+            Err(e) => {
+                if let Some(outcome) = outcome_of(&e) {
+                    // The card said no (or failed): nothing is recorded as done. If even this
+                    // record cannot be written, the row stays pending and is reported.
+                    let _ = self
+                        .db
+                        .transaction(|tx| tx.journal().complete(id, &outcome, ""));
+                }
+                return Err(e);
+            }
+        };
+        let record = self
+            .db
+            .transaction(|tx| -> Result<AuditRecord> {
+                let extra = change(tx)?;
+                Ok(tx.journal().complete(id, &Outcome::Ok, &extra)?)
+            })
+            .map_err(|e| {
+                Error::InvalidInput(format!(
+                    "the card step was done, but its record could not be written ({e}); \
+                     operation {id} stays unfinished: see juki counter pending"
+                ))
+            })?;
+        Ok((value, record))
+    }
+}

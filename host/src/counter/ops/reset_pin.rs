@@ -1,0 +1,42 @@
+//! パスワード再設定: a new PIN with full tries, at the counter.
+
+use super::{Done, NOT_REGISTERED};
+use crate::authority::CounterCredential;
+use crate::card::{JukiCard, Lifecycle};
+use crate::counter::{Operation, Session, Tx};
+use crate::error::Result;
+use crate::pin::PinKind;
+use crate::pin_input::PinPrompter;
+use crate::transport::Transport;
+
+impl Session {
+    /// パスワード再設定: a new PIN with full tries, locked or not (issued or suspended card).
+    pub fn reset_pin<T: Transport>(
+        &mut self,
+        card: &mut JukiCard<T>,
+        cred: &CounterCredential,
+        kind: PinKind,
+        pins: &mut PinPrompter,
+    ) -> Result<Done> {
+        let op = Operation::ResetPin;
+        self.pre(op, None, self.check_credential(cred))?;
+        let allowed = [Lifecycle::Issued, Lifecycle::Suspended];
+        let ins = self.inspect(card, op, &allowed, false)?;
+        let serial = ins.info.serial.clone();
+        let new = self.pre(op, Some(&serial), pins.ask_new(kind, None))?;
+        let known = ins.record.is_some();
+        let note = |_: &Tx<'_>| Ok(if known { "" } else { NOT_REGISTERED }.to_string());
+        let detail = format!("{} reset with full tries", kind.cli_name());
+        let ((), record) = self.journaled(op, &serial, &detail, &note, || {
+            card.exclusive(|c| {
+                c.expect_serial(&serial)?;
+                c.reset_pin(cred, kind, &new)
+            })
+        })?;
+        Ok(Done {
+            registry: self.db.registry().card(&serial)?,
+            card: ins.info,
+            record,
+        })
+    }
+}

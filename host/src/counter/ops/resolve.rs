@@ -1,0 +1,120 @@
+//! Closing an unfinished (pending) operation after a clerk checked the card.
+
+use super::{lifecycle_of, NEW_CODE};
+use crate::card::{lifecycle_text, JukiCard};
+use crate::counter::audit::AuditRecord;
+use crate::counter::journal::{JournalEntry, PendingId};
+use crate::counter::registry::{TerminateReason, Transition};
+use crate::counter::{Actor, CounterError, Operation, Outcome, Session};
+use crate::error::Result;
+use crate::resident_code::ResidentCode;
+use crate::transport::Transport;
+
+/// How an unfinished operation was closed.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The operation as it was found.
+    pub entry: JournalEntry,
+    /// What was recorded.
+    pub outcome: Outcome,
+    /// The audit record.
+    pub record: AuditRecord,
+}
+
+impl Session {
+    /// Closes an unfinished operation after a clerk checked the card, with the clerk's `note`.
+    ///
+    /// When `card` is given and is the operation's card, and the operation changes the card's
+    /// state (suspend, resume, terminate, change-code), the card's state decides: reached → `ok`
+    /// and the registry is brought in line (for a change of code, with the new code noted in the
+    /// journal); not reached → `failed`. Otherwise juki cannot tell, and the
+    /// operation is closed as `failed` (not confirmed) with the note: redo it if it is needed.
+    pub fn resolve<T: Transport>(
+        &mut self,
+        id: PendingId,
+        note: &str,
+        card: Option<&mut JukiCard<T>>,
+    ) -> Result<Resolved> {
+        let entry = self
+            .db
+            .journal()
+            .entry(id)?
+            .ok_or(CounterError::UnknownPending(id.value()))?;
+        let transition = match entry.operation {
+            Operation::Suspend => Some(Transition::Suspend),
+            Operation::Resume => Some(Transition::Resume),
+            Operation::ChangeCode => Some(Transition::Terminate(TerminateReason::CodeChanged)),
+            Operation::Terminate => Some(Transition::Terminate(
+                entry
+                    .detail
+                    .split_whitespace()
+                    .next()
+                    .and_then(TerminateReason::parse)
+                    .unwrap_or(TerminateReason::Returned),
+            )),
+            _ => None,
+        };
+        let mut seen = None;
+        if let (Some(card), Some(serial), Some(_)) =
+            (card, entry.card_serial.as_deref(), transition)
+        {
+            if card.card_info().ok().is_some_and(|i| i.serial == serial) {
+                seen = card.lifecycle().ok();
+            }
+        }
+        let (outcome, correction) = match (transition, seen) {
+            (Some(t), Some(state)) if state == lifecycle_of(t.target()) => (Outcome::Ok, Some(t)),
+            (Some(_), Some(state)) => (
+                Outcome::Failed(format!("not done: the card is {}", lifecycle_text(state))),
+                None,
+            ),
+            _ => (
+                Outcome::Failed("not confirmed on the card; see the clerk's note".into()),
+                None,
+            ),
+        };
+        let actor_municipality = self.municipality.clone();
+        let operator = self.operator.clone();
+        let serial = entry.card_serial.clone();
+        let new_code = match entry.operation {
+            Operation::ChangeCode => entry
+                .detail
+                .split_once(NEW_CODE)
+                .and_then(|(_, code)| ResidentCode::parse(code.trim()).ok()),
+            _ => None,
+        };
+        let record = self.db.transaction(|tx| -> Result<AuditRecord> {
+            if let (Some(t), Some(serial)) = (correction, serial.as_deref()) {
+                if let Some(r) = tx.registry().card(serial)? {
+                    if let Some(new) = &new_code {
+                        if r.resident_code != *new {
+                            tx.registry().change_resident_code(
+                                &r.resident_code,
+                                new,
+                                "住民票コードの変更",
+                            )?;
+                        }
+                    }
+                    if r.state != t.target() && t.allowed_from(r.state) {
+                        tx.registry()
+                            .change_state(serial, t, &format!("resolved: {note}"))?;
+                    }
+                }
+            }
+            Ok(tx.journal().resolve(
+                id,
+                &Actor {
+                    municipality: &actor_municipality,
+                    operator: &operator,
+                },
+                &outcome,
+                note,
+            )?)
+        })?;
+        Ok(Resolved {
+            entry,
+            outcome,
+            record,
+        })
+    }
+}
