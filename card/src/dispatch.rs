@@ -5,6 +5,7 @@
 //! commit) and the volatile state.
 
 use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroizing;
 
 use crate::apdu::CommandApdu;
 use crate::command::{Command, KeyPairMode};
@@ -39,7 +40,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         let mut fault = false;
         let mut core = CoreState::default();
         if storage.exists(CORE_RECORD) {
-            let mut buf = [0u8; CORE_CAPACITY];
+            let mut buf = Zeroizing::new([0u8; CORE_CAPACITY]);
             let len = storage.len(CORE_RECORD).min(CORE_CAPACITY);
             let loaded = buf
                 .get_mut(..len)
@@ -75,8 +76,9 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
 
     /// Makes `new` the persistent core state (atomically), then the RAM copy.
     fn commit(&mut self, new: CoreState) -> Result<(), Error> {
-        let bytes = new.encode();
-        self.storage.write(&mut self.nvm, CORE_RECORD, 0, &bytes)?;
+        // The encoding holds the PINs and private keys: wiped from the stack once written.
+        let bytes = Zeroizing::new(new.encode());
+        self.storage.write(&mut self.nvm, CORE_RECORD, 0, &*bytes)?;
         self.core = new;
         Ok(())
     }

@@ -6,14 +6,19 @@
 use p256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
 use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroize;
 
 use crate::state::PublicKeyBytes;
 use crate::status::Error;
 
-/// Generates a new private key; returns its scalar.
+/// Generates a new private key; returns its scalar (the `SigningKey` itself wipes its copy when
+/// dropped, and so does the caller's core state).
 pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> [u8; 32] {
     let key = SigningKey::random(rng);
-    key.to_bytes().into()
+    let mut bytes = key.to_bytes();
+    let scalar: [u8; 32] = bytes.into();
+    bytes.zeroize();
+    scalar
 }
 
 fn signing_key(scalar: &[u8; 32]) -> Result<SigningKey, Error> {

@@ -60,6 +60,20 @@ impl core::fmt::Debug for CoreState {
     }
 }
 
+impl Drop for CoreState {
+    /// Every copy of the core state in RAM (the card keeps one, and commits build another)
+    /// holds the PINs and private keys: wipe them when the copy goes.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for key in self.keys.iter_mut().flatten() {
+            key.zeroize();
+        }
+        for pin in self.pins.iter_mut() {
+            pin.value.zeroize();
+        }
+    }
+}
+
 impl Default for CoreState {
     fn default() -> Self {
         CoreState {
