@@ -401,20 +401,35 @@ impl<T: Transport> JukiCard<T> {
 
     /// Writes a new 4 info (住基 EF 0002) and change information (EF 0003) at the counter
     /// (記載事項変更 / 継続利用 after a move or a change of name), in one transaction with the
-    /// counter's authentication. Works on an issued or suspended card.
+    /// counter's authentication. Works on an issued or suspended card. The two files take two
+    /// APDUs: if the change information cannot be written, the `previous` 4 info is written back
+    /// so that the card is as before (the card's refusal is returned); if even that fails, the
+    /// error says to run the update again.
     pub fn update_resident(
         &mut self,
         cred: &CounterCredential,
+        previous: &FourInfo,
         info: &FourInfo,
         changes: &ChangeInfo,
     ) -> Result<()> {
+        let old = previous.encode()?;
         let info = info.encode()?;
         let changes = changes.encode()?;
         self.exclusive(|card| {
             card.select_app(App::Juki)?;
             card.counter_authenticate(cred)?;
             card.write_file(EF_FOUR_INFO, &info)?;
-            card.write_file(EF_CHANGES, &changes)
+            if let Err(e) = card.write_file(EF_CHANGES, &changes) {
+                // Two files, two APDUs: put the old 4 info back so that the card is as before.
+                return match card.write_file(EF_FOUR_INFO, &old) {
+                    Ok(()) => Err(e),
+                    Err(_) => Err(Error::Protocol(format!(
+                        "the new 4 info was written but not the change information ({e}), and \
+                         the old 4 info could not be put back: run the update again"
+                    ))),
+                };
+            }
+            Ok(())
         })
     }
 

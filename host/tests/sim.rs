@@ -419,3 +419,90 @@ fn demo_runs_and_checks_itself() {
     assert!(text.contains("6984"));
     assert!(text.contains("all 17 steps behaved as expected"));
 }
+
+/// A transport that lets the card refuse (6581, memory failure) every UPDATE BINARY of EF 0003,
+/// and, when `block_restore`, every UPDATE BINARY of EF 0002 after that refusal: a card whose
+/// second write of a counter update fails.
+struct FailingWrites {
+    inner: SimTransport,
+    selected: u16,
+    refused_changes: bool,
+    block_restore: bool,
+}
+
+impl juki_host::transport::Transport for FailingWrites {
+    fn transmit(&mut self, apdu: &[u8]) -> juki_host::Result<Vec<u8>> {
+        if let [_, 0xA4, 0x02, _, 0x02, hi, lo] = apdu {
+            self.selected = u16::from_be_bytes([*hi, *lo]);
+        }
+        let update = apdu.get(1) == Some(&0xD6);
+        let refuse = update
+            && (self.selected == 0x0003
+                || (self.selected == 0x0002 && self.refused_changes && self.block_restore));
+        if refuse {
+            self.refused_changes |= self.selected == 0x0003;
+            return Ok(vec![0x65, 0x81]);
+        }
+        self.inner.transmit(apdu)
+    }
+    fn supports_extended_length(&self) -> bool {
+        self.inner.supports_extended_length()
+    }
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn juki_host::transport::Transport) -> juki_host::Result<()>,
+    ) -> juki_host::Result<()> {
+        f(self)
+    }
+    fn name(&self) -> String {
+        "failing writes".into()
+    }
+}
+
+fn update_whose_second_write_fails(block_restore: bool) -> (juki_host::Result<()>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let path = dir.path().join("card.img");
+    drop(issued_card(&path, true, &s));
+    let mut card = JukiCard::new(FailingWrites {
+        inner: SimTransport::open(&path).unwrap(),
+        selected: 0,
+        refused_changes: false,
+        block_restore,
+    });
+    let mut moved = s.person.info.clone();
+    moved.address = "大阪府大阪市北区中之島1-3-20".into();
+    let changes = ChangeInfo {
+        address: Some(Change {
+            date: Date::from_ymd(2026, 12, 1).unwrap(),
+            reason: "転入".into(),
+        }),
+        ..ChangeInfo::default()
+    };
+    let result = card.update_resident(&s.cred, &s.person.info, &moved, &changes);
+    drop(card);
+    let mut plain = JukiCard::new(SimTransport::open(&path).unwrap());
+    let now = plain.read_resident(&s.person.juki_pin).unwrap();
+    assert_eq!(
+        now.changes, s.person.changes,
+        "the change information never changed"
+    );
+    (result, now.info.address)
+}
+
+#[test]
+fn a_failed_second_write_of_an_update_puts_the_old_4_info_back() {
+    let (result, address) = update_whose_second_write_fails(false);
+    let err = result.unwrap_err();
+    assert_eq!(err.status_word(), Some(0x6581), "{err}");
+    assert_eq!(address, "東京都千代田区千代田1-1", "the card is as before");
+}
+
+#[test]
+fn an_update_that_cannot_be_undone_says_to_run_it_again() {
+    let (result, address) = update_whose_second_write_fails(true);
+    let err = result.unwrap_err();
+    assert_eq!(err.status_word(), None);
+    assert!(err.to_string().contains("run the update again"), "{err}");
+    assert_eq!(address, "大阪府大阪市北区中之島1-3-20");
+}

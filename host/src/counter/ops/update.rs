@@ -169,7 +169,7 @@ impl Session {
         let ((), record) = self.journaled(op, &serial, &detail, &change, || {
             card.exclusive(|c| {
                 c.expect_serial(&serial)?;
-                c.update_resident(cred, &info, &changes)
+                c.update_resident(cred, &current.info, &info, &changes)
             })
         })?;
         Ok(Updated {
