@@ -4,8 +4,8 @@
 #   1. installs what is missing with apt-get (root or sudo): pcscd vsmartcard-vpcd
 #      libpcsclite-dev opensc (+ pkgconf, and a C toolchain if there is no `cc`);
 #   2. adds the rustup target thumbv7em-none-eabihf (and rustfmt/clippy) if missing;
-#   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings), and builds the card
-#      core for thumbv7em-none-eabihf with no default features;
+#   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings), cargo doc (-D
+#      warnings), and builds the card core for thumbv7em-none-eabihf with no default features;
 #   4. starts its own pcscd (or reuses a running one) and waits until vpcd listens;
 #   5. cargo test --workspace with JUKI_PCSC=1 (tests that need PC/SC fail if it is missing);
 #   6. smoke-tests the real binaries: juki-reader-sim in "Virtual PCD 00 00", seen and driven by
@@ -88,6 +88,8 @@ say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+say "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 if ls "$(rustc --print target-libdir --target "$CARD_TARGET" 2>/dev/null)"/libcore-* >/dev/null 2>&1; then
     say "card core for $CARD_TARGET (no_std, no default features)"
     cargo build -p juki-card --target "$CARD_TARGET" --no-default-features
