@@ -81,7 +81,7 @@ fn every_transcript_replays_through_pcscd_and_vpcd() {
     println!("{count} transcripts, {apdus} APDUs, {checks} checks through pcscd + vpcd");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        count >= 10 && checks > 200,
+        count >= 13 && checks > 800,
         "too little ran: {count} transcripts, {checks} checks"
     );
 }
