@@ -1,5 +1,9 @@
-//! The card's three PINs and their rules, checked on the host before anything reaches the card
-//! (the card checks the same rules again, docs/apdu.md CHANGE REFERENCE DATA).
+//! The card's three PINs and their rules, checked on the host before anything reaches the card.
+//! The rules themselves are the card's (`juki_card::pin`): one definition, so the host can never
+//! accept a PIN the card refuses, or the other way round.
+
+use juki_card::files::PinId;
+use juki_card::pin as card_pin;
 
 use std::fmt;
 
@@ -56,12 +60,18 @@ impl PinKind {
         }
     }
 
+    /// The card's identifier of this PIN.
+    fn id(self) -> PinId {
+        match self {
+            PinKind::Juki => PinId::Juki,
+            PinKind::Auth => PinId::Auth,
+            PinKind::Sign => PinId::Sign,
+        }
+    }
+
     /// Tries before the PIN locks.
     pub fn max_tries(self) -> u8 {
-        match self {
-            PinKind::Juki | PinKind::Auth => 3,
-            PinKind::Sign => 5,
-        }
+        card_pin::max_tries(self.id())
     }
 
     /// Short English + Japanese label.
@@ -102,7 +112,7 @@ impl fmt::Display for PinKind {
 /// A 4-digit PIN: exactly four ASCII digits, not all the same (7777), not a run up or down
 /// including wrapping runs (1234, 4321, 8901, 1098), not the holder's birth `MMDD`.
 pub fn check_four_digit(pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> Result<()> {
-    if pin.len() != 4 || !pin.iter().all(u8::is_ascii_digit) {
+    if !card_pin::format_ok(PinId::Juki, pin) {
         return Err(Error::InvalidInput(
             "the PIN must be exactly 4 digits (数字4桁)".into(),
         ));
@@ -120,24 +130,12 @@ pub fn check_four_digit(pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> Result<()> 
 /// Whether four ASCII digits are weak: all the same, a run up or down (wrapping 9→0), or the
 /// birth `MMDD`.
 pub fn is_weak_four_digit(pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> bool {
-    let digits: Vec<u8> = pin.iter().map(|c| c.wrapping_sub(b'0')).collect();
-    let steps: Vec<u8> = digits.windows(2).map(|w| (w[1] + 10 - w[0]) % 10).collect();
-    let same = steps.iter().all(|&s| s == 0);
-    let up = steps.iter().all(|&s| s == 1);
-    let down = steps.iter().all(|&s| s == 9);
-    let birthday = birth_mmdd.is_some_and(|b| b.as_slice() == pin);
-    same || up || down || birthday
+    card_pin::is_weak(pin, birth_mmdd.copied())
 }
 
 /// The signing password: 6–16 characters of `A–Z 0–9`, at least one letter and one digit.
 pub fn check_sign_password(pin: &[u8]) -> Result<()> {
-    let ok = (6..=16).contains(&pin.len())
-        && pin
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        && pin.iter().any(u8::is_ascii_uppercase)
-        && pin.iter().any(u8::is_ascii_digit);
-    if ok {
+    if card_pin::format_ok(PinId::Sign, pin) {
         Ok(())
     } else {
         Err(Error::InvalidInput(
