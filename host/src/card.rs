@@ -144,6 +144,19 @@ pub struct IssuedKeys {
     pub sign: VerifyingKey,
 }
 
+/// The four JPKI certificate files (DER) written at the counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JpkiFiles {
+    /// Signing certificate (EF 0001).
+    pub sign: Vec<u8>,
+    /// Signing CA certificate (EF 0002).
+    pub sign_ca: Vec<u8>,
+    /// Authentication certificate (EF 000A).
+    pub auth: Vec<u8>,
+    /// Authentication CA certificate (EF 000B).
+    pub auth_ca: Vec<u8>,
+}
+
 /// A resident registry card behind a transport.
 #[derive(Debug)]
 pub struct JukiCard<T: Transport> {
@@ -491,6 +504,46 @@ impl<T: Transport> JukiCard<T> {
             card.send(&Command::new(0x00, 0x44, 0x00, 0x00))?;
             Ok(IssuedKeys { auth, sign })
         })
+    }
+
+    /// Issues the JPKI certificates at the counter, in one transaction with the counter's
+    /// authentication in the JPKI AP: marks EF 0008 empty, generates both key pairs on the card
+    /// (replacing any old ones), hands the public keys to `certify` (the CA), writes the four
+    /// certificates it returns to their EFs and finally EF 0008 = `0F`. A card whose issue stops
+    /// half-way says it holds no certificate.
+    pub fn issue_jpki(
+        &mut self,
+        cred: &CounterCredential,
+        certify: impl FnOnce(&IssuedKeys) -> Result<JpkiFiles>,
+    ) -> Result<(IssuedKeys, JpkiFiles)> {
+        use crate::jpki::CertKind;
+        self.exclusive(|card| {
+            card.select_app(App::Jpki)?;
+            card.counter_authenticate(cred)?;
+            card.write_file(EF_CERTS_PRESENT, &[0x00])?;
+            let auth = card.generate_key(KeyKind::Auth)?;
+            let sign = card.generate_key(KeyKind::Sign)?;
+            let keys = IssuedKeys { auth, sign };
+            let files = certify(&keys)?;
+            for (fid, der) in [
+                (CertKind::Auth.cert_fid(), &files.auth),
+                (CertKind::Auth.ca_fid(), &files.auth_ca),
+                (CertKind::Sign.cert_fid(), &files.sign),
+                (CertKind::Sign.ca_fid(), &files.sign_ca),
+            ] {
+                card.write_file(fid, der)?;
+            }
+            card.write_file(EF_CERTS_PRESENT, &[crate::jpki::ALL_PRESENT])?;
+            Ok((keys, files))
+        })
+    }
+
+    /// JPKI EF 0008: which certificates the card holds (bits of [`crate::jpki::CertKind`]);
+    /// free to read on an issued card.
+    pub fn jpki_present(&mut self) -> Result<u8> {
+        self.select_app(App::Jpki)?;
+        let data = self.read_file(EF_CERTS_PRESENT, 1)?;
+        Ok(data.first().copied().unwrap_or(0))
     }
 
     /// One lifecycle command of the counter (`00 INS 00 00`), after authenticating the counter

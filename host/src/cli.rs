@@ -47,30 +47,82 @@ pub enum Command {
         #[command(subcommand)]
         command: PinCommand,
     },
-    /// Sign a file: SHA-256 on the host, ECDSA P-256 on the card (asks the sign password).
+    /// Sign an e-application (電子申請): a CMS signature (RFC 5652) with the card's signing key
+    /// and certificate; asks the sign password (署名用パスワード). Writes FILE.p7s (detached) by
+    /// default.
     Sign {
         /// The file to sign.
         file: PathBuf,
-        /// Where to write the signature (default: FILE.sig).
+        /// Where to write the signature (default: FILE.p7s, or FILE.p7m with --attached).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Where to write the signing public key as PEM (default: FILE.pub.pem).
+        /// Put the document inside the signature (attached SignedData) instead of beside it.
         #[arg(long)]
-        pubkey_out: Option<PathBuf>,
-        /// Write the signature DER-encoded instead of raw r‖s (64 bytes).
-        #[arg(long)]
-        der: bool,
+        attached: bool,
     },
-    /// Verify a signature made by `juki sign` (on the host; no card needed).
+    /// The agency's check of a signed e-application (no card needed): the signature, the chain
+    /// to the trusted JPKI signing CA, the validity period and the CRL. Prints the verdict and
+    /// the signer's 4 info; exits 9 when the signature is rejected.
     Verify {
-        /// The signed file.
-        file: PathBuf,
-        /// The signature (raw r‖s or DER).
+        /// FILE SIG for a detached signature; just SIG for an attached one.
+        #[arg(num_args = 1..=2, required = true, value_names = ["FILE", "SIG"])]
+        paths: Vec<PathBuf>,
+        /// The trusted JPKI signing CA certificate (sign-ca.pem of the CA).
+        #[arg(long, value_name = "PEM")]
+        ca_cert: PathBuf,
+        /// The CA's current CRL (sign.crl from `juki jpki crl`); may be given more than once.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "no_revocation_check"
+        )]
+        crl: Vec<PathBuf>,
+        /// Skip the revocation check (the verdict then says so).
+        #[arg(long, conflicts_with = "crl")]
+        no_revocation_check: bool,
+        /// Write the signed document found inside an attached signature here.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// 利用者証明: answer a relying party's challenge with the card's authentication key; asks
+    /// the auth PIN (利用者証明用パスワード).
+    Auth {
+        /// The challenge file sent by the relying party (16 to 1024 bytes).
+        #[arg(long, value_name = "FILE")]
+        challenge: PathBuf,
+        /// Where to write the answer (default: CHALLENGE.answer).
         #[arg(long)]
-        sig: PathBuf,
-        /// The public key PEM.
-        #[arg(long)]
-        pubkey: PathBuf,
+        out: Option<PathBuf>,
+    },
+    /// The relying party's check of an answer made by `juki auth`: the challenge, the
+    /// authentication certificate's chain, validity and CRL. Exits 9 when it is rejected.
+    VerifyAuth {
+        /// The challenge that was sent.
+        #[arg(long, value_name = "FILE")]
+        challenge: PathBuf,
+        /// The answer received.
+        #[arg(long, value_name = "FILE")]
+        answer: PathBuf,
+        /// The trusted JPKI authentication CA certificate (auth-ca.pem of the CA).
+        #[arg(long, value_name = "PEM")]
+        ca_cert: PathBuf,
+        /// The CA's current CRL (auth.crl); may be given more than once.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "no_revocation_check"
+        )]
+        crl: Vec<PathBuf>,
+        /// Skip the revocation check.
+        #[arg(long, conflicts_with = "crl")]
+        no_revocation_check: bool,
+    },
+    /// 公的個人認証 (JPKI): the certification authority, CRLs, challenges, and the citizen's own
+    /// certificates.
+    Jpki {
+        /// What to do.
+        #[command(subcommand)]
+        command: JpkiCommand,
     },
     /// Card manufacturing.
     Card {
@@ -84,6 +136,11 @@ pub enum Command {
         /// ./counter-data.
         #[arg(long, global = true, value_name = "DIR")]
         counter_dir: Option<PathBuf>,
+        /// The JPKI certification authority's directory: needed by jpki-issue and jpki-revoke,
+        /// and with it, update, change-code, suspend and terminate revoke the card's certificates
+        /// automatically. Default: $JUKI_CA_DIR.
+        #[arg(long, global = true, value_name = "DIR", env = "JUKI_CA_DIR")]
+        ca: Option<PathBuf>,
         /// What to do.
         #[command(subcommand)]
         command: CounterCommand,
@@ -260,6 +317,27 @@ pub enum CounterCommand {
         #[arg(long, value_enum)]
         reason: TerminateArg,
     },
+    /// 電子証明書の発行: issue the JPKI signing and authentication certificates of an issued card
+    /// (the resident enters the 住基 PIN; both key pairs are generated anew on the card). Needs
+    /// --ca. The card's earlier certificates are revoked.
+    JpkiIssue {
+        /// The counter credential directory.
+        #[arg(long)]
+        credential: PathBuf,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
+    /// 電子証明書の失効: revoke a card's JPKI certificates at the CA, on the resident's request or
+    /// when a revocation was left pending. Needs --ca. The card need not be present.
+    JpkiRevoke {
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+        /// The card serial (default: the card in the reader).
+        #[arg(long, value_name = "SERIAL")]
+        card: Option<String>,
+    },
     /// The audit trail (監査記録).
     Audit {
         /// What to do.
@@ -327,6 +405,64 @@ pub enum PendingCommand {
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,
+    },
+}
+
+/// JPKI commands.
+#[derive(Debug, Subcommand)]
+pub enum JpkiCommand {
+    /// The certification authority (認証局).
+    Ca {
+        /// What to do.
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// Publish the CA's CRLs (失効リスト): DIR/sign.crl and DIR/auth.crl (PEM), valid 7 days.
+    Crl {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// Where to write them.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// A relying party's random challenge for `juki auth` (32 bytes).
+    Challenge {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// 自己の電子証明書の有効性確認: are my certificates valid now? Reads the authentication
+    /// certificate (free) and the signing certificate (asks the sign password), and checks them
+    /// against the CA certificates on the card and the CRLs given.
+    Status {
+        /// The CA's CRLs (sign.crl, auth.crl); without them revocation is not checked.
+        #[arg(long, value_name = "FILE")]
+        crl: Vec<PathBuf>,
+        /// Do not read the signing certificate (no password asked).
+        #[arg(long)]
+        no_sign: bool,
+    },
+}
+
+/// Certification authority commands.
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Make a new CA: DIR/sign-ca.key, DIR/auth-ca.key (0600), DIR/sign-ca.pem, DIR/auth-ca.pem
+    /// (the CA certificates the agencies trust) and DIR/ca.db.
+    Init {
+        /// Where to make it (created with mode 0700).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// The certificates the CA issued, with their state.
+    List {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Only those of this card.
+        #[arg(long, value_name = "SERIAL")]
+        card: Option<String>,
     },
 }
 

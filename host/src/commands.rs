@@ -3,12 +3,8 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use p256::ecdsa::Signature;
-use sha2::{Digest, Sha256};
-
 use juki_host::authority::{self, RootAuthority};
-use juki_host::card::{lifecycle_text, KeyKind, Lifecycle};
+use juki_host::card::{lifecycle_text, Lifecycle};
 use juki_host::date;
 use juki_host::pcsc_transport::{self, PcscTransport};
 use juki_host::pin::PinKind;
@@ -43,15 +39,15 @@ pub(crate) fn open_card(reader: Option<&str>, create_sim: bool) -> Result<Card> 
     Ok(JukiCard::new(transport))
 }
 
-fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_file(path: &Path, data: &[u8]) -> Result<()> {
     std::fs::write(path, data).map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)
@@ -71,17 +67,34 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign {
             file,
             out,
-            pubkey_out,
-            der,
-        } => sign(&mut open_card(reader, false)?, &file, out, pubkey_out, der),
-        Command::Verify { file, sig, pubkey } => verify(&file, &sig, &pubkey),
+            attached,
+        } => crate::jpki_cmd::sign(&mut open_card(reader, false)?, &file, out, attached),
+        Command::Verify {
+            paths,
+            ca_cert,
+            crl,
+            no_revocation_check,
+            out,
+        } => crate::jpki_cmd::verify(&paths, &ca_cert, &crl, no_revocation_check, out),
+        Command::Auth { challenge, out } => {
+            crate::jpki_cmd::auth(&mut open_card(reader, false)?, &challenge, out)
+        }
+        Command::VerifyAuth {
+            challenge,
+            answer,
+            ca_cert,
+            crl,
+            no_revocation_check,
+        } => crate::jpki_cmd::verify_auth(&challenge, &answer, &ca_cert, &crl, no_revocation_check),
+        Command::Jpki { command } => crate::jpki_cmd::run(reader, command),
         Command::Card {
             command: CardCommand::Init { root_pub },
         } => card_init(&mut open_card(reader, true)?, &root_pub),
         Command::Counter {
             counter_dir,
+            ca,
             command,
-        } => crate::counter_cmd::run(reader, counter_dir, command),
+        } => crate::counter_cmd::run(reader, counter_dir, ca, command),
         Command::Authority { command } => match command {
             AuthorityCommand::Init { dir } => authority_init(&dir),
             AuthorityCommand::Certify {
@@ -160,7 +173,7 @@ fn status(card: &mut Card) -> Result<()> {
 /// life cycle status byte) and on an expired card (the card has no clock: the host checks the
 /// expiry date in its card information). A card whose information cannot be read is left to
 /// answer for itself (not issued).
-fn refuse_unusable(card: &mut Card) -> Result<()> {
+pub(crate) fn refuse_unusable(card: &mut Card) -> Result<()> {
     match card.lifecycle()? {
         Lifecycle::Suspended => return Err(Error::CardSuspended),
         Lifecycle::Terminated => return Err(Error::CardTerminated),
@@ -229,64 +242,6 @@ fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
     let new = pins.ask_new(kind, None)?;
     card.change_pin(kind, &current, &new)?;
     println!("{kind}: changed (変更しました)");
-    Ok(())
-}
-
-fn sign(
-    card: &mut Card,
-    file: &Path,
-    out: Option<PathBuf>,
-    pubkey_out: Option<PathBuf>,
-    der: bool,
-) -> Result<()> {
-    refuse_unusable(card)?;
-    let data = read_file(file)?;
-    let hash: [u8; 32] = Sha256::digest(&data).into();
-    let public = card.public_key(KeyKind::Sign)?;
-    let mut pins = PinPrompter::from_stdin();
-    let password = pins.ask(PinKind::Sign)?;
-    let signature = card.sign_hash(&hash, &password)?;
-    drop(password);
-    public.verify_prehash(&hash, &signature).map_err(|_| {
-        Error::Crypto("the card's signature does not verify with its public key".into())
-    })?;
-    let sig_path = out.unwrap_or_else(|| with_suffix(file, ".sig"));
-    let pem_path = pubkey_out.unwrap_or_else(|| with_suffix(file, ".pub.pem"));
-    let sig_bytes = if der {
-        signature.to_der().as_bytes().to_vec()
-    } else {
-        signature.to_bytes().to_vec()
-    };
-    write_file(&sig_path, &sig_bytes)?;
-    write_file(&pem_path, authority::public_key_pem(&public)?.as_bytes())?;
-    println!("SHA-256:    {}", hex::encode(hash));
-    println!(
-        "signature:  {} ({})",
-        sig_path.display(),
-        if der { "DER" } else { "raw r‖s, 64 bytes" }
-    );
-    println!("public key: {}", pem_path.display());
-    println!("signed and verified (署名し、検証しました)");
-    Ok(())
-}
-
-fn verify(file: &Path, sig: &Path, pubkey: &Path) -> Result<()> {
-    let data = read_file(file)?;
-    let hash: [u8; 32] = Sha256::digest(&data).into();
-    let sig = read_file(sig)?;
-    let signature = if sig.len() == 64 {
-        Signature::from_slice(&sig)
-    } else {
-        Signature::from_der(&sig)
-    }
-    .map_err(|_| Error::Crypto("not an ECDSA P-256 signature".into()))?;
-    let public = authority::read_public_key_pem(pubkey)?;
-    public.verify_prehash(&hash, &signature).map_err(|_| {
-        Error::Crypto(
-            "the signature is NOT valid for this file and key (署名が一致しません)".into(),
-        )
-    })?;
-    println!("signature valid (署名は有効です)");
     Ok(())
 }
 

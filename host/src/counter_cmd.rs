@@ -8,10 +8,12 @@ use sha2::{Digest, Sha256};
 use juki_host::authority::{self, CounterCredential};
 use juki_host::counter::audit::AuditHead;
 use juki_host::counter::journal::PendingId;
-use juki_host::counter::ops::{Done, IssuePreview, IssueRequest, UpdateRequest};
+use juki_host::counter::ops::{Done, IssuePreview, IssueRequest, JpkiRevocation, UpdateRequest};
 use juki_host::counter::registry::{CardRecord, TerminateReason};
 use juki_host::counter::{session, CounterDb, Session};
 use juki_host::date;
+use juki_host::jpki::ca::{JpkiCa, RevocationReason};
+use juki_host::jpki::time as jpki_time;
 use juki_host::pin::PinKind;
 use juki_host::pin_input::PinPrompter;
 use juki_host::resident::{MunicipalityCode, Sex};
@@ -70,11 +72,29 @@ fn login_with(
     db: CounterDb,
     credential: &Path,
     operator: &str,
+    ca: Option<&Path>,
     pins: &mut PinPrompter,
 ) -> Result<(Session, CounterCredential)> {
     let cred = CounterCredential::load(credential)?;
-    let session = login(db, &cred.municipality, operator, pins)?;
+    let session = connect_ca(login(db, &cred.municipality, operator, pins)?, ca)?;
     Ok((session, cred))
+}
+
+/// Connects the session to the JPKI CA in `ca`, if given.
+fn connect_ca(session: Session, ca: Option<&Path>) -> Result<Session> {
+    Ok(match ca {
+        Some(dir) => session.with_ca(JpkiCa::open(dir)?),
+        None => session,
+    })
+}
+
+/// Tells the clerk what became of the card's JPKI certificates.
+fn print_jpki(jpki: Option<&JpkiRevocation>) {
+    match jpki {
+        Some(j @ JpkiRevocation::Pending(_)) => eprintln!("juki: WARNING: {}", j.describe()),
+        Some(j) => println!("{}", j.describe()),
+        None => {}
+    }
 }
 
 /// Opens the card in `reader` and runs `op` on it; after a failed operation, says which
@@ -100,6 +120,7 @@ fn print_done(d: &Done, what: &str) {
         registry_line(d.registry.as_ref()),
         d.record.seq
     );
+    print_jpki(d.jpki.as_ref());
 }
 
 fn registry_line(record: Option<&CardRecord>) -> String {
@@ -122,8 +143,14 @@ fn registry_line(record: Option<&CardRecord>) -> String {
 }
 
 /// Runs `juki counter …`.
-pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) -> Result<()> {
+pub fn run(
+    reader: Option<&str>,
+    dir: Option<PathBuf>,
+    ca: Option<PathBuf>,
+    command: CounterCommand,
+) -> Result<()> {
     let dir = session::counter_dir(dir.as_deref());
+    let ca = ca.as_deref();
     let db = CounterDb::open(&dir)?;
     report_unfinished(&db)?;
     let mut pins = PinPrompter::from_stdin();
@@ -142,13 +169,15 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
         CounterCommand::Pending {
             command: Some(PendingCommand::Resolve { id, note, operator }),
         } => {
-            let mut s = login_bound(db, &operator, &mut pins)?;
+            let s = login_bound(db, &operator, &mut pins)?;
             let mut card = open_card(reader, false).ok();
+            let mut s = connect_ca(s, ca)?;
             let resolved = s.resolve(PendingId::from_value(id), &note, card.as_mut())?;
             println!(
                 "operation {} ({}) closed: {} (audit record #{})",
                 resolved.entry.id, resolved.entry.operation, resolved.outcome, resolved.record.seq
             );
+            print_jpki(resolved.jpki.as_ref());
             Ok(())
         }
         CounterCommand::Operator {
@@ -215,7 +244,7 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
                     })
                     .transpose()?,
             };
-            let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
             let interactive = pins.is_terminal() && std::io::stderr().is_terminal();
             let mut confirm_preview = |p: &IssuePreview| -> Result<bool> {
                 print_preview(p);
@@ -240,12 +269,54 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             );
             Ok(())
         }
+        CounterCommand::JpkiIssue {
+            credential,
+            operator,
+        } => {
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let j = on_card(&mut s, reader, |s, card| {
+                s.jpki_issue(card, &cred, &mut pins)
+            })?;
+            for r in [&j.sign, &j.auth] {
+                println!(
+                    "{}: serial {}, valid {} – {}",
+                    r.kind,
+                    r.serial,
+                    jpki_time::display(r.not_before),
+                    jpki_time::display(r.not_after)
+                );
+            }
+            for r in &j.superseded {
+                println!(
+                    "earlier {} {} revoked (superseded)",
+                    r.kind.as_str(),
+                    r.serial
+                );
+            }
+            println!(
+                "card {}: JPKI certificates issued and written to the card (電子証明書を発行しました); \
+                 keys generated on the card; audit record #{}",
+                j.card.serial, j.record.seq
+            );
+            Ok(())
+        }
+        CounterCommand::JpkiRevoke { operator, card } => {
+            let mut s = connect_ca(login_bound(db, &operator, &mut pins)?, ca)?;
+            let serial = match card {
+                Some(serial) => serial,
+                None => open_card(reader, false)?.card_info()?.serial,
+            };
+            let revoked = s.jpki_revoke(&serial, RevocationReason::Requested)?;
+            print_jpki(Some(&JpkiRevocation::Revoked(revoked)));
+            println!("card {serial}: 電子証明書の失効 recorded in the audit trail");
+            Ok(())
+        }
         CounterCommand::ResetPin {
             credential,
             operator,
             pin,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
             let kind: PinKind = PinArg::into(pin);
             let done = on_card(&mut s, reader, |s, card| {
                 s.reset_pin(card, &cred, kind, &mut pins)
@@ -270,7 +341,7 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
                 reason,
                 date: when.as_deref().map(date::parse_user_date).transpose()?,
             };
-            let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
             let u = on_card(&mut s, reader, |s, card| {
                 s.update(card, &cred, &req, &mut pins)
             })?;
@@ -290,17 +361,17 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
                 }
             }
             println!(
-                "card {} updated (記載事項を変更しました); its JPKI certificates must be revoked \
-                 (電子証明書の失効が必要です); audit record #{}",
+                "card {} updated (記載事項を変更しました); audit record #{}",
                 u.card.serial, u.record.seq
             );
+            print_jpki(Some(&u.jpki));
             Ok(())
         }
         CounterCommand::ChangeCode {
             credential,
             operator,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
             let c = on_card(&mut s, reader, |s, card| s.change_code(card, &cred))?;
             println!("住民票コードを変更しました (resident code changed)");
             println!("new resident code (新しい住民票コード): {}", c.new_code);
@@ -309,6 +380,7 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
                  needed: juki counter issue --resident-code {} … (audit record #{})",
                 c.card.serial, c.new_code, c.record.seq
             );
+            print_jpki(Some(&c.jpki));
             Ok(())
         }
         CounterCommand::Suspend {
@@ -316,7 +388,7 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             operator,
             reason,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
             let d = on_card(&mut s, reader, |s, card| {
                 s.suspend(card, &cred, reason.as_deref())
             })?;
@@ -327,7 +399,7 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             credential,
             operator,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
             let d = on_card(&mut s, reader, |s, card| s.resume(card, &cred))?;
             print_done(&d, "resumed (一時停止を解除しました)");
             Ok(())
@@ -337,7 +409,7 @@ pub fn run(reader: Option<&str>, dir: Option<PathBuf>, command: CounterCommand) 
             operator,
             reason,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
             let d = on_card(&mut s, reader, |s, card| {
                 s.terminate(card, &cred, reason.into())
             })?;

@@ -64,6 +64,18 @@ pub fn from_days_since_epoch(days: i64) -> Option<Date> {
     )
 }
 
+/// Days from 1970-01-01 to `date` (H. Hinnant's `days_from_civil`, the inverse of
+/// [`from_days_since_epoch`]).
+pub fn days_since_epoch(date: Date) -> i64 {
+    let (y, m, d) = date.ymd();
+    let (y, m, d) = (i64::from(y) - i64::from(m <= 2), i64::from(m), i64::from(d));
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// The same day `years` years later; 29 February becomes 28 February in a common year.
 pub fn add_years(date: Date, years: u32) -> Option<Date> {
     let (y, m, d) = date.ymd();
@@ -107,6 +119,10 @@ mod tests {
         assert_eq!(from_days_since_epoch(0), Date::from_ymd(1970, 1, 1));
         assert_eq!(from_days_since_epoch(19_782), Date::from_ymd(2024, 2, 29));
         assert!(today_jst().is_ok());
+        for days in [0, 1, 59, 60, 365, 10_957, 19_782, 24_000, -25_567] {
+            let date = from_days_since_epoch(days).unwrap();
+            assert_eq!(days_since_epoch(date), days, "{}", display(date));
+        }
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub enum Error {
     /// The counter database refused or failed (operator login, registry rule, storage).
     #[error(transparent)]
     Counter(#[from] crate::counter::CounterError),
+    /// A JPKI signature, certificate, CRL or answer was rejected, or the CA failed.
+    #[error(transparent)]
+    Jpki(#[from] crate::jpki::JpkiError),
     /// `juki counter audit verify` found a fault in the audit trail.
     #[error("the audit trail is damaged (監査記録の改ざん・欠落): {0}")]
     AuditTrail(String),
@@ -291,6 +294,8 @@ impl Error {
                 | C::UnknownResident(_),
             ) => 6,
             Error::AuditTrail(_) => 8,
+            Error::Jpki(e) if e.is_rejection() => 9,
+            Error::Jpki(crate::jpki::JpkiError::NoCertificate) => 6,
             Error::CounterNotAccepted
             | Error::CardExpired { .. }
             | Error::WrongCardState { .. }

@@ -8,6 +8,8 @@
 //! - [`card`]: the typed card API, [`card::JukiCard`].
 //! - [`error`]: one error type, status words mapped to their meaning.
 //! - [`resident`], [`resident_code`], [`pin`], [`date`]: the data on the card and its rules.
+//! - [`jpki`]: the JPKI certification authority, certificates, CMS signatures, login answers
+//!   and their verification.
 //! - [`authority`]: the national root key and municipality counter credentials.
 //! - [`pin_input`]: reading PINs without echo, never from argv.
 //! - [`demo`]: the card's whole life on the simulator (`juki demo`).
@@ -19,6 +21,7 @@ pub mod counter;
 pub mod date;
 pub mod demo;
 pub mod error;
+pub mod jpki;
 pub mod pcsc_transport;
 pub mod pin;
 pub mod pin_input;

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod counter_cmd;
+mod jpki_cmd;
 
 use std::process::ExitCode;
 

@@ -173,66 +173,16 @@ fn cli_whole_life_through_pcsc() {
     // The right PIN restores the tries.
     ok(juki_card(&["info"], "2580\n"));
 
-    // sign, then verify on the host.
+    // Signing makes a CMS signature with the card's JPKI certificate: a card issued without
+    // certificates says so, before any password is asked (tests/jpki_pcsc.rs signs).
     let doc = dir.path().join("application.txt");
     std::fs::write(&doc, "電子申請書: 転出届\n").unwrap();
-    let signed = ok(juki_card(&["sign", path_str(&doc)], "JUKI2026\n"));
-    assert!(signed.contains("verified"), "{signed}");
-    let sig = PathBuf::from(format!("{}.sig", doc.display()));
-    let pem = PathBuf::from(format!("{}.pub.pem", doc.display()));
-    assert_eq!(std::fs::read(&sig).unwrap().len(), 64);
-    assert!(std::fs::read_to_string(&pem)
-        .unwrap()
-        .starts_with("-----BEGIN PUBLIC KEY-----"));
-    let verify = |file: &Path| {
-        juki(
-            &[
-                "verify",
-                path_str(file),
-                "--sig",
-                path_str(&sig),
-                "--pubkey",
-                path_str(&pem),
-            ],
-            "",
-        )
-    };
-    ok(verify(&doc));
-    let forged = dir.path().join("forged.txt");
-    std::fs::write(&forged, "電子申請書: 転入届\n").unwrap();
-    fails(verify(&forged), 1, "NOT valid");
-    // DER output, explicit paths.
-    let der = dir.path().join("app.der");
-    let pem2 = dir.path().join("app.pem");
-    ok(juki_card(
-        &[
-            "sign",
-            path_str(&doc),
-            "--der",
-            "--out",
-            path_str(&der),
-            "--pubkey-out",
-            path_str(&pem2),
-        ],
-        "JUKI2026\n",
-    ));
-    ok(juki(
-        &[
-            "verify",
-            path_str(&doc),
-            "--sig",
-            path_str(&der),
-            "--pubkey",
-            path_str(&pem2),
-        ],
-        "",
-    ));
-    // Wrong sign password.
     fails(
-        juki_card(&["sign", path_str(&doc)], "WRONG999\n"),
-        3,
-        "4 tries left",
+        juki_card(&["sign", path_str(&doc)], "JUKI2026\n"),
+        6,
+        "no JPKI certificates",
     );
+    assert!(!PathBuf::from(format!("{}.p7s", doc.display())).exists());
 
     // pin change.
     fails(

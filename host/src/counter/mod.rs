@@ -109,11 +109,15 @@ pub enum Operation {
     Resume,
     /// 廃止 (返納, 死亡, 有効期限切れ).
     Terminate,
+    /// 電子証明書の発行: JPKI certificates issued for keys generated on the card.
+    JpkiIssue,
+    /// 電子証明書の失効: a card's JPKI certificates revoked at the CA.
+    JpkiRevoke,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 10] = [
+    pub const ALL: [Operation; 12] = [
         Operation::Login,
         Operation::OperatorAdd,
         Operation::Issue,
@@ -124,6 +128,8 @@ impl Operation {
         Operation::Suspend,
         Operation::Resume,
         Operation::Terminate,
+        Operation::JpkiIssue,
+        Operation::JpkiRevoke,
     ];
 
     /// The name stored in the database (stable: it is part of hashed audit records).
@@ -139,6 +145,8 @@ impl Operation {
             Operation::Suspend => "suspend",
             Operation::Resume => "resume",
             Operation::Terminate => "terminate",
+            Operation::JpkiIssue => "jpki-issue",
+            Operation::JpkiRevoke => "jpki-revoke",
         }
     }
 

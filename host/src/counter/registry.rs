@@ -628,6 +628,19 @@ impl<'c> Registry<'c> {
         })
     }
 
+    /// Records that the card's JPKI certificates must be revoked (no CA was reachable when the
+    /// counter changed the card).
+    pub fn mark_jpki_revocation(&self, serial: &str) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE cards SET jpki_revocation_needed = 1 WHERE serial = ?1",
+            [serial],
+        )?;
+        if n == 0 {
+            return Err(CounterError::UnknownCard(serial.to_string()));
+        }
+        Ok(())
+    }
+
     /// Records that the card's JPKI certificates were revoked (by the JPKI side).
     pub fn clear_jpki_revocation(&self, serial: &str) -> Result<()> {
         let n = self.conn.execute(

@@ -130,6 +130,7 @@ pub struct Session {
     pub(crate) municipality: MunicipalityCode,
     pub(crate) operator: String,
     pub(crate) today: Date,
+    pub(crate) ca: Option<crate::jpki::ca::JpkiCa>,
 }
 
 impl Session {
@@ -163,6 +164,7 @@ impl Session {
             municipality: municipality.clone(),
             operator: logged.operator,
             today,
+            ca: None,
         })
     }
 

@@ -7,6 +7,7 @@ use crate::counter::audit::AuditRecord;
 use crate::counter::registry::{TerminateReason, Transition};
 use crate::counter::{Operation, Session, Tx};
 use crate::error::{Error, Result};
+use crate::jpki::ca::RevocationReason;
 use crate::resident::CardInfo;
 use crate::resident_code::ResidentCode;
 use crate::transport::Transport;
@@ -22,6 +23,8 @@ pub struct CodeChanged {
     pub new_code: ResidentCode,
     /// The audit record.
     pub record: AuditRecord,
+    /// The old card's JPKI certificates (revoked, or pending).
+    pub jpki: super::JpkiRevocation,
 }
 
 impl Session {
@@ -72,11 +75,13 @@ impl Session {
                 c.terminate(cred)
             })
         })?;
+        let jpki = self.revoke_jpki(&serial, RevocationReason::CodeChanged);
         Ok(CodeChanged {
             card: ins.info,
             old_code,
             new_code,
             record,
+            jpki,
         })
     }
 }

@@ -7,6 +7,7 @@ use crate::card::{JukiCard, Lifecycle};
 use crate::counter::registry::{TerminateReason, Transition};
 use crate::counter::{Operation, Session, Tx};
 use crate::error::{Error, Result};
+use crate::jpki::ca::RevocationReason;
 use crate::transport::Transport;
 
 impl Session {
@@ -47,10 +48,18 @@ impl Session {
                 }
             })
         })?;
+        let jpki = match transition {
+            Transition::Suspend => Some(self.revoke_jpki(&serial, RevocationReason::Suspended)),
+            Transition::Terminate(_) => {
+                Some(self.revoke_jpki(&serial, RevocationReason::Terminated))
+            }
+            Transition::Resume | Transition::Issue => None,
+        };
         Ok(Done {
             registry: self.db.registry().card(&serial)?,
             card: ins.info,
             record,
+            jpki,
         })
     }
 

@@ -30,11 +30,14 @@
 //! - `change_code.rs`: 住民票コードの変更 ([`Session::change_code`]);
 //! - `lifecycle.rs`: 一時停止, 解除, 返納・廃止 ([`Session::suspend`], [`Session::resume`],
 //!   [`Session::terminate`]);
+//! - `jpki.rs`: 電子証明書の発行 and revocation ([`Session::jpki_issue`],
+//!   [`Session::jpki_revoke`], automatic revocation after the operations that need it);
 //! - `resolve.rs`: closing an unfinished operation ([`Session::resolve`]).
 
 mod change_code;
 mod identify;
 mod issue;
+mod jpki;
 mod lifecycle;
 mod reset_pin;
 mod resolve;
@@ -43,6 +46,7 @@ mod update;
 pub use change_code::CodeChanged;
 pub use identify::Identified;
 pub use issue::{IssuePreview, IssueRequest, Issued, REPRESENTATIVE_BELOW_AGE};
+pub use jpki::{JpkiIssued, JpkiRevocation};
 pub use resolve::Resolved;
 pub use update::{UpdateRequest, Updated};
 
@@ -66,6 +70,8 @@ pub struct Done {
     pub registry: Option<CardRecord>,
     /// The audit record.
     pub record: AuditRecord,
+    /// The JPKI certificates, after a suspension or termination (revoked, or pending).
+    pub jpki: Option<JpkiRevocation>,
 }
 
 /// The card as inspected before an operation.

@@ -37,6 +37,7 @@ impl Session {
             registry: self.db.registry().card(&serial)?,
             card: ins.info,
             record,
+            jpki: None,
         })
     }
 }

@@ -7,6 +7,7 @@ use crate::counter::journal::{JournalEntry, PendingId};
 use crate::counter::registry::{TerminateReason, Transition};
 use crate::counter::{Actor, CounterError, Operation, Outcome, Session};
 use crate::error::Result;
+use crate::jpki::ca::RevocationReason;
 use crate::resident_code::ResidentCode;
 use crate::transport::Transport;
 
@@ -19,6 +20,8 @@ pub struct Resolved {
     pub outcome: Outcome,
     /// The audit record.
     pub record: AuditRecord,
+    /// The card's JPKI certificates, when the operation found done revokes them.
+    pub jpki: Option<super::JpkiRevocation>,
 }
 
 impl Session {
@@ -111,10 +114,23 @@ impl Session {
                 note,
             )?)
         })?;
+        // A suspension, termination or change of code that did happen revokes the card's JPKI
+        // certificates, as the finished operation would have.
+        let reason = match entry.operation {
+            Operation::Suspend => Some(RevocationReason::Suspended),
+            Operation::Terminate => Some(RevocationReason::Terminated),
+            Operation::ChangeCode => Some(RevocationReason::CodeChanged),
+            _ => None,
+        };
+        let jpki = match (reason, correction, serial.as_deref()) {
+            (Some(reason), Some(_), Some(serial)) => Some(self.revoke_jpki(serial, reason)),
+            _ => None,
+        };
         Ok(Resolved {
             entry,
             outcome,
             record,
+            jpki,
         })
     }
 }

@@ -7,6 +7,7 @@ use crate::counter::registry::{CardState, Change, NewCard};
 use crate::counter::{Operation, Session, Tx};
 use crate::date::{self, Date};
 use crate::error::{Error, Result};
+use crate::jpki::ca::RevocationReason;
 use crate::pin::PinKind;
 use crate::pin_input::PinPrompter;
 use crate::resident::{self, CardInfo, ChangeInfo, FourInfo};
@@ -38,6 +39,8 @@ pub struct Updated {
     pub registered_here: bool,
     /// The audit record.
     pub record: AuditRecord,
+    /// The JPKI certificates, revoked automatically (or pending, without a CA).
+    pub jpki: super::JpkiRevocation,
 }
 
 impl Session {
@@ -157,7 +160,7 @@ impl Session {
                     &municipality,
                 )?;
             }
-            extra.push("JPKI certificates to be revoked".into());
+            extra.push("JPKI certificates to be revoked (自動失効)".into());
             Ok(extra.join("; "))
         };
         let what = match (has_address, new_name.is_some()) {
@@ -172,12 +175,14 @@ impl Session {
                 c.update_resident(cred, &current.info, &info, &changes)
             })
         })?;
+        let jpki = self.revoke_jpki(&serial, RevocationReason::FourInfoChanged);
         Ok(Updated {
             card: ins.info,
             info,
             changes,
             registered_here,
             record,
+            jpki,
         })
     }
 }

@@ -1,0 +1,124 @@
+//! What the citizen's PC does with the JPKI AP: read the certificates, sign an e-application,
+//! answer a login challenge. Each runs in one exclusive card transaction, so nothing slips
+//! between the VERIFY and the commands it unlocks.
+
+use juki_card::files::CERT_CAPACITY;
+use x509_cert::Certificate;
+
+use super::auth::{self, Answer};
+use super::cms::{self, SignOptions};
+use super::{validate, CertKind, JpkiError};
+use crate::card::{JukiCard, KeyKind};
+use crate::error::{Error, Result};
+use crate::pin::{App, PinKind};
+use crate::pin_input::Pin;
+use crate::transport::Transport;
+
+const CAPACITY: usize = CERT_CAPACITY as usize;
+
+/// A certificate and the CA certificate stored beside it on the card.
+#[derive(Debug, Clone)]
+pub struct CardCertificates {
+    /// The card's certificate.
+    pub cert: Certificate,
+    /// Its CA certificate as stored on the card.
+    pub ca: Certificate,
+    /// DER of the card's certificate.
+    pub cert_der: Vec<u8>,
+    /// DER of the CA certificate.
+    pub ca_der: Vec<u8>,
+}
+
+/// Reads `kind`'s certificate and CA certificate from the current (JPKI) application; the
+/// signing certificate needs the sign password verified in this session.
+fn read_pair(card: &mut JukiCard<&mut dyn Transport>, kind: CertKind) -> Result<CardCertificates> {
+    let cert_der = card.read_file(kind.cert_fid(), CAPACITY)?;
+    let ca_der = card.read_file(kind.ca_fid(), CAPACITY)?;
+    if cert_der.is_empty() || ca_der.is_empty() {
+        return Err(JpkiError::NoCertificate.into());
+    }
+    Ok(CardCertificates {
+        cert: validate::load_certificate(&cert_der)?,
+        ca: validate::load_certificate(&ca_der)?,
+        cert_der,
+        ca_der,
+    })
+}
+
+/// Refuses with [`JpkiError::NoCertificate`] unless JPKI EF 0008 says `kind` is on the card.
+pub fn require_present<T: Transport>(card: &mut JukiCard<T>, kind: CertKind) -> Result<()> {
+    let present = card.jpki_present()?;
+    if present & kind.present_bits() != kind.present_bits() {
+        return Err(JpkiError::NoCertificate.into());
+    }
+    Ok(())
+}
+
+/// The authentication certificate and its CA (free to read).
+pub fn auth_certificates<T: Transport>(card: &mut JukiCard<T>) -> Result<CardCertificates> {
+    require_present(card, CertKind::Auth)?;
+    card.exclusive(|c| {
+        c.select_app(App::Jpki)?;
+        read_pair(c, CertKind::Auth)
+    })
+}
+
+/// The signing certificate and its CA: the sign password first, as on the real card.
+pub fn sign_certificates<T: Transport>(
+    card: &mut JukiCard<T>,
+    password: &Pin,
+) -> Result<CardCertificates> {
+    require_present(card, CertKind::Sign)?;
+    card.exclusive(|c| {
+        c.verify_pin(PinKind::Sign, password)?;
+        read_pair(c, CertKind::Sign)
+    })
+}
+
+/// Signs `content` as a CMS SignedData (detached unless `options.attached`): the sign password,
+/// the signing certificate and its CA read from the card, the SHA-256 of the signed attributes
+/// signed on the card. Returns the `.p7s` (DER).
+pub fn sign_document<T: Transport>(
+    card: &mut JukiCard<T>,
+    password: &Pin,
+    content: &[u8],
+    options: SignOptions,
+) -> Result<Vec<u8>> {
+    require_present(card, CertKind::Sign)?;
+    card.exclusive(|c| {
+        c.verify_pin(PinKind::Sign, password)?;
+        let certs = read_pair(c, CertKind::Sign)?;
+        cms::sign(content, &certs.cert_der, &certs.ca_der, options, |hash| {
+            c.compute_signature(KeyKind::Sign, hash)
+        })
+    })
+}
+
+/// Answers a relying party's `challenge` with the authentication key, after the auth PIN.
+pub fn answer_challenge<T: Transport>(
+    card: &mut JukiCard<T>,
+    pin: &Pin,
+    challenge: &[u8],
+) -> Result<Answer> {
+    auth::check_challenge(challenge)?;
+    require_present(card, CertKind::Auth)?;
+    card.exclusive(|c| {
+        c.verify_pin(PinKind::Auth, pin)?;
+        let certs = read_pair(c, CertKind::Auth)?;
+        let digest = auth::digest(challenge);
+        let signature = c.compute_signature(KeyKind::Auth, &digest)?;
+        let public = validate::public_key(&certs.cert)?;
+        p256::ecdsa::signature::hazmat::PrehashVerifier::verify_prehash(
+            &public, &digest, &signature,
+        )
+        .map_err(|_| {
+            Error::Crypto(
+                "the card's answer does not verify with its authentication certificate".into(),
+            )
+        })?;
+        Ok(Answer {
+            signature,
+            certificate: certs.cert,
+        })
+    })
+}

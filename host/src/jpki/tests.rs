@@ -1,0 +1,363 @@
+//! The CA, the profile, CMS and the checks, without a card: a software P-256 key stands in for
+//! the card's key (the card's own path is tested in tests/jpki_*.rs).
+
+use p256::ecdsa::signature::hazmat::PrehashSigner;
+use p256::ecdsa::{Signature, SigningKey};
+use rand_core::OsRng;
+use x509_cert::der::Encode;
+
+use super::ca::{CertRequest, JpkiCa, RevocationReason};
+use super::cms::{self, SignOptions};
+use super::time::{start_of_day, DAY};
+use super::{auth, profile, validate, CertKind, JpkiError};
+use crate::date::Date;
+use crate::error::Error;
+use crate::resident::{FourInfo, Sex};
+
+const NOW: i64 = 1_796_050_800 + 10 * 3600; // 2026-12-01 10:00 JST
+
+fn info() -> FourInfo {
+    FourInfo::new(
+        "住基 花子",
+        "東京都千代田区千代田1-1",
+        Date::from_ymd(1985, 4, 15).unwrap(),
+        Sex::Female,
+    )
+    .unwrap()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    ca: JpkiCa,
+    key: SigningKey,
+    cert: Vec<u8>,
+}
+
+fn setup(card_expires: Date) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = JpkiCa::init(&dir.path().join("ca"), NOW).unwrap();
+    let key = SigningKey::random(&mut OsRng);
+    let info = info();
+    let (_, cert) = ca
+        .issue(
+            &CertRequest {
+                kind: CertKind::Sign,
+                card_serial: "JK0000000001",
+                public_key: key.verifying_key(),
+                four_info: &info,
+                municipality: "千代田区",
+                card_expires,
+            },
+            NOW,
+        )
+        .unwrap();
+    Setup {
+        _dir: dir,
+        ca,
+        key,
+        cert: cert.to_der().unwrap(),
+    }
+}
+
+fn far() -> Date {
+    Date::from_ymd(2036, 11, 30).unwrap()
+}
+
+fn sign(s: &Setup, content: &[u8], attached: bool) -> Vec<u8> {
+    let ca = s.ca.ca_certificate(CertKind::Sign).to_der().unwrap();
+    cms::sign(
+        content,
+        &s.cert,
+        &ca,
+        SignOptions {
+            attached,
+            signing_time: NOW,
+        },
+        |hash| {
+            let sig: Signature = s.key.sign_prehash(hash).unwrap();
+            Ok(sig)
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn certificate_profile() {
+    let s = setup(far());
+    let cert = validate::load_certificate(&s.cert).unwrap();
+    assert_eq!(profile::four_info_of(&cert).unwrap(), Some(info()));
+    let v = &cert.tbs_certificate.validity;
+    assert_eq!(
+        super::time::from_x509(&v.not_before),
+        start_of_day(super::time::day_of(NOW).unwrap())
+    );
+    // Three years, to the day before the anniversary, 23:59:59 JST.
+    assert_eq!(
+        super::time::from_x509(&v.not_after),
+        super::time::end_of_day(Date::from_ymd(2029, 11, 30).unwrap())
+    );
+    validate::check_kind(&cert, CertKind::Sign).unwrap();
+    assert!(matches!(
+        validate::check_kind(&cert, CertKind::Auth),
+        Err(JpkiError::WrongKind(_))
+    ));
+    let record = &s.ca.certificates_of("JK0000000001").unwrap()[0];
+    assert_eq!(record.serial, validate::serial(&cert));
+    assert_eq!(record.der, s.cert);
+    assert!(record.revoked.is_none());
+}
+
+#[test]
+fn validity_ends_with_the_card() {
+    let expires = Date::from_ymd(2028, 3, 31).unwrap();
+    let s = setup(expires);
+    let cert = validate::load_certificate(&s.cert).unwrap();
+    assert_eq!(
+        super::time::from_x509(&cert.tbs_certificate.validity.not_after),
+        super::time::end_of_day(expires)
+    );
+}
+
+#[test]
+fn signed_document_verifies_and_tampering_is_caught() {
+    let s = setup(far());
+    let doc = "電子申請書: 転出届\n".as_bytes();
+    let ca = s.ca.ca_certificate(CertKind::Sign).clone();
+    let crl = s.ca.crl(CertKind::Sign, NOW).unwrap();
+    for attached in [false, true] {
+        let p7s = sign(&s, doc, attached);
+        let detached = (!attached).then_some(doc);
+        let v = cms::verify(
+            &p7s,
+            detached,
+            &ca,
+            Some(std::slice::from_ref(&crl)),
+            NOW + 60,
+        )
+        .unwrap();
+        assert_eq!(v.four_info, info());
+        assert_eq!(v.content, doc);
+        assert_eq!(v.attached, attached);
+        assert_eq!(v.signing_time, Some(NOW));
+        let mut other = doc.to_vec();
+        other[0] ^= 1;
+        assert!(matches!(
+            cms::verify(
+                &p7s,
+                Some(&other),
+                &ca,
+                Some(std::slice::from_ref(&crl)),
+                NOW
+            ),
+            Err(JpkiError::Tampered)
+        ));
+    }
+    // A detached signature without its document is refused, not accepted.
+    let p7s = sign(&s, doc, false);
+    assert!(matches!(
+        cms::verify(&p7s, None, &ca, None, NOW),
+        Err(JpkiError::Malformed { .. })
+    ));
+    // A flipped byte in the signature value.
+    let mut bad = p7s.clone();
+    let at = bad.len() - 10;
+    bad[at] ^= 0x01;
+    assert!(matches!(
+        cms::verify(&bad, Some(doc), &ca, None, NOW),
+        Err(JpkiError::BadSignature | JpkiError::Malformed { .. })
+    ));
+    // Garbage.
+    assert!(matches!(
+        cms::verify(b"not a signature", Some(doc), &ca, None, NOW),
+        Err(JpkiError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn revoked_expired_and_foreign_are_rejected() {
+    let s = setup(far());
+    let doc = b"application";
+    let p7s = sign(&s, doc, false);
+    let ca = s.ca.ca_certificate(CertKind::Sign).clone();
+
+    // No CRL given: refused unless the check is skipped knowingly.
+    assert!(matches!(
+        cms::verify(&p7s, Some(doc), &ca, Some(&[]), NOW),
+        Err(JpkiError::NoCrl(_))
+    ));
+    assert!(cms::verify(&p7s, Some(doc), &ca, None, NOW).is_ok());
+
+    // The auth CA's CRL is not the signing CA's.
+    let auth_crl = s.ca.crl(CertKind::Auth, NOW).unwrap();
+    assert!(matches!(
+        cms::verify(&p7s, Some(doc), &ca, Some(&[auth_crl]), NOW),
+        Err(JpkiError::NoCrl(_))
+    ));
+
+    // A CRL past its next update is not current.
+    let old = s.ca.crl(CertKind::Sign, NOW).unwrap();
+    assert!(matches!(
+        cms::verify(&p7s, Some(doc), &ca, Some(&[old]), NOW + 8 * DAY),
+        Err(JpkiError::CrlNotCurrent(_))
+    ));
+
+    // Revoked (an address change at the counter).
+    let cert = validate::load_certificate(&s.cert).unwrap();
+    assert!(s
+        .ca
+        .revoke(
+            &validate::serial(&cert),
+            RevocationReason::FourInfoChanged,
+            NOW + 30
+        )
+        .unwrap());
+    assert!(!s
+        .ca
+        .revoke(
+            &validate::serial(&cert),
+            RevocationReason::Requested,
+            NOW + 40
+        )
+        .unwrap());
+    let crl = s.ca.crl(CertKind::Sign, NOW + 60).unwrap();
+    match cms::verify(&p7s, Some(doc), &ca, Some(&[crl]), NOW + 120) {
+        Err(JpkiError::Revoked { reason, serial, .. }) => {
+            assert!(reason.contains("affiliationChanged"), "{reason}");
+            assert_eq!(serial, validate::serial(&cert));
+        }
+        other => panic!("expected revoked, got {other:?}"),
+    }
+    // Not yet valid / expired.
+    assert!(matches!(
+        cms::verify(&p7s, Some(doc), &ca, None, NOW - 2 * DAY),
+        Err(JpkiError::NotYetValid { .. })
+    ));
+    assert!(matches!(
+        cms::verify(&p7s, Some(doc), &ca, None, NOW + 4 * 365 * DAY),
+        Err(JpkiError::Expired { .. })
+    ));
+
+    // A foreign CA of the same name.
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let foreign = JpkiCa::init(foreign_dir.path(), NOW).unwrap();
+    assert!(matches!(
+        cms::verify(
+            &p7s,
+            Some(doc),
+            foreign.ca_certificate(CertKind::Sign),
+            None,
+            NOW
+        ),
+        Err(JpkiError::WrongCa(_))
+    ));
+    // The other CA of the same authority.
+    assert!(matches!(
+        cms::verify(
+            &p7s,
+            Some(doc),
+            s.ca.ca_certificate(CertKind::Auth),
+            None,
+            NOW
+        ),
+        Err(JpkiError::WrongCa(_))
+    ));
+    // A CRL signed by the foreign CA is refused.
+    let forged = foreign.crl(CertKind::Sign, NOW).unwrap();
+    assert!(matches!(
+        validate::check_crl(&forged, &ca, NOW),
+        Err(JpkiError::BadCrl(_))
+    ));
+}
+
+#[test]
+fn ca_refuses_to_overwrite_and_revokes_by_card() {
+    let s = setup(far());
+    let err = JpkiCa::init(s.ca.dir(), NOW).unwrap_err();
+    assert!(err.to_string().contains("refusing to overwrite"), "{err}");
+    let revoked =
+        s.ca.revoke_card("JK0000000001", RevocationReason::Suspended, NOW)
+            .unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert!(s
+        .ca
+        .revoke_card("JK0000000001", RevocationReason::Suspended, NOW)
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        s.ca.revoke("0123456789ABCDEF", RevocationReason::Requested, NOW),
+        Err(Error::InvalidInput(_))
+    ));
+    let reopened = JpkiCa::open(s.ca.dir()).unwrap();
+    assert_eq!(reopened.certificates().unwrap().len(), 1);
+    // CRL numbers rise.
+    let n1 = s.ca.crl(CertKind::Sign, NOW).unwrap();
+    let n2 = s.ca.crl(CertKind::Sign, NOW).unwrap();
+    assert_ne!(
+        n1.tbs_cert_list.crl_extensions,
+        n2.tbs_cert_list.crl_extensions
+    );
+    assert!(JpkiCa::open(&s.ca.dir().join("nothing")).is_err());
+}
+
+#[test]
+fn auth_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = JpkiCa::init(dir.path(), NOW).unwrap();
+    let key = SigningKey::random(&mut OsRng);
+    let (_, cert) = ca
+        .issue(
+            &CertRequest {
+                kind: CertKind::Auth,
+                card_serial: "JK0000000002",
+                public_key: key.verifying_key(),
+                four_info: &info(),
+                municipality: "千代田区",
+                card_expires: far(),
+            },
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(
+        profile::four_info_of(&cert).unwrap(),
+        None,
+        "no personal data"
+    );
+    let challenge = auth::new_challenge();
+    let signature: Signature = key.sign_prehash(&auth::digest(&challenge)).unwrap();
+    let answer = auth::Answer {
+        signature,
+        certificate: cert,
+    };
+    let text = answer.to_pem().unwrap();
+    let back = auth::Answer::from_pem(text.as_bytes()).unwrap();
+    let crl = ca.crl(CertKind::Auth, NOW).unwrap();
+    let ca_cert = ca.ca_certificate(CertKind::Auth);
+    auth::verify(
+        &back,
+        &challenge,
+        ca_cert,
+        Some(std::slice::from_ref(&crl)),
+        NOW,
+    )
+    .unwrap();
+    let other = auth::new_challenge();
+    assert!(matches!(
+        auth::verify(&back, &other, ca_cert, None, NOW),
+        Err(JpkiError::ChallengeMismatch)
+    ));
+    assert!(matches!(
+        auth::verify(
+            &back,
+            &challenge,
+            ca.ca_certificate(CertKind::Sign),
+            None,
+            NOW
+        ),
+        Err(JpkiError::WrongCa(_))
+    ));
+    assert!(matches!(
+        auth::verify(&back, &challenge[..8], ca_cert, None, NOW),
+        Err(JpkiError::Malformed { .. })
+    ));
+    assert!(auth::Answer::from_pem(b"garbage").is_err());
+}

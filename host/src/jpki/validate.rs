@@ -1,0 +1,308 @@
+//! Certificate path validation for the agency and the citizen: the certificate is signed by the
+//! trusted CA certificate, both are within their validity at the time of the check, and the
+//! certificate is not on a current CRL signed by that CA (RFC 5280 §6, for a path of one CA).
+
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{DerSignature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+use x509_cert::crl::CertificateList;
+use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::ext::pkix::{BasicConstraints, CrlReason, KeyUsage, KeyUsages};
+use x509_cert::Certificate;
+
+use super::ca::{crl_reason_text, serial_text};
+use super::time as jtime;
+use super::{CertKind, JpkiError};
+
+pub(crate) fn looks_pem(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .and_then(|start| bytes.get(start..))
+        .is_some_and(|rest| rest.starts_with(b"-----BEGIN"))
+}
+
+/// A certificate from PEM or DER bytes.
+pub fn load_certificate(bytes: &[u8]) -> Result<Certificate, JpkiError> {
+    if looks_pem(bytes) {
+        Certificate::from_pem(bytes)
+    } else {
+        Certificate::from_der(bytes)
+    }
+    .map_err(|e| JpkiError::malformed("certificate", e))
+}
+
+/// A CRL from PEM or DER bytes.
+pub fn load_crl(bytes: &[u8]) -> Result<CertificateList, JpkiError> {
+    let bad = |e: &dyn std::fmt::Display| JpkiError::malformed("CRL", e);
+    if looks_pem(bytes) {
+        let (label, der) = x509_cert::der::pem::decode_vec(bytes).map_err(|e| bad(&e))?;
+        if label != super::ca::CRL_PEM_LABEL {
+            return Err(bad(&format!(
+                "PEM block {label}, not {}",
+                super::ca::CRL_PEM_LABEL
+            )));
+        }
+        CertificateList::from_der(&der)
+    } else {
+        CertificateList::from_der(bytes)
+    }
+    .map_err(|e| bad(&e))
+}
+
+/// The P-256 public key a certificate certifies.
+pub fn public_key(cert: &Certificate) -> Result<VerifyingKey, JpkiError> {
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|e| JpkiError::malformed("certificate public key", e))?;
+    VerifyingKey::from_public_key_der(&spki)
+        .map_err(|e| JpkiError::malformed("certificate public key (P-256 expected)", e))
+}
+
+/// Checks an ECDSA-with-SHA-256 signature by `key` over `message`.
+fn verify_ecdsa(
+    key: &VerifyingKey,
+    alg: &x509_cert::spki::AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    alg.oid == const_oid::db::rfc5912::ECDSA_WITH_SHA_256
+        && DerSignature::try_from(signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
+}
+
+/// The serial number of a certificate, as hex.
+pub fn serial(cert: &Certificate) -> String {
+    serial_text(&cert.tbs_certificate.serial_number)
+}
+
+/// Checks that `cert` was issued and signed by the CA certificate `ca`.
+pub fn verify_issued_by(cert: &Certificate, ca: &Certificate) -> Result<(), JpkiError> {
+    let issuer = &cert.tbs_certificate.issuer;
+    let ca_name = &ca.tbs_certificate.subject;
+    if issuer != ca_name {
+        return Err(JpkiError::WrongCa(format!(
+            "issued by \"{issuer}\", not by the trusted \"{ca_name}\""
+        )));
+    }
+    let is_ca = ca
+        .tbs_certificate
+        .get::<BasicConstraints>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, bc)| bc.ca);
+    if !is_ca {
+        return Err(JpkiError::WrongCa(format!(
+            "the trusted certificate \"{ca_name}\" is not a CA certificate"
+        )));
+    }
+    let tbs = cert
+        .tbs_certificate
+        .to_der()
+        .map_err(|e| JpkiError::malformed("certificate", e))?;
+    let key = public_key(ca)?;
+    if !verify_ecdsa(
+        &key,
+        &cert.signature_algorithm,
+        &tbs,
+        cert.signature.raw_bytes(),
+    ) {
+        return Err(JpkiError::WrongCa(format!(
+            "its signature does not verify with the key of \"{ca_name}\" (a foreign CA of the \
+             same name, or a forged certificate)"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that `at` is within the validity of `cert` (`what` names it in the error).
+pub fn check_validity(cert: &Certificate, what: &'static str, at: i64) -> Result<(), JpkiError> {
+    let validity = &cert.tbs_certificate.validity;
+    let (nb, na) = (
+        jtime::from_x509(&validity.not_before),
+        jtime::from_x509(&validity.not_after),
+    );
+    if at < nb {
+        return Err(JpkiError::NotYetValid {
+            kind: what,
+            serial: serial(cert),
+            date: jtime::display(nb),
+        });
+    }
+    if at > na {
+        return Err(JpkiError::Expired {
+            kind: what,
+            serial: serial(cert),
+            date: jtime::display(na),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that a certificate is of the expected kind (its key usage).
+pub fn check_kind(cert: &Certificate, kind: CertKind) -> Result<(), JpkiError> {
+    let usage = cert
+        .tbs_certificate
+        .get::<KeyUsage>()
+        .map_err(|e| JpkiError::malformed("keyUsage", e))?
+        .map(|(_, ku)| ku.0);
+    let ok = match (kind, usage) {
+        (_, None) => false,
+        (CertKind::Sign, Some(ku)) => {
+            ku.contains(KeyUsages::NonRepudiation) && ku.contains(KeyUsages::DigitalSignature)
+        }
+        (CertKind::Auth, Some(ku)) => {
+            ku.contains(KeyUsages::DigitalSignature) && !ku.contains(KeyUsages::NonRepudiation)
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(JpkiError::WrongKind(format!(
+            "certificate {} is not a {} (key usage)",
+            serial(cert),
+            kind.japanese()
+        )))
+    }
+}
+
+/// When a CRL was made and when the next one is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrlInfo {
+    /// thisUpdate, unix time.
+    pub this_update: i64,
+    /// nextUpdate, unix time (`None`: the CRL gives none).
+    pub next_update: Option<i64>,
+}
+
+/// Checks that `crl` is signed by `ca` and current at `at`.
+pub fn check_crl(crl: &CertificateList, ca: &Certificate, at: i64) -> Result<CrlInfo, JpkiError> {
+    let tbs = &crl.tbs_cert_list;
+    if tbs.issuer != ca.tbs_certificate.subject {
+        return Err(JpkiError::BadCrl(format!(
+            "it was issued by \"{}\", not by \"{}\"",
+            tbs.issuer, ca.tbs_certificate.subject
+        )));
+    }
+    let der = tbs.to_der().map_err(|e| JpkiError::malformed("CRL", e))?;
+    if !verify_ecdsa(
+        &public_key(ca)?,
+        &crl.signature_algorithm,
+        &der,
+        crl.signature.raw_bytes(),
+    ) {
+        return Err(JpkiError::BadCrl(format!(
+            "its signature does not verify with the key of \"{}\"",
+            ca.tbs_certificate.subject
+        )));
+    }
+    let info = CrlInfo {
+        this_update: jtime::from_x509(&tbs.this_update),
+        next_update: tbs.next_update.as_ref().map(jtime::from_x509),
+    };
+    if info.this_update > at {
+        return Err(JpkiError::CrlNotCurrent(format!(
+            "it was made on {}, after the time of the check",
+            jtime::display(info.this_update)
+        )));
+    }
+    match info.next_update {
+        Some(next) if next < at => Err(JpkiError::CrlNotCurrent(format!(
+            "its next update was due on {}",
+            jtime::display(next)
+        ))),
+        None => Err(JpkiError::CrlNotCurrent("it gives no next update".into())),
+        _ => Ok(info),
+    }
+}
+
+/// The revocation entry of `cert` in `crl`: date and reason code.
+pub fn revocation_of(
+    crl: &CertificateList,
+    cert: &Certificate,
+) -> Option<(i64, Option<CrlReason>)> {
+    let serial = &cert.tbs_certificate.serial_number;
+    crl.tbs_cert_list
+        .revoked_certificates
+        .as_ref()?
+        .iter()
+        .find(|entry| &entry.serial_number == serial)
+        .map(|entry| {
+            let reason = entry.crl_entry_extensions.as_ref().and_then(|exts| {
+                exts.iter()
+                    .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_CRL_REASONS)
+                    .and_then(|e| CrlReason::from_der(e.extn_value.as_bytes()).ok())
+            });
+            (jtime::from_x509(&entry.revocation_date), reason)
+        })
+}
+
+/// What a successful check found out about revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// Not on the CA's current CRL.
+    NotRevoked(CrlInfo),
+    /// No CRL was checked (asked for explicitly).
+    NotChecked,
+}
+
+/// A certificate that passed [`check_certificate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// Its serial number (hex).
+    pub serial: String,
+    /// notBefore, unix time.
+    pub not_before: i64,
+    /// notAfter, unix time.
+    pub not_after: i64,
+    /// Its issuer (RFC 4514).
+    pub issuer: String,
+    /// The revocation check.
+    pub revocation: Revocation,
+}
+
+/// The whole check of a card certificate of `kind` at time `at`: kind, issued by `ca`, both
+/// within validity, and — unless `crls` is `None` (revocation check skipped knowingly) — not
+/// revoked on the current CRL of `ca` among `crls`.
+pub fn check_certificate(
+    cert: &Certificate,
+    kind: CertKind,
+    ca: &Certificate,
+    crls: Option<&[CertificateList]>,
+    at: i64,
+) -> Result<Checked, JpkiError> {
+    let what = kind.japanese();
+    verify_issued_by(cert, ca)?;
+    check_kind(cert, kind)?;
+    check_validity(ca, "CA certificate", at)?;
+    check_validity(cert, what, at)?;
+    let revocation = match crls {
+        None => Revocation::NotChecked,
+        Some(crls) => {
+            let ca_name = &ca.tbs_certificate.subject;
+            let crl = crls
+                .iter()
+                .find(|c| &c.tbs_cert_list.issuer == ca_name)
+                .ok_or_else(|| JpkiError::NoCrl(format!("\"{ca_name}\"")))?;
+            let info = check_crl(crl, ca, at)?;
+            if let Some((date, reason)) = revocation_of(crl, cert) {
+                return Err(JpkiError::Revoked {
+                    kind: what,
+                    serial: serial(cert),
+                    date: jtime::display(date),
+                    reason: crl_reason_text(reason),
+                });
+            }
+            Revocation::NotRevoked(info)
+        }
+    };
+    let validity = &cert.tbs_certificate.validity;
+    Ok(Checked {
+        serial: serial(cert),
+        not_before: jtime::from_x509(&validity.not_before),
+        not_after: jtime::from_x509(&validity.not_after),
+        issuer: ca.tbs_certificate.subject.to_string(),
+        revocation,
+    })
+}
