@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # juki's main job (README): the whole life of a resident registry card on the embedded
-# simulator — initialise, issue, read with the PIN, sign an e-application, lock the PIN with
-# three wrong tries, reset it at the counter, sign again. No reader or pcscd is needed; the
+# simulator — initialise, issue, JPKI certificates, read with the PIN, sign an e-application
+# that the agency verifies, log in, lock the PIN with three wrong tries, reset it at the
+# counter, suspend and resume, move to another municipality (certificate revoked), return. No reader or pcscd is needed; the
 # build needs libpcsclite-dev (the PC/SC library the `juki` CLI links), installed if missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -2,7 +2,9 @@
 # juki's test command (README, .ci/run). On a fresh Debian 12 machine with only the Rust
 # toolchain it:
 #   1. installs what is missing with apt-get (root or sudo): pcscd vsmartcard-vpcd
-#      libpcsclite-dev opensc (+ pkgconf, and a C toolchain if there is no `cc`);
+#      libpcsclite-dev opensc openssl
+#      (+ pkgconf, and a C toolchain if there is no `cc`); openssl is the independent verifier
+#      of the JPKI signatures;
 #   2. adds the rustup target thumbv7em-none-eabihf (and rustfmt/clippy) if missing;
 #   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings), cargo doc (-D
 #      warnings), and builds the card core for thumbv7em-none-eabihf with no default features;
@@ -24,7 +26,7 @@ SMOKE_READER='Virtual PCD 00 00'
 SMOKE_PORT=35963
 # -------------------------------------------------------------------------------------------------
 
-APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc)
+APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl)
 CARD_TARGET=thumbv7em-none-eabihf
 TIMEOUT_S=15
 

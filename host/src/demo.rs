@@ -1,15 +1,19 @@
 //! `juki demo`: the card's whole life on the embedded simulator, with no setup and no input.
 //!
-//! A national root and a municipality counter credential are made; a blank card (a temporary
-//! card image) is initialised and issued to a sample resident at the counter (registry and audit
-//! trail in a temporary counter directory); the data is read back with the 住基 PIN; a sample
-//! e-application is signed on the card and verified on the host; the 住基 PIN is entered wrong
-//! three times until it locks, the right PIN is refused, the counter resets it, and the card
-//! signs again. Then the card is reported lost and suspended, found and resumed, the resident
-//! moves to Osaka where another municipality's counter serves the same card (継続利用), and the
-//! card is finally returned and terminated; both counters' audit trails are verified. Every step
-//! states what it expects and checks it: the demo fails (and `juki demo` exits non-zero) as soon
-//! as the card or the records do something else.
+//! A national root, a municipality counter credential and the JPKI certification authority are
+//! made; a blank card (a temporary card image) is initialised and issued to a sample resident at
+//! the counter (registry and audit trail in a temporary counter directory), and its JPKI
+//! certificates are issued for keys generated on the card; the data is read back with the 住基
+//! PIN; a sample e-application is signed on the card as a CMS signature and accepted by the
+//! agency (certificate chain, validity, CRL), an altered copy rejected; the authentication key
+//! answers a login challenge; the 住基 PIN is entered wrong three times until it locks, the right
+//! PIN is refused, the counter resets it, and the card signs again. Then the card is reported
+//! lost and suspended (its certificates revoked), found and resumed (new certificates), the
+//! resident moves to Osaka where another municipality's counter serves the same card (継続利用)
+//! and the signing certificate is revoked automatically, so that the agency now rejects the
+//! signature; the card is finally returned and terminated; both counters' audit trails are
+//! verified. Every step states what it expects and checks it: the demo fails (and `juki demo`
+//! exits non-zero) as soon as the card or the records do something else.
 
 use std::io::Write;
 use std::path::Path;
@@ -19,11 +23,15 @@ use sha2::{Digest, Sha256};
 
 use crate::authority::{sec1_uncompressed, RootAuthority};
 use crate::card::{JukiCard, KeyKind, Lifecycle, PinStatus};
+use crate::counter::ops::JpkiRevocation;
 use crate::counter::registry::{CardState, TerminateReason};
 use crate::counter::session::add_first_operator;
 use crate::counter::{CounterDb, IssueRequest, Session, UpdateRequest};
 use crate::date::{self, Date};
 use crate::error::{Error, Result};
+use crate::jpki::ca::JpkiCa;
+use crate::jpki::cms::{self, SignOptions};
+use crate::jpki::{auth, citizen, time as jtime, CertKind, JpkiError};
 use crate::pin::PinKind;
 use crate::pin_input::{Pin, PinPrompter};
 use crate::resident::{MunicipalityCode, Sex};
@@ -41,7 +49,7 @@ struct Demo<'w> {
     step: usize,
 }
 
-const STEPS: usize = 17;
+const STEPS: usize = 21;
 
 impl Demo<'_> {
     fn step(&mut self, ja: &str, en: &str) {
@@ -142,8 +150,30 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     ));
     d.ok("certificate signed by the root and checked");
     let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
-    let mut chiyoda_counter = open_counter(&dir.path().join("chiyoda"), &chiyoda, "tanaka", today)?;
+    let ca_dir = dir.path().join("jpki-ca");
+    let chiyoda_counter = open_counter(&dir.path().join("chiyoda"), &chiyoda, "tanaka", today)?;
     d.say("counter records (registry, audit trail): operator tanaka (田中) logged in");
+
+    d.step(
+        "公的個人認証サービスの認証局を用意",
+        "the JPKI certification authority: a signing CA and an authentication CA",
+    );
+    let ca = JpkiCa::init(&ca_dir, jtime::now()?)?;
+    for kind in CertKind::ALL {
+        let cert = ca.ca_certificate(kind);
+        d.say(format!(
+            "{}: \"{}\", valid until {}",
+            kind.as_str(),
+            cert.tbs_certificate.subject,
+            jtime::display(jtime::from_x509(&cert.tbs_certificate.validity.not_after))
+        ));
+    }
+    let sign_ca = ca.ca_certificate(CertKind::Sign).clone();
+    let auth_ca = ca.ca_certificate(CertKind::Auth).clone();
+    drop(ca);
+    d.ok("self-signed CA certificates made: the agencies' trust anchors");
+    let mut chiyoda_counter = chiyoda_counter.with_ca(JpkiCa::open(&ca_dir)?);
+    d.say("the counter of 千代田区 is connected to the CA");
 
     d.step("白紙のカードを用意", "a blank card in the simulated reader");
     let image = dir.path().join("demo-card.img");
@@ -198,7 +228,6 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let code = issued.preview.code.clone();
     let info = issued.preview.info.clone();
     let card_info = issued.preview.card.clone();
-    let keys = issued.keys;
     d.say(format!(
         "住民票コード (resident code, generated at random): {code}"
     ));
@@ -222,6 +251,32 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     )?;
 
     d.step(
+        "電子証明書の発行",
+        "the counter issues the JPKI certificates for keys generated on the card",
+    );
+    d.say("the resident enters the 住基 PIN so that the signing certificate carries the 4 info");
+    let jpki = chiyoda_counter.jpki_issue(&mut card, &cred, &mut pin_pad("2580\n"))?;
+    for r in [&jpki.sign, &jpki.auth] {
+        d.say(format!(
+            "{}: serial {}, valid until {}",
+            r.kind,
+            r.serial,
+            jtime::display(r.not_after)
+        ));
+    }
+    d.check(
+        card.jpki_present()? == crate::jpki::ALL_PRESENT,
+        "both certificates and both CA certificates are on the card",
+    )?;
+    let auth_certs = citizen::auth_certificates(&mut card)?;
+    d.check(
+        crate::jpki::validate::public_key(&auth_certs.cert)? == jpki.keys.auth
+            && crate::jpki::profile::four_info_of(&auth_certs.cert)?.is_none(),
+        "the authentication certificate certifies the card's key and carries no personal data",
+    )?;
+    let keys = jpki.keys;
+
+    d.step(
         "住基PINで本人確認情報を読む",
         "read the resident data back with the 住基 PIN",
     );
@@ -242,29 +297,90 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     )?;
 
     d.step(
-        "電子申請に署名",
-        "sign a sample e-application on the card, verify on the host",
+        "電子申請に署名し、行政機関が検証",
+        "sign an e-application (CMS) on the card; the agency verifies it",
     );
-    let hash: [u8; 32] = Sha256::digest(SAMPLE_APPLICATION.as_bytes()).into();
-    d.say(format!("SHA-256 of the application: {}", hex::encode(hash)));
-    let public = card.public_key(KeyKind::Sign)?;
-    d.check(
-        public == keys.sign,
-        "the card's signing public key is the one generated at issue",
-    )?;
-    let signature = card.sign_hash(&hash, &sign_pin)?;
+    let application = SAMPLE_APPLICATION.as_bytes();
     d.say(format!(
-        "signature r‖s: {}…",
-        &hex::encode(signature.to_bytes())[..32]
+        "SHA-256 of the application: {}",
+        hex::encode(Sha256::digest(application))
+    ));
+    let p7s = citizen::sign_document(
+        &mut card,
+        &sign_pin,
+        application,
+        SignOptions {
+            attached: false,
+            signing_time: jtime::now()?,
+        },
+    )?;
+    d.say(format!(
+        "CMS SignedData (.p7s), {} bytes, with the signing certificate",
+        p7s.len()
+    ));
+    let crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Sign, jtime::now()?)?;
+    let verified = cms::verify(
+        &p7s,
+        Some(application),
+        &sign_ca,
+        Some(std::slice::from_ref(&crl)),
+        jtime::now()?,
+    )?;
+    d.say(format!(
+        "the agency reads the signer from the certificate: {} / {}",
+        verified.four_info.name, verified.four_info.address
     ));
     d.check(
-        public.verify_prehash(&hash, &signature).is_ok(),
-        "the signature verifies with the card's public key",
+        verified.four_info == info,
+        "signature, chain to the JPKI CA, validity and CRL checked: VALID (署名は有効です)",
     )?;
-    let tampered: [u8; 32] = Sha256::digest(SAMPLE_APPLICATION.replace("大阪", "京都")).into();
+    let tampered = SAMPLE_APPLICATION.replace("大阪", "京都");
+    let r = cms::verify(
+        &p7s,
+        Some(tampered.as_bytes()),
+        &sign_ca,
+        Some(std::slice::from_ref(&crl)),
+        jtime::now()?,
+    );
     d.check(
-        public.verify_prehash(&tampered, &signature).is_err(),
-        "and does not verify for an altered application",
+        matches!(r, Err(JpkiError::Tampered)),
+        "an altered application is REJECTED (改ざんを検知)",
+    )?;
+    let hash: [u8; 32] = Sha256::digest(application).into();
+    let public = keys.sign;
+
+    d.step(
+        "利用者証明（ログイン）",
+        "log in to an online service with the authentication key (利用者証明用電子証明書)",
+    );
+    let challenge = auth::new_challenge();
+    d.say(format!(
+        "the service sends a challenge: {}…",
+        &hex::encode(&challenge)[..16]
+    ));
+    let answer = citizen::answer_challenge(&mut card, &Pin::from("1357"), &challenge)?;
+    let auth_crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Auth, jtime::now()?)?;
+    let login = auth::verify(
+        &answer,
+        &challenge,
+        &auth_ca,
+        Some(std::slice::from_ref(&auth_crl)),
+        jtime::now()?,
+    );
+    d.check(
+        login.is_ok(),
+        "the answer matches the challenge and the certificate is valid",
+    )?;
+    let replay = auth::verify(
+        &answer,
+        &auth::new_challenge(),
+        &auth_ca,
+        None,
+        jtime::now()?,
+    );
+    d.check(
+        matches!(replay, Err(JpkiError::ChallengeMismatch)),
+        "the same answer replayed for another challenge is REJECTED",
     )?;
 
     d.step(
@@ -331,10 +447,14 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         "紛失の届出で一時停止",
         "the card is reported lost: the counter suspends it (一時停止)",
     );
-    chiyoda_counter.suspend(&mut card, &cred, Some("紛失の届出"))?;
+    let done = chiyoda_counter.suspend(&mut card, &cred, Some("紛失の届出"))?;
     d.check(
         card.lifecycle()? == Lifecycle::Suspended,
         "the card is suspended",
+    )?;
+    d.check(
+        matches!(&done.jpki, Some(JpkiRevocation::Revoked(list)) if list.len() == 2),
+        "and both JPKI certificates are revoked at the CA (a finder cannot use them)",
     )?;
     let r = card.read_resident(&new_pin);
     d.expect_sw(
@@ -359,6 +479,25 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         record.code == code,
         "the card works again with the same PIN",
     )?;
+    let reissued = chiyoda_counter.jpki_issue(&mut card, &cred, &mut pin_pad("4826\n"))?;
+    d.check(
+        card.jpki_present()? == crate::jpki::ALL_PRESENT,
+        &format!(
+            "new JPKI certificates issued (signing {}, authentication {})",
+            reissued.sign.serial, reissued.auth.serial
+        ),
+    )?;
+    let p7s = citizen::sign_document(
+        &mut card,
+        &sign_pin,
+        application,
+        SignOptions {
+            attached: false,
+            signing_time: jtime::now()?,
+        },
+    )?;
+    d.say("the resident signs the application again with the new certificate");
+    let (keys, public) = (reissued.keys, reissued.keys.sign);
 
     d.step(
         "大阪市北区へ転入・継続利用",
@@ -366,7 +505,8 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     );
     let kita = MunicipalityCode::parse("271276")?;
     let osaka_cred = root.issue_counter_credential(&kita, "大阪市北区", today, 5)?;
-    let mut osaka_counter = open_counter(&dir.path().join("osaka"), &kita, "yamada", today)?;
+    let mut osaka_counter = open_counter(&dir.path().join("osaka"), &kita, "yamada", today)?
+        .with_ca(JpkiCa::open(&ca_dir)?);
     d.say(format!(
         "counter of {} {} (certified by the same national root), operator yamada (山田)",
         osaka_cred.municipality, osaka_cred.name
@@ -402,18 +542,63 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             .is_some_and(|c| c.reason == "転入"),
         "and the change information records the 転入 with its date",
     )?;
+    let revoked_now = match &updated.jpki {
+        JpkiRevocation::Revoked(list) => list.clone(),
+        JpkiRevocation::Pending(why) => return Err(d.fail(format!("not revoked: {why}"))),
+    };
+    d.check(
+        revoked_now.len() == 1 && revoked_now.iter().all(|r| r.kind == CertKind::Sign),
+        "the signing certificate (it carries the old address) is revoked automatically",
+    )?;
+
+    d.step(
+        "失効した証明書の署名は受け付けられない",
+        "the agency, with the CA's new CRL, rejects the signature made before the move",
+    );
+    let crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Sign, jtime::now()?)?;
+    let r = cms::verify(
+        &p7s,
+        Some(application),
+        &sign_ca,
+        Some(std::slice::from_ref(&crl)),
+        jtime::now()?,
+    );
+    match r {
+        Err(e @ JpkiError::Revoked { .. }) => {
+            d.ok("REJECTED: the certificate is on the CRL");
+            d.say(format!("  message shown: {e}"));
+        }
+        other => return Err(d.fail(format!("expected a revoked certificate, got {other:?}"))),
+    }
+    let auth_crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Auth, jtime::now()?)?;
+    let answer = citizen::answer_challenge(&mut card, &Pin::from("1357"), &challenge)?;
+    d.check(
+        auth::verify(
+            &answer,
+            &challenge,
+            &auth_ca,
+            Some(std::slice::from_ref(&auth_crl)),
+            jtime::now()?,
+        )
+        .is_ok(),
+        "the authentication certificate carries no address: logging in still works",
+    )?;
     let signature = card.sign_hash(&hash, &sign_pin)?;
     d.check(
         card.public_key(KeyKind::Sign)? == keys.sign
             && public.verify_prehash(&hash, &signature).is_ok(),
-        "the keys stay on the card (the JPKI certificates are flagged for revocation)",
+        "the keys stay on the card: a new signing certificate can be issued at the counter",
     )?;
 
     d.step(
         "カードの返納",
         "the card is returned: the counter terminates it (返納)",
     );
-    osaka_counter.terminate(&mut card, &osaka_cred, TerminateReason::Returned)?;
+    let done = osaka_counter.terminate(&mut card, &osaka_cred, TerminateReason::Returned)?;
+    d.check(
+        matches!(&done.jpki, Some(JpkiRevocation::Revoked(list)) if list.len() == 1),
+        "the remaining (authentication) certificate is revoked",
+    )?;
     d.check(
         card.lifecycle()? == Lifecycle::Terminated,
         "the card is terminated, irreversibly",

@@ -417,7 +417,7 @@ fn demo_runs_and_checks_itself() {
     assert!(text.contains("63C1"));
     assert!(text.contains("63C0"));
     assert!(text.contains("6984"));
-    assert!(text.contains("all 17 steps behaved as expected"));
+    assert!(text.contains("all 21 steps behaved as expected"));
 }
 
 /// A transport that lets the card refuse (6581, memory failure) every UPDATE BINARY of EF 0003,

@@ -95,12 +95,23 @@ impl Session {
         self.ca.as_ref()
     }
 
+    /// The time of the session's JPKI records: now, on the session's today (noon JST of that
+    /// day when the session runs on another day than the clock's, as in training).
+    fn jpki_now(&self) -> Result<i64> {
+        let now = jtime::now()?;
+        Ok(if jtime::day_of(now) == Some(self.today) {
+            now
+        } else {
+            jtime::start_of_day(self.today) + 12 * 3600
+        })
+    }
+
     /// Revokes the card's certificates at the CA after `op` changed the card, audits it, and
     /// keeps the registry's flag in line. Never fails: the card step is done, so a CA problem
     /// only leaves the revocation pending (flagged, and said to the clerk).
     pub(crate) fn revoke_jpki(&mut self, serial: &str, reason: RevocationReason) -> JpkiRevocation {
         let registered = matches!(self.db.registry().card(serial), Ok(Some(_)));
-        let outcome = match (&self.ca, jtime::now()) {
+        let outcome = match (&self.ca, self.jpki_now()) {
             (None, _) => Err("no JPKI certification authority connected (--ca DIR)".to_string()),
             (Some(_), Err(e)) => Err(e.to_string()),
             (Some(ca), Ok(now)) => ca
@@ -197,7 +208,7 @@ impl Session {
             }),
         )?;
         drop(pin);
-        let now = self.pre(op, Some(&serial), jtime::now())?;
+        let now = self.pre(op, Some(&serial), self.jpki_now())?;
         let municipality = cred.name.clone();
         let issued: RefCell<Vec<CertRecord>> = RefCell::new(Vec::new());
         let known = ins.record.is_some();
@@ -253,17 +264,20 @@ impl Session {
         };
         let outcome = self.journaled(op, &serial, &detail, &change, step);
         self.ca = ca_held;
-        let (keys, record) = outcome?;
+        // Once the CA issued anything the card had generated new keys: the earlier
+        // certificates vouch for keys that are gone, so they are revoked even if the card
+        // step failed later.
         let mut superseded = Vec::new();
-        if let Some(ca) = &self.ca {
-            for s in earlier {
-                if ca.revoke(&s, RevocationReason::Reissued, now)? {
-                    if let Some(r) = ca.certificate(&s)? {
-                        superseded.push(r);
+        if outcome.is_ok() || !issued.borrow().is_empty() {
+            if let Some(ca) = &self.ca {
+                for s in earlier {
+                    if matches!(ca.revoke(&s, RevocationReason::Reissued, now), Ok(true)) {
+                        superseded.extend(ca.certificate(&s).ok().flatten());
                     }
                 }
             }
         }
+        let (keys, record) = outcome?;
         let mut issued = issued.into_inner().into_iter();
         let (Some(sign), Some(auth)) = (issued.next(), issued.next()) else {
             return Err(Error::Protocol(

@@ -1,0 +1,362 @@
+//! The counter's JPKI operations (`Session::jpki_issue`, automatic revocation) and the citizen's
+//! (`jpki::citizen`) on an in-process simulated card: what is on the card and in the CA's records
+//! afterwards, including when the card refuses half-way.
+
+use std::path::PathBuf;
+
+use juki_host::authority::{CounterCredential, RootAuthority};
+use juki_host::card::JukiCard;
+use juki_host::counter::ops::JpkiRevocation;
+use juki_host::counter::session::add_first_operator;
+use juki_host::counter::{CounterDb, IssueRequest, Operation, Session, UpdateRequest};
+use juki_host::date::Date;
+use juki_host::jpki::ca::{JpkiCa, RevocationReason};
+use juki_host::jpki::cms::{self, SignOptions};
+use juki_host::jpki::{citizen, time as jtime, CertKind, JpkiError};
+use juki_host::pin_input::{Pin, PinPrompter};
+use juki_host::resident::{MunicipalityCode, Sex};
+use juki_host::sim_transport::SimTransport;
+use juki_host::transport::Transport;
+use juki_host::{Error, Result};
+
+fn lines(text: &str) -> PinPrompter {
+    PinPrompter::scripted(text)
+}
+
+fn today() -> Date {
+    Date::from_ymd(2026, 4, 1).unwrap()
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    cred: CounterCredential,
+    data: PathBuf,
+    image: PathBuf,
+    ca_dir: PathBuf,
+}
+
+impl World {
+    fn session(&self) -> Session {
+        let m = MunicipalityCode::parse("131016").unwrap();
+        let db = CounterDb::open(&self.data).unwrap();
+        Session::login(db, &m, "tanaka", &Pin::from("tanaka-pw1"), today())
+            .unwrap()
+            .with_ca(JpkiCa::open(&self.ca_dir).unwrap())
+    }
+
+    fn card(&self) -> JukiCard<SimTransport> {
+        JukiCard::new(SimTransport::open(&self.image).unwrap())
+    }
+
+    fn ca(&self) -> JpkiCa {
+        JpkiCa::open(&self.ca_dir).unwrap()
+    }
+}
+
+/// An issued card (serial JK-0009), its counter, and a CA.
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let root = RootAuthority::generate();
+    let chiyoda = MunicipalityCode::parse("131016").unwrap();
+    let cred = root
+        .issue_counter_credential(&chiyoda, "千代田区", today(), 5)
+        .unwrap();
+    let data = dir.path().join("data");
+    let db = CounterDb::open(&data).unwrap();
+    add_first_operator(&db, &chiyoda, "tanaka", &Pin::from("tanaka-pw1")).unwrap();
+    drop(db);
+    let ca_dir = dir.path().join("ca");
+    JpkiCa::init(&ca_dir, jtime::start_of_day(today())).unwrap();
+    let image = dir.path().join("card.img");
+    let w = World {
+        cred,
+        data,
+        image,
+        ca_dir,
+        _dir: dir,
+    };
+    let mut card = JukiCard::new(SimTransport::create(&w.image).unwrap());
+    card.initialise(&root.public_key()).unwrap();
+    let req = IssueRequest {
+        name: "住基 一郎".into(),
+        address: "東京都千代田区千代田1-1".into(),
+        birth: Date::from_ymd(1980, 1, 2).unwrap(),
+        sex: Sex::Male,
+        photo: false,
+        serial: Some("JK-0009".into()),
+        representative: None,
+        stay_until: None,
+        resident_code: None,
+    };
+    w.session()
+        .issue(
+            &mut card,
+            &w.cred,
+            &req,
+            &mut lines("2580\n1357\nJUKI2026\n"),
+            &mut |_| Ok(true),
+        )
+        .unwrap();
+    w
+}
+
+fn noon() -> i64 {
+    jtime::start_of_day(today()) + 12 * 3600
+}
+
+#[test]
+fn issue_sign_and_revoke_on_a_move() {
+    let w = world();
+    let mut card = w.card();
+    // No certificates yet: the citizen is told so, no password try is used.
+    let e = citizen::sign_document(&mut card, &Pin::from("JUKI2026"), b"x", opts()).unwrap_err();
+    assert!(matches!(e, Error::Jpki(JpkiError::NoCertificate)), "{e}");
+    assert_eq!(card.jpki_present().unwrap(), 0);
+
+    let mut s = w.session();
+    let issued = s
+        .jpki_issue(&mut card, &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    assert_eq!(card.jpki_present().unwrap(), 0x0F);
+    assert_eq!(issued.record.operation, Operation::JpkiIssue.as_str());
+    assert!(issued.superseded.is_empty());
+    // The card holds exactly what the CA recorded, for the keys it generated.
+    let auth = citizen::auth_certificates(&mut card).unwrap();
+    assert_eq!(auth.cert_der, issued.auth.der);
+    assert_eq!(
+        juki_host::jpki::validate::public_key(&auth.cert).unwrap(),
+        issued.keys.auth
+    );
+    let sign = citizen::sign_certificates(&mut card, &Pin::from("JUKI2026")).unwrap();
+    assert_eq!(sign.cert_der, issued.sign.der);
+    assert_eq!(&sign.ca, w.ca().ca_certificate(CertKind::Sign));
+    // The signing certificate is not free to read.
+    let e = card
+        .exclusive(|c| {
+            c.select_app(juki_host::pin::App::Jpki)?;
+            c.read_file(CertKind::Sign.cert_fid(), 2048)
+        })
+        .unwrap_err();
+    assert_eq!(e.status_word(), Some(0x6982));
+    // Valid only until the day before the third anniversary.
+    assert_eq!(
+        jtime::day_of(issued.sign.not_after),
+        Date::from_ymd(2029, 3, 31)
+    );
+
+    // Sign on the card; the agency accepts it.
+    let doc = "電子申請書".as_bytes();
+    let p7s = citizen::sign_document(&mut card, &Pin::from("JUKI2026"), doc, opts()).unwrap();
+    let ca = w.ca();
+    let crl = ca.crl(CertKind::Sign, noon()).unwrap();
+    let v = cms::verify(
+        &p7s,
+        Some(doc),
+        ca.ca_certificate(CertKind::Sign),
+        Some(std::slice::from_ref(&crl)),
+        noon() + 60,
+    )
+    .unwrap();
+    assert_eq!(v.four_info.name, "住基 一郎");
+    // A wrong password signs nothing.
+    let e = citizen::sign_document(&mut card, &Pin::from("WRONG999"), doc, opts()).unwrap_err();
+    assert_eq!(e.status_word(), Some(0x63C4));
+
+    // 転居: the signing certificate is revoked automatically; the auth certificate is not.
+    let updated = s
+        .update(
+            &mut card,
+            &w.cred,
+            &UpdateRequest {
+                address: Some("東京都千代田区永田町1-7-1".into()),
+                name: None,
+                reason: "転居".into(),
+                date: None,
+            },
+            &mut lines("2580\n"),
+        )
+        .unwrap();
+    let JpkiRevocation::Revoked(list) = &updated.jpki else {
+        panic!("expected a revocation, got {:?}", updated.jpki);
+    };
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].kind, CertKind::Sign);
+    assert_eq!(
+        list[0].revoked.map(|r| r.1),
+        Some(RevocationReason::FourInfoChanged)
+    );
+    let registry = s.db().registry().card("JK-0009").unwrap().unwrap();
+    assert!(!registry.jpki_revocation_needed);
+    let records = w.ca().certificates_of("JK-0009").unwrap();
+    let auth_record = records.iter().find(|r| r.kind == CertKind::Auth).unwrap();
+    assert!(auth_record.revoked.is_none());
+    let crl = w.ca().crl(CertKind::Sign, noon() + 120).unwrap();
+    let e = cms::verify(
+        &p7s,
+        Some(doc),
+        ca.ca_certificate(CertKind::Sign),
+        Some(&[crl]),
+        noon() + 180,
+    )
+    .unwrap_err();
+    assert!(matches!(e, JpkiError::Revoked { .. }), "{e}");
+
+    // Re-issue: the remaining valid auth certificate is superseded.
+    let again = s
+        .jpki_issue(&mut card, &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    assert_eq!(again.superseded.len(), 1);
+    assert_eq!(again.superseded[0].serial, auth_record.serial);
+    let info = juki_host::jpki::profile::four_info_of(
+        &citizen::sign_certificates(&mut card, &Pin::from("JUKI2026"))
+            .unwrap()
+            .cert,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(info.address, "東京都千代田区永田町1-7-1");
+
+    // Suspension revokes both.
+    let done = s.suspend(&mut card, &w.cred, Some("紛失")).unwrap();
+    match done.jpki {
+        Some(JpkiRevocation::Revoked(list)) => assert_eq!(list.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    // And a suspended card gets no new certificates.
+    let e = s
+        .jpki_issue(&mut card, &w.cred, &mut lines("2580\n"))
+        .unwrap_err();
+    assert!(e.to_string().contains("suspended"), "{e}");
+    assert!(s.db().audit().verify().unwrap().is_intact());
+}
+
+fn opts() -> SignOptions {
+    SignOptions {
+        attached: false,
+        signing_time: noon(),
+    }
+}
+
+/// A transport whose card refuses (6581) every UPDATE BINARY of JPKI EF `refuse`.
+struct RefusesWrite {
+    inner: SimTransport,
+    selected: u16,
+    refuse: u16,
+}
+
+impl Transport for RefusesWrite {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        if let [_, 0xA4, 0x02, _, 0x02, hi, lo] = apdu {
+            self.selected = u16::from_be_bytes([*hi, *lo]);
+        }
+        if apdu.get(1) == Some(&0xD6) && self.selected == self.refuse {
+            return Ok(vec![0x65, 0x81]);
+        }
+        self.inner.transmit(apdu)
+    }
+    fn supports_extended_length(&self) -> bool {
+        self.inner.supports_extended_length()
+    }
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        f(self)
+    }
+    fn name(&self) -> String {
+        "refuses a write".into()
+    }
+}
+
+#[test]
+fn certificates_the_card_refuses_are_revoked_at_once() {
+    let w = world();
+    // A first pair, which the failed re-issue below makes obsolete (its keys are replaced).
+    w.session()
+        .jpki_issue(&mut w.card(), &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    let mut card = JukiCard::new(RefusesWrite {
+        inner: SimTransport::open(&w.image).unwrap(),
+        selected: 0,
+        refuse: CertKind::Sign.cert_fid(),
+    });
+    let mut s = w.session();
+    let e = s
+        .jpki_issue(&mut card, &w.cred, &mut lines("2580\n"))
+        .unwrap_err();
+    assert_eq!(e.status_word(), Some(0x6581), "{e}");
+    drop(card);
+    // The new pair was issued and is revoked (the card never held it), and so is the first
+    // pair (its keys were replaced on the card): no certificate is valid.
+    let records = w.ca().certificates_of("JK-0009").unwrap();
+    assert_eq!(records.len(), 4);
+    assert!(records.iter().all(|r| r.revoked.is_some()), "{records:?}");
+    // The card says it holds no certificate.
+    let mut card = w.card();
+    assert_eq!(card.jpki_present().unwrap(), 0);
+    let e = citizen::answer_challenge(&mut card, &Pin::from("1357"), &[7; 32]).unwrap_err();
+    assert!(matches!(e, Error::Jpki(JpkiError::NoCertificate)), "{e}");
+    // The attempt is in the audit trail as refused.
+    let history = s.db().audit().show("JK-0009").unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.operation, "jpki-issue");
+    assert_eq!(last.outcome.kind(), "refused");
+    // A retry on a good card works.
+    s.jpki_issue(&mut card, &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    assert_eq!(card.jpki_present().unwrap(), 0x0F);
+}
+
+#[test]
+fn without_a_ca_nothing_is_issued_and_revocation_is_flagged() {
+    let w = world();
+    let mut card = w.card();
+    let mut with_ca = w.session();
+    with_ca
+        .jpki_issue(&mut card, &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    drop(with_ca);
+    let m = MunicipalityCode::parse("131016").unwrap();
+    let mut s = Session::login(
+        CounterDb::open(&w.data).unwrap(),
+        &m,
+        "tanaka",
+        &Pin::from("tanaka-pw1"),
+        today(),
+    )
+    .unwrap();
+    let e = s
+        .jpki_issue(&mut card, &w.cred, &mut lines("2580\n"))
+        .unwrap_err();
+    assert!(e.to_string().contains("--ca"), "{e}");
+    assert!(s
+        .jpki_revoke("JK-0009", RevocationReason::Requested)
+        .is_err());
+    let done = s.suspend(&mut card, &w.cred, None).unwrap();
+    assert!(matches!(done.jpki, Some(JpkiRevocation::Pending(_))));
+    assert!(
+        s.db()
+            .registry()
+            .card("JK-0009")
+            .unwrap()
+            .unwrap()
+            .jpki_revocation_needed
+    );
+    assert!(w
+        .ca()
+        .certificates_of("JK-0009")
+        .unwrap()
+        .iter()
+        .all(|r| r.revoked.is_none()));
+    // Later, with the CA: revoked on request, flag cleared.
+    let mut s = s.with_ca(w.ca());
+    let list = s
+        .jpki_revoke("JK-0009", RevocationReason::Requested)
+        .unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(
+        !s.db()
+            .registry()
+            .card("JK-0009")
+            .unwrap()
+            .unwrap()
+            .jpki_revocation_needed
+    );
+}
