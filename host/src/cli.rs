@@ -15,7 +15,8 @@ use juki_host::pin::PinKind;
 /// Exit codes: 0 success, 1 other error, 2 usage error, 3 wrong PIN, 4 PIN locked (reset at the
 /// counter), 5 no reader or no card, 6 refused (by the card: state or security condition; or by
 /// juki: card expired, credential not valid, registry rules), 7 operator login refused (wrong
-/// name or password, locked out), 8 audit trail damaged.
+/// name or password, locked out), 8 audit trail damaged, 9 signature, certificate or login
+/// answer rejected (tampered, foreign CA, revoked, expired).
 ///
 /// `JUKI_TODAY=YYYY-MM-DD` sets today's date for training and tests (card and credential
 /// validity, issue date); never set it at a real counter.

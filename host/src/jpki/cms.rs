@@ -288,10 +288,7 @@ pub fn verify(
     let certificate = validate::check_certificate(&signer, CertKind::Sign, ca, crls, at)?;
     if let Some(t) = signing_time {
         if t < certificate.not_before || t > certificate.not_after {
-            return Err(JpkiError::WrongKind(format!(
-                "the signing time {} is outside the certificate's validity",
-                jtime::display(t)
-            )));
+            return Err(JpkiError::SigningTimeOutside(jtime::display(t)));
         }
     }
     let four_info = profile::four_info_of(&signer)?

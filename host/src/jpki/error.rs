@@ -80,6 +80,12 @@ pub enum JpkiError {
     /// A certificate of the wrong use (an authentication certificate for a signature, …).
     #[error("REJECTED: wrong kind of certificate (電子証明書の種類が違います): {0}")]
     WrongKind(String),
+    /// The signing time claimed in the signature lies outside the certificate's validity.
+    #[error(
+        "REJECTED: the signing time {0} is outside the certificate's validity \
+         (署名日時が電子証明書の有効期間外です)"
+    )]
+    SigningTimeOutside(String),
     /// The answer was made for another challenge.
     #[error(
         "REJECTED: the answer was not made for this challenge (チャレンジが一致しません): a \
@@ -128,6 +134,7 @@ impl JpkiError {
                 | JpkiError::BadCrl(_)
                 | JpkiError::CrlNotCurrent(_)
                 | JpkiError::WrongKind(_)
+                | JpkiError::SigningTimeOutside(_)
                 | JpkiError::ChallengeMismatch
         )
     }

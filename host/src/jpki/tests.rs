@@ -361,3 +361,43 @@ fn auth_answers() {
     ));
     assert!(auth::Answer::from_pem(b"garbage").is_err());
 }
+
+#[test]
+fn a_signing_time_outside_the_certificate_is_rejected() {
+    let s = setup(far());
+    let ca_der = s.ca.ca_certificate(CertKind::Sign).to_der().unwrap();
+    let p7s = cms::sign(
+        b"doc",
+        &s.cert,
+        &ca_der,
+        SignOptions {
+            attached: false,
+            signing_time: NOW - 2 * DAY,
+        },
+        |hash| Ok(s.key.sign_prehash(hash).unwrap()),
+    )
+    .unwrap();
+    let ca = s.ca.ca_certificate(CertKind::Sign);
+    assert!(matches!(
+        cms::verify(&p7s, Some(b"doc"), ca, None, NOW),
+        Err(JpkiError::SigningTimeOutside(_))
+    ));
+}
+
+#[test]
+fn a_card_answer_that_does_not_match_the_certificate_is_not_written() {
+    let s = setup(far());
+    let ca_der = s.ca.ca_certificate(CertKind::Sign).to_der().unwrap();
+    let other = SigningKey::random(&mut OsRng);
+    let r = cms::sign(
+        b"doc",
+        &s.cert,
+        &ca_der,
+        SignOptions {
+            attached: false,
+            signing_time: NOW,
+        },
+        |hash| Ok(other.sign_prehash(hash).unwrap()),
+    );
+    assert!(matches!(r, Err(Error::Crypto(_))), "{r:?}");
+}
