@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use juki_host::pin::PinKind;
 
@@ -68,19 +68,9 @@ pub enum Command {
         /// FILE SIG for a detached signature; just SIG for an attached one.
         #[arg(num_args = 1..=2, required = true, value_names = ["FILE", "SIG"])]
         paths: Vec<PathBuf>,
-        /// The trusted JPKI signing CA certificate (sign-ca.pem of the CA).
-        #[arg(long, value_name = "PEM")]
-        ca_cert: PathBuf,
-        /// The CA's current CRL (sign.crl from `juki jpki crl`); may be given more than once.
-        #[arg(
-            long,
-            value_name = "FILE",
-            required_unless_present = "no_revocation_check"
-        )]
-        crl: Vec<PathBuf>,
-        /// Skip the revocation check (the verdict then says so).
-        #[arg(long, conflicts_with = "crl")]
-        no_revocation_check: bool,
+        /// What the agency trusts.
+        #[command(flatten)]
+        trust: TrustArgs,
         /// Write the signed document found inside an attached signature here.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -104,19 +94,9 @@ pub enum Command {
         /// The answer received.
         #[arg(long, value_name = "FILE")]
         answer: PathBuf,
-        /// The trusted JPKI authentication CA certificate (auth-ca.pem of the CA).
-        #[arg(long, value_name = "PEM")]
-        ca_cert: PathBuf,
-        /// The CA's current CRL (auth.crl); may be given more than once.
-        #[arg(
-            long,
-            value_name = "FILE",
-            required_unless_present = "no_revocation_check"
-        )]
-        crl: Vec<PathBuf>,
-        /// Skip the revocation check.
-        #[arg(long, conflicts_with = "crl")]
-        no_revocation_check: bool,
+        /// What the relying party trusts.
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// 公的個人認証 (JPKI): the certification authority, CRLs, challenges, and the citizen's own
     /// certificates.
@@ -407,6 +387,26 @@ pub enum PendingCommand {
         #[arg(long)]
         operator: String,
     },
+}
+
+/// The trust of a verifier: the CA certificate and the CA's CRLs.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// The trusted JPKI CA certificate: sign-ca.pem of the CA for signatures, auth-ca.pem for
+    /// logins.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: PathBuf,
+    /// The CA's current CRL (sign.crl or auth.crl from `juki jpki crl`); may be given more than
+    /// once.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "no_revocation_check"
+    )]
+    pub crl: Vec<PathBuf>,
+    /// Skip the revocation check (the verdict then says so).
+    #[arg(long, conflicts_with = "crl")]
+    pub no_revocation_check: bool,
 }
 
 /// JPKI commands.

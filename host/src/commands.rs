@@ -69,23 +69,15 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
             attached,
         } => crate::jpki_cmd::sign(&mut open_card(reader, false)?, &file, out, attached),
-        Command::Verify {
-            paths,
-            ca_cert,
-            crl,
-            no_revocation_check,
-            out,
-        } => crate::jpki_cmd::verify(&paths, &ca_cert, &crl, no_revocation_check, out),
+        Command::Verify { paths, trust, out } => crate::jpki_cmd::verify(&paths, &trust, out),
         Command::Auth { challenge, out } => {
             crate::jpki_cmd::auth(&mut open_card(reader, false)?, &challenge, out)
         }
         Command::VerifyAuth {
             challenge,
             answer,
-            ca_cert,
-            crl,
-            no_revocation_check,
-        } => crate::jpki_cmd::verify_auth(&challenge, &answer, &ca_cert, &crl, no_revocation_check),
+            trust,
+        } => crate::jpki_cmd::verify_auth(&challenge, &answer, &trust),
         Command::Jpki { command } => crate::jpki_cmd::run(reader, command),
         Command::Card {
             command: CardCommand::Init { root_pub },

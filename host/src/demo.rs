@@ -92,6 +92,65 @@ impl Demo<'_> {
     }
 }
 
+/// The receiving agency and the online service: they trust the JPKI CA certificates and fetch
+/// the CA's current CRL for every check.
+struct Agency {
+    ca_dir: std::path::PathBuf,
+    sign_ca: x509_cert::Certificate,
+    auth_ca: x509_cert::Certificate,
+}
+
+impl Agency {
+    fn crl(&self, kind: CertKind) -> Result<x509_cert::crl::CertificateList> {
+        JpkiCa::open(&self.ca_dir)?.crl(kind, jtime::now()?)
+    }
+
+    /// The verdict on a signed application (outer error: the CA could not be read).
+    fn verify(
+        &self,
+        p7s: &[u8],
+        doc: &[u8],
+    ) -> Result<std::result::Result<cms::Verified, JpkiError>> {
+        let crl = self.crl(CertKind::Sign)?;
+        Ok(cms::verify(
+            p7s,
+            Some(doc),
+            &self.sign_ca,
+            Some(std::slice::from_ref(&crl)),
+            jtime::now()?,
+        ))
+    }
+
+    /// The verdict on a login answer.
+    fn login(
+        &self,
+        answer: &auth::Answer,
+        challenge: &[u8],
+    ) -> Result<std::result::Result<crate::jpki::validate::Checked, JpkiError>> {
+        let crl = self.crl(CertKind::Auth)?;
+        Ok(auth::verify(
+            answer,
+            challenge,
+            &self.auth_ca,
+            Some(std::slice::from_ref(&crl)),
+            jtime::now()?,
+        ))
+    }
+}
+
+/// The resident signs `doc` (detached CMS) on the card.
+fn e_sign(card: &mut JukiCard<SimTransport>, password: &Pin, doc: &[u8]) -> Result<Vec<u8>> {
+    citizen::sign_document(
+        card,
+        password,
+        doc,
+        SignOptions {
+            attached: false,
+            signing_time: jtime::now()?,
+        },
+    )
+}
+
 /// What the resident types on the counter's PIN pad, one secret per line (the demo's stand-in for
 /// a person at the keyboard).
 fn pin_pad(lines: &str) -> PinPrompter {
@@ -168,8 +227,11 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             jtime::display(jtime::from_x509(&cert.tbs_certificate.validity.not_after))
         ));
     }
-    let sign_ca = ca.ca_certificate(CertKind::Sign).clone();
-    let auth_ca = ca.ca_certificate(CertKind::Auth).clone();
+    let agency = Agency {
+        ca_dir: ca_dir.clone(),
+        sign_ca: ca.ca_certificate(CertKind::Sign).clone(),
+        auth_ca: ca.ca_certificate(CertKind::Auth).clone(),
+    };
     drop(ca);
     d.ok("self-signed CA certificates made: the agencies' trust anchors");
     let mut chiyoda_counter = chiyoda_counter.with_ca(JpkiCa::open(&ca_dir)?);
@@ -305,27 +367,12 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         "SHA-256 of the application: {}",
         hex::encode(Sha256::digest(application))
     ));
-    let p7s = citizen::sign_document(
-        &mut card,
-        &sign_pin,
-        application,
-        SignOptions {
-            attached: false,
-            signing_time: jtime::now()?,
-        },
-    )?;
+    let p7s = e_sign(&mut card, &sign_pin, application)?;
     d.say(format!(
         "CMS SignedData (.p7s), {} bytes, with the signing certificate",
         p7s.len()
     ));
-    let crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Sign, jtime::now()?)?;
-    let verified = cms::verify(
-        &p7s,
-        Some(application),
-        &sign_ca,
-        Some(std::slice::from_ref(&crl)),
-        jtime::now()?,
-    )?;
+    let verified = agency.verify(&p7s, application)??;
     d.say(format!(
         "the agency reads the signer from the certificate: {} / {}",
         verified.four_info.name, verified.four_info.address
@@ -335,13 +382,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         "signature, chain to the JPKI CA, validity and CRL checked: VALID (署名は有効です)",
     )?;
     let tampered = SAMPLE_APPLICATION.replace("大阪", "京都");
-    let r = cms::verify(
-        &p7s,
-        Some(tampered.as_bytes()),
-        &sign_ca,
-        Some(std::slice::from_ref(&crl)),
-        jtime::now()?,
-    );
+    let r = agency.verify(&p7s, tampered.as_bytes())?;
     d.check(
         matches!(r, Err(JpkiError::Tampered)),
         "an altered application is REJECTED (改ざんを検知)",
@@ -359,25 +400,12 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         &hex::encode(&challenge)[..16]
     ));
     let answer = citizen::answer_challenge(&mut card, &Pin::from("1357"), &challenge)?;
-    let auth_crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Auth, jtime::now()?)?;
-    let login = auth::verify(
-        &answer,
-        &challenge,
-        &auth_ca,
-        Some(std::slice::from_ref(&auth_crl)),
-        jtime::now()?,
-    );
+    let login = agency.login(&answer, &challenge)?;
     d.check(
         login.is_ok(),
         "the answer matches the challenge and the certificate is valid",
     )?;
-    let replay = auth::verify(
-        &answer,
-        &auth::new_challenge(),
-        &auth_ca,
-        None,
-        jtime::now()?,
-    );
+    let replay = agency.login(&answer, &auth::new_challenge())?;
     d.check(
         matches!(replay, Err(JpkiError::ChallengeMismatch)),
         "the same answer replayed for another challenge is REJECTED",
@@ -487,15 +515,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             reissued.sign.serial, reissued.auth.serial
         ),
     )?;
-    let p7s = citizen::sign_document(
-        &mut card,
-        &sign_pin,
-        application,
-        SignOptions {
-            attached: false,
-            signing_time: jtime::now()?,
-        },
-    )?;
+    let p7s = e_sign(&mut card, &sign_pin, application)?;
     d.say("the resident signs the application again with the new certificate");
     let (keys, public) = (reissued.keys, reissued.keys.sign);
 
@@ -555,32 +575,16 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         "失効した証明書の署名は受け付けられない",
         "the agency, with the CA's new CRL, rejects the signature made before the move",
     );
-    let crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Sign, jtime::now()?)?;
-    let r = cms::verify(
-        &p7s,
-        Some(application),
-        &sign_ca,
-        Some(std::slice::from_ref(&crl)),
-        jtime::now()?,
-    );
-    match r {
+    match agency.verify(&p7s, application)? {
         Err(e @ JpkiError::Revoked { .. }) => {
             d.ok("REJECTED: the certificate is on the CRL");
             d.say(format!("  message shown: {e}"));
         }
         other => return Err(d.fail(format!("expected a revoked certificate, got {other:?}"))),
     }
-    let auth_crl = JpkiCa::open(&ca_dir)?.crl(CertKind::Auth, jtime::now()?)?;
     let answer = citizen::answer_challenge(&mut card, &Pin::from("1357"), &challenge)?;
     d.check(
-        auth::verify(
-            &answer,
-            &challenge,
-            &auth_ca,
-            Some(std::slice::from_ref(&auth_crl)),
-            jtime::now()?,
-        )
-        .is_ok(),
+        agency.login(&answer, &challenge)?.is_ok(),
         "the authentication certificate carries no address: logging in still works",
     )?;
     let signature = card.sign_hash(&hash, &sign_pin)?;

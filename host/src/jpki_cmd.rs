@@ -16,7 +16,7 @@ use juki_host::pin::PinKind;
 use juki_host::pin_input::PinPrompter;
 use juki_host::{Error, Result};
 
-use crate::cli::{CaCommand, JpkiCommand};
+use crate::cli::{CaCommand, JpkiCommand, TrustArgs};
 use crate::commands::{print_four_info, read_file, refuse_unusable, with_suffix, write_file, Card};
 
 /// `juki sign FILE`.
@@ -61,8 +61,10 @@ pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) 
     Ok(())
 }
 
-fn load_ca(path: &Path) -> Result<Certificate> {
-    Ok(validate::load_certificate(&read_file(path)?)?)
+/// The trusted CA certificate and the CRLs (`None`: the check is skipped knowingly).
+fn load_trust(trust: &TrustArgs) -> Result<(Certificate, Option<Vec<CertificateList>>)> {
+    let ca = validate::load_certificate(&read_file(&trust.ca_cert)?)?;
+    Ok((ca, load_crls(&trust.crl, trust.no_revocation_check)?))
 }
 
 /// The CRLs given, or `None` when the check is skipped knowingly.
@@ -111,13 +113,7 @@ fn print_certificate(checked: &Checked, kind: CertKind) {
 }
 
 /// `juki verify [FILE] SIG`.
-pub fn verify(
-    paths: &[PathBuf],
-    ca_cert: &Path,
-    crl: &[PathBuf],
-    skip_crl: bool,
-    out: Option<PathBuf>,
-) -> Result<()> {
+pub fn verify(paths: &[PathBuf], trust: &TrustArgs, out: Option<PathBuf>) -> Result<()> {
     let (file, sig) = match paths {
         [sig] => (None, sig),
         [file, sig] => (Some(file), sig),
@@ -125,8 +121,7 @@ pub fn verify(
     };
     let p7s = read_file(sig)?;
     let content = file.map(|f| read_file(f)).transpose()?;
-    let ca = load_ca(ca_cert)?;
-    let crls = load_crls(crl, skip_crl)?;
+    let (ca, crls) = load_trust(trust)?;
     let at = jtime::now()?;
     let v = cms::verify(&p7s, content.as_deref(), &ca, crls.as_deref(), at)?;
     println!("署名検証結果 (verdict):        VALID — 署名は有効です (the signature is valid)");
@@ -182,17 +177,10 @@ pub fn auth(card: &mut Card, challenge: &Path, out: Option<PathBuf>) -> Result<(
 }
 
 /// `juki verify-auth`.
-pub fn verify_auth(
-    challenge: &Path,
-    answer: &Path,
-    ca_cert: &Path,
-    crl: &[PathBuf],
-    skip_crl: bool,
-) -> Result<()> {
+pub fn verify_auth(challenge: &Path, answer: &Path, trust: &TrustArgs) -> Result<()> {
     let challenge = read_file(challenge)?;
     let answer = auth::Answer::from_pem(&read_file(answer)?)?;
-    let ca = load_ca(ca_cert)?;
-    let crls = load_crls(crl, skip_crl)?;
+    let (ca, crls) = load_trust(trust)?;
     let at = jtime::now()?;
     let checked = auth::verify(&answer, &challenge, &ca, crls.as_deref(), at)?;
     println!("利用者証明 (authentication):   VALID — 本人であることを確認しました");

@@ -116,11 +116,10 @@ impl World {
 
 const SIGN_PW: &str = "JUKI2026\n";
 
-#[test]
-fn jpki_through_pcsc_and_openssl() {
-    let Some(_guard) = lock_or_skip() else {
-        return;
-    };
+/// A national root, the 千代田区 counter (operator tanaka, password `tanaka-pw1`), the JPKI CA
+/// `ca`, and a card issued at the counter to a resident (PINs 2580, 1357, JUKI2026), in the
+/// virtual reader.
+fn setup(name: &str, birth: &str, sex: &str, serial: &str) -> (World, Served) {
     let w = World {
         tmp: tempfile::tempdir().unwrap(),
     };
@@ -146,11 +145,6 @@ fn jpki_through_pcsc_and_openssl() {
         out.contains("sign-ca.pem") && out.contains("auth-ca.pem"),
         "{out}"
     );
-    // A rogue CA with the same names.
-    ok(juki(
-        &["jpki", "ca", "init", "--dir", s(&w.path("rogue"))],
-        "",
-    ));
     ok(juki(
         &[
             "counter",
@@ -165,10 +159,9 @@ fn jpki_through_pcsc_and_openssl() {
         ],
         "tanaka-pw1\n",
     ));
-
     let image = w.path("card.img");
     juki_reader_sim::SimCard::create(&image).unwrap();
-    let _served = Served::start(&image);
+    let served = Served::start(&image);
     ok(juki(
         &["card", "init", "--root-pub", s(&root.join("root.pub"))],
         "",
@@ -178,17 +171,31 @@ fn jpki_through_pcsc_and_openssl() {
         "issue",
         &[
             "--name",
-            "住基 花子",
+            name,
             "--address",
             "東京都千代田区千代田1-1",
             "--birth",
-            "1985-04-15",
+            birth,
             "--sex",
-            "2",
+            sex,
             "--serial",
-            "JK-0001",
+            serial,
         ],
         "tanaka-pw1\n2580\n1357\nJUKI2026\n",
+    ));
+    (w, served)
+}
+
+#[test]
+fn jpki_through_pcsc_and_openssl() {
+    let Some(_guard) = lock_or_skip() else {
+        return;
+    };
+    let (w, _served) = setup("住基 花子", "1985-04-15", "2", "JK-0001");
+    // A rogue CA with the same names.
+    ok(juki(
+        &["jpki", "ca", "init", "--dir", s(&w.path("rogue"))],
+        "",
     ));
     let doc = w.path("application.txt");
     std::fs::write(&doc, "電子申請書: 転出届\n").unwrap();
@@ -523,66 +530,22 @@ fn counter_without_ca_flags_revocation() {
     let Some(_guard) = lock_or_skip() else {
         return;
     };
-    let w = World {
-        tmp: tempfile::tempdir().unwrap(),
-    };
-    let root = w.path("root");
-    ok(juki(&["authority", "init", "--dir", s(&root)], ""));
-    ok(juki(
-        &[
-            "authority",
-            "certify",
-            "--root",
-            s(&root),
-            "--municipality",
-            "131016",
-            "--name",
-            "千代田区",
-            "--out",
-            s(&w.path("cred")),
-        ],
-        "",
-    ));
-    ok(juki(&["jpki", "ca", "init", "--dir", s(&w.path("ca"))], ""));
+    let (w, served) = setup("住基 一郎", "1970-01-31", "1", "JK-0002");
     let data = w.path("counter-data");
-    ok(juki(
-        &[
-            "counter",
-            "--counter-dir",
-            s(&data),
-            "operator",
-            "add",
-            "--name",
-            "tanaka",
-            "--credential",
-            s(&w.path("cred")),
-        ],
-        "tanaka-pw1\n",
-    ));
-    let image = w.path("card.img");
-    juki_reader_sim::SimCard::create(&image).unwrap();
-    let _served = Served::start(&image);
-    ok(juki(
-        &["card", "init", "--root-pub", s(&root.join("root.pub"))],
-        "",
-    ));
-    ok(w.counter(
-        "ca",
-        "issue",
-        &[
-            "--name",
-            "住基 一郎",
-            "--address",
-            "東京都千代田区千代田1-1",
-            "--birth",
-            "1970-01-31",
-            "--sex",
-            "1",
-            "--serial",
-            "JK-0002",
-        ],
-        "tanaka-pw1\n2580\n1357\nJUKI2026\n",
-    ));
+    let audit_show = |card: &str| {
+        juki(
+            &[
+                "counter",
+                "--counter-dir",
+                s(&data),
+                "audit",
+                "show",
+                "--card",
+                card,
+            ],
+            "",
+        )
+    };
     ok(w.counter("ca", "jpki-issue", &[], "tanaka-pw1\n2580\n"));
     // jpki-issue without a CA is refused.
     let no_ca = |sub: &str, extra: &[&str], stdin: &str| {
@@ -605,18 +568,7 @@ fn counter_without_ca_flags_revocation() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stderr.contains("NOT revoked"), "{stderr}");
-    let show = ok(juki(
-        &[
-            "counter",
-            "--counter-dir",
-            s(&data),
-            "audit",
-            "show",
-            "--card",
-            "JK-0002",
-        ],
-        "",
-    ));
+    let show = ok(audit_show("JK-0002"));
     assert!(show.contains("電子証明書の失効が必要"), "{show}");
     let ca = JpkiCa::open(&w.path("ca")).unwrap();
     assert!(ca
@@ -625,23 +577,12 @@ fn counter_without_ca_flags_revocation() {
         .iter()
         .all(|r| r.revoked.is_none()));
     // The pending revocation, done later with the CA and without the card.
-    drop(_served);
+    drop(served);
     let out = ok(w.counter("ca", "jpki-revoke", &["--card", "JK-0002"], "tanaka-pw1\n"));
     assert!(out.contains("revoked"), "{out}");
     let records = ca.certificates_of("JK-0002").unwrap();
     assert!(records.iter().all(|r| r.revoked.is_some()), "{records:?}");
-    let show = ok(juki(
-        &[
-            "counter",
-            "--counter-dir",
-            s(&data),
-            "audit",
-            "show",
-            "--card",
-            "JK-0002",
-        ],
-        "",
-    ));
+    let show = ok(audit_show("JK-0002"));
     assert!(!show.contains("電子証明書の失効が必要"), "{show}");
     // An unknown card: nothing to revoke, and said so.
     let out = ok(w.counter("ca", "jpki-revoke", &["--card", "JK-9999"], "tanaka-pw1\n"));

@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::jpki::ca::{CertRecord, CertRequest, JpkiCa, RevocationReason};
 use crate::jpki::time as jtime;
 use crate::jpki::CertKind;
-use crate::pin::PinKind;
 use crate::pin_input::PinPrompter;
 use crate::resident::CardInfo;
 use crate::transport::Transport;
@@ -198,16 +197,7 @@ impl Session {
         }
         let ins = self.inspect(card, op, &[Lifecycle::Issued], false)?;
         let serial = ins.info.serial.clone();
-        let pin = self.pre(op, Some(&serial), pins.ask(PinKind::Juki))?;
-        let resident = self.pre(
-            op,
-            Some(&serial),
-            card.exclusive(|c| {
-                c.expect_serial(&serial)?;
-                c.read_resident(&pin)
-            }),
-        )?;
-        drop(pin);
+        let resident = self.read_resident_with_pin(card, op, &serial, pins)?;
         let now = self.pre(op, Some(&serial), self.jpki_now())?;
         let municipality = cred.name.clone();
         let issued: RefCell<Vec<CertRecord>> = RefCell::new(Vec::new());

@@ -59,7 +59,9 @@ use crate::authority::CounterCredential;
 use crate::card::{lifecycle_text, JukiCard, Lifecycle};
 use crate::date;
 use crate::error::{Error, Result};
-use crate::resident::CardInfo;
+use crate::pin::PinKind;
+use crate::pin_input::PinPrompter;
+use crate::resident::{CardInfo, ResidentRecord};
 use crate::transport::Transport;
 /// A card operation done (suspend, resume, terminate, reset-pin).
 #[derive(Debug, Clone)]
@@ -245,6 +247,27 @@ impl Session {
             Ok(Inspected { info, record })
         };
         self.pre(op, serial, check())
+    }
+
+    /// The resident enters the 住基 PIN and the card's resident data is read, on the card
+    /// inspected as `serial` (a failure is audited). For operations that keep or certify the 4
+    /// info as the card holds them.
+    fn read_resident_with_pin<T: Transport>(
+        &self,
+        card: &mut JukiCard<T>,
+        op: Operation,
+        serial: &str,
+        pins: &mut PinPrompter,
+    ) -> Result<ResidentRecord> {
+        let pin = self.pre(op, Some(serial), pins.ask(PinKind::Juki))?;
+        self.pre(
+            op,
+            Some(serial),
+            card.exclusive(|c| {
+                c.expect_serial(serial)?;
+                c.read_resident(&pin)
+            }),
+        )
     }
 
     /// Runs `change` in a transaction and rolls it back: would the registry accept it?

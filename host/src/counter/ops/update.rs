@@ -8,7 +8,6 @@ use crate::counter::{Operation, Session, Tx};
 use crate::date::{self, Date};
 use crate::error::{Error, Result};
 use crate::jpki::ca::RevocationReason;
-use crate::pin::PinKind;
 use crate::pin_input::PinPrompter;
 use crate::resident::{self, CardInfo, ChangeInfo, FourInfo};
 use crate::transport::Transport;
@@ -81,16 +80,7 @@ impl Session {
         let when = self.pre(op, None, checked)?;
         let ins = self.inspect(card, op, &[Lifecycle::Issued], false)?;
         let serial = ins.info.serial.clone();
-        let pin = self.pre(op, Some(&serial), pins.ask(PinKind::Juki))?;
-        let current = self.pre(
-            op,
-            Some(&serial),
-            card.exclusive(|c| {
-                c.expect_serial(&serial)?;
-                c.read_resident(&pin)
-            }),
-        )?;
-        drop(pin);
+        let current = self.read_resident_with_pin(card, op, &serial, pins)?;
         let built = (|| -> Result<(FourInfo, ChangeInfo)> {
             let info = FourInfo::new(
                 req.name.as_deref().unwrap_or(&current.info.name),
