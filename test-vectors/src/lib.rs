@@ -48,6 +48,7 @@ pub const TRANSCRIPTS: &[Transcript] = transcripts![
     "reset_retry_counter",
     "update_binary",
     "generate_and_sign",
+    "jpki_certificates",
     "chaining_and_get_response",
     "malformed",
     "malformed_tiny",

@@ -272,6 +272,18 @@ fn revoked_expired_and_foreign_are_rejected() {
 #[test]
 fn ca_refuses_to_overwrite_and_revokes_by_card() {
     let s = setup(far());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |name: &str| {
+        std::fs::metadata(s.ca.dir().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("sign-ca.key"), 0o600);
+    assert_eq!(mode("auth-ca.key"), 0o600);
+    assert_eq!(mode("ca.db"), 0o600);
+    assert_eq!(mode(""), 0o700);
     let err = JpkiCa::init(s.ca.dir(), NOW).unwrap_err();
     assert!(err.to_string().contains("refusing to overwrite"), "{err}");
     let revoked =
