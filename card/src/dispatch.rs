@@ -19,6 +19,7 @@ use crate::volatile::Volatile;
 use crate::{gate, issuer, keys, pin, tlv, Nvm, Response};
 
 /// The card minus its transport.
+#[derive(Clone)]
 pub struct Applet<N: Nvm, R: RngCore + CryptoRng> {
     pub(crate) nvm: N,
     pub(crate) rng: R,

@@ -63,6 +63,11 @@ pub trait Nvm {
 }
 
 /// The card: persistent state in `N`, randomness from `R`, volatile state in RAM.
+///
+/// `Clone` (when `N` and `R` are) forks a card with its volatile state, for tests that cut the
+/// power at every write of a transcript from the exact state before each command; every copy
+/// of the secrets in RAM is wiped when it is dropped, as the original's.
+#[derive(Clone)]
 pub struct Card<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> {
     transport: transport::Transport,
     applet: dispatch::Applet<N, R>,

@@ -28,7 +28,7 @@ pub trait Handler {
 type ChainHeader = [u8; 4];
 
 /// Transport state: the chain being received and the response data waiting.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Transport {
     chain: Option<ChainHeader>,
     chain_data: Vec<u8, MAX_COMMAND_DATA>,
