@@ -238,8 +238,8 @@ impl<'a> Command<'a> {
                 Ok(Command::GetChallenge)
             }
             0x82 => {
+                // Answers the card's ephemeral key: Le allowed (and needed to get it at once).
                 p1p2(apdu, 0x0000)?;
-                no_le(apdu)?;
                 Ok(Command::ExternalAuthenticate {
                     data: some_data(apdu)?,
                 })

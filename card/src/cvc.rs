@@ -20,9 +20,10 @@
 //! }
 //! ```
 //!
-//! The EXTERNAL AUTHENTICATE data is the certificate followed by `5F37 r‖s`: the counter key's
-//! signature over [`auth_digest`] of the card's challenge. Both sides use this module, so the
-//! format has one definition.
+//! The EXTERNAL AUTHENTICATE data is the certificate, then the counter's ephemeral key for the
+//! secure-messaging session (`7F49 { 86 04‖X‖Y }`, [`crate::sm`]), then `5F37 r‖s`: the counter
+//! key's signature over [`auth_digest`] of the card's challenge and that ephemeral key. Both
+//! sides use this module, so the format has one definition.
 
 use heapless::Vec;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -34,7 +35,7 @@ use crate::tlv::{self, Reader};
 /// Format version of the certificate.
 pub const VERSION: u8 = 1;
 /// Domain separation of the counter's signature over the card's challenge.
-pub const AUTH_CONTEXT: &[u8] = b"juki counter auth v1";
+pub const AUTH_CONTEXT: &[u8] = b"juki counter auth v2";
 /// Length of the card's challenge (GET CHALLENGE).
 pub const CHALLENGE_LEN: usize = 16;
 /// Longest municipality name, in bytes of UTF-8.
@@ -44,7 +45,7 @@ pub const MAX_BODY: usize = 256;
 /// Largest encoded certificate.
 pub const MAX_CERT: usize = MAX_BODY + 80;
 /// Largest EXTERNAL AUTHENTICATE data field.
-pub const MAX_AUTH_DATA: usize = MAX_CERT + 80;
+pub const MAX_AUTH_DATA: usize = MAX_CERT + 80 + 70;
 
 /// SEC1 uncompressed P-256 public key length.
 pub const PUBLIC_KEY_LEN: usize = 65;
@@ -286,48 +287,78 @@ pub fn encode_certificate(body: &[u8], signature: &[u8]) -> Result<Vec<u8, MAX_C
     Ok(cert)
 }
 
-/// The digest the counter signs to answer the card's challenge.
-pub fn auth_digest(challenge: &[u8]) -> [u8; 32] {
-    sha256(&[AUTH_CONTEXT, challenge])
+/// The digest the counter signs to answer the card's challenge: SHA-256 of
+/// [`AUTH_CONTEXT`] ‖ challenge ‖ the counter's ephemeral key (SEC1 uncompressed).
+pub fn auth_digest(challenge: &[u8], ephemeral: &[u8]) -> [u8; 32] {
+    sha256(&[AUTH_CONTEXT, challenge, ephemeral])
 }
 
-/// EXTERNAL AUTHENTICATE data: the certificate followed by the counter's signature of
-/// [`auth_digest`].
-pub fn encode_auth_data(cert: &[u8], signature: &[u8]) -> Result<Vec<u8, MAX_AUTH_DATA>, CvcError> {
-    if signature.len() != SIGNATURE_LEN {
+/// EXTERNAL AUTHENTICATE data: the certificate, `7F49 { 86 ephemeral }`, then the counter's
+/// signature of [`auth_digest`].
+pub fn encode_auth_data(
+    cert: &[u8],
+    ephemeral: &[u8],
+    signature: &[u8],
+) -> Result<Vec<u8, MAX_AUTH_DATA>, CvcError> {
+    if signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN {
         return Err(CvcError::Malformed);
     }
     let mut out: Vec<u8, MAX_AUTH_DATA> = Vec::new();
     out.extend_from_slice(cert).map_err(|_| CvcError::TooLong)?;
+    let mut key: Vec<u8, 70> = Vec::new();
+    tlv::encode_into(&mut key, TAG_POINT, ephemeral).map_err(too_long)?;
+    tlv::encode_into(&mut out, TAG_PUBKEY, &key).map_err(too_long)?;
     tlv::encode_into(&mut out, TAG_SIGNATURE, signature).map_err(too_long)?;
     Ok(out)
 }
 
-/// Splits EXTERNAL AUTHENTICATE data into the certificate and the challenge signature.
-pub fn parse_auth_data(data: &[u8]) -> Result<(CounterCertificate<'_>, &[u8]), CvcError> {
+/// The parts of EXTERNAL AUTHENTICATE data.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthData<'a> {
+    /// The counter's certificate.
+    pub cert: CounterCertificate<'a>,
+    /// The counter's ephemeral key for the session, SEC1 uncompressed (not yet checked).
+    pub ephemeral: &'a [u8],
+    /// The counter's signature of [`auth_digest`].
+    pub signature: &'a [u8],
+}
+
+/// Splits EXTERNAL AUTHENTICATE data into the certificate, the ephemeral key and the signature.
+pub fn parse_auth_data(data: &[u8]) -> Result<AuthData<'_>, CvcError> {
     let mut reader = Reader::new(data);
     reader.expect(TAG_CERT)?;
     let cert_len = data.len() - reader.remaining().len();
     let cert = parse(data.get(..cert_len).ok_or(CvcError::Malformed)?)?;
+    let ephemeral = tlv::single(reader.expect(TAG_PUBKEY)?, TAG_POINT)?;
     let signature = reader.expect(TAG_SIGNATURE)?;
-    if !reader.is_empty() || signature.len() != SIGNATURE_LEN {
+    if !reader.is_empty() || signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN
+    {
         return Err(CvcError::Malformed);
     }
-    Ok((cert, signature))
+    Ok(AuthData {
+        cert,
+        ephemeral,
+        signature,
+    })
 }
 
 /// Verifies the counter's answer to `challenge`: the certificate chains to `root`, has not
-/// expired on `today`, and its key signed [`auth_digest`]`(challenge)`. Returns the certificate.
+/// expired on `today`, and its key signed [`auth_digest`] of the challenge and the ephemeral
+/// key. Returns the parts.
 pub fn verify_auth<'a>(
     data: &'a [u8],
     root: &VerifyingKey,
     today: Date,
     challenge: &[u8],
-) -> Result<CounterCertificate<'a>, CvcError> {
-    let (cert, signature) = parse_auth_data(data)?;
-    cert.verify(root, today)?;
-    verify_prehash(&cert.verifying_key()?, &auth_digest(challenge), signature)?;
-    Ok(cert)
+) -> Result<AuthData<'a>, CvcError> {
+    let auth = parse_auth_data(data)?;
+    auth.cert.verify(root, today)?;
+    verify_prehash(
+        &auth.cert.verifying_key()?,
+        &auth_digest(challenge, auth.ephemeral),
+        auth.signature,
+    )?;
+    Ok(auth)
 }
 
 fn check_fields(fields: &CertificateFields<'_>) -> Result<(), CvcError> {
@@ -463,22 +494,47 @@ mod tests {
         let today = Date::from_ymd(2027, 1, 1).unwrap();
         let cert = certificate(&root, &counter, Date::from_ymd(2031, 3, 31).unwrap());
         let challenge = [7u8; CHALLENGE_LEN];
-        let data = encode_auth_data(&cert, &sign(&counter, &auth_digest(&challenge))).unwrap();
+        let eph = crate::keys::public_key(&[3u8; 32]).unwrap();
+        let other_eph = crate::keys::public_key(&[4u8; 32]).unwrap();
+        let data = encode_auth_data(
+            &cert,
+            &eph,
+            &sign(&counter, &auth_digest(&challenge, &eph)),
+        )
+        .unwrap();
         let ok = verify_auth(&data, root.verifying_key(), today, &challenge).unwrap();
-        assert_eq!(ok.municipality_code, b"131016");
+        assert_eq!(ok.cert.municipality_code, b"131016");
+        assert_eq!(ok.ephemeral, &eph[..]);
         // Another challenge (a replay), or a signature by another key, is refused.
         assert_eq!(
             verify_auth(&data, root.verifying_key(), today, &[8u8; CHALLENGE_LEN]).err(),
             Some(CvcError::BadSignature)
         );
-        let wrong = encode_auth_data(&cert, &sign(&root, &auth_digest(&challenge))).unwrap();
+        let wrong = encode_auth_data(&cert, &eph, &sign(&root, &auth_digest(&challenge, &eph)))
+            .unwrap();
         assert_eq!(
             verify_auth(&wrong, root.verifying_key(), today, &challenge).err(),
             Some(CvcError::BadSignature)
         );
+        // The ephemeral key is covered by the signature: another one is refused.
+        let swapped = encode_auth_data(
+            &cert,
+            &other_eph,
+            &sign(&counter, &auth_digest(&challenge, &eph)),
+        )
+        .unwrap();
+        assert_eq!(
+            verify_auth(&swapped, root.verifying_key(), today, &challenge).err(),
+            Some(CvcError::BadSignature)
+        );
         // A certificate from a foreign root is refused even with a good challenge signature.
         let foreign = certificate(&key(9), &counter, Date::from_ymd(2031, 3, 31).unwrap());
-        let data = encode_auth_data(&foreign, &sign(&counter, &auth_digest(&challenge))).unwrap();
+        let data = encode_auth_data(
+            &foreign,
+            &eph,
+            &sign(&counter, &auth_digest(&challenge, &eph)),
+        )
+        .unwrap();
         assert_eq!(
             verify_auth(&data, root.verifying_key(), today, &challenge).err(),
             Some(CvcError::BadSignature)

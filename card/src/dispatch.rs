@@ -1,4 +1,6 @@
-//! Dispatch: parses the complete command, runs the gate, then the command's handler.
+//! Dispatch: removes secure messaging from a protected command ([`crate::sm`]), parses the
+//! complete command, runs the gate, then the command's handler; protects the response of a
+//! protected command.
 //!
 //! [`Applet`] holds everything but the transport: the platform (NVM, RNG), the NVM directory,
 //! the persistent core state (a RAM copy of the core record, replaced only after a successful
@@ -16,7 +18,7 @@ use crate::status::{Error, SW_DEACTIVATED, SW_OK, SW_TERMINATED};
 use crate::storage::{Storage, CORE_RECORD};
 use crate::transport::{Handler, MAX_RESPONSE_DATA};
 use crate::volatile::Volatile;
-use crate::{gate, issuer, keys, pin, tlv, Nvm, Response};
+use crate::{gate, issuer, keys, pin, sm, tlv, Nvm, Response, MAX_COMMAND_DATA};
 
 /// The card minus its transport.
 #[derive(Clone)]
@@ -130,7 +132,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
                 let challenge = issuer::get_challenge(&mut self.rng, &mut self.volatile);
                 push(out, &challenge)
             }
-            Command::ExternalAuthenticate { data } => self.external_authenticate(data),
+            Command::ExternalAuthenticate { data } => self.external_authenticate(data, out),
             Command::Initialise { root_key } => self.initialise(root_key),
             Command::Activate => self.activate(),
             Command::Deactivate => self.deactivate(),
@@ -358,14 +360,21 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         push(out, &signature)
     }
 
-    fn external_authenticate(&mut self, data: &[u8]) -> Result<(), Error> {
-        let effective = issuer::external_authenticate(&self.core, &mut self.volatile, data)?;
-        if effective > self.core.last_date {
+    /// EXTERNAL AUTHENTICATE: the counter is authenticated and the secure-messaging session
+    /// agreed; answers the card's ephemeral key `7F49 { 86 04‖X‖Y }`.
+    fn external_authenticate(&mut self, data: &[u8], out: &mut Response) -> Result<(), Error> {
+        let auth =
+            issuer::external_authenticate(&self.core, &mut self.volatile, &mut self.rng, data)?;
+        if auth.effective > self.core.last_date {
             let mut new = self.core.clone();
-            new.last_date = effective;
+            new.last_date = auth.effective;
             self.commit(new)?;
         }
+        let mut point: heapless::Vec<u8, 70> = heapless::Vec::new();
+        tlv::encode_into(&mut point, 0x86, &auth.card_key).map_err(|_| Error::WrongLength)?;
+        tlv::encode_into(out, 0x7F49, &point).map_err(|_| Error::WrongLength)?;
         self.volatile.counter = true;
+        self.volatile.sm = Some(auth.session);
         Ok(())
     }
 
@@ -469,8 +478,17 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     }
 }
 
-impl<N: Nvm, R: RngCore + CryptoRng> Handler for Applet<N, R> {
-    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
+impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
+    /// A complete plain command; `protected` when it arrived under secure messaging.
+    fn handle_command(
+        &mut self,
+        apdu: &CommandApdu<'_>,
+        out: &mut Response,
+        protected: bool,
+    ) -> Result<u16, Error> {
+        if apdu.data.len() > MAX_COMMAND_DATA {
+            return Err(Error::WrongLength);
+        }
         let command = Command::parse(apdu)?;
         if self.fault {
             return Err(Error::MemoryFailure);
@@ -485,6 +503,51 @@ impl<N: Nvm, R: RngCore + CryptoRng> Handler for Applet<N, R> {
             current_ef,
             &command,
         )?;
+        gate::check_protection(&command, protected)?;
         self.run(command, out)
+    }
+
+    /// A protected command: unwrapped with the counter's session (none, or a wrong MAC or data
+    /// object: `6988`, and the session ends), run, and its response protected with the status
+    /// word inside and outside. The session stays unless the command ended the counter's
+    /// authentication (TERMINATE CARD USAGE).
+    fn handle_protected(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
+        let Some(mut session) = self.volatile.sm.take() else {
+            self.volatile.end_counter_session();
+            return Err(Error::SmObjectsIncorrect);
+        };
+        let mut plain = sm::PlainBuffer::new();
+        let Ok(inner) = session.unwrap_command(apdu, &mut plain) else {
+            self.volatile.end_counter_session();
+            return Err(Error::SmObjectsIncorrect);
+        };
+        let mut inner_out = Response::new();
+        let sw = if gate::never_protected(&inner) {
+            Error::ConditionsNotSatisfied.sw()
+        } else {
+            match self.handle_command(&inner, &mut inner_out, true) {
+                Ok(sw) => sw,
+                Err(e) => {
+                    inner_out.clear();
+                    e.sw()
+                }
+            }
+        };
+        let wrapped = session.wrap_response(&inner_out, sw, out);
+        if self.volatile.counter {
+            self.volatile.sm = Some(session);
+        }
+        wrapped.map_err(|_| Error::WrongLength)?;
+        Ok(sw)
+    }
+}
+
+impl<N: Nvm, R: RngCore + CryptoRng> Handler for Applet<N, R> {
+    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
+        if apdu.cla & sm::CLA_SM == sm::CLA_SM {
+            self.handle_protected(apdu, out)
+        } else {
+            self.handle_command(apdu, out, false)
+        }
     }
 }

@@ -63,6 +63,22 @@ pub fn allowed_in(state: Lifecycle, current_ef: Option<&Ef>, command: &Command<'
     }
 }
 
+/// The counter's commands must come under secure messaging (`6987` otherwise): what the counter
+/// writes never crosses the reader in clear, and a replayed or altered command is refused.
+pub fn check_protection(command: &Command<'_>, protected: bool) -> Result<(), Error> {
+    if needs_counter(command) && !protected {
+        Err(Error::SmObjectsMissing)
+    } else {
+        Ok(())
+    }
+}
+
+/// True for the commands that set up or end the counter's session, which are never sent under
+/// secure messaging: SELECT by AID, GET CHALLENGE, EXTERNAL AUTHENTICATE (`6985` inside it).
+pub fn never_protected(apdu: &crate::apdu::CommandApdu<'_>) -> bool {
+    matches!((apdu.ins, apdu.p1), (0xA4, 0x04) | (0x84, _) | (0x82, _))
+}
+
 /// The status word of a command the state refuses.
 pub fn refusal(state: Lifecycle) -> Error {
     match state {

@@ -25,6 +25,7 @@ pub mod issuer;
 pub mod keys;
 pub mod lifecycle;
 pub mod pin;
+pub mod sm;
 pub mod state;
 pub mod status;
 pub mod storage;
@@ -32,10 +33,15 @@ pub mod tlv;
 pub mod transport;
 pub mod volatile;
 
-/// Largest command data field the card accepts, after command chaining is joined.
+/// Largest command data field the card accepts, after command chaining is joined (and, for a
+/// protected command, after secure messaging is removed).
 pub const MAX_COMMAND_DATA: usize = 2048;
-/// Largest response (data plus the two status bytes) the card produces for one APDU.
-pub const MAX_RESPONSE: usize = 2048 + 2;
+/// Largest data field the framing adapter joins: a plain command, or a protected one with its
+/// secure-messaging data objects ([`sm::MAX_WRAPPED`]).
+pub const MAX_FRAMED_DATA: usize = sm::MAX_WRAPPED;
+/// Largest response (data plus the two status bytes) the card produces for one APDU: a whole
+/// file, protected.
+pub const MAX_RESPONSE: usize = sm::MAX_WRAPPED + 2;
 /// Size in bytes of the card's non-volatile memory (the card image).
 pub const NVM_SIZE: usize = 32 * 1024;
 

@@ -54,6 +54,10 @@ pub enum Error {
     InsNotSupported,
     /// `6E00`: CLA not supported.
     ClaNotSupported,
+    /// `6987`: a counter command sent without secure messaging.
+    SmObjectsMissing,
+    /// `6988`: a protected command whose data objects or MAC are wrong (the session ends).
+    SmObjectsIncorrect,
 }
 
 impl Error {
@@ -79,6 +83,8 @@ impl Error {
             Error::OffsetOutside => 0x6B00,
             Error::InsNotSupported => 0x6D00,
             Error::ClaNotSupported => 0x6E00,
+            Error::SmObjectsMissing => 0x6987,
+            Error::SmObjectsIncorrect => 0x6988,
         }
     }
 }

@@ -8,7 +8,7 @@ use heapless::Vec;
 
 use crate::apdu::CommandApdu;
 use crate::status::{Error, SW_OK};
-use crate::{Response, MAX_COMMAND_DATA, MAX_RESPONSE};
+use crate::{Response, MAX_FRAMED_DATA, MAX_RESPONSE};
 
 /// Largest response data of one command.
 pub const MAX_RESPONSE_DATA: usize = MAX_RESPONSE - 2;
@@ -31,7 +31,7 @@ type ChainHeader = [u8; 4];
 #[derive(Debug, Default, Clone)]
 pub struct Transport {
     chain: Option<ChainHeader>,
-    chain_data: Vec<u8, MAX_COMMAND_DATA>,
+    chain_data: Vec<u8, MAX_FRAMED_DATA>,
     pending: Vec<u8, MAX_RESPONSE_DATA>,
     pending_pos: usize,
     /// The status word that comes with the last part of what is waiting.
@@ -128,7 +128,7 @@ impl Transport {
                 ..apdu
             };
             handler.handle(&joined, response)
-        } else if apdu.data.len() > MAX_COMMAND_DATA {
+        } else if apdu.data.len() > MAX_FRAMED_DATA {
             Err(Error::WrongLength)
         } else {
             handler.handle(&CommandApdu { cla, ..apdu }, response)
@@ -194,11 +194,12 @@ fn more_data(left: usize) -> u16 {
 }
 
 /// Accepts the interindustry class `0X` and the proprietary class `8X`, with or without the
-/// chaining bit, no secure messaging, basic channel only.
+/// chaining bit, plain or with secure messaging (header authenticated, bits `0C`: the
+/// application unwraps it, [`crate::sm`]), basic channel only.
 fn check_class(cla: u8) -> Result<(), Error> {
     let base = cla & !CLA_CHAIN;
     match base {
-        0x00 | 0x80 => Ok(()),
+        0x00 | 0x80 | 0x0C | 0x8C => Ok(()),
         0x01..=0x03 | 0x81..=0x83 => Err(Error::LogicalChannelNotSupported),
         _ => Err(Error::ClaNotSupported),
     }
@@ -252,7 +253,8 @@ mod tests {
         let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
         assert_eq!(run(&mut t, &mut h, &[0xFF, 0x01, 1, 0]).1, 0x6E00);
         assert_eq!(run(&mut t, &mut h, &[0x40, 0x01, 1, 0]).1, 0x6E00);
-        assert_eq!(run(&mut t, &mut h, &[0x0C, 0x01, 1, 0]).1, 0x6E00);
+        assert_eq!(run(&mut t, &mut h, &[0x04, 0x01, 1, 0]).1, 0x6E00);
+        assert_eq!(run(&mut t, &mut h, &[0x08, 0x01, 1, 0]).1, 0x6E00);
         assert_eq!(run(&mut t, &mut h, &[0x01, 0x01, 1, 0]).1, 0x6881);
         assert_eq!(run(&mut t, &mut h, &[0x00, 0x01, 1, 0]).1, 0x9000);
         assert_eq!(run(&mut t, &mut h, &[0x80, 0x01, 1, 0]).1, 0x9000);
@@ -307,16 +309,18 @@ mod tests {
         link[1] = 0x01;
         link[2] = 1;
         link[4] = 255;
-        for _ in 0..(MAX_COMMAND_DATA / 255) {
+        for _ in 0..(MAX_FRAMED_DATA / 255) {
             assert_eq!(run(&mut t, &mut h, &link).1, 0x9000);
         }
         assert_eq!(run(&mut t, &mut h, &link).1, 0x6700);
         assert_eq!(h.calls, 0);
         // A single extended APDU over the limit as well.
-        let mut big = std::vec![0u8, 0x01, 1, 0, 0, 0x08, 0x01];
-        big.resize(7 + 2049, 0);
+        let [hi, lo] = ((MAX_FRAMED_DATA + 1) as u16).to_be_bytes();
+        let mut big = std::vec![0u8, 0x01, 1, 0, 0, hi, lo];
+        big.resize(7 + MAX_FRAMED_DATA + 1, 0);
         assert_eq!(run(&mut t, &mut h, &big).1, 0x6700);
         big.truncate(7 + 2048);
+        big[5] = 0x08;
         big[6] = 0;
         // Accepted; 2048 bytes echoed with no Le: all of it waits.
         assert_eq!(run(&mut t, &mut h, &big).1, 0x6100);

@@ -4,6 +4,7 @@
 
 use crate::cvc::CHALLENGE_LEN;
 use crate::files::{App, PinId, PIN_COUNT};
+use crate::sm::Session;
 
 /// RAM-only state of one card session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct Volatile {
     pub counter: bool,
     /// The challenge waiting for EXTERNAL AUTHENTICATE.
     pub challenge: Option<[u8; CHALLENGE_LEN]>,
+    /// The counter's secure-messaging session (with [`Volatile::counter`]).
+    pub sm: Option<Session>,
 }
 
 impl Volatile {
@@ -41,6 +44,13 @@ impl Volatile {
             ef: self.ef,
             ..Volatile::default()
         };
+    }
+
+    /// Ends the counter's authentication and its secure-messaging session (a failed or new
+    /// EXTERNAL AUTHENTICATE, a secure-messaging error).
+    pub fn end_counter_session(&mut self) {
+        self.counter = false;
+        self.sm = None;
     }
 
     /// True when PIN `id` was verified in this session.

@@ -54,7 +54,10 @@ fn malformed_apdus_answer_the_right_status_word() {
     assert_eq!(sw(&mut card, &[0xA0, 0xA4, 0x04, 0x0C, 0x01, 0xD3]), 0x6E00);
     assert_eq!(sw(&mut card, &[0xFF, 0xA4, 0x04, 0x0C, 0x01, 0xD3]), 0x6E00);
     assert_eq!(sw(&mut card, &[0x80, 0xB0, 0x00, 0x00, 0x00]), 0x6E00);
-    assert_eq!(sw(&mut card, &[0x0C, 0xB0, 0x00, 0x00, 0x00]), 0x6E00);
+    // Secure messaging without a counter session: 6988; other class bits: 6E00.
+    assert_eq!(sw(&mut card, &[0x0C, 0xB0, 0x00, 0x00, 0x00]), 0x6988);
+    assert_eq!(sw(&mut card, &[0x04, 0xB0, 0x00, 0x00, 0x00]), 0x6E00);
+    assert_eq!(sw(&mut card, &[0x08, 0xB0, 0x00, 0x00, 0x00]), 0x6E00);
     assert_eq!(sw(&mut card, &[0x01, 0xB0, 0x00, 0x00, 0x00]), 0x6881);
     // Le on GET CHALLENGE must be 10.
     assert_eq!(sw(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x08]), 0x6700);
@@ -114,7 +117,7 @@ fn suspended_card() -> (TestCard, Counter) {
     select_juki(&mut card);
     assert_eq!(counter.authenticate(&mut card), 0x9000);
     assert_eq!(sw(&mut card, &[0, 0x04, 0, 0]), 0x9000);
-    card.reset();
+    reset(&mut card);
     assert_eq!(card.lifecycle(), Lifecycle::Suspended);
     (card, counter)
 }
@@ -125,7 +128,7 @@ fn terminated_card() -> (TestCard, Counter) {
     select_jpki(&mut card);
     assert_eq!(counter.authenticate(&mut card), 0x9000);
     assert_eq!(sw(&mut card, &[0, 0xFE, 0, 0]), 0x9000);
-    card.reset();
+    reset(&mut card);
     assert_eq!(card.lifecycle(), Lifecycle::Terminated);
     (card, counter)
 }
@@ -234,7 +237,7 @@ fn counter_commands_need_authentication() {
     select_ef(&mut card, 0x0006);
     assert_eq!(update(&mut card, 0, b"X"), 0x6982);
     assert_eq!(counter.authenticate(&mut card), 0x9000);
-    card.reset();
+    reset(&mut card);
     select_jpki(&mut card);
     select_ef(&mut card, 0x0006);
     assert_eq!(update(&mut card, 0, b"X"), 0x6982);
@@ -276,7 +279,8 @@ fn external_authenticate_refuses_forgeries() {
     initialise(&mut card, &counter);
     select_juki(&mut card);
     select_ef(&mut card, 0x0002);
-    let ext_auth = |card: &mut TestCard, data: &[u8]| sw(card, &apdu(0, 0x82, 0, 0, data, None));
+    let ext_auth =
+        |card: &mut TestCard, data: &[u8]| sw(card, &apdu(0, 0x82, 0, 0, data, Some(256)));
     let challenge = |card: &mut TestCard| {
         let (c, s) = tx(card, &[0, 0x84, 0, 0, 0x10]);
         assert_eq!(s, 0x9000);
@@ -438,7 +442,7 @@ fn pin_status_is_cleared_by_reset_select_aid_and_a_wrong_try() {
     // Reset.
     select_ef(&mut card, 0x001C);
     assert_eq!(verify(&mut card, JUKI_PIN), 0x9000);
-    card.reset();
+    reset(&mut card);
     select_juki(&mut card);
     select_ef(&mut card, 0x0001);
     assert_eq!(read_all(&mut card).1, 0x6982);
@@ -487,7 +491,7 @@ fn change_reference_data_refuses_weak_and_malformed_pins() {
         assert_eq!(change(&mut card, malformed), 0x6A80, "{malformed:?}");
     }
     assert_eq!(change(&mut card, b"0416"), 0x9000);
-    card.reset();
+    reset(&mut card);
     select_juki(&mut card);
     select_ef(&mut card, 0x001C);
     assert_eq!(verify(&mut card, JUKI_PIN), 0x63C2);
@@ -594,16 +598,20 @@ fn chained_and_extended_certificate_write_and_read_back() {
     assert_eq!(counter.authenticate(&mut card), 0x9000);
     select_ef(&mut card, 0x000A);
     let cert: Vec<u8> = (0..2048u32).map(|i| (i * 7 % 251) as u8).collect();
-    // Chained: 9 links of up to 255 bytes.
+    // A plain chain of a counter command is refused: it must come under secure messaging.
     let chunks: Vec<&[u8]> = cert.chunks(255).collect();
     for (i, chunk) in chunks.iter().enumerate() {
         let last = i == chunks.len() - 1;
         let cla = if last { 0x00 } else { 0x10 };
-        assert_eq!(
-            tx(&mut card, &apdu(cla, 0xD6, 0, 0, chunk, None)),
-            (vec![], 0x9000)
-        );
+        let want = if last { 0x6987 } else { 0x9000 };
+        assert_eq!(raw(&mut card, &apdu(cla, 0xD6, 0, 0, chunk, None)), (vec![], want));
     }
+    // Protected and chained: the wrapped command (2048 bytes and the SM data objects) in 9
+    // links of up to 255 bytes, joined by the card, then unwrapped.
+    assert_eq!(
+        tx_chained(&mut card, &apdu(0, 0xD6, 0, 0, &cert, None)),
+        (vec![], 0x9000)
+    );
     // Extended Le: all at once.
     assert_eq!(read_all(&mut card), (cert.clone(), 0x9000));
     // Short Le: 256 at a time by offset.
@@ -624,8 +632,8 @@ fn chained_and_extended_certificate_write_and_read_back() {
     assert_eq!(sw(&mut card, &apdu(0x10, 0xD6, 0, 0, b"abc", None)), 0x9000);
     assert_eq!(sw(&mut card, &apdu(0x00, 0xD6, 0, 1, b"def", None)), 0x6883);
     assert_eq!(read_all(&mut card).0.len(), 1500);
-    // A chain over 2048 bytes is 6700.
-    for _ in 0..8 {
+    // A chain over what the framing takes (a whole protected file) is 6700.
+    for _ in 0..(juki_card::MAX_FRAMED_DATA / 255) {
         assert_eq!(
             sw(&mut card, &apdu(0x10, 0xD6, 0, 0, &[1; 255], None)),
             0x9000

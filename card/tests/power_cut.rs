@@ -167,7 +167,7 @@ fn torn_pin_change_leaves_the_old_or_the_new_pin() {
             select_juki(card);
             select_ef(card, 0x001C);
             let old_ok = verify(card, JUKI_PIN) == 0x9000;
-            card.reset();
+            reset(card);
             select_juki(card);
             select_ef(card, 0x001C);
             let new_ok = verify(card, b"8642") == 0x9000;

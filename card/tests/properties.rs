@@ -225,12 +225,13 @@ proptest! {
         prop_assert_eq!(&h.seen[0].2, &vec![7u8]);
     }
 
-    /// A chain longer than the card takes is 6700, and is dropped.
+    /// A chain longer than the framing takes (a whole protected command) is 6700, and is
+    /// dropped.
     #[test]
     fn an_over_long_chain_is_wrong_length(extra in 1usize..300) {
         let mut t = Transport::new();
         let mut h = Recorder::default();
-        let total = MAX_COMMAND_DATA + extra;
+        let total = juki_card::MAX_FRAMED_DATA + extra;
         let mut sent = 0;
         let mut last = 0;
         while sent < total {

@@ -30,7 +30,40 @@ use juki_card::state::{CoreState, CORE_CAPACITY};
 use juki_card::storage::{Storage, CORE_RECORD, RECORD_COUNT};
 use juki_card::{Card, Nvm, NvmError, Response, NVM_SIZE};
 use juki_test_vectors::{runnable, Exchange};
-use rand_core::OsRng;
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+
+/// A deterministic RNG (SHA-256 of a counter) that forks with the card: the torn run of a
+/// command draws the same key, nonce or ephemeral key as the reference run, so that "the new
+/// state" is one state. Test-only.
+#[derive(Clone)]
+struct ForkRng(u64);
+
+impl RngCore for ForkRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_be_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_be_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(32) {
+            self.0 += 1;
+            let block = Sha256::digest(self.0.to_be_bytes());
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for ForkRng {}
 
 /// How much of the torn write reaches the memory.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +129,7 @@ impl Nvm for ForkNvm {
     }
 }
 
-type ForkCard = Card<ForkNvm, OsRng>;
+type ForkCard = Card<ForkNvm, ForkRng>;
 
 fn blank() -> ForkCard {
     Card::power_on(
@@ -107,7 +140,7 @@ fn blank() -> ForkCard {
             keep: Cell::new(Keep::Nothing),
             dead: false,
         },
-        OsRng,
+        ForkRng(0),
     )
 }
 

@@ -112,10 +112,11 @@ pub fn expired_certificate() -> Vec<u8> {
     )
 }
 
-/// EXTERNAL AUTHENTICATE data answering `challenge` with `cert` and `key`.
-pub fn auth_data(cert: &[u8], key: &SigningKey, challenge: &[u8]) -> Vec<u8> {
-    let signature = sign_digest(key, &cvc::auth_digest(challenge));
-    cvc::encode_auth_data(cert, &signature)
+/// EXTERNAL AUTHENTICATE data answering `challenge` with `cert` and `key`, offering the
+/// ephemeral key `ephemeral` (SEC1 uncompressed) for the secure-messaging session.
+pub fn auth_data(cert: &[u8], key: &SigningKey, challenge: &[u8], ephemeral: &[u8]) -> Vec<u8> {
+    let signature = sign_digest(key, &cvc::auth_digest(challenge, ephemeral));
+    cvc::encode_auth_data(cert, ephemeral, &signature)
         .unwrap_or_else(|e| unreachable!("auth data: {e:?}"))
         .to_vec()
 }

@@ -4,8 +4,13 @@
 
 use std::collections::HashMap;
 
+use juki_card::apdu::CommandApdu;
+use juki_card::sm::{self, Session};
+use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use rand_core::OsRng;
 
 use crate::{keys, Exchange, ReplayError, ReplayStats, Transcript};
 
@@ -187,6 +192,8 @@ pub(crate) struct Runner<'a> {
     vars: HashMap<String, Vec<u8>>,
     last: Vec<u8>,
     last_auth: Option<Vec<u8>>,
+    /// The counter's secure-messaging session, after `@counter-auth`.
+    sm: Option<Session>,
     stats: ReplayStats,
     depth: usize,
 }
@@ -204,6 +211,7 @@ impl<'a> Runner<'a> {
             vars,
             last: Vec::new(),
             last_auth: None,
+            sm: None,
             stats: ReplayStats::default(),
             depth: 0,
         }
@@ -236,9 +244,12 @@ impl<'a> Runner<'a> {
     fn line(&mut self, line: &str) -> Result<(), Fail> {
         let err = |m: String| (0, m);
         if let Some(rest) = line.strip_prefix('>') {
+            let (plain, rest) = match rest.strip_prefix("plain") {
+                Some(rest) => (true, rest),
+                None => (false, rest),
+            };
             let apdu = self.command(rest.trim()).map_err(|e| err(e.0))?;
-            self.last = self.card.transmit(&apdu);
-            self.stats.apdus += 1;
+            self.last = self.send(&apdu, plain).map_err(err)?;
             Ok(())
         } else if let Some(rest) = line.strip_prefix('<') {
             self.stats.checks += 1;
@@ -339,6 +350,7 @@ impl<'a> Runner<'a> {
             "in-process-only" => Ok(()),
             "reset" => {
                 self.card.reset();
+                self.sm = None;
                 Ok(())
             }
             "let" => {
@@ -387,6 +399,96 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Sends a command: as written when no secure-messaging session is up, when `plain`, or for
+    /// the commands that are never protected (SELECT by AID, which also ends the session, GET
+    /// RESPONSE, GET CHALLENGE, EXTERNAL AUTHENTICATE); else protected with the session
+    /// ([`sm`]) — sent as one APDU, or as a chain of 255-byte links when longer, with GET
+    /// RESPONSE as needed — and the card's protected answer checked and decrypted. Returns the
+    /// plain answer (data ‖ SW) that the transcript's `<` line checks.
+    fn send(&mut self, apdu: &[u8], plain: bool) -> Result<Vec<u8>, String> {
+        let header = apdu.get(..4).unwrap_or(&[]);
+        let (ins, p1) = (header.get(1).copied(), header.get(2).copied());
+        if (ins, p1) == (Some(0xA4), Some(0x04)) {
+            self.sm = None;
+        }
+        let unprotected = matches!(ins, Some(0xA4) if p1 == Some(0x04))
+            || matches!(ins, Some(0xC0 | 0x84 | 0x82));
+        if plain || unprotected || self.sm.is_none() {
+            self.stats.apdus += 1;
+            return Ok(self.card.transmit(apdu));
+        }
+        let Ok(command) = CommandApdu::parse(apdu) else {
+            // A malformed command: the card answers it as written.
+            self.stats.apdus += 1;
+            return Ok(self.card.transmit(apdu));
+        };
+        if command.cla & 0x10 != 0 {
+            return Err("a chain link under secure messaging: write the whole command; the \
+                        replay chains protected commands itself"
+                .into());
+        }
+        let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
+        let session = self.sm.as_mut().ok_or("no session")?;
+        let cla = session
+            .wrap_command(
+                [command.cla, command.ins, command.p1, command.p2],
+                command.data,
+                command.ne,
+                &mut wrapped,
+            )
+            .map_err(|e| format!("secure messaging: {e:?}"))?;
+        let mut response = Vec::new();
+        let links: Vec<&[u8]> = wrapped.chunks(255).collect();
+        for (i, link) in links.iter().enumerate() {
+            let last = i + 1 == links.len();
+            let mut outer = vec![if last { cla } else { cla | 0x10 }, command.ins];
+            outer.extend_from_slice(&[command.p1, command.p2, link.len() as u8]);
+            outer.extend_from_slice(link);
+            if last {
+                outer.push(0x00);
+            }
+            self.stats.apdus += 1;
+            response = self.card.transmit(&outer);
+            if !last && response != [0x90, 0x00] {
+                return Ok(response);
+            }
+        }
+        let mut data = Vec::new();
+        loop {
+            let (part, sw) = split_response(&response)?;
+            data.extend_from_slice(part);
+            if sw.first() != Some(&0x61) {
+                break;
+            }
+            self.stats.apdus += 1;
+            response = self.card.transmit(&[0x00, 0xC0, 0x00, 0x00, sw[1]]);
+        }
+        let (_, outer_sw) = split_response(&response)?;
+        if data.is_empty() && outer_sw == [0x69, 0x88] {
+            // The card refused the protection itself and ended the session.
+            self.sm = None;
+            return Ok(vec![0x69, 0x88]);
+        }
+        let mut plain_data: heapless::Vec<u8, { juki_card::MAX_RESPONSE }> = heapless::Vec::new();
+        let session = self.sm.as_mut().ok_or("no session")?;
+        let sw = session
+            .unwrap_response(&data, &mut plain_data)
+            .map_err(|e| format!("the card's protected answer does not verify: {e:?}"))?;
+        if sw.to_be_bytes() != outer_sw {
+            return Err(format!(
+                "protected answer with status word {sw:04X} inside and {} outside",
+                hex::encode_upper(outer_sw)
+            ));
+        }
+        if command.ins == 0xFE && sw == 0x9000 {
+            // TERMINATE CARD USAGE forgets the security status: the session is over.
+            self.sm = None;
+        }
+        let mut out = plain_data.to_vec();
+        out.extend_from_slice(&sw.to_be_bytes());
+        Ok(out)
+    }
+
     /// `@counter-auth [valid|foreign|expired|wrong-key|replay|no-challenge] [SW]`
     fn counter_auth(&mut self, args: &[&str]) -> Result<(), String> {
         let variant = args.first().copied().unwrap_or("valid");
@@ -406,20 +508,25 @@ impl<'a> Runner<'a> {
             }
             challenge = data.to_vec();
         }
+        self.sm = None;
+        let ephemeral = EphemeralSecret::random(&mut OsRng);
+        let point = ephemeral.public_key().to_encoded_point(false);
+        let eph = point.as_bytes();
         let data = match variant {
             "valid" | "no-challenge" => {
-                keys::auth_data(&keys::counter_certificate(), &keys::counter(), &challenge)
+                keys::auth_data(&keys::counter_certificate(), &keys::counter(), &challenge, eph)
             }
             "foreign" => {
-                keys::auth_data(&keys::foreign_certificate(), &keys::counter(), &challenge)
+                keys::auth_data(&keys::foreign_certificate(), &keys::counter(), &challenge, eph)
             }
             "expired" => {
-                keys::auth_data(&keys::expired_certificate(), &keys::counter(), &challenge)
+                keys::auth_data(&keys::expired_certificate(), &keys::counter(), &challenge, eph)
             }
             "wrong-key" => keys::auth_data(
                 &keys::counter_certificate(),
                 &keys::wrong_counter(),
                 &challenge,
+                eph,
             ),
             "replay" => self
                 .last_auth
@@ -428,10 +535,37 @@ impl<'a> Runner<'a> {
             other => return Err(format!("unknown counter-auth variant '{other}'")),
         };
         self.last_auth = Some(data.clone());
-        let apdu = build_command(&[0x00, 0x82, 0x00, 0x00], Some(data), None).map_err(|e| e.0)?;
-        self.last = self.card.transmit(&apdu);
+        let le = if data.len() > 255 { vec![0, 0] } else { vec![0] };
+        let apdu = build_command(&[0x00, 0x82, 0x00, 0x00], Some(data), Some(le))
+            .map_err(|e| e.0)?;
+        let response = self.card.transmit(&apdu);
         self.stats.apdus += 1;
         self.stats.checks += 1;
+        let (answer, sw) = split_response(&response)?;
+        if sw == [0x90, 0x00] {
+            // The card's ephemeral key: ECDH and the session keys, as the counter derives them.
+            let card_key = answer
+                .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
+                .and_then(|p| <[u8; sm::POINT_LEN]>::try_from(p).ok())
+                .ok_or_else(|| {
+                    format!(
+                        "EXTERNAL AUTHENTICATE answered {} instead of 7F49 43 86 41 point",
+                        hex::encode_upper(answer)
+                    )
+                })?;
+            let card_point = p256::PublicKey::from_sec1_bytes(&card_key)
+                .map_err(|_| "the card's ephemeral key is not a P-256 point".to_string())?;
+            let counter_key = <[u8; sm::POINT_LEN]>::try_from(eph)
+                .map_err(|_| "ephemeral key length".to_string())?;
+            let shared = ephemeral.diffie_hellman(&card_point);
+            self.sm = Some(Session::derive(
+                shared.raw_secret_bytes(),
+                &challenge,
+                &counter_key,
+                &card_key,
+            ));
+        }
+        self.last = sw.to_vec();
         self.expect(want_sw)
     }
 }

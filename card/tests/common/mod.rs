@@ -8,12 +8,16 @@
     clippy::panic
 )]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use juki_card::cvc::{self, CertificateFields, Date};
 use juki_card::files::{JPKI_AID, JUKI_AID};
+use juki_card::apdu::CommandApdu;
+use juki_card::sm::{self, Session};
 use juki_card::{Card, Nvm, NvmError, Response, NVM_SIZE};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use sha2::{Digest, Sha256};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
 use rand_core::OsRng;
@@ -30,6 +34,17 @@ pub struct TestNvm {
     pub keep: TearKeep,
     pub dead: bool,
     pub writes: Rc<Cell<usize>>,
+    /// The test's side of the counter's session with this card (not card state: the card never
+    /// looks at it): the last challenge and the secure-messaging session, as a counter keeps
+    /// them. [`tx`] protects commands with it.
+    pub host: RefCell<HostSide>,
+}
+
+/// What the counter's side keeps between APDUs.
+#[derive(Clone, Default)]
+pub struct HostSide {
+    pub challenge: Option<Vec<u8>>,
+    pub sm: Option<Session>,
 }
 
 /// How much of the torn write is written.
@@ -52,6 +67,7 @@ impl TestNvm {
             keep: TearKeep::Nothing,
             dead: false,
             writes: Rc::new(Cell::new(0)),
+            host: RefCell::new(HostSide::default()),
         }
     }
 }
@@ -111,8 +127,8 @@ pub fn power_cycle(card: TestCard) -> TestCard {
     Card::power_on(TestNvm::from_image(nvm.mem), rng)
 }
 
-/// Sends one APDU; returns (data, SW).
-pub fn tx(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
+/// Sends one APDU exactly as given; returns (data, SW).
+pub fn raw(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
     let mut r = Response::new();
     card.process(apdu, &mut r);
     assert!(r.len() >= 2, "no status word");
@@ -121,6 +137,142 @@ pub fn tx(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
         r[..n - 2].to_vec(),
         u16::from_be_bytes([r[n - 2], r[n - 1]]),
     )
+}
+
+/// The test counter's ephemeral key for `challenge` (deterministic, so that [`tx`] can agree
+/// the session from what it sees).
+pub fn ephemeral(challenge: &[u8]) -> p256::NonZeroScalar {
+    let digest = Sha256::digest([b"juki test counter ephemeral".as_slice(), challenge].concat());
+    p256::NonZeroScalar::try_from(&digest[..]).unwrap()
+}
+
+fn ephemeral_point(challenge: &[u8]) -> Vec<u8> {
+    let public = p256::PublicKey::from_secret_scalar(&ephemeral(challenge));
+    public.to_encoded_point(false).as_bytes().to_vec()
+}
+
+/// Sends one APDU as the counter's software would: protected with the secure-messaging session
+/// when one is up (but SELECT by AID, which ends it, GET RESPONSE, GET CHALLENGE, EXTERNAL
+/// AUTHENTICATE and chain links), and the session agreed when EXTERNAL AUTHENTICATE succeeds.
+/// Returns the plain (data, SW).
+pub fn tx(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
+    let (cla, ins, p1) = (apdu[0], apdu.get(1).copied(), apdu.get(2).copied());
+    if (ins, p1) == (Some(0xA4), Some(0x04)) {
+        card.nvm().host.borrow_mut().sm = None;
+    }
+    let exempt = matches!((ins, p1), (Some(0xA4), Some(0x04)))
+        || matches!(ins, Some(0xC0 | 0x84 | 0x82))
+        || cla & 0x10 != 0;
+    let session = card.nvm().host.borrow().sm.clone();
+    match (session, exempt, CommandApdu::parse(apdu)) {
+        (Some(session), false, Ok(command)) => protected(card, session, &command),
+        _ => {
+            let (data, s) = raw(card, apdu);
+            match ins {
+                Some(0x84) if s == 0x9000 => {
+                    card.nvm().host.borrow_mut().challenge = Some(data.clone());
+                }
+                Some(0x82) => agree(card, apdu, &data, s),
+                _ => {}
+            }
+            (data, s)
+        }
+    }
+}
+
+/// After EXTERNAL AUTHENTICATE: the session from the card's ephemeral key, as the counter
+/// computes it.
+fn agree(card: &mut TestCard, apdu: &[u8], answer: &[u8], s: u16) {
+    let mut host = card.nvm().host.borrow_mut();
+    host.sm = None;
+    let challenge = host.challenge.take();
+    let (Some(challenge), 0x9000) = (challenge, s) else {
+        return;
+    };
+    let data = CommandApdu::parse(apdu).unwrap().data.to_vec();
+    let auth = cvc::parse_auth_data(&data).unwrap();
+    if auth.ephemeral != ephemeral_point(&challenge).as_slice() {
+        return; // not this helper's answer (a test's own data)
+    }
+    let card_key: [u8; 65] = answer
+        .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let card_point = p256::PublicKey::from_sec1_bytes(&card_key).unwrap();
+    let shared = p256::ecdh::diffie_hellman(ephemeral(&challenge), card_point.as_affine());
+    let counter_key: [u8; 65] = auth.ephemeral.try_into().unwrap();
+    host.sm = Some(Session::derive(
+        shared.raw_secret_bytes(),
+        &challenge,
+        &counter_key,
+        &card_key,
+    ));
+}
+
+fn protected(card: &mut TestCard, session: Session, c: &CommandApdu<'_>) -> (Vec<u8>, u16) {
+    send_protected(card, session, c, false)
+}
+
+/// Like [`tx`] for a command under secure messaging, but the protected command goes as a chain
+/// of 255-byte links (CLA bit `10`).
+pub fn tx_chained(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
+    let session = card.nvm().host.borrow().sm.clone().expect("a session");
+    let command = CommandApdu::parse(apdu).unwrap();
+    send_protected(card, session, &command, true)
+}
+
+fn send_protected(
+    card: &mut TestCard,
+    mut session: Session,
+    c: &CommandApdu<'_>,
+    chained: bool,
+) -> (Vec<u8>, u16) {
+    let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
+    let cla = session
+        .wrap_command([c.cla, c.ins, c.p1, c.p2], c.data, c.ne, &mut wrapped)
+        .unwrap();
+    let mut outer = vec![cla, c.ins, c.p1, c.p2, 0];
+    if chained {
+        let links: Vec<&[u8]> = wrapped.chunks(255).collect();
+        for link in &links[..links.len() - 1] {
+            let mut part = vec![cla | 0x10, c.ins, c.p1, c.p2, link.len() as u8];
+            part.extend_from_slice(link);
+            assert_eq!(raw(card, &part), (vec![], 0x9000), "a chain link");
+        }
+        let last = links[links.len() - 1];
+        outer.truncate(4);
+        outer.push(last.len() as u8);
+        outer.extend_from_slice(last);
+        outer.push(0);
+    } else {
+        outer.extend_from_slice(&(wrapped.len() as u16).to_be_bytes());
+        outer.extend_from_slice(&wrapped);
+        outer.extend_from_slice(&[0, 0]);
+    }
+    let (data, s) = raw(card, &outer);
+    if data.is_empty() && s != 0x9000 {
+        // Refused before the protection (framing, or the protection itself: 6988 ends the
+        // session).
+        if s == 0x6988 {
+            card.nvm().host.borrow_mut().sm = None;
+        }
+        return (data, s);
+    }
+    let mut plain: heapless::Vec<u8, { juki_card::MAX_RESPONSE }> = heapless::Vec::new();
+    let inner = session
+        .unwrap_response(&data, &mut plain)
+        .expect("the card's protected answer verifies");
+    assert_eq!(inner, s, "the same status word inside and outside");
+    let ends = c.ins == 0xFE && inner == 0x9000;
+    card.nvm().host.borrow_mut().sm = (!ends).then_some(session);
+    (plain.to_vec(), inner)
+}
+
+/// A warm reset, on both sides.
+pub fn reset(card: &mut TestCard) {
+    card.reset();
+    *card.nvm().host.borrow_mut() = HostSide::default();
 }
 
 /// Sends one APDU; returns the SW.
@@ -219,18 +371,19 @@ impl Counter {
         Counter { cert, ..c }
     }
 
-    /// EXTERNAL AUTHENTICATE data answering `challenge`.
+    /// EXTERNAL AUTHENTICATE data answering `challenge` (with the test's ephemeral key for it).
     pub fn answer(&self, challenge: &[u8]) -> Vec<u8> {
-        let sig = sign_digest(&self.key, &cvc::auth_digest(challenge));
-        cvc::encode_auth_data(&self.cert, &sig).unwrap().to_vec()
+        let eph = ephemeral_point(challenge);
+        let sig = sign_digest(&self.key, &cvc::auth_digest(challenge, &eph));
+        cvc::encode_auth_data(&self.cert, &eph, &sig).unwrap().to_vec()
     }
 
-    /// GET CHALLENGE + EXTERNAL AUTHENTICATE; returns the SW of the latter.
+    /// GET CHALLENGE + EXTERNAL AUTHENTICATE (the session agreed); returns the SW of the latter.
     pub fn authenticate(&self, card: &mut TestCard) -> u16 {
         let (challenge, s) = tx(card, &[0, 0x84, 0, 0, 0x10]);
         assert_eq!(s, 0x9000);
         assert_eq!(challenge.len(), 16);
-        sw(card, &apdu(0, 0x82, 0, 0, &self.answer(&challenge), None))
+        sw(card, &apdu(0, 0x82, 0, 0, &self.answer(&challenge), Some(256)))
     }
 }
 
@@ -328,6 +481,6 @@ pub fn issued_card() -> (TestCard, Counter) {
     let counter = Counter::new();
     let mut card = new_card();
     personalise(&mut card, &counter);
-    card.reset();
+    reset(&mut card);
     (card, counter)
 }

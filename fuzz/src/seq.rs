@@ -1,0 +1,171 @@
+//! The input format of `card_sequence`: a start byte, then a sequence of operations.
+//!
+//! ```text
+//! byte 0        start state: bit 0 set = blank card, clear = the issued sample card
+//! then, repeated:
+//!   10..FF      a command APDU of (op − 0x10) bytes (0 to 239), the bytes follow
+//!   00 LL LL    a command APDU of LLLL bytes (big-endian), the bytes follow
+//!   01          warm reset
+//!   02          counter authentication by the harness with the test credentials
+//!               (GET CHALLENGE, then EXTERNAL AUTHENTICATE signed by the test counter key)
+//!   03          power cycle (power off, power on: same NVM)
+//!   04 NN KK    power cut: the NVM write NN (mod 64) from now is torn, keeping KK mod 3
+//!               (0 nothing, 1 half, 2 all but one byte) of it; the power is gone from then on,
+//!               and the harness powers the card on again after that APDU
+//!   05..0F      nothing (room for later operations)
+//! ```
+//!
+//! An APDU whose length runs past the end of the input takes what is left.
+
+/// Start on the issued sample card (the `issue` transcript replayed on a blank card).
+pub const START_ISSUED: u8 = 0;
+/// Start on a blank card.
+pub const START_BLANK: u8 = 1;
+
+/// At most this many operations of one input are run.
+pub const MAX_OPS: usize = 512;
+
+/// One operation, borrowing its APDU from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op<'a> {
+    /// Send this command APDU.
+    Apdu(&'a [u8]),
+    /// Warm reset.
+    Reset,
+    /// Counter authentication by the harness.
+    CounterAuth,
+    /// Power off and on.
+    PowerCycle,
+    /// Tear the `after`-th NVM write from now (mod 64), keeping `keep` (mod 3) of it.
+    Tear {
+        /// Writes let through before the torn one.
+        after: u8,
+        /// How much of the torn write is kept.
+        keep: u8,
+    },
+    /// Nothing.
+    Nop,
+}
+
+fn take<'a>(rest: &mut &'a [u8], n: usize) -> &'a [u8] {
+    let (head, tail) = rest.split_at(n.min(rest.len()));
+    *rest = tail;
+    head
+}
+
+fn byte(rest: &mut &[u8]) -> u8 {
+    take(rest, 1).first().copied().unwrap_or(0)
+}
+
+/// The next operation of `rest`, if any.
+pub fn next_op<'a>(rest: &mut &'a [u8]) -> Option<Op<'a>> {
+    let (&op, tail) = rest.split_first()?;
+    *rest = tail;
+    Some(match op {
+        0x00 => {
+            let len = usize::from(u16::from_be_bytes([byte(rest), byte(rest)]));
+            Op::Apdu(take(rest, len))
+        }
+        0x01 => Op::Reset,
+        0x02 => Op::CounterAuth,
+        0x03 => Op::PowerCycle,
+        0x04 => Op::Tear {
+            after: byte(rest),
+            keep: byte(rest),
+        },
+        0x05..=0x0F => Op::Nop,
+        n => Op::Apdu(take(rest, usize::from(n - 0x10))),
+    })
+}
+
+/// The operations of `data` after the start byte.
+pub fn ops(data: &[u8]) -> impl Iterator<Item = Op<'_>> {
+    let mut rest = data.get(1..).unwrap_or_default();
+    std::iter::from_fn(move || next_op(&mut rest)).take(MAX_OPS)
+}
+
+/// An operation to encode (seeds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedOp {
+    /// Send this command APDU.
+    Apdu(Vec<u8>),
+    /// Warm reset.
+    Reset,
+    /// Counter authentication by the harness.
+    CounterAuth,
+    /// Power off and on.
+    PowerCycle,
+    /// Power cut at the `after`-th write, keeping `keep` of it.
+    Tear {
+        /// Writes let through before the torn one.
+        after: u8,
+        /// 0 nothing, 1 half, 2 all but one byte.
+        keep: u8,
+    },
+}
+
+/// Encodes a `card_sequence` input.
+pub fn encode(start: u8, ops: &[OwnedOp]) -> Vec<u8> {
+    let mut out = vec![start];
+    for op in ops {
+        match op {
+            OwnedOp::Apdu(apdu) if apdu.len() <= 0xEF => {
+                out.push(0x10 + apdu.len() as u8);
+                out.extend_from_slice(apdu);
+            }
+            OwnedOp::Apdu(apdu) => {
+                out.push(0x00);
+                let len = u16::try_from(apdu.len()).unwrap_or(u16::MAX);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(&apdu[..usize::from(len)]);
+            }
+            OwnedOp::Reset => out.push(0x01),
+            OwnedOp::CounterAuth => out.push(0x02),
+            OwnedOp::PowerCycle => out.push(0x03),
+            OwnedOp::Tear { after, keep } => out.extend_from_slice(&[0x04, *after, *keep]),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let long = vec![0xAB; 300];
+        let ops_in = [
+            OwnedOp::Apdu(vec![0, 0xA4, 4, 0x0C]),
+            OwnedOp::Reset,
+            OwnedOp::Apdu(long.clone()),
+            OwnedOp::CounterAuth,
+            OwnedOp::Tear { after: 3, keep: 1 },
+            OwnedOp::PowerCycle,
+            OwnedOp::Apdu(Vec::new()),
+        ];
+        let data = encode(START_BLANK, &ops_in);
+        assert_eq!(data[0], START_BLANK);
+        let got: Vec<Op<'_>> = ops(&data).collect();
+        assert_eq!(
+            got,
+            vec![
+                Op::Apdu(&[0, 0xA4, 4, 0x0C]),
+                Op::Reset,
+                Op::Apdu(&long),
+                Op::CounterAuth,
+                Op::Tear { after: 3, keep: 1 },
+                Op::PowerCycle,
+                Op::Apdu(&[]),
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_input_takes_what_is_left() {
+        let got: Vec<Op<'_>> = ops(&[0, 0x15, 1, 2]).collect();
+        assert_eq!(got, vec![Op::Apdu(&[1, 2])]);
+        let got: Vec<Op<'_>> = ops(&[0, 0x00, 0x01]).collect();
+        assert_eq!(got, vec![Op::Apdu(&[])]);
+    }
+}

@@ -1,0 +1,670 @@
+//! The card in the harness: a RAM NVM that can tear a write, a deterministic RNG, the issued
+//! sample card, and [`Session`], which sends APDUs and checks the card's invariants on every
+//! response. Also the targets [`apdu_parser`] and [`card_sequence`].
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use juki_card::apdu::CommandApdu;
+use juki_card::command::Command;
+use juki_card::files::{PinId, JPKI_AID, JUKI_AID, PIN_COUNT};
+use juki_card::state::{CoreState, CORE_CAPACITY};
+use juki_card::status::Error as CardError;
+use juki_card::storage::{Storage, CORE_RECORD};
+use juki_card::{cvc, tlv, Card, Nvm, NvmError, Response, NVM_SIZE};
+use juki_test_vectors::{keys, Exchange};
+use rand_core::{CryptoRng, RngCore};
+
+use crate::seq::{self, Op};
+
+/// The RNG seed of every card the harness powers on: runs are reproducible.
+pub const RNG_SEED: u64 = 0x6A75_6B69_2026_0001;
+
+/// A deterministic RNG (SplitMix64). Marked `CryptoRng` for the card's bounds only: it is a
+/// test harness, so that libFuzzer's runs are reproducible.
+#[derive(Debug, Clone)]
+pub struct DetRng(u64);
+
+impl DetRng {
+    /// An RNG from `seed`.
+    pub fn new(seed: u64) -> Self {
+        DetRng(seed)
+    }
+}
+
+impl RngCore for DetRng {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        rand_core::impls::fill_bytes_via_next(self, dest)
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl CryptoRng for DetRng {}
+
+/// A RAM NVM that can tear one write (power cut), after which every write fails.
+#[derive(Debug, Clone)]
+pub struct RamNvm {
+    /// The memory.
+    pub mem: Vec<u8>,
+    /// `(writes still let through, keep mode)` of an armed power cut (a `Cell`: it is armed
+    /// through the card's `&N`, without a power cycle).
+    tear: Cell<Option<(u8, u8)>>,
+    /// The power is gone: a write was torn.
+    torn: Cell<bool>,
+}
+
+impl RamNvm {
+    /// An NVM holding `mem`.
+    pub fn new(mem: Vec<u8>) -> Self {
+        RamNvm {
+            mem,
+            tear: Cell::new(None),
+            torn: Cell::new(false),
+        }
+    }
+
+    /// An erased NVM.
+    pub fn blank() -> Self {
+        RamNvm::new(vec![0xFF; NVM_SIZE])
+    }
+
+    /// Arms a power cut: the write `after` (0 = the next one) is torn, keeping `keep` of it
+    /// (0 nothing, 1 half, 2 all but one byte).
+    pub fn arm_tear(&self, after: u8, keep: u8) {
+        self.tear.set(Some((after % 64, keep % 3)));
+    }
+
+    /// Whether a write was torn (the power is gone).
+    pub fn torn(&self) -> bool {
+        self.torn.get()
+    }
+
+    /// Power back: no torn write, no armed power cut.
+    pub fn restore_power(&self) {
+        self.torn.set(false);
+        self.tear.set(None);
+    }
+}
+
+impl Nvm for RamNvm {
+    fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), NvmError> {
+        let end = offset.checked_add(buf.len()).ok_or(NvmError::OutOfRange)?;
+        let src = self.mem.get(offset..end).ok_or(NvmError::OutOfRange)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), NvmError> {
+        if self.torn.get() {
+            return Err(NvmError::WriteFailed);
+        }
+        let end = offset.checked_add(data.len()).ok_or(NvmError::OutOfRange)?;
+        let dst = self.mem.get_mut(offset..end).ok_or(NvmError::OutOfRange)?;
+        match self.tear.get() {
+            Some((0, keep)) => {
+                let n = match keep {
+                    0 => 0,
+                    1 => data.len() / 2,
+                    _ => data.len().saturating_sub(1),
+                };
+                dst[..n].copy_from_slice(&data[..n]);
+                self.tear.set(None);
+                self.torn.set(true);
+                Err(NvmError::WriteFailed)
+            }
+            Some((k, keep)) => {
+                self.tear.set(Some((k - 1, keep)));
+                dst.copy_from_slice(data);
+                Ok(())
+            }
+            None => {
+                dst.copy_from_slice(data);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The card core on a RAM NVM with the deterministic RNG.
+pub type SimCard = Card<RamNvm, DetRng>;
+
+/// Powers a card on with `image`.
+pub fn power_on(image: Vec<u8>) -> SimCard {
+    Card::power_on(RamNvm::new(image), DetRng::new(RNG_SEED))
+}
+
+/// Sends one APDU; returns the raw response (data ‖ SW).
+pub fn process(card: &mut SimCard, apdu: &[u8]) -> Vec<u8> {
+    let mut r = Response::new();
+    card.process(apdu, &mut r);
+    r.to_vec()
+}
+
+/// The status word of a raw response (0 if it has none).
+pub fn sw_of(response: &[u8]) -> u16 {
+    match response {
+        [.., a, b] => u16::from_be_bytes([*a, *b]),
+        _ => 0,
+    }
+}
+
+struct Exch<'a>(&'a mut SimCard);
+
+impl Exchange for Exch<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        process(self.0, apdu)
+    }
+    fn reset(&mut self) {
+        self.0.reset();
+    }
+}
+
+/// The issued sample card: the NVM image after the `issue` transcript, and its private keys.
+pub struct Issued {
+    /// NVM image.
+    pub image: Vec<u8>,
+    /// The private scalars in its core record.
+    pub scalars: Vec<[u8; 32]>,
+}
+
+/// The issued sample card (住基 PIN 1357, auth PIN 2468, sign password JUKI2026), made once.
+pub fn issued() -> &'static Issued {
+    static ISSUED: OnceLock<Issued> = OnceLock::new();
+    ISSUED.get_or_init(|| {
+        let mut card = power_on(vec![0xFF; NVM_SIZE]);
+        let transcript = juki_test_vectors::transcript("issue").expect("issue transcript");
+        if let Err(e) = transcript.replay(&mut Exch(&mut card)) {
+            panic!("the issue transcript does not replay on the harness card: {e}");
+        }
+        let (nvm, _) = card.into_parts();
+        let scalars = scalars_in(&nvm);
+        assert_eq!(scalars.len(), 2, "the issued card has two private keys");
+        Issued {
+            image: nvm.mem,
+            scalars,
+        }
+    })
+}
+
+/// The private scalars of the current core record of `nvm`.
+pub fn scalars_in<N: Nvm>(nvm: &N) -> Vec<[u8; 32]> {
+    let storage = Storage::mount(nvm);
+    if !storage.exists(CORE_RECORD) {
+        return Vec::new();
+    }
+    let mut buf = vec![0u8; storage.len(CORE_RECORD).min(CORE_CAPACITY)];
+    if storage.read(nvm, CORE_RECORD, 0, &mut buf).is_err() {
+        return Vec::new();
+    }
+    match CoreState::decode(&buf) {
+        Ok(core) => core.keys.iter().flatten().copied().collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The test counter's certificate (made once: it is signed).
+pub fn counter_certificate() -> &'static [u8] {
+    static CERT: OnceLock<Vec<u8>> = OnceLock::new();
+    CERT.get_or_init(keys::counter_certificate)
+}
+
+/// A command APDU from header, data and Le (short when it fits, else extended), as the
+/// transcripts build them: `le` is `None`, one byte (short) or two bytes (extended).
+pub fn command(header: [u8; 4], data: &[u8], le: Option<&[u8]>) -> Vec<u8> {
+    let extended = data.len() > 255 || le.is_some_and(|l| l.len() == 2);
+    let mut apdu = header.to_vec();
+    if !data.is_empty() {
+        if extended {
+            apdu.push(0);
+            apdu.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        } else {
+            apdu.push(data.len() as u8);
+        }
+        apdu.extend_from_slice(data);
+    }
+    if let Some(le) = le {
+        if extended && data.is_empty() {
+            apdu.push(0);
+        }
+        apdu.extend_from_slice(le);
+    }
+    apdu
+}
+
+/// Maximum tries of the three PINs, in [`Card::pin_tries`] order.
+pub fn max_tries() -> [u8; PIN_COUNT] {
+    [
+        juki_card::pin::max_tries(PinId::Juki),
+        juki_card::pin::max_tries(PinId::Auth),
+        juki_card::pin::max_tries(PinId::Sign),
+    ]
+}
+
+/// Whether docs/apdu.md lists `sw` among the card's status words.
+pub fn documented_sw(sw: u16) -> bool {
+    matches!(
+        sw,
+        0x9000
+            | 0x6283
+            | 0x6285
+            | 0x6581
+            | 0x6700
+            | 0x6881
+            | 0x6883
+            | 0x6981
+            | 0x6982
+            | 0x6984
+            | 0x6985
+            | 0x6986
+            | 0x6A80
+            | 0x6A82
+            | 0x6A84
+            | 0x6A86
+            | 0x6B00
+            | 0x6D00
+            | 0x6E00
+    ) || sw >> 8 == 0x61
+        || (sw & 0xFFF0 == 0x63C0 && sw & 0x000F <= 5)
+}
+
+fn window(bytes: &[u8]) -> u128 {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&bytes[..16]);
+    u128::from_be_bytes(w)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A card under test and the invariants checked on every APDU:
+///
+/// - every response has a status word, never `6F00`, and only one docs/apdu.md lists; data only
+///   with `9000`, `61xx`, `6283` or `6285`;
+/// - no try counter rises, except to its maximum when the APDU was a VERIFY or a RESET RETRY
+///   COUNTER that answered `9000`; at most one rises per APDU; none is ever above its maximum;
+/// - no response holds 16 consecutive bytes of a private scalar the card holds or held (in
+///   either byte order), unless the input itself holds them (the fuzzer wrote them to a file);
+/// - after a power cut the card powers on again and answers SELECT of the 住基AP (no `6581`).
+pub struct Session<'a> {
+    card: Option<SimCard>,
+    input: &'a [u8],
+    scalars: Vec<[u8; 32]>,
+    windows: Vec<u128>,
+    /// APDUs sent so far.
+    pub apdus: usize,
+}
+
+impl<'a> Session<'a> {
+    /// A session on the blank card (`blank`) or the issued sample card; `input` is the whole
+    /// fuzz input (a private-key window that appears in it is not a leak).
+    pub fn new(blank: bool, input: &'a [u8]) -> Self {
+        let (image, scalars) = if blank {
+            (vec![0xFF; NVM_SIZE], Vec::new())
+        } else {
+            let issued = issued();
+            (issued.image.clone(), issued.scalars.clone())
+        };
+        let mut s = Session {
+            card: Some(power_on(image)),
+            input,
+            scalars: Vec::new(),
+            windows: Vec::new(),
+            apdus: 0,
+        };
+        s.add_scalars(&scalars);
+        s
+    }
+
+    fn add_scalars(&mut self, scalars: &[[u8; 32]]) {
+        for s in scalars {
+            if self.scalars.contains(s) {
+                continue;
+            }
+            self.scalars.push(*s);
+            let mut reversed = *s;
+            reversed.reverse();
+            for bytes in [s, &reversed] {
+                for i in 0..=16 {
+                    self.windows.push(window(&bytes[i..]));
+                }
+            }
+        }
+        self.windows.sort_unstable();
+        self.windows.dedup();
+    }
+
+    /// The card.
+    pub fn card(&mut self) -> &mut SimCard {
+        self.card.as_mut().expect("the session has a card")
+    }
+
+    /// Power off and on: same NVM, no volatile state, no armed power cut.
+    pub fn power_cycle(&mut self) {
+        let before = self.card().pin_tries();
+        let card = self.card.take().expect("the session has a card");
+        let (nvm, rng) = card.into_parts();
+        let was_torn = nvm.torn();
+        nvm.restore_power();
+        if was_torn {
+            // A power cut never bricks the card: a fresh power-on answers SELECT.
+            let mut probe = Card::power_on(RamNvm::new(nvm.mem.clone()), DetRng::new(1));
+            let r = process(&mut probe, &command([0, 0xA4, 4, 0x0C], &JUKI_AID, None));
+            let sw = sw_of(&r);
+            assert!(
+                matches!(sw, 0x9000 | 0x6283 | 0x6285),
+                "after a power cut the card answers SELECT 住基AP with {sw:04X}"
+            );
+        }
+        self.card = Some(Card::power_on(nvm, rng));
+        let after = self.card().pin_tries();
+        for i in 0..PIN_COUNT {
+            assert!(
+                after[i] <= before[i],
+                "PIN {i}: tries rose from {} to {} across a power cycle{}",
+                before[i],
+                after[i],
+                if was_torn { " after a power cut" } else { "" }
+            );
+        }
+    }
+
+    /// Warm reset.
+    pub fn reset(&mut self) {
+        let before = self.card().pin_tries();
+        self.card().reset();
+        assert_eq!(before, self.card().pin_tries(), "a reset changed the tries");
+    }
+
+    /// Arms a power cut (see [`RamNvm::arm_tear`]).
+    pub fn arm_tear(&mut self, after: u8, keep: u8) {
+        self.card().nvm().arm_tear(after, keep);
+    }
+
+    /// Sends one APDU, checks the invariants, and returns the response. A write torn by an
+    /// armed power cut powers the card off and on after the APDU.
+    pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.apdus += 1;
+        let before = self.card().pin_tries();
+        let response = process(self.card(), apdu);
+        let torn = self.card().nvm().torn();
+        if torn {
+            self.power_cycle();
+        }
+        let after = self.card().pin_tries();
+        if torn || apdu.get(1) == Some(&0x46) {
+            let scalars = scalars_in(self.card().nvm());
+            self.add_scalars(&scalars);
+        }
+        self.check(apdu, &response, before, after);
+        response
+    }
+
+    fn check(&self, apdu: &[u8], response: &[u8], before: [u8; 3], after: [u8; 3]) {
+        assert!(
+            response.len() >= 2,
+            "response without status word to {apdu:02X?}"
+        );
+        let (data, _) = response.split_at(response.len() - 2);
+        let sw = sw_of(response);
+        assert_ne!(sw, 0x6F00, "the card answered 6F00 to {apdu:02X?}");
+        assert!(
+            documented_sw(sw),
+            "undocumented status word {sw:04X} to {apdu:02X?}"
+        );
+        assert!(
+            data.is_empty() || matches!(sw, 0x9000 | 0x6283 | 0x6285) || sw >> 8 == 0x61,
+            "{} bytes of data with status word {sw:04X} to {apdu:02X?}",
+            data.len()
+        );
+
+        let max = max_tries();
+        let mut rises = 0;
+        for i in 0..PIN_COUNT {
+            assert!(
+                after[i] <= max[i],
+                "PIN {i} has {} tries, more than its maximum {}",
+                after[i],
+                max[i]
+            );
+            if after[i] > before[i] {
+                rises += 1;
+                let cla = apdu.first().copied().unwrap_or(0);
+                let ins = apdu.get(1).copied().unwrap_or(0);
+                let allowed = sw == 0x9000
+                    && cla & 0x10 == 0
+                    && matches!(ins, 0x20 | 0x2C)
+                    && after[i] == max[i];
+                assert!(
+                    allowed,
+                    "PIN {i}: tries rose from {} to {} on {apdu:02X?}, which answered {sw:04X}",
+                    before[i], after[i]
+                );
+            }
+        }
+        assert!(rises <= 1, "{rises} try counters rose on {apdu:02X?}");
+
+        if response.len() >= 16 && !self.windows.is_empty() {
+            for w in response.windows(16) {
+                if self.windows.binary_search(&window(w)).is_ok() && !contains(self.input, w) {
+                    panic!(
+                        "16 bytes of a private key in the response {} to {apdu:02X?}",
+                        hex::encode_upper(response)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Counter authentication with the test credentials (as `@counter-auth` of the
+    /// transcripts): GET CHALLENGE, then EXTERNAL AUTHENTICATE. Returns the SW of the latter.
+    pub fn counter_auth(&mut self) -> Option<u16> {
+        let r = self.transmit(&[0x00, 0x84, 0x00, 0x00, 0x10]);
+        if sw_of(&r) != 0x9000 || r.len() != 2 + cvc::CHALLENGE_LEN {
+            return None;
+        }
+        let data = keys::auth_data(counter_certificate(), &keys::counter(), &r[..r.len() - 2]);
+        let r = self.transmit(&command([0x00, 0x82, 0x00, 0x00], &data, None));
+        Some(sw_of(&r))
+    }
+
+    /// Runs one operation.
+    pub fn run(&mut self, op: Op<'_>) {
+        match op {
+            Op::Apdu(apdu) => {
+                self.transmit(apdu);
+            }
+            Op::Reset => self.reset(),
+            Op::CounterAuth => {
+                self.counter_auth();
+            }
+            Op::PowerCycle => self.power_cycle(),
+            Op::Tear { after, keep } => self.arm_tear(after, keep),
+            Op::Nop => {}
+        }
+    }
+}
+
+/// Target `card_sequence`: the issued sample card (or a blank one) fed the operations of
+/// `data` ([`seq`]), every response checked by [`Session`].
+pub fn card_sequence(data: &[u8]) {
+    let Some(&start) = data.first() else {
+        return;
+    };
+    let mut session = Session::new(start & 1 == seq::START_BLANK, data);
+    for op in seq::ops(data) {
+        session.run(op);
+    }
+}
+
+/// The encoding of a parsed APDU, the way [`CommandApdu::parse`] reads it back.
+fn encode_apdu(a: &CommandApdu<'_>) -> Vec<u8> {
+    let mut out = vec![a.cla, a.ins, a.p1, a.p2];
+    let nc = a.data.len();
+    if a.extended {
+        out.push(0);
+        if nc > 0 {
+            out.extend_from_slice(&(nc as u16).to_be_bytes());
+            out.extend_from_slice(a.data);
+        }
+        if a.ne > 0 {
+            out.extend_from_slice(&((a.ne % 65536) as u16).to_be_bytes());
+        }
+    } else {
+        if nc > 0 {
+            out.push(nc as u8);
+            out.extend_from_slice(a.data);
+        }
+        if a.ne > 0 {
+            out.push((a.ne % 256) as u8);
+        }
+    }
+    out
+}
+
+fn check_command(a: &CommandApdu<'_>) {
+    match Command::parse(a) {
+        Err(e) => {
+            let sw = e.sw();
+            assert!(
+                sw != 0x6F00 && documented_sw(sw),
+                "Command::parse: status word {sw:04X} for {a:02X?}"
+            );
+        }
+        Ok(cmd) => {
+            let expected_cla = if a.ins == 0x2A { 0x80 } else { 0x00 };
+            assert_eq!(a.cla, expected_cla, "{cmd:?} accepted with CLA {:02X}", a.cla);
+            match cmd {
+                Command::SelectApp { aid, fci } => {
+                    assert!(!aid.is_empty() && aid.len() <= 16 && aid == a.data);
+                    assert!(fci || a.ne == 0, "SELECT … 0C with Le accepted");
+                }
+                Command::SelectFile { fid } => {
+                    assert_eq!(a.data, fid.to_be_bytes(), "SELECT by FID data");
+                    assert_eq!(a.ne, 0, "SELECT by FID with Le accepted");
+                }
+                Command::ReadBinary { offset, ne } => {
+                    assert!(ne > 0 && ne == a.ne && a.data.is_empty());
+                    assert!(offset < 0x8000 && offset == a.p1p2());
+                }
+                Command::UpdateBinary { offset, data } => {
+                    assert!(!data.is_empty() && a.ne == 0 && offset < 0x8000);
+                }
+                Command::Verify { pin } => {
+                    assert_eq!(a.p1p2(), 0x0080);
+                    assert_eq!(pin.is_some(), !a.data.is_empty());
+                    assert_eq!(a.ne, 0, "VERIFY with Le accepted");
+                }
+                Command::ChangeReferenceData { new_pin } | Command::ResetRetryCounter { new_pin } => {
+                    assert!(!new_pin.is_empty() && a.ne == 0);
+                }
+                Command::ComputeSignature { hash } => {
+                    assert_eq!(&hash[..], a.data);
+                }
+                Command::GetChallenge => assert_eq!(a.ne, 16),
+                Command::ExternalAuthenticate { data } | Command::Initialise { root_key: data } => {
+                    assert!(!data.is_empty() && a.ne == 0);
+                }
+                Command::Activate | Command::Deactivate | Command::Terminate => {
+                    assert!(a.data.is_empty() && a.ne == 0 && a.p1p2() == 0);
+                }
+                Command::GenerateKeyPair { .. } => assert!(a.data.is_empty()),
+            }
+        }
+    }
+}
+
+/// Bodies of the root-signed counter certificates of the test credentials.
+fn genuine_cvc_bodies() -> &'static [Vec<u8>] {
+    static BODIES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    BODIES.get_or_init(|| {
+        [keys::counter_certificate(), keys::expired_certificate()]
+            .iter()
+            .map(|c| {
+                cvc::parse(c)
+                    .expect("test certificate parses")
+                    .body()
+                    .to_vec()
+            })
+            .collect()
+    })
+}
+
+fn check_data_parsers(data: &[u8]) {
+    // TLV: every object lies inside the input, and reading stops.
+    let mut seen = 0usize;
+    for item in tlv::Reader::new(data).take(4096) {
+        match item {
+            Ok(t) => {
+                seen += t.value.len();
+                assert!(seen <= data.len(), "TLV values longer than their input");
+            }
+            Err(_) => break,
+        }
+    }
+    if let Ok((tag, header, len)) = tlv::header(data) {
+        assert!(header + len <= data.len() || header <= data.len(), "tlv::header {tag:04X}");
+    }
+    // Counter certificates: a certificate that verifies under the root is one the root signed.
+    let root = keys::root();
+    let root = root.verifying_key();
+    let cert = cvc::parse(data).or_else(|_| cvc::parse_auth_data(data).map(|(c, _)| c));
+    if let Ok(cert) = cert {
+        let _ = cert.verifying_key();
+        if cert.verify_signature(root).is_ok() {
+            assert!(
+                genuine_cvc_bodies().iter().any(|b| b == cert.body()),
+                "a counter certificate the root never signed verifies: {}",
+                hex::encode_upper(data)
+            );
+        }
+    }
+}
+
+/// Target `apdu_parser`: `CommandApdu::parse` (any answer but `6700` is wrong; what it accepts
+/// encodes back to the same bytes), `Command::parse` of what it accepts (only documented status
+/// words; what it accepts has the documented form), and the card's TLV and counter-certificate
+/// parsers on the data field.
+pub fn apdu_parser(data: &[u8]) {
+    match CommandApdu::parse(data) {
+        Err(e) => assert_eq!(e, CardError::WrongLength, "parse error for {data:02X?}"),
+        Ok(a) => {
+            assert!(a.ne <= 65_536 && a.data.len() <= 65_535);
+            assert_eq!(
+                encode_apdu(&a),
+                data,
+                "the parsed APDU {a:02X?} does not encode back to its bytes"
+            );
+            check_command(&a);
+            if a.cla & 0x10 != 0 {
+                // The transport clears the chaining bit before the command is parsed.
+                let mut last = a;
+                last.cla &= !0x10;
+                check_command(&last);
+            }
+            check_data_parsers(a.data);
+        }
+    }
+    check_data_parsers(data);
+}
+
+/// The 住基AP and JPKI AP AIDs (for seeds).
+pub fn aids() -> [&'static [u8]; 2] {
+    [&JUKI_AID, &JPKI_AID]
+}
