@@ -331,8 +331,7 @@ pub fn parse_auth_data(data: &[u8]) -> Result<AuthData<'_>, CvcError> {
     let cert = parse(data.get(..cert_len).ok_or(CvcError::Malformed)?)?;
     let ephemeral = tlv::single(reader.expect(TAG_PUBKEY)?, TAG_POINT)?;
     let signature = reader.expect(TAG_SIGNATURE)?;
-    if !reader.is_empty() || signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN
-    {
+    if !reader.is_empty() || signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN {
         return Err(CvcError::Malformed);
     }
     Ok(AuthData {
@@ -496,12 +495,8 @@ mod tests {
         let challenge = [7u8; CHALLENGE_LEN];
         let eph = crate::keys::public_key(&[3u8; 32]).unwrap();
         let other_eph = crate::keys::public_key(&[4u8; 32]).unwrap();
-        let data = encode_auth_data(
-            &cert,
-            &eph,
-            &sign(&counter, &auth_digest(&challenge, &eph)),
-        )
-        .unwrap();
+        let data =
+            encode_auth_data(&cert, &eph, &sign(&counter, &auth_digest(&challenge, &eph))).unwrap();
         let ok = verify_auth(&data, root.verifying_key(), today, &challenge).unwrap();
         assert_eq!(ok.cert.municipality_code, b"131016");
         assert_eq!(ok.ephemeral, &eph[..]);
@@ -510,8 +505,8 @@ mod tests {
             verify_auth(&data, root.verifying_key(), today, &[8u8; CHALLENGE_LEN]).err(),
             Some(CvcError::BadSignature)
         );
-        let wrong = encode_auth_data(&cert, &eph, &sign(&root, &auth_digest(&challenge, &eph)))
-            .unwrap();
+        let wrong =
+            encode_auth_data(&cert, &eph, &sign(&root, &auth_digest(&challenge, &eph))).unwrap();
         assert_eq!(
             verify_auth(&wrong, root.verifying_key(), today, &challenge).err(),
             Some(CvcError::BadSignature)

@@ -511,7 +511,11 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// object: `6988`, and the session ends), run, and its response protected with the status
     /// word inside and outside. The session stays unless the command ended the counter's
     /// authentication (TERMINATE CARD USAGE).
-    fn handle_protected(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
+    fn handle_protected(
+        &mut self,
+        apdu: &CommandApdu<'_>,
+        out: &mut Response,
+    ) -> Result<u16, Error> {
         let Some(mut session) = self.volatile.sm.take() else {
             self.volatile.end_counter_session();
             return Err(Error::SmObjectsIncorrect);

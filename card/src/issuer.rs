@@ -2,8 +2,8 @@
 //! card-verifiable certificate ([`crate::cvc`]), and the key agreement of the secure-messaging
 //! session that follows ([`crate::sm`]).
 
-use p256::ecdsa::VerifyingKey;
 use p256::ecdh::EphemeralSecret;
+use p256::ecdsa::VerifyingKey;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::PublicKey;
 use rand_core::{CryptoRng, RngCore};

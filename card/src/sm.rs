@@ -78,7 +78,9 @@ pub struct Session {
 
 impl core::fmt::Debug for Session {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Session").field("ssc", &self.ssc).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("ssc", &self.ssc)
+            .finish_non_exhaustive()
     }
 }
 
@@ -180,7 +182,8 @@ impl Session {
     ) -> Result<(), SmError> {
         let clen = padded_len(plain.len());
         let header = tlv::encode_header(TAG_DATA, clen + 1).map_err(|_| SmError::TooLong)?;
-        out.extend_from_slice(&header).map_err(|_| SmError::TooLong)?;
+        out.extend_from_slice(&header)
+            .map_err(|_| SmError::TooLong)?;
         out.push(0x01).map_err(|_| SmError::TooLong)?;
         let start = out.len();
         out.extend_from_slice(plain).map_err(|_| SmError::TooLong)?;
@@ -204,7 +207,8 @@ impl Session {
             return Err(SmError::Malformed);
         }
         out.clear();
-        out.extend_from_slice(cipher).map_err(|_| SmError::TooLong)?;
+        out.extend_from_slice(cipher)
+            .map_err(|_| SmError::TooLong)?;
         let n = cbc::Decryptor::<Aes128>::new(&self.enc.into(), &self.iv(ssc).into())
             .decrypt_padded_mut::<Iso7816>(out.as_mut_slice())
             .map_err(|_| SmError::BadPadding)?
@@ -296,7 +300,8 @@ impl Session {
             self.encrypt_into(&ssc, data, out)?;
         }
         let sw_obj = [0x99, 0x02, (sw >> 8) as u8, sw as u8];
-        out.extend_from_slice(&sw_obj).map_err(|_| SmError::TooLong)?;
+        out.extend_from_slice(&sw_obj)
+            .map_err(|_| SmError::TooLong)?;
         let mac = self.mac(&ssc, &[out.as_slice()]);
         out.extend_from_slice(&[0x8E, MAC_LEN as u8])
             .map_err(|_| SmError::TooLong)?;
@@ -403,7 +408,9 @@ mod tests {
 
     fn round_trip(host: &mut Session, card: &mut Session, data: &[u8], ne: usize) {
         let mut wrapped: Vec<u8, MAX_WRAPPED> = Vec::new();
-        let cla = host.wrap_command([0x00, 0xD6, 0x01, 0x02], data, ne, &mut wrapped).unwrap();
+        let cla = host
+            .wrap_command([0x00, 0xD6, 0x01, 0x02], data, ne, &mut wrapped)
+            .unwrap();
         assert_eq!(cla, 0x0C);
         let apdu = CommandApdu {
             cla,
@@ -429,7 +436,14 @@ mod tests {
     #[test]
     fn commands_and_responses_round_trip() {
         let (mut host, mut card) = pair();
-        for (len, ne) in [(0, 0), (1, 256), (15, 0), (16, 65_536), (17, 300), (2048, 0)] {
+        for (len, ne) in [
+            (0, 0),
+            (1, 256),
+            (15, 0),
+            (16, 65_536),
+            (17, 300),
+            (2048, 0),
+        ] {
             let data: std::vec::Vec<u8> = (0..len).map(|i| i as u8).collect();
             round_trip(&mut host, &mut card, &data, ne);
         }
@@ -441,9 +455,11 @@ mod tests {
     fn tampered_replayed_and_reordered_commands_fail() {
         let (mut host, mut card) = pair();
         let mut first: Vec<u8, MAX_WRAPPED> = Vec::new();
-        host.wrap_command([0, 0xD6, 0, 0], b"new address", 0, &mut first).unwrap();
+        host.wrap_command([0, 0xD6, 0, 0], b"new address", 0, &mut first)
+            .unwrap();
         let mut second: Vec<u8, MAX_WRAPPED> = Vec::new();
-        host.wrap_command([0, 0xD6, 0, 0], b"second", 0, &mut second).unwrap();
+        host.wrap_command([0, 0xD6, 0, 0], b"second", 0, &mut second)
+            .unwrap();
         fn apdu(data: &[u8]) -> CommandApdu<'_> {
             CommandApdu {
                 cla: 0x0C,
@@ -466,12 +482,24 @@ mod tests {
         let mut bad = first.clone();
         bad[6] ^= 1;
         let mut c = card.clone();
-        assert_eq!(c.unwrap_command(&apdu(&bad), &mut plain).err(), Some(SmError::BadMac));
+        assert_eq!(
+            c.unwrap_command(&apdu(&bad), &mut plain).err(),
+            Some(SmError::BadMac)
+        );
         let mut c = card.clone();
-        let other = CommandApdu { p1: 1, ..apdu(&first) };
-        assert_eq!(c.unwrap_command(&other, &mut plain).err(), Some(SmError::BadMac));
+        let other = CommandApdu {
+            p1: 1,
+            ..apdu(&first)
+        };
+        assert_eq!(
+            c.unwrap_command(&other, &mut plain).err(),
+            Some(SmError::BadMac)
+        );
         // In order: fine; replayed: refused.
-        assert_eq!(card.unwrap_command(&apdu(&first), &mut plain).unwrap().data, b"new address");
+        assert_eq!(
+            card.unwrap_command(&apdu(&first), &mut plain).unwrap().data,
+            b"new address"
+        );
         let mut resp: Vec<u8, 64> = Vec::new();
         card.wrap_response(&[], 0x9000, &mut resp).unwrap();
         assert_eq!(
@@ -481,17 +509,22 @@ mod tests {
         // No MAC, or garbage.
         let mut c = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65]);
         assert_eq!(
-            c.unwrap_command(&apdu(&[0x87, 0x02, 0x01, 0x00]), &mut plain).err(),
+            c.unwrap_command(&apdu(&[0x87, 0x02, 0x01, 0x00]), &mut plain)
+                .err(),
             Some(SmError::Malformed)
         );
-        assert_eq!(c.unwrap_command(&apdu(&[0xFF]), &mut plain).err(), Some(SmError::Malformed));
+        assert_eq!(
+            c.unwrap_command(&apdu(&[0xFF]), &mut plain).err(),
+            Some(SmError::Malformed)
+        );
     }
 
     #[test]
     fn tampered_responses_fail_and_keys_differ_per_session() {
         let (mut host, mut card) = pair();
         let mut resp: Vec<u8, 128> = Vec::new();
-        card.wrap_response(b"public key", 0x9000, &mut resp).unwrap();
+        card.wrap_response(b"public key", 0x9000, &mut resp)
+            .unwrap();
         let mut bad = resp.clone();
         let n = bad.len();
         bad[n - 12] ^= 0x01; // the 99 status word

@@ -604,7 +604,10 @@ fn chained_and_extended_certificate_write_and_read_back() {
         let last = i == chunks.len() - 1;
         let cla = if last { 0x00 } else { 0x10 };
         let want = if last { 0x6987 } else { 0x9000 };
-        assert_eq!(raw(&mut card, &apdu(cla, 0xD6, 0, 0, chunk, None)), (vec![], want));
+        assert_eq!(
+            raw(&mut card, &apdu(cla, 0xD6, 0, 0, chunk, None)),
+            (vec![], want)
+        );
     }
     // Protected and chained: the wrapped command (2048 bytes and the SM data objects) in 9
     // links of up to 255 bytes, joined by the card, then unwrapped.

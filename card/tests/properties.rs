@@ -105,7 +105,9 @@ struct Recorder {
 
 fn answer(data: &[u8], n: usize) -> Vec<u8> {
     (0..n)
-        .map(|i| (i as u8).wrapping_mul(31) ^ data.get(i % data.len().max(1)).copied().unwrap_or(0x5A))
+        .map(|i| {
+            (i as u8).wrapping_mul(31) ^ data.get(i % data.len().max(1)).copied().unwrap_or(0x5A)
+        })
         .collect()
 }
 

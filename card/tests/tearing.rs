@@ -195,7 +195,11 @@ fn snapshot(nvm: &ForkNvm) -> Snapshot {
         erasure_pending: core.erasure_pending,
         root_key: core.root_key.map(|k| k.to_vec()),
         last_date: core.last_date,
-        pins: core.pins.iter().map(|p| (p.value.to_vec(), p.len)).collect(),
+        pins: core
+            .pins
+            .iter()
+            .map(|p| (p.value.to_vec(), p.len))
+            .collect(),
         tries: [core.pins[0].tries, core.pins[1].tries, core.pins[2].tries],
         keys: core.keys.to_vec(),
         files: (1..RECORD_COUNT as u8).map(read).collect(),

@@ -52,20 +52,22 @@ pub struct Fixtures {
     pub crls: Vec<CertificateList>,
     /// To-be-signed DER of the two card certificates.
     pub cert_tbs: Vec<Vec<u8>>,
-    /// To-be-signed DER of the CRLs.
+    /// To-be-signed DER of the genuine CRLs: the current ones and a later signing CRL that
+    /// revokes the signing certificate.
     pub crl_tbs: Vec<Vec<u8>>,
     /// The 4 info in the signing certificate.
     pub info: FourInfo,
 }
 
 /// Fixture file names, as `src/bin/seeds.rs` writes them.
-pub const FIXTURE_FILES: [&str; 6] = [
+pub const FIXTURE_FILES: [&str; 7] = [
     "sign.der",
     "sign_ca.der",
     "auth.der",
     "auth_ca.der",
     "crl_sign.der",
     "crl_auth.der",
+    "crl_sign_revoked.der",
 ];
 
 const SIGN_DER: &[u8] = include_bytes!("../fixtures/sign.der");
@@ -74,6 +76,10 @@ const AUTH_DER: &[u8] = include_bytes!("../fixtures/auth.der");
 const AUTH_CA_DER: &[u8] = include_bytes!("../fixtures/auth_ca.der");
 const CRL_SIGN_DER: &[u8] = include_bytes!("../fixtures/crl_sign.der");
 const CRL_AUTH_DER: &[u8] = include_bytes!("../fixtures/crl_auth.der");
+const CRL_SIGN_REVOKED_DER: &[u8] = include_bytes!("../fixtures/crl_sign_revoked.der");
+
+/// The fixture certificates, DER as stored: signing, signing CA, authentication, its CA.
+pub const CERT_FILES: [&[u8]; 4] = [SIGN_DER, SIGN_CA_DER, AUTH_DER, AUTH_CA_DER];
 
 fn cert(name: &str, der: &[u8]) -> Certificate {
     validate::load_certificate(der).unwrap_or_else(|e| {
@@ -103,8 +109,10 @@ pub fn fixtures() -> &'static Fixtures {
             .iter()
             .map(|c| c.tbs_certificate.to_der().expect("tbs DER"))
             .collect();
+        let revoked = crl("crl_sign_revoked.der", CRL_SIGN_REVOKED_DER);
         let crl_tbs = crls
             .iter()
+            .chain([&revoked])
             .map(|c| c.tbs_cert_list.to_der().expect("tbs DER"))
             .collect();
         let info = profile::four_info_of(&sign)

@@ -399,12 +399,13 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
         }
         "issue_jpki" => {
             let _ = card.issue_jpki(cred, |_keys| {
-                let f = certs::fixtures();
+                // The fixture certificates as they are (the card does not parse them).
+                let [sign, sign_ca, auth, auth_ca] = certs::CERT_FILES.map(<[u8]>::to_vec);
                 Ok(JpkiFiles {
-                    sign: f.sign_der.clone(),
-                    sign_ca: f.sign_ca_der.clone(),
-                    auth: f.auth_der.clone(),
-                    auth_ca: f.auth_ca_der.clone(),
+                    sign,
+                    sign_ca,
+                    auth,
+                    auth_ca,
                 })
             });
         }

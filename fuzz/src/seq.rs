@@ -12,7 +12,13 @@
 //!   04 NN KK    power cut: the NVM write NN (mod 64) from now is torn, keeping KK mod 3
 //!               (0 nothing, 1 half, 2 all but one byte) of it; the power is gone from then on,
 //!               and the harness powers the card on again after that APDU
-//!   05..0F      nothing (room for later operations)
+//!   05 LL       a command APDU of LL bytes sent under the harness's secure-messaging session
+//!               (the one its last counter authentication set up), as the transcripts' `>`
+//!               lines are: wrapped, chained in 255-byte links when long, GET RESPONSE, the
+//!               protected answer checked and decrypted. Sent as it is when there is no session,
+//!               and for SELECT by AID, GET RESPONSE, GET CHALLENGE and EXTERNAL AUTHENTICATE
+//!   06 LL LL    the same with a 2-byte length
+//!   07..0F      nothing (room for later operations)
 //! ```
 //!
 //! An APDU whose length runs past the end of the input takes what is left.
@@ -30,6 +36,8 @@ pub const MAX_OPS: usize = 512;
 pub enum Op<'a> {
     /// Send this command APDU.
     Apdu(&'a [u8]),
+    /// Send this command APDU under the harness's secure-messaging session.
+    Protected(&'a [u8]),
     /// Warm reset.
     Reset,
     /// Counter authentication by the harness.
@@ -73,7 +81,15 @@ pub fn next_op<'a>(rest: &mut &'a [u8]) -> Option<Op<'a>> {
             after: byte(rest),
             keep: byte(rest),
         },
-        0x05..=0x0F => Op::Nop,
+        0x05 => {
+            let len = usize::from(byte(rest));
+            Op::Protected(take(rest, len))
+        }
+        0x06 => {
+            let len = usize::from(u16::from_be_bytes([byte(rest), byte(rest)]));
+            Op::Protected(take(rest, len))
+        }
+        0x07..=0x0F => Op::Nop,
         n => Op::Apdu(take(rest, usize::from(n - 0x10))),
     })
 }
@@ -89,6 +105,8 @@ pub fn ops(data: &[u8]) -> impl Iterator<Item = Op<'_>> {
 pub enum OwnedOp {
     /// Send this command APDU.
     Apdu(Vec<u8>),
+    /// Send this command APDU under the harness's secure-messaging session.
+    Protected(Vec<u8>),
     /// Warm reset.
     Reset,
     /// Counter authentication by the harness.
@@ -119,6 +137,16 @@ pub fn encode(start: u8, ops: &[OwnedOp]) -> Vec<u8> {
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(&apdu[..usize::from(len)]);
             }
+            OwnedOp::Protected(apdu) if apdu.len() <= 0xFF => {
+                out.extend_from_slice(&[0x05, apdu.len() as u8]);
+                out.extend_from_slice(apdu);
+            }
+            OwnedOp::Protected(apdu) => {
+                out.push(0x06);
+                let len = u16::try_from(apdu.len()).unwrap_or(u16::MAX);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(&apdu[..usize::from(len)]);
+            }
             OwnedOp::Reset => out.push(0x01),
             OwnedOp::CounterAuth => out.push(0x02),
             OwnedOp::PowerCycle => out.push(0x03),
@@ -140,6 +168,8 @@ mod tests {
             OwnedOp::Reset,
             OwnedOp::Apdu(long.clone()),
             OwnedOp::CounterAuth,
+            OwnedOp::Protected(vec![0, 0xD6, 0, 0, 1, 9]),
+            OwnedOp::Protected(long.clone()),
             OwnedOp::Tear { after: 3, keep: 1 },
             OwnedOp::PowerCycle,
             OwnedOp::Apdu(Vec::new()),
@@ -154,6 +184,8 @@ mod tests {
                 Op::Reset,
                 Op::Apdu(&long),
                 Op::CounterAuth,
+                Op::Protected(&[0, 0xD6, 0, 0, 1, 9]),
+                Op::Protected(&long),
                 Op::Tear { after: 3, keep: 1 },
                 Op::PowerCycle,
                 Op::Apdu(&[]),

@@ -9,10 +9,14 @@ use juki_card::apdu::CommandApdu;
 use juki_card::command::Command;
 use juki_card::files::{PinId, JPKI_AID, JUKI_AID, PIN_COUNT};
 use juki_card::state::{CoreState, CORE_CAPACITY};
+use juki_card::sm;
 use juki_card::status::Error as CardError;
 use juki_card::storage::{Storage, CORE_RECORD};
 use juki_card::{cvc, tlv, Card, Nvm, NvmError, Response, NVM_SIZE};
 use juki_test_vectors::{keys, Exchange};
+use p256::ecdh::EphemeralSecret;
+use p256::ecdsa::SigningKey;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{CryptoRng, RngCore};
 
 use crate::seq::{self, Op};
@@ -224,6 +228,12 @@ pub fn counter_certificate() -> &'static [u8] {
     CERT.get_or_init(keys::counter_certificate)
 }
 
+/// The test counter's key (made once).
+pub fn counter_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(keys::counter)
+}
+
 /// A command APDU from header, data and Le (short when it fits, else extended), as the
 /// transcripts build them: `le` is `None`, one byte (short) or two bytes (extended).
 pub fn command(header: [u8; 4], data: &[u8], le: Option<&[u8]>) -> Vec<u8> {
@@ -256,7 +266,8 @@ pub fn max_tries() -> [u8; PIN_COUNT] {
     ]
 }
 
-/// Whether docs/apdu.md lists `sw` among the card's status words.
+/// Whether `sw` is one of the card's status words (docs/apdu.md, and `6987`/`6988` of secure
+/// messaging).
 pub fn documented_sw(sw: u16) -> bool {
     matches!(
         sw,
@@ -272,6 +283,8 @@ pub fn documented_sw(sw: u16) -> bool {
             | 0x6984
             | 0x6985
             | 0x6986
+            | 0x6987
+            | 0x6988
             | 0x6A80
             | 0x6A82
             | 0x6A84
@@ -295,20 +308,30 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// A card under test and the invariants checked on every APDU:
 ///
-/// - every response has a status word, never `6F00`, and only one docs/apdu.md lists; data only
-///   with `9000`, `61xx`, `6283` or `6285`;
+/// - every response has a status word, never `6F00`, and only one docs/apdu.md lists (or
+///   `6987`/`6988` of secure messaging); data only with `9000`, `61xx`, `6283` or `6285`
+///   (a protected answer, and GET RESPONSE of one, carries data with any status word);
 /// - no try counter rises, except to its maximum when the APDU was a VERIFY or a RESET RETRY
-///   COUNTER that answered `9000`; at most one rises per APDU; none is ever above its maximum;
+///   COUNTER (plain or protected, not a chain link) that succeeded (`9000`, or `61xx` with its
+///   answer waiting); at most one rises per APDU; none is ever above its maximum;
+/// - a protected answer (secure messaging) verifies under the session and carries the status
+///   word it has outside; its plain content meets the same rules;
 /// - no response holds 16 consecutive bytes of a private scalar the card holds or held (in
 ///   either byte order), unless the input itself holds them (the fuzzer wrote them to a file);
 /// - after a power cut the card powers on again and answers SELECT of the 住基AP (no `6581`).
 pub struct Session<'a> {
     card: Option<SimCard>,
+    /// The harness's secure-messaging session (the counter's side), if one is up.
+    sm: Option<sm::Session>,
+    /// The harness's own randomness (the counter's ephemeral keys).
+    rng: DetRng,
     input: &'a [u8],
     scalars: Vec<[u8; 32]>,
     windows: Vec<u128>,
     /// APDUs sent so far.
     pub apdus: usize,
+    /// Power cycles so far (power cuts included).
+    pub cycles: usize,
 }
 
 impl<'a> Session<'a> {
@@ -323,10 +346,13 @@ impl<'a> Session<'a> {
         };
         let mut s = Session {
             card: Some(power_on(image)),
+            sm: None,
+            rng: DetRng::new(RNG_SEED ^ 0xC0C0),
             input,
             scalars: Vec::new(),
             windows: Vec::new(),
             apdus: 0,
+            cycles: 0,
         };
         s.add_scalars(&scalars);
         s
@@ -357,6 +383,8 @@ impl<'a> Session<'a> {
 
     /// Power off and on: same NVM, no volatile state, no armed power cut.
     pub fn power_cycle(&mut self) {
+        self.sm = None;
+        self.cycles += 1;
         let before = self.card().pin_tries();
         let card = self.card.take().expect("the session has a card");
         let (nvm, rng) = card.into_parts();
@@ -387,6 +415,7 @@ impl<'a> Session<'a> {
 
     /// Warm reset.
     pub fn reset(&mut self) {
+        self.sm = None;
         let before = self.card().pin_tries();
         self.card().reset();
         assert_eq!(before, self.card().pin_tries(), "a reset changed the tries");
@@ -401,6 +430,10 @@ impl<'a> Session<'a> {
     /// armed power cut powers the card off and on after the APDU.
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
         self.apdus += 1;
+        if apdu.get(1..3) == Some(&[0xA4, 0x04]) {
+            // SELECT by AID ends the counter's session.
+            self.sm = None;
+        }
         let before = self.card().pin_tries();
         let response = process(self.card(), apdu);
         let torn = self.card().nvm().torn();
@@ -421,18 +454,10 @@ impl<'a> Session<'a> {
             response.len() >= 2,
             "response without status word to {apdu:02X?}"
         );
-        let (data, _) = response.split_at(response.len() - 2);
-        let sw = sw_of(response);
-        assert_ne!(sw, 0x6F00, "the card answered 6F00 to {apdu:02X?}");
-        assert!(
-            documented_sw(sw),
-            "undocumented status word {sw:04X} to {apdu:02X?}"
-        );
-        assert!(
-            data.is_empty() || matches!(sw, 0x9000 | 0x6283 | 0x6285) || sw >> 8 == 0x61,
-            "{} bytes of data with status word {sw:04X} to {apdu:02X?}",
-            data.len()
-        );
+        let cla = apdu.first().copied().unwrap_or(0);
+        let ins = apdu.get(1).copied().unwrap_or(0);
+        let protected = cla & sm::CLA_SM == sm::CLA_SM || ins == 0xC0;
+        self.check_plain(apdu, response, protected);
 
         let max = max_tries();
         let mut rises = 0;
@@ -445,9 +470,8 @@ impl<'a> Session<'a> {
             );
             if after[i] > before[i] {
                 rises += 1;
-                let cla = apdu.first().copied().unwrap_or(0);
-                let ins = apdu.get(1).copied().unwrap_or(0);
-                let allowed = sw == 0x9000
+                let sw = sw_of(response);
+                let allowed = (sw == 0x9000 || sw >> 8 == 0x61)
                     && cla & 0x10 == 0
                     && matches!(ins, 0x20 | 0x2C)
                     && after[i] == max[i];
@@ -459,7 +483,28 @@ impl<'a> Session<'a> {
             }
         }
         assert!(rises <= 1, "{rises} try counters rose on {apdu:02X?}");
+    }
 
+    /// The rules on one response (data ‖ SW) that hold for a plain answer and for the content of
+    /// a protected one: a status word, a known one, data only with success or a warning (unless
+    /// `protected`), no private-key bytes.
+    fn check_plain(&self, apdu: &[u8], response: &[u8], protected: bool) {
+        assert!(
+            response.len() >= 2,
+            "response without status word to {apdu:02X?}"
+        );
+        let (data, _) = response.split_at(response.len() - 2);
+        let sw = sw_of(response);
+        assert_ne!(sw, 0x6F00, "the card answered 6F00 to {apdu:02X?}");
+        assert!(
+            documented_sw(sw),
+            "undocumented status word {sw:04X} to {apdu:02X?}"
+        );
+        assert!(
+            protected || data.is_empty() || matches!(sw, 0x9000 | 0x6283 | 0x6285) || sw >> 8 == 0x61,
+            "{} bytes of data with status word {sw:04X} to {apdu:02X?}",
+            data.len()
+        );
         if response.len() >= 16 && !self.windows.is_empty() {
             for w in response.windows(16) {
                 if self.windows.binary_search(&window(w)).is_ok() && !contains(self.input, w) {
@@ -473,15 +518,134 @@ impl<'a> Session<'a> {
     }
 
     /// Counter authentication with the test credentials (as `@counter-auth` of the
-    /// transcripts): GET CHALLENGE, then EXTERNAL AUTHENTICATE. Returns the SW of the latter.
+    /// transcripts): GET CHALLENGE, then EXTERNAL AUTHENTICATE with an ephemeral key; on `9000`
+    /// the secure-messaging session with the card's ephemeral key. Returns the SW of EXTERNAL
+    /// AUTHENTICATE.
     pub fn counter_auth(&mut self) -> Option<u16> {
+        self.sm = None;
         let r = self.transmit(&[0x00, 0x84, 0x00, 0x00, 0x10]);
         if sw_of(&r) != 0x9000 || r.len() != 2 + cvc::CHALLENGE_LEN {
             return None;
         }
-        let data = keys::auth_data(counter_certificate(), &keys::counter(), &r[..r.len() - 2]);
-        let r = self.transmit(&command([0x00, 0x82, 0x00, 0x00], &data, None));
-        Some(sw_of(&r))
+        let challenge = r[..cvc::CHALLENGE_LEN].to_vec();
+        let secret = EphemeralSecret::random(&mut self.rng);
+        let point = secret.public_key().to_encoded_point(false);
+        let counter_point: [u8; sm::POINT_LEN] =
+            point.as_bytes().try_into().expect("uncompressed point");
+        let data = keys::auth_data(
+            counter_certificate(),
+            counter_key(),
+            &challenge,
+            &counter_point,
+        );
+        let le: &[u8] = if data.len() > 255 { &[0, 0] } else { &[0] };
+        let r = self.transmit(&command([0x00, 0x82, 0x00, 0x00], &data, Some(le)));
+        let sw = sw_of(&r);
+        if sw == 0x9000 {
+            let answer = &r[..r.len() - 2];
+            let card_point: [u8; sm::POINT_LEN] = answer
+                .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
+                .and_then(|p| p.try_into().ok())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "EXTERNAL AUTHENTICATE answered {} instead of its ephemeral key",
+                        hex::encode_upper(answer)
+                    )
+                });
+            let card_key = p256::PublicKey::from_sec1_bytes(&card_point)
+                .expect("the card's ephemeral key is a P-256 point");
+            let shared = secret.diffie_hellman(&card_key);
+            self.sm = Some(sm::Session::derive(
+                shared.raw_secret_bytes(),
+                &challenge,
+                &counter_point,
+                &card_point,
+            ));
+        }
+        Some(sw)
+    }
+
+    /// Sends `apdu` under the harness's secure-messaging session, as the transcript runner
+    /// does (see [`seq`]); plain when there is no session, for the commands never protected, and
+    /// for what cannot be wrapped (malformed, a chain link, too long). Returns the plain answer.
+    pub fn transmit_protected(&mut self, apdu: &[u8]) -> Vec<u8> {
+        let never = matches!(apdu.get(1..3), Some([0xA4, 0x04, ..]))
+            || matches!(apdu.get(1), Some(0xC0 | 0x84 | 0x82));
+        let (Some(session), false) = (self.sm.as_ref(), never) else {
+            return self.transmit(apdu);
+        };
+        let Ok(command) = CommandApdu::parse(apdu) else {
+            return self.transmit(apdu);
+        };
+        if command.cla & 0x10 != 0 {
+            return self.transmit(apdu);
+        }
+        let mut session = session.clone();
+        let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
+        let header = [command.cla, command.ins, command.p1, command.p2];
+        let Ok(cla) = session.wrap_command(header, command.data, command.ne, &mut wrapped) else {
+            return self.transmit(apdu);
+        };
+        self.sm = None;
+        let cycles = self.cycles;
+        let links: Vec<&[u8]> = wrapped.chunks(255).collect();
+        let mut response = Vec::new();
+        for (i, link) in links.iter().enumerate() {
+            let last = i + 1 == links.len();
+            let mut outer = vec![if last { cla } else { cla | 0x10 }, command.ins];
+            outer.extend_from_slice(&[command.p1, command.p2, link.len() as u8]);
+            outer.extend_from_slice(link);
+            if last {
+                outer.push(0x00);
+            }
+            response = self.transmit(&outer);
+            if !last && response != [0x90, 0x00] {
+                return response;
+            }
+        }
+        let mut data = Vec::new();
+        for _ in 0..16 {
+            let (part, _) = response.split_at(response.len() - 2);
+            data.extend_from_slice(part);
+            let sw = sw_of(&response);
+            if sw >> 8 != 0x61 {
+                break;
+            }
+            response = self.transmit(&[0x00, 0xC0, 0x00, 0x00, sw as u8]);
+        }
+        let outer_sw = sw_of(&response);
+        if self.cycles != cycles {
+            // The power went during the command: the card's session is gone.
+            return response;
+        }
+        if data.is_empty() && outer_sw != 0x9000 {
+            // The card refused the protection itself (no session, or it ended), or the power
+            // went: the session is over.
+            return response;
+        }
+        if outer_sw >> 8 == 0x61 {
+            return response;
+        }
+        let mut plain: heapless::Vec<u8, { juki_card::MAX_RESPONSE }> = heapless::Vec::new();
+        let inner_sw = session.unwrap_response(&data, &mut plain).unwrap_or_else(|e| {
+            panic!(
+                "the card's protected answer {} {outer_sw:04X} to {apdu:02X?} does not verify: {e:?}",
+                hex::encode_upper(&data)
+            )
+        });
+        assert_eq!(
+            inner_sw, outer_sw,
+            "protected answer to {apdu:02X?} with another status word inside than outside"
+        );
+        let mut out = plain.to_vec();
+        out.extend_from_slice(&inner_sw.to_be_bytes());
+        self.check_plain(apdu, &out, false);
+        if !(command.ins == 0xFE && inner_sw == 0x9000) {
+            // The session goes on, unless TERMINATE CARD USAGE ended the counter's
+            // authentication.
+            self.sm = Some(session);
+        }
+        out
     }
 
     /// Runs one operation.
@@ -489,6 +653,9 @@ impl<'a> Session<'a> {
         match op {
             Op::Apdu(apdu) => {
                 self.transmit(apdu);
+            }
+            Op::Protected(apdu) => {
+                self.transmit_protected(apdu);
             }
             Op::Reset => self.reset(),
             Op::CounterAuth => {
@@ -618,13 +785,17 @@ fn check_data_parsers(data: &[u8]) {
             Err(_) => break,
         }
     }
-    if let Ok((tag, header, len)) = tlv::header(data) {
-        assert!(header + len <= data.len() || header <= data.len(), "tlv::header {tag:04X}");
+    if let Ok((tag, len, header)) = tlv::header(data) {
+        // Only the header is decoded (the value may be elsewhere): it lies in the input.
+        assert!(
+            (1..=5).contains(&header) && header <= data.len(),
+            "tlv::header: tag {tag:04X}, length {len}, header of {header} bytes"
+        );
     }
     // Counter certificates: a certificate that verifies under the root is one the root signed.
     let root = keys::root();
     let root = root.verifying_key();
-    let cert = cvc::parse(data).or_else(|_| cvc::parse_auth_data(data).map(|(c, _)| c));
+    let cert = cvc::parse(data).or_else(|_| cvc::parse_auth_data(data).map(|a| a.cert));
     if let Ok(cert) = cert {
         let _ = cert.verifying_key();
         if cert.verify_signature(root).is_ok() {

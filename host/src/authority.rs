@@ -240,11 +240,12 @@ impl CounterCredential {
             .map_err(|_| Error::Crypto("the counter certificate is not signed by this root".into()))
     }
 
-    /// The EXTERNAL AUTHENTICATE data for a card challenge: certificate ‖ `5F37` signature over
-    /// [`cvc::auth_digest`] of the challenge.
-    pub fn authenticate(&self, challenge: &[u8]) -> Result<Vec<u8>> {
-        let signature = sign_digest(&self.key, &cvc::auth_digest(challenge))?;
-        let data = cvc::encode_auth_data(&self.cert, &signature)
+    /// The EXTERNAL AUTHENTICATE data for a card challenge: certificate ‖ the counter's
+    /// ephemeral key for the secure-messaging session ‖ `5F37` signature over
+    /// [`cvc::auth_digest`] of the challenge and that key.
+    pub fn authenticate(&self, challenge: &[u8], ephemeral: &[u8]) -> Result<Vec<u8>> {
+        let signature = sign_digest(&self.key, &cvc::auth_digest(challenge, ephemeral))?;
+        let data = cvc::encode_auth_data(&self.cert, ephemeral, &signature)
             .map_err(|e| Error::Crypto(format!("encoding the authentication: {e:?}")))?;
         Ok(data.to_vec())
     }
@@ -334,8 +335,10 @@ mod tests {
             .issue_counter_credential(&chiyoda(), "千代田区", today, 5)
             .unwrap();
         let challenge = [7u8; 16];
-        let data = cred.authenticate(&challenge).unwrap();
-        assert!(cvc::verify_auth(&data, &root.public_key(), today, &challenge).is_ok());
+        let eph = sec1_uncompressed(SigningKey::random(&mut OsRng).verifying_key());
+        let data = cred.authenticate(&challenge, &eph).unwrap();
+        let auth = cvc::verify_auth(&data, &root.public_key(), today, &challenge).unwrap();
+        assert_eq!(auth.ephemeral, &eph[..]);
         assert!(cvc::verify_auth(&data, &root.public_key(), today, &[8u8; 16]).is_err());
         let later = Date::from_ymd(2031, 4, 1).unwrap();
         assert!(cvc::verify_auth(&data, &root.public_key(), later, &challenge).is_err());

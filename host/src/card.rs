@@ -6,8 +6,11 @@
 //! exclusive transaction ([`Transport::exclusive`]), so no other application can slip a command
 //! (or a reset) between the VERIFY and the commands it unlocks.
 
+use juki_card::sm::{self, Session};
 use juki_card::tlv;
+use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::{Signature, VerifyingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 
 use crate::apdu::{self, Command};
 use crate::authority::{sec1_uncompressed, CounterCredential};
@@ -161,12 +164,22 @@ pub struct JpkiFiles {
 #[derive(Debug)]
 pub struct JukiCard<T: Transport> {
     t: T,
+    /// The counter's secure-messaging session, from [`JukiCard::counter_authenticate`] to the
+    /// next SELECT by AID (or an error of the protection).
+    sm: Option<Session>,
+}
+
+/// The counter's commands, which the card takes only under secure messaging: UPDATE BINARY,
+/// RESET RETRY COUNTER, GENERATE ASYMMETRIC KEY PAIR (generate), ACTIVATE, DEACTIVATE and
+/// TERMINATE.
+fn is_counter_command(cmd: &Command) -> bool {
+    matches!(cmd.ins, 0xD6 | 0x2C | 0x44 | 0x04 | 0xFE) || (cmd.ins, cmd.p1) == (0x46, 0x80)
 }
 
 impl<T: Transport> JukiCard<T> {
     /// Wraps a transport.
     pub fn new(t: T) -> JukiCard<T> {
-        JukiCard { t }
+        JukiCard { t, sm: None }
     }
 
     /// The transport.
@@ -198,11 +211,73 @@ impl<T: Transport> JukiCard<T> {
     }
 
     fn send(&mut self, cmd: &Command) -> Result<Vec<u8>> {
-        apdu::transceive(&mut self.t, cmd)
+        self.sw(cmd)?.ok()
     }
 
+    /// One command: a counter command under the session's secure messaging, anything else as
+    /// it is. SELECT by AID ends the session (the card forgets it too).
     fn sw(&mut self, cmd: &Command) -> Result<apdu::Response> {
-        apdu::exchange(&mut self.t, cmd)
+        if (cmd.ins, cmd.p1) == (0xA4, 0x04) {
+            self.sm = None;
+        }
+        match self.sm.take() {
+            Some(session) if is_counter_command(cmd) => self.protected(session, cmd),
+            other => {
+                self.sm = other;
+                apdu::exchange(&mut self.t, cmd)
+            }
+        }
+    }
+
+    /// Sends `cmd` protected with `session` (ISO/IEC 7816-4 secure messaging, [`sm`]) and checks
+    /// and decrypts the card's protected answer. A plain refusal (the card did not take the
+    /// protection, or the frame) or an answer that does not verify ends the session: the two
+    /// sides' counters can no longer be trusted to agree.
+    fn protected(&mut self, mut session: Session, cmd: &Command) -> Result<apdu::Response> {
+        let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
+        let cla = session
+            .wrap_command(
+                [cmd.cla, cmd.ins, cmd.p1, cmd.p2],
+                &cmd.data,
+                cmd.le.unwrap_or(0),
+                &mut wrapped,
+            )
+            .map_err(|e| Error::Protocol(format!("secure messaging: {e:?}")))?;
+        let le = if self.t.supports_extended_length() {
+            apdu::EXTENDED_MAX_LE
+        } else {
+            apdu::SHORT_MAX_LE
+        };
+        let outer = Command::new(cla, cmd.ins, cmd.p1, cmd.p2)
+            .with_data(wrapped.to_vec())
+            .with_le(le);
+        let resp = apdu::exchange(&mut self.t, &outer)?;
+        if resp.data.is_empty() && resp.sw != 0x9000 {
+            return Ok(resp);
+        }
+        let mut plain: heapless::Vec<u8, { juki_card::MAX_RESPONSE }> = heapless::Vec::new();
+        let sw = session
+            .unwrap_response(&resp.data, &mut plain)
+            .map_err(|e| {
+                Error::Protocol(format!(
+                    "secure messaging: the card's answer does not verify ({e:?}); the counter \
+                 session is closed"
+                ))
+            })?;
+        if sw != resp.sw {
+            return Err(Error::Protocol(format!(
+                "secure messaging: status word {sw:04X} inside, {:04X} outside",
+                resp.sw
+            )));
+        }
+        // TERMINATE CARD USAGE ends the card's security status, and so the session.
+        if !(cmd.ins == 0xFE && sw == 0x9000) {
+            self.sm = Some(session);
+        }
+        Ok(apdu::Response {
+            data: plain.to_vec(),
+            sw,
+        })
     }
 
     /// SELECT an application by AID (`00 A4 04 0C`). Clears the card's security status.
@@ -376,11 +451,15 @@ impl<T: Transport> JukiCard<T> {
             .map_err(|_| Error::Protocol(format!("signature of {} bytes, 64 expected", data.len())))
     }
 
-    /// Counter authentication in the current application: GET CHALLENGE, sign
-    /// [`juki_card::cvc::auth_digest`] of it with the counter key, EXTERNAL AUTHENTICATE with
-    /// `7F21` certificate ‖ `5F37` signature. The card checks the certificate against its root
-    /// key. Valid until the next SELECT of an application, reset or power-off.
+    /// Counter authentication in the current application, and the secure-messaging session
+    /// for the counter's commands that follow: GET CHALLENGE; an ephemeral P-256 key; EXTERNAL
+    /// AUTHENTICATE with `7F21` certificate ‖ `7F49 { 86 ephemeral }` ‖ `5F37` signature by the
+    /// counter key over [`juki_card::cvc::auth_digest`] of the challenge and the ephemeral key.
+    /// The card checks the certificate against its root key and answers its own ephemeral key;
+    /// ECDH gives the session keys ([`juki_card::sm`]). Valid until the next SELECT of an
+    /// application, reset or power-off.
     pub fn counter_authenticate(&mut self, cred: &CounterCredential) -> Result<()> {
+        self.sm = None;
         let challenge = self.send(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(16))?;
         if challenge.len() != juki_card::cvc::CHALLENGE_LEN {
             return Err(Error::Protocol(format!(
@@ -388,13 +467,38 @@ impl<T: Transport> JukiCard<T> {
                 challenge.len()
             )));
         }
-        let data = cred.authenticate(&challenge)?;
-        match self.send(&Command::new(0x00, 0x82, 0x00, 0x00).with_data(data)) {
+        let secret = EphemeralSecret::random(&mut rand_core::OsRng);
+        let point = secret.public_key().to_encoded_point(false);
+        let counter_key = <[u8; sm::POINT_LEN]>::try_from(point.as_bytes())
+            .map_err(|_| Error::Crypto("ephemeral key encoding".into()))?;
+        let data = cred.authenticate(&challenge, &counter_key)?;
+        let answer = match self.send(
+            &Command::new(0x00, 0x82, 0x00, 0x00)
+                .with_data(data)
+                .with_le(apdu::SHORT_MAX_LE),
+        ) {
             // The card checked the certificate against its national root and its last-known
             // date, and the challenge signature: say so, not just "security status".
-            Err(Error::SecurityStatusNotSatisfied) => Err(Error::CounterNotAccepted),
-            other => other.map(drop),
-        }
+            Err(Error::SecurityStatusNotSatisfied) => return Err(Error::CounterNotAccepted),
+            other => other?,
+        };
+        let card_key = tlv::single(&answer, 0x7F49)
+            .and_then(|inner| tlv::single(inner, 0x86))
+            .ok()
+            .and_then(|p| <[u8; sm::POINT_LEN]>::try_from(p).ok())
+            .ok_or_else(|| {
+                Error::Protocol("EXTERNAL AUTHENTICATE answered no 7F49 ephemeral key".into())
+            })?;
+        let card_point = p256::PublicKey::from_sec1_bytes(&card_key)
+            .map_err(|_| Error::Protocol("the card's ephemeral key is not a P-256 point".into()))?;
+        let shared = secret.diffie_hellman(&card_point);
+        self.sm = Some(Session::derive(
+            shared.raw_secret_bytes(),
+            &challenge,
+            &counter_key,
+            &card_key,
+        ));
+        Ok(())
     }
 
     /// Checks that the card in the reader is the one with card information `serial` (住基 EF
@@ -433,8 +537,15 @@ impl<T: Transport> JukiCard<T> {
             card.counter_authenticate(cred)?;
             card.write_file(EF_FOUR_INFO, &info)?;
             if let Err(e) = card.write_file(EF_CHANGES, &changes) {
-                // Two files, two APDUs: put the old 4 info back so that the card is as before.
-                return match card.write_file(EF_FOUR_INFO, &old) {
+                // Two files, two APDUs: put the old 4 info back so that the card is as before
+                // (in a new counter session if the failure ended this one).
+                let restored = if card.sm.is_none() {
+                    card.counter_authenticate(cred)
+                        .and_then(|()| card.write_file(EF_FOUR_INFO, &old))
+                } else {
+                    card.write_file(EF_FOUR_INFO, &old)
+                };
+                return match restored {
                     Ok(()) => Err(e),
                     Err(_) => Err(Error::Protocol(format!(
                         "the new 4 info was written but not the change information ({e}), and \

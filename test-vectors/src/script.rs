@@ -423,9 +423,11 @@ impl<'a> Runner<'a> {
             return Ok(self.card.transmit(apdu));
         };
         if command.cla & 0x10 != 0 {
-            return Err("a chain link under secure messaging: write the whole command; the \
+            return Err(
+                "a chain link under secure messaging: write the whole command; the \
                         replay chains protected commands itself"
-                .into());
+                    .into(),
+            );
         }
         let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
         let session = self.sm.as_mut().ok_or("no session")?;
@@ -513,15 +515,24 @@ impl<'a> Runner<'a> {
         let point = ephemeral.public_key().to_encoded_point(false);
         let eph = point.as_bytes();
         let data = match variant {
-            "valid" | "no-challenge" => {
-                keys::auth_data(&keys::counter_certificate(), &keys::counter(), &challenge, eph)
-            }
-            "foreign" => {
-                keys::auth_data(&keys::foreign_certificate(), &keys::counter(), &challenge, eph)
-            }
-            "expired" => {
-                keys::auth_data(&keys::expired_certificate(), &keys::counter(), &challenge, eph)
-            }
+            "valid" | "no-challenge" => keys::auth_data(
+                &keys::counter_certificate(),
+                &keys::counter(),
+                &challenge,
+                eph,
+            ),
+            "foreign" => keys::auth_data(
+                &keys::foreign_certificate(),
+                &keys::counter(),
+                &challenge,
+                eph,
+            ),
+            "expired" => keys::auth_data(
+                &keys::expired_certificate(),
+                &keys::counter(),
+                &challenge,
+                eph,
+            ),
             "wrong-key" => keys::auth_data(
                 &keys::counter_certificate(),
                 &keys::wrong_counter(),
@@ -535,9 +546,13 @@ impl<'a> Runner<'a> {
             other => return Err(format!("unknown counter-auth variant '{other}'")),
         };
         self.last_auth = Some(data.clone());
-        let le = if data.len() > 255 { vec![0, 0] } else { vec![0] };
-        let apdu = build_command(&[0x00, 0x82, 0x00, 0x00], Some(data), Some(le))
-            .map_err(|e| e.0)?;
+        let le = if data.len() > 255 {
+            vec![0, 0]
+        } else {
+            vec![0]
+        };
+        let apdu =
+            build_command(&[0x00, 0x82, 0x00, 0x00], Some(data), Some(le)).map_err(|e| e.0)?;
         let response = self.card.transmit(&apdu);
         self.stats.apdus += 1;
         self.stats.checks += 1;

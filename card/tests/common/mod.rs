@@ -11,16 +11,16 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use juki_card::apdu::CommandApdu;
 use juki_card::cvc::{self, CertificateFields, Date};
 use juki_card::files::{JPKI_AID, JUKI_AID};
-use juki_card::apdu::CommandApdu;
 use juki_card::sm::{self, Session};
 use juki_card::{Card, Nvm, NvmError, Response, NVM_SIZE};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use sha2::{Digest, Sha256};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::OsRng;
+use sha2::{Digest, Sha256};
 
 /// A RAM NVM that can tear a write: when the shared countdown reaches the write to fail, it
 /// writes only `keep` bytes of it (a prefix) and fails, and every later write fails too (the
@@ -375,7 +375,9 @@ impl Counter {
     pub fn answer(&self, challenge: &[u8]) -> Vec<u8> {
         let eph = ephemeral_point(challenge);
         let sig = sign_digest(&self.key, &cvc::auth_digest(challenge, &eph));
-        cvc::encode_auth_data(&self.cert, &eph, &sig).unwrap().to_vec()
+        cvc::encode_auth_data(&self.cert, &eph, &sig)
+            .unwrap()
+            .to_vec()
     }
 
     /// GET CHALLENGE + EXTERNAL AUTHENTICATE (the session agreed); returns the SW of the latter.
@@ -383,7 +385,10 @@ impl Counter {
         let (challenge, s) = tx(card, &[0, 0x84, 0, 0, 0x10]);
         assert_eq!(s, 0x9000);
         assert_eq!(challenge.len(), 16);
-        sw(card, &apdu(0, 0x82, 0, 0, &self.answer(&challenge), Some(256)))
+        sw(
+            card,
+            &apdu(0, 0x82, 0, 0, &self.answer(&challenge), Some(256)),
+        )
     }
 }
 

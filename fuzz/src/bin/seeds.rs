@@ -94,7 +94,11 @@ fn script_ops(name: &str, vars: &mut Vars, ops: &mut Vec<OwnedOp>, last_auth: &m
     for raw in t.text.lines() {
         let line = strip_comment(raw).trim();
         if let Some(cmd) = line.strip_prefix('>') {
-            ops.push(OwnedOp::Apdu(command_line(cmd.trim(), vars)));
+            // As the runner: under the session when one is up, unless `> plain`.
+            ops.push(match cmd.trim().strip_prefix("plain") {
+                Some(plain) => OwnedOp::Apdu(command_line(plain.trim(), vars)),
+                None => OwnedOp::Protected(command_line(cmd.trim(), vars)),
+            });
         } else if let Some(directive) = line.strip_prefix('@') {
             let words: Vec<&str> = directive.split_whitespace().collect();
             match words.as_slice() {
@@ -111,34 +115,40 @@ fn script_ops(name: &str, vars: &mut Vars, ops: &mut Vec<OwnedOp>, last_auth: &m
                     // The harness signs only valid answers; the refused ones are sent as they
                     // would be, for a challenge of zeros (the card refuses them all the same).
                     let challenge = [0u8; 16];
+                    let eph = keys::public_point(&keys::wrong_counter());
                     let data = match *variant {
                         "foreign" => keys::auth_data(
                             &keys::foreign_certificate(),
                             &keys::counter(),
                             &challenge,
+                            &eph,
                         ),
                         "expired" => keys::auth_data(
                             &keys::expired_certificate(),
                             &keys::counter(),
                             &challenge,
+                            &eph,
                         ),
                         "wrong-key" => keys::auth_data(
                             &keys::counter_certificate(),
                             &keys::wrong_counter(),
                             &challenge,
+                            &eph,
                         ),
                         "replay" if !last_auth.is_empty() => last_auth.clone(),
                         _ => keys::auth_data(
                             &keys::counter_certificate(),
                             &keys::counter(),
                             &challenge,
+                            &eph,
                         ),
                     };
                     if *variant != "no-challenge" {
                         ops.push(OwnedOp::Apdu(vec![0x00, 0x84, 0x00, 0x00, 0x10]));
                     }
                     *last_auth = data.clone();
-                    ops.push(OwnedOp::Apdu(command([0x00, 0x82, 0x00, 0x00], &data, None)));
+                    let le: &[u8] = if data.len() > 255 { &[0, 0] } else { &[0] };
+                    ops.push(OwnedOp::Apdu(command([0x00, 0x82, 0x00, 0x00], &data, Some(le))));
                 }
                 ["save-pubkey", var, ..] => {
                     vars.entry((*var).to_string()).or_insert_with(|| vec![0x04; 65]);
@@ -181,8 +191,10 @@ fn scripts() -> Vec<Script> {
     out
 }
 
+/// A command for the hand-made sequences: under the session when one is up, as in the
+/// transcripts.
 fn apdu(header: [u8; 4], data: &[u8], le: Option<u8>) -> OwnedOp {
-    OwnedOp::Apdu(command(header, data, le.map(|l| [l]).as_ref().map(|l| &l[..])))
+    OwnedOp::Protected(command(header, data, le.map(|l| [l]).as_ref().map(|l| &l[..])))
 }
 
 fn select_aid(aid: &[u8]) -> OwnedOp {
@@ -198,7 +210,7 @@ fn verify(pin: &[u8]) -> OwnedOp {
 }
 
 fn read_all() -> OwnedOp {
-    OwnedOp::Apdu(vec![0x00, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x00])
+    OwnedOp::Protected(vec![0x00, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x00])
 }
 
 /// Hand-made sequences on the issued card: the sample PINs, wrong PINs, power cuts.
@@ -338,7 +350,7 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
                 select_aid(juki),
                 OwnedOp::CounterAuth,
                 OwnedOp::Tear { after: 5, keep: 0 },
-                OwnedOp::Apdu(vec![0x00, 0xFE, 0x00, 0x00]),
+                OwnedOp::Protected(vec![0x00, 0xFE, 0x00, 0x00]),
                 select_aid(juki),
                 select_ef(0x0004),
                 read_all(),
@@ -351,11 +363,11 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
             vec![
                 select_aid(juki),
                 OwnedOp::CounterAuth,
-                OwnedOp::Apdu(vec![0x00, 0x04, 0x00, 0x00]),
+                OwnedOp::Protected(vec![0x00, 0x04, 0x00, 0x00]),
                 select_ef(0x001C),
                 verify(b"1357"),
                 OwnedOp::CounterAuth,
-                OwnedOp::Apdu(vec![0x00, 0x44, 0x00, 0x00]),
+                OwnedOp::Protected(vec![0x00, 0x44, 0x00, 0x00]),
                 select_ef(0x001C),
                 verify(b"1357"),
                 OwnedOp::PowerCycle,
@@ -409,7 +421,7 @@ fn card_side(fuzz: &Path) {
     let mut apdus = BTreeSet::new();
     for s in &scripts {
         for op in &s.ops {
-            if let OwnedOp::Apdu(a) = op {
+            if let OwnedOp::Apdu(a) | OwnedOp::Protected(a) = op {
                 apdus.insert(a.clone());
             }
         }
@@ -417,8 +429,13 @@ fn card_side(fuzz: &Path) {
     apdus.insert(command([0x00, 0x82, 0x00, 0x00], &keys::counter_certificate(), None));
     apdus.insert(command(
         [0x00, 0x82, 0x00, 0x00],
-        &keys::auth_data(&keys::counter_certificate(), &keys::counter(), &[7; 16]),
-        None,
+        &keys::auth_data(
+            &keys::counter_certificate(),
+            &keys::counter(),
+            &[7; 16],
+            &keys::public_point(&keys::wrong_counter()),
+        ),
+        Some(&[0]),
     ));
     for edge in [
         &[][..],
@@ -459,8 +476,9 @@ fn card_side(fuzz: &Path) {
         }
         for op in &s.ops {
             match op {
-                OwnedOp::Apdu(a) if a.len() >= 2 => write_frame(&mut stream, a).expect("frame"),
-                OwnedOp::Apdu(a) => write_frame(&mut stream, a).expect("frame"),
+                OwnedOp::Apdu(a) | OwnedOp::Protected(a) => {
+                    write_frame(&mut stream, a).expect("frame")
+                }
                 OwnedOp::Reset => write_frame(&mut stream, &[0x02]).expect("frame"),
                 _ => {}
             }
@@ -511,7 +529,7 @@ fn host_world() -> HostWorld {
     card.personalise(host::credential(), &p)
         .expect("personalise");
     card.issue_jpki(host::credential(), |keys| {
-        let mut issue = |kind, public_key| {
+        let issue = |kind, public_key| {
             let (_, cert) = ca
                 .issue(
                     &CertRequest {
@@ -597,6 +615,7 @@ fn host_side(fuzz: &Path) {
         auth_pair.ca_der.clone(),
         der(&crl_sign),
         der(&crl_auth),
+        der(&crl_revoked),
     ]) {
         write(&fixtures, name, &data);
     }
