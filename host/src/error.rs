@@ -87,6 +87,19 @@ pub enum Error {
          or expired (窓口の証明書がこのカードで使えません)"
     )]
     CounterNotAccepted,
+    /// `6987`: a counter command reached the card without secure messaging.
+    #[error(
+        "the card takes the counter's commands only under secure messaging (6987); authenticate \
+         the counter again"
+    )]
+    SecureMessagingMissing,
+    /// `6988`: the card refused a protected command (wrong MAC or data objects).
+    #[error(
+        "the card refused the protected counter command (6988): it was altered, replayed or \
+         reordered between the counter and the card; the session is closed and nothing was \
+         written — check the reader and authenticate again"
+    )]
+    SecureMessagingRejected,
 
     // ---- refused on the host before the card is asked ----
     /// The card's expiry date (住基 EF 0004) is past: refused on the host (the card has no clock).
@@ -227,6 +240,8 @@ impl Error {
             0x6D00 => Error::InsNotSupported,
             0x6E00 => Error::ClaNotSupported,
             0x6581 => Error::MemoryFailure,
+            0x6987 => Error::SecureMessagingMissing,
+            0x6988 => Error::SecureMessagingRejected,
             other => Error::UnexpectedStatus(other),
         })
     }
@@ -259,6 +274,8 @@ impl Error {
             Error::InsNotSupported => 0x6D00,
             Error::ClaNotSupported => 0x6E00,
             Error::MemoryFailure => 0x6581,
+            Error::SecureMessagingMissing => 0x6987,
+            Error::SecureMessagingRejected => 0x6988,
             Error::UnexpectedStatus(sw) => *sw,
             Error::CounterNotAccepted => 0x6982,
             _ => return None,
@@ -365,7 +382,8 @@ mod tests {
     fn status_words_round_trip() {
         for sw in [
             0x63C0, 0x63C1, 0x63C2, 0x63C4, 0x6984, 0x6283, 0x6285, 0x6982, 0x6985, 0x6986, 0x6981,
-            0x6A80, 0x6A82, 0x6A84, 0x6700, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6581, 0x6F00,
+            0x6987, 0x6988, 0x6A80, 0x6A82, 0x6A84, 0x6700, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6581,
+            0x6F00,
         ] {
             assert_eq!(
                 Error::from_sw(sw).unwrap().status_word(),

@@ -194,6 +194,8 @@ pub(crate) struct Runner<'a> {
     last_auth: Option<Vec<u8>>,
     /// The counter's secure-messaging session, after `@counter-auth`.
     sm: Option<Session>,
+    /// The APDUs (links) of the last protected command, for `@replay-protected`.
+    last_protected: Vec<Vec<u8>>,
     stats: ReplayStats,
     depth: usize,
 }
@@ -212,6 +214,7 @@ impl<'a> Runner<'a> {
             last: Vec::new(),
             last_auth: None,
             sm: None,
+            last_protected: Vec::new(),
             stats: ReplayStats::default(),
             depth: 0,
         }
@@ -395,6 +398,23 @@ impl<'a> Runner<'a> {
                 Ok(())
             }
             "counter-auth" => self.counter_auth(&args).map_err(err),
+            "replay-protected" => {
+                // A reader sending the last protected command again, byte for byte.
+                if self.last_protected.is_empty() {
+                    return Err(err("no protected command to replay".into()));
+                }
+                for apdu in self.last_protected.clone() {
+                    self.last = self.card.transmit(&apdu);
+                    self.stats.apdus += 1;
+                }
+                let want = args.first().copied().unwrap_or("6988");
+                self.stats.checks += 1;
+                self.expect(want).map_err(err)?;
+                if self.last == [0x69, 0x88] {
+                    self.sm = None;
+                }
+                Ok(())
+            }
             other => Err(err(format!("unknown directive @{other}"))),
         }
     }
@@ -440,6 +460,7 @@ impl<'a> Runner<'a> {
             )
             .map_err(|e| format!("secure messaging: {e:?}"))?;
         let mut response = Vec::new();
+        self.last_protected.clear();
         let links: Vec<&[u8]> = wrapped.chunks(255).collect();
         for (i, link) in links.iter().enumerate() {
             let last = i + 1 == links.len();
@@ -451,6 +472,7 @@ impl<'a> Runner<'a> {
             }
             self.stats.apdus += 1;
             response = self.card.transmit(&outer);
+            self.last_protected.push(outer);
             if !last && response != [0x90, 0x00] {
                 return Ok(response);
             }

@@ -450,9 +450,17 @@ fn card_side(fuzz: &Path) {
     ] {
         apdus.insert(edge.to_vec());
     }
-    // Keep it small: the short ones all, then a few long ones.
-    let mut kept: Vec<Vec<u8>> = apdus.iter().filter(|a| a.len() <= 64).cloned().collect();
-    kept.extend(apdus.iter().filter(|a| a.len() > 64).take(16).cloned());
+    // Keep it small: one per header and length class (the edge cases all).
+    let mut classes = BTreeSet::new();
+    let kept: Vec<Vec<u8>> = apdus
+        .iter()
+        .filter(|a| {
+            let class = (a.get(..4).map(<[u8]>::to_vec), a.len().min(300) / 20);
+            a.len() < 7 || classes.insert(class)
+        })
+        .take(64)
+        .cloned()
+        .collect();
     for (i, a) in kept.iter().enumerate() {
         write(&dir, &format!("apdu_{i:03}"), a);
     }

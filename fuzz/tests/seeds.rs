@@ -1,0 +1,113 @@
+//! The seed corpora reach what the fuzzer should start from: the card issued from blank, the
+//! sample PINs verified, the counter authenticated with secure messaging, keys regenerated,
+//! and the host's operations answered by a real card.
+
+use std::fs;
+use std::path::PathBuf;
+
+use juki_card::lifecycle::Lifecycle;
+use juki_fuzz::seq::{self, Op};
+use juki_fuzz::sim::{sw_of, Session};
+
+fn seed(target: &str, name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target)
+        .join(name);
+    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Runs a `card_sequence` seed; returns the session and every (APDU, plain answer).
+fn run(name: &str) -> (Session<'static>, Vec<(Vec<u8>, Vec<u8>)>) {
+    let data: &'static [u8] = Box::leak(seed("card_sequence", name).into_boxed_slice());
+    let mut s = Session::new(data[0] & 1 == seq::START_BLANK, data);
+    let mut log = Vec::new();
+    for op in seq::ops(data) {
+        match op {
+            Op::Apdu(a) => log.push((a.to_vec(), s.transmit(a))),
+            Op::Protected(a) => log.push((a.to_vec(), s.transmit_protected(a))),
+            Op::CounterAuth => {
+                let sw = s.counter_auth();
+                log.push((b"counter-auth".to_vec(), sw.unwrap_or(0).to_be_bytes().to_vec()));
+            }
+            other => s.run(other),
+        }
+    }
+    (s, log)
+}
+
+#[test]
+fn the_issue_transcript_issues_a_blank_card() {
+    let (mut s, log) = run("transcript_issue");
+    assert_eq!(s.card().lifecycle(), Lifecycle::Issued);
+    let auths = log.iter().filter(|(a, _)| a == b"counter-auth").count();
+    assert_eq!(auths, 2, "two counter authentications");
+    assert!(log
+        .iter()
+        .filter(|(a, _)| a == b"counter-auth")
+        .all(|(_, r)| r == &[0x90, 0x00]));
+}
+
+#[test]
+fn the_sample_pins_open_the_files() {
+    let (_, log) = run("pins_and_reads");
+    let verify = log.iter().find(|(a, _)| a.get(1) == Some(&0x20)).unwrap();
+    assert_eq!(sw_of(&verify.1), 0x9000, "住基 PIN 1357 verifies");
+    let reads: Vec<_> = log.iter().filter(|(a, _)| a.get(1) == Some(&0xB0)).collect();
+    assert_eq!(reads.len(), 4);
+    assert!(reads.iter().all(|(_, r)| sw_of(r) == 0x9000 && r.len() > 2));
+}
+
+#[test]
+fn the_counter_regenerates_keys_under_secure_messaging() {
+    let (mut s, log) = run("counter_generates_keys");
+    let generated: Vec<_> = log.iter().filter(|(a, _)| a.get(1) == Some(&0x46)).collect();
+    assert_eq!(generated.len(), 2);
+    for (_, r) in &generated {
+        assert_eq!(sw_of(r), 0x9000, "protected GENERATE answered {r:02X?}");
+        assert_eq!(r.len(), 2 + 5 + 65);
+    }
+    let sign = log.last().unwrap();
+    assert_eq!(sw_of(&sign.1), 0x9000);
+    assert_eq!(sign.1.len(), 66, "a signature with the new key");
+    assert_eq!(s.card().pin_tries(), [3, 3, 5]);
+}
+
+#[test]
+fn a_blocked_pin_is_reset_at_the_counter() {
+    let (mut s, log) = run("block_and_reset_at_counter");
+    let sws: Vec<u16> = log.iter().map(|(_, r)| sw_of(r)).collect();
+    assert!(sws.contains(&0x63C0) && sws.contains(&0x6984), "{sws:04X?}");
+    assert_eq!(*sws.last().unwrap(), 0x9000, "the new PIN verifies: {sws:04X?}");
+    assert_eq!(s.card().pin_tries()[0], 3);
+}
+
+#[test]
+fn power_cuts_are_taken() {
+    let (mut s, _) = run("power_cut_terminate");
+    assert!(s.cycles >= 1, "the power cut happened");
+    let (_, log) = run("power_cut_verify_wrong");
+    let last = log.last().unwrap();
+    // Two wrong tries cut: at most 3, at least 1 left; the status query tells.
+    assert_eq!(sw_of(&last.1) & 0xFFF0, 0x63C0, "{:04X}", sw_of(&last.1));
+    let _ = s.card();
+}
+
+#[test]
+fn every_transcript_seed_runs_all_its_commands() {
+    for t in juki_test_vectors::TRANSCRIPTS {
+        let (s, log) = run(&format!("transcript_{}", t.name));
+        assert!(!log.is_empty() && s.apdus >= log.len(), "{}", t.name);
+    }
+}
+
+#[test]
+fn host_seeds_hold_real_card_answers() {
+    let data = seed("host_card", "13_auth_certificates_ext");
+    assert!(data.len() > 800, "both certificates are in the recorded answers");
+    let data = seed("host_card", "09_read_resident_short");
+    assert!(
+        String::from_utf8_lossy(&data).contains("住基 花子"),
+        "the 4 info is in the recorded answers"
+    );
+}
