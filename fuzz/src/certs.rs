@@ -85,7 +85,7 @@ fn cert(name: &str, der: &[u8]) -> Certificate {
     validate::load_certificate(der).unwrap_or_else(|e| {
         panic!(
             "fuzz/fixtures/{name}: {e}; regenerate with `cargo run --manifest-path \
-             fuzz/Cargo.toml --no-default-features --bin seeds`"
+             fuzz/Cargo.toml --no-default-features --features seeds --bin seeds`"
         )
     })
 }

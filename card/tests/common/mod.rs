@@ -452,6 +452,13 @@ pub fn initialise(card: &mut TestCard, counter: &Counter) {
 
 /// Initialises and issues a blank card: resident data, three PINs, both keys, ACTIVATE.
 pub fn personalise(card: &mut TestCard, counter: &Counter) {
+    prepare(card, counter);
+    assert_eq!(sw(card, &[0, 0x44, 0, 0]), 0x9000);
+}
+
+/// Initialises a blank card and writes everything an issue writes, but does not ACTIVATE it
+/// (the card stays initialised, with the counter's session up in the JPKI AP).
+pub fn prepare(card: &mut TestCard, counter: &Counter) {
     initialise(card, counter);
     select_juki(card);
     assert_eq!(counter.authenticate(card), 0x9000);
@@ -478,7 +485,6 @@ pub fn personalise(card: &mut TestCard, counter: &Counter) {
         assert_eq!(s, 0x9000);
         assert_eq!(public.len(), 5 + 65);
     }
-    assert_eq!(sw(card, &[0, 0x44, 0, 0]), 0x9000);
 }
 
 /// A freshly issued card and its counter.

@@ -1,7 +1,7 @@
 //! Writes the seed corpora (`fuzz/corpus/<target>/`) and the fixtures (`fuzz/fixtures/`).
 //!
 //! ```sh
-//! cargo run --manifest-path fuzz/Cargo.toml --no-default-features --bin seeds
+//! cargo run --manifest-path fuzz/Cargo.toml --no-default-features --features seeds --bin seeds
 //! ```
 //!
 //! - `card_sequence`, `apdu_parser`, `vpcd_frames`: the command lines of every transcript in
