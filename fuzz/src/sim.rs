@@ -761,6 +761,12 @@ fn check_command(a: &CommandApdu<'_>) {
     }
 }
 
+/// The test national root's public key (made once).
+fn root_key() -> &'static p256::ecdsa::VerifyingKey {
+    static ROOT: OnceLock<p256::ecdsa::VerifyingKey> = OnceLock::new();
+    ROOT.get_or_init(|| *keys::root().verifying_key())
+}
+
 /// Bodies of the root-signed counter certificates of the test credentials.
 fn genuine_cvc_bodies() -> &'static [Vec<u8>] {
     static BODIES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
@@ -797,8 +803,7 @@ fn check_data_parsers(data: &[u8]) {
         );
     }
     // Counter certificates: a certificate that verifies under the root is one the root signed.
-    let root = keys::root();
-    let root = root.verifying_key();
+    let root = root_key();
     let cert = cvc::parse(data).or_else(|_| cvc::parse_auth_data(data).map(|a| a.cert));
     if let Ok(cert) = cert {
         let _ = cert.verifying_key();

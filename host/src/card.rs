@@ -537,6 +537,11 @@ impl<T: Transport> JukiCard<T> {
             card.counter_authenticate(cred)?;
             card.write_file(EF_FOUR_INFO, &info)?;
             if let Err(e) = card.write_file(EF_CHANGES, &changes) {
+                if e.is_connection_lost() {
+                    // The card is gone: nothing can be put back, and whether the second write
+                    // happened is unknown (the counter keeps the operation pending).
+                    return Err(e);
+                }
                 // Two files, two APDUs: put the old 4 info back so that the card is as before
                 // (in a new counter session if the failure ended this one).
                 let restored = if card.sm.is_none() {

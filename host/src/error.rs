@@ -169,6 +169,25 @@ pub enum Error {
         /// The readers there are.
         available: String,
     },
+    /// The card left the reader in the middle of an exchange.
+    #[error(
+        "the card was removed from reader \"{reader}\" during the operation (カードが取り外されました): \
+         put it back and try again; a counter operation interrupted this way is listed by juki \
+         counter pending"
+    )]
+    CardRemoved {
+        /// The reader.
+        reader: String,
+    },
+    /// The reader or the PC/SC service went away in the middle of an exchange.
+    #[error(
+        "the connection to reader \"{reader}\" was lost during the operation (リーダーとの接続が切れました): \
+         the reader was unplugged or pcscd was restarted; reconnect it and try again"
+    )]
+    ReaderLost {
+        /// The reader.
+        reader: String,
+    },
     /// The PC/SC stack reported an error.
     #[error("PC/SC error: {0}")]
     Pcsc(#[from] pcsc::Error),
@@ -282,6 +301,18 @@ impl Error {
         })
     }
 
+    /// True when the card or the reader went away (nobody knows what the card did last).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            Error::CardRemoved { .. }
+                | Error::ReaderLost { .. }
+                | Error::NoCard { .. }
+                | Error::Pcsc(_)
+                | Error::Sim(_)
+        )
+    }
+
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
@@ -323,6 +354,8 @@ impl Error {
             | Error::ReaderNotFound { .. }
             | Error::NoCard { .. }
             | Error::NoCardInAnyReader { .. }
+            | Error::CardRemoved { .. }
+            | Error::ReaderLost { .. }
             | Error::Pcsc(_) => 5,
             Error::SecurityStatusNotSatisfied
             | Error::CardSuspended

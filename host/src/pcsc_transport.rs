@@ -180,12 +180,27 @@ impl PcscTransport {
 
 fn transmit_on(card: &Card, reader: &str, apdu: &[u8]) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; MAX_RESPONSE];
-    match card.transmit(apdu, &mut buf) {
-        Ok(resp) => Ok(resp.to_vec()),
-        Err(pcsc::Error::RemovedCard) | Err(pcsc::Error::NoSmartcard) => Err(Error::NoCard {
+    card.transmit(apdu, &mut buf)
+        .map(<[u8]>::to_vec)
+        .map_err(|e| lost(reader, e))
+}
+
+/// A PC/SC error on a connected card: the card or the reader going away mid-operation gets its
+/// own clear error (a card swapped for another one is a removal: the connection is to the
+/// card that left).
+fn lost(reader: &str, e: pcsc::Error) -> Error {
+    match e {
+        pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => Error::CardRemoved {
             reader: reader.to_string(),
-        }),
-        Err(e) => Err(Error::Pcsc(e)),
+        },
+        pcsc::Error::NoService
+        | pcsc::Error::ServiceStopped
+        | pcsc::Error::ReaderUnavailable
+        | pcsc::Error::UnknownReader
+        | pcsc::Error::CommError => Error::ReaderLost {
+            reader: reader.to_string(),
+        },
+        e => Error::Pcsc(e),
     }
 }
 
@@ -228,7 +243,7 @@ impl Transport for PcscTransport {
             // is gone anyway; the commands in `f` start from scratch).
             self.reconnect(false)?;
         }
-        let tx = self.card.transaction()?;
+        let tx = self.card.transaction().map_err(|e| lost(&reader, e))?;
         let result = {
             let mut inner = InTransaction {
                 card: &tx,
@@ -241,7 +256,7 @@ impl Transport for PcscTransport {
         // the work itself succeeded.
         let ended = tx
             .end(Disposition::LeaveCard)
-            .map_err(|(_, e)| Error::Pcsc(e));
+            .map_err(|(_, e)| lost(&reader, e));
         result.and(ended)
     }
 

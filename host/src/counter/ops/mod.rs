@@ -97,6 +97,8 @@ fn outcome_of(e: &Error) -> Option<Outcome> {
         Error::Pcsc(_)
         | Error::Sim(_)
         | Error::NoCard { .. }
+        | Error::CardRemoved { .. }
+        | Error::ReaderLost { .. }
         | Error::NoCardInAnyReader { .. }
         | Error::NoReader
         | Error::ReaderNotFound { .. }
