@@ -11,7 +11,7 @@
 #   4. starts its own pcscd (or reuses a running one) and waits until vpcd listens;
 #   5. cargo test --workspace with JUKI_PCSC=1 (tests that need PC/SC fail if it is missing);
 #   6. smoke-tests the real binaries: juki-reader-sim in "Virtual PCD 00 00", seen and driven by
-#      opensc-tool, image persisted across a restart;
+#      opensc-tool, image persisted across a restart; pcscd restarted under a card;
 # and stops everything it started. Exits non-zero on any failure.
 set -euo pipefail
 
@@ -204,6 +204,36 @@ SW3=$(sw_of "$VERIFY_APDU" || true)
 check "VERIFY answers a status word (${SW3:-nothing})" matches "${SW3:-none}" '^[69][0-9A-F]{3}$'
 stop_sim
 check "no APDU data (PIN) in the simulator's log, even with --verbose" no_pin_in_log
+
+# pcscd restarted under a card in the reader: juki says what is wrong, the simulator reconnects
+# by itself, and the next command works. Only with the pcscd this script started.
+JUKI_BIN="${CARGO_TARGET_DIR:-target}/debug/juki"
+status_ok() { "$JUKI_BIN" --reader "$SMOKE_READER" status >/dev/null 2>>"$WORK/juki.log"; }
+status_says_no_pcscd() {
+    local code=0
+    "$JUKI_BIN" --reader "$SMOKE_READER" status >/dev/null 2>"$WORK/nopcscd.err" || code=$?
+    [ "$code" -eq 5 ] && grep -q pcscd "$WORK/nopcscd.err"
+}
+if [ -n "$PCSCD_PID" ]; then
+    start_sim
+    check "card in the reader before pcscd is restarted" wait_card Yes
+    check "juki status answers" status_ok
+    "${SUDO[@]}" kill "$PCSCD_PID" 2>/dev/null || true
+    wait "$PCSCD_PID" 2>/dev/null || true
+    PCSCD_PID=""
+    check "pcscd gone: juki status exits 5 and names pcscd" status_says_no_pcscd
+    "${SUDO[@]}" pcscd --foreground >>"$WORK/pcscd.log" 2>&1 &
+    PCSCD_PID=$!
+    for _ in $(seq $((TIMEOUT_S * 10))); do
+        listening "$SMOKE_PORT" && break
+        sleep 0.1
+    done
+    check "pcscd back: the simulator reconnects, the card is in the reader again" wait_card Yes
+    check "juki status works again" status_ok
+    stop_sim
+else
+    printf '  skip  pcscd restart (this pcscd is not the script'"'"'s own)\n'
+fi
 
 printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
 [ "$FAILED" -eq 0 ]
