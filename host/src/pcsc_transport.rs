@@ -253,10 +253,13 @@ impl Transport for PcscTransport {
             f(&mut inner)
         };
         // End the transaction, leaving the card as it is; an error ending it matters only if
-        // the work itself succeeded.
-        let ended = tx
-            .end(Disposition::LeaveCard)
-            .map_err(|(_, e)| lost(&reader, e));
+        // the work itself succeeded. A transaction that is already gone (pcscd reset the card
+        // after the last command, as it does right after a card is inserted) changes nothing
+        // about answers already received: a reset in the middle would have failed them.
+        let ended = match tx.end(Disposition::LeaveCard) {
+            Ok(()) | Err((_, pcsc::Error::NotTransacted)) => Ok(()),
+            Err((_, e)) => Err(lost(&reader, e)),
+        };
         result.and(ended)
     }
 
