@@ -31,12 +31,11 @@ fn every_tear(
     let mut cases = 0;
     for mode in MODES {
         for k in 0.. {
-            let mut nvm = TestNvm::from_image(image.to_vec());
-            nvm.keep = mode;
-            let countdown = nvm.countdown.clone();
+            let nvm = TestNvm::from_image(image.to_vec());
+            nvm.keep.set(mode);
             let mut card = Card::power_on(nvm, OsRng);
             setup(&mut card);
-            countdown.set(Some(k));
+            card.nvm().countdown.set(Some(k));
             let status = operation(&mut card);
             let torn = card.nvm().dead;
             let mut card = power_cycle(card);
@@ -338,13 +337,12 @@ fn torn_termination_is_old_state_or_finished_at_power_on() {
 fn torn_recovery_at_power_on_is_finished_at_the_next() {
     let (image, counter, secrets) = issued_card_with_certificate();
     // A power cut right after TERMINATE's core commit (two writes: content, header).
-    let mut nvm = TestNvm::from_image(image);
-    let countdown = nvm.countdown.clone();
-    nvm.keep = TearKeep::Nothing;
+    let nvm = TestNvm::from_image(image);
+    nvm.keep.set(TearKeep::Nothing);
     let mut card = Card::power_on(nvm, OsRng);
     select_jpki(&mut card);
     assert_eq!(counter.authenticate(&mut card), 0x9000);
-    countdown.set(Some(2));
+    card.nvm().countdown.set(Some(2));
     assert_eq!(sw(&mut card, &[0, 0xFE, 0, 0]), 0x6581);
     let pending = card.into_parts().0.mem;
     // Terminated with the erasure pending, PINs and keys gone from the new core slot; the
@@ -359,8 +357,8 @@ fn torn_recovery_at_power_on_is_finished_at_the_next() {
     // Now the power-on's own erasure is cut at every write, then the card powers on again.
     for mode in MODES {
         for k in 0.. {
-            let mut nvm = TestNvm::from_image(pending.clone());
-            nvm.keep = mode;
+            let nvm = TestNvm::from_image(pending.clone());
+            nvm.keep.set(mode);
             nvm.countdown.set(Some(k));
             let card = Card::power_on(nvm, OsRng);
             let torn = card.nvm().dead;

@@ -22,13 +22,14 @@
     clippy::panic
 )]
 
-use std::cell::Cell;
+mod common;
 
+use common::{TearKeep, TestNvm};
 use juki_card::files::{JPKI_AID, JUKI_AID, PIN_COUNT};
 use juki_card::lifecycle::Lifecycle;
 use juki_card::state::{CoreState, CORE_CAPACITY};
 use juki_card::storage::{Storage, CORE_RECORD, RECORD_COUNT};
-use juki_card::{Card, Nvm, NvmError, Response, NVM_SIZE};
+use juki_card::{Card, Response};
 use juki_test_vectors::{runnable, Exchange};
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -65,91 +66,19 @@ impl RngCore for ForkRng {
 
 impl CryptoRng for ForkRng {}
 
-/// How much of the torn write reaches the memory.
-#[derive(Clone, Copy, Debug)]
-enum Keep {
-    Nothing,
-    Half,
-    AllButOne,
-}
 
-const MODES: [Keep; 3] = [Keep::Nothing, Keep::Half, Keep::AllButOne];
+type ForkCard = Card<TestNvm, ForkRng>;
 
-/// A RAM NVM that counts its writes and can tear the `tear_at`-th from now. Plain data, so that
-/// forking a card forks its memory.
-#[derive(Clone)]
-struct ForkNvm {
-    mem: Vec<u8>,
-    writes: usize,
-    tear_at: Cell<Option<usize>>,
-    keep: Cell<Keep>,
-    dead: bool,
-}
-
-impl Nvm for ForkNvm {
-    fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), NvmError> {
-        let src = self
-            .mem
-            .get(offset..offset + buf.len())
-            .ok_or(NvmError::OutOfRange)?;
-        buf.copy_from_slice(src);
-        Ok(())
-    }
-
-    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), NvmError> {
-        if self.dead {
-            return Err(NvmError::WriteFailed);
-        }
-        let dst = self
-            .mem
-            .get_mut(offset..offset + data.len())
-            .ok_or(NvmError::OutOfRange)?;
-        self.writes += 1;
-        match self.tear_at.get() {
-            Some(0) => {
-                let n = match self.keep.get() {
-                    Keep::Nothing => 0,
-                    Keep::Half => data.len() / 2,
-                    Keep::AllButOne => data.len().saturating_sub(1),
-                };
-                dst[..n].copy_from_slice(&data[..n]);
-                self.dead = true;
-                Err(NvmError::WriteFailed)
-            }
-            Some(k) => {
-                self.tear_at.set(Some(k - 1));
-                dst.copy_from_slice(data);
-                Ok(())
-            }
-            None => {
-                dst.copy_from_slice(data);
-                Ok(())
-            }
-        }
-    }
-}
-
-type ForkCard = Card<ForkNvm, ForkRng>;
+const MODES: [TearKeep; 3] = [TearKeep::Nothing, TearKeep::Half, TearKeep::AllButOne];
 
 fn blank() -> ForkCard {
-    Card::power_on(
-        ForkNvm {
-            mem: vec![0xFF; NVM_SIZE],
-            writes: 0,
-            tear_at: Cell::new(None),
-            keep: Cell::new(Keep::Nothing),
-            dead: false,
-        },
-        ForkRng(0),
-    )
+    Card::power_on(TestNvm::blank(), ForkRng(0))
 }
 
 /// Power off and on: the card is rebuilt from its memory alone (the power is back).
 fn power_cycle(card: ForkCard) -> ForkCard {
-    let (mut nvm, rng) = card.into_parts();
-    nvm.dead = false;
-    nvm.tear_at.set(None);
-    Card::power_on(nvm, rng)
+    let (nvm, rng) = card.into_parts();
+    Card::power_on(TestNvm::from_image(nvm.mem), rng)
 }
 
 fn process(card: &mut ForkCard, apdu: &[u8]) -> Vec<u8> {
@@ -173,7 +102,7 @@ struct Snapshot {
     files: Vec<Option<Vec<u8>>>,
 }
 
-fn snapshot(nvm: &ForkNvm) -> Snapshot {
+fn snapshot(nvm: &TestNvm) -> Snapshot {
     let storage = Storage::mount(nvm);
     let read = |record: u8| -> Option<Vec<u8>> {
         if !storage.exists(record) {
@@ -228,9 +157,9 @@ impl Exchange for Recorder {
     fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
         let card = self.card.as_mut().expect("a card");
         let before = card.clone();
-        let writes = card.nvm().writes;
+        let writes = card.nvm().writes.get();
         let response = process(card, apdu);
-        let writes = card.nvm().writes - writes;
+        let writes = card.nvm().writes.get() - writes;
         self.index += 1;
         if writes > 0 {
             self.cuts.push(Cut {
@@ -263,7 +192,7 @@ fn select(aid: &[u8]) -> Vec<u8> {
 
 /// Runs `cut` with the k-th write torn (`keep`), powers on, checks the invariants. Returns
 /// whether the write was really torn (k within the command's writes).
-fn tear(cut: &Cut, k: usize, keep: Keep) {
+fn tear(cut: &Cut, k: usize, keep: TearKeep) {
     let at = format!(
         "{}: command {} ({:02X?}…), write {k} of {}, {keep:?}",
         cut.transcript,
@@ -273,7 +202,7 @@ fn tear(cut: &Cut, k: usize, keep: Keep) {
     );
     let before = snapshot(cut.before.nvm());
     let mut card = cut.before.clone();
-    card.nvm().tear_at.set(Some(k));
+    card.nvm().countdown.set(Some(k));
     card.nvm().keep.set(keep);
     let response = process(&mut card, &cut.apdu);
     assert!(card.nvm().dead, "{at}: the write was not reached");

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use juki_card::apdu::CommandApdu;
 use juki_card::command::Command;
 use juki_card::files::{PinId, JPKI_AID, JUKI_AID, PIN_COUNT};
-use juki_card::state::{CoreState, CORE_CAPACITY};
 use juki_card::sm;
+use juki_card::state::{CoreState, CORE_CAPACITY};
 use juki_card::status::Error as CardError;
 use juki_card::storage::{Storage, CORE_RECORD};
 use juki_card::{cvc, tlv, Card, Nvm, NvmError, Response, NVM_SIZE};
@@ -504,7 +504,10 @@ impl<'a> Session<'a> {
             "undocumented status word {sw:04X} to {apdu:02X?}"
         );
         assert!(
-            protected || data.is_empty() || matches!(sw, 0x9000 | 0x6283 | 0x6285) || sw >> 8 == 0x61,
+            protected
+                || data.is_empty()
+                || matches!(sw, 0x9000 | 0x6283 | 0x6285)
+                || sw >> 8 == 0x61,
             "{} bytes of data with status word {sw:04X} to {apdu:02X?}",
             data.len()
         );
@@ -719,7 +722,11 @@ fn check_command(a: &CommandApdu<'_>) {
         }
         Ok(cmd) => {
             let expected_cla = if a.ins == 0x2A { 0x80 } else { 0x00 };
-            assert_eq!(a.cla, expected_cla, "{cmd:?} accepted with CLA {:02X}", a.cla);
+            assert_eq!(
+                a.cla, expected_cla,
+                "{cmd:?} accepted with CLA {:02X}",
+                a.cla
+            );
             match cmd {
                 Command::SelectApp { aid, fci } => {
                     assert!(!aid.is_empty() && aid.len() <= 16 && aid == a.data);
@@ -741,7 +748,8 @@ fn check_command(a: &CommandApdu<'_>) {
                     assert_eq!(pin.is_some(), !a.data.is_empty());
                     assert_eq!(a.ne, 0, "VERIFY with Le accepted");
                 }
-                Command::ChangeReferenceData { new_pin } | Command::ResetRetryCounter { new_pin } => {
+                Command::ChangeReferenceData { new_pin }
+                | Command::ResetRetryCounter { new_pin } => {
                     assert!(!new_pin.is_empty() && a.ne == 0);
                 }
                 Command::ComputeSignature { hash } => {

@@ -86,7 +86,11 @@ pub fn vpcd_frames(data: &[u8]) {
             }
             Err(e) => {
                 assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "read_frame: {e}");
-                assert_eq!(reader.remaining(), 0, "read_frame failed before the end: {e}");
+                assert_eq!(
+                    reader.remaining(),
+                    0,
+                    "read_frame failed before the end: {e}"
+                );
                 assert!(consumed < stream.len(), "EOF error at a frame boundary");
                 break;
             }

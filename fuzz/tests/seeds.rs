@@ -28,7 +28,10 @@ fn run(name: &str) -> (Session<'static>, Vec<(Vec<u8>, Vec<u8>)>) {
             Op::Protected(a) => log.push((a.to_vec(), s.transmit_protected(a))),
             Op::CounterAuth => {
                 let sw = s.counter_auth();
-                log.push((b"counter-auth".to_vec(), sw.unwrap_or(0).to_be_bytes().to_vec()));
+                log.push((
+                    b"counter-auth".to_vec(),
+                    sw.unwrap_or(0).to_be_bytes().to_vec(),
+                ));
             }
             other => s.run(other),
         }
@@ -53,7 +56,10 @@ fn the_sample_pins_open_the_files() {
     let (_, log) = run("pins_and_reads");
     let verify = log.iter().find(|(a, _)| a.get(1) == Some(&0x20)).unwrap();
     assert_eq!(sw_of(&verify.1), 0x9000, "住基 PIN 1357 verifies");
-    let reads: Vec<_> = log.iter().filter(|(a, _)| a.get(1) == Some(&0xB0)).collect();
+    let reads: Vec<_> = log
+        .iter()
+        .filter(|(a, _)| a.get(1) == Some(&0xB0))
+        .collect();
     assert_eq!(reads.len(), 4);
     assert!(reads.iter().all(|(_, r)| sw_of(r) == 0x9000 && r.len() > 2));
 }
@@ -61,7 +67,10 @@ fn the_sample_pins_open_the_files() {
 #[test]
 fn the_counter_regenerates_keys_under_secure_messaging() {
     let (mut s, log) = run("counter_generates_keys");
-    let generated: Vec<_> = log.iter().filter(|(a, _)| a.get(1) == Some(&0x46)).collect();
+    let generated: Vec<_> = log
+        .iter()
+        .filter(|(a, _)| a.get(1) == Some(&0x46))
+        .collect();
     assert_eq!(generated.len(), 2);
     for (_, r) in &generated {
         assert_eq!(sw_of(r), 0x9000, "protected GENERATE answered {r:02X?}");
@@ -78,7 +87,11 @@ fn a_blocked_pin_is_reset_at_the_counter() {
     let (mut s, log) = run("block_and_reset_at_counter");
     let sws: Vec<u16> = log.iter().map(|(_, r)| sw_of(r)).collect();
     assert!(sws.contains(&0x63C0) && sws.contains(&0x6984), "{sws:04X?}");
-    assert_eq!(*sws.last().unwrap(), 0x9000, "the new PIN verifies: {sws:04X?}");
+    assert_eq!(
+        *sws.last().unwrap(),
+        0x9000,
+        "the new PIN verifies: {sws:04X?}"
+    );
     assert_eq!(s.card().pin_tries()[0], 3);
 }
 
@@ -104,10 +117,52 @@ fn every_transcript_seed_runs_all_its_commands() {
 #[test]
 fn host_seeds_hold_real_card_answers() {
     let data = seed("host_card", "13_auth_certificates_ext");
-    assert!(data.len() > 800, "both certificates are in the recorded answers");
+    assert!(
+        data.len() > 800,
+        "both certificates are in the recorded answers"
+    );
     let data = seed("host_card", "09_read_resident_short");
     assert!(
         String::from_utf8_lossy(&data).contains("住基 花子"),
         "the 4 info is in the recorded answers"
     );
+}
+
+#[test]
+fn the_genuine_artefacts_pass_the_checks_the_target_makes() {
+    use juki_fuzz::certs::{fixtures, CHALLENGE, CHECK_AT, DOCUMENT};
+    use juki_host::jpki::{auth, cms, validate, CertKind};
+    let f = fixtures();
+    validate::check_certificate(&f.sign, CertKind::Sign, &f.sign_ca, Some(&f.crls), CHECK_AT)
+        .expect("signing certificate");
+    validate::check_certificate(&f.auth, CertKind::Auth, &f.auth_ca, Some(&f.crls), CHECK_AT)
+        .expect("authentication certificate");
+    for crl in &f.crls {
+        assert!(
+            validate::check_crl(crl, &f.sign_ca, CHECK_AT).is_ok()
+                || validate::check_crl(crl, &f.auth_ca, CHECK_AT).is_ok()
+        );
+    }
+    let v = cms::verify(
+        &seed("host_certificates", "detached.p7s"),
+        Some(DOCUMENT),
+        &f.sign_ca,
+        Some(&f.crls),
+        CHECK_AT,
+    )
+    .expect("detached .p7s");
+    assert_eq!(v.four_info, f.info);
+    cms::verify(
+        &seed("host_certificates", "attached.pkcs7.pem"),
+        None,
+        &f.sign_ca,
+        Some(&f.crls),
+        CHECK_AT,
+    )
+    .expect("attached .p7s, PEM");
+    let answer = auth::Answer::from_pem(&seed("host_certificates", "answer.pem")).expect("PEM");
+    auth::verify(&answer, CHALLENGE, &f.auth_ca, Some(&f.crls), CHECK_AT).expect("login answer");
+    let revoked =
+        validate::load_crl(&seed("host_certificates", "crl_sign_revoked.der")).expect("CRL");
+    assert!(validate::revocation_of(&revoked, &f.sign).is_some());
 }

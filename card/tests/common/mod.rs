@@ -9,7 +9,6 @@
 )]
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
 use juki_card::apdu::CommandApdu;
 use juki_card::cvc::{self, CertificateFields, Date};
@@ -22,18 +21,20 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 
-/// A RAM NVM that can tear a write: when the shared countdown reaches the write to fail, it
-/// writes only `keep` bytes of it (a prefix) and fails, and every later write fails too (the
-/// power is gone).
+/// A RAM NVM that can tear a write: when the countdown reaches the write to fail, it writes
+/// only `keep` bytes of it (a prefix) and fails, and every later write fails too (the power is
+/// gone). Plain data (the cells are set through `card.nvm()`), so that forking a card forks its
+/// memory.
 #[derive(Clone)]
 pub struct TestNvm {
     pub mem: Vec<u8>,
     /// Writes still allowed before the tear; `None` = never tear.
-    pub countdown: Rc<Cell<Option<usize>>>,
+    pub countdown: Cell<Option<usize>>,
     /// How many bytes of the torn write reach the memory.
-    pub keep: TearKeep,
+    pub keep: Cell<TearKeep>,
     pub dead: bool,
-    pub writes: Rc<Cell<usize>>,
+    /// Writes done so far.
+    pub writes: Cell<usize>,
     /// The test's side of the counter's session with this card (not card state: the card never
     /// looks at it): the last challenge and the secure-messaging session, as a counter keeps
     /// them. [`tx`] protects commands with it.
@@ -63,10 +64,10 @@ impl TestNvm {
     pub fn from_image(mem: Vec<u8>) -> Self {
         TestNvm {
             mem,
-            countdown: Rc::new(Cell::new(None)),
-            keep: TearKeep::Nothing,
+            countdown: Cell::new(None),
+            keep: Cell::new(TearKeep::Nothing),
             dead: false,
-            writes: Rc::new(Cell::new(0)),
+            writes: Cell::new(0),
             host: RefCell::new(HostSide::default()),
         }
     }
@@ -93,7 +94,7 @@ impl Nvm for TestNvm {
         self.writes.set(self.writes.get() + 1);
         match self.countdown.get() {
             Some(0) => {
-                let n = match self.keep {
+                let n = match self.keep.get() {
                     TearKeep::Nothing => 0,
                     TearKeep::Half => data.len() / 2,
                     TearKeep::AllButOne => data.len().saturating_sub(1),

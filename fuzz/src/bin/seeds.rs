@@ -148,10 +148,15 @@ fn script_ops(name: &str, vars: &mut Vars, ops: &mut Vec<OwnedOp>, last_auth: &m
                     }
                     *last_auth = data.clone();
                     let le: &[u8] = if data.len() > 255 { &[0, 0] } else { &[0] };
-                    ops.push(OwnedOp::Apdu(command([0x00, 0x82, 0x00, 0x00], &data, Some(le))));
+                    ops.push(OwnedOp::Apdu(command(
+                        [0x00, 0x82, 0x00, 0x00],
+                        &data,
+                        Some(le),
+                    )));
                 }
                 ["save-pubkey", var, ..] => {
-                    vars.entry((*var).to_string()).or_insert_with(|| vec![0x04; 65]);
+                    vars.entry((*var).to_string())
+                        .or_insert_with(|| vec![0x04; 65]);
                 }
                 _ => {}
             }
@@ -194,7 +199,11 @@ fn scripts() -> Vec<Script> {
 /// A command for the hand-made sequences: under the session when one is up, as in the
 /// transcripts.
 fn apdu(header: [u8; 4], data: &[u8], le: Option<u8>) -> OwnedOp {
-    OwnedOp::Protected(command(header, data, le.map(|l| [l]).as_ref().map(|l| &l[..])))
+    OwnedOp::Protected(command(
+        header,
+        data,
+        le.map(|l| [l]).as_ref().map(|l| &l[..]),
+    ))
 }
 
 fn select_aid(aid: &[u8]) -> OwnedOp {
@@ -426,7 +435,11 @@ fn card_side(fuzz: &Path) {
             }
         }
     }
-    apdus.insert(command([0x00, 0x82, 0x00, 0x00], &keys::counter_certificate(), None));
+    apdus.insert(command(
+        [0x00, 0x82, 0x00, 0x00],
+        &keys::counter_certificate(),
+        None,
+    ));
     apdus.insert(command(
         [0x00, 0x82, 0x00, 0x00],
         &keys::auth_data(
@@ -476,7 +489,11 @@ fn card_side(fuzz: &Path) {
         "malformed_tiny",
         "read_binary",
     ];
-    for (i, s) in scripts.iter().filter(|s| pick.contains(&s.name)).enumerate() {
+    for (i, s) in scripts
+        .iter()
+        .filter(|s| pick.contains(&s.name))
+        .enumerate()
+    {
         let mode = [0x3F, 0x00, 0x42, 0x07, 0x3F, 0x01][i % 6] | if s.blank { 0x80 } else { 0 };
         let mut stream = vec![mode];
         for body in [&[0x01][..], &[0x04], &[0x02]] {
@@ -498,7 +515,13 @@ fn card_side(fuzz: &Path) {
         write(&dir, &format!("stream_{}", s.name), &stream);
     }
     let mut unknown = vec![0x3F];
-    for body in [&[0x03][..], &[], &[0x04], &[0x00], &[0x00, 0xA4, 0x04, 0x0C]] {
+    for body in [
+        &[0x03][..],
+        &[],
+        &[0x04],
+        &[0x00],
+        &[0x00, 0xA4, 0x04, 0x0C],
+    ] {
         write_frame(&mut unknown, body).expect("frame");
     }
     write(&dir, "stream_controls", &unknown);
@@ -635,13 +658,25 @@ fn host_side(fuzz: &Path) {
         ("sign_ca.der", sign_pair.ca_der.clone()),
         ("auth.der", auth_pair.cert_der.clone()),
         ("auth_ca.der", auth_pair.ca_der.clone()),
-        ("sign.pem", cert_pem(&sign_pair.cert).expect("PEM").into_bytes()),
-        ("auth_ca.pem", cert_pem(&auth_pair.ca).expect("PEM").into_bytes()),
+        (
+            "sign.pem",
+            cert_pem(&sign_pair.cert).expect("PEM").into_bytes(),
+        ),
+        (
+            "auth_ca.pem",
+            cert_pem(&auth_pair.ca).expect("PEM").into_bytes(),
+        ),
         ("crl_sign.der", der(&crl_sign)),
         ("crl_auth.der", der(&crl_auth)),
         ("crl_sign_revoked.der", der(&crl_revoked)),
-        ("crl_auth.pem", crl_pem(&crl_auth).expect("PEM").into_bytes()),
-        ("crl_sign_revoked.pem", crl_pem(&crl_revoked).expect("PEM").into_bytes()),
+        (
+            "crl_auth.pem",
+            crl_pem(&crl_auth).expect("PEM").into_bytes(),
+        ),
+        (
+            "crl_sign_revoked.pem",
+            crl_pem(&crl_revoked).expect("PEM").into_bytes(),
+        ),
         ("detached.p7s", detached.clone()),
         ("attached.p7s", attached.clone()),
         ("detached.p7s.pem", pem("CMS", &detached)),
@@ -664,7 +699,8 @@ fn host_side(fuzz: &Path) {
         {
             let mut card = card_on(&w.issued, true);
             card.transport().recorded.clear();
-            card.public_key(juki_host::card::KeyKind::Sign).expect("public key");
+            card.public_key(juki_host::card::KeyKind::Sign)
+                .expect("public key");
             let r = card.into_inner().recorded.pop().expect("response");
             r[..r.len() - 2].to_vec()
         },
