@@ -48,8 +48,16 @@ fn malformed(what: &str) -> Error {
     Error::Protocol(format!("{what} on the card is malformed"))
 }
 
+/// Text read from the card: UTF-8 without control characters (a card must not be able to
+/// clear the clerk's screen, overwrite a line or add a fake one when juki prints its data).
 fn utf8(bytes: &[u8], what: &str) -> Result<String> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| malformed(what))
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| malformed(what))?;
+    if text.chars().any(char::is_control) {
+        return Err(Error::Protocol(format!(
+            "{what} on the card holds control characters"
+        )));
+    }
+    Ok(text)
 }
 
 /// Sex as recorded in the resident register: 1 male, 2 female, 9 not applicable.
@@ -404,7 +412,10 @@ impl CardInfo {
         let issued = r.expect(TAG_ISSUED).map_err(m)?;
         let expires = r.expect(TAG_EXPIRES).map_err(m)?;
         let photo = r.expect(TAG_PHOTO).map_err(m)?;
-        if !r.is_empty() || serial.len() > MAX_SERIAL || !serial.is_ascii() {
+        let serial_ok = serial
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-');
+        if !r.is_empty() || serial.len() > MAX_SERIAL || serial.is_empty() || !serial_ok {
             return Err(malformed(what));
         }
         let municipality =
@@ -465,6 +476,40 @@ mod tests {
         let info = sample();
         assert_eq!(FourInfo::decode(&info.encode().unwrap()).unwrap(), info);
         assert_eq!(&info.birth_mmdd(), b"0415");
+    }
+
+    #[test]
+    fn text_from_the_card_with_control_characters_is_refused() {
+        // Found by fuzzing (fuzz/regressions/host_card): a card must not drive the terminal.
+        let mut evil = FourInfo::new("A", "B", Date::from_ymd(2000, 1, 2).unwrap(), Sex::Male)
+            .unwrap()
+            .encode()
+            .unwrap();
+        let at = evil.iter().position(|b| *b == b'A').unwrap();
+        evil[at] = 0x1B; // ESC
+        let e = FourInfo::decode(&evil).unwrap_err();
+        assert!(e.to_string().contains("control characters"), "{e}");
+        let card = CardInfo::new(
+            "JK-0001",
+            MunicipalityCode::parse("131016").unwrap(),
+            Date::from_ymd(2026, 4, 1).unwrap(),
+            false,
+        )
+        .unwrap();
+        let mut bytes = card.encode().unwrap();
+        let at = bytes.windows(7).position(|w| w == b"JK-0001").unwrap();
+        bytes[at + 2] = b'\r';
+        assert!(CardInfo::decode(&bytes).is_err());
+        let mut changes = ChangeInfo::default();
+        changes.address = Some(Change {
+            date: Date::from_ymd(2026, 4, 1).unwrap(),
+            reason: "move".into(),
+        });
+        let mut bytes = changes.encode().unwrap();
+        let n = bytes.len();
+        bytes[n - 1] = 0x07; // BEL in the reason
+        let e = ChangeInfo::decode(&bytes).unwrap_err();
+        assert!(e.to_string().contains("control characters"), "{e}");
     }
 
     #[test]

@@ -413,3 +413,15 @@ fn a_card_answer_that_does_not_match_the_certificate_is_not_written() {
     );
     assert!(matches!(r, Err(Error::Crypto(_))), "{r:?}");
 }
+
+#[test]
+fn a_truncated_pem_certificate_is_an_error_not_a_hang() {
+    // Found by fuzzing (fuzz/regressions/host_certificates): the PEM body ends inside a length.
+    let pem = b"-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n";
+    assert!(matches!(
+        validate::load_certificate(pem),
+        Err(JpkiError::Malformed { .. })
+    ));
+    let crl = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    assert!(validate::load_crl(crl).is_err());
+}

@@ -6,7 +6,7 @@ use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use x509_cert::crl::CertificateList;
-use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::{BasicConstraints, CrlReason, KeyUsage, KeyUsages};
 use x509_cert::Certificate;
 
@@ -22,14 +22,21 @@ pub(crate) fn looks_pem(bytes: &[u8]) -> bool {
         .is_some_and(|rest| rest.starts_with(b"-----BEGIN"))
 }
 
-/// A certificate from PEM or DER bytes.
+/// A certificate from PEM or DER bytes. PEM is decoded first and the DER parsed on its own
+/// (the `der` crate's PEM reader does not end on some truncated inputs: found by fuzzing,
+/// `fuzz/regressions/`).
 pub fn load_certificate(bytes: &[u8]) -> Result<Certificate, JpkiError> {
+    let bad = |e: &dyn std::fmt::Display| JpkiError::malformed("certificate", e);
     if looks_pem(bytes) {
-        Certificate::from_pem(bytes)
+        let (label, der) = x509_cert::der::pem::decode_vec(bytes).map_err(|e| bad(&e))?;
+        if label != "CERTIFICATE" {
+            return Err(bad(&format!("PEM block {label}, not CERTIFICATE")));
+        }
+        Certificate::from_der(&der)
     } else {
         Certificate::from_der(bytes)
     }
-    .map_err(|e| JpkiError::malformed("certificate", e))
+    .map_err(|e| bad(&e))
 }
 
 /// A CRL from PEM or DER bytes.
