@@ -8,7 +8,8 @@
 #   `cargo install cargo-fuzz --locked` when missing);
 # - builds every target once (`cargo +nightly fuzz build`), then runs each with
 #   `cargo +nightly fuzz run TARGET WORK SEEDS REGRESSIONS -- -max_total_time=S -rss_limit_mb=2048`:
-#   new inputs go to the work corpus fuzz/target/corpus/TARGET (not committed), the committed
+#   new inputs go to the work corpus fuzz/target/corpus/TARGET (not committed; emptied first, so
+#   that every run starts from the committed seeds, unless FUZZ_KEEP_CORPUS=1), the committed
 #   seeds fuzz/corpus/TARGET and the regressions fuzz/regressions/TARGET are read (and all run
 #   first);
 # - a crash, hang or out-of-memory is copied to fuzz/regressions/TARGET/ (commit it: it is
@@ -22,8 +23,9 @@
 #
 # Environment: FUZZ_TARGETS (space-separated subset), FUZZ_SANITIZER (default none; address
 # works too, about half the speed), FUZZ_TOOLCHAIN (default nightly, e.g. nightly-2026-05-15),
-# FUZZ_REQUIRE_NIGHTLY=1 (fail instead of falling back),
-# JUKI_FUZZ_ALLOW_CONTROL_TEXT=1 (skip the host's control-character check, fuzz/README.md).
+# FUZZ_REQUIRE_NIGHTLY=1 (fail instead of falling back), FUZZ_KEEP_CORPUS=1 (go on from the
+# work corpus of the last run), FUZZ_SKIP_REGRESSIONS=1 (do not start from fuzz/regressions: to
+# fuzz past an open finding; never in the test command).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -97,6 +99,9 @@ for target in "${TARGETS[@]}"; do
     seeds="$FUZZ/corpus/$target"
     regressions="$FUZZ/regressions/$target"
     artifacts="$FUZZ/artifacts/$target"
+    if [ "${FUZZ_KEEP_CORPUS:-0}" != 1 ]; then
+        rm -rf "$work"
+    fi
     mkdir -p "$work" "$seeds" "$regressions" "$artifacts"
     args=(-max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb="$RSS_LIMIT_MB"
         -timeout="$UNIT_TIMEOUT_S" -print_final_stats=1)
@@ -107,8 +112,12 @@ for target in "${TARGETS[@]}"; do
     say "fuzzing $target for ${SECONDS_PER_TARGET}s"
     log="$LOGS/$target.log"
     status=0
+    corpora=("$work" "$seeds" "$regressions")
+    if [ "${FUZZ_SKIP_REGRESSIONS:-0}" = 1 ]; then
+        corpora=("$work" "$seeds")
+    fi
     (cd "$FUZZ" && cargo "+$NIGHTLY" fuzz run --sanitizer "$SANITIZER" "$target" \
-        "$work" "$seeds" "$regressions" -- "${args[@]}") >"$log" 2>&1 || status=$?
+        "${corpora[@]}" -- "${args[@]}") >"$log" 2>&1 || status=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
     execs=${execs:-0}
     TOTAL=$((TOTAL + execs))

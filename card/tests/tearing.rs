@@ -66,7 +66,6 @@ impl RngCore for ForkRng {
 
 impl CryptoRng for ForkRng {}
 
-
 type ForkCard = Card<TestNvm, ForkRng>;
 
 const MODES: [TearKeep; 3] = [TearKeep::Nothing, TearKeep::Half, TearKeep::AllButOne];

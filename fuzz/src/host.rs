@@ -250,21 +250,12 @@ pub fn sample_personalisation() -> Personalisation {
     }
 }
 
-/// Set to `1` to skip the control-character check of [`check_text`] (to fuzz past that known
-/// finding until the host refuses such text; see fuzz/README.md).
-pub const ALLOW_CONTROL_TEXT_ENV: &str = "JUKI_FUZZ_ALLOW_CONTROL_TEXT";
-
-fn allow_control_text() -> bool {
-    static ALLOW: OnceLock<bool> = OnceLock::new();
-    *ALLOW.get_or_init(|| std::env::var(ALLOW_CONTROL_TEXT_ENV).is_ok_and(|v| v == "1"))
-}
-
-/// Text the host shows (`juki read`, `juki card info`, the counter's screens): no control
+/// Text the host shows (`juki info`, `juki status`, `juki counter identify`): no control
 /// characters, which a card could use to rewrite the terminal (escape sequences, carriage
 /// returns, fake lines). The host's own rule for the same fields (`FourInfo::new`) refuses them.
 fn check_text(what: &str, text: &str) {
     assert!(
-        allow_control_text() || !text.chars().any(char::is_control),
+        !text.chars().any(char::is_control),
         "the host accepted {what} with control characters from the card: {text:?}"
     );
 }

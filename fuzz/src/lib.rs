@@ -25,8 +25,11 @@ pub use host::host_card;
 pub use sim::{apdu_parser, card_sequence};
 pub use vpcd::vpcd_frames;
 
+/// A fuzz target's function.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets, in the order `scripts/fuzz.sh` runs them, with their functions.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("apdu_parser", apdu_parser),
     ("card_sequence", card_sequence),
     ("vpcd_frames", vpcd_frames),

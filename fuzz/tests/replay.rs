@@ -1,11 +1,32 @@
 //! Replays every file of `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/` through the
 //! target's function, on any toolchain: the stable fallback of `scripts/fuzz.sh`, and what keeps
-//! the crashes found as regression tests. A file that makes its target panic fails the test,
-//! named in the message.
+//! the crashes found as regression tests. A file that makes its target panic, or run longer than
+//! [`HANG`], fails the test, named in the message (a hanging input's thread is left behind; it
+//! ends with the test process).
 
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// An input that runs longer than this hangs (the slowest seed takes well under a second).
+const HANG: Duration = Duration::from_secs(20);
+
+/// Runs `run(data)` on its own thread: `Ok` if it returned, `Err` with why not.
+fn run_one(run: fn(&[u8]), data: Vec<u8>) -> Result<(), &'static str> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| run(&data)));
+        let _ = tx.send(outcome.is_ok());
+    });
+    match rx.recv_timeout(HANG) {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(mpsc::RecvTimeoutError::Disconnected) => Err("panics"),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err("hangs"),
+    }
+}
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -41,8 +62,8 @@ fn replay(target: &str) {
     let mut failed = Vec::new();
     for path in corpus.iter().chain(&regressions) {
         let data = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        if panic::catch_unwind(AssertUnwindSafe(|| run(&data))).is_err() {
-            failed.push(path.display().to_string());
+        if let Err(why) = run_one(*run, data) {
+            failed.push(format!("{} ({why})", path.display()));
         }
     }
     println!(

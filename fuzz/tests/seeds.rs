@@ -17,8 +17,11 @@ fn seed(target: &str, name: &str) -> Vec<u8> {
     fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs a `card_sequence` seed; returns the session and every (APDU, plain answer).
-fn run(name: &str) -> (Session<'static>, Vec<(Vec<u8>, Vec<u8>)>) {
+/// (APDU, plain answer) of every command sent.
+type Log = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Runs a `card_sequence` seed; returns the session and its log.
+fn run(name: &str) -> (Session<'static>, Log) {
     let data: &'static [u8] = Box::leak(seed("card_sequence", name).into_boxed_slice());
     let mut s = Session::new(data[0] & 1 == seq::START_BLANK, data);
     let mut log = Vec::new();
