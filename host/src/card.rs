@@ -169,11 +169,17 @@ pub struct JukiCard<T: Transport> {
     sm: Option<Session>,
 }
 
-/// The counter's commands, which the card takes only under secure messaging: UPDATE BINARY,
-/// RESET RETRY COUNTER, GENERATE ASYMMETRIC KEY PAIR (generate), ACTIVATE, DEACTIVATE and
-/// TERMINATE.
+/// The counter's commands, which the card takes only under secure messaging (UPDATE BINARY,
+/// RESET RETRY COUNTER, GENERATE ASYMMETRIC KEY PAIR P1 `80`, ACTIVATE, DEACTIVATE,
+/// TERMINATE): decided by the card core's own parser and gate, so host and card cannot differ.
 fn is_counter_command(cmd: &Command) -> bool {
-    matches!(cmd.ins, 0xD6 | 0x2C | 0x44 | 0x04 | 0xFE) || (cmd.ins, cmd.p1) == (0x46, 0x80)
+    let Ok(raw) = cmd.encode_extended() else {
+        return false;
+    };
+    juki_card::apdu::CommandApdu::parse(&raw)
+        .ok()
+        .and_then(|apdu| juki_card::command::Command::parse(&apdu).ok())
+        .is_some_and(|c| juki_card::gate::needs_counter(&c))
 }
 
 impl<T: Transport> JukiCard<T> {
