@@ -500,11 +500,13 @@ mod tests {
         let at = bytes.windows(7).position(|w| w == b"JK-0001").unwrap();
         bytes[at + 2] = b'\r';
         assert!(CardInfo::decode(&bytes).is_err());
-        let mut changes = ChangeInfo::default();
-        changes.address = Some(Change {
-            date: Date::from_ymd(2026, 4, 1).unwrap(),
-            reason: "move".into(),
-        });
+        let changes = ChangeInfo {
+            address: Some(Change {
+                date: Date::from_ymd(2026, 4, 1).unwrap(),
+                reason: "move".into(),
+            }),
+            ..ChangeInfo::default()
+        };
         let mut bytes = changes.encode().unwrap();
         let n = bytes.len();
         bytes[n - 1] = 0x07; // BEL in the reason
