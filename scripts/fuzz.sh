@@ -77,7 +77,10 @@ fi
 
 # ---- build once ----------------------------------------------------------------------------------
 say "cargo +$NIGHTLY fuzz build (sanitizer $SANITIZER)"
-(cd "$FUZZ" && cargo "+$NIGHTLY" fuzz build --sanitizer "$SANITIZER")
+if ! (cd "$FUZZ" && cargo "+$NIGHTLY" fuzz build --sanitizer "$SANITIZER"); then
+    printf 'fuzz.sh: FAILED: the fuzz targets do not build with %s\n' "$NIGHTLY"
+    exit 1
+fi
 
 dict_of() {
     case "$1" in

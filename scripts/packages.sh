@@ -19,6 +19,8 @@ ensure_packages() {
     done
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+    # libFuzzer (the fuzz crate's libfuzzer-sys) is C++.
+    command -v c++ >/dev/null 2>&1 || missing+=(g++)
     if [ "${#missing[@]}" -gt 0 ]; then
         need_root "installing ${missing[*]}"
         say "installing ${missing[*]}"

@@ -10,7 +10,10 @@
 #      warnings), and builds the card core for thumbv7em-none-eabihf with no default features;
 #   4. starts its own pcscd (or reuses a running one) and waits until vpcd listens;
 #   5. cargo test --workspace with JUKI_PCSC=1 (tests that need PC/SC fail if it is missing);
-#   6. smoke-tests the real binaries: juki-reader-sim in "Virtual PCD 00 00", seen and driven by
+#   6. bounded fuzzing: scripts/fuzz.sh (each cargo-fuzz target JUKI_FUZZ_SECONDS, default 60 s,
+#      on nightly; without nightly a "WARNING: fuzzing SKIPPED" and the stable replay of
+#      fuzz/corpus and fuzz/regressions);
+#   7. smoke-tests the real binaries: juki-reader-sim in "Virtual PCD 00 00", seen and driven by
 #      opensc-tool, image persisted across a restart; pcscd restarted under a card;
 # and stops everything it started. Exits non-zero on any failure.
 set -euo pipefail
@@ -92,6 +95,10 @@ say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 say "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+say "cargo fmt --check and cargo clippy of the fuzz crate (fuzz/, its own workspace)"
+cargo fmt --manifest-path fuzz/Cargo.toml --check
+CARGO_TARGET_DIR=fuzz/target cargo clippy --manifest-path fuzz/Cargo.toml --no-default-features \
+    --features seeds --all-targets -- -D warnings
 if ls "$(rustc --print target-libdir --target "$CARD_TARGET" 2>/dev/null)"/libcore-* >/dev/null 2>&1; then
     say "card core for $CARD_TARGET (no_std, no default features)"
     cargo build -p juki-card --target "$CARD_TARGET" --no-default-features
@@ -140,7 +147,11 @@ export JUKI_PCSC=1
 say "cargo test --workspace (JUKI_PCSC=1)"
 cargo test --workspace
 
-# ---- 6. smoke test of the binaries --------------------------------------------------------------
+# ---- 6. fuzzing (fuzz/README.md) ---------------------------------------------------------------
+say "fuzzing: every cargo-fuzz target for ${JUKI_FUZZ_SECONDS:-60} s (scripts/fuzz.sh)"
+scripts/fuzz.sh "${JUKI_FUZZ_SECONDS:-60}"
+
+# ---- 7. smoke test of the binaries --------------------------------------------------------------
 say "smoke test: juki-reader-sim + opensc-tool"
 cargo build --workspace --bins
 SIM_BIN="${CARGO_TARGET_DIR:-target}/debug/juki-reader-sim"
