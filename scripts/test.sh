@@ -219,7 +219,16 @@ check "no APDU data (PIN) in the simulator's log, even with --verbose" no_pin_in
 # pcscd restarted under a card in the reader: juki says what is wrong, the simulator reconnects
 # by itself, and the next command works. Only with the pcscd this script started.
 JUKI_BIN="${CARGO_TARGET_DIR:-target}/debug/juki"
-status_ok() { "$JUKI_BIN" --reader "$SMOKE_READER" status >/dev/null 2>>"$WORK/juki.log"; }
+# Right after a card is inserted pcscd may still reset it once; juki then says so (exit 5, "was
+# reset"): the status is tried up to three times.
+status_ok() {
+    local _
+    for _ in 1 2 3; do
+        "$JUKI_BIN" --reader "$SMOKE_READER" status >/dev/null 2>>"$WORK/juki.log" && return 0
+        sleep 0.5
+    done
+    return 1
+}
 status_says_no_pcscd() {
     local code=0
     "$JUKI_BIN" --reader "$SMOKE_READER" status >/dev/null 2>"$WORK/nopcscd.err" || code=$?

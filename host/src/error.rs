@@ -188,6 +188,16 @@ pub enum Error {
         /// The reader.
         reader: String,
     },
+    /// The card was reset under the operation (another application, the reader, or pcscd just
+    /// after the card was inserted): the exclusive transaction is gone.
+    #[error(
+        "the card in reader \"{reader}\" was reset during the operation (カードがリセットされました): \
+         nothing more was sent to it; try again"
+    )]
+    CardReset {
+        /// The reader.
+        reader: String,
+    },
     /// The PC/SC stack reported an error.
     #[error("PC/SC error: {0}")]
     Pcsc(#[from] pcsc::Error),
@@ -307,6 +317,7 @@ impl Error {
             self,
             Error::CardRemoved { .. }
                 | Error::ReaderLost { .. }
+                | Error::CardReset { .. }
                 | Error::NoCard { .. }
                 | Error::Pcsc(_)
                 | Error::Sim(_)
@@ -356,6 +367,7 @@ impl Error {
             | Error::NoCardInAnyReader { .. }
             | Error::CardRemoved { .. }
             | Error::ReaderLost { .. }
+            | Error::CardReset { .. }
             | Error::Pcsc(_) => 5,
             Error::SecurityStatusNotSatisfied
             | Error::CardSuspended

@@ -200,6 +200,9 @@ fn lost(reader: &str, e: pcsc::Error) -> Error {
         | pcsc::Error::CommError => Error::ReaderLost {
             reader: reader.to_string(),
         },
+        pcsc::Error::ResetCard | pcsc::Error::NotTransacted => Error::CardReset {
+            reader: reader.to_string(),
+        },
         e => Error::Pcsc(e),
     }
 }

@@ -99,6 +99,7 @@ fn outcome_of(e: &Error) -> Option<Outcome> {
         | Error::NoCard { .. }
         | Error::CardRemoved { .. }
         | Error::ReaderLost { .. }
+        | Error::CardReset { .. }
         | Error::NoCardInAnyReader { .. }
         | Error::NoReader
         | Error::ReaderNotFound { .. }
