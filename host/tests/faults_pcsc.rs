@@ -26,7 +26,7 @@ use juki_reader_sim::server::FIRST_READER_NAME;
 mod common;
 
 use common::pcsc::{juki_card_command, lock_or_skip, Served};
-use common::{fails, ok, path_str as s, run, text};
+use common::{fails, ok, path_str as s, root_and_chiyoda, run, text};
 
 /// `juki --reader "Virtual PCD 00 00" ARGS` on the real clock, no inherited settings.
 fn juki(args: &[&str], stdin: &str) -> Output {
@@ -171,22 +171,7 @@ fn setup(serials: &[&str]) -> World {
         tmp: tempfile::tempdir().unwrap(),
     };
     let root = w.path("root");
-    ok(juki(&["authority", "init", "--dir", s(&root)], ""));
-    ok(juki(
-        &[
-            "authority",
-            "certify",
-            "--root",
-            s(&root),
-            "--municipality",
-            "131016",
-            "--name",
-            "千代田区",
-            "--out",
-            s(&w.path("cred")),
-        ],
-        "",
-    ));
+    root_and_chiyoda(w.tmp.path(), juki);
     ok(w.plain_with(
         &[
             "operator",

@@ -16,7 +16,7 @@ use juki_host::jpki::ca::JpkiCa;
 mod common;
 
 use common::pcsc::{juki_card_command, lock_or_skip, Served};
-use common::{fails, ok, path_str as s, run, text};
+use common::{fails, ok, path_str as s, root_and_chiyoda, run, text};
 
 /// `juki --reader "Virtual PCD 00 00" ARGS` on the real clock.
 fn juki(args: &[&str], stdin: &str) -> Output {
@@ -124,22 +124,7 @@ fn setup(name: &str, birth: &str, sex: &str, serial: &str) -> (World, Served) {
         tmp: tempfile::tempdir().unwrap(),
     };
     let root = w.path("root");
-    ok(juki(&["authority", "init", "--dir", s(&root)], ""));
-    ok(juki(
-        &[
-            "authority",
-            "certify",
-            "--root",
-            s(&root),
-            "--municipality",
-            "131016",
-            "--name",
-            "千代田区",
-            "--out",
-            s(&w.path("cred")),
-        ],
-        "",
-    ));
+    root_and_chiyoda(w.tmp.path(), juki);
     let out = ok(juki(&["jpki", "ca", "init", "--dir", s(&w.path("ca"))], ""));
     assert!(
         out.contains("sign-ca.pem") && out.contains("auth-ca.pem"),

@@ -62,6 +62,28 @@ pub fn fails(out: Output, code: i32, message: &str) -> String {
     stderr
 }
 
+/// The national root in `dir/root` (`juki authority init`) and the counter credential of
+/// 千代田区 (131016) certified by it in `dir/cred`, each run through `juki`.
+pub fn root_and_chiyoda(dir: &Path, juki: impl Fn(&[&str], &str) -> Output) {
+    let root = dir.join("root");
+    ok(juki(&["authority", "init", "--dir", path_str(&root)], ""));
+    ok(juki(
+        &[
+            "authority",
+            "certify",
+            "--root",
+            path_str(&root),
+            "--municipality",
+            "131016",
+            "--name",
+            "千代田区",
+            "--out",
+            path_str(&dir.join("cred")),
+        ],
+        "",
+    ));
+}
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
