@@ -240,24 +240,8 @@ pub fn counter_key() -> &'static SigningKey {
 /// A command APDU from header, data and Le (short when it fits, else extended), as the
 /// transcripts build them: `le` is `None`, one byte (short) or two bytes (extended).
 pub fn command(header: [u8; 4], data: &[u8], le: Option<&[u8]>) -> Vec<u8> {
-    let extended = data.len() > 255 || le.is_some_and(|l| l.len() == 2);
-    let mut apdu = header.to_vec();
-    if !data.is_empty() {
-        if extended {
-            apdu.push(0);
-            apdu.extend_from_slice(&(data.len() as u16).to_be_bytes());
-        } else {
-            apdu.push(data.len() as u8);
-        }
-        apdu.extend_from_slice(data);
-    }
-    if let Some(le) = le {
-        if extended && data.is_empty() {
-            apdu.push(0);
-        }
-        apdu.extend_from_slice(le);
-    }
-    apdu
+    juki_test_vectors::build_command(&header, Some(data.to_vec()), le.map(<[u8]>::to_vec))
+        .unwrap_or_else(|e| panic!("a fuzz harness command: {}", e.0))
 }
 
 /// Maximum tries of the three PINs, in [`Card::pin_tries`] order.

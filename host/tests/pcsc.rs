@@ -26,7 +26,7 @@ use juki_reader_sim::server::{pcsc_required, FIRST_READER_NAME, SECOND_READER_NA
 mod common;
 
 use common::pcsc::{juki_card, lock_or_skip, Served};
-use common::{fails, juki, ok, path_str, text};
+use common::{fails, juki, ok, path_str, root_and_chiyoda, text};
 
 #[test]
 fn cli_whole_life_through_pcsc() {
@@ -35,25 +35,10 @@ fn cli_whole_life_through_pcsc() {
     };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    let counter = dir.path().join("counter");
+    let counter = dir.path().join("cred");
     let image = dir.path().join("card.img");
 
-    ok(juki(&["authority", "init", "--dir", path_str(&root)], ""));
-    ok(juki(
-        &[
-            "authority",
-            "certify",
-            "--root",
-            path_str(&root),
-            "--municipality",
-            "131016",
-            "--name",
-            "千代田区",
-            "--out",
-            path_str(&counter),
-        ],
-        "",
-    ));
+    root_and_chiyoda(dir.path(), juki);
     // A municipality code with a wrong check digit is refused.
     fails(
         juki(

@@ -11,7 +11,7 @@ mod script;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use script::{parse_bytes, ParseError};
+pub use script::{build_command, parse_bytes, strip_comment, ParseError};
 
 /// Something that takes a command APDU and answers a response (data ‖ SW1 SW2).
 pub trait Exchange {

@@ -149,7 +149,7 @@ fn length_octets(len: usize) -> Result<Vec<u8>, ParseError> {
 
 /// Builds a command APDU from `H H H H [data] [Le XX|Le XXXX]`, computing Lc; short form when
 /// it fits, extended otherwise (or when `Le` is given as two bytes).
-fn build_command(
+pub fn build_command(
     header: &[u8],
     data: Option<Vec<u8>>,
     le: Option<Vec<u8>>,
@@ -617,7 +617,8 @@ fn split_response(response: &[u8]) -> Result<(&[u8], &[u8]), String> {
     Ok(response.split_at(response.len() - 2))
 }
 
-fn strip_comment(line: &str) -> &str {
+/// A transcript line without its comment (`#` outside a string and not a `#N` length).
+pub fn strip_comment(line: &str) -> &str {
     // A '#' starts a comment unless it is inside a string or is a '#N' length expectation.
     let mut in_string = false;
     for (i, c) in line.char_indices() {

@@ -30,7 +30,7 @@ use juki_host::jpki::ca::{cert_pem, crl_pem, CertRequest, JpkiCa, RevocationReas
 use juki_host::jpki::{citizen, cms, validate, CertKind};
 use juki_host::pin_input::Pin;
 use juki_reader_sim::vpcd::write_frame;
-use juki_test_vectors::{keys, parse_bytes, TRANSCRIPTS};
+use juki_test_vectors::{keys, parse_bytes, strip_comment, TRANSCRIPTS};
 use x509_cert::der::Encode;
 
 type Vars = HashMap<String, Vec<u8>>;
@@ -56,23 +56,6 @@ struct Script {
     name: &'static str,
     blank: bool,
     ops: Vec<OwnedOp>,
-}
-
-fn strip_comment(line: &str) -> &str {
-    let mut in_string = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_string = !in_string,
-            '#' if !in_string => {
-                let next = line[i + 1..].chars().next();
-                if !next.is_some_and(|n| n.is_ascii_digit()) {
-                    return &line[..i];
-                }
-            }
-            _ => {}
-        }
-    }
-    line
 }
 
 /// `> H H H H [DATA] [Le XX]` or `> raw bytes`, as the transcript runner builds them.
