@@ -6,8 +6,9 @@
 #      (+ pkgconf, and a C toolchain if there is no `cc`); openssl is the independent verifier
 #      of the JPKI signatures;
 #   2. adds the rustup target thumbv7em-none-eabihf (and rustfmt/clippy) if missing;
-#   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings), cargo doc (-D
-#      warnings), and builds the card core for thumbv7em-none-eabihf with no default features;
+#   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings: the benchmarks
+#      too), cargo doc (-D warnings), and builds the card core for thumbv7em-none-eabihf with no
+#      default features, also linked as a bare-metal image (chip/, docs/performance.md);
 #   4. starts its own pcscd (or reuses a running one) and waits until vpcd listens;
 #   5. cargo test --workspace with JUKI_PCSC=1 (tests that need PC/SC fail if it is missing);
 #   6. bounded fuzzing: scripts/fuzz.sh (each cargo-fuzz target JUKI_FUZZ_SECONDS, default 60 s,
@@ -100,47 +101,18 @@ cargo fmt --manifest-path fuzz/Cargo.toml --check
 CARGO_TARGET_DIR=fuzz/target cargo clippy --manifest-path fuzz/Cargo.toml --no-default-features \
     --features seeds --all-targets -- -D warnings
 if ls "$(rustc --print target-libdir --target "$CARD_TARGET" 2>/dev/null)"/libcore-* >/dev/null 2>&1; then
-    say "card core for $CARD_TARGET (no_std, no default features)"
+    say "card core for $CARD_TARGET (no_std, no default features), and linked as a chip image (chip/)"
     cargo build -p juki-card --target "$CARD_TARGET" --no-default-features
+    cargo fmt --manifest-path chip/Cargo.toml --check
+    (cd chip && cargo build --release --target "$CARD_TARGET" --quiet)
 else
     say "WARNING: SKIPPED the no_std build of the card for $CARD_TARGET: the target is not installed"
 fi
 
 # ---- 4. pcscd -----------------------------------------------------------------------------------
-pcscd_running() {
-    local comm
-    for comm in /proc/[0-9]*/comm; do
-        [ "$(cat "$comm" 2>/dev/null)" = pcscd ] && return 0
-    done
-    return 1
-}
-# vpcd listening on a port (from /proc, so no iproute2/netcat needed and no connection to vpcd,
-# which would take it for a card).
-listening() {
-    local hex
-    hex=$(printf '%04X' "$1")
-    grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-
-if pcscd_running; then
-    say "reusing the running pcscd"
-elif command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pcscd.socket 2>/dev/null; then
-    say "pcscd is socket-activated by systemd: starting it with a client"
-    timeout 10 opensc-tool -l >/dev/null 2>&1 || true
-else
-    need_root "starting pcscd"
-    say "starting pcscd"
-    "${SUDO[@]}" pcscd --foreground >"$WORK/pcscd.log" 2>&1 &
-    PCSCD_PID=$!
-fi
-for _ in $(seq $((TIMEOUT_S * 10))); do
-    listening "$SMOKE_PORT" && break
-    if [ -n "$PCSCD_PID" ] && ! kill -0 "$PCSCD_PID" 2>/dev/null; then
-        die "pcscd exited at start (see pcscd.log above)"
-    fi
-    sleep 0.1
-done
-listening "$SMOKE_PORT" || die "vpcd is not listening on port $SMOKE_PORT (is vsmartcard-vpcd installed?)"
+# shellcheck source=scripts/pcscd.sh
+. scripts/pcscd.sh
+start_pcscd "$WORK/pcscd.log" "$SMOKE_PORT" "$TIMEOUT_S"
 export JUKI_PCSC=1
 
 # ---- 5. tests -----------------------------------------------------------------------------------

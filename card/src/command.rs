@@ -31,37 +31,50 @@ pub enum Command<'a> {
         /// The file ID.
         fid: u16,
     },
-    /// READ BINARY (`00 B0`).
+    /// READ BINARY (`00 B0`): of the current EF (offset in P1-P2), or of the EF with the
+    /// short identifier in P1 (`P1 = 80|SFI`, offset in P2), which becomes current.
     ReadBinary {
-        /// Offset from P1-P2.
+        /// Short EF identifier from P1, if any.
+        sfi: Option<u8>,
+        /// Offset from P1-P2 (or P2).
         offset: u16,
         /// Ne.
         ne: usize,
     },
-    /// UPDATE BINARY (`00 D6`).
+    /// UPDATE BINARY (`00 D6`): P1-P2 as READ BINARY.
     UpdateBinary {
-        /// Offset from P1-P2.
+        /// Short EF identifier from P1, if any.
+        sfi: Option<u8>,
+        /// Offset from P1-P2 (or P2).
         offset: u16,
         /// The bytes to write.
         data: &'a [u8],
     },
-    /// VERIFY (`00 20 00 80`); `None` asks for the tries left.
+    /// VERIFY (`00 20 00 80`, or `00 20 00 80|SFI`); `None` asks for the tries left.
     Verify {
+        /// The PIN EF's short identifier from P2, if any (`80`: the current EF).
+        sfi: Option<u8>,
         /// The PIN tried, if any.
         pin: Option<&'a [u8]>,
     },
-    /// CHANGE REFERENCE DATA (`00 24 01 80`).
+    /// CHANGE REFERENCE DATA (`00 24 01 80`, or `00 24 01 80|SFI`).
     ChangeReferenceData {
+        /// The PIN EF's short identifier from P2, if any.
+        sfi: Option<u8>,
         /// The new PIN.
         new_pin: &'a [u8],
     },
-    /// RESET RETRY COUNTER (`00 2C 02 80`).
+    /// RESET RETRY COUNTER (`00 2C 02 80`, or `00 2C 02 80|SFI`).
     ResetRetryCounter {
+        /// The PIN EF's short identifier from P2, if any.
+        sfi: Option<u8>,
         /// The new PIN.
         new_pin: &'a [u8],
     },
-    /// GENERATE ASYMMETRIC KEY PAIR (`00 46`).
+    /// GENERATE ASYMMETRIC KEY PAIR (`00 46 80|81 00`, or P2 `80|SFI`).
     GenerateKeyPair {
+        /// The key EF's short identifier from P2, if any (`00`: the current EF).
+        sfi: Option<u8>,
         /// Generate or read.
         mode: KeyPairMode,
     },
@@ -133,15 +146,54 @@ fn some_data<'a>(apdu: &CommandApdu<'a>) -> Result<&'a [u8], Error> {
     }
 }
 
-fn offset(apdu: &CommandApdu<'_>) -> Result<u16, Error> {
-    if apdu.p1 & 0x80 != 0 {
-        // Short EF identifier in P1: not supported.
+/// The largest short EF identifier (ISO/IEC 7816-4 §7.2.2: 1–30; 0 and 31 are reserved).
+pub const MAX_SFI: u8 = 30;
+
+fn sfi(value: u8) -> Result<u8, Error> {
+    if (1..=MAX_SFI).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::WrongP1P2)
+    }
+}
+
+/// READ/UPDATE BINARY P1-P2: `0xxxxxxx xxxxxxxx` a 15-bit offset into the current EF;
+/// `100sssss oooooooo` the EF with short identifier `sssss` and an 8-bit offset.
+fn binary_target(apdu: &CommandApdu<'_>) -> Result<(Option<u8>, u16), Error> {
+    if apdu.p1 & 0x80 == 0 {
+        return Ok((None, apdu.p1p2()));
+    }
+    if apdu.p1 & 0x60 != 0 {
         return Err(Error::WrongP1P2);
     }
-    Ok(apdu.p1p2())
+    Ok((Some(sfi(apdu.p1 & 0x1F)?), u16::from(apdu.p2)))
+}
+
+/// VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER: P1 as given, P2 `80` (the current PIN
+/// EF) or `80|SFI` (the PIN EF with that short identifier in the current application).
+fn pin_reference(apdu: &CommandApdu<'_>, p1: u8) -> Result<Option<u8>, Error> {
+    match (apdu.p1, apdu.p2) {
+        (given, 0x80) if given == p1 => Ok(None),
+        (given, p2) if given == p1 && p2 & 0xE0 == 0x80 => Ok(Some(sfi(p2 & 0x1F)?)),
+        _ => Err(Error::WrongP1P2),
+    }
 }
 
 impl<'a> Command<'a> {
+    /// The EF the command names by its short identifier, if any: it is selected before the
+    /// command runs, as by SELECT (ISO/IEC 7816-4 §7.2.2), and stays current.
+    pub fn short_ef(&self) -> Option<u8> {
+        match *self {
+            Command::ReadBinary { sfi, .. }
+            | Command::UpdateBinary { sfi, .. }
+            | Command::Verify { sfi, .. }
+            | Command::ChangeReferenceData { sfi, .. }
+            | Command::ResetRetryCounter { sfi, .. }
+            | Command::GenerateKeyPair { sfi, .. } => sfi,
+            _ => None,
+        }
+    }
+
     /// Parses a complete command (class chaining bit already cleared by the transport).
     ///
     /// Unknown INS `6D00`; known INS with the other class `6E00`; P1-P2 not as documented
@@ -176,53 +228,63 @@ impl<'a> Command<'a> {
                 _ => Err(Error::WrongP1P2),
             },
             0xB0 => {
-                let offset = offset(apdu)?;
+                let (sfi, offset) = binary_target(apdu)?;
                 no_data(apdu)?;
                 if apdu.ne == 0 {
                     return Err(Error::WrongLength);
                 }
                 Ok(Command::ReadBinary {
+                    sfi,
                     offset,
                     ne: apdu.ne,
                 })
             }
             0xD6 => {
-                let offset = offset(apdu)?;
+                let (sfi, offset) = binary_target(apdu)?;
                 no_le(apdu)?;
                 Ok(Command::UpdateBinary {
+                    sfi,
                     offset,
                     data: some_data(apdu)?,
                 })
             }
             0x20 => {
-                p1p2(apdu, 0x0080)?;
+                let sfi = pin_reference(apdu, 0x00)?;
                 no_le(apdu)?;
                 Ok(Command::Verify {
+                    sfi,
                     pin: (!apdu.data.is_empty()).then_some(apdu.data),
                 })
             }
             0x24 => {
-                p1p2(apdu, 0x0180)?;
+                let sfi = pin_reference(apdu, 0x01)?;
                 no_le(apdu)?;
                 Ok(Command::ChangeReferenceData {
+                    sfi,
                     new_pin: some_data(apdu)?,
                 })
             }
             0x2C => {
-                p1p2(apdu, 0x0280)?;
+                let sfi = pin_reference(apdu, 0x02)?;
                 no_le(apdu)?;
                 Ok(Command::ResetRetryCounter {
+                    sfi,
                     new_pin: some_data(apdu)?,
                 })
             }
             0x46 => {
-                let mode = match (apdu.p1, apdu.p2) {
-                    (0x80, 0x00) => KeyPairMode::Generate,
-                    (0x81, 0x00) => KeyPairMode::ReadPublic,
+                let mode = match apdu.p1 {
+                    0x80 => KeyPairMode::Generate,
+                    0x81 => KeyPairMode::ReadPublic,
+                    _ => return Err(Error::WrongP1P2),
+                };
+                let sfi = match apdu.p2 {
+                    0x00 => None,
+                    p2 if p2 & 0xE0 == 0x80 => Some(sfi(p2 & 0x1F)?),
                     _ => return Err(Error::WrongP1P2),
                 };
                 no_data(apdu)?;
-                Ok(Command::GenerateKeyPair { mode })
+                Ok(Command::GenerateKeyPair { sfi, mode })
             }
             0x2A => {
                 p1p2(apdu, 0x0080)?;
@@ -297,7 +359,18 @@ mod tests {
         assert_eq!(parse(&[0, 0xB0, 0, 0]), Err(Error::WrongLength));
         assert_eq!(parse(&[0, 0xB0, 0, 0, 1, 1, 0]), Err(Error::WrongLength));
         assert_eq!(parse(&[0, 0xD6, 0, 0]), Err(Error::WrongLength));
-        assert_eq!(parse(&[0, 0x20, 0, 0x81]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x20, 0, 0x9F]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x20, 0, 0xA1]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x20, 0, 0x01]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x24, 1, 0x9F, 1, 1]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x2C, 2, 0xC1, 1, 1]), Err(Error::WrongP1P2));
+        // Short EF identifiers: 0 and 31 are reserved; P1 100sssss only.
+        assert_eq!(parse(&[0, 0xB0, 0x9F, 0, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xB0, 0xA1, 0, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xB0, 0xC1, 0, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xD6, 0xE2, 0, 1, 0]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x46, 0x80, 0x9F]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0x46, 0x80, 0x1A]), Err(Error::WrongP1P2));
         assert_eq!(parse(&[0, 0x20, 1, 0x80]), Err(Error::WrongP1P2));
         assert_eq!(parse(&[0, 0x24, 0, 0x80, 1, 1]), Err(Error::WrongP1P2));
         assert_eq!(parse(&[0, 0x24, 1, 0x80]), Err(Error::WrongLength));
@@ -356,17 +429,59 @@ mod tests {
         assert_eq!(
             parse(&[0, 0xB0, 0x01, 0x02, 0]),
             Ok(Command::ReadBinary {
+                sfi: None,
                 offset: 0x0102,
                 ne: 256
             })
         );
         assert_eq!(
+            parse(&[0, 0xB0, 0x81, 0x10, 0, 0, 0]),
+            Ok(Command::ReadBinary {
+                sfi: Some(1),
+                offset: 0x10,
+                ne: 65536
+            })
+        );
+        assert_eq!(
+            parse(&[0, 0xD6, 0x9E, 0x00, 1, 0xAA]),
+            Ok(Command::UpdateBinary {
+                sfi: Some(30),
+                offset: 0,
+                data: &[0xAA]
+            })
+        );
+        assert_eq!(
+            parse(&[0, 0x20, 0, 0x9B, 1, 0x41]),
+            Ok(Command::Verify {
+                sfi: Some(0x1B),
+                pin: Some(&[0x41])
+            })
+        );
+        assert_eq!(
+            parse(&[0, 0x2C, 2, 0x9C, 1, 0x31]),
+            Ok(Command::ResetRetryCounter {
+                sfi: Some(0x1C),
+                new_pin: &[0x31]
+            })
+        );
+        assert_eq!(
+            parse(&[0, 0x46, 0x80, 0x9A]),
+            Ok(Command::GenerateKeyPair {
+                sfi: Some(0x1A),
+                mode: KeyPairMode::Generate
+            })
+        );
+        assert_eq!(
             parse(&[0, 0x20, 0, 0x80]),
-            Ok(Command::Verify { pin: None })
+            Ok(Command::Verify {
+                sfi: None,
+                pin: None
+            })
         );
         assert_eq!(
             parse(&[0, 0x46, 0x81, 0, 0]),
             Ok(Command::GenerateKeyPair {
+                sfi: None,
                 mode: KeyPairMode::ReadPublic
             })
         );

@@ -493,8 +493,8 @@ mod tests {
         let today = Date::from_ymd(2027, 1, 1).unwrap();
         let cert = certificate(&root, &counter, Date::from_ymd(2031, 3, 31).unwrap());
         let challenge = [7u8; CHALLENGE_LEN];
-        let eph = crate::keys::public_key(&[3u8; 32]).unwrap();
-        let other_eph = crate::keys::public_key(&[4u8; 32]).unwrap();
+        let eph = crate::keys::public_key(&[3u8; 32], None).unwrap();
+        let other_eph = crate::keys::public_key(&[4u8; 32], None).unwrap();
         let data =
             encode_auth_data(&cert, &eph, &sign(&counter, &auth_digest(&challenge, &eph))).unwrap();
         let ok = verify_auth(&data, root.verifying_key(), today, &challenge).unwrap();

@@ -30,6 +30,9 @@ pub struct Applet<N: Nvm, R: RngCore + CryptoRng> {
     /// The core record exists but cannot be decoded: every command answers `6581`.
     fault: bool,
     volatile: Volatile,
+    /// The precomputed multiples of the generator for key generation and signing, when the
+    /// platform provides them (configuration, not state: kept across resets).
+    pub(crate) basepoint: Option<&'static crate::basepoint::BasepointTable>,
 }
 
 fn push(out: &mut Response, bytes: &[u8]) -> Result<(), Error> {
@@ -63,6 +66,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             core,
             fault,
             volatile: Volatile::new(),
+            basepoint: None,
         };
         if applet.core.erasure_pending {
             // A power cut interrupted TERMINATE CARD USAGE after its core commit: finish the
@@ -121,12 +125,12 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         match command {
             Command::SelectApp { aid, fci } => return self.select_app(aid, fci, out),
             Command::SelectFile { fid } => self.select_file(fid),
-            Command::ReadBinary { offset, ne } => self.read_binary(offset, ne, out),
-            Command::UpdateBinary { offset, data } => self.update_binary(offset, data),
-            Command::Verify { pin } => self.verify(pin),
-            Command::ChangeReferenceData { new_pin } => self.change_pin(new_pin),
-            Command::ResetRetryCounter { new_pin } => self.reset_retry_counter(new_pin),
-            Command::GenerateKeyPair { mode } => self.generate_key_pair(mode, out),
+            Command::ReadBinary { offset, ne, .. } => self.read_binary(offset, ne, out),
+            Command::UpdateBinary { offset, data, .. } => self.update_binary(offset, data),
+            Command::Verify { pin, .. } => self.verify(pin),
+            Command::ChangeReferenceData { new_pin, .. } => self.change_pin(new_pin),
+            Command::ResetRetryCounter { new_pin, .. } => self.reset_retry_counter(new_pin),
+            Command::GenerateKeyPair { mode, .. } => self.generate_key_pair(mode, out),
             Command::ComputeSignature { hash } => self.compute_signature(hash, out),
             Command::GetChallenge => {
                 let challenge = issuer::get_challenge(&mut self.rng, &mut self.volatile);
@@ -339,7 +343,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
                 .flatten()
                 .ok_or(Error::ConditionsNotSatisfied)?,
         };
-        let public = keys::public_key(&scalar)?;
+        let public = keys::public_key(&scalar, self.basepoint)?;
         push(out, &[0x7F, 0x49, 0x43, 0x86, 0x41])?;
         push(out, &public)
     }
@@ -356,7 +360,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             .copied()
             .flatten()
             .ok_or(Error::ConditionsNotSatisfied)?;
-        let signature = keys::sign(&scalar, hash, &mut self.rng)?;
+        let signature = keys::sign(&scalar, hash, &mut self.rng, self.basepoint)?;
         push(out, &signature)
     }
 
@@ -496,6 +500,11 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         if self.core.erasure_pending {
             self.finish_termination()?;
         }
+        // A short EF identifier selects its EF first (`6A82` if the application has none);
+        // the gate and the handler then see it as the current EF.
+        if let Some(sfi) = command.short_ef() {
+            self.select_file(u16::from(sfi))?;
+        }
         let current_ef = self.volatile.ef.and_then(files::ef);
         gate::check(
             self.core.lifecycle,
@@ -511,6 +520,9 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// object: `6988`, and the session ends), run, and its response protected with the status
     /// word inside and outside. The session stays unless the command ended the counter's
     /// authentication (TERMINATE CARD USAGE).
+    // Not inlined into `handle`: its decrypted-command buffer would otherwise sit on the stack
+    // of every plain command too (docs/performance.md, "Memory").
+    #[inline(never)]
     fn handle_protected(
         &mut self,
         apdu: &CommandApdu<'_>,
@@ -525,19 +537,20 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             self.volatile.end_counter_session();
             return Err(Error::SmObjectsIncorrect);
         };
-        let mut inner_out = Response::new();
+        // The inner command answers into `out`, which is then protected in place.
+        out.clear();
         let sw = if gate::never_protected(&inner) {
             Error::ConditionsNotSatisfied.sw()
         } else {
-            match self.handle_command(&inner, &mut inner_out, true) {
+            match self.handle_command(&inner, out, true) {
                 Ok(sw) => sw,
                 Err(e) => {
-                    inner_out.clear();
+                    out.clear();
                     e.sw()
                 }
             }
         };
-        let wrapped = session.wrap_response(&inner_out, sw, out);
+        let wrapped = session.wrap_response(out, sw);
         if self.volatile.counter {
             self.volatile.sm = Some(session);
         }

@@ -18,7 +18,8 @@ pub fn needs_counter(command: &Command<'_>) -> bool {
         Command::UpdateBinary { .. }
             | Command::ResetRetryCounter { .. }
             | Command::GenerateKeyPair {
-                mode: KeyPairMode::Generate
+                mode: KeyPairMode::Generate,
+                ..
             }
             | Command::Activate
             | Command::Deactivate
@@ -48,9 +49,11 @@ pub fn allowed_in(state: Lifecycle, current_ef: Option<&Ef>, command: &Command<'
         | Command::ResetRetryCounter { .. }
         | Command::GenerateKeyPair {
             mode: KeyPairMode::Generate,
+            ..
         } => matches!(state, Initialised | Issued | Suspended),
         Command::GenerateKeyPair {
             mode: KeyPairMode::ReadPublic,
+            ..
         } => matches!(state, Initialised | Issued),
         Command::ReadBinary { .. } => match state {
             Blank => false,
@@ -116,6 +119,7 @@ mod tests {
     #[test]
     fn gate() {
         let update = Command::UpdateBinary {
+            sfi: None,
             offset: 0,
             data: &[1],
         };
@@ -136,7 +140,10 @@ mod tests {
             check(Lifecycle::Initialised, false, None, &Command::Activate),
             Err(Error::SecurityStatusNotSatisfied)
         );
-        let verify = Command::Verify { pin: None };
+        let verify = Command::Verify {
+            sfi: None,
+            pin: None,
+        };
         assert_eq!(
             check(Lifecycle::Initialised, true, None, &verify),
             Err(Error::ConditionsNotSatisfied)
@@ -152,6 +159,7 @@ mod tests {
             Err(Error::ConditionsNotSatisfied)
         );
         let read = Command::GenerateKeyPair {
+            sfi: None,
             mode: KeyPairMode::ReadPublic,
         };
         assert_eq!(check(Lifecycle::Issued, false, None, &read), Ok(()));
@@ -163,8 +171,15 @@ mod tests {
         let card_info = find(App::Juki, JUKI_CARD_INFO).and_then(ef);
         let four_info = find(App::Juki, 0x0002).and_then(ef);
         let token = find(App::Jpki, 0x0006).and_then(ef);
-        let read = Command::ReadBinary { offset: 0, ne: 1 };
-        let verify = Command::Verify { pin: None };
+        let read = Command::ReadBinary {
+            sfi: None,
+            offset: 0,
+            ne: 1,
+        };
+        let verify = Command::Verify {
+            sfi: None,
+            pin: None,
+        };
         // Suspended: the holder's commands 6283, the counter's work.
         assert_eq!(
             check(Suspended, true, four_info, &read),

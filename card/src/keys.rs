@@ -1,50 +1,108 @@
 //! P-256 key generation and hedged ECDSA signing.
 //!
-//! Signing is RFC 6979 with fresh randomness mixed in (`RandomizedPrehashSigner`): a weak RNG
-//! alone, or a fault alone, does not reveal the key.
+//! Signing is RFC 6979 with fresh randomness mixed in, exactly as ecdsa 0.16's
+//! `RandomizedPrehashSigner::sign_prehash_with_rng` (the same RNG output gives the same
+//! signature): a weak RNG alone, or a fault alone, does not reveal the key. It works on the
+//! stored scalar directly: no `SigningKey`, whose construction computes the public key (a whole
+//! scalar multiplication) for nothing.
+//!
+//! Every product with the generator (`k·G` of a signature, the public key of a scalar) uses the
+//! precomputed [`BasepointTable`] when the caller has one, the generic multiplication otherwise;
+//! both are constant time and give the same point.
 
-use p256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
-use p256::ecdsa::{Signature, SigningKey};
+use p256::ecdsa::Signature;
+use p256::elliptic_curve::ops::Reduce;
+use p256::elliptic_curve::point::AffineCoordinates;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::{Curve, Field, FieldBytesEncoding, PrimeField};
+use p256::{FieldBytes, NistP256, NonZeroScalar, ProjectivePoint, Scalar, U256};
 use rand_core::{CryptoRng, RngCore};
-use zeroize::Zeroize;
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
 
+use crate::basepoint::BasepointTable;
 use crate::state::PublicKeyBytes;
 use crate::status::Error;
 
-/// Generates a new private key; returns its scalar (the `SigningKey` itself wipes its copy when
-/// dropped, and so does the caller's core state).
+/// `k·G`, with the table when there is one.
+fn mul_generator(k: &Scalar, table: Option<&BasepointTable>) -> ProjectivePoint {
+    match table {
+        Some(table) => table.mul(k),
+        None => ProjectivePoint::GENERATOR * k,
+    }
+}
+
+/// The stored scalar as a field element: `6985` unless `0 < d < n`.
+fn secret_scalar(scalar: &[u8; 32]) -> Result<Zeroizing<NonZeroScalar>, Error> {
+    let bytes: &FieldBytes = scalar.into();
+    Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(*bytes))
+        .map(Zeroizing::new)
+        .ok_or(Error::ConditionsNotSatisfied)
+}
+
+/// Generates a new private key; returns its scalar (the caller's core state wipes its copy).
+///
+/// Draws from `rng` exactly as `SigningKey::random` did (rejection sampling of a non-zero
+/// scalar), without computing the public key.
 pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> [u8; 32] {
-    let key = SigningKey::random(rng);
-    let mut bytes = key.to_bytes();
+    let key = Zeroizing::new(NonZeroScalar::random(rng));
+    let mut bytes = key.to_repr();
     let scalar: [u8; 32] = bytes.into();
     bytes.zeroize();
     scalar
 }
 
-fn signing_key(scalar: &[u8; 32]) -> Result<SigningKey, Error> {
-    SigningKey::from_bytes(scalar.into()).map_err(|_| Error::ConditionsNotSatisfied)
-}
-
 /// The SEC1 uncompressed public key of `scalar`.
-pub fn public_key(scalar: &[u8; 32]) -> Result<PublicKeyBytes, Error> {
-    let key = signing_key(scalar)?;
-    let point = key.verifying_key().to_encoded_point(false);
+pub fn public_key(
+    scalar: &[u8; 32],
+    table: Option<&BasepointTable>,
+) -> Result<PublicKeyBytes, Error> {
+    let d = secret_scalar(scalar)?;
+    let point = mul_generator(d.as_ref(), table)
+        .to_affine()
+        .to_encoded_point(false);
     PublicKeyBytes::try_from(point.as_bytes()).map_err(|_| Error::ConditionsNotSatisfied)
 }
 
 /// Signs the 32-byte `hash` (hedged ECDSA); returns `r‖s`.
+///
+/// As ecdsa 0.16: `z = bits2field(hash)`, 32 bytes of additional data from `rng`,
+/// `k = RFC6979(d, n, z, ad)` with HMAC-SHA-256, `r = x(k·G) mod n`, `s = k⁻¹·(z + r·d)`
+/// (no low-s normalisation for P-256).
 pub fn sign<R: RngCore + CryptoRng>(
     scalar: &[u8; 32],
     hash: &[u8],
     rng: &mut R,
+    table: Option<&BasepointTable>,
 ) -> Result<[u8; 64], Error> {
     if hash.len() != 32 {
         return Err(Error::WrongLength);
     }
-    let key = signing_key(scalar)?;
-    let signature: Signature = key
-        .sign_prehash_with_rng(rng, hash)
-        .map_err(|_| Error::WrongData)?;
+    let d = secret_scalar(scalar)?;
+    let z_bytes = ecdsa::hazmat::bits2field::<NistP256>(hash).map_err(|_| Error::WrongData)?;
+    let mut ad = Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(&mut *ad);
+
+    // The ephemeral scalar. `scalar` is the canonical encoding of `d` (`from_repr` accepted it).
+    let order = FieldBytesEncoding::<NistP256>::encode_field_bytes(&NistP256::ORDER);
+    let mut k_bytes = rfc6979::generate_k::<Sha256, _>(scalar.into(), &order, &z_bytes, &ad[..]);
+    let k = Option::<Scalar>::from(Scalar::from_repr(k_bytes)).map(Zeroizing::new);
+    k_bytes.zeroize();
+    let k = k.ok_or(Error::WrongData)?;
+    if bool::from(k.is_zero()) {
+        return Err(Error::WrongData);
+    }
+    let k_inv = Option::<Scalar>::from(k.invert())
+        .map(Zeroizing::new)
+        .ok_or(Error::WrongData)?;
+
+    let z = <Scalar as Reduce<U256>>::reduce_bytes(&z_bytes);
+    let big_r = mul_generator(&k, table).to_affine();
+    let r = <Scalar as Reduce<U256>>::reduce_bytes(&big_r.x());
+    let d: &Scalar = d.as_ref();
+    let s = *k_inv * (z + r * d);
+    // Refuses r = 0 or s = 0, as ecdsa does.
+    let signature = Signature::from_scalars(r, s).map_err(|_| Error::WrongData)?;
     Ok(signature.to_bytes().into())
 }
 
@@ -53,4 +111,148 @@ pub fn valid_public_key(bytes: &[u8]) -> bool {
     bytes.len() == 65
         && bytes.first() == Some(&0x04)
         && p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes).is_ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::hazmat::{PrehashVerifier, RandomizedPrehashSigner};
+    use p256::ecdsa::{SigningKey, VerifyingKey};
+    use rand_core::{impls, OsRng};
+    use sha2::Digest;
+    use std::boxed::Box;
+
+    /// A deterministic "CSPRNG" for the tests: SHA-256 in counter mode over a seed. Cloned, it
+    /// gives both sides of a comparison the same output.
+    #[derive(Clone)]
+    struct TestRng {
+        seed: [u8; 32],
+        counter: u64,
+    }
+
+    impl TestRng {
+        fn new(seed: u8) -> Self {
+            TestRng {
+                seed: [seed; 32],
+                counter: 0,
+            }
+        }
+    }
+
+    impl RngCore for TestRng {
+        fn next_u32(&mut self) -> u32 {
+            impls::next_u32_via_fill(self)
+        }
+        fn next_u64(&mut self) -> u64 {
+            impls::next_u64_via_fill(self)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for chunk in dest.chunks_mut(32) {
+                let block = Sha256::new()
+                    .chain_update(self.seed)
+                    .chain_update(self.counter.to_be_bytes())
+                    .finalize();
+                self.counter += 1;
+                chunk.copy_from_slice(&block[..chunk.len()]);
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl CryptoRng for TestRng {}
+
+    fn table() -> Box<BasepointTable> {
+        Box::new(BasepointTable::new())
+    }
+
+    #[test]
+    fn signatures_are_those_of_ecdsa_with_and_without_the_table() {
+        let table = table();
+        for seed in 0..20u8 {
+            let mut rng = TestRng::new(seed);
+            let scalar = generate(&mut rng);
+            let key = SigningKey::from_bytes((&scalar).into()).unwrap();
+            let hash: [u8; 32] = Sha256::digest([seed]).into();
+            let expected: Signature = key.sign_prehash_with_rng(&mut rng.clone(), &hash).unwrap();
+            let expected: [u8; 64] = expected.to_bytes().into();
+            for t in [None, Some(&*table)] {
+                let mut ours = rng.clone();
+                let signature = sign(&scalar, &hash, &mut ours, t).unwrap();
+                assert_eq!(signature, expected, "seed {seed}, table {}", t.is_some());
+                // The same RNG consumption: 32 bytes.
+                let mut theirs = rng.clone();
+                let _: Signature = key.sign_prehash_with_rng(&mut theirs, &hash).unwrap();
+                assert_eq!(ours.next_u64(), theirs.next_u64());
+                VerifyingKey::from(&key)
+                    .verify_prehash(&hash, &Signature::from_slice(&signature).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn hedged_signatures_differ_and_verify() {
+        let table = table();
+        let scalar = generate(&mut OsRng);
+        let key = *SigningKey::from_bytes((&scalar).into())
+            .unwrap()
+            .verifying_key();
+        let hash = [0xA5; 32];
+        let a = sign(&scalar, &hash, &mut OsRng, Some(&table)).unwrap();
+        let b = sign(&scalar, &hash, &mut OsRng, None).unwrap();
+        assert_ne!(a, b);
+        for s in [a, b] {
+            key.verify_prehash(&hash, &Signature::from_slice(&s).unwrap())
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn wrong_hash_length_and_bad_scalars_are_refused_as_before() {
+        let table = table();
+        let scalar = generate(&mut OsRng);
+        for t in [None, Some(&*table)] {
+            for len in [0, 16, 31, 33, 64] {
+                let hash = std::vec![1u8; len];
+                assert_eq!(sign(&scalar, &hash, &mut OsRng, t), Err(Error::WrongLength));
+            }
+            // Zero and n are not keys (SigningKey::from_bytes refused them too).
+            let n: [u8; 32] =
+                FieldBytesEncoding::<NistP256>::encode_field_bytes(&NistP256::ORDER).into();
+            for bad in [[0u8; 32], n, [0xFF; 32]] {
+                assert_eq!(
+                    sign(&bad, &[0; 32], &mut OsRng, t),
+                    Err(Error::ConditionsNotSatisfied)
+                );
+                assert_eq!(public_key(&bad, t), Err(Error::ConditionsNotSatisfied));
+            }
+        }
+    }
+
+    #[test]
+    fn public_keys_are_those_of_signing_key() {
+        let table = table();
+        let mut rng = TestRng::new(99);
+        for _ in 0..20 {
+            let before = rng.clone();
+            let scalar = generate(&mut rng);
+            // The same draws as SigningKey::random.
+            let key = SigningKey::random(&mut before.clone());
+            assert_eq!(<[u8; 32]>::from(key.to_bytes()), scalar);
+            let expected = key.verifying_key().to_encoded_point(false);
+            for t in [None, Some(&*table)] {
+                assert_eq!(public_key(&scalar, t).unwrap(), expected.as_bytes());
+            }
+        }
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        let g = ProjectivePoint::GENERATOR
+            .to_affine()
+            .to_encoded_point(false);
+        assert_eq!(public_key(&one, Some(&table)).unwrap(), g.as_bytes());
+    }
 }

@@ -7,6 +7,8 @@
 //! The path of one APDU: [`transport`] (chaining, `61xx`/GET RESPONSE, extended lengths, over
 //! [`apdu`] parsing) → [`command`] (typed command) → [`gate`] (lifecycle and counter
 //! authentication) → [`dispatch`] (the handlers, with [`issuer`], [`keys`], [`pin`], [`files`]).
+//! Key generation and signing multiply the generator with [`basepoint::BasepointTable`] when the
+//! platform gives the card one ([`Card::with_basepoint_table`]).
 //! Persistent state: [`storage`] (atomic two-slot records over the NVM) holding [`state`] (the
 //! versioned core record) and the binary EFs; volatile state: [`volatile`]. Errors: [`status`].
 #![no_std]
@@ -16,6 +18,7 @@
 extern crate std;
 
 pub mod apdu;
+pub mod basepoint;
 pub mod command;
 pub mod cvc;
 pub mod dispatch;
@@ -86,6 +89,15 @@ impl<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> Card<N, R> {
             transport: transport::Transport::new(),
             applet: dispatch::Applet::power_on(nvm, rng),
         }
+    }
+
+    /// Uses `table` (the precomputed multiples of the generator) for key generation and
+    /// signing: the same keys and signatures, several times faster. Configuration of the
+    /// platform, not card state: it stays across [`Card::reset`] and is not in the NVM. Without
+    /// it the card multiplies the generator like any other point.
+    pub fn with_basepoint_table(mut self, table: &'static basepoint::BasepointTable) -> Self {
+        self.applet.basepoint = Some(table);
+        self
     }
 
     /// Warm reset (or power-off then power-on): clears all volatile state.

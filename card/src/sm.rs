@@ -287,25 +287,38 @@ impl Session {
         })
     }
 
-    /// Protects a response: `87` (if `data`), `99` with `sw`, `8E`; written to `out`.
+    /// Protects a response in place: `buf` holds the plain response data and becomes `87` (if
+    /// there was data), `99` with `sw`, `8E`. In place, so the card needs no second response
+    /// buffer on its stack (docs/performance.md, "Memory").
     pub fn wrap_response<const N: usize>(
         &mut self,
-        data: &[u8],
+        buf: &mut Vec<u8, N>,
         sw: u16,
-        out: &mut Vec<u8, N>,
     ) -> Result<(), SmError> {
         let ssc = self.next();
-        out.clear();
-        if !data.is_empty() {
-            self.encrypt_into(&ssc, data, out)?;
+        let n = buf.len();
+        if n > 0 {
+            let clen = padded_len(n);
+            let header = tlv::encode_header(TAG_DATA, clen + 1).map_err(|_| SmError::TooLong)?;
+            let start = header.len() + 1;
+            buf.resize(start + clen, 0).map_err(|_| SmError::TooLong)?;
+            buf.copy_within(..n, start);
+            buf.get_mut(..header.len())
+                .ok_or(SmError::TooLong)?
+                .copy_from_slice(&header);
+            *buf.get_mut(header.len()).ok_or(SmError::TooLong)? = 0x01;
+            let cipher = buf.get_mut(start..).ok_or(SmError::TooLong)?;
+            cbc::Encryptor::<Aes128>::new(&self.enc.into(), &self.iv(&ssc).into())
+                .encrypt_padded_mut::<Iso7816>(cipher, n)
+                .map_err(|_| SmError::TooLong)?;
         }
         let sw_obj = [0x99, 0x02, (sw >> 8) as u8, sw as u8];
-        out.extend_from_slice(&sw_obj)
+        buf.extend_from_slice(&sw_obj)
             .map_err(|_| SmError::TooLong)?;
-        let mac = self.mac(&ssc, &[out.as_slice()]);
-        out.extend_from_slice(&[0x8E, MAC_LEN as u8])
+        let mac = self.mac(&ssc, &[buf.as_slice()]);
+        buf.extend_from_slice(&[0x8E, MAC_LEN as u8])
             .map_err(|_| SmError::TooLong)?;
-        out.extend_from_slice(&mac).map_err(|_| SmError::TooLong)?;
+        buf.extend_from_slice(&mac).map_err(|_| SmError::TooLong)?;
         Ok(())
     }
 
@@ -426,8 +439,8 @@ mod tests {
         assert_eq!((inner.cla, inner.ins, inner.p1, inner.p2), (0, 0xD6, 1, 2));
         assert_eq!(inner.data, data);
         assert_eq!(inner.ne, ne);
-        let mut resp: Vec<u8, 2200> = Vec::new();
-        card.wrap_response(data, 0x6283, &mut resp).unwrap();
+        let mut resp: Vec<u8, 2200> = Vec::from_slice(data).unwrap();
+        card.wrap_response(&mut resp, 0x6283).unwrap();
         let mut back: Vec<u8, 2200> = Vec::new();
         assert_eq!(host.unwrap_response(&resp, &mut back).unwrap(), 0x6283);
         assert_eq!(back.as_slice(), data);
@@ -501,7 +514,7 @@ mod tests {
             b"new address"
         );
         let mut resp: Vec<u8, 64> = Vec::new();
-        card.wrap_response(&[], 0x9000, &mut resp).unwrap();
+        card.wrap_response(&mut resp, 0x9000).unwrap();
         assert_eq!(
             card.unwrap_command(&apdu(&first), &mut plain).err(),
             Some(SmError::BadMac)
@@ -522,9 +535,8 @@ mod tests {
     #[test]
     fn tampered_responses_fail_and_keys_differ_per_session() {
         let (mut host, mut card) = pair();
-        let mut resp: Vec<u8, 128> = Vec::new();
-        card.wrap_response(b"public key", 0x9000, &mut resp)
-            .unwrap();
+        let mut resp: Vec<u8, 128> = Vec::from_slice(b"public key").unwrap();
+        card.wrap_response(&mut resp, 0x9000).unwrap();
         let mut bad = resp.clone();
         let n = bad.len();
         bad[n - 12] ^= 0x01; // the 99 status word

@@ -45,8 +45,10 @@ fn malformed_apdus_answer_the_right_status_word() {
         sw(&mut card, &[0x00, 0xA4, 0x01, 0x0C, 0x02, 0x00, 0x01]),
         0x6A86
     );
-    assert_eq!(sw(&mut card, &[0x00, 0x20, 0x00, 0x81]), 0x6A86);
-    assert_eq!(sw(&mut card, &[0x00, 0xB0, 0x81, 0x00, 0x00]), 0x6A86);
+    assert_eq!(sw(&mut card, &[0x00, 0x20, 0x00, 0x9F]), 0x6A86);
+    assert_eq!(sw(&mut card, &[0x00, 0x20, 0x00, 0x01]), 0x6A86);
+    assert_eq!(sw(&mut card, &[0x00, 0xB0, 0x80, 0x00, 0x00]), 0x6A86);
+    assert_eq!(sw(&mut card, &[0x00, 0xB0, 0xA1, 0x00, 0x00]), 0x6A86);
     assert_eq!(sw(&mut card, &[0x00, 0x84, 0x00, 0x01, 0x10]), 0x6A86);
     // Unknown INS, unknown CLA, logical channel.
     assert_eq!(sw(&mut card, &[0x00, 0x0E, 0x00, 0x00]), 0x6D00);
@@ -63,6 +65,99 @@ fn malformed_apdus_answer_the_right_status_word() {
     assert_eq!(sw(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x08]), 0x6700);
     // Nothing garbled the session: the card still answers.
     assert_eq!(tx(&mut card, &[0, 0x84, 0, 0, 0x10]).1, 0x9000);
+}
+
+// ---------------------------------------------------------------- short EF identifiers
+
+/// A short EF identifier (the low byte of the file ID) in READ/UPDATE BINARY P1 or in the P2 of
+/// the PIN and key commands selects that EF first, saving the SELECT: the same answers, the same
+/// access conditions, and the EF stays current.
+#[test]
+fn short_ef_identifiers_select_their_ef_first() {
+    let (mut card, counter) = issued_card();
+    // No application selected: no EF to find.
+    assert_eq!(sw(&mut card, &[0, 0xB0, 0x84, 0, 0]), 0x6A82);
+    select_juki(&mut card);
+    // Card information (free): the same bytes as SELECT + READ BINARY.
+    let (info, s) = tx(&mut card, &[0, 0xB0, 0x84, 0, 0]);
+    assert_eq!((info.clone(), s), (card_info(), 0x9000));
+    // The EF stays current: a plain READ BINARY goes on at an offset.
+    assert_eq!(
+        tx(&mut card, &[0, 0xB0, 0, 3, 0]),
+        (card_info()[3..].to_vec(), 0x9000)
+    );
+    // P2 is the offset.
+    assert_eq!(
+        tx(&mut card, &[0, 0xB0, 0x84, 3, 2]),
+        (card_info()[3..5].to_vec(), 0x9000)
+    );
+    // No such EF in this application (住基 has no 0005; 0017 is the JPKI AP's).
+    assert_eq!(sw(&mut card, &[0, 0xB0, 0x85, 0, 0]), 0x6A82);
+    assert_eq!(sw(&mut card, &[0, 0x20, 0, 0x97]), 0x6A82);
+    // Resident code behind the 住基 PIN, which P2 9C names (EF 001C).
+    assert_eq!(sw(&mut card, &[0, 0xB0, 0x81, 0, 0]), 0x6982);
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0x20, 0, 0x9C, b"0000", None)),
+        0x63C2
+    );
+    assert_eq!(sw(&mut card, &[0, 0x20, 0, 0x9C]), 0x63C2);
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0x20, 0, 0x9C, JUKI_PIN, None)),
+        0x9000
+    );
+    assert_eq!(
+        tx(&mut card, &[0, 0xB0, 0x81, 0, 0]),
+        (RESIDENT_CODE.to_vec(), 0x9000)
+    );
+    // A binary EF is not a PIN: VERIFY naming 0004 is refused as with it selected.
+    select_ef(&mut card, 0x0004);
+    let selected = sw(&mut card, &apdu(0, 0x20, 0, 0x80, JUKI_PIN, None));
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0x20, 0, 0x84, JUKI_PIN, None)),
+        selected
+    );
+    assert_ne!(selected, 0x9000);
+    // The counter's commands still need the counter and secure messaging.
+    assert_eq!(sw(&mut card, &apdu(0, 0xD6, 0x84, 0, b"x", None)), 0x6982);
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0x2C, 2, 0x9C, b"2468", None)),
+        0x6982
+    );
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
+    assert_eq!(
+        raw(&mut card, &apdu(0, 0xD6, 0x84, 0, b"x", None)).1,
+        0x6987
+    );
+    // Under secure messaging, UPDATE BINARY by short identifier writes that EF.
+    let mut changed = card_info();
+    changed[0] ^= 1;
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0xD6, 0x84, 0, &changed, None)),
+        0x9000
+    );
+    select_juki(&mut card);
+    assert_eq!(tx(&mut card, &[0, 0xB0, 0x84, 0, 0]), (changed, 0x9000));
+
+    // JPKI: sign with VERIFY by short identifier, then the key by SELECT (4 APDUs in all).
+    select_jpki(&mut card);
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0x20, 0, 0x9B, SIGN_PIN, None)),
+        0x9000
+    );
+    select_ef(&mut card, 0x001A);
+    let hash: [u8; 32] = Sha256::digest(b"e-application").into();
+    let (signature, s) = tx(&mut card, &apdu(0x80, 0x2A, 0, 0x80, &hash, Some(256)));
+    assert_eq!(s, 0x9000);
+    // The key's public half, by short identifier too (P2 9A).
+    let (public, s) = tx(&mut card, &[0, 0x46, 0x81, 0x9A, 0]);
+    assert_eq!(s, 0x9000);
+    let key = VerifyingKey::from_sec1_bytes(&public[5..]).unwrap();
+    let signature = Signature::from_slice(&signature).unwrap();
+    key.verify_prehash(&hash, &signature).unwrap();
+    // The signing certificate EF 0001 of the JPKI AP is behind the sign password: verified.
+    assert_ne!(sw(&mut card, &[0, 0xB0, 0x81, 0, 0]), 0x6982);
+    select_jpki(&mut card);
+    assert_eq!(sw(&mut card, &[0, 0xB0, 0x81, 0, 0]), 0x6982);
 }
 
 #[test]
@@ -765,6 +860,37 @@ fn regenerating_a_key_replaces_it() {
     select_jpki(&mut card);
     select_ef(&mut card, 0x001A);
     assert_eq!(public_key(&mut card), after);
+}
+
+#[test]
+fn card_with_a_basepoint_table_generates_keys_and_signs() {
+    let table: &'static juki_card::basepoint::BasepointTable =
+        Box::leak(Box::new(juki_card::basepoint::BasepointTable::new()));
+    let counter = Counter::new();
+    let mut card = new_card().with_basepoint_table(table);
+    personalise(&mut card, &counter); // both keys generated with the table
+    reset(&mut card); // the table is configuration: it stays
+    let hash: [u8; 32] = Sha256::digest(b"with the table").into();
+    select_jpki(&mut card);
+    select_ef(&mut card, 0x001B);
+    assert_eq!(verify(&mut card, SIGN_PIN), 0x9000);
+    select_ef(&mut card, 0x001A);
+    let (sig, s) = tx(&mut card, &apdu(0x80, 0x2A, 0, 0x80, &hash, Some(256)));
+    assert_eq!((sig.len(), s), (64, 0x9000));
+    let key = public_key(&mut card);
+    key.verify_prehash(&hash, &Signature::from_slice(&sig).unwrap())
+        .unwrap();
+    // The same card image without the table: the same public key, and its signatures verify.
+    let mut plain = power_cycle(card);
+    select_jpki(&mut plain);
+    select_ef(&mut plain, 0x001B);
+    assert_eq!(verify(&mut plain, SIGN_PIN), 0x9000);
+    select_ef(&mut plain, 0x001A);
+    assert_eq!(public_key(&mut plain), key);
+    let (sig, s) = tx(&mut plain, &apdu(0x80, 0x2A, 0, 0x80, &hash, Some(256)));
+    assert_eq!(s, 0x9000);
+    key.verify_prehash(&hash, &Signature::from_slice(&sig).unwrap())
+        .unwrap();
 }
 
 // ---------------------------------------------------------------- persistence and size

@@ -720,21 +720,24 @@ fn check_command(a: &CommandApdu<'_>) {
                     assert_eq!(a.data, fid.to_be_bytes(), "SELECT by FID data");
                     assert_eq!(a.ne, 0, "SELECT by FID with Le accepted");
                 }
-                Command::ReadBinary { offset, ne } => {
+                Command::ReadBinary { sfi, offset, ne } => {
                     assert!(ne > 0 && ne == a.ne && a.data.is_empty());
-                    assert!(offset < 0x8000 && offset == a.p1p2());
+                    assert_binary_target(a, sfi, offset);
                 }
-                Command::UpdateBinary { offset, data } => {
-                    assert!(!data.is_empty() && a.ne == 0 && offset < 0x8000);
+                Command::UpdateBinary { sfi, offset, data } => {
+                    assert!(!data.is_empty() && a.ne == 0);
+                    assert_binary_target(a, sfi, offset);
                 }
-                Command::Verify { pin } => {
-                    assert_eq!(a.p1p2(), 0x0080);
+                Command::Verify { sfi, pin } => {
+                    assert_eq!(a.p1, 0x00);
+                    assert_eq!(a.p2, 0x80 | sfi_byte(sfi));
                     assert_eq!(pin.is_some(), !a.data.is_empty());
                     assert_eq!(a.ne, 0, "VERIFY with Le accepted");
                 }
-                Command::ChangeReferenceData { new_pin }
-                | Command::ResetRetryCounter { new_pin } => {
+                Command::ChangeReferenceData { sfi, new_pin }
+                | Command::ResetRetryCounter { sfi, new_pin } => {
                     assert!(!new_pin.is_empty() && a.ne == 0);
+                    assert_eq!(a.p2, 0x80 | sfi_byte(sfi));
                 }
                 Command::ComputeSignature { hash } => {
                     assert_eq!(&hash[..], a.data);
@@ -747,9 +750,34 @@ fn check_command(a: &CommandApdu<'_>) {
                 Command::Activate | Command::Deactivate | Command::Terminate => {
                     assert!(a.data.is_empty() && a.ne == 0 && a.p1p2() == 0);
                 }
-                Command::GenerateKeyPair { .. } => assert!(a.data.is_empty()),
+                Command::GenerateKeyPair { sfi, .. } => {
+                    assert!(a.data.is_empty());
+                    assert_eq!(a.p2, sfi.map_or(0, |n| 0x80 | n));
+                }
             }
         }
+    }
+}
+
+/// A short EF identifier as the parser took it: 1–30, or none (`0`).
+fn sfi_byte(sfi: Option<u8>) -> u8 {
+    match sfi {
+        Some(n) => {
+            assert!((1..=30).contains(&n), "short EF identifier {n} accepted");
+            n
+        }
+        None => 0,
+    }
+}
+
+/// READ/UPDATE BINARY P1-P2: `80|SFI` and an 8-bit offset, or a 15-bit offset.
+fn assert_binary_target(a: &CommandApdu<'_>, sfi: Option<u8>, offset: u16) {
+    match sfi {
+        Some(_) => {
+            assert_eq!(a.p1, 0x80 | sfi_byte(sfi));
+            assert_eq!(offset, u16::from(a.p2));
+        }
+        None => assert!(offset < 0x8000 && offset == a.p1p2()),
     }
 }
 

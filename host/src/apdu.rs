@@ -221,9 +221,16 @@ pub fn transceive<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Vec
 /// Reads the whole current EF: one READ BINARY with extended Le `00 00 00` (65536) when the
 /// transport takes extended length, otherwise short READ BINARYs by offset until a short read.
 /// `max` bounds the size accepted (a card answering more is malformed).
-pub fn read_binary_all<T: Transport + ?Sized>(t: &mut T, max: usize) -> Result<Vec<u8>> {
+pub fn read_binary_all<T: Transport + ?Sized>(
+    t: &mut T,
+    sfi: Option<u8>,
+    max: usize,
+) -> Result<Vec<u8>> {
+    // The first READ BINARY names the EF by its short identifier (P1 `80|SFI`, offset in P2),
+    // which makes it current for the reads by offset that may follow.
+    let first_p1 = sfi.map_or(0x00, |sfi| 0x80 | sfi);
     if t.supports_extended_length() {
-        let cmd = Command::new(0x00, 0xB0, 0x00, 0x00).with_le(EXTENDED_MAX_LE);
+        let cmd = Command::new(0x00, 0xB0, first_p1, 0x00).with_le(EXTENDED_MAX_LE);
         let data = transceive(t, &cmd)?;
         if data.len() > max {
             return Err(Error::Protocol(format!(
@@ -242,6 +249,7 @@ pub fn read_binary_all<T: Transport + ?Sized>(t: &mut T, max: usize) -> Result<V
         }
         let offset = out.len() as u16;
         let [p1, p2] = offset.to_be_bytes();
+        let p1 = if offset == 0 { first_p1 } else { p1 };
         let cmd = Command::new(0x00, 0xB0, p1, p2).with_le(SHORT_MAX_LE);
         let resp = exchange(t, &cmd)?;
         if resp.sw == 0x6B00 && offset > 0 {
@@ -454,9 +462,37 @@ mod tests {
                 ("00b0020000", &format!("{}9000", "33".repeat(10))),
             ],
         );
-        let data = read_binary_all(&mut t, 2048).unwrap();
+        let data = read_binary_all(&mut t, None, 2048).unwrap();
         assert_eq!(data.len(), 522);
         assert_eq!(data[521], 0x33);
+        t.done();
+    }
+
+    #[test]
+    fn read_binary_by_short_identifier_then_by_offset() {
+        // Short reads: the first names EF 000A by its short identifier, the next go on by offset
+        // in the EF it made current.
+        let mut t = Scripted::new(
+            false,
+            &[
+                ("00b08a0000", &format!("{}9000", "11".repeat(256))),
+                ("00b0010000", &format!("{}9000", "22".repeat(5))),
+            ],
+        );
+        assert_eq!(
+            read_binary_all(&mut t, Some(0x0A), 2048).unwrap().len(),
+            261
+        );
+        t.done();
+        // Extended: one APDU for the whole certificate.
+        let mut t = Scripted::new(
+            true,
+            &[("00b08a00000000", &format!("{}9000", "11".repeat(1200)))],
+        );
+        assert_eq!(
+            read_binary_all(&mut t, Some(0x0A), 2048).unwrap().len(),
+            1200
+        );
         t.done();
     }
 
@@ -469,7 +505,7 @@ mod tests {
                 ("00b0010000", "6b00"),
             ],
         );
-        assert_eq!(read_binary_all(&mut t, 2048).unwrap().len(), 256);
+        assert_eq!(read_binary_all(&mut t, None, 2048).unwrap().len(), 256);
         t.done();
     }
 
@@ -479,14 +515,14 @@ mod tests {
             true,
             &[("00b00000000000", &format!("{}9000", "11".repeat(700)))],
         );
-        assert_eq!(read_binary_all(&mut t, 2048).unwrap().len(), 700);
+        assert_eq!(read_binary_all(&mut t, None, 2048).unwrap().len(), 700);
         t.done();
         let mut t = Scripted::new(
             true,
             &[("00b00000000000", &format!("{}9000", "11".repeat(700)))],
         );
         assert!(matches!(
-            read_binary_all(&mut t, 100),
+            read_binary_all(&mut t, None, 100),
             Err(Error::Protocol(_))
         ));
     }
@@ -495,7 +531,7 @@ mod tests {
     fn read_binary_refused() {
         let mut t = Scripted::new(false, &[("00b0000000", "6982")]);
         assert!(matches!(
-            read_binary_all(&mut t, 2048),
+            read_binary_all(&mut t, None, 2048),
             Err(Error::SecurityStatusNotSatisfied)
         ));
     }

@@ -244,7 +244,17 @@ impl CounterCredential {
     /// ephemeral key for the secure-messaging session ‖ `5F37` signature over
     /// [`cvc::auth_digest`] of the challenge and that key.
     pub fn authenticate(&self, challenge: &[u8], ephemeral: &[u8]) -> Result<Vec<u8>> {
-        let signature = sign_digest(&self.key, &cvc::auth_digest(challenge, ephemeral))?;
+        // Hedged ECDSA with the generator table (crate::generator): the counter signs a
+        // challenge at every authentication.
+        let scalar = zeroize::Zeroizing::new(<[u8; 32]>::from(self.key.to_bytes()));
+        let digest = cvc::auth_digest(challenge, ephemeral);
+        let signature = juki_card::keys::sign(
+            &scalar,
+            &digest,
+            &mut rand_core::OsRng,
+            Some(crate::generator::table()),
+        )
+        .map_err(|e| Error::Crypto(format!("signing the challenge: {e:?}")))?;
         let data = cvc::encode_auth_data(&self.cert, ephemeral, &signature)
             .map_err(|e| Error::Crypto(format!("encoding the authentication: {e:?}")))?;
         Ok(data.to_vec())

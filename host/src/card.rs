@@ -8,9 +8,7 @@
 
 use juki_card::sm::{self, Session};
 use juki_card::tlv;
-use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::{Signature, VerifyingKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 
 use crate::apdu::{self, Command};
 use crate::authority::{sec1_uncompressed, CounterCredential};
@@ -308,20 +306,22 @@ impl<T: Transport> JukiCard<T> {
 
     /// Reads the whole current EF (at most `max` bytes).
     pub fn read_current(&mut self, max: usize) -> Result<Vec<u8>> {
-        apdu::read_binary_all(&mut self.t, max)
+        apdu::read_binary_all(&mut self.t, None, max)
     }
 
-    /// Selects `fid` in the current application and reads it whole.
+    /// Reads EF `fid` of the current application whole: READ BINARY naming it by its short
+    /// identifier, so one APDU where the reader takes extended length (short reads by offset
+    /// otherwise). The EF is current afterwards, as after SELECT.
     pub fn read_file(&mut self, fid: u16, max: usize) -> Result<Vec<u8>> {
-        self.select_file(fid)?;
-        self.read_current(max)
+        apdu::read_binary_all(&mut self.t, Some(short_id(fid)?), max)
     }
 
     /// Replaces the content of EF `fid` of the current application (counter only): one UPDATE
-    /// BINARY at offset 0, chained or extended as needed, so the card replaces it atomically.
+    /// BINARY at offset 0 naming the EF by its short identifier, chained or extended as needed,
+    /// so the card replaces it atomically in one command.
     pub fn write_file(&mut self, fid: u16, data: &[u8]) -> Result<()> {
-        self.select_file(fid)?;
-        self.send(&Command::new(0x00, 0xD6, 0x00, 0x00).with_data(data.to_vec()))?;
+        let p1 = 0x80 | short_id(fid)?;
+        self.send(&Command::new(0x00, 0xD6, p1, 0x00).with_data(data.to_vec()))?;
         Ok(())
     }
 
@@ -374,8 +374,7 @@ impl<T: Transport> JukiCard<T> {
     /// Tries left of a PIN, without using one (VERIFY without data).
     pub fn pin_status(&mut self, kind: PinKind) -> Result<PinStatus> {
         self.select_app(kind.app())?;
-        self.select_file(kind.fid())?;
-        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, 0x80))?;
+        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, pin_p2(kind)?))?;
         match resp.sw {
             0x9000 => Ok(PinStatus::Verified),
             0x6984 => Ok(PinStatus::Blocked),
@@ -384,18 +383,20 @@ impl<T: Transport> JukiCard<T> {
         }
     }
 
-    /// VERIFY the PIN of the currently selected PIN EF.
-    fn verify_current(&mut self, pin: &Pin) -> Result<()> {
-        self.send(&Command::new(0x00, 0x20, 0x00, 0x80).with_data(pin.as_bytes().to_vec()))?;
-        Ok(())
-    }
-
-    /// Selects the PIN's application and EF and verifies the PIN. The security status holds
-    /// until the next SELECT of an application, reset or power-off.
+    /// Selects the PIN's application and verifies the PIN (VERIFY naming the PIN EF by its
+    /// short identifier in P2: no SELECT of the EF). The security status holds until the next
+    /// SELECT of an application, reset or power-off.
     pub fn verify_pin(&mut self, kind: PinKind, pin: &Pin) -> Result<()> {
         self.select_app(kind.app())?;
-        self.select_file(kind.fid())?;
-        self.verify_current(pin)
+        self.verify_selected(kind, pin)
+    }
+
+    /// VERIFY PIN `kind` in the application already selected (its own).
+    pub fn verify_selected(&mut self, kind: PinKind, pin: &Pin) -> Result<()> {
+        self.send(
+            &Command::new(0x00, 0x20, 0x00, pin_p2(kind)?).with_data(pin.as_bytes().to_vec()),
+        )?;
+        Ok(())
     }
 
     /// Changes a PIN: VERIFY the current one, then CHANGE REFERENCE DATA, in one transaction.
@@ -405,7 +406,9 @@ impl<T: Transport> JukiCard<T> {
         kind.check_new(new.as_bytes(), None)?;
         self.exclusive(|card| {
             card.verify_pin(kind, current)?;
-            card.send(&Command::new(0x00, 0x24, 0x01, 0x80).with_data(new.as_bytes().to_vec()))?;
+            card.send(
+                &Command::new(0x00, 0x24, 0x01, pin_p2(kind)?).with_data(new.as_bytes().to_vec()),
+            )?;
             Ok(())
         })
     }
@@ -430,8 +433,8 @@ impl<T: Transport> JukiCard<T> {
     /// only, free).
     pub fn public_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
         self.select_app(App::Jpki)?;
-        self.select_file(key.fid())?;
-        let data = self.send(&Command::new(0x00, 0x46, 0x81, 0x00).with_le(256))?;
+        let p2 = 0x80 | short_id(key.fid())?;
+        let data = self.send(&Command::new(0x00, 0x46, 0x81, p2).with_le(256))?;
         parse_public_key(&data)
     }
 
@@ -473,10 +476,13 @@ impl<T: Transport> JukiCard<T> {
                 challenge.len()
             )));
         }
-        let secret = EphemeralSecret::random(&mut rand_core::OsRng);
-        let point = secret.public_key().to_encoded_point(false);
-        let counter_key = <[u8; sm::POINT_LEN]>::try_from(point.as_bytes())
-            .map_err(|_| Error::Crypto("ephemeral key encoding".into()))?;
+        // The ephemeral key with the generator table (crate::generator).
+        let scalar = zeroize::Zeroizing::new(juki_card::keys::generate(&mut rand_core::OsRng));
+        let counter_key = juki_card::keys::public_key(&scalar, Some(crate::generator::table()))
+            .map_err(|e| Error::Crypto(format!("ephemeral key: {e:?}")))?;
+        let secret =
+            Option::<p256::NonZeroScalar>::from(p256::NonZeroScalar::from_repr((*scalar).into()))
+                .ok_or_else(|| Error::Crypto("ephemeral key".into()))?;
         let data = cred.authenticate(&challenge, &counter_key)?;
         let answer = match self.send(
             &Command::new(0x00, 0x82, 0x00, 0x00)
@@ -497,7 +503,7 @@ impl<T: Transport> JukiCard<T> {
             })?;
         let card_point = p256::PublicKey::from_sec1_bytes(&card_key)
             .map_err(|_| Error::Protocol("the card's ephemeral key is not a P-256 point".into()))?;
-        let shared = secret.diffie_hellman(&card_point);
+        let shared = p256::ecdh::diffie_hellman(secret, card_point.as_affine());
         self.sm = Some(Session::derive(
             shared.raw_secret_bytes(),
             &challenge,
@@ -574,16 +580,20 @@ impl<T: Transport> JukiCard<T> {
         Ok(())
     }
 
-    /// RESET RETRY COUNTER of the currently selected PIN EF (counter authenticated).
-    fn reset_current_pin(&mut self, new: &Pin) -> Result<()> {
-        self.send(&Command::new(0x00, 0x2C, 0x02, 0x80).with_data(new.as_bytes().to_vec()))?;
+    /// RESET RETRY COUNTER of PIN `kind` of the current application (counter authenticated),
+    /// naming its EF in P2.
+    fn reset_retry_counter(&mut self, kind: PinKind, new: &Pin) -> Result<()> {
+        self.send(
+            &Command::new(0x00, 0x2C, 0x02, pin_p2(kind)?).with_data(new.as_bytes().to_vec()),
+        )?;
         Ok(())
     }
 
-    /// GENERATE ASYMMETRIC KEY PAIR (P1 `80`) in key EF of the current JPKI application.
+    /// GENERATE ASYMMETRIC KEY PAIR (P1 `80`) of a key of the current JPKI application, naming
+    /// its EF in P2.
     fn generate_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
-        self.select_file(key.fid())?;
-        let data = self.send(&Command::new(0x00, 0x46, 0x80, 0x00).with_le(256))?;
+        let p2 = 0x80 | short_id(key.fid())?;
+        let data = self.send(&Command::new(0x00, 0x46, 0x80, p2).with_le(256))?;
         parse_public_key(&data)
     }
 
@@ -610,17 +620,14 @@ impl<T: Transport> JukiCard<T> {
             card.write_file(EF_FOUR_INFO, &info)?;
             card.write_file(EF_CHANGES, &changes)?;
             card.write_file(EF_CARD_INFO, &card_info)?;
-            card.select_file(PinKind::Juki.fid())?;
-            card.reset_current_pin(&p.juki_pin)?;
+            card.reset_retry_counter(PinKind::Juki, &p.juki_pin)?;
 
             card.select_app(App::Jpki)?;
             card.counter_authenticate(cred)?;
             card.write_file(EF_TOKEN_INFO, TOKEN_LABEL)?;
             card.write_file(EF_CERTS_PRESENT, &[0x00])?;
-            card.select_file(PinKind::Auth.fid())?;
-            card.reset_current_pin(&p.auth_pin)?;
-            card.select_file(PinKind::Sign.fid())?;
-            card.reset_current_pin(&p.sign_pin)?;
+            card.reset_retry_counter(PinKind::Auth, &p.auth_pin)?;
+            card.reset_retry_counter(PinKind::Sign, &p.sign_pin)?;
             let auth = card.generate_key(KeyKind::Auth)?;
             let sign = card.generate_key(KeyKind::Sign)?;
             card.send(&Command::new(0x00, 0x44, 0x00, 0x00))?;
@@ -721,10 +728,24 @@ impl<T: Transport> JukiCard<T> {
         self.exclusive(|card| {
             card.select_app(kind.app())?;
             card.counter_authenticate(cred)?;
-            card.select_file(kind.fid())?;
-            card.reset_current_pin(new)
+            card.reset_retry_counter(kind, new)
         })
     }
+}
+
+/// The short EF identifier of `fid` (its low byte: every EF of the card has one, 1–30).
+fn short_id(fid: u16) -> Result<u8> {
+    match u8::try_from(fid) {
+        Ok(sfi) if (1..=juki_card::command::MAX_SFI).contains(&sfi) => Ok(sfi),
+        _ => Err(Error::Protocol(format!(
+            "EF {fid:04X} has no short identifier"
+        ))),
+    }
+}
+
+/// VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER P2 naming PIN `kind`'s EF: `80|SFI`.
+fn pin_p2(kind: PinKind) -> Result<u8> {
+    Ok(0x80 | short_id(kind.fid())?)
 }
 
 /// Parses `7F49 { 86 04‖X‖Y }` into a P-256 public key.

@@ -149,6 +149,9 @@ pub fn run(
     ca: Option<PathBuf>,
     command: CounterCommand,
 ) -> Result<()> {
+    // Most counter commands authenticate to the card: the generator table is built on the
+    // other core meanwhile (database, operator's password).
+    juki_host::generator::warm_up();
     let dir = session::counter_dir(dir.as_deref());
     let ca = ca.as_deref();
     let db = CounterDb::open(&dir)?;

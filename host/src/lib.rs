@@ -21,6 +21,7 @@ pub mod counter;
 pub mod date;
 pub mod demo;
 pub mod error;
+pub mod generator;
 pub mod jpki;
 pub mod pcsc_transport;
 pub mod pin;

@@ -241,12 +241,19 @@ impl Transport for PcscTransport {
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
         let reader = self.reader.clone();
         let extended = self.extended;
-        if let Err(pcsc::Error::ResetCard) = self.card.status2_owned() {
-            // Someone reset the card since we connected: reconnect (our own security status
-            // is gone anyway; the commands in `f` start from scratch).
+        // Someone reset the card since we connected: pcscd refuses the transaction with
+        // "card reset"; reconnect (our own security status is gone anyway; the commands in `f`
+        // start from scratch) and begin again. No status query first: one round trip to pcscd
+        // less for every operation.
+        let first = self.card.transaction();
+        let tx = if matches!(first, Err(pcsc::Error::ResetCard)) {
+            drop(first);
             self.reconnect(false)?;
+            self.card.transaction()
+        } else {
+            first
         }
-        let tx = self.card.transaction().map_err(|e| lost(&reader, e))?;
+        .map_err(|e| lost(&reader, e))?;
         let result = {
             let mut inner = InTransaction {
                 card: &tx,

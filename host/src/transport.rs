@@ -51,6 +51,57 @@ macro_rules! forward_transport {
 
 forward_transport!(&mut T, Box<T>);
 
+/// A transport that records every command APDU sent through it, inside
+/// [`Transport::exclusive`] too: how many APDUs an operation takes (tests, benchmarks).
+#[derive(Debug)]
+pub struct Recording<T> {
+    inner: T,
+    sent: Vec<Vec<u8>>,
+}
+
+impl<T: Transport> Recording<T> {
+    /// Records what goes to `inner`.
+    pub fn new(inner: T) -> Recording<T> {
+        Recording {
+            inner,
+            sent: Vec::new(),
+        }
+    }
+
+    /// The command APDUs sent since the last call, oldest first.
+    pub fn take(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.sent)
+    }
+}
+
+impl<T: Transport> Transport for Recording<T> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        self.sent.push(apdu.to_vec());
+        self.inner.transmit(apdu)
+    }
+
+    fn supports_extended_length(&self) -> bool {
+        self.inner.supports_extended_length()
+    }
+
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        let sent = &mut self.sent;
+        self.inner.exclusive(&mut |t: &mut dyn Transport| {
+            let mut inside = Recording {
+                inner: t,
+                sent: std::mem::take(sent),
+            };
+            let result = f(&mut inside);
+            *sent = inside.sent;
+            result
+        })
+    }
+
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+}
+
 /// Whether an ATR announces extended Lc/Le in its card capabilities (ISO/IEC 7816-4 §8.1.1.2.7:
 /// compact-TLV tag `7x` with three bytes, bit `40` of the third byte).
 ///

@@ -5,20 +5,20 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use juki_host::authority::{CounterCredential, RootAuthority};
+use juki_host::authority::RootAuthority;
 use juki_host::card::{JukiCard, Lifecycle};
 use juki_host::counter::journal::JournalState;
 use juki_host::counter::registry::CardState;
-use juki_host::counter::session::add_first_operator;
-use juki_host::counter::{CounterDb, IssueRequest, Operation, Outcome, Session};
-use juki_host::date::Date;
-use juki_host::pin_input::{Pin, PinPrompter};
-use juki_host::resident::{MunicipalityCode, Sex};
+use juki_host::counter::{CounterDb, Operation, Outcome, Session};
+use juki_host::pin_input::Pin;
+use juki_host::resident::MunicipalityCode;
 use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Transport;
 use juki_host::Result;
 
 mod common;
+
+use common::world::{today, world, World};
 
 /// A transport that "kills the process" (panics) right after the card answered the command with
 /// instruction `ins`: the card step is done, the records are not.
@@ -44,80 +44,35 @@ impl<T: Transport> Transport for DiesAfter<T> {
     }
 }
 
-fn lines(text: &str) -> PinPrompter {
-    PinPrompter::from_lines(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())))
-}
-
-fn today() -> Date {
-    Date::from_ymd(2026, 4, 1).unwrap()
-}
-
 fn login(dir: &Path, m: &MunicipalityCode) -> Session {
     let db = CounterDb::open(dir).unwrap();
     Session::login(db, m, "tanaka", &Pin::from("tanaka-pw1"), today()).unwrap()
 }
 
-/// An issued card, and a counter with operator tanaka that issued it.
-fn setup(dir: &Path) -> (CounterCredential, MunicipalityCode, std::path::PathBuf) {
-    let root = RootAuthority::generate();
-    let chiyoda = MunicipalityCode::parse("131016").unwrap();
-    let cred = root
-        .issue_counter_credential(&chiyoda, "千代田区", today(), 5)
-        .unwrap();
-    let data = dir.join("data");
-    let db = CounterDb::open(&data).unwrap();
-    add_first_operator(&db, &chiyoda, "tanaka", &Pin::from("tanaka-pw1")).unwrap();
-    drop(db);
-    let image = dir.join("card.img");
-    let mut card = JukiCard::new(SimTransport::create(&image).unwrap());
-    card.initialise(&root.public_key()).unwrap();
-    let mut s = login(&data, &chiyoda);
-    let req = IssueRequest {
-        name: "住基 一郎".into(),
-        address: "東京都千代田区千代田1-1".into(),
-        birth: Date::from_ymd(1980, 1, 2).unwrap(),
-        sex: Sex::Male,
-        photo: false,
-        serial: Some("JK-0009".into()),
-        representative: None,
-        stay_until: None,
-        resident_code: None,
-    };
-    let issued = s
-        .issue(
-            &mut card,
-            &cred,
-            &req,
-            &mut lines("2580\n1357\nJUKI2026\n"),
-            &mut |_| Ok(true),
-        )
-        .unwrap();
-    assert_eq!(
-        issued.preview.card.expires,
-        Date::from_ymd(2036, 4, 1).unwrap()
-    );
-    (cred, chiyoda, data)
+/// An issued card (common::world: JK-0009 of 千代田区, operator tanaka); these tests log in
+/// without the world's JPKI CA.
+fn setup() -> (World, MunicipalityCode) {
+    (world(), MunicipalityCode::parse("131016").unwrap())
 }
 
 #[test]
 fn a_crash_between_card_and_records_is_reported_and_resolved() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cred, chiyoda, data) = setup(dir.path());
-    let image = dir.path().join("card.img");
+    let (w, chiyoda) = setup();
+    let (cred, data, image) = (&w.cred, &w.data, &w.image);
 
     // Suspend; the process dies right after the card answered DEACTIVATE FILE.
     {
-        let mut s = login(&data, &chiyoda);
+        let mut s = login(data, &chiyoda);
         let mut card = JukiCard::new(DiesAfter {
-            inner: SimTransport::open(&image).unwrap(),
+            inner: SimTransport::open(image).unwrap(),
             ins: 0x04,
         });
         let died = catch_unwind(AssertUnwindSafe(|| {
-            s.suspend(&mut card, &cred, Some("紛失"))
+            s.suspend(&mut card, cred, Some("紛失"))
         }));
         assert!(died.is_err(), "the process died");
     }
-    let mut card = JukiCard::new(SimTransport::open(&image).unwrap());
+    let mut card = JukiCard::new(SimTransport::open(image).unwrap());
     assert_eq!(
         card.lifecycle().unwrap(),
         Lifecycle::Suspended,
@@ -125,7 +80,7 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
     );
 
     // The next start finds the unfinished operation; the registry was not changed.
-    let db = CounterDb::open(&data).unwrap();
+    let db = CounterDb::open(data).unwrap();
     let open = db.journal().unfinished().unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].operation, Operation::Suspend);
@@ -140,7 +95,7 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
         &[
             "counter",
             "--counter-dir",
-            common::path_str(&data),
+            common::path_str(data),
             "pending",
         ],
         "",
@@ -154,8 +109,8 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
     assert!(stderr.contains("UNFINISHED"), "{stderr}");
 
     // Meanwhile the card and the registry disagree: other operations are refused.
-    let mut s = login(&data, &chiyoda);
-    let err = s.resume(&mut card, &cred).unwrap_err().to_string();
+    let mut s = login(data, &chiyoda);
+    let err = s.resume(&mut card, cred).unwrap_err().to_string();
     assert!(err.contains("not finished"), "{err}");
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
 
@@ -178,8 +133,8 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
     assert!(db.audit().verify().unwrap().is_intact());
     drop(db);
     // Now resume works again.
-    let mut s = login(&data, &chiyoda);
-    s.resume(&mut card, &cred).unwrap();
+    let mut s = login(data, &chiyoda);
+    s.resume(&mut card, cred).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
     let old_code = s
         .db()
@@ -194,16 +149,16 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
     // so the clerk's resolution finishes it in the registry.
     {
         let mut card = JukiCard::new(DiesAfter {
-            inner: SimTransport::open(&image).unwrap(),
+            inner: SimTransport::open(image).unwrap(),
             ins: 0xFE,
         });
-        let died = catch_unwind(AssertUnwindSafe(|| s.change_code(&mut card, &cred)));
+        let died = catch_unwind(AssertUnwindSafe(|| s.change_code(&mut card, cred)));
         assert!(died.is_err(), "the process died");
     }
     drop(s);
-    let mut card = JukiCard::new(SimTransport::open(&image).unwrap());
+    let mut card = JukiCard::new(SimTransport::open(image).unwrap());
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Terminated);
-    let mut s = login(&data, &chiyoda);
+    let mut s = login(data, &chiyoda);
     let open = s.db().journal().unfinished().unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].operation, Operation::ChangeCode);
@@ -229,15 +184,14 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
 
 #[test]
 fn a_refused_card_step_changes_no_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_cred, chiyoda, data) = setup(dir.path());
-    let image = dir.path().join("card.img");
+    let (w, chiyoda) = setup();
+    let (data, image) = (&w.data, &w.image);
     // A counter of another root: the card refuses EXTERNAL AUTHENTICATE.
     let other = RootAuthority::generate()
         .issue_counter_credential(&chiyoda, "千代田区", today(), 5)
         .unwrap();
-    let mut s = login(&data, &chiyoda);
-    let mut card = JukiCard::new(SimTransport::open(&image).unwrap());
+    let mut s = login(data, &chiyoda);
+    let mut card = JukiCard::new(SimTransport::open(image).unwrap());
     let err = s.suspend(&mut card, &other, None).unwrap_err();
     assert!(matches!(err, juki_host::Error::CounterNotAccepted), "{err}");
     let db = s.into_db();

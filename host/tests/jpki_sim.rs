@@ -2,103 +2,22 @@
 //! (`jpki::citizen`) on an in-process simulated card: what is on the card and in the CA's records
 //! afterwards, including when the card refuses half-way.
 
-use std::path::PathBuf;
+mod common;
 
-use juki_host::authority::{CounterCredential, RootAuthority};
+use common::world::{lines, today, world};
+
 use juki_host::card::JukiCard;
 use juki_host::counter::ops::JpkiRevocation;
-use juki_host::counter::session::add_first_operator;
-use juki_host::counter::{CounterDb, IssueRequest, Operation, Session, UpdateRequest};
+use juki_host::counter::{CounterDb, Operation, Session, UpdateRequest};
 use juki_host::date::Date;
-use juki_host::jpki::ca::{JpkiCa, RevocationReason};
+use juki_host::jpki::ca::RevocationReason;
 use juki_host::jpki::cms::{self, SignOptions};
 use juki_host::jpki::{citizen, time as jtime, CertKind, JpkiError};
-use juki_host::pin_input::{Pin, PinPrompter};
-use juki_host::resident::{MunicipalityCode, Sex};
+use juki_host::pin_input::Pin;
+use juki_host::resident::MunicipalityCode;
 use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Transport;
 use juki_host::{Error, Result};
-
-fn lines(text: &str) -> PinPrompter {
-    PinPrompter::scripted(text)
-}
-
-fn today() -> Date {
-    Date::from_ymd(2026, 4, 1).unwrap()
-}
-
-struct World {
-    _dir: tempfile::TempDir,
-    cred: CounterCredential,
-    data: PathBuf,
-    image: PathBuf,
-    ca_dir: PathBuf,
-}
-
-impl World {
-    fn session(&self) -> Session {
-        let m = MunicipalityCode::parse("131016").unwrap();
-        let db = CounterDb::open(&self.data).unwrap();
-        Session::login(db, &m, "tanaka", &Pin::from("tanaka-pw1"), today())
-            .unwrap()
-            .with_ca(JpkiCa::open(&self.ca_dir).unwrap())
-    }
-
-    fn card(&self) -> JukiCard<SimTransport> {
-        JukiCard::new(SimTransport::open(&self.image).unwrap())
-    }
-
-    fn ca(&self) -> JpkiCa {
-        JpkiCa::open(&self.ca_dir).unwrap()
-    }
-}
-
-/// An issued card (serial JK-0009), its counter, and a CA.
-fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let root = RootAuthority::generate();
-    let chiyoda = MunicipalityCode::parse("131016").unwrap();
-    let cred = root
-        .issue_counter_credential(&chiyoda, "千代田区", today(), 5)
-        .unwrap();
-    let data = dir.path().join("data");
-    let db = CounterDb::open(&data).unwrap();
-    add_first_operator(&db, &chiyoda, "tanaka", &Pin::from("tanaka-pw1")).unwrap();
-    drop(db);
-    let ca_dir = dir.path().join("ca");
-    JpkiCa::init(&ca_dir, jtime::start_of_day(today())).unwrap();
-    let image = dir.path().join("card.img");
-    let w = World {
-        cred,
-        data,
-        image,
-        ca_dir,
-        _dir: dir,
-    };
-    let mut card = JukiCard::new(SimTransport::create(&w.image).unwrap());
-    card.initialise(&root.public_key()).unwrap();
-    let req = IssueRequest {
-        name: "住基 一郎".into(),
-        address: "東京都千代田区千代田1-1".into(),
-        birth: Date::from_ymd(1980, 1, 2).unwrap(),
-        sex: Sex::Male,
-        photo: false,
-        serial: Some("JK-0009".into()),
-        representative: None,
-        stay_until: None,
-        resident_code: None,
-    };
-    w.session()
-        .issue(
-            &mut card,
-            &w.cred,
-            &req,
-            &mut lines("2580\n1357\nJUKI2026\n"),
-            &mut |_| Ok(true),
-        )
-        .unwrap();
-    w
-}
 
 fn noon() -> i64 {
     jtime::start_of_day(today()) + 12 * 3600
@@ -246,10 +165,7 @@ struct RefusesWrite {
 
 impl Transport for RefusesWrite {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        if let [_, 0xA4, 0x02, _, 0x02, hi, lo] = apdu {
-            self.selected = u16::from_be_bytes([*hi, *lo]);
-        }
-        if apdu.get(1) == Some(&0xD6) && self.selected == self.refuse {
+        if common::update_target(apdu, &mut self.selected) == Some(self.refuse) {
             return Ok(vec![0x65, 0x81]);
         }
         self.inner.transmit(apdu)

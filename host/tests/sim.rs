@@ -2,6 +2,8 @@
 //! typed-API call, success and failure paths, with extended length and with short APDUs only
 //! (chaining, GET RESPONSE, READ BINARY by offset).
 
+mod common;
+
 use std::path::Path;
 
 use juki_host::authority::{CounterCredential, RootAuthority};
@@ -432,15 +434,11 @@ struct FailingWrites {
 
 impl juki_host::transport::Transport for FailingWrites {
     fn transmit(&mut self, apdu: &[u8]) -> juki_host::Result<Vec<u8>> {
-        if let [_, 0xA4, 0x02, _, 0x02, hi, lo] = apdu {
-            self.selected = u16::from_be_bytes([*hi, *lo]);
-        }
-        let update = apdu.get(1) == Some(&0xD6);
-        let refuse = update
-            && (self.selected == 0x0003
-                || (self.selected == 0x0002 && self.refused_changes && self.block_restore));
+        let target = common::update_target(apdu, &mut self.selected);
+        let refuse = target == Some(0x0003)
+            || (target == Some(0x0002) && self.refused_changes && self.block_restore);
         if refuse {
-            self.refused_changes |= self.selected == 0x0003;
+            self.refused_changes |= target == Some(0x0003);
             return Ok(vec![0x65, 0x81]);
         }
         self.inner.transmit(apdu)

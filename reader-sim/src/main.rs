@@ -116,10 +116,16 @@ fn report(event: ServerEvent<'_>, verbose: bool) {
             Event::PowerOff => log("power off"),
             Event::Reset => log("reset"),
             // The header only: the data field may hold a PIN.
-            Event::Apdu { header, len, sw } => log(&format!(
-                "APDU {} ({len} bytes) -> {}",
+            Event::Apdu {
+                header,
+                len,
+                sw,
+                took,
+            } => log(&format!(
+                "APDU {} ({len} bytes) -> {} in {} µs",
                 hex(header),
-                hex(&sw)
+                hex(&sw),
+                took.as_micros()
             )),
             Event::SaveFailed(_) | Event::Ignored(_) => {}
         },

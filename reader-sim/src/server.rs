@@ -61,8 +61,31 @@ pub enum ServerError {
 struct Shared {
     stop: AtomicBool,
     connections: AtomicU64,
+    /// APDUs answered so far, and the card's time on them in nanoseconds ([`CardStats`]).
+    apdus: AtomicU64,
+    busy_nanos: AtomicU64,
     /// A clone of the live connection, so `stop` can shut it down and unblock the reader.
     stream: Mutex<Option<TcpStream>>,
+}
+
+/// APDUs answered by a served card and its time on them ([`VpcdServer::card_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CardStats {
+    /// Command APDUs answered.
+    pub apdus: u64,
+    /// The card's time on them: card core and image saves, no transport.
+    pub busy: Duration,
+}
+
+impl std::ops::Sub for CardStats {
+    type Output = CardStats;
+    /// What happened between two readings.
+    fn sub(self, earlier: CardStats) -> CardStats {
+        CardStats {
+            apdus: self.apdus.saturating_sub(earlier.apdus),
+            busy: self.busy.saturating_sub(earlier.busy),
+        }
+    }
 }
 
 /// A simulated card connected to vpcd by a background thread.
@@ -96,6 +119,8 @@ impl VpcdServer {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             connections: AtomicU64::new(0),
+            apdus: AtomicU64::new(0),
+            busy_nanos: AtomicU64::new(0),
             stream: Mutex::new(None),
         });
         let thread_shared = Arc::clone(&shared);
@@ -107,6 +132,15 @@ impl VpcdServer {
             shared,
             thread: Some(thread),
         })
+    }
+
+    /// The APDUs the card answered so far and the time it spent on them: what the card itself
+    /// costs an operation, apart from the transport (the performance benchmarks).
+    pub fn card_stats(&self) -> CardStats {
+        CardStats {
+            apdus: self.shared.apdus.load(Ordering::SeqCst),
+            busy: Duration::from_nanos(self.shared.busy_nanos.load(Ordering::SeqCst)),
+        }
     }
 
     /// How many times the card connected to vpcd so far.
@@ -152,6 +186,8 @@ pub fn run_forever(card: SimCard, addr: SocketAddr, on_event: impl FnMut(ServerE
     let shared = Shared {
         stop: AtomicBool::new(false),
         connections: AtomicU64::new(0),
+        apdus: AtomicU64::new(0),
+        busy_nanos: AtomicU64::new(0),
         stream: Mutex::new(None),
     };
     run(card, addr, &shared, on_event);
@@ -198,6 +234,11 @@ fn run(
         shared.connections.fetch_add(1, Ordering::SeqCst);
         on_event(ServerEvent::Connected(addr));
         let result = vpcd::serve(&mut stream, &mut card, &shared.stop, |e| {
+            if let Event::Apdu { took, .. } = &e {
+                shared.apdus.fetch_add(1, Ordering::SeqCst);
+                let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+                shared.busy_nanos.fetch_add(nanos, Ordering::SeqCst);
+            }
             on_event(ServerEvent::Card(e));
         });
         let _ = stream.shutdown(Shutdown::Both);
@@ -271,6 +312,34 @@ mod tests {
         let mut body = Vec::new();
         assert!(!read_frame(&mut vpcd, &mut body).unwrap());
         assert!(!card.is_powered(), "a card out of the reader has no power");
+    }
+
+    #[test]
+    fn counts_the_apdus_and_the_cards_time_on_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = VpcdServer::spawn_card(card(&dir), addr, |_| {}).unwrap();
+        let (mut vpcd, _) = listener.accept().unwrap();
+        write_frame(&mut vpcd, &[CTRL_ON]).unwrap();
+        assert_eq!(get_atr(&mut vpcd), ATR, "control frames are not APDUs");
+        assert_eq!(server.card_stats(), CardStats::default());
+        let before = server.card_stats();
+        for _ in 0..3 {
+            // SELECT of the 住基AP (a blank card knows its applications).
+            write_frame(&mut vpcd, &[0x00, 0xA4, 0x04, 0x0C, 0x01, 0xD3]).unwrap();
+            let mut body = Vec::new();
+            assert!(read_frame(&mut vpcd, &mut body).unwrap());
+        }
+        // The count is taken right after the answer is written.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.card_stats().apdus < 3 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let used = server.card_stats() - before;
+        assert_eq!(used.apdus, 3);
+        assert!(used.busy > Duration::ZERO && used.busy < Duration::from_secs(5));
+        server.stop().unwrap();
     }
 
     #[test]

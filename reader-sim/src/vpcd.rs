@@ -86,6 +86,13 @@ pub fn read_frame<R: Read>(reader: &mut R, body: &mut Vec<u8>) -> io::Result<boo
     read_frame_with(reader, body, |_| Ok(()))
 }
 
+/// [`read_frame`] from vpcd's socket, re-arming `TCP_QUICKACK` before each read as [`serve`]
+/// does (Linux turns it off again after a while: without it a delayed ACK costs tens of
+/// milliseconds a round trip).
+pub fn read_socket_frame(stream: &mut TcpStream, body: &mut Vec<u8>) -> io::Result<bool> {
+    read_frame_with(stream, body, quickack)
+}
+
 /// [`read_frame`] calling `before_read` before each read from the socket (to re-arm
 /// `TCP_QUICKACK`).
 fn read_frame_with<R: Read>(
@@ -179,6 +186,9 @@ pub enum Event<'a> {
         len: usize,
         /// SW1 SW2 of the response.
         sw: [u8; 2],
+        /// How long the card took: the card core and the save of its image, from the APDU
+        /// received to the response ready (the transport's share of a round trip is the rest).
+        took: std::time::Duration,
     },
     /// A frame too short to be an APDU (an unknown single byte, an empty frame): answered 6700.
     Ignored(&'static str),
@@ -199,7 +209,7 @@ pub fn serve(
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        if !read_frame_with(stream, &mut body, quickack)? {
+        if !read_socket_frame(stream, &mut body)? {
             return Ok(());
         }
         let mut report = |result: Result<(), ImageError>, event: Event<'_>| match result {
@@ -220,7 +230,10 @@ pub fn serve(
                 on_event(Event::Ignored("empty frame: answered 6700"));
             }
             Message::Apdu(apdu) => {
-                let response = match card.try_transmit(apdu) {
+                let started = std::time::Instant::now();
+                let result = card.try_transmit(apdu);
+                let took = started.elapsed();
+                let response = match result {
                     Ok(response) => response,
                     Err(e) => {
                         on_event(Event::SaveFailed(&e));
@@ -236,6 +249,7 @@ pub fn serve(
                     header: apdu.get(..4).unwrap_or(apdu),
                     len: apdu.len(),
                     sw,
+                    took,
                 });
             }
         }

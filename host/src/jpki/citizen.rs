@@ -10,7 +10,7 @@ use super::cms::{self, SignOptions};
 use super::{validate, CertKind, JpkiError};
 use crate::card::{JukiCard, KeyKind};
 use crate::error::{Error, Result};
-use crate::pin::{App, PinKind};
+use crate::pin::PinKind;
 use crate::pin_input::Pin;
 use crate::transport::Transport;
 
@@ -29,14 +29,21 @@ pub struct CardCertificates {
     pub ca_der: Vec<u8>,
 }
 
+/// Reads a certificate EF of the current (JPKI) application: one READ BINARY by short
+/// identifier (extended length where the reader takes it).
+fn read_certificate(card: &mut JukiCard<&mut dyn Transport>, fid: u16) -> Result<Vec<u8>> {
+    let der = card.read_file(fid, CAPACITY)?;
+    if der.is_empty() {
+        return Err(JpkiError::NoCertificate.into());
+    }
+    Ok(der)
+}
+
 /// Reads `kind`'s certificate and CA certificate from the current (JPKI) application; the
 /// signing certificate needs the sign password verified in this session.
 fn read_pair(card: &mut JukiCard<&mut dyn Transport>, kind: CertKind) -> Result<CardCertificates> {
-    let cert_der = card.read_file(kind.cert_fid(), CAPACITY)?;
-    let ca_der = card.read_file(kind.ca_fid(), CAPACITY)?;
-    if cert_der.is_empty() || ca_der.is_empty() {
-        return Err(JpkiError::NoCertificate.into());
-    }
+    let cert_der = read_certificate(card, kind.cert_fid())?;
+    let ca_der = read_certificate(card, kind.ca_fid())?;
     Ok(CardCertificates {
         cert: validate::load_certificate(&cert_der)?,
         ca: validate::load_certificate(&ca_der)?,
@@ -45,20 +52,24 @@ fn read_pair(card: &mut JukiCard<&mut dyn Transport>, kind: CertKind) -> Result<
     })
 }
 
-/// Refuses with [`JpkiError::NoCertificate`] unless JPKI EF 0008 says `kind` is on the card.
-pub fn require_present<T: Transport>(card: &mut JukiCard<T>, kind: CertKind) -> Result<()> {
-    let present = card.jpki_present()?;
+fn check_present(present: u8, kind: CertKind) -> Result<()> {
     if present & kind.present_bits() != kind.present_bits() {
         return Err(JpkiError::NoCertificate.into());
     }
     Ok(())
 }
 
+/// Selects the JPKI AP and refuses with [`JpkiError::NoCertificate`] unless its EF 0008 says
+/// `kind` is on the card (the operations below check it first in their transaction, before
+/// any PIN is tried).
+pub fn require_present<T: Transport>(card: &mut JukiCard<T>, kind: CertKind) -> Result<()> {
+    check_present(card.jpki_present()?, kind)
+}
+
 /// The authentication certificate and its CA (free to read).
 pub fn auth_certificates<T: Transport>(card: &mut JukiCard<T>) -> Result<CardCertificates> {
-    require_present(card, CertKind::Auth)?;
     card.exclusive(|c| {
-        c.select_app(App::Jpki)?;
+        require_present(c, CertKind::Auth)?;
         read_pair(c, CertKind::Auth)
     })
 }
@@ -68,9 +79,9 @@ pub fn sign_certificates<T: Transport>(
     card: &mut JukiCard<T>,
     password: &Pin,
 ) -> Result<CardCertificates> {
-    require_present(card, CertKind::Sign)?;
     card.exclusive(|c| {
-        c.verify_pin(PinKind::Sign, password)?;
+        require_present(c, CertKind::Sign)?;
+        c.verify_selected(PinKind::Sign, password)?;
         read_pair(c, CertKind::Sign)
     })
 }
@@ -84,9 +95,9 @@ pub fn sign_document<T: Transport>(
     content: &[u8],
     options: SignOptions,
 ) -> Result<Vec<u8>> {
-    require_present(card, CertKind::Sign)?;
     card.exclusive(|c| {
-        c.verify_pin(PinKind::Sign, password)?;
+        require_present(c, CertKind::Sign)?;
+        c.verify_selected(PinKind::Sign, password)?;
         let certs = read_pair(c, CertKind::Sign)?;
         cms::sign(content, &certs.cert_der, &certs.ca_der, options, |hash| {
             c.compute_signature(KeyKind::Sign, hash)
@@ -101,13 +112,15 @@ pub fn answer_challenge<T: Transport>(
     challenge: &[u8],
 ) -> Result<Answer> {
     auth::check_challenge(challenge)?;
-    require_present(card, CertKind::Auth)?;
     card.exclusive(|c| {
-        c.verify_pin(PinKind::Auth, pin)?;
-        let certs = read_pair(c, CertKind::Auth)?;
+        require_present(c, CertKind::Auth)?;
+        c.verify_selected(PinKind::Auth, pin)?;
+        // The answer carries the certificate only: its CA is not read.
+        let certificate =
+            validate::load_certificate(&read_certificate(c, CertKind::Auth.cert_fid())?)?;
         let digest = auth::digest(challenge);
         let signature = c.compute_signature(KeyKind::Auth, &digest)?;
-        let public = validate::public_key(&certs.cert)?;
+        let public = validate::public_key(&certificate)?;
         p256::ecdsa::signature::hazmat::PrehashVerifier::verify_prehash(
             &public, &digest, &signature,
         )
@@ -118,7 +131,7 @@ pub fn answer_challenge<T: Transport>(
         })?;
         Ok(Answer {
             signature,
-            certificate: certs.cert,
+            certificate,
         })
     })
 }

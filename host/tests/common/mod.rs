@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 pub mod pcsc;
+pub mod world;
 
 /// Runs `juki ARGS` with `stdin` (one PIN per line) and returns its output.
 pub fn juki(args: &[&str], stdin: &str) -> Output {
@@ -82,6 +83,20 @@ pub fn root_and_chiyoda(dir: &Path, juki: impl Fn(&[&str], &str) -> Output) {
         ],
         "",
     ));
+}
+
+/// For fault-injecting transports: follows SELECT FILE in `selected` and returns the EF an UPDATE
+/// BINARY writes (the one P1 names by its short identifier, or the selected one); `None` for any
+/// other command. Works on protected commands too (the header stays in clear).
+pub fn update_target(apdu: &[u8], selected: &mut u16) -> Option<u16> {
+    if let [_, 0xA4, 0x02, _, 0x02, hi, lo] = apdu {
+        *selected = u16::from_be_bytes([*hi, *lo]);
+    }
+    match apdu {
+        [_, 0xD6, p1, ..] if p1 & 0x80 != 0 => Some(u16::from(p1 & 0x1F)),
+        [_, 0xD6, ..] => Some(*selected),
+        _ => None,
+    }
 }
 
 pub fn path_str(p: &Path) -> &str {

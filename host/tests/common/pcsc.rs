@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use juki_host::pcsc_transport::list_readers;
-use juki_reader_sim::server::{pcsc_required, FIRST_READER_NAME};
+use juki_reader_sim::server::{pcsc_required, CardStats, FIRST_READER_NAME};
 use juki_reader_sim::VpcdServer;
 
 /// vpcd's port for "Virtual PCD 00 00".
@@ -89,6 +89,14 @@ impl Served {
         Served {
             server: Some(server),
         }
+    }
+
+    /// The APDUs the served card answered so far and its time on them (the benchmarks).
+    pub fn card_stats(&self) -> CardStats {
+        self.server
+            .as_ref()
+            .map(VpcdServer::card_stats)
+            .unwrap_or_default()
     }
 
     /// Takes the card out, and waits until pcscd sees it removed.

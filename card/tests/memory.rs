@@ -1,0 +1,118 @@
+//! The card's RAM budget, kept from regressing (docs/performance.md, "Memory, as on a chip"):
+//! the card's own RAM by `size_of`, the size of the generator table the docs state, and the
+//! worst-case stack of one command by stack painting (tests/common/stack.rs).
+//!
+//! The full report, in the optimised build a chip would run, is
+//! `cargo bench -p juki-card --bench memory`; the code size is `scripts/chip-size.sh`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+mod common;
+#[path = "common/stack.rs"]
+mod stack;
+
+use std::mem::size_of;
+
+use juki_card::basepoint::BasepointTable;
+use juki_card::transport::Transport;
+use juki_card::{Card, Response, MAX_RESPONSE};
+use rand_core::OsRng;
+use stack::{NoNvm, BUDGET};
+
+/// Bound on the card's own RAM (`Card` with an NVM and RNG that are not RAM). Measured: 4608
+/// bytes on x86_64, 4560 on thumbv7em-none-eabihf; 4.2 KB of it are the transport's two
+/// buffers (the chain being joined, the response waiting for GET RESPONSE).
+const CARD_RAM_MAX: usize = 4864;
+
+/// Bound on the stack of the deepest command (a protected command: GENERATE ASYMMETRIC KEY
+/// PAIR or UPDATE BINARY under secure messaging) in an optimised build. Measured on x86_64 with
+/// opt-level 3: 7088 bytes (9168 before the response was protected in place and the protected
+/// path kept out of line). Card + this bound + the platform's two I/O buffers must fit the
+/// budget.
+const STACK_MAX_OPTIMISED: usize = 7 * 1024 + 256;
+
+/// The same in an unoptimised test build. The card crate at opt-level 0 keeps every temporary
+/// in its own stack slot: about 3× the optimised stack (measured: 26360 bytes, the protected
+/// commands again; 24792 since the in-place protection), deterministic for a given compiler but meaningless for a chip. Only a
+/// tripwire against a gross regression; the budget is the optimised bound, which
+/// `cargo test --release` and the memory bench check.
+const STACK_MAX_UNOPTIMISED: usize = 32 * 1024;
+
+#[test]
+fn card_ram_by_size_of() {
+    let card = size_of::<Card<NoNvm, OsRng>>();
+    assert!(
+        card <= CARD_RAM_MAX,
+        "the card's own RAM grew: {card} > {CARD_RAM_MAX} bytes"
+    );
+    // The transport holds at most a joined command and a waiting response.
+    assert!(size_of::<Transport>() <= 2 * MAX_RESPONSE + 64);
+    // The response buffer: MAX_RESPONSE bytes and a length.
+    assert!(size_of::<Response>() <= MAX_RESPONSE + 2 * size_of::<usize>());
+    // With the platform's command APDU buffer and response buffer, as a chip holds them.
+    let io = size_of::<Response>() + juki_card::MAX_FRAMED_DATA + 9;
+    assert!(
+        card + STACK_MAX_OPTIMISED + io <= BUDGET,
+        "{card} + {STACK_MAX_OPTIMISED} + {io} > {BUDGET}"
+    );
+}
+
+#[test]
+fn basepoint_table_is_the_documented_19_kb() {
+    // docs/performance.md and docs/architecture.md: "33 windows × 8 affine points, 19 KB".
+    let entries = 33 * 8;
+    assert_eq!(
+        size_of::<BasepointTable>(),
+        entries * size_of::<p256::AffinePoint>()
+    );
+    // 72-byte affine points with 64-bit limbs (68 bytes, 17952 in all, on a 32-bit chip).
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(size_of::<BasepointTable>(), 19_008);
+    assert!(
+        size_of::<BasepointTable>() > BUDGET,
+        "more than a chip's RAM"
+    );
+}
+
+#[test]
+fn stack_painting_measures_known_stacks() {
+    for (name, known, measured) in stack::on_measuring_thread(stack::calibration) {
+        assert!(
+            measured >= known && measured < known + 1024,
+            "{name}: known {known}, measured {measured}"
+        );
+    }
+}
+
+#[test]
+fn deepest_command_stack_is_bounded() {
+    let run = stack::on_measuring_thread(|| {
+        let table: &'static BasepointTable = Box::leak(Box::new(BasepointTable::new()));
+        stack::measure_commands(table)
+    });
+    let deepest = run
+        .measured
+        .iter()
+        .filter(|m| !m.table)
+        .max_by_key(|m| m.stack)
+        .unwrap();
+    let bound = if cfg!(debug_assertions) {
+        STACK_MAX_UNOPTIMISED
+    } else {
+        STACK_MAX_OPTIMISED
+    };
+    for m in &run.measured {
+        println!("{:<62} {:04X} {:>6} B", m.name, m.sw, m.stack);
+    }
+    assert!(
+        deepest.stack <= bound,
+        "{}: {} bytes of stack > {bound}",
+        deepest.name,
+        deepest.stack
+    );
+}
