@@ -97,7 +97,7 @@ fn main() {
     writeln!(out, "{BEGIN}\n").unwrap();
     writeln!(
         out,
-        "Measured {today} on {} by `./scripts/bench.sh`: means of criterion's samples, all from one run on the same machine.\n",
+        "Measured {today} on {} by `./scripts/bench.sh`, all from one run on the same machine (means; see \"Method\").\n",
         machine()
     )
     .unwrap();
