@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::pcsc::{card_present, pcsc_or_skip, wait_until, Served};
@@ -191,40 +191,34 @@ fn count_apdus(ctx: &Ctx, image: &Path) -> BTreeMap<&'static str, usize> {
 /// once. Its round trip is the transport's floor.
 struct Echo {
     stop: Arc<AtomicBool>,
+    /// The live connection, shut down by `drop` to end the thread's blocking read.
+    stream: Arc<Mutex<Option<TcpStream>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Echo {
     fn start() -> Echo {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let stream = Arc::new(Mutex::new(None));
+        let (flag, slot) = (Arc::clone(&stop), Arc::clone(&stream));
         let thread = std::thread::spawn(move || {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, SECOND_READER_PORT));
             while !flag.load(Ordering::SeqCst) {
-                let Ok(mut stream) = TcpStream::connect(addr) else {
+                let Ok(mut conn) = TcpStream::connect(addr) else {
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
                 };
-                vpcd::configure_socket(&stream).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_millis(200)))
-                    .unwrap();
+                vpcd::configure_socket(&conn).unwrap();
+                *slot.lock().unwrap() = conn.try_clone().ok();
                 let mut body = Vec::new();
-                while !flag.load(Ordering::SeqCst) {
-                    match vpcd::read_socket_frame(&mut stream, &mut body) {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-                        Err(_) => break,
-                    }
+                while let Ok(true) = vpcd::read_socket_frame(&mut conn, &mut body) {
                     let answer = match Message::parse(&body) {
                         Message::GetAtr => juki_reader_sim::ATR.to_vec(),
                         Message::Apdu(apdu) => [apdu, &[0x90, 0x00]].concat(),
                         Message::PowerOn | Message::PowerOff | Message::Reset => continue,
                         _ => vec![0x67, 0x00],
                     };
-                    if vpcd::write_frame(&mut stream, &answer).is_err() {
+                    if vpcd::write_frame(&mut conn, &answer).is_err() {
                         break;
                     }
                 }
@@ -232,6 +226,7 @@ impl Echo {
         });
         Echo {
             stop,
+            stream,
             thread: Some(thread),
         }
     }
@@ -240,6 +235,9 @@ impl Echo {
 impl Drop for Echo {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(conn) = self.stream.lock().unwrap().as_ref() {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

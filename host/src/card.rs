@@ -482,6 +482,7 @@ impl<T: Transport> JukiCard<T> {
             .map_err(|e| Error::Crypto(format!("ephemeral key: {e:?}")))?;
         let secret =
             Option::<p256::NonZeroScalar>::from(p256::NonZeroScalar::from_repr((*scalar).into()))
+                .map(zeroize::Zeroizing::new)
                 .ok_or_else(|| Error::Crypto("ephemeral key".into()))?;
         let data = cred.authenticate(&challenge, &counter_key)?;
         let answer = match self.send(
@@ -503,7 +504,7 @@ impl<T: Transport> JukiCard<T> {
             })?;
         let card_point = p256::PublicKey::from_sec1_bytes(&card_key)
             .map_err(|_| Error::Protocol("the card's ephemeral key is not a P-256 point".into()))?;
-        let shared = p256::ecdh::diffie_hellman(secret, card_point.as_affine());
+        let shared = p256::ecdh::diffie_hellman(&*secret, card_point.as_affine());
         self.sm = Some(Session::derive(
             shared.raw_secret_bytes(),
             &challenge,
