@@ -16,7 +16,7 @@ use crate::lifecycle::Lifecycle;
 use crate::state::{CoreState, CORE_CAPACITY};
 use crate::status::{Error, SW_DEACTIVATED, SW_OK, SW_TERMINATED};
 use crate::storage::{Storage, CORE_RECORD};
-use crate::transport::{Handler, MAX_RESPONSE_DATA};
+use crate::transport::{Handler, Scratch, MAX_RESPONSE_DATA};
 use crate::volatile::Volatile;
 use crate::{gate, issuer, keys, pin, sm, tlv, Nvm, Response, MAX_COMMAND_DATA};
 
@@ -41,6 +41,7 @@ fn push(out: &mut Response, bytes: &[u8]) -> Result<(), Error> {
 
 impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// Mounts the NVM and loads the core record.
+    #[inline(always)]
     pub fn power_on(nvm: N, rng: R) -> Self {
         let storage = Storage::mount(&nvm);
         let mut fault = false;
@@ -520,20 +521,22 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// object: `6988`, and the session ends), run, and its response protected with the status
     /// word inside and outside. The session stays unless the command ended the counter's
     /// authentication (TERMINATE CARD USAGE).
-    // Not inlined into `handle`: its decrypted-command buffer would otherwise sit on the stack
-    // of every plain command too (docs/performance.md, "Memory").
+    // Not inlined into `handle`: its frame (the session, the MAC computation) would otherwise
+    // sit on the stack of every plain command too (docs/performance.md, "Memory").
     #[inline(never)]
     fn handle_protected(
         &mut self,
         apdu: &CommandApdu<'_>,
         out: &mut Response,
+        plain: &mut Scratch,
     ) -> Result<u16, Error> {
         let Some(mut session) = self.volatile.sm.take() else {
             self.volatile.end_counter_session();
             return Err(Error::SmObjectsIncorrect);
         };
-        let mut plain = sm::PlainBuffer::new();
-        let Ok(inner) = session.unwrap_command(apdu, &mut plain) else {
+        // The decrypted command goes into the transport's scratch buffer (wiped after the
+        // command), not onto the stack.
+        let Ok(inner) = session.unwrap_command(apdu, plain) else {
             self.volatile.end_counter_session();
             return Err(Error::SmObjectsIncorrect);
         };
@@ -560,9 +563,14 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
 }
 
 impl<N: Nvm, R: RngCore + CryptoRng> Handler for Applet<N, R> {
-    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
+    fn handle(
+        &mut self,
+        apdu: &CommandApdu<'_>,
+        out: &mut Response,
+        scratch: &mut Scratch,
+    ) -> Result<u16, Error> {
         if apdu.cla & sm::CLA_SM == sm::CLA_SM {
-            self.handle_protected(apdu, out)
+            self.handle_protected(apdu, out, scratch)
         } else {
             self.handle_command(apdu, out, false)
         }

@@ -84,6 +84,7 @@ pub struct Card<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> {
 
 impl<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> Card<N, R> {
     /// Powers the card on: reads its persistent state from `nvm`. Volatile state starts empty.
+    #[inline(always)]
     pub fn power_on(nvm: N, rng: R) -> Self {
         Card {
             transport: transport::Transport::new(),

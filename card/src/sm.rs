@@ -222,10 +222,10 @@ impl Session {
     /// Checks and decrypts a protected command (CLA with [`CLA_SM`]); the plain command data
     /// goes into `plain`, and the returned command borrows it. Any failure ends the session at
     /// the caller (`6988`).
-    pub fn unwrap_command<'b>(
+    pub fn unwrap_command<'b, const N: usize>(
         &mut self,
         apdu: &CommandApdu<'_>,
-        plain: &'b mut PlainBuffer,
+        plain: &'b mut Vec<u8, N>,
     ) -> Result<CommandApdu<'b>, SmError> {
         let ssc = self.next();
         let mut rest = apdu.data;
@@ -434,7 +434,7 @@ mod tests {
             ne: 256,
             extended: false,
         };
-        let mut plain = Vec::new();
+        let mut plain = PlainBuffer::new();
         let inner = card.unwrap_command(&apdu, &mut plain).unwrap();
         assert_eq!((inner.cla, inner.ins, inner.p1, inner.p2), (0, 0xD6, 1, 2));
         assert_eq!(inner.data, data);
@@ -484,7 +484,7 @@ mod tests {
                 extended: false,
             }
         }
-        let mut plain = Vec::new();
+        let mut plain = PlainBuffer::new();
         // Reordered: the second before the first.
         let mut c = card.clone();
         assert_eq!(

@@ -5,6 +5,7 @@
 //! the rest for GET RESPONSE. See docs/apdu.md, "Card and transport".
 
 use heapless::Vec;
+use zeroize::Zeroize;
 
 use crate::apdu::CommandApdu;
 use crate::status::{Error, SW_OK};
@@ -16,12 +17,23 @@ pub const MAX_RESPONSE_DATA: usize = MAX_RESPONSE - 2;
 const INS_GET_RESPONSE: u8 = 0xC0;
 const CLA_CHAIN: u8 = 0x10;
 
+/// Working memory a handler may use while one command runs: the transport's buffer for a
+/// response waiting for GET RESPONSE, which is free then (a new command drops what waited). Empty
+/// on entry; wiped when the command ends, so nothing of it stays in RAM or reaches GET RESPONSE.
+/// (Under secure messaging it holds the decrypted command: a new PIN, a new address.)
+pub type Scratch = Vec<u8, MAX_RESPONSE_DATA>;
+
 /// What runs the complete commands.
 pub trait Handler {
     /// Runs one complete command, appending its response data (at most
     /// [`MAX_RESPONSE_DATA`] bytes) to `out`, which is empty on entry. `Ok` carries the status
     /// word of the completed command: `9000`, or a warning (`62xx`) that comes with the data.
-    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error>;
+    fn handle(
+        &mut self,
+        apdu: &CommandApdu<'_>,
+        out: &mut Response,
+        scratch: &mut Scratch,
+    ) -> Result<u16, Error>;
 }
 
 /// Header of the chain being received: CLA (chaining bit clear), INS, P1, P2.
@@ -40,6 +52,7 @@ pub struct Transport {
 
 impl Transport {
     /// Nothing received, nothing waiting.
+    #[inline(always)]
     pub fn new() -> Self {
         Transport::default()
     }
@@ -53,6 +66,12 @@ impl Transport {
     fn drop_chain(&mut self) {
         self.chain = None;
         self.chain_data.clear();
+    }
+
+    /// After a command: what the handler left in the scratch buffer is overwritten.
+    fn wipe_scratch(&mut self) {
+        self.pending.as_mut_slice().zeroize();
+        self.drop_pending();
     }
 
     fn drop_pending(&mut self) {
@@ -127,12 +146,13 @@ impl Transport {
                 data: &self.chain_data,
                 ..apdu
             };
-            handler.handle(&joined, response)
+            handler.handle(&joined, response, &mut self.pending)
         } else if apdu.data.len() > MAX_FRAMED_DATA {
             Err(Error::WrongLength)
         } else {
-            handler.handle(&CommandApdu { cla, ..apdu }, response)
+            handler.handle(&CommandApdu { cla, ..apdu }, response, &mut self.pending)
         };
+        self.wipe_scratch();
         self.drop_chain();
         let sw = result?;
         self.cut(response, apdu.ne, sw)
@@ -217,8 +237,16 @@ mod tests {
     }
 
     impl Handler for Echo {
-        fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
+        fn handle(
+            &mut self,
+            apdu: &CommandApdu<'_>,
+            out: &mut Response,
+            scratch: &mut Scratch,
+        ) -> Result<u16, Error> {
             self.calls += 1;
+            assert!(scratch.is_empty(), "the scratch buffer is empty on entry");
+            // Leave something behind: the transport must wipe it.
+            let _ = scratch.extend_from_slice(b"secret");
             match apdu.ins {
                 0x01 => {
                     for _ in 0..apdu.p1 {
@@ -260,6 +288,28 @@ mod tests {
         assert_eq!(run(&mut t, &mut h, &[0x80, 0x01, 1, 0]).1, 0x9000);
         assert_eq!(run(&mut t, &mut h, &[0x00, 0x01, 1]).1, 0x6700);
         assert_eq!(h.calls, 2);
+    }
+
+    #[test]
+    fn the_scratch_buffer_is_wiped_and_never_answered() {
+        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        // The handler leaves "secret" in the scratch buffer (the GET RESPONSE buffer): after
+        // the command nothing waits, so GET RESPONSE has nothing to give.
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x01, 1, 0, 2, b'a', b'b', 0]),
+            (std::vec![b'a', b'b'], 0x9000)
+        );
+        assert!(t.pending.iter().all(|&b| b == 0) && t.pending.is_empty());
+        assert_eq!(run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0]).1, 0x6985);
+        // And a response that does wait is the handler's answer, not the scratch.
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0x02, 0, 10, 4]),
+            (std::vec![0, 1, 2, 3], 0x6106)
+        );
+        assert_eq!(
+            run(&mut t, &mut h, &[0x00, 0xC0, 0, 0, 0]),
+            (std::vec![4, 5, 6, 7, 8, 9], 0x9000)
+        );
     }
 
     #[test]

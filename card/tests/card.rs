@@ -160,6 +160,23 @@ fn short_ef_identifiers_select_their_ef_first() {
     assert_eq!(sw(&mut card, &[0, 0xB0, 0x81, 0, 0]), 0x6982);
 }
 
+/// A protected command's decrypted data (here a new PIN) is in the transport's scratch buffer
+/// only while the command runs: GET RESPONSE afterwards has nothing to give.
+#[test]
+fn a_protected_commands_plain_data_is_not_left_for_get_response() {
+    let (mut card, counter) = issued_card();
+    select_juki(&mut card);
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0x2C, 2, 0x9C, b"2468", None)),
+        0x9000
+    );
+    assert_eq!(raw(&mut card, &[0, 0xC0, 0, 0, 0]), (vec![], 0x6985));
+    // The same after a protected command the card refuses.
+    assert_eq!(sw(&mut card, &apdu(0, 0x2C, 2, 0x9C, b"12", None)), 0x6A80);
+    assert_eq!(raw(&mut card, &[0, 0xC0, 0, 0, 0]), (vec![], 0x6985));
+}
+
 #[test]
 fn no_command_answers_6f00_or_panics() {
     sweep(issued_card().0);

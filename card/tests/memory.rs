@@ -29,11 +29,11 @@ use stack::{NoNvm, BUDGET};
 /// buffers (the chain being joined, the response waiting for GET RESPONSE).
 const CARD_RAM_MAX: usize = 4864;
 
-/// Bound on the stack of the deepest command (a protected command: GENERATE ASYMMETRIC KEY
-/// PAIR or UPDATE BINARY under secure messaging) in an optimised build. Measured on x86_64 with
-/// opt-level 3: 7088 bytes (9168 before the response was protected in place and the protected
-/// path kept out of line). Card + this bound + the platform's two I/O buffers must fit the
-/// budget.
+/// Bound on the stack of the deepest command in an optimised build. Measured on x86_64 with
+/// opt-level 3: 6480 bytes, EXTERNAL AUTHENTICATE; a command under secure messaging 5016 (9168
+/// before its response was protected in place, its decrypted data moved to the transport's
+/// scratch buffer and the protected path kept out of line). Card + this bound + the platform's
+/// two I/O buffers must fit the budget.
 const STACK_MAX_OPTIMISED: usize = 7 * 1024 + 256;
 
 /// The same in an unoptimised test build. The card crate at opt-level 0 keeps every temporary

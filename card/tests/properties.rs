@@ -112,7 +112,12 @@ fn answer(data: &[u8], n: usize) -> Vec<u8> {
 }
 
 impl Handler for Recorder {
-    fn handle(&mut self, apdu: &CommandApdu<'_>, out: &mut Response) -> Result<u16, Error> {
+    fn handle(
+        &mut self,
+        apdu: &CommandApdu<'_>,
+        out: &mut Response,
+        _scratch: &mut juki_card::transport::Scratch,
+    ) -> Result<u16, Error> {
         self.seen
             .push((apdu.cla, apdu.ins, apdu.data.to_vec(), apdu.ne));
         out.extend_from_slice(&answer(apdu.data, self.answer_len))
