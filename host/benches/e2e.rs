@@ -123,13 +123,16 @@ fn run<T: Transport>(op: Op, card: &mut JukiCard<T>, ctx: &Ctx) {
     }
 }
 
-/// Per operation: our time, APDUs and the card's time, summed over the same runs (every run
-/// criterion makes, warm-up included), so that the ratio compares like with like.
+/// Per operation: our time, APDUs and the card's time over the same runs, sample by sample
+/// (each batch of runs criterion times, warm-up included), so that each sample's ratio compares
+/// like with like and the report can take the median of them.
 #[derive(Default)]
 struct Tally {
     runs: u64,
     elapsed: Duration,
     stats: CardStats,
+    /// `[our time ns, runs, APDUs, card's time ns]` of each sample.
+    samples: Vec<[f64; 4]>,
 }
 
 fn config() -> Criterion {
@@ -168,6 +171,12 @@ fn bench_ops<T: Transport>(
                     let used = served.card_stats() - before;
                     tally.stats.apdus += used.apdus;
                     tally.stats.busy += used.busy;
+                    tally.samples.push([
+                        took.as_nanos() as f64,
+                        iters as f64,
+                        used.apdus as f64,
+                        used.busy.as_nanos() as f64,
+                    ]);
                 }
                 took
             })
@@ -286,7 +295,8 @@ fn openssl_sign_per_second() -> Option<f64> {
 }
 
 /// Personalisation (issuing a card at the counter), which needs a new initialised card each
-/// time: timed by hand, `runs` times; returns the median and (through PC/SC) the card's time.
+/// time: timed by hand, `runs` times; returns the mean and (through PC/SC) the card's mean time
+/// over the same runs.
 fn time_personalise(
     w: &World,
     p: &Personalisation,
@@ -319,13 +329,12 @@ fn time_personalise(
             times.push(started.elapsed());
         }
     }
-    times.sort();
     let n = u32::try_from(runs).unwrap();
     let per_run = CardStats {
         apdus: stats.apdus / u64::from(n),
         busy: stats.busy / n,
     };
-    (times[runs / 2], per_run)
+    (times.iter().sum::<Duration>() / n, per_run)
 }
 
 fn perf_dir() -> PathBuf {
@@ -385,7 +394,7 @@ fn main() {
         let mut card = w.card();
         bench_ops(&mut c, "inprocess", &mut card, &ctx, None, &tallies);
     }
-    let runs = 5;
+    let runs = 8;
     let (issue_inprocess, _) = time_personalise(w, &personalisation, false, runs);
 
     let mut pcsc = serde_json::Map::new();
@@ -400,7 +409,7 @@ fn main() {
         pcsc.insert(
             "personalise".into(),
             serde_json::json!({
-                "median_ns": issue_pcsc.as_nanos() as f64,
+                "mean_ns": issue_pcsc.as_nanos() as f64,
                 "apdus": issue_stats.apdus,
                 "card_ns": issue_stats.busy.as_nanos() as f64,
                 "runs": runs,
@@ -421,6 +430,7 @@ fn main() {
                     "mean_ns": t.elapsed.as_nanos() as f64 / runs,
                     "apdus": t.stats.apdus as f64 / runs,
                     "card_ns": t.stats.busy.as_nanos() as f64 / runs,
+                    "samples": t.samples,
                 }),
             )
         })
@@ -431,7 +441,7 @@ fn main() {
         "pcsc_card": card_time,
         "pcsc_personalise": pcsc,
         "inprocess_personalise": {
-            "median_ns": issue_inprocess.as_nanos() as f64,
+            "mean_ns": issue_inprocess.as_nanos() as f64,
             "runs": runs,
         },
         "openssl_sign_per_s": openssl_sign_per_second(),

@@ -24,14 +24,18 @@ fn json(path: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
-/// Criterion's mean for benchmark `id` (e.g. `pcsc/verify`), in nanoseconds: means, because
-/// the card's time beside them is a mean over the same runs (a few slow image saves count).
+/// Criterion's median for benchmark `id` (e.g. `floor/echo`), in nanoseconds.
 fn criterion(id: &str) -> Option<f64> {
+    criterion_stat(id, "median")
+}
+
+/// Criterion's estimate `stat` (`mean`, `median`) for benchmark `id`, in nanoseconds.
+fn criterion_stat(id: &str, stat: &str) -> Option<f64> {
     let dir = root()
         .join("target/criterion")
         .join(id.replace('/', "_"))
         .join("new/estimates.json");
-    json(&dir)?.get("mean")?.get("point_estimate")?.as_f64()
+    json(&dir)?.get(stat)?.get("point_estimate")?.as_f64()
 }
 
 fn perf(name: &str) -> Option<Value> {
@@ -97,7 +101,7 @@ fn main() {
     writeln!(out, "{BEGIN}\n").unwrap();
     writeln!(
         out,
-        "Measured {today} on {} by `./scripts/bench.sh`, all from one run on the same machine (means; see \"Method\").\n",
+        "Measured {today} on {} by `./scripts/bench.sh`, all from one run on the same machine (medians; see \"Method\").\n",
         machine()
     )
     .unwrap();
@@ -215,11 +219,22 @@ fn main() {
     for op in &ops {
         let e = e2e.as_ref().unwrap();
         let apdus = e["apdus_inprocess"][op.as_str()].as_f64();
-        let card = e["pcsc_card"][op.as_str()]["card_ns"].as_f64();
-        // Our time over exactly the runs the card's time was counted in.
-        let pcsc = e["pcsc_card"][op.as_str()]["mean_ns"].as_f64();
-        let floor = (|| Some(apdus? * echo? + card?))();
-        let x = ratio(pcsc, floor);
+        // Sample by sample: our time, the card's time and the APDUs of the same runs; the
+        // medians of the samples' per-run values and ratios.
+        let samples: Vec<[f64; 4]> = e["pcsc_card"][op.as_str()]["samples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let v: Vec<f64> = s.as_array()?.iter().filter_map(Value::as_f64).collect();
+                <[f64; 4]>::try_from(v).ok().filter(|v| v[1] > 0.0)
+            })
+            .collect();
+        let per_run = |f: &dyn Fn(&[f64; 4]) -> f64| median(samples.iter().map(f).collect());
+        let pcsc = per_run(&|s| s[0] / s[1]);
+        let card = per_run(&|s| s[3] / s[1]);
+        let floor = echo.and_then(|echo| per_run(&|s| s[2] / s[1] * echo + s[3] / s[1]));
+        let x = echo.and_then(|echo| per_run(&|s| s[0] / (s[2] * echo + s[3])));
         if x.is_some_and(|x| x > BOUND) {
             over.push(op.clone());
         }
@@ -241,7 +256,7 @@ fn main() {
         let (apdus, card, pcsc) = (
             p["apdus"].as_f64(),
             p["card_ns"].as_f64(),
-            p["median_ns"].as_f64(),
+            p["mean_ns"].as_f64(),
         );
         let floor = (|| Some(apdus? * echo? + card?))();
         let x = ratio(pcsc, floor);
@@ -253,7 +268,7 @@ fn main() {
             "| {} | {} | {} | {} | {} | {} | {} |",
             label("personalise"),
             apdus.map_or("—".into(), |a| format!("{a:.0}")),
-            t(e["inprocess_personalise"]["median_ns"].as_f64()),
+            t(e["inprocess_personalise"]["mean_ns"].as_f64()),
             t(pcsc),
             t(card),
             t(floor),
@@ -309,6 +324,18 @@ fn main() {
         if check {
             std::process::exit(1);
         }
+    }
+}
+
+/// The median of `v` (`None` when empty).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
     }
 }
 
