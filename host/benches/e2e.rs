@@ -131,8 +131,8 @@ struct Tally {
     runs: u64,
     elapsed: Duration,
     stats: CardStats,
-    /// `[our time ns, runs, APDUs, card's time ns]` of each sample.
-    samples: Vec<[f64; 4]>,
+    /// `[our time ns, runs, APDUs, card's time ns, echo round trip ns]` of each sample.
+    samples: Vec<[f64; 5]>,
 }
 
 fn config() -> Criterion {
@@ -143,32 +143,42 @@ fn config() -> Criterion {
         .configure_from_args()
 }
 
-/// Benchmarks every operation on `card`, as `{prefix}/{op}`; with a server, also tallies the
-/// APDUs and the card's time of each.
+/// Round trips of the echo card timed after each sample, for that sample's floor.
+const ECHOES_PER_SAMPLE: u32 = 4;
+
+/// Benchmarks every operation on `card`, as `{prefix}/{op}`. Through PC/SC (`pcsc`: the served
+/// card and the echo card's connection) it also tallies each sample's APDUs and card's time,
+/// and times a few echo round trips right after it: each sample's floor is measured with it.
 fn bench_ops<T: Transport>(
     c: &mut Criterion,
     prefix: &str,
     card: &mut JukiCard<T>,
     ctx: &Ctx,
-    served: Option<&Served>,
+    pcsc: Option<(&Served, &RefCell<PcscTransport>)>,
     tallies: &RefCell<BTreeMap<&'static str, Tally>>,
 ) {
     for op in Op::ALL {
         run(op, card, ctx); // fails loudly before anything is measured
         c.bench_function(&format!("{prefix}/{}", op.id()), |b| {
             b.iter_custom(|iters| {
-                let before = served.map(Served::card_stats);
+                let before = pcsc.map(|(served, _)| served.card_stats());
                 let started = Instant::now();
                 for _ in 0..iters {
                     run(op, card, ctx);
                 }
                 let took = started.elapsed();
-                if let (Some(served), Some(before)) = (served, before) {
+                if let (Some((served, echo)), Some(before)) = (pcsc, before) {
+                    let used = served.card_stats() - before;
+                    let mut echo = echo.borrow_mut();
+                    let timed = Instant::now();
+                    for _ in 0..ECHOES_PER_SAMPLE {
+                        echo.transmit(black_box(&ECHO)).unwrap();
+                    }
+                    let echo_rtt = timed.elapsed() / ECHOES_PER_SAMPLE;
                     let mut t = tallies.borrow_mut();
                     let tally = t.entry(op.id()).or_default();
                     tally.runs += iters;
                     tally.elapsed += took;
-                    let used = served.card_stats() - before;
                     tally.stats.apdus += used.apdus;
                     tally.stats.busy += used.busy;
                     tally.samples.push([
@@ -176,6 +186,7 @@ fn bench_ops<T: Transport>(
                         iters as f64,
                         used.apdus as f64,
                         used.busy.as_nanos() as f64,
+                        echo_rtt.as_nanos() as f64,
                     ]);
                 }
                 took
@@ -253,16 +264,23 @@ impl Drop for Echo {
     }
 }
 
-fn bench_echo(c: &mut Criterion) {
-    let _echo = Echo::start();
+/// The trivial echo APDU.
+const ECHO: [u8; 4] = [0x00, 0x00, 0x00, 0x00];
+
+/// The echo card in its reader, and a connection to it.
+fn echo_card() -> (Echo, PcscTransport) {
+    let echo = Echo::start();
     wait_until("pcscd sees the echo card", || {
         card_present(SECOND_READER_NAME)
     });
     let mut t = PcscTransport::connect(Some(SECOND_READER_NAME)).unwrap();
-    let small = [0x00, 0x00, 0x00, 0x00];
-    assert_eq!(t.transmit(&small).unwrap(), [0, 0, 0, 0, 0x90, 0x00]);
+    assert_eq!(t.transmit(&ECHO).unwrap(), [0, 0, 0, 0, 0x90, 0x00]);
+    (echo, t)
+}
+
+fn bench_echo(c: &mut Criterion, t: &mut PcscTransport) {
     c.bench_function("floor/echo", |b| {
-        b.iter(|| t.transmit(black_box(&small)).unwrap())
+        b.iter(|| t.transmit(black_box(&ECHO)).unwrap())
     });
     // An empty PC/SC transaction (begin and end, no APDU): what an operation's exclusive
     // access costs on top of its APDUs.
@@ -399,11 +417,20 @@ fn main() {
 
     let mut pcsc = serde_json::Map::new();
     if pcsc_or_skip() {
-        bench_echo(&mut c);
+        let (echo_card, mut echo) = echo_card();
+        bench_echo(&mut c, &mut echo);
         let mut served = Served::start(&pcsc_image);
         let mut card = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
-        bench_ops(&mut c, "pcsc", &mut card, &ctx, Some(&served), &tallies);
-        drop(card);
+        let echo = RefCell::new(echo);
+        bench_ops(
+            &mut c,
+            "pcsc",
+            &mut card,
+            &ctx,
+            Some((&served, &echo)),
+            &tallies,
+        );
+        drop((card, echo, echo_card));
         served.stop();
         let (issue_pcsc, issue_stats) = time_personalise(w, &personalisation, true, runs);
         pcsc.insert(
