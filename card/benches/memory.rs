@@ -104,11 +104,6 @@ fn ram_parts() -> Vec<Part> {
             bytes: MAX_COMMAND_APDU,
         },
         Part {
-            key: "sm_plain_buffer",
-            what: "sm::PlainBuffer (on the stack of a protected command)",
-            bytes: size_of::<sm::PlainBuffer>(),
-        },
-        Part {
             key: "basepoint_table",
             what: "basepoint::BasepointTable (optional; flash on a chip)",
             bytes: size_of::<BasepointTable>(),

@@ -223,14 +223,4 @@ mod tests {
             check(&table, &Scalar::random(&mut OsRng));
         }
     }
-
-    #[test]
-    fn size() {
-        let size = core::mem::size_of::<BasepointTable>();
-        std::println!("size_of::<BasepointTable>() = {size} bytes");
-        assert_eq!(
-            size,
-            WINDOWS * ENTRIES * core::mem::size_of::<AffinePoint>()
-        );
-    }
 }

@@ -169,14 +169,23 @@ fn binary_target(apdu: &CommandApdu<'_>) -> Result<(Option<u8>, u16), Error> {
     Ok((Some(sfi(apdu.p1 & 0x1F)?), u16::from(apdu.p2)))
 }
 
-/// VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER: P1 as given, P2 `80` (the current PIN
-/// EF) or `80|SFI` (the PIN EF with that short identifier in the current application).
-fn pin_reference(apdu: &CommandApdu<'_>, p1: u8) -> Result<Option<u8>, Error> {
-    match (apdu.p1, apdu.p2) {
-        (given, 0x80) if given == p1 => Ok(None),
-        (given, p2) if given == p1 && p2 & 0xE0 == 0x80 => Ok(Some(sfi(p2 & 0x1F)?)),
+/// An EF named in P2: `current` for the current EF, `80|SFI` for the EF with that short
+/// identifier in the current application.
+fn ef_reference(p2: u8, current: u8) -> Result<Option<u8>, Error> {
+    match p2 {
+        p2 if p2 == current => Ok(None),
+        p2 if p2 & 0xE0 == 0x80 => Ok(Some(sfi(p2 & 0x1F)?)),
         _ => Err(Error::WrongP1P2),
     }
+}
+
+/// VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER: P1 as given, P2 `80` (the current PIN
+/// EF) or `80|SFI`.
+fn pin_reference(apdu: &CommandApdu<'_>, p1: u8) -> Result<Option<u8>, Error> {
+    if apdu.p1 != p1 {
+        return Err(Error::WrongP1P2);
+    }
+    ef_reference(apdu.p2, 0x80)
 }
 
 impl<'a> Command<'a> {
@@ -278,11 +287,7 @@ impl<'a> Command<'a> {
                     0x81 => KeyPairMode::ReadPublic,
                     _ => return Err(Error::WrongP1P2),
                 };
-                let sfi = match apdu.p2 {
-                    0x00 => None,
-                    p2 if p2 & 0xE0 == 0x80 => Some(sfi(p2 & 0x1F)?),
-                    _ => return Err(Error::WrongP1P2),
-                };
+                let sfi = ef_reference(apdu.p2, 0x00)?;
                 no_data(apdu)?;
                 Ok(Command::GenerateKeyPair { sfi, mode })
             }

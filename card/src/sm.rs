@@ -44,8 +44,6 @@ pub const POINT_LEN: usize = 65;
 /// Room a protected command needs beyond its plain data: `87 82 LL LL 01` + a padding block,
 /// `97 02 Le Le`, `8E 08` + MAC.
 pub const OVERHEAD: usize = 5 + 16 + 4 + 2 + MAC_LEN;
-/// A buffer for a decrypted command: the plain data plus room for its padding block.
-pub type PlainBuffer = Vec<u8, { MAX_COMMAND_DATA + 16 }>;
 
 /// Largest protected data field (a whole plain command of [`MAX_COMMAND_DATA`] bytes, wrapped).
 pub const MAX_WRAPPED: usize = MAX_COMMAND_DATA + OVERHEAD;
@@ -180,17 +178,32 @@ impl Session {
         plain: &[u8],
         out: &mut Vec<u8, N>,
     ) -> Result<(), SmError> {
-        let clen = padded_len(plain.len());
-        let header = tlv::encode_header(TAG_DATA, clen + 1).map_err(|_| SmError::TooLong)?;
-        out.extend_from_slice(&header)
-            .map_err(|_| SmError::TooLong)?;
-        out.push(0x01).map_err(|_| SmError::TooLong)?;
         let start = out.len();
         out.extend_from_slice(plain).map_err(|_| SmError::TooLong)?;
-        out.resize(start + clen, 0).map_err(|_| SmError::TooLong)?;
-        let buf = out.get_mut(start..).ok_or(SmError::TooLong)?;
+        self.encrypt_in_place(ssc, out, start)
+    }
+
+    /// Turns the plain data at `buf[start..]` into a `87` data object (header, indicator `01`,
+    /// the padded ciphertext) in place.
+    fn encrypt_in_place<const N: usize>(
+        &self,
+        ssc: &[u8; 16],
+        buf: &mut Vec<u8, N>,
+        start: usize,
+    ) -> Result<(), SmError> {
+        let n = buf.len().checked_sub(start).ok_or(SmError::TooLong)?;
+        let clen = padded_len(n);
+        let header = tlv::encode_header(TAG_DATA, clen + 1).map_err(|_| SmError::TooLong)?;
+        let data = start + header.len() + 1;
+        buf.resize(data + clen, 0).map_err(|_| SmError::TooLong)?;
+        buf.copy_within(start..start + n, data);
+        buf.get_mut(start..start + header.len())
+            .ok_or(SmError::TooLong)?
+            .copy_from_slice(&header);
+        *buf.get_mut(data - 1).ok_or(SmError::TooLong)? = 0x01;
+        let cipher = buf.get_mut(data..).ok_or(SmError::TooLong)?;
         cbc::Encryptor::<Aes128>::new(&self.enc.into(), &self.iv(ssc).into())
-            .encrypt_padded_mut::<Iso7816>(buf, plain.len())
+            .encrypt_padded_mut::<Iso7816>(cipher, n)
             .map_err(|_| SmError::TooLong)?;
         Ok(())
     }
@@ -296,21 +309,8 @@ impl Session {
         sw: u16,
     ) -> Result<(), SmError> {
         let ssc = self.next();
-        let n = buf.len();
-        if n > 0 {
-            let clen = padded_len(n);
-            let header = tlv::encode_header(TAG_DATA, clen + 1).map_err(|_| SmError::TooLong)?;
-            let start = header.len() + 1;
-            buf.resize(start + clen, 0).map_err(|_| SmError::TooLong)?;
-            buf.copy_within(..n, start);
-            buf.get_mut(..header.len())
-                .ok_or(SmError::TooLong)?
-                .copy_from_slice(&header);
-            *buf.get_mut(header.len()).ok_or(SmError::TooLong)? = 0x01;
-            let cipher = buf.get_mut(start..).ok_or(SmError::TooLong)?;
-            cbc::Encryptor::<Aes128>::new(&self.enc.into(), &self.iv(&ssc).into())
-                .encrypt_padded_mut::<Iso7816>(cipher, n)
-                .map_err(|_| SmError::TooLong)?;
+        if !buf.is_empty() {
+            self.encrypt_in_place(&ssc, buf, 0)?;
         }
         let sw_obj = [0x99, 0x02, (sw >> 8) as u8, sw as u8];
         buf.extend_from_slice(&sw_obj)
@@ -434,7 +434,7 @@ mod tests {
             ne: 256,
             extended: false,
         };
-        let mut plain = PlainBuffer::new();
+        let mut plain: Vec<u8, { MAX_COMMAND_DATA + 16 }> = Vec::new();
         let inner = card.unwrap_command(&apdu, &mut plain).unwrap();
         assert_eq!((inner.cla, inner.ins, inner.p1, inner.p2), (0, 0xD6, 1, 2));
         assert_eq!(inner.data, data);
@@ -484,7 +484,7 @@ mod tests {
                 extended: false,
             }
         }
-        let mut plain = PlainBuffer::new();
+        let mut plain: Vec<u8, { MAX_COMMAND_DATA + 16 }> = Vec::new();
         // Reordered: the second before the first.
         let mut c = card.clone();
         assert_eq!(

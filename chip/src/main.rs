@@ -103,7 +103,7 @@ const fn entry(name: &str, value: usize) -> SizeEntry {
 
 #[used]
 #[link_section = ".juki_sizes"]
-static SIZES: [SizeEntry; 10] = [
+static SIZES: [SizeEntry; 9] = [
     entry("card", size_of::<ChipCard>()),
     entry("transport", size_of::<juki_card::transport::Transport>()),
     entry(
@@ -115,7 +115,6 @@ static SIZES: [SizeEntry; 10] = [
     entry("core_state", size_of::<juki_card::state::CoreState>()),
     entry("storage", size_of::<juki_card::storage::Storage>()),
     entry("response", size_of::<Response>()),
-    entry("sm_plain_buffer", size_of::<juki_card::sm::PlainBuffer>()),
     entry("basepoint_table", size_of::<BasepointTable>()),
 ];
 

@@ -763,7 +763,10 @@ fn check_command(a: &CommandApdu<'_>) {
 fn sfi_byte(sfi: Option<u8>) -> u8 {
     match sfi {
         Some(n) => {
-            assert!((1..=30).contains(&n), "short EF identifier {n} accepted");
+            assert!(
+                (1..=juki_card::command::MAX_SFI).contains(&n),
+                "short EF identifier {n} accepted"
+            );
             n
         }
         None => 0,

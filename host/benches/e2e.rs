@@ -123,17 +123,10 @@ fn run<T: Transport>(op: Op, card: &mut JukiCard<T>, ctx: &Ctx) {
     }
 }
 
-/// Per operation: our time, APDUs and the card's time over the same runs, sample by sample
-/// (each batch of runs criterion times, warm-up included), so that each sample's ratio compares
-/// like with like and the report can take the median of them.
-#[derive(Default)]
-struct Tally {
-    runs: u64,
-    elapsed: Duration,
-    stats: CardStats,
-    /// `[our time ns, runs, APDUs, card's time ns, echo round trip ns]` of each sample.
-    samples: Vec<[f64; 5]>,
-}
+/// Per operation, sample by sample (each batch of runs criterion times, warm-up included):
+/// `[our time ns, runs, APDUs, card's time ns, echo round trip ns]`, all of the same runs, so
+/// that each sample's ratio compares like with like and the report takes their median.
+type Samples = BTreeMap<&'static str, Vec<[f64; 5]>>;
 
 fn config() -> Criterion {
     Criterion::default()
@@ -155,7 +148,7 @@ fn bench_ops<T: Transport>(
     card: &mut JukiCard<T>,
     ctx: &Ctx,
     pcsc: Option<(&Served, &RefCell<PcscTransport>)>,
-    tallies: &RefCell<BTreeMap<&'static str, Tally>>,
+    samples: &RefCell<Samples>,
 ) {
     for op in Op::ALL {
         run(op, card, ctx); // fails loudly before anything is measured
@@ -175,13 +168,7 @@ fn bench_ops<T: Transport>(
                         echo.transmit(black_box(&ECHO)).unwrap();
                     }
                     let echo_rtt = timed.elapsed() / ECHOES_PER_SAMPLE;
-                    let mut t = tallies.borrow_mut();
-                    let tally = t.entry(op.id()).or_default();
-                    tally.runs += iters;
-                    tally.elapsed += took;
-                    tally.stats.apdus += used.apdus;
-                    tally.stats.busy += used.busy;
-                    tally.samples.push([
+                    samples.borrow_mut().entry(op.id()).or_default().push([
                         took.as_nanos() as f64,
                         iters as f64,
                         used.apdus as f64,
@@ -405,12 +392,12 @@ fn main() {
     };
     let (count_image, pcsc_image) = (copy("count.img"), copy("pcsc.img"));
     let apdus = count_apdus(&ctx, &count_image);
-    let tallies = RefCell::new(BTreeMap::new());
+    let samples = RefCell::new(Samples::new());
 
     // In-process: the host library and the card core in one process, no transport.
     {
         let mut card = w.card();
-        bench_ops(&mut c, "inprocess", &mut card, &ctx, None, &tallies);
+        bench_ops(&mut c, "inprocess", &mut card, &ctx, None, &samples);
     }
     let runs = 8;
     let (issue_inprocess, _) = time_personalise(w, &personalisation, false, runs);
@@ -428,7 +415,7 @@ fn main() {
             &mut card,
             &ctx,
             Some((&served, &echo)),
-            &tallies,
+            &samples,
         );
         drop((card, echo, echo_card));
         served.stop();
@@ -445,22 +432,10 @@ fn main() {
     }
     c.final_summary();
 
-    let card_time: serde_json::Map<String, serde_json::Value> = tallies
+    let card_time: serde_json::Map<String, serde_json::Value> = samples
         .borrow()
         .iter()
-        .map(|(op, t)| {
-            let runs = t.runs.max(1) as f64;
-            (
-                (*op).to_string(),
-                serde_json::json!({
-                    "runs": t.runs,
-                    "mean_ns": t.elapsed.as_nanos() as f64 / runs,
-                    "apdus": t.stats.apdus as f64 / runs,
-                    "card_ns": t.stats.busy.as_nanos() as f64 / runs,
-                    "samples": t.samples,
-                }),
-            )
-        })
+        .map(|(op, s)| ((*op).to_string(), serde_json::json!({ "samples": s })))
         .collect();
     let report = serde_json::json!({
         "ops": Op::ALL.iter().map(|op| op.id()).collect::<Vec<_>>(),

@@ -398,10 +398,6 @@ fn memory(m: &Value, code: Option<&Value>, out: &mut String) {
             "the platform's command APDU buffer (largest APDU)",
         ),
         (
-            "sm_plain_buffer",
-            "on the stack of a protected command: its decrypted data",
-        ),
-        (
             "basepoint_table",
             "the optional precomputed table (not on the card as shipped)",
         ),

@@ -320,7 +320,7 @@ impl<T: Transport> JukiCard<T> {
     /// BINARY at offset 0 naming the EF by its short identifier, chained or extended as needed,
     /// so the card replaces it atomically in one command.
     pub fn write_file(&mut self, fid: u16, data: &[u8]) -> Result<()> {
-        let p1 = 0x80 | short_id(fid)?;
+        let p1 = by_short_id(fid)?;
         self.send(&Command::new(0x00, 0xD6, p1, 0x00).with_data(data.to_vec()))?;
         Ok(())
     }
@@ -374,7 +374,7 @@ impl<T: Transport> JukiCard<T> {
     /// Tries left of a PIN, without using one (VERIFY without data).
     pub fn pin_status(&mut self, kind: PinKind) -> Result<PinStatus> {
         self.select_app(kind.app())?;
-        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, pin_p2(kind)?))?;
+        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, by_short_id(kind.fid())?))?;
         match resp.sw {
             0x9000 => Ok(PinStatus::Verified),
             0x6984 => Ok(PinStatus::Blocked),
@@ -394,7 +394,8 @@ impl<T: Transport> JukiCard<T> {
     /// VERIFY PIN `kind` in the application already selected (its own).
     pub fn verify_selected(&mut self, kind: PinKind, pin: &Pin) -> Result<()> {
         self.send(
-            &Command::new(0x00, 0x20, 0x00, pin_p2(kind)?).with_data(pin.as_bytes().to_vec()),
+            &Command::new(0x00, 0x20, 0x00, by_short_id(kind.fid())?)
+                .with_data(pin.as_bytes().to_vec()),
         )?;
         Ok(())
     }
@@ -407,7 +408,8 @@ impl<T: Transport> JukiCard<T> {
         self.exclusive(|card| {
             card.verify_pin(kind, current)?;
             card.send(
-                &Command::new(0x00, 0x24, 0x01, pin_p2(kind)?).with_data(new.as_bytes().to_vec()),
+                &Command::new(0x00, 0x24, 0x01, by_short_id(kind.fid())?)
+                    .with_data(new.as_bytes().to_vec()),
             )?;
             Ok(())
         })
@@ -433,7 +435,7 @@ impl<T: Transport> JukiCard<T> {
     /// only, free).
     pub fn public_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
         self.select_app(App::Jpki)?;
-        let p2 = 0x80 | short_id(key.fid())?;
+        let p2 = by_short_id(key.fid())?;
         let data = self.send(&Command::new(0x00, 0x46, 0x81, p2).with_le(256))?;
         parse_public_key(&data)
     }
@@ -585,7 +587,8 @@ impl<T: Transport> JukiCard<T> {
     /// naming its EF in P2.
     fn reset_retry_counter(&mut self, kind: PinKind, new: &Pin) -> Result<()> {
         self.send(
-            &Command::new(0x00, 0x2C, 0x02, pin_p2(kind)?).with_data(new.as_bytes().to_vec()),
+            &Command::new(0x00, 0x2C, 0x02, by_short_id(kind.fid())?)
+                .with_data(new.as_bytes().to_vec()),
         )?;
         Ok(())
     }
@@ -593,7 +596,7 @@ impl<T: Transport> JukiCard<T> {
     /// GENERATE ASYMMETRIC KEY PAIR (P1 `80`) of a key of the current JPKI application, naming
     /// its EF in P2.
     fn generate_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
-        let p2 = 0x80 | short_id(key.fid())?;
+        let p2 = by_short_id(key.fid())?;
         let data = self.send(&Command::new(0x00, 0x46, 0x80, p2).with_le(256))?;
         parse_public_key(&data)
     }
@@ -744,9 +747,10 @@ fn short_id(fid: u16) -> Result<u8> {
     }
 }
 
-/// VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER P2 naming PIN `kind`'s EF: `80|SFI`.
-fn pin_p2(kind: PinKind) -> Result<u8> {
-    Ok(0x80 | short_id(kind.fid())?)
+/// The P1 of READ/UPDATE BINARY, or the P2 of VERIFY, CHANGE REFERENCE DATA, RESET RETRY
+/// COUNTER and GENERATE ASYMMETRIC KEY PAIR, that names EF `fid`: `80|SFI`.
+fn by_short_id(fid: u16) -> Result<u8> {
+    Ok(0x80 | short_id(fid)?)
 }
 
 /// Parses `7F49 { 86 04‖X‖Y }` into a P-256 public key.
