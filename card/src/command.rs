@@ -90,10 +90,17 @@ pub enum Command<'a> {
         /// Counter certificate and challenge signature.
         data: &'a [u8],
     },
-    /// PUT DATA, initialise (`00 DA 00 C1`).
+    /// PUT DATA, initialise (`00 DA 00 C1`): the national root public key in; the card
+    /// generates its own authentication key and answers its public key `7F49 { 86 04‖X‖Y }`.
     Initialise {
         /// The national root public key.
         root_key: &'a [u8],
+    },
+    /// PUT DATA, the card's certificate (`00 DA 00 C2`): once, on an initialised card; taken
+    /// only if the root signed it and it certifies the card's own key.
+    InstallCertificate {
+        /// The certificate (`7F21`, [`crate::cvc`]).
+        cert: &'a [u8],
     },
     /// ACTIVATE FILE (`00 44 00 00`): issue (initialised → issued) or resume (suspended →
     /// issued).
@@ -311,13 +318,19 @@ impl<'a> Command<'a> {
                     data: some_data(apdu)?,
                 })
             }
-            0xDA => {
-                p1p2(apdu, 0x00C1)?;
-                no_le(apdu)?;
-                Ok(Command::Initialise {
+            0xDA => match apdu.p1p2() {
+                // Answers the card's public key: Le allowed.
+                0x00C1 => Ok(Command::Initialise {
                     root_key: some_data(apdu)?,
-                })
-            }
+                }),
+                0x00C2 => {
+                    no_le(apdu)?;
+                    Ok(Command::InstallCertificate {
+                        cert: some_data(apdu)?,
+                    })
+                }
+                _ => Err(Error::WrongP1P2),
+            },
             0x44 | 0x04 | 0xFE => {
                 p1p2(apdu, 0x0000)?;
                 no_le(apdu)?;
@@ -391,7 +404,9 @@ mod tests {
         assert_eq!(parse(&[0, 0x84, 0, 0]), Err(Error::WrongLength));
         assert_eq!(parse(&[0, 0x84, 0, 1, 0x10]), Err(Error::WrongP1P2));
         assert_eq!(parse(&[0, 0x82, 0, 0]), Err(Error::WrongLength));
-        assert_eq!(parse(&[0, 0xDA, 0, 0xC2, 1, 4]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xDA, 0, 0xC3, 1, 4]), Err(Error::WrongP1P2));
+        assert_eq!(parse(&[0, 0xDA, 0, 0xC2, 1, 4, 0]), Err(Error::WrongLength));
+        assert_eq!(parse(&[0, 0xDA, 0, 0xC2]), Err(Error::WrongLength));
         assert_eq!(parse(&[0, 0x44, 0, 0, 1, 0]), Err(Error::WrongLength));
         assert_eq!(parse(&[0, 0x04, 0, 0, 1, 0]), Err(Error::WrongLength));
         assert_eq!(parse(&[0, 0x04, 0, 0, 0]), Err(Error::WrongLength));

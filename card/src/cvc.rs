@@ -1,29 +1,46 @@
-//! The municipal counter's card-verifiable certificate (CVC) and the counter-authentication
-//! digest.
+//! Card-verifiable certificates (CVC) of the counter and of the card, and the digests of the
+//! mutual authentication.
 //!
-//! Issuer authentication is not a shared secret. The card holds one national root public key,
-//! written when the blank card is initialised. A municipality's counter holds a P-256 key
-//! certified by that root in this compact certificate, and proves it by signing the card's
-//! challenge. Any municipality's counter can therefore serve any card.
+//! Nothing is a shared secret. Every card holds one national root public key, written when the
+//! blank card is initialised. Two kinds of holder carry a P-256 key certified by that root in
+//! this compact certificate: a municipality's **counter** (holder: its 地方公共団体コード) and
+//! each **card** (holder: the card's serial; its key is generated on the card at
+//! initialisation and never leaves it). The counter proves itself to the card, the card to the
+//! counter, in one exchange (docs/apdu.md, "Mutual authentication").
 //!
 //! ```text
 //! 7F21 {                                   certificate
 //!   7F4E {                                 body (signed)
-//!     5F29 01                              format version
-//!     5F20 "131016"                        地方公共団体コード, 6 ASCII digits
-//!     5F21 "千代田区"                       municipality name, UTF-8, at most 64 bytes
-//!     7F49 { 86 04‖X‖Y }                   counter public key, SEC1 uncompressed
+//!     5F29 02                              format version
+//!     5F4C 01|02                           role: 01 counter, 02 card
+//!     5F20 "131016" | "JK0000000001"       holder: 地方公共団体コード (6 digits) or card serial
+//!     5F21 "千代田区"                       holder's name, UTF-8, at most 64 bytes
+//!     7F49 { 86 04‖X‖Y }                   public key, SEC1 uncompressed
 //!     5F25 "20260401"                      effective date
 //!     5F24 "20310331"                      expiry date
+//!     5F2E 00|01                           date accurate: issued on its effective date
 //!   }
 //!   5F37 r‖s                               ECDSA P-256 by the root over SHA-256(body TLV)
 //! }
 //! ```
 //!
-//! The EXTERNAL AUTHENTICATE data is the certificate, then the counter's ephemeral key for the
-//! secure-messaging session (`7F49 { 86 04‖X‖Y }`, [`crate::sm`]), then `5F37 r‖s`: the counter
-//! key's signature over [`auth_digest`] of the card's challenge and that ephemeral key. Both
-//! sides use this module, so the format has one definition.
+//! **Counter → card** (EXTERNAL AUTHENTICATE data): the counter's certificate, its ephemeral key
+//! for the secure-messaging session (`7F49 { 86 04‖X‖Y }`, [`crate::sm`]), then `5F37 r‖s`: the
+//! counter key's signature over [`auth_digest`] of the card's challenge and that ephemeral key.
+//!
+//! **Card → counter** (the answer): the card's certificate, its own ephemeral key, `8A` its life
+//! cycle status byte, and `5F37 r‖s`: the card key's signature over [`card_auth_digest`] of the
+//! challenge, the whole counter message, and everything before the signature in the answer. Both
+//! ephemeral keys, the challenge, the counter's certificate and the card's serial (in its
+//! certificate) are under the card's signature; the session keys derive from that digest too.
+//!
+//! **Dates** (as BSI TR-03110's rule for the chip's current date): the card has no clock; it
+//! refuses certificates that expired before its last-known date, and advances that date only to
+//! the effective date of a *date-accurate* counter certificate, one the root issued on its
+//! effective date. A certificate issued in advance (effective later) is accepted while valid but
+//! moves no date: a stolen pre-issued certificate cannot lock the current counters out.
+//!
+//! Both sides use this module, so the format has one definition.
 
 use heapless::Vec;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -32,20 +49,26 @@ use sha2::{Digest, Sha256};
 
 use crate::tlv::{self, Reader};
 
-/// Format version of the certificate.
-pub const VERSION: u8 = 1;
+/// Format version of the certificate (2: role and date-accuracy fields).
+pub const VERSION: u8 = 2;
 /// Domain separation of the counter's signature over the card's challenge.
 pub const AUTH_CONTEXT: &[u8] = b"juki counter auth v2";
+/// Domain separation of the card's signature over the authentication transcript.
+pub const CARD_AUTH_CONTEXT: &[u8] = b"juki card auth v1";
 /// Length of the card's challenge (GET CHALLENGE).
 pub const CHALLENGE_LEN: usize = 16;
-/// Longest municipality name, in bytes of UTF-8.
+/// Longest holder name, in bytes of UTF-8.
 pub const MAX_NAME: usize = 64;
+/// Longest card serial (the card's certificate's holder).
+pub const MAX_SERIAL: usize = 16;
 /// Largest encoded body.
 pub const MAX_BODY: usize = 256;
 /// Largest encoded certificate.
 pub const MAX_CERT: usize = MAX_BODY + 80;
 /// Largest EXTERNAL AUTHENTICATE data field.
 pub const MAX_AUTH_DATA: usize = MAX_CERT + 80 + 70;
+/// Largest answer of the card to EXTERNAL AUTHENTICATE.
+pub const MAX_CARD_ANSWER: usize = MAX_CERT + 70 + 3 + 70;
 
 /// SEC1 uncompressed P-256 public key length.
 pub const PUBLIC_KEY_LEN: usize = 65;
@@ -55,13 +78,35 @@ pub const SIGNATURE_LEN: usize = 64;
 const TAG_CERT: u16 = 0x7F21;
 const TAG_BODY: u16 = 0x7F4E;
 const TAG_VERSION: u16 = 0x5F29;
-const TAG_CODE: u16 = 0x5F20;
+const TAG_ROLE: u16 = 0x5F4C;
+const TAG_HOLDER: u16 = 0x5F20;
 const TAG_NAME: u16 = 0x5F21;
 const TAG_PUBKEY: u16 = 0x7F49;
 const TAG_POINT: u16 = 0x86;
 const TAG_EFFECTIVE: u16 = 0x5F25;
 const TAG_EXPIRY: u16 = 0x5F24;
+const TAG_ACCURATE: u16 = 0x5F2E;
 const TAG_SIGNATURE: u16 = 0x5F37;
+const TAG_LCS: u16 = 0x8A;
+
+/// Who holds a certified key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A municipality's counter: authenticates to cards.
+    Counter = 1,
+    /// A card: authenticates to counters.
+    Card = 2,
+}
+
+impl Role {
+    fn from_byte(byte: u8) -> Option<Role> {
+        match byte {
+            1 => Some(Role::Counter),
+            2 => Some(Role::Card),
+            _ => None,
+        }
+    }
+}
 
 /// Why a certificate or an authentication was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +119,8 @@ pub enum CvcError {
     BadSignature,
     /// The certificate expired before the card's last-known date.
     Expired,
+    /// A certificate of the other role (a card's where a counter's is due, or the reverse).
+    WrongRole,
     /// Does not fit the buffer (encoding only).
     TooLong,
 }
@@ -146,19 +193,23 @@ impl Date {
     }
 }
 
-/// A parsed counter certificate; every field borrows from the encoded certificate.
+/// A parsed certificate; every field borrows from the encoded certificate.
 #[derive(Debug, Clone, Copy)]
-pub struct CounterCertificate<'a> {
-    /// 地方公共団体コード, 6 ASCII digits.
-    pub municipality_code: &'a [u8],
-    /// Municipality name, UTF-8.
-    pub municipality_name: &'a str,
-    /// The counter's public key, SEC1 uncompressed.
+pub struct Certificate<'a> {
+    /// Counter or card.
+    pub role: Role,
+    /// 地方公共団体コード (counter, 6 ASCII digits) or card serial (card, `A–Z 0–9 -`).
+    pub holder: &'a [u8],
+    /// The holder's name, UTF-8.
+    pub name: &'a str,
+    /// The holder's public key, SEC1 uncompressed.
     pub public_key: &'a [u8],
     /// First day of validity.
     pub effective: Date,
     /// Last day of validity.
     pub expiry: Date,
+    /// Issued on its effective date: may advance the card's last-known date.
+    pub date_accurate: bool,
     body: &'a [u8],
     signature: &'a [u8],
 }
@@ -166,20 +217,24 @@ pub struct CounterCertificate<'a> {
 /// The fields of a certificate to encode.
 #[derive(Debug, Clone, Copy)]
 pub struct CertificateFields<'a> {
-    /// 地方公共団体コード, 6 ASCII digits.
-    pub municipality_code: &'a [u8],
-    /// Municipality name, UTF-8, at most [`MAX_NAME`] bytes.
-    pub municipality_name: &'a str,
-    /// The counter's public key, SEC1 uncompressed (65 bytes).
+    /// Counter or card.
+    pub role: Role,
+    /// 地方公共団体コード (6 ASCII digits) or card serial (1–16 of `A–Z 0–9 -`).
+    pub holder: &'a [u8],
+    /// The holder's name, UTF-8, at most [`MAX_NAME`] bytes.
+    pub name: &'a str,
+    /// The public key, SEC1 uncompressed (65 bytes).
     pub public_key: &'a [u8],
     /// First day of validity.
     pub effective: Date,
     /// Last day of validity.
     pub expiry: Date,
+    /// Issued on its effective date (the issuer's clock said so).
+    pub date_accurate: bool,
 }
 
 /// Parses a whole certificate (`7F21` TLV, nothing after it).
-pub fn parse(cert: &[u8]) -> Result<CounterCertificate<'_>, CvcError> {
+pub fn parse(cert: &[u8]) -> Result<Certificate<'_>, CvcError> {
     let inner = tlv::single(cert, TAG_CERT)?;
     let mut outer = Reader::new(inner);
     let before_body = outer.remaining();
@@ -195,42 +250,58 @@ pub fn parse(cert: &[u8]) -> Result<CounterCertificate<'_>, CvcError> {
     if fields.expect(TAG_VERSION)? != [VERSION] {
         return Err(CvcError::UnsupportedVersion);
     }
-    let municipality_code = fields.expect(TAG_CODE)?;
+    let role = match fields.expect(TAG_ROLE)? {
+        [byte] => Role::from_byte(*byte).ok_or(CvcError::Malformed)?,
+        _ => return Err(CvcError::Malformed),
+    };
+    let holder = fields.expect(TAG_HOLDER)?;
     let name = fields.expect(TAG_NAME)?;
     let public_key = tlv::single(fields.expect(TAG_PUBKEY)?, TAG_POINT)?;
     let effective = Date::from_ascii(fields.expect(TAG_EFFECTIVE)?).ok_or(CvcError::Malformed)?;
     let expiry = Date::from_ascii(fields.expect(TAG_EXPIRY)?).ok_or(CvcError::Malformed)?;
+    let date_accurate = match fields.expect(TAG_ACCURATE)? {
+        [0] => false,
+        [1] => true,
+        _ => return Err(CvcError::Malformed),
+    };
     if !fields.is_empty() {
         return Err(CvcError::Malformed);
     }
     let fields = CertificateFields {
-        municipality_code,
-        municipality_name: core::str::from_utf8(name).map_err(|_| CvcError::Malformed)?,
+        role,
+        holder,
+        name: core::str::from_utf8(name).map_err(|_| CvcError::Malformed)?,
         public_key,
         effective,
         expiry,
+        date_accurate,
     };
     check_fields(&fields)?;
-    Ok(CounterCertificate {
-        municipality_code: fields.municipality_code,
-        municipality_name: fields.municipality_name,
+    Ok(Certificate {
+        role,
+        holder: fields.holder,
+        name: fields.name,
         public_key: fields.public_key,
         effective,
         expiry,
+        date_accurate,
         body,
         signature,
     })
 }
 
-impl CounterCertificate<'_> {
+impl Certificate<'_> {
     /// Checks the root's signature over the body.
     pub fn verify_signature(&self, root: &VerifyingKey) -> Result<(), CvcError> {
         verify_prehash(root, &sha256(&[self.body]), self.signature)
     }
 
-    /// Checks the root's signature and that the certificate had not expired on `today` (the
-    /// card's last-known date).
-    pub fn verify(&self, root: &VerifyingKey, today: Date) -> Result<(), CvcError> {
+    /// Checks the role, the root's signature and that the certificate had not expired on
+    /// `today` (the card's last-known date, or the counter's clock).
+    pub fn verify(&self, role: Role, root: &VerifyingKey, today: Date) -> Result<(), CvcError> {
+        if self.role != role {
+            return Err(CvcError::WrongRole);
+        }
         self.verify_signature(root)?;
         if self.expiry < today {
             return Err(CvcError::Expired);
@@ -238,7 +309,7 @@ impl CounterCertificate<'_> {
         Ok(())
     }
 
-    /// The counter's public key.
+    /// The holder's public key.
     pub fn verifying_key(&self) -> Result<VerifyingKey, CvcError> {
         VerifyingKey::from_sec1_bytes(self.public_key).map_err(|_| CvcError::Malformed)
     }
@@ -254,14 +325,16 @@ pub fn encode_body(fields: &CertificateFields<'_>) -> Result<Vec<u8, MAX_BODY>, 
     check_fields(fields)?;
     let mut inner: Vec<u8, MAX_BODY> = Vec::new();
     tlv::encode_into(&mut inner, TAG_VERSION, &[VERSION]).map_err(too_long)?;
-    tlv::encode_into(&mut inner, TAG_CODE, fields.municipality_code).map_err(too_long)?;
-    tlv::encode_into(&mut inner, TAG_NAME, fields.municipality_name.as_bytes())
-        .map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_ROLE, &[fields.role as u8]).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_HOLDER, fields.holder).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_NAME, fields.name.as_bytes()).map_err(too_long)?;
     let mut key: Vec<u8, 80> = Vec::new();
     tlv::encode_into(&mut key, TAG_POINT, fields.public_key).map_err(too_long)?;
     tlv::encode_into(&mut inner, TAG_PUBKEY, &key).map_err(too_long)?;
     tlv::encode_into(&mut inner, TAG_EFFECTIVE, &fields.effective.to_ascii()).map_err(too_long)?;
     tlv::encode_into(&mut inner, TAG_EXPIRY, &fields.expiry.to_ascii()).map_err(too_long)?;
+    tlv::encode_into(&mut inner, TAG_ACCURATE, &[u8::from(fields.date_accurate)])
+        .map_err(too_long)?;
     let mut body = Vec::new();
     tlv::encode_into(&mut body, TAG_BODY, &inner).map_err(too_long)?;
     Ok(body)
@@ -293,6 +366,15 @@ pub fn auth_digest(challenge: &[u8], ephemeral: &[u8]) -> [u8; 32] {
     sha256(&[AUTH_CONTEXT, challenge, ephemeral])
 }
 
+/// The digest the card signs in its answer: SHA-256 of [`CARD_AUTH_CONTEXT`] ‖ challenge ‖
+/// SHA-256(the counter's whole EXTERNAL AUTHENTICATE data) ‖ the answer before its signature
+/// (the card's certificate, its ephemeral key, its life cycle status). The secure-messaging keys
+/// derive from it too ([`crate::sm::Session::derive`]).
+pub fn card_auth_digest(challenge: &[u8], counter_data: &[u8], answer_body: &[u8]) -> [u8; 32] {
+    let counter = sha256(&[counter_data]);
+    sha256(&[CARD_AUTH_CONTEXT, challenge, &counter, answer_body])
+}
+
 /// EXTERNAL AUTHENTICATE data: the certificate, `7F49 { 86 ephemeral }`, then the counter's
 /// signature of [`auth_digest`].
 pub fn encode_auth_data(
@@ -305,18 +387,39 @@ pub fn encode_auth_data(
     }
     let mut out: Vec<u8, MAX_AUTH_DATA> = Vec::new();
     out.extend_from_slice(cert).map_err(|_| CvcError::TooLong)?;
-    let mut key: Vec<u8, 70> = Vec::new();
-    tlv::encode_into(&mut key, TAG_POINT, ephemeral).map_err(too_long)?;
-    tlv::encode_into(&mut out, TAG_PUBKEY, &key).map_err(too_long)?;
+    encode_point(&mut out, ephemeral)?;
     tlv::encode_into(&mut out, TAG_SIGNATURE, signature).map_err(too_long)?;
     Ok(out)
+}
+
+/// Appends `7F49 { 86 point }`.
+pub fn encode_point<const N: usize>(out: &mut Vec<u8, N>, point: &[u8]) -> Result<(), CvcError> {
+    let mut key: Vec<u8, 70> = Vec::new();
+    tlv::encode_into(&mut key, TAG_POINT, point).map_err(too_long)?;
+    tlv::encode_into(out, TAG_PUBKEY, &key).map_err(too_long)
+}
+
+/// Appends the life cycle status `8A 01 lcs` of the card's answer.
+pub fn encode_lcs<const N: usize>(out: &mut Vec<u8, N>, lcs: u8) -> Result<(), CvcError> {
+    tlv::encode_into(out, TAG_LCS, &[lcs]).map_err(too_long)
+}
+
+/// Appends the signature `5F37 r‖s`.
+pub fn encode_signature<const N: usize>(
+    out: &mut Vec<u8, N>,
+    signature: &[u8],
+) -> Result<(), CvcError> {
+    if signature.len() != SIGNATURE_LEN {
+        return Err(CvcError::Malformed);
+    }
+    tlv::encode_into(out, TAG_SIGNATURE, signature).map_err(too_long)
 }
 
 /// The parts of EXTERNAL AUTHENTICATE data.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthData<'a> {
     /// The counter's certificate.
-    pub cert: CounterCertificate<'a>,
+    pub cert: Certificate<'a>,
     /// The counter's ephemeral key for the session, SEC1 uncompressed (not yet checked).
     pub ephemeral: &'a [u8],
     /// The counter's signature of [`auth_digest`].
@@ -341,9 +444,9 @@ pub fn parse_auth_data(data: &[u8]) -> Result<AuthData<'_>, CvcError> {
     })
 }
 
-/// Verifies the counter's answer to `challenge`: the certificate chains to `root`, has not
-/// expired on `today`, and its key signed [`auth_digest`] of the challenge and the ephemeral
-/// key. Returns the parts.
+/// Verifies the counter's answer to `challenge`: a counter certificate that chains to `root`,
+/// has not expired on `today`, and whose key signed [`auth_digest`] of the challenge and the
+/// ephemeral key. Returns the parts.
 pub fn verify_auth<'a>(
     data: &'a [u8],
     root: &VerifyingKey,
@@ -351,7 +454,7 @@ pub fn verify_auth<'a>(
     challenge: &[u8],
 ) -> Result<AuthData<'a>, CvcError> {
     let auth = parse_auth_data(data)?;
-    auth.cert.verify(root, today)?;
+    auth.cert.verify(Role::Counter, root, today)?;
     verify_prehash(
         &auth.cert.verifying_key()?,
         &auth_digest(challenge, auth.ephemeral),
@@ -360,19 +463,77 @@ pub fn verify_auth<'a>(
     Ok(auth)
 }
 
+/// The parts of the card's answer to EXTERNAL AUTHENTICATE.
+#[derive(Debug, Clone, Copy)]
+pub struct CardAnswer<'a> {
+    /// The card's certificate.
+    pub cert: Certificate<'a>,
+    /// The card's ephemeral key, SEC1 uncompressed (not yet checked).
+    pub ephemeral: &'a [u8],
+    /// The card's life cycle status byte (ISO/IEC 7816-4 `8A`).
+    pub lcs: u8,
+    /// [`card_auth_digest`], which the card signed and the session keys derive from.
+    pub digest: [u8; 32],
+}
+
+/// Verifies the card's answer (the counter's half): a card certificate that chains to `root`
+/// and has not expired on `today`, and the card key's signature over [`card_auth_digest`] of
+/// `challenge`, the counter's own `counter_data` and the answer.
+pub fn verify_card_answer<'a>(
+    answer: &'a [u8],
+    root: &VerifyingKey,
+    today: Date,
+    challenge: &[u8],
+    counter_data: &[u8],
+) -> Result<CardAnswer<'a>, CvcError> {
+    let mut reader = Reader::new(answer);
+    reader.expect(TAG_CERT)?;
+    let cert_len = answer.len() - reader.remaining().len();
+    let cert = parse(answer.get(..cert_len).ok_or(CvcError::Malformed)?)?;
+    let ephemeral = tlv::single(reader.expect(TAG_PUBKEY)?, TAG_POINT)?;
+    let lcs = match reader.expect(TAG_LCS)? {
+        [lcs] => *lcs,
+        _ => return Err(CvcError::Malformed),
+    };
+    let body_len = answer.len() - reader.remaining().len();
+    let signature = reader.expect(TAG_SIGNATURE)?;
+    if !reader.is_empty() || signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN {
+        return Err(CvcError::Malformed);
+    }
+    cert.verify(Role::Card, root, today)?;
+    let body = answer.get(..body_len).ok_or(CvcError::Malformed)?;
+    let digest = card_auth_digest(challenge, counter_data, body);
+    verify_prehash(&cert.verifying_key()?, &digest, signature)?;
+    Ok(CardAnswer {
+        cert,
+        ephemeral,
+        lcs,
+        digest,
+    })
+}
+
 fn check_fields(fields: &CertificateFields<'_>) -> Result<(), CvcError> {
-    let code_ok = fields.municipality_code.len() == 6
-        && fields.municipality_code.iter().all(u8::is_ascii_digit);
-    let name_ok =
-        !fields.municipality_name.is_empty() && fields.municipality_name.len() <= MAX_NAME;
+    let holder_ok = match fields.role {
+        Role::Counter => fields.holder.len() == 6 && fields.holder.iter().all(u8::is_ascii_digit),
+        Role::Card => is_serial(fields.holder),
+    };
+    let name_ok = !fields.name.is_empty() && fields.name.len() <= MAX_NAME;
     let key_ok = fields.public_key.len() == PUBLIC_KEY_LEN
         && fields.public_key.first() == Some(&0x04)
         && VerifyingKey::from_sec1_bytes(fields.public_key).is_ok();
-    if code_ok && name_ok && key_ok && fields.effective <= fields.expiry {
+    if holder_ok && name_ok && key_ok && fields.effective <= fields.expiry {
         Ok(())
     } else {
         Err(CvcError::Malformed)
     }
+}
+
+/// True for a card serial: 1 to [`MAX_SERIAL`] of `A–Z 0–9 -`.
+pub fn is_serial(serial: &[u8]) -> bool {
+    (1..=MAX_SERIAL).contains(&serial.len())
+        && serial
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 fn verify_prehash(key: &VerifyingKey, digest: &[u8; 32], signature: &[u8]) -> Result<(), CvcError> {
@@ -417,11 +578,13 @@ mod tests {
     fn certificate(root: &SigningKey, counter: &SigningKey, expiry: Date) -> Vec<u8, MAX_CERT> {
         let pk = point(counter);
         let body = encode_body(&CertificateFields {
-            municipality_code: b"131016",
-            municipality_name: "千代田区",
+            role: Role::Counter,
+            holder: b"131016",
+            name: "千代田区",
             public_key: &pk,
             effective: Date::from_ymd(2026, 4, 1).unwrap(),
             expiry,
+            date_accurate: true,
         })
         .unwrap();
         encode_certificate(&body, &sign(root, &body_digest(&body))).unwrap()
@@ -449,18 +612,26 @@ mod tests {
         let today = Date::from_ymd(2027, 1, 1).unwrap();
         let cert = certificate(&root, &counter, Date::from_ymd(2031, 3, 31).unwrap());
         let parsed = parse(&cert).unwrap();
-        assert_eq!(parsed.municipality_code, b"131016");
-        assert_eq!(parsed.municipality_name, "千代田区");
+        assert_eq!(parsed.role, Role::Counter);
+        assert_eq!(parsed.holder, b"131016");
+        assert_eq!(parsed.name, "千代田区");
         assert_eq!(parsed.public_key, &point(&counter));
-        parsed.verify(root.verifying_key(), today).unwrap();
+        parsed
+            .verify(Role::Counter, root.verifying_key(), today)
+            .unwrap();
         assert_eq!(
-            parsed.verify(key(3).verifying_key(), today),
+            parsed.verify(Role::Counter, key(3).verifying_key(), today),
             Err(CvcError::BadSignature)
         );
         let later = Date::from_ymd(2031, 4, 1).unwrap();
         assert_eq!(
-            parsed.verify(root.verifying_key(), later),
+            parsed.verify(Role::Counter, root.verifying_key(), later),
             Err(CvcError::Expired)
+        );
+        // A counter certificate is no card certificate.
+        assert_eq!(
+            parsed.verify(Role::Card, root.verifying_key(), today),
+            Err(CvcError::WrongRole)
         );
     }
 
@@ -498,7 +669,7 @@ mod tests {
         let data =
             encode_auth_data(&cert, &eph, &sign(&counter, &auth_digest(&challenge, &eph))).unwrap();
         let ok = verify_auth(&data, root.verifying_key(), today, &challenge).unwrap();
-        assert_eq!(ok.cert.municipality_code, b"131016");
+        assert_eq!(ok.cert.holder, b"131016");
         assert_eq!(ok.ephemeral, &eph[..]);
         // Another challenge (a replay), or a signature by another key, is refused.
         assert_eq!(
@@ -540,18 +711,42 @@ mod tests {
     fn encoding_refuses_bad_fields() {
         let pk = point(&key(2));
         let good = CertificateFields {
-            municipality_code: b"131016",
-            municipality_name: "千代田区",
+            role: Role::Counter,
+            holder: b"131016",
+            name: "千代田区",
             public_key: &pk,
             effective: Date::from_ymd(2026, 4, 1).unwrap(),
             expiry: Date::from_ymd(2031, 3, 31).unwrap(),
+            date_accurate: true,
         };
         assert!(encode_body(&good).is_ok());
         let bad_code = CertificateFields {
-            municipality_code: b"13101A",
+            holder: b"13101A",
             ..good
         };
         assert_eq!(encode_body(&bad_code).err(), Some(CvcError::Malformed));
+        // A card's holder is its serial; a municipality code is no serial of the counter role.
+        let card = CertificateFields {
+            role: Role::Card,
+            holder: b"JK0000000001",
+            ..good
+        };
+        assert!(encode_body(&card).is_ok());
+        for bad in [&b""[..], b"jk01", b"JK 01", b"JK00000000000000X"] {
+            let bad_serial = CertificateFields {
+                holder: bad,
+                ..card
+            };
+            assert_eq!(encode_body(&bad_serial).err(), Some(CvcError::Malformed));
+        }
+        let serial_as_counter = CertificateFields {
+            holder: b"JK0000000001",
+            ..good
+        };
+        assert_eq!(
+            encode_body(&serial_as_counter).err(),
+            Some(CvcError::Malformed)
+        );
         let bad_key = CertificateFields {
             public_key: &pk[..64],
             ..good
@@ -562,5 +757,111 @@ mod tests {
             ..good
         };
         assert_eq!(encode_body(&backwards).err(), Some(CvcError::Malformed));
+    }
+
+    fn card_certificate(root: &SigningKey, card: &SigningKey) -> Vec<u8, MAX_CERT> {
+        let pk = point(card);
+        let body = encode_body(&CertificateFields {
+            role: Role::Card,
+            holder: b"JK0000000001",
+            name: "住民基本台帳カード",
+            public_key: &pk,
+            effective: Date::from_ymd(2026, 4, 1).unwrap(),
+            expiry: Date::from_ymd(2046, 3, 31).unwrap(),
+            date_accurate: true,
+        })
+        .unwrap();
+        encode_certificate(&body, &sign(root, &body_digest(&body))).unwrap()
+    }
+
+    /// The card's answer as the card builds it: certificate, ephemeral key, LCS, signature.
+    fn answer(
+        card: &SigningKey,
+        cert: &[u8],
+        eph: &[u8],
+        challenge: &[u8],
+        data: &[u8],
+    ) -> Vec<u8, 600> {
+        let mut out: Vec<u8, 600> = Vec::from_slice(cert).unwrap();
+        encode_point(&mut out, eph).unwrap();
+        encode_lcs(&mut out, 0x05).unwrap();
+        let digest = card_auth_digest(challenge, data, &out);
+        encode_signature(&mut out, &sign(card, &digest)).unwrap();
+        out
+    }
+
+    #[test]
+    fn card_answer_binds_the_card_the_challenge_and_the_counter() {
+        let (root, card) = (key(1), key(5));
+        let today = Date::from_ymd(2027, 1, 1).unwrap();
+        let cert = card_certificate(&root, &card);
+        let eph = crate::keys::public_key(&[3u8; 32], None).unwrap();
+        let challenge = [7u8; CHALLENGE_LEN];
+        let data = [0xAAu8; 40];
+        let ok = answer(&card, &cert, &eph, &challenge, &data);
+        let parsed =
+            verify_card_answer(&ok, root.verifying_key(), today, &challenge, &data).unwrap();
+        assert_eq!(parsed.cert.holder, b"JK0000000001");
+        assert_eq!(parsed.lcs, 0x05);
+        assert_eq!(parsed.ephemeral, &eph[..]);
+        let verify = |answer: &[u8], challenge: &[u8], data: &[u8]| {
+            verify_card_answer(answer, root.verifying_key(), today, challenge, data).err()
+        };
+        // Another challenge (a replay), another counter message (a relay to another counter).
+        assert_eq!(verify(&ok, &[8u8; 16], &data), Some(CvcError::BadSignature));
+        assert_eq!(
+            verify(&ok, &challenge, &[0xAB; 40]),
+            Some(CvcError::BadSignature)
+        );
+        // A substituted ephemeral key or life cycle byte.
+        let other = crate::keys::public_key(&[4u8; 32], None).unwrap();
+        let mut swapped = ok.clone();
+        let at = swapped.windows(65).position(|w| w == eph).unwrap();
+        swapped[at..at + 65].copy_from_slice(&other);
+        assert_eq!(
+            verify(&swapped, &challenge, &data),
+            Some(CvcError::BadSignature)
+        );
+        let mut lcs = ok.clone();
+        let at = cert.len() + 70 + 2;
+        assert_eq!(lcs[at], 0x05);
+        lcs[at] = 0x04;
+        assert_eq!(
+            verify(&lcs, &challenge, &data),
+            Some(CvcError::BadSignature)
+        );
+        // Signed by a key the certificate does not hold; a certificate of another root; a
+        // counter's certificate in the card's place.
+        let forged = answer(&key(6), &cert, &eph, &challenge, &data);
+        assert_eq!(
+            verify(&forged, &challenge, &data),
+            Some(CvcError::BadSignature)
+        );
+        let foreign = answer(
+            &card,
+            &card_certificate(&key(9), &card),
+            &eph,
+            &challenge,
+            &data,
+        );
+        assert_eq!(
+            verify(&foreign, &challenge, &data),
+            Some(CvcError::BadSignature)
+        );
+        let counter_cert = certificate(&root, &card, Date::from_ymd(2031, 3, 31).unwrap());
+        let role = answer(&card, &counter_cert, &eph, &challenge, &data);
+        assert_eq!(verify(&role, &challenge, &data), Some(CvcError::WrongRole));
+        // And a card certificate is no counter certificate.
+        let auth =
+            encode_auth_data(&cert, &eph, &sign(&card, &auth_digest(&challenge, &eph))).unwrap();
+        assert_eq!(
+            verify_auth(&auth, root.verifying_key(), today, &challenge).err(),
+            Some(CvcError::WrongRole)
+        );
+        // Truncated or with trailing bytes.
+        assert!(verify(&ok[..ok.len() - 1], &challenge, &data).is_some());
+        let mut long = ok.clone();
+        long.push(0).unwrap();
+        assert_eq!(verify(&long, &challenge, &data), Some(CvcError::Malformed));
     }
 }

@@ -11,14 +11,14 @@ use zeroize::Zeroizing;
 
 use crate::apdu::CommandApdu;
 use crate::command::{Command, KeyPairMode};
-use crate::files::{self, Access, App, EfKind, KeyId, PinId, KEY_COUNT, PIN_COUNT};
+use crate::files::{self, Access, App, EfKind, KeyId, PinId, Write, KEY_COUNT, PIN_COUNT};
 use crate::lifecycle::Lifecycle;
 use crate::state::{CoreState, CORE_CAPACITY};
 use crate::status::{Error, SW_DEACTIVATED, SW_OK, SW_TERMINATED};
 use crate::storage::{Storage, CORE_RECORD};
 use crate::transport::{Handler, Scratch, MAX_RESPONSE_DATA};
 use crate::volatile::Volatile;
-use crate::{gate, issuer, keys, pin, sm, tlv, Nvm, Response, MAX_COMMAND_DATA};
+use crate::{cvc, gate, issuer, keys, pin, sm, tlv, Nvm, Response, MAX_COMMAND_DATA};
 
 /// The card minus its transport.
 #[derive(Clone)]
@@ -138,7 +138,8 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
                 push(out, &challenge)
             }
             Command::ExternalAuthenticate { data } => self.external_authenticate(data, out),
-            Command::Initialise { root_key } => self.initialise(root_key),
+            Command::Initialise { root_key } => self.initialise(root_key, out),
+            Command::InstallCertificate { cert } => self.install_certificate(cert),
             Command::Activate => self.activate(),
             Command::Deactivate => self.deactivate(),
             Command::Terminate => self.terminate(),
@@ -194,8 +195,16 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     fn update_binary(&mut self, offset: u16, data: &[u8]) -> Result<(), Error> {
         let (record, capacity) = match self.current_ef()?.kind {
             EfKind::Binary {
-                record, capacity, ..
+                record,
+                capacity,
+                write: Write::Counter,
+                ..
             } => (record, usize::from(capacity)),
+            // The card's certificate is the card's own, installed once.
+            EfKind::Binary {
+                write: Write::Initialisation,
+                ..
+            } => return Err(Error::SecurityStatusNotSatisfied),
             EfKind::Pin(_) | EfKind::Key(_) => return Err(Error::IncompatibleFile),
         };
         let offset = usize::from(offset);
@@ -365,35 +374,110 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         push(out, &signature)
     }
 
-    /// EXTERNAL AUTHENTICATE: the counter is authenticated and the secure-messaging session
-    /// agreed; answers the card's ephemeral key `7F49 { 86 04‖X‖Y }`.
+    /// The NVM record of the card's certificate (住基 EF 0005).
+    fn card_cert_record() -> Result<u8, Error> {
+        files::record_of(App::Juki, files::JUKI_CARD_CERT).ok_or(Error::MemoryFailure)
+    }
+
+    /// EXTERNAL AUTHENTICATE: the mutual authentication ([`issuer::external_authenticate`]).
+    /// The counter is authenticated and the secure-messaging session agreed; the answer is the
+    /// card's certificate, ephemeral key, life cycle status and signature.
     fn external_authenticate(&mut self, data: &[u8], out: &mut Response) -> Result<(), Error> {
-        let auth =
-            issuer::external_authenticate(&self.core, &mut self.volatile, &mut self.rng, data)?;
-        if auth.effective > self.core.last_date {
+        // The certificate goes straight from the NVM into the answer.
+        let record = Self::card_cert_record()?;
+        out.resize(self.storage.len(record), 0)
+            .map_err(|_| Error::WrongLength)?;
+        let auth = self.storage.read(&self.nvm, record, 0, out).and_then(|()| {
+            issuer::external_authenticate(
+                &self.core,
+                &mut self.volatile,
+                &mut self.rng,
+                data,
+                self.core.lifecycle.lcs_byte(),
+                self.basepoint,
+                out,
+            )
+        });
+        let auth = match auth {
+            Ok(auth) => auth,
+            Err(e) => {
+                out.clear();
+                return Err(e);
+            }
+        };
+        if let Some(date) = auth.advance_to.filter(|&d| d > self.core.last_date) {
             let mut new = self.core.clone();
-            new.last_date = auth.effective;
-            self.commit(new)?;
+            new.last_date = date;
+            if let Err(e) = self.commit(new) {
+                out.clear();
+                return Err(e);
+            }
         }
-        let mut point: heapless::Vec<u8, 70> = heapless::Vec::new();
-        tlv::encode_into(&mut point, 0x86, &auth.card_key).map_err(|_| Error::WrongLength)?;
-        tlv::encode_into(out, 0x7F49, &point).map_err(|_| Error::WrongLength)?;
         self.volatile.counter = true;
         self.volatile.sm = Some(auth.session);
         Ok(())
     }
 
-    fn initialise(&mut self, root_key: &[u8]) -> Result<(), Error> {
+    /// PUT DATA `C1`: the national root key; the card generates its own authentication key in
+    /// the same commit and answers its public key (`7F49 { 86 04‖X‖Y }`). Again with the same
+    /// root before the certificate is installed, it answers the same key (the manufacturer's
+    /// retry after a lost answer or a power cut); otherwise `6985`.
+    fn initialise(&mut self, root_key: &[u8], out: &mut Response) -> Result<(), Error> {
         let key = <[u8; 65]>::try_from(root_key).map_err(|_| Error::WrongData)?;
         if !keys::valid_public_key(&key) {
             return Err(Error::WrongData);
         }
+        if self.core.lifecycle == Lifecycle::Initialised {
+            let certified = self.storage.len(Self::card_cert_record()?) > 0;
+            if certified || self.core.root_key != Some(key) {
+                return Err(Error::ConditionsNotSatisfied);
+            }
+            return self.answer_card_key(out);
+        }
+        let card_key = keys::generate(&mut self.rng);
         let new = CoreState {
             lifecycle: Lifecycle::Initialised,
             root_key: Some(key),
+            card_key: Some(card_key),
             ..self.core.clone()
         };
-        self.commit(new)
+        self.commit(new)?;
+        self.answer_card_key(out)
+    }
+
+    /// The card's public key as PUT DATA `C1` answers it.
+    fn answer_card_key(&self, out: &mut Response) -> Result<(), Error> {
+        let scalar = self.core.card_key.ok_or(Error::ConditionsNotSatisfied)?;
+        let public = keys::public_key(&scalar, self.basepoint)?;
+        cvc::encode_point(out, &public).map_err(|_| Error::WrongLength)
+    }
+
+    /// PUT DATA `C2`: the card's certificate, once. Taken only if it is a card certificate the
+    /// root signed, for the card's own public key (`6A80` otherwise): nobody can install a
+    /// certificate for a key the card does not hold. `6985` if the card has no key or already
+    /// has its certificate.
+    fn install_certificate(&mut self, cert: &[u8]) -> Result<(), Error> {
+        let record = Self::card_cert_record()?;
+        let scalar = self.core.card_key.ok_or(Error::ConditionsNotSatisfied)?;
+        if self.storage.len(record) > 0 {
+            return Err(Error::ConditionsNotSatisfied);
+        }
+        let root = self
+            .core
+            .root_key
+            .ok_or(Error::ConditionsNotSatisfied)
+            .and_then(|r| {
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(&r).map_err(|_| Error::MemoryFailure)
+            })?;
+        let today = issuer::last_known_date(&self.core).ok_or(Error::MemoryFailure)?;
+        let parsed = cvc::parse(cert).map_err(|_| Error::WrongData)?;
+        parsed
+            .verify(cvc::Role::Card, &root, today)
+            .map_err(|_| Error::WrongData)?;
+        if parsed.public_key != keys::public_key(&scalar, self.basepoint)? {
+            return Err(Error::WrongData);
+        }
+        self.storage.write(&mut self.nvm, record, 0, cert)
     }
 
     /// ACTIVATE FILE: issue an initialised card (after a complete personalisation), or resume a
@@ -445,6 +529,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             erasure_pending: true,
             pins: [pin::PinRecord::default(); PIN_COUNT],
             keys: [None; KEY_COUNT],
+            card_key: None,
             ..self.core.clone()
         };
         self.commit(new)?;

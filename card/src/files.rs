@@ -84,6 +84,16 @@ pub enum Access {
     Pin(PinId),
 }
 
+/// Who writes a binary EF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// The counter, with UPDATE BINARY under its secure-messaging session.
+    Counter,
+    /// The card itself, once, at initialisation (PUT DATA of the card certificate): UPDATE
+    /// BINARY is refused (`6982`).
+    Initialisation,
+}
+
 /// What an elementary file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EfKind {
@@ -95,6 +105,8 @@ pub enum EfKind {
         capacity: u16,
         /// Read condition.
         read: Access,
+        /// Who writes it.
+        write: Write,
     },
     /// A PIN (never readable).
     Pin(PinId),
@@ -121,6 +133,7 @@ const fn bin(app: App, fid: u16, record: u8, capacity: u16, read: Access) -> Ef 
             record,
             capacity,
             read,
+            write: Write::Counter,
         },
     }
 }
@@ -128,8 +141,11 @@ const fn bin(app: App, fid: u16, record: u8, capacity: u16, read: Access) -> Ef 
 /// Capacity of a certificate EF.
 pub const CERT_CAPACITY: u16 = 2048;
 
+/// Capacity of the card certificate EF (住基 0005).
+pub const CARD_CERT_CAPACITY: u16 = 512;
+
 /// Every EF of the card. A binary EF's record number is its NVM record (the core record is 0).
-pub const EFS: [Ef; 15] = [
+pub const EFS: [Ef; 16] = [
     Ef {
         app: App::Juki,
         fid: 0x001C,
@@ -139,6 +155,17 @@ pub const EFS: [Ef; 15] = [
     bin(App::Juki, 0x0002, 2, 1024, Access::Pin(PinId::Juki)),
     bin(App::Juki, 0x0003, 3, 512, Access::Pin(PinId::Juki)),
     bin(App::Juki, 0x0004, 4, 128, Access::Free),
+    // Appended as record 11: the records before it keep their place in the NVM of older cards.
+    Ef {
+        app: App::Juki,
+        fid: JUKI_CARD_CERT,
+        kind: EfKind::Binary {
+            record: 11,
+            capacity: CARD_CERT_CAPACITY,
+            read: Access::Free,
+            write: Write::Initialisation,
+        },
+    },
     bin(App::Jpki, 0x0006, 5, 32, Access::Free),
     bin(App::Jpki, 0x0008, 6, 1, Access::Free),
     bin(App::Jpki, 0x000A, 7, CERT_CAPACITY, Access::Free),
@@ -174,7 +201,7 @@ pub const EFS: [Ef; 15] = [
 ];
 
 /// Number of binary EFs (NVM records 1..=BINARY_EF_COUNT).
-pub const BINARY_EF_COUNT: usize = 10;
+pub const BINARY_EF_COUNT: usize = 11;
 
 /// Index into [`EFS`] of the EF `fid` of `app`.
 pub fn find(app: App, fid: u16) -> Option<u8> {
@@ -213,6 +240,8 @@ pub const JUKI_RESIDENT_CODE: u16 = 0x0001;
 pub const JUKI_FOUR_INFO: u16 = 0x0002;
 /// 住基 0004 (card information).
 pub const JUKI_CARD_INFO: u16 = 0x0004;
+/// 住基 0005 (the card's certificate: its serial and authentication key, signed by the root).
+pub const JUKI_CARD_CERT: u16 = 0x0005;
 
 /// The binary EFs TERMINATE CARD USAGE erases: the resident data (住基 0001–0003) and the JPKI
 /// certificates with their index (0008, 000A, 000B, 0001, 0002). The card information (住基

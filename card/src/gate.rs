@@ -37,7 +37,9 @@ pub fn allowed_in(state: Lifecycle, current_ef: Option<&Ef>, command: &Command<'
     use Lifecycle::{Blank, Initialised, Issued, Suspended, Terminated};
     match command {
         Command::SelectApp { .. } | Command::SelectFile { .. } => true,
-        Command::Initialise { .. } => state == Blank,
+        // Again on an initialised card: the manufacturer's retry (the handler decides).
+        Command::Initialise { .. } => matches!(state, Blank | Initialised),
+        Command::InstallCertificate { .. } => state == Initialised,
         // Issue, or resume a suspended card.
         Command::Activate => matches!(state, Initialised | Suspended),
         Command::Deactivate => state == Issued,
@@ -150,8 +152,9 @@ mod tests {
         );
         let init = Command::Initialise { root_key: &[4] };
         assert_eq!(check(Lifecycle::Blank, false, None, &init), Ok(()));
+        assert_eq!(check(Lifecycle::Initialised, true, None, &init), Ok(()));
         assert_eq!(
-            check(Lifecycle::Initialised, true, None, &init),
+            check(Lifecycle::Issued, true, None, &init),
             Err(Error::ConditionsNotSatisfied)
         );
         assert_eq!(

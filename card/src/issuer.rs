@@ -1,6 +1,7 @@
-//! Counter (issuer) authentication: GET CHALLENGE and EXTERNAL AUTHENTICATE with the counter's
-//! card-verifiable certificate ([`crate::cvc`]), and the key agreement of the secure-messaging
-//! session that follows ([`crate::sm`]).
+//! Mutual authentication of the counter and the card: GET CHALLENGE and EXTERNAL AUTHENTICATE
+//! with the counter's card-verifiable certificate, answered with the card's own certificate and
+//! signature ([`crate::cvc`]), and the key agreement of the secure-messaging session that
+//! follows ([`crate::sm`]).
 
 use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::VerifyingKey;
@@ -8,12 +9,14 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::PublicKey;
 use rand_core::{CryptoRng, RngCore};
 
+use crate::basepoint::BasepointTable;
 use crate::sm::{self, Session};
 
 use crate::cvc::{self, Date, CHALLENGE_LEN};
 use crate::state::CoreState;
 use crate::status::Error;
 use crate::volatile::Volatile;
+use crate::{keys, Response};
 
 /// GET CHALLENGE: a fresh challenge, remembered for the next EXTERNAL AUTHENTICATE only.
 pub fn get_challenge<R: RngCore + CryptoRng>(
@@ -34,32 +37,44 @@ pub fn last_known_date(core: &CoreState) -> Option<Date> {
     Date::from_ymd(v / 10_000, v / 100 % 100, v % 100).or_else(|| Date::from_ymd(1900, 1, 1))
 }
 
-/// A counter authentication that succeeded.
+/// A mutual authentication that succeeded.
 pub struct Authenticated {
-    /// The certificate's effective date, `YYYYMMDD`.
-    pub effective: u32,
+    /// The counter certificate's effective date, `YYYYMMDD`, when it may advance the card's
+    /// last-known date (a date-accurate certificate, [`crate::cvc`]); `None` otherwise.
+    pub advance_to: Option<u32>,
     /// The secure-messaging session agreed.
     pub session: Session,
-    /// The card's ephemeral public key, SEC1 uncompressed (the answer to the counter).
-    pub card_key: [u8; sm::POINT_LEN],
 }
 
-/// EXTERNAL AUTHENTICATE: uses up the waiting challenge (`6985` if none) and ends any earlier
-/// counter session, then checks the certificate against the root key, its expiry against the
-/// last-known date, and the counter's signature of the challenge and its ephemeral key
-/// (`6982` for any failure, a bad ephemeral key included). Then the card's own ephemeral key
-/// and ECDH give the session keys.
+/// EXTERNAL AUTHENTICATE, the card's half of the mutual authentication. `out` holds the card's
+/// certificate (住基 EF 0005) on entry and the card's whole answer on success.
+///
+/// Uses up the waiting challenge (`6985` if none) and ends any earlier counter session; a card
+/// without a key or certificate of its own answers `6985`. Then checks the counter's
+/// certificate against the root key, its expiry against the last-known date, and the counter's
+/// signature of the challenge and its ephemeral key (`6982` for any failure, a bad ephemeral key
+/// included). The answer: the card's certificate, its ephemeral key, its life cycle status byte
+/// `lcs`, and the card key's signature over [`cvc::card_auth_digest`]; ECDH and that digest give
+/// the session keys.
+#[allow(clippy::too_many_arguments)]
 pub fn external_authenticate<R: RngCore + CryptoRng>(
     core: &CoreState,
     volatile: &mut Volatile,
     rng: &mut R,
     data: &[u8],
+    lcs: u8,
+    basepoint: Option<&'static BasepointTable>,
+    out: &mut Response,
 ) -> Result<Authenticated, Error> {
     let challenge = volatile
         .challenge
         .take()
         .ok_or(Error::ConditionsNotSatisfied)?;
     volatile.end_counter_session();
+    let card_key = core.card_key.ok_or(Error::ConditionsNotSatisfied)?;
+    if out.is_empty() {
+        return Err(Error::ConditionsNotSatisfied);
+    }
     let root_bytes = core.root_key.ok_or(Error::ConditionsNotSatisfied)?;
     let root = VerifyingKey::from_sec1_bytes(&root_bytes)
         .map_err(|_| Error::SecurityStatusNotSatisfied)?;
@@ -72,18 +87,26 @@ pub fn external_authenticate<R: RngCore + CryptoRng>(
         PublicKey::from_sec1_bytes(&counter_key).map_err(|_| Error::SecurityStatusNotSatisfied)?;
     let secret = EphemeralSecret::random(rng);
     let card_point = secret.public_key().to_encoded_point(false);
-    let card_key = <[u8; sm::POINT_LEN]>::try_from(card_point.as_bytes())
+    let card_eph = <[u8; sm::POINT_LEN]>::try_from(card_point.as_bytes())
         .map_err(|_| Error::SecurityStatusNotSatisfied)?;
+    cvc::encode_point(out, &card_eph).map_err(|_| Error::WrongLength)?;
+    cvc::encode_lcs(out, lcs).map_err(|_| Error::WrongLength)?;
+    let digest = cvc::card_auth_digest(&challenge, data, out);
+    let signature = keys::sign(&card_key, &digest, rng, basepoint)?;
+    cvc::encode_signature(out, &signature).map_err(|_| Error::WrongLength)?;
     let shared = secret.diffie_hellman(&counter_point);
     let session = Session::derive(
         shared.raw_secret_bytes(),
         &challenge,
         &counter_key,
-        &card_key,
+        &card_eph,
+        &digest,
     );
     Ok(Authenticated {
-        effective: auth.cert.effective.value(),
+        advance_to: auth
+            .cert
+            .date_accurate
+            .then_some(auth.cert.effective.value()),
         session,
-        card_key,
     })
 }

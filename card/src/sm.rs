@@ -3,8 +3,10 @@
 //!
 //! - **Keys**: EXTERNAL AUTHENTICATE carries the counter's ephemeral P-256 key (signed with the
 //!   challenge by the counter's certified key); the card answers its own ephemeral key. Both
-//!   sides compute ECDH and derive with HKDF-SHA-256 (salt: the challenge; info: `"juki sm v1"` ‖
-//!   counter key ‖ card key) a 16-byte AES encryption key and a 16-byte AES-CMAC key.
+//!   sides compute ECDH and derive with HKDF-SHA-256 (salt: the challenge; info: `"juki sm v2"` ‖
+//!   counter key ‖ card key ‖ the digest the card signed, [`crate::cvc::card_auth_digest`]) a
+//!   16-byte AES encryption key and a 16-byte AES-CMAC key: the keys belong to this one mutually
+//!   authenticated exchange.
 //! - **Send sequence counter** (SSC, 16 bytes, big-endian), starting at 0: incremented before
 //!   every protected command and before every protected response, on both sides, so a replayed,
 //!   dropped or reordered APDU fails its MAC.
@@ -38,7 +40,7 @@ pub const CLA_SM: u8 = 0x0C;
 /// Length of the MAC data object's value.
 pub const MAC_LEN: usize = 8;
 /// The HKDF info prefix.
-pub const INFO: &[u8] = b"juki sm v1";
+pub const INFO: &[u8] = b"juki sm v2";
 /// SEC1 uncompressed P-256 point length.
 pub const POINT_LEN: usize = 65;
 /// Room a protected command needs beyond its plain data: `87 82 LL LL 01` + a padding block,
@@ -107,18 +109,19 @@ fn pad_block(header: &[u8; 4]) -> [u8; 16] {
 }
 
 impl Session {
-    /// Derives the session from the ECDH shared secret `z`, the card's `challenge` and both
-    /// ephemeral public keys.
+    /// Derives the session from the ECDH shared secret `z`, the card's `challenge`, both
+    /// ephemeral public keys and the `transcript` digest of the mutual authentication.
     pub fn derive(
         z: &[u8],
         challenge: &[u8],
         counter_key: &[u8; POINT_LEN],
         card_key: &[u8; POINT_LEN],
+        transcript: &[u8; 32],
     ) -> Session {
         let hk = Hkdf::<Sha256>::new(Some(challenge), z);
         let mut okm = [0u8; 32];
         // 32 bytes are far below HKDF-SHA-256's limit: expand cannot fail.
-        let _ = hk.expand_multi_info(&[INFO, counter_key, card_key], &mut okm);
+        let _ = hk.expand_multi_info(&[INFO, counter_key, card_key, transcript], &mut okm);
         let mut enc = [0u8; 16];
         let mut mac = [0u8; 16];
         let (a, b) = okm.split_at(16);
@@ -415,7 +418,7 @@ mod tests {
     fn pair() -> (Session, Session) {
         let k1 = [4u8; POINT_LEN];
         let k2 = [5u8; POINT_LEN];
-        let s = Session::derive(&[9u8; 32], &[1u8; 16], &k1, &k2);
+        let s = Session::derive(&[9u8; 32], &[1u8; 16], &k1, &k2, &[0; 32]);
         (s.clone(), s)
     }
 
@@ -520,7 +523,7 @@ mod tests {
             Some(SmError::BadMac)
         );
         // No MAC, or garbage.
-        let mut c = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65]);
+        let mut c = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[0; 32]);
         assert_eq!(
             c.unwrap_command(&apdu(&[0x87, 0x02, 0x01, 0x00]), &mut plain)
                 .err(),
@@ -546,8 +549,10 @@ mod tests {
             Some(SmError::BadMac)
         );
         assert_eq!(host.unwrap_response(&resp, &mut back).unwrap(), 0x9000);
-        let a = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65]);
-        let b = Session::derive(&[9u8; 32], &[2u8; 16], &[4; 65], &[5; 65]);
+        let a = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[0; 32]);
+        let b = Session::derive(&[9u8; 32], &[2u8; 16], &[4; 65], &[5; 65], &[0; 32]);
         assert_ne!(a, b, "another challenge, other keys");
+        let c = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[1; 32]);
+        assert_ne!(a, c, "another transcript, other keys");
     }
 }

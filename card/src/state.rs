@@ -1,6 +1,7 @@
 //! The versioned persistent core record and its serialisation.
 //!
-//! Layout of format version 1 (192 bytes, in a record of [`CORE_CAPACITY`]):
+//! Layout of format version 2 (225 bytes, in a record of [`CORE_CAPACITY`]); version 1 is the
+//! same without the card key (192 bytes), read as a card without one:
 //!
 //! ```text
 //! 0      version = 1
@@ -12,6 +13,7 @@
 //! 68..72 last-known date YYYYMMDD as u32 BE (0 = none yet)
 //! 72..   3 PINs (住基, auth, sign), each: length, tries, 16 bytes zero-padded value
 //! 126..  2 private keys (auth, sign), each: present (0/1), 32-byte scalar
+//! 192..  card authentication key (v2): present (0/1), 32-byte scalar
 //! ```
 
 use crate::files::{KEY_COUNT, PIN_COUNT};
@@ -21,9 +23,13 @@ use crate::pin::{PinRecord, MAX_PIN_LEN};
 /// Capacity of the core record (room for later versions).
 pub const CORE_CAPACITY: usize = 256;
 /// Current format version.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
+/// The format of cards initialised before they had a key of their own.
+pub const FORMAT_VERSION_1: u8 = 1;
 /// Encoded length of version 1.
-pub const CORE_LEN: usize = 1 + 1 + 1 + 65 + 4 + PIN_COUNT * (2 + MAX_PIN_LEN) + KEY_COUNT * 33;
+pub const CORE_LEN_V1: usize = 1 + 1 + 1 + 65 + 4 + PIN_COUNT * (2 + MAX_PIN_LEN) + KEY_COUNT * 33;
+/// Encoded length of version 2.
+pub const CORE_LEN: usize = CORE_LEN_V1 + 33;
 
 const _: () = assert!(CORE_LEN <= CORE_CAPACITY);
 
@@ -43,6 +49,9 @@ pub struct CoreState {
     pub pins: [PinRecord; PIN_COUNT],
     /// The private keys (P-256 scalars), indexed by [`crate::files::KeyId`].
     pub keys: [Option<[u8; 32]>; KEY_COUNT],
+    /// The card's own authentication key (P-256 scalar), generated at initialisation; `None`
+    /// on a card of format version 1 (docs/architecture.md, "Cards without a key").
+    pub card_key: Option<[u8; 32]>,
     /// Terminated, but the personal data EFs are not all erased yet (a power cut during
     /// TERMINATE CARD USAGE): the card finishes the erasure before anything else. Only
     /// meaningful with [`Lifecycle::Terminated`].
@@ -65,7 +74,7 @@ impl Drop for CoreState {
     /// holds the PINs and private keys: wipe them when the copy goes.
     fn drop(&mut self) {
         use zeroize::Zeroize;
-        for key in self.keys.iter_mut().flatten() {
+        for key in self.keys.iter_mut().chain([&mut self.card_key]).flatten() {
             key.zeroize();
         }
         for pin in self.pins.iter_mut() {
@@ -82,6 +91,7 @@ impl Default for CoreState {
             last_date: 0,
             pins: [PinRecord::default(); PIN_COUNT],
             keys: [None; KEY_COUNT],
+            card_key: None,
             erasure_pending: false,
         }
     }
@@ -137,7 +147,7 @@ impl<'a> Reader<'a> {
 }
 
 impl CoreState {
-    /// Serialises into `out` (format version 1).
+    /// Serialises (format version 2).
     pub fn encode(&self) -> [u8; CORE_LEN] {
         let mut out = [0u8; CORE_LEN];
         let mut w = Writer {
@@ -161,7 +171,7 @@ impl CoreState {
             w.put(&[pin.len, pin.tries]);
             w.put(&pin.value);
         }
-        for key in &self.keys {
+        for key in self.keys.iter().chain([&self.card_key]) {
             match key {
                 Some(k) => {
                     w.put(&[1]);
@@ -173,10 +183,11 @@ impl CoreState {
         out
     }
 
-    /// Decodes [`CoreState::encode`].
+    /// Decodes [`CoreState::encode`], or a record of format version 1 (no card key).
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader { data };
-        if r.byte()? != FORMAT_VERSION {
+        let version = r.byte()?;
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_1 {
             return Err(DecodeError);
         }
         let (lifecycle, erasure_pending) = match r.byte()? {
@@ -202,12 +213,20 @@ impl CoreState {
             let scalar: [u8; 32] = r.array()?;
             *key = present.then_some(scalar);
         }
+        let card_key = if version == FORMAT_VERSION {
+            let present = r.flag()?;
+            let scalar: [u8; 32] = r.array()?;
+            present.then_some(scalar)
+        } else {
+            None
+        };
         Ok(CoreState {
             lifecycle,
             root_key: has_root.then_some(root),
             last_date,
             pins,
             keys,
+            card_key,
             erasure_pending,
         })
     }
@@ -232,10 +251,18 @@ mod tests {
         s.pins[2] = PinRecord::new(PinId::Sign, b"ABC123").unwrap();
         s.pins[2].tries = 1;
         s.keys[1] = Some([9; 32]);
+        s.card_key = Some([7; 32]);
         let bytes = s.encode();
         assert_eq!(CoreState::decode(&bytes).unwrap(), s);
+        // Format 1: the same record without the card key, read as a card without one.
+        let mut v1 = bytes[..CORE_LEN_V1].to_vec();
+        v1[0] = 1;
+        let old = CoreState::decode(&v1).unwrap();
+        assert_eq!(old.card_key, None);
+        assert_eq!(old.keys, s.keys);
+        assert_eq!(old.lifecycle, s.lifecycle);
         let mut bad = bytes;
-        bad[0] = 2;
+        bad[0] = 3;
         assert_eq!(CoreState::decode(&bad), Err(DecodeError));
         for (lifecycle, erasure_pending, byte) in [
             (Lifecycle::Suspended, false, 3),

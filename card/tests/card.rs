@@ -91,8 +91,8 @@ fn short_ef_identifiers_select_their_ef_first() {
         tx(&mut card, &[0, 0xB0, 0x84, 3, 2]),
         (card_info()[3..5].to_vec(), 0x9000)
     );
-    // No such EF in this application (住基 has no 0005; 0017 is the JPKI AP's).
-    assert_eq!(sw(&mut card, &[0, 0xB0, 0x85, 0, 0]), 0x6A82);
+    // No such EF in this application (住基 has no 0006; 0017 is the JPKI AP's).
+    assert_eq!(sw(&mut card, &[0, 0xB0, 0x86, 0, 0]), 0x6A82);
     assert_eq!(sw(&mut card, &[0, 0x20, 0, 0x97]), 0x6A82);
     // Resident code behind the 住基 PIN, which P2 9C names (EF 001C).
     assert_eq!(sw(&mut card, &[0, 0xB0, 0x81, 0, 0]), 0x6982);
@@ -306,7 +306,8 @@ fn blank_card_only_selects_and_initialises() {
         sw(&mut card, &apdu(0, 0xDA, 0, 0xC1, &bad[..64], None)),
         0x6A80
     );
-    assert_eq!(sw(&mut card, &apdu(0, 0xDA, 0, 0xC2, &bad, None)), 0x6A86);
+    assert_eq!(sw(&mut card, &apdu(0, 0xDA, 0, 0xC3, &bad, None)), 0x6A86);
+    assert_eq!(sw(&mut card, &apdu(0, 0xDA, 0, 0xC2, &bad, None)), 0x6985);
     initialise(&mut card, &counter);
     assert_eq!(card.lifecycle(), Lifecycle::Initialised);
     // Only once.
@@ -392,7 +393,7 @@ fn external_authenticate_refuses_forgeries() {
     select_juki(&mut card);
     select_ef(&mut card, 0x0002);
     let ext_auth =
-        |card: &mut TestCard, data: &[u8]| sw(card, &apdu(0, 0x82, 0, 0, data, Some(256)));
+        |card: &mut TestCard, data: &[u8]| sw(card, &apdu(0, 0x82, 0, 0, data, Some(65536)));
     let challenge = |card: &mut TestCard| {
         let (c, s) = tx(card, &[0, 0x84, 0, 0, 0x10]);
         assert_eq!(s, 0x9000);
@@ -637,7 +638,7 @@ fn protected_files_need_their_pin() {
     select_juki(&mut card);
     assert_eq!(read_all(&mut card).1, 0x6986);
     assert_eq!(
-        sw(&mut card, &apdu(0, 0xA4, 2, 0x0C, &[0x00, 0x05], None)),
+        sw(&mut card, &apdu(0, 0xA4, 2, 0x0C, &[0x00, 0x06], None)),
         0x6A82
     );
     assert_eq!(

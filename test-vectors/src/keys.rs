@@ -3,7 +3,7 @@
 //!
 //! These keys are public test data. Never use them outside tests.
 
-use juki_card::cvc::{self, CertificateFields, Date};
+use juki_card::cvc::{self, CertificateFields, Date, Role};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
 
@@ -52,7 +52,34 @@ fn date(text: &[u8; 8]) -> Date {
     Date::from_ascii(text).unwrap_or_else(|| unreachable!("valid test date"))
 }
 
-/// A counter certificate for `counter` signed by `root`.
+/// A certificate for `key` signed by `root`: a counter's (holder: municipality code) or a
+/// card's (holder: serial).
+pub fn certificate_for(
+    root: &SigningKey,
+    role: Role,
+    public_key: &[u8],
+    holder: &str,
+    name: &str,
+    validity: (&[u8; 8], &[u8; 8]),
+    date_accurate: bool,
+) -> Vec<u8> {
+    let body = cvc::encode_body(&CertificateFields {
+        role,
+        holder: holder.as_bytes(),
+        name,
+        public_key,
+        effective: date(validity.0),
+        expiry: date(validity.1),
+        date_accurate,
+    })
+    .unwrap_or_else(|e| unreachable!("test certificate fields: {e:?}"));
+    let signature = sign_digest(root, &cvc::body_digest(&body));
+    cvc::encode_certificate(&body, &signature)
+        .unwrap_or_else(|e| unreachable!("test certificate: {e:?}"))
+        .to_vec()
+}
+
+/// A date-accurate counter certificate for `counter` signed by `root`.
 pub fn certificate(
     root: &SigningKey,
     counter: &SigningKey,
@@ -61,19 +88,15 @@ pub fn certificate(
     effective: &[u8; 8],
     expiry: &[u8; 8],
 ) -> Vec<u8> {
-    let point = public_point(counter);
-    let body = cvc::encode_body(&CertificateFields {
-        municipality_code: code.as_bytes(),
-        municipality_name: name,
-        public_key: &point,
-        effective: date(effective),
-        expiry: date(expiry),
-    })
-    .unwrap_or_else(|e| unreachable!("test certificate fields: {e:?}"));
-    let signature = sign_digest(root, &cvc::body_digest(&body));
-    cvc::encode_certificate(&body, &signature)
-        .unwrap_or_else(|e| unreachable!("test certificate: {e:?}"))
-        .to_vec()
+    certificate_for(
+        root,
+        Role::Counter,
+        &public_point(counter),
+        code,
+        name,
+        (effective, expiry),
+        true,
+    )
 }
 
 /// The test counter's certificate: 千代田区 (131016), valid 2026-04-01 to 2031-03-31.
@@ -111,6 +134,26 @@ pub fn expired_certificate() -> Vec<u8> {
         b"20251231",
     )
 }
+
+/// A counter certificate issued in advance: effective 2031-04-01, after the current one
+/// expires, and so not date-accurate (what a stolen pre-issued certificate looks like).
+pub fn pre_issued_certificate() -> Vec<u8> {
+    certificate_for(
+        &root(),
+        Role::Counter,
+        &public_point(&counter()),
+        "131016",
+        "千代田区",
+        (b"20310401", b"20360331"),
+        false,
+    )
+}
+
+/// The test card certificate's validity.
+pub const CARD_VALIDITY: (&[u8; 8], &[u8; 8]) = (b"20260401", b"20460331");
+
+/// The name in the test cards' certificates.
+pub const CARD_NAME: &str = "住民基本台帳カード";
 
 /// EXTERNAL AUTHENTICATE data answering `challenge` with `cert` and `key`, offering the
 /// ephemeral key `ephemeral` (SEC1 uncompressed) for the secure-messaging session.

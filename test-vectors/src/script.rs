@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use juki_card::apdu::CommandApdu;
+use juki_card::cvc::Role;
 use juki_card::sm::{self, Session};
 use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -398,6 +399,7 @@ impl<'a> Runner<'a> {
                 Ok(())
             }
             "counter-auth" => self.counter_auth(&args).map_err(err),
+            "certify-card" => self.certify_card(&args).map_err(err),
             "replay-protected" => {
                 // A reader sending the last protected command again, byte for byte.
                 if self.last_protected.is_empty() {
@@ -513,7 +515,60 @@ impl<'a> Runner<'a> {
         Ok(out)
     }
 
-    /// `@counter-auth [valid|foreign|expired|wrong-key|replay|no-challenge] [SW]`
+    /// `@certify-card [valid|other-key|foreign|counter-role] [SW]`: the manufacturer's step
+    /// after PUT DATA `C1`: certifies the public key the card answered (the last response, kept
+    /// as `${CARD_PUB}`) as card `JK0000000001` with the test root, and sends PUT DATA `C2`.
+    /// The variants are the certificates the card must refuse: another key's, another root's,
+    /// a counter's.
+    fn certify_card(&mut self, args: &[&str]) -> Result<(), String> {
+        let variant = args.first().copied().unwrap_or("valid");
+        let want_sw = args.get(1).copied().unwrap_or("9000");
+        if let Ok((data, _)) = split_response(&self.last) {
+            if let Some(point) = data
+                .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
+                .filter(|p| p.len() == 65)
+            {
+                self.vars.insert("CARD_PUB".into(), point.to_vec());
+            }
+        }
+        let card_pub = self
+            .vars
+            .get("CARD_PUB")
+            .cloned()
+            .ok_or("no card public key: PUT DATA C1 with Le first")?;
+        let serial = "JK0000000001";
+        let (root, role, key, holder) = match variant {
+            "valid" => (keys::root(), Role::Card, card_pub, serial),
+            "other-key" => (
+                keys::root(),
+                Role::Card,
+                keys::public_point(&keys::wrong_counter()),
+                serial,
+            ),
+            "foreign" => (keys::foreign_root(), Role::Card, card_pub, serial),
+            "counter-role" => (keys::root(), Role::Counter, card_pub, "131016"),
+            other => return Err(format!("unknown certify-card variant '{other}'")),
+        };
+        let cert = keys::certificate_for(
+            &root,
+            role,
+            &key,
+            holder,
+            keys::CARD_NAME,
+            keys::CARD_VALIDITY,
+            true,
+        );
+        let apdu = build_command(&[0x00, 0xDA, 0x00, 0xC2], Some(cert), None).map_err(|e| e.0)?;
+        self.last = self.card.transmit(&apdu);
+        self.stats.apdus += 1;
+        self.stats.checks += 1;
+        self.expect(want_sw)
+    }
+
+    /// `@counter-auth [valid|foreign|expired|wrong-key|replay|no-challenge|pre-issued] [SW]`:
+    /// the counter's half of the mutual authentication; on `9000` the card's answer is checked
+    /// as the counter checks it (certificate of the test root, signature over the transcript)
+    /// before the session keys are derived.
     fn counter_auth(&mut self, args: &[&str]) -> Result<(), String> {
         let variant = args.first().copied().unwrap_or("valid");
         let want_sw = args.get(1).copied().unwrap_or("9000");
@@ -536,31 +591,15 @@ impl<'a> Runner<'a> {
         let ephemeral = EphemeralSecret::random(&mut OsRng);
         let point = ephemeral.public_key().to_encoded_point(false);
         let eph = point.as_bytes();
+        let with = |cert: Vec<u8>, key: &p256::ecdsa::SigningKey| {
+            keys::auth_data(&cert, key, &challenge, eph)
+        };
         let data = match variant {
-            "valid" | "no-challenge" => keys::auth_data(
-                &keys::counter_certificate(),
-                &keys::counter(),
-                &challenge,
-                eph,
-            ),
-            "foreign" => keys::auth_data(
-                &keys::foreign_certificate(),
-                &keys::counter(),
-                &challenge,
-                eph,
-            ),
-            "expired" => keys::auth_data(
-                &keys::expired_certificate(),
-                &keys::counter(),
-                &challenge,
-                eph,
-            ),
-            "wrong-key" => keys::auth_data(
-                &keys::counter_certificate(),
-                &keys::wrong_counter(),
-                &challenge,
-                eph,
-            ),
+            "valid" | "no-challenge" => with(keys::counter_certificate(), &keys::counter()),
+            "foreign" => with(keys::foreign_certificate(), &keys::counter()),
+            "expired" => with(keys::expired_certificate(), &keys::counter()),
+            "pre-issued" => with(keys::pre_issued_certificate(), &keys::counter()),
+            "wrong-key" => with(keys::counter_certificate(), &keys::wrong_counter()),
             "replay" => self
                 .last_auth
                 .clone()
@@ -568,28 +607,30 @@ impl<'a> Runner<'a> {
             other => return Err(format!("unknown counter-auth variant '{other}'")),
         };
         self.last_auth = Some(data.clone());
-        let le = if data.len() > 255 {
-            vec![0, 0]
-        } else {
-            vec![0]
-        };
-        let apdu =
-            build_command(&[0x00, 0x82, 0x00, 0x00], Some(data), Some(le)).map_err(|e| e.0)?;
+        let apdu = build_command(
+            &[0x00, 0x82, 0x00, 0x00],
+            Some(data.clone()),
+            Some(vec![0, 0]),
+        )
+        .map_err(|e| e.0)?;
         let response = self.card.transmit(&apdu);
         self.stats.apdus += 1;
         self.stats.checks += 1;
         let (answer, sw) = split_response(&response)?;
         if sw == [0x90, 0x00] {
-            // The card's ephemeral key: ECDH and the session keys, as the counter derives them.
-            let card_key = answer
-                .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
-                .and_then(|p| <[u8; sm::POINT_LEN]>::try_from(p).ok())
-                .ok_or_else(|| {
+            // The card's answer, checked as the counter checks it; then ECDH and the session
+            // keys, as the counter derives them.
+            let today = juki_card::cvc::Date::from_ymd(2027, 1, 1).ok_or("date")?;
+            let root = *keys::root().verifying_key();
+            let card = juki_card::cvc::verify_card_answer(answer, &root, today, &challenge, &data)
+                .map_err(|e| {
                     format!(
-                        "EXTERNAL AUTHENTICATE answered {} instead of 7F49 43 86 41 point",
+                        "the card's answer to EXTERNAL AUTHENTICATE does not verify ({e:?}): {}",
                         hex::encode_upper(answer)
                     )
                 })?;
+            let card_key = <[u8; sm::POINT_LEN]>::try_from(card.ephemeral)
+                .map_err(|_| "the card's ephemeral key length".to_string())?;
             let card_point = p256::PublicKey::from_sec1_bytes(&card_key)
                 .map_err(|_| "the card's ephemeral key is not a P-256 point".to_string())?;
             let counter_key = <[u8; sm::POINT_LEN]>::try_from(eph)
@@ -600,6 +641,7 @@ impl<'a> Runner<'a> {
                 &challenge,
                 &counter_key,
                 &card_key,
+                &card.digest,
             ));
         }
         self.last = sw.to_vec();

@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 
 use juki_card::apdu::CommandApdu;
-use juki_card::cvc::{self, CertificateFields, Date};
+use juki_card::cvc::{self, CertificateFields, Date, Role};
 use juki_card::files::{JPKI_AID, JUKI_AID};
 use juki_card::sm::{self, Session};
 use juki_card::{Card, Nvm, NvmError, Response, NVM_SIZE};
@@ -195,11 +195,11 @@ fn agree(card: &mut TestCard, apdu: &[u8], answer: &[u8], s: u16) {
     if auth.ephemeral != ephemeral_point(&challenge).as_slice() {
         return; // not this helper's answer (a test's own data)
     }
-    let card_key: [u8; 65] = answer
-        .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
-        .unwrap()
-        .try_into()
-        .unwrap();
+    // The card's answer, checked as the counter checks it.
+    let root = *Counter::new().root.verifying_key();
+    let card = cvc::verify_card_answer(answer, &root, date(b"20270101"), &challenge, &data)
+        .expect("the card's answer verifies");
+    let card_key: [u8; 65] = card.ephemeral.try_into().unwrap();
     let card_point = p256::PublicKey::from_sec1_bytes(&card_key).unwrap();
     let shared = p256::ecdh::diffie_hellman(ephemeral(&challenge), card_point.as_affine());
     let counter_key: [u8; 65] = auth.ephemeral.try_into().unwrap();
@@ -208,6 +208,7 @@ fn agree(card: &mut TestCard, apdu: &[u8], answer: &[u8], s: u16) {
         &challenge,
         &counter_key,
         &card_key,
+        &card.digest,
     ));
 }
 
@@ -388,29 +389,53 @@ impl Counter {
         assert_eq!(challenge.len(), 16);
         sw(
             card,
-            &apdu(0, 0x82, 0, 0, &self.answer(&challenge), Some(256)),
+            &apdu(0, 0x82, 0, 0, &self.answer(&challenge), Some(65536)),
         )
     }
 }
 
+/// A date-accurate counter certificate.
 pub fn certificate(
     root: &SigningKey,
     counter: &SigningKey,
     effective: &[u8],
     expiry: &[u8],
 ) -> Vec<u8> {
-    let pk = sec1(counter);
+    certificate_of(
+        root,
+        Role::Counter,
+        &sec1(counter),
+        b"131016",
+        (effective, expiry),
+        true,
+    )
+}
+
+/// A certificate of `role` for `public_key` (SEC1) signed by `root`.
+pub fn certificate_of(
+    root: &SigningKey,
+    role: Role,
+    public_key: &[u8],
+    holder: &[u8],
+    (effective, expiry): (&[u8], &[u8]),
+    date_accurate: bool,
+) -> Vec<u8> {
     let body = cvc::encode_body(&CertificateFields {
-        municipality_code: b"131016",
-        municipality_name: "千代田区",
-        public_key: &pk,
+        role,
+        holder,
+        name: "千代田区",
+        public_key,
         effective: date(effective),
         expiry: date(expiry),
+        date_accurate,
     })
     .unwrap();
     let sig = sign_digest(root, &cvc::body_digest(&body));
     cvc::encode_certificate(&body, &sig).unwrap().to_vec()
 }
+
+/// The serial the test cards are certified with.
+pub const CARD_SERIAL: &[u8] = b"JK0000000001";
 
 /// BER-TLV with a one- or two-byte tag (test-side encoder).
 pub fn tlv(tag: u16, value: &[u8]) -> Vec<u8> {
@@ -443,12 +468,26 @@ pub fn card_info() -> Vec<u8> {
     tlv(0xFF40, &inner)
 }
 
-/// Blank → initialised: PUT DATA with the counter's root.
+/// Blank → initialised: PUT DATA with the counter's root (the card answers its own public
+/// key), then the card's certificate by the same root.
 pub fn initialise(card: &mut TestCard, counter: &Counter) {
-    assert_eq!(
-        sw(card, &apdu(0, 0xDA, 0, 0xC1, &sec1(&counter.root), None)),
-        0x9000
+    let (answer, s) = tx(
+        card,
+        &apdu(0, 0xDA, 0, 0xC1, &sec1(&counter.root), Some(256)),
     );
+    assert_eq!(s, 0x9000);
+    let public = answer
+        .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
+        .expect("PUT DATA answers the card's key");
+    let cert = certificate_of(
+        &counter.root,
+        Role::Card,
+        public,
+        CARD_SERIAL,
+        (b"20260401", b"20460331"),
+        true,
+    );
+    assert_eq!(sw(card, &apdu(0, 0xDA, 0, 0xC2, &cert, None)), 0x9000);
 }
 
 /// Initialises and issues a blank card: resident data, three PINs, both keys, ACTIVATE.

@@ -393,8 +393,8 @@ pub fn measure_commands(table: &'static BasepointTable) -> Run {
     let challenge = s.plain("GET CHALLENGE", &[0, 0x84, 0, 0, 0x10], 0x9000);
     let answer = s.counter.answer(&challenge);
     s.plain(
-        "EXTERNAL AUTHENTICATE (certificate, signature, ECDH)",
-        &apdu(0, 0x82, 0, 0, &answer, Some(256)),
+        "EXTERNAL AUTHENTICATE (certificates, signatures, ECDH)",
+        &apdu(0, 0x82, 0, 0, &answer, Some(65536)),
         0x9000,
     );
     s.authenticate();
