@@ -529,7 +529,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             erasure_pending: true,
             pins: [pin::PinRecord::default(); PIN_COUNT],
             keys: [None; KEY_COUNT],
-            card_key: None,
+            // The card's own key stays: it still proves to a counter that it is terminated.
             ..self.core.clone()
         };
         self.commit(new)?;

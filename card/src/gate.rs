@@ -44,10 +44,12 @@ pub fn allowed_in(state: Lifecycle, current_ef: Option<&Ef>, command: &Command<'
         Command::Activate => matches!(state, Initialised | Suspended),
         Command::Deactivate => state == Issued,
         Command::Terminate => matches!(state, Initialised | Issued | Suspended),
-        // The counter: authentication and its commands, also on a suspended card.
-        Command::GetChallenge
-        | Command::ExternalAuthenticate { .. }
-        | Command::UpdateBinary { .. }
+        // The mutual authentication, also on a terminated card: it proves its state.
+        Command::GetChallenge | Command::ExternalAuthenticate { .. } => {
+            matches!(state, Initialised | Issued | Suspended | Terminated)
+        }
+        // The counter's commands, also on a suspended card.
+        Command::UpdateBinary { .. }
         | Command::ResetRetryCounter { .. }
         | Command::GenerateKeyPair {
             mode: KeyPairMode::Generate,
@@ -221,8 +223,11 @@ mod tests {
             check(Terminated, true, four_info, &read),
             Err(Error::Terminated)
         );
+        assert_eq!(
+            check(Terminated, false, None, &Command::GetChallenge),
+            Ok(())
+        );
         for command in [
-            Command::GetChallenge,
             Command::Activate,
             Command::Deactivate,
             Command::Terminate,

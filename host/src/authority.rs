@@ -4,10 +4,14 @@
 //!   and `D/root.pub` (SubjectPublicKeyInfo PEM). The public key is what `juki card init` writes
 //!   into every blank card.
 //! - `juki authority certify --root D --municipality 131016 --name 千代田区 --out D2` gives a
-//!   municipality's counter its own P-256 key, `D2/counter.key` (0600), and the card-verifiable
-//!   certificate the root signs over it, `D2/counter.cvc` (format: [`juki_card::cvc`]).
+//!   municipality's counter its own P-256 key, `D2/counter.key` (0600), the card-verifiable
+//!   certificate the root signs over it, `D2/counter.cvc` (format: [`juki_card::cvc`]), and a
+//!   copy of the root public key, `D2/root.pub`, against which the counter checks every card.
+//! - `juki card init --root D` (manufacture): the card generates its own key; the root
+//!   certifies it with the card's serial ([`RootAuthority::certify_card`]), and the card takes
+//!   the certificate only for its own key.
 //!
-//! The counter proves itself to a card by signing the card's challenge (see
+//! The counter and the card prove themselves to each other in one exchange (see
 //! [`crate::card::JukiCard::counter_authenticate`]); no secret is shared with the card.
 
 use std::fs;
@@ -15,7 +19,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use juki_card::cvc;
+use juki_card::cvc::{self, Role};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{
@@ -35,6 +39,10 @@ pub const ROOT_PUB: &str = "root.pub";
 pub const COUNTER_KEY: &str = "counter.key";
 /// File name of the counter's certificate.
 pub const COUNTER_CERT: &str = "counter.cvc";
+/// How long a card's certificate is valid: longer than any card (10 years from its issue).
+pub const CARD_CERT_YEARS: u32 = 20;
+/// The name in every card's certificate.
+pub const CARD_CERT_NAME: &str = "住民基本台帳カード";
 
 fn crypto(what: &str) -> impl Fn(p256::pkcs8::Error) -> Error + '_ {
     move |e| Error::Crypto(format!("{what}: {e}"))
@@ -142,7 +150,9 @@ impl RootAuthority {
         Ok(RootAuthority { key })
     }
 
-    /// Certifies a municipality's counter key for `[effective, expiry]`.
+    /// Certifies a municipality's counter key for `[effective, expiry]`. A certificate
+    /// issued on its effective date is *date-accurate* and may advance a card's last-known
+    /// date; one issued in advance (`effective` after today) may not ([`juki_card::cvc`]).
     pub fn certify(
         &self,
         municipality: &MunicipalityCode,
@@ -152,12 +162,15 @@ impl RootAuthority {
         expiry: Date,
     ) -> Result<Vec<u8>> {
         let point = sec1_uncompressed(counter_key);
+        let date_accurate = date::today().is_ok_and(|today| today == effective);
         let body = cvc::encode_body(&cvc::CertificateFields {
-            municipality_code: municipality.as_str().as_bytes(),
-            municipality_name: name,
+            role: Role::Counter,
+            holder: municipality.as_str().as_bytes(),
+            name,
             public_key: &point,
             effective,
             expiry,
+            date_accurate,
         })
         .map_err(|e| {
             Error::InvalidInput(format!(
@@ -166,10 +179,58 @@ impl RootAuthority {
                 cvc::MAX_NAME
             ))
         })?;
-        let signature = sign_digest(&self.key, &cvc::body_digest(&body))?;
-        let cert = cvc::encode_certificate(&body, &signature)
+        self.sign_body(&body)
+    }
+
+    fn sign_body(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let signature = sign_digest(&self.key, &cvc::body_digest(body))?;
+        let cert = cvc::encode_certificate(body, &signature)
             .map_err(|e| Error::Crypto(format!("encoding the certificate: {e:?}")))?;
         Ok(cert.to_vec())
+    }
+
+    /// Manufactures a blank card as card `serial`: writes the root public key, certifies the key
+    /// the card generates, and installs the certificate ([`crate::card::JukiCard::initialise`]).
+    /// Returns the card's public key.
+    pub fn manufacture<T: crate::transport::Transport>(
+        &self,
+        card: &mut crate::card::JukiCard<T>,
+        serial: &str,
+        today: Date,
+    ) -> Result<VerifyingKey> {
+        card.initialise(&self.public_key(), |key| {
+            self.certify_card(serial, key, today)
+        })
+    }
+
+    /// Certifies a card's own key (answered by PUT DATA `C1` at manufacture) for the card
+    /// `serial`, valid [`CARD_CERT_YEARS`] years from `effective`.
+    pub fn certify_card(
+        &self,
+        serial: &str,
+        card_key: &VerifyingKey,
+        effective: Date,
+    ) -> Result<Vec<u8>> {
+        let expiry = date::add_years(effective, CARD_CERT_YEARS)
+            .and_then(date::day_before)
+            .ok_or_else(|| Error::InvalidInput("validity out of range".into()))?;
+        let point = sec1_uncompressed(card_key);
+        let body = cvc::encode_body(&cvc::CertificateFields {
+            role: Role::Card,
+            holder: serial.as_bytes(),
+            name: CARD_CERT_NAME,
+            public_key: &point,
+            effective,
+            expiry,
+            date_accurate: false,
+        })
+        .map_err(|_| {
+            Error::InvalidInput(format!(
+                "cannot certify card {serial:?}: a serial is 1 to {} characters of A-Z, 0-9 or '-'",
+                cvc::MAX_SERIAL
+            ))
+        })?;
+        self.sign_body(&body)
     }
 
     /// A new counter credential for a municipality, valid from `effective` for `years` years
@@ -186,14 +247,22 @@ impl RootAuthority {
             .ok_or_else(|| Error::InvalidInput("validity out of range".into()))?;
         let key = SigningKey::random(&mut OsRng);
         let cert = self.certify(municipality, name, key.verifying_key(), effective, expiry)?;
-        CounterCredential::new(key, cert)
+        CounterCredential::new(key, cert, self.public_key())
     }
 }
 
-/// A municipality counter's credential: its private key and the root's certificate over it.
+/// A new card serial for manufacture: `JK` and 10 random digits.
+pub fn new_card_serial() -> String {
+    let code = crate::resident_code::ResidentCode::generate();
+    format!("JK{}", &code.as_str()[..10])
+}
+
+/// A municipality counter's credential: its private key, the root's certificate over it, and
+/// the root public key that cards must chain to.
 pub struct CounterCredential {
     key: SigningKey,
     cert: Vec<u8>,
+    root: VerifyingKey,
     /// 地方公共団体コード of the municipality.
     pub municipality: MunicipalityCode,
     /// Municipality name.
@@ -205,24 +274,37 @@ pub struct CounterCredential {
 }
 
 impl CounterCredential {
-    /// Pairs a key with its certificate, checking that they belong together.
-    pub fn new(key: SigningKey, cert: Vec<u8>) -> Result<CounterCredential> {
+    /// Pairs a key with its certificate and the root, checking that they belong together: a
+    /// counter certificate of this key, signed by this root.
+    pub fn new(key: SigningKey, cert: Vec<u8>, root: VerifyingKey) -> Result<CounterCredential> {
         let parsed = cvc::parse(&cert)
             .map_err(|e| Error::Crypto(format!("malformed counter certificate: {e:?}")))?;
+        if parsed.role != Role::Counter {
+            return Err(Error::Crypto("not a counter certificate".into()));
+        }
         if parsed.public_key != sec1_uncompressed(key.verifying_key()).as_slice() {
             return Err(Error::Crypto(
                 "the counter key does not match its certificate".into(),
             ));
         }
-        let code = std::str::from_utf8(parsed.municipality_code).unwrap_or("");
+        parsed.verify_signature(&root).map_err(|_| {
+            Error::Crypto("the counter certificate is not signed by this root".into())
+        })?;
+        let code = std::str::from_utf8(parsed.holder).unwrap_or("");
         Ok(CounterCredential {
             municipality: MunicipalityCode::parse(code)?,
-            name: parsed.municipality_name.to_string(),
+            name: parsed.name.to_string(),
             effective: parsed.effective,
             expiry: parsed.expiry,
             key,
             cert,
+            root,
         })
+    }
+
+    /// The national root public key the cards this counter serves must chain to.
+    pub fn root(&self) -> &VerifyingKey {
+        &self.root
     }
 
     /// The encoded certificate (`7F21 …`).
@@ -260,12 +342,13 @@ impl CounterCredential {
         Ok(data.to_vec())
     }
 
-    /// Writes `dir/counter.key` (0600) and `dir/counter.cvc`, creating `dir`; never overwrites.
+    /// Writes `dir/counter.key` (0600), `dir/counter.cvc` and `dir/root.pub`, creating `dir`;
+    /// never overwrites.
     pub fn save(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
         fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let key_path = dir.join(COUNTER_KEY);
         let cert_path = dir.join(COUNTER_CERT);
-        if key_path.exists() || cert_path.exists() {
+        if key_path.exists() || cert_path.exists() || dir.join(ROOT_PUB).exists() {
             return Err(Error::InvalidInput(format!(
                 "{} already holds a counter credential; refusing to overwrite it",
                 dir.display()
@@ -277,10 +360,11 @@ impl CounterCredential {
             .map_err(crypto("encoding the counter key"))?;
         write_private(&key_path, pem.as_bytes())?;
         write_public(&cert_path, &self.cert)?;
+        write_public(&dir.join(ROOT_PUB), public_key_pem(&self.root)?.as_bytes())?;
         Ok((key_path, cert_path))
     }
 
-    /// Loads `dir/counter.key` and `dir/counter.cvc`.
+    /// Loads `dir/counter.key`, `dir/counter.cvc` and `dir/root.pub`.
     pub fn load(dir: &Path) -> Result<CounterCredential> {
         let key_path = dir.join(COUNTER_KEY);
         let pem = zeroize::Zeroizing::new(read_text(&key_path)?);
@@ -293,7 +377,16 @@ impl CounterCredential {
         let cert_path = dir.join(COUNTER_CERT);
         let cert = fs::read(&cert_path)
             .map_err(|e| Error::io(format!("reading {}", cert_path.display()), e))?;
-        CounterCredential::new(key, cert)
+        let root_path = dir.join(ROOT_PUB);
+        if !root_path.exists() {
+            return Err(Error::InvalidInput(format!(
+                "{} has no {ROOT_PUB}: a counter credential now carries the national root's \
+                 public key, against which it checks every card; certify the counter again \
+                 (juki authority certify)",
+                dir.display()
+            )));
+        }
+        CounterCredential::new(key, cert, read_public_key_pem(&root_path)?)
     }
 }
 
@@ -348,6 +441,7 @@ mod tests {
         let eph = sec1_uncompressed(SigningKey::random(&mut OsRng).verifying_key());
         let data = cred.authenticate(&challenge, &eph).unwrap();
         let auth = cvc::verify_auth(&data, &root.public_key(), today, &challenge).unwrap();
+        assert_eq!(auth.cert.role, Role::Counter);
         assert_eq!(auth.ephemeral, &eph[..]);
         assert!(cvc::verify_auth(&data, &root.public_key(), today, &[8u8; 16]).is_err());
         let later = Date::from_ymd(2031, 4, 1).unwrap();
@@ -362,9 +456,24 @@ mod tests {
             .issue_counter_credential(&chiyoda(), "千代田区", today, 5)
             .unwrap();
         let other = SigningKey::random(&mut OsRng);
-        assert!(CounterCredential::new(other, a.certificate().to_vec()).is_err());
-        assert!(
-            CounterCredential::new(SigningKey::random(&mut OsRng), vec![0x7F, 0x21, 0x00]).is_err()
-        );
+        let root_pub = root.public_key();
+        assert!(CounterCredential::new(other, a.certificate().to_vec(), root_pub).is_err());
+        assert!(CounterCredential::new(
+            SigningKey::random(&mut OsRng),
+            vec![0x7F, 0x21, 0x00],
+            root_pub
+        )
+        .is_err());
+        // Another root's credential, and a card's certificate in a counter's place.
+        let foreign = RootAuthority::generate();
+        let b = foreign
+            .issue_counter_credential(&chiyoda(), "千代田区", today, 5)
+            .unwrap();
+        let key = SigningKey::from_pkcs8_pem(&b.key.to_pkcs8_pem(LineEnding::LF).unwrap()).unwrap();
+        assert!(CounterCredential::new(key.clone(), b.certificate().to_vec(), root_pub).is_err());
+        let card_cert = root
+            .certify_card("JK0000000001", key.verifying_key(), today)
+            .unwrap();
+        assert!(CounterCredential::new(key, card_cert, root_pub).is_err());
     }
 }

@@ -158,37 +158,79 @@ pub struct JpkiFiles {
     pub auth_ca: Vec<u8>,
 }
 
+/// What a card proved about itself in the mutual authentication
+/// ([`JukiCard::counter_authenticate`]): nothing here came from a plain read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardIdentity {
+    /// The serial its certificate binds to the key that signed the answer.
+    pub serial: String,
+    /// Its lifecycle state, under its signature.
+    pub lifecycle: Lifecycle,
+}
+
+/// The counter's session with a card: the secure-messaging keys and the card they were agreed
+/// with.
+#[derive(Debug)]
+struct CounterSession {
+    sm: Session,
+    card: CardIdentity,
+}
+
 /// A resident registry card behind a transport.
 #[derive(Debug)]
 pub struct JukiCard<T: Transport> {
     t: T,
-    /// The counter's secure-messaging session, from [`JukiCard::counter_authenticate`] to the
-    /// next SELECT by AID (or an error of the protection).
-    sm: Option<Session>,
+    /// The counter's session, from [`JukiCard::counter_authenticate`] to the next SELECT by AID
+    /// (or an error of the protection). While it is up, every command but those that set a
+    /// session up or end it goes protected, and every answer comes authenticated.
+    session: Option<CounterSession>,
 }
 
-/// The counter's commands, which the card takes only under secure messaging (UPDATE BINARY,
-/// RESET RETRY COUNTER, GENERATE ASYMMETRIC KEY PAIR P1 `80`, ACTIVATE, DEACTIVATE,
-/// TERMINATE): decided by the card core's own parser and gate, so host and card cannot differ.
-fn is_counter_command(cmd: &Command) -> bool {
-    let Ok(raw) = cmd.encode_extended() else {
-        return false;
-    };
-    juki_card::apdu::CommandApdu::parse(&raw)
-        .ok()
-        .and_then(|apdu| juki_card::command::Command::parse(&apdu).ok())
-        .is_some_and(|c| juki_card::gate::needs_counter(&c))
+/// The commands never sent under secure messaging (SELECT by AID, GET CHALLENGE, EXTERNAL
+/// AUTHENTICATE): the card core's own rule, so host and card cannot differ.
+fn never_protected(cmd: &Command) -> bool {
+    juki_card::gate::never_protected(&juki_card::apdu::CommandApdu {
+        cla: cmd.cla,
+        ins: cmd.ins,
+        p1: cmd.p1,
+        p2: cmd.p2,
+        data: &cmd.data,
+        ne: cmd.le.unwrap_or(0),
+        extended: false,
+    })
+}
+
+/// What a card's answer to the mutual authentication failed on, for the clerk.
+fn card_auth_failure(e: juki_card::cvc::CvcError) -> String {
+    use juki_card::cvc::CvcError;
+    match e {
+        CvcError::BadSignature => {
+            "its certificate is not of this national root, or its signature does not match its \
+             certificate and this exchange"
+        }
+        CvcError::Expired => "its certificate has expired",
+        CvcError::WrongRole => "it presented a counter's certificate, not a card's",
+        CvcError::Malformed | CvcError::UnsupportedVersion | CvcError::TooLong => {
+            "its answer is malformed"
+        }
+    }
+    .to_string()
 }
 
 impl<T: Transport> JukiCard<T> {
     /// Wraps a transport.
     pub fn new(t: T) -> JukiCard<T> {
-        JukiCard { t, sm: None }
+        JukiCard { t, session: None }
     }
 
     /// The transport.
     pub fn transport(&mut self) -> &mut T {
         &mut self.t
+    }
+
+    /// The card the counter's session was agreed with, while it is up.
+    pub fn authenticated(&self) -> Option<&CardIdentity> {
+        self.session.as_ref().map(|s| &s.card)
     }
 
     /// Gives the transport back.
@@ -218,28 +260,30 @@ impl<T: Transport> JukiCard<T> {
         self.sw(cmd)?.ok()
     }
 
-    /// One command: a counter command under the session's secure messaging, anything else as
-    /// it is. SELECT by AID ends the session (the card forgets it too).
+    /// One command: under the counter's session protected (but SELECT by AID, which ends the
+    /// session, GET CHALLENGE and EXTERNAL AUTHENTICATE), anything else as it is.
     fn sw(&mut self, cmd: &Command) -> Result<apdu::Response> {
         if (cmd.ins, cmd.p1) == (0xA4, 0x04) {
-            self.sm = None;
+            self.session = None;
         }
-        match self.sm.take() {
-            Some(session) if is_counter_command(cmd) => self.protected(session, cmd),
+        match self.session.take() {
+            Some(session) if !never_protected(cmd) => self.protected(session, cmd),
             other => {
-                self.sm = other;
+                self.session = other;
                 apdu::exchange(&mut self.t, cmd)
             }
         }
     }
 
-    /// Sends `cmd` protected with `session` (ISO/IEC 7816-4 secure messaging, [`sm`]) and checks
-    /// and decrypts the card's protected answer. A plain refusal (the card did not take the
-    /// protection, or the frame) or an answer that does not verify ends the session: the two
-    /// sides' counters can no longer be trusted to agree.
-    fn protected(&mut self, mut session: Session, cmd: &Command) -> Result<apdu::Response> {
+    /// Sends `cmd` protected with the session (ISO/IEC 7816-4 secure messaging, [`sm`]) and
+    /// checks and decrypts the card's protected answer. Only that answer says what the card
+    /// did: a plain status word (the card refusing the protection itself, or a reader answering
+    /// in its place) or an answer that does not verify is [`Error::OutcomeUnknown`] and ends the
+    /// session.
+    fn protected(&mut self, mut session: CounterSession, cmd: &Command) -> Result<apdu::Response> {
         let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
         let cla = session
+            .sm
             .wrap_command(
                 [cmd.cla, cmd.ins, cmd.p1, cmd.p2],
                 &cmd.data,
@@ -256,27 +300,21 @@ impl<T: Transport> JukiCard<T> {
             .with_data(wrapped.to_vec())
             .with_le(le);
         let resp = apdu::exchange(&mut self.t, &outer)?;
-        if resp.data.is_empty() && resp.sw != 0x9000 {
-            return Ok(resp);
-        }
-        let mut plain: heapless::Vec<u8, { juki_card::MAX_RESPONSE }> = heapless::Vec::new();
-        let sw = session
-            .unwrap_response(&resp.data, &mut plain)
-            .map_err(|e| {
-                Error::Protocol(format!(
-                    "secure messaging: the card's answer does not verify ({e:?}); the counter \
-                 session is closed"
-                ))
-            })?;
-        if sw != resp.sw {
-            return Err(Error::Protocol(format!(
-                "secure messaging: status word {sw:04X} inside, {:04X} outside",
+        if resp.data.is_empty() {
+            return Err(Error::OutcomeUnknown(format!(
+                "{:04X} without protection",
                 resp.sw
             )));
         }
+        let mut plain: heapless::Vec<u8, { juki_card::MAX_RESPONSE }> = heapless::Vec::new();
+        let sw = session
+            .sm
+            .unwrap_response(&resp.data, &mut plain)
+            .map_err(|e| Error::OutcomeUnknown(format!("an answer that does not verify: {e:?}")))?;
+        // The status word inside is the authenticated one; the one outside is the reader's.
         // TERMINATE CARD USAGE ends the card's security status, and so the session.
         if !(cmd.ins == 0xFE && sw == 0x9000) {
-            self.sm = Some(session);
+            self.session = Some(session);
         }
         Ok(apdu::Response {
             data: plain.to_vec(),
@@ -306,13 +344,20 @@ impl<T: Transport> JukiCard<T> {
 
     /// Reads the whole current EF (at most `max` bytes).
     pub fn read_current(&mut self, max: usize) -> Result<Vec<u8>> {
+        if self.session.is_some() {
+            return self.send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(max));
+        }
         apdu::read_binary_all(&mut self.t, None, max)
     }
 
     /// Reads EF `fid` of the current application whole: READ BINARY naming it by its short
     /// identifier, so one APDU where the reader takes extended length (short reads by offset
-    /// otherwise). The EF is current afterwards, as after SELECT.
+    /// otherwise; one protected APDU under the counter's session). The EF is current
+    /// afterwards, as after SELECT.
     pub fn read_file(&mut self, fid: u16, max: usize) -> Result<Vec<u8>> {
+        if self.session.is_some() {
+            return self.send(&Command::new(0x00, 0xB0, by_short_id(fid)?, 0x00).with_le(max));
+        }
         apdu::read_binary_all(&mut self.t, Some(short_id(fid)?), max)
     }
 
@@ -367,6 +412,12 @@ impl<T: Transport> JukiCard<T> {
     /// The card information (住基 EF 0004), readable without PIN.
     pub fn card_info(&mut self) -> Result<CardInfo> {
         self.select_app(App::Juki)?;
+        self.read_card_info()
+    }
+
+    /// The card information of the 住基AP already selected (protected under the counter's
+    /// session).
+    fn read_card_info(&mut self) -> Result<CardInfo> {
         let data = self.read_file(EF_CARD_INFO, CARD_INFO_CAPACITY)?;
         CardInfo::decode(&data)
     }
@@ -419,15 +470,36 @@ impl<T: Transport> JukiCard<T> {
     pub fn read_resident(&mut self, pin: &Pin) -> Result<ResidentRecord> {
         self.exclusive(|card| {
             card.verify_pin(PinKind::Juki, pin)?;
-            let code = card.read_file(EF_RESIDENT_CODE, 11)?;
-            let info = card.read_file(EF_FOUR_INFO, INFO_CAPACITY)?;
-            let changes = card.read_file(EF_CHANGES, CHANGES_CAPACITY)?;
-            Ok(ResidentRecord {
-                code: ResidentCode::from_bytes(&code)
-                    .map_err(|e| Error::Protocol(format!("resident code on the card: {e}")))?,
-                info: FourInfo::decode(&info)?,
-                changes: ChangeInfo::decode(&changes)?,
-            })
+            card.read_resident_files()
+        })
+    }
+
+    /// The resident data read at the counter: in one transaction, the mutual authentication
+    /// in the 住基AP (the card must prove to be card `serial`), then the 住基 PIN and the three
+    /// files, all protected — what the counter decides on, a reader cannot rewrite.
+    pub fn read_resident_at_counter(
+        &mut self,
+        cred: &CounterCredential,
+        serial: &str,
+        pin: &Pin,
+    ) -> Result<ResidentRecord> {
+        self.exclusive(|card| {
+            card.counter_session(cred, App::Juki, Some(serial))?;
+            card.verify_selected(PinKind::Juki, pin)?;
+            card.read_resident_files()
+        })
+    }
+
+    /// The 住基AP's three resident files, the PIN verified.
+    fn read_resident_files(&mut self) -> Result<ResidentRecord> {
+        let code = self.read_file(EF_RESIDENT_CODE, 11)?;
+        let info = self.read_file(EF_FOUR_INFO, INFO_CAPACITY)?;
+        let changes = self.read_file(EF_CHANGES, CHANGES_CAPACITY)?;
+        Ok(ResidentRecord {
+            code: ResidentCode::from_bytes(&code)
+                .map_err(|e| Error::Protocol(format!("resident code on the card: {e}")))?,
+            info: FourInfo::decode(&info)?,
+            changes: ChangeInfo::decode(&changes)?,
         })
     }
 
@@ -462,15 +534,19 @@ impl<T: Transport> JukiCard<T> {
             .map_err(|_| Error::Protocol(format!("signature of {} bytes, 64 expected", data.len())))
     }
 
-    /// Counter authentication in the current application, and the secure-messaging session
-    /// for the counter's commands that follow: GET CHALLENGE; an ephemeral P-256 key; EXTERNAL
-    /// AUTHENTICATE with `7F21` certificate ‖ `7F49 { 86 ephemeral }` ‖ `5F37` signature by the
-    /// counter key over [`juki_card::cvc::auth_digest`] of the challenge and the ephemeral key.
-    /// The card checks the certificate against its root key and answers its own ephemeral key;
-    /// ECDH gives the session keys ([`juki_card::sm`]). Valid until the next SELECT of an
-    /// application, reset or power-off.
-    pub fn counter_authenticate(&mut self, cred: &CounterCredential) -> Result<()> {
-        self.sm = None;
+    /// Mutual authentication in the current application, and the secure-messaging session for
+    /// everything that follows (docs/apdu.md, "Mutual authentication"): GET CHALLENGE; an
+    /// ephemeral P-256 key; EXTERNAL AUTHENTICATE with the counter's certificate, that key and
+    /// the counter key's signature over the challenge and it. The card checks the counter
+    /// against its national root and answers its own certificate, ephemeral key and life cycle
+    /// status, signed by its own key over the whole exchange; the counter checks that answer
+    /// against the root in `cred` before it trusts anything. ECDH and the signed digest give
+    /// the session keys. Valid until the next SELECT of an application, reset or power-off.
+    ///
+    /// A relayed, replayed or substituted answer fails here ([`Error::CardNotAuthenticated`]);
+    /// a card without a key of its own answers `6985` ([`Error::CardWithoutKey`]).
+    pub fn counter_authenticate(&mut self, cred: &CounterCredential) -> Result<CardIdentity> {
+        self.session = None;
         let challenge = self.send(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(16))?;
         if challenge.len() != juki_card::cvc::CHALLENGE_LEN {
             return Err(Error::Protocol(format!(
@@ -487,59 +563,113 @@ impl<T: Transport> JukiCard<T> {
                 .map(zeroize::Zeroizing::new)
                 .ok_or_else(|| Error::Crypto("ephemeral key".into()))?;
         let data = cred.authenticate(&challenge, &counter_key)?;
+        let le = if self.t.supports_extended_length() {
+            apdu::EXTENDED_MAX_LE
+        } else {
+            apdu::SHORT_MAX_LE
+        };
         let answer = match self.send(
             &Command::new(0x00, 0x82, 0x00, 0x00)
-                .with_data(data)
-                .with_le(apdu::SHORT_MAX_LE),
+                .with_data(data.clone())
+                .with_le(le),
         ) {
             // The card checked the certificate against its national root and its last-known
             // date, and the challenge signature: say so, not just "security status".
             Err(Error::SecurityStatusNotSatisfied) => return Err(Error::CounterNotAccepted),
+            // It had a challenge waiting: no key or certificate of its own.
+            Err(Error::ConditionsNotSatisfied) => return Err(Error::CardWithoutKey),
             other => other?,
         };
-        let card_key = tlv::single(&answer, 0x7F49)
-            .and_then(|inner| tlv::single(inner, 0x86))
+        let today = crate::date::today()?;
+        let card =
+            juki_card::cvc::verify_card_answer(&answer, cred.root(), today, &challenge, &data)
+                .map_err(|e| Error::CardNotAuthenticated(card_auth_failure(e)))?;
+        let lifecycle = lifecycle_from_lcs(card.lcs).ok_or_else(|| {
+            Error::CardNotAuthenticated(format!("unknown life cycle status {:02X}", card.lcs))
+        })?;
+        // `verify_card_answer` checked the serial's characters (A–Z 0–9 -).
+        let serial = String::from_utf8_lossy(card.cert.holder).into_owned();
+        let card_key = <[u8; sm::POINT_LEN]>::try_from(card.ephemeral)
             .ok()
-            .and_then(|p| <[u8; sm::POINT_LEN]>::try_from(p).ok())
-            .ok_or_else(|| {
-                Error::Protocol("EXTERNAL AUTHENTICATE answered no 7F49 ephemeral key".into())
-            })?;
-        let card_point = p256::PublicKey::from_sec1_bytes(&card_key)
-            .map_err(|_| Error::Protocol("the card's ephemeral key is not a P-256 point".into()))?;
+            .and_then(|k| p256::PublicKey::from_sec1_bytes(&k).ok().map(|p| (k, p)));
+        let Some((card_key, card_point)) = card_key else {
+            return Err(Error::CardNotAuthenticated(
+                "its ephemeral key is not a P-256 point".into(),
+            ));
+        };
         let shared = p256::ecdh::diffie_hellman(&*secret, card_point.as_affine());
-        self.sm = Some(Session::derive(
-            shared.raw_secret_bytes(),
-            &challenge,
-            &counter_key,
-            &card_key,
-        ));
-        Ok(())
+        let identity = CardIdentity { serial, lifecycle };
+        self.session = Some(CounterSession {
+            sm: Session::derive(
+                shared.raw_secret_bytes(),
+                &challenge,
+                &counter_key,
+                &card_key,
+                &card.digest,
+            ),
+            card: identity.clone(),
+        });
+        Ok(identity)
     }
 
-    /// Checks that the card in the reader is the one with card information `serial` (住基 EF
-    /// 0004, free): a counter operation that read the card before asking for PINs or writing its
-    /// journal calls this again inside its transaction, so that it never acts on another card
-    /// put on the reader meanwhile.
-    pub fn expect_serial(&mut self, serial: &str) -> Result<()> {
-        let info = self.card_info()?;
-        if info.serial != serial {
-            return Err(Error::InvalidInput(format!(
-                "the card on the reader changed (card {} instead of {serial}); nothing was done",
-                info.serial
-            )));
+    /// SELECT `app` and the mutual authentication; when `serial` is given, the card must prove
+    /// to be that card ([`Error::CardChanged`] otherwise, and the session is closed).
+    pub fn counter_session(
+        &mut self,
+        cred: &CounterCredential,
+        app: App,
+        serial: Option<&str>,
+    ) -> Result<CardIdentity> {
+        self.select_app(app)?;
+        let identity = self.counter_authenticate(cred)?;
+        match serial {
+            Some(expected) if expected != identity.serial => {
+                self.session = None;
+                Err(Error::CardChanged {
+                    expected: expected.to_string(),
+                    found: identity.serial,
+                })
+            }
+            _ => Ok(identity),
         }
-        Ok(())
+    }
+
+    /// What the counter inspects before an operation, in one transaction: the mutual
+    /// authentication in the 住基AP, and the card information read protected (none before
+    /// issue). The card information must name the card the certificate names.
+    pub fn inspect_at_counter(
+        &mut self,
+        cred: &CounterCredential,
+    ) -> Result<(CardIdentity, Option<CardInfo>)> {
+        self.exclusive(|card| {
+            let identity = card.counter_session(cred, App::Juki, None)?;
+            let info = match identity.lifecycle {
+                Lifecycle::Blank | Lifecycle::Initialised => None,
+                _ => {
+                    let info = card.read_card_info()?;
+                    if info.serial != identity.serial {
+                        return Err(Error::CardNotAuthenticated(format!(
+                            "its card information names card {}, its certificate card {}",
+                            info.serial, identity.serial
+                        )));
+                    }
+                    Some(info)
+                }
+            };
+            Ok((identity, info))
+        })
     }
 
     /// Writes a new 4 info (住基 EF 0002) and change information (EF 0003) at the counter
     /// (記載事項変更 / 継続利用 after a move or a change of name), in one transaction with the
-    /// counter's authentication. Works on an issued or suspended card. The two files take two
-    /// APDUs: if the change information cannot be written, the `previous` 4 info is written back
-    /// so that the card is as before (the card's refusal is returned); if even that fails, the
-    /// error says to run the update again.
+    /// mutual authentication of card `serial`. Works on an issued or suspended card. The two
+    /// files take two APDUs: if the change information cannot be written, the `previous` 4 info
+    /// is written back so that the card is as before (the card's refusal is returned); if even
+    /// that fails, the error says to run the update again.
     pub fn update_resident(
         &mut self,
         cred: &CounterCredential,
+        serial: &str,
         previous: &FourInfo,
         info: &FourInfo,
         changes: &ChangeInfo,
@@ -548,20 +678,20 @@ impl<T: Transport> JukiCard<T> {
         let info = info.encode()?;
         let changes = changes.encode()?;
         self.exclusive(|card| {
-            card.select_app(App::Juki)?;
-            card.counter_authenticate(cred)?;
+            card.counter_session(cred, App::Juki, Some(serial))?;
             card.write_file(EF_FOUR_INFO, &info)?;
             if let Err(e) = card.write_file(EF_CHANGES, &changes) {
-                if e.is_connection_lost() {
-                    // The card is gone: nothing can be put back, and whether the second write
-                    // happened is unknown (the counter keeps the operation pending).
+                if e.is_connection_lost() || matches!(e, Error::OutcomeUnknown(_)) {
+                    // The card is gone, or its answer unknown: nothing can be put back, and
+                    // whether the second write happened is unknown (the counter keeps the
+                    // operation pending).
                     return Err(e);
                 }
                 // Two files, two APDUs: put the old 4 info back so that the card is as before
                 // (in a new counter session if the failure ended this one).
-                let restored = if card.sm.is_none() {
-                    card.counter_authenticate(cred)
-                        .and_then(|()| card.write_file(EF_FOUR_INFO, &old))
+                let restored = if card.session.is_none() {
+                    card.counter_session(cred, App::Juki, Some(serial))
+                        .and_then(|_| card.write_file(EF_FOUR_INFO, &old))
                 } else {
                     card.write_file(EF_FOUR_INFO, &old)
                 };
@@ -577,10 +707,27 @@ impl<T: Transport> JukiCard<T> {
         })
     }
 
-    /// Initialises a blank card: PUT DATA with the national root public key.
-    pub fn initialise(&mut self, root: &VerifyingKey) -> Result<()> {
-        self.send(&Command::new(0x00, 0xDA, 0x00, 0xC1).with_data(sec1_uncompressed(root)))?;
-        Ok(())
+    /// Initialises a blank card at manufacture, in one transaction: PUT DATA `C1` with the
+    /// national root public key, to which the card answers the public key it generated;
+    /// `certify` (the root) certifies that key for the card's serial; PUT DATA `C2` installs the
+    /// certificate, which the card takes only for its own key.
+    pub fn initialise(
+        &mut self,
+        root: &VerifyingKey,
+        certify: impl FnOnce(&VerifyingKey) -> Result<Vec<u8>>,
+    ) -> Result<VerifyingKey> {
+        self.exclusive(|card| {
+            card.select_app(App::Juki)?;
+            let answer = card.send(
+                &Command::new(0x00, 0xDA, 0x00, 0xC1)
+                    .with_data(sec1_uncompressed(root))
+                    .with_le(256),
+            )?;
+            let key = parse_public_key(&answer)?;
+            let cert = certify(&key)?;
+            card.send(&Command::new(0x00, 0xDA, 0x00, 0xC2).with_data(cert))?;
+            Ok(key)
+        })
     }
 
     /// RESET RETRY COUNTER of PIN `kind` of the current application (counter authenticated),
@@ -601,8 +748,8 @@ impl<T: Transport> JukiCard<T> {
         parse_public_key(&data)
     }
 
-    /// Issues an initialised card (personalisation at the counter), in one transaction:
-    /// 住基AP files and 住基 PIN, then the JPKI token files, auth PIN, sign password and both key
+    /// Issues an initialised card (personalisation at the counter), in one transaction with the
+    /// mutual authentication of the card `p.card.serial` names: 住基AP files and 住基 PIN, then the JPKI token files, auth PIN, sign password and both key
     /// pairs generated on the card, then ACTIVATE FILE. Returns the new public keys.
     pub fn personalise(
         &mut self,
@@ -616,9 +763,9 @@ impl<T: Transport> JukiCard<T> {
         let info = p.info.encode()?;
         let changes = p.changes.encode()?;
         let card_info = p.card.encode()?;
+        let serial = p.card.serial.as_str();
         self.exclusive(|card| {
-            card.select_app(App::Juki)?;
-            card.counter_authenticate(cred)?;
+            card.counter_session(cred, App::Juki, Some(serial))?;
             card.write_file(EF_RESIDENT_CODE, p.code.as_bytes())?;
             // 0002 first: the card checks new 4-digit PINs against the birthday in it.
             card.write_file(EF_FOUR_INFO, &info)?;
@@ -626,8 +773,7 @@ impl<T: Transport> JukiCard<T> {
             card.write_file(EF_CARD_INFO, &card_info)?;
             card.reset_retry_counter(PinKind::Juki, &p.juki_pin)?;
 
-            card.select_app(App::Jpki)?;
-            card.counter_authenticate(cred)?;
+            card.counter_session(cred, App::Jpki, Some(serial))?;
             card.write_file(EF_TOKEN_INFO, TOKEN_LABEL)?;
             card.write_file(EF_CERTS_PRESENT, &[0x00])?;
             card.reset_retry_counter(PinKind::Auth, &p.auth_pin)?;
@@ -639,20 +785,21 @@ impl<T: Transport> JukiCard<T> {
         })
     }
 
-    /// Issues the JPKI certificates at the counter, in one transaction with the counter's
-    /// authentication in the JPKI AP: marks EF 0008 empty, generates both key pairs on the card
+    /// Issues the JPKI certificates at the counter, in one transaction with the mutual
+    /// authentication of card `serial` in the JPKI AP (the public keys come from its protected
+    /// answers): marks EF 0008 empty, generates both key pairs on the card
     /// (replacing any old ones), hands the public keys to `certify` (the CA), writes the four
     /// certificates it returns to their EFs and finally EF 0008 = `0F`. A card whose issue stops
     /// half-way says it holds no certificate.
     pub fn issue_jpki(
         &mut self,
         cred: &CounterCredential,
+        serial: &str,
         certify: impl FnOnce(&IssuedKeys) -> Result<JpkiFiles>,
     ) -> Result<(IssuedKeys, JpkiFiles)> {
         use crate::jpki::CertKind;
         self.exclusive(|card| {
-            card.select_app(App::Jpki)?;
-            card.counter_authenticate(cred)?;
+            card.counter_session(cred, App::Jpki, Some(serial))?;
             card.write_file(EF_CERTS_PRESENT, &[0x00])?;
             let auth = card.generate_key(KeyKind::Auth)?;
             let sign = card.generate_key(KeyKind::Sign)?;
@@ -679,59 +826,84 @@ impl<T: Transport> JukiCard<T> {
         Ok(data.first().copied().unwrap_or(0))
     }
 
-    /// One lifecycle command of the counter (`00 INS 00 00`), after authenticating the counter
-    /// in the 住基AP (call it inside [`Self::exclusive`]). The lifecycle is the card's, not the
-    /// application's: one command changes it for both applications.
-    fn counter_lifecycle_command(&mut self, cred: &CounterCredential, ins: u8) -> Result<()> {
-        self.select_app(App::Juki)?;
-        self.counter_authenticate(cred)?;
-        self.send(&Command::new(0x00, ins, 0x00, 0x00))?;
-        Ok(())
-    }
-
-    /// Suspends an issued card (一時停止, e.g. reported lost or stolen): DEACTIVATE FILE, in one
-    /// transaction with the counter's authentication. The holder's operations are then refused
-    /// ([`Error::CardSuspended`]) until [`Self::resume`]; the counter can still reset PINs,
-    /// update the resident data and terminate the card.
-    pub fn suspend(&mut self, cred: &CounterCredential) -> Result<()> {
-        self.exclusive(|card| card.counter_lifecycle_command(cred, 0x04))
-    }
-
-    /// Lifts the suspension of a suspended card (一時停止の解除): ACTIVATE FILE, in one
-    /// transaction with the counter's authentication. Refuses a card that is not suspended
-    /// (ACTIVATE FILE would issue an initialised card: resuming never does).
-    pub fn resume(&mut self, cred: &CounterCredential) -> Result<()> {
+    /// One lifecycle command of the counter (`00 INS 00 00`) on card `serial`, after the mutual
+    /// authentication in the 住基AP, in one transaction; `allowed`: the states (signed by the
+    /// card) it applies to. The lifecycle is the card's, not the application's: one command
+    /// changes it for both applications.
+    fn counter_lifecycle_command(
+        &mut self,
+        cred: &CounterCredential,
+        serial: &str,
+        ins: u8,
+        allowed: &[Lifecycle],
+    ) -> Result<()> {
         self.exclusive(|card| {
-            match card.lifecycle()? {
-                Lifecycle::Suspended => {}
+            let identity = card.counter_session(cred, App::Juki, Some(serial))?;
+            match identity.lifecycle {
+                state if allowed.contains(&state) => {}
                 Lifecycle::Terminated => return Err(Error::CardTerminated),
                 state => {
                     return Err(Error::InvalidInput(format!(
-                        "this card is {}; only a suspended card can be resumed",
-                        lifecycle_text(state)
+                        "this card is {}; the operation applies to a card that is {}",
+                        lifecycle_text(state),
+                        allowed
+                            .iter()
+                            .map(|s| lifecycle_text(*s))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
                     )))
                 }
             }
-            card.counter_lifecycle_command(cred, 0x44)
+            card.send(&Command::new(0x00, ins, 0x00, 0x00))?;
+            Ok(())
         })
     }
 
-    /// Terminates the card (返納・廃止), irreversibly: TERMINATE CARD USAGE, in one transaction
-    /// with the counter's authentication. The card erases its private keys, PINs and the
-    /// personal data; only the card information stays readable ([`Error::CardTerminated`] for
-    /// everything else). Works on an initialised, issued or suspended card.
-    pub fn terminate(&mut self, cred: &CounterCredential) -> Result<()> {
-        self.exclusive(|card| card.counter_lifecycle_command(cred, 0xFE))
+    /// Suspends issued card `serial` (一時停止, e.g. reported lost or stolen): DEACTIVATE FILE.
+    /// The holder's operations are then refused ([`Error::CardSuspended`]) until
+    /// [`Self::resume`]; the counter can still reset PINs, update the resident data and
+    /// terminate the card.
+    pub fn suspend(&mut self, cred: &CounterCredential, serial: &str) -> Result<()> {
+        self.counter_lifecycle_command(cred, serial, 0x04, &[Lifecycle::Issued])
     }
 
-    /// Resets a PIN at the counter (パスワード再設定): counter authentication, then RESET RETRY
-    /// COUNTER with the new PIN and full tries, locked or not. The 4-digit PINs are checked
-    /// against the holder's birthday on the card.
-    pub fn reset_pin(&mut self, cred: &CounterCredential, kind: PinKind, new: &Pin) -> Result<()> {
+    /// Lifts the suspension of suspended card `serial` (一時停止の解除): ACTIVATE FILE. Refuses a
+    /// card that is not suspended (ACTIVATE FILE would issue an initialised card: resuming never
+    /// does).
+    pub fn resume(&mut self, cred: &CounterCredential, serial: &str) -> Result<()> {
+        self.counter_lifecycle_command(cred, serial, 0x44, &[Lifecycle::Suspended])
+    }
+
+    /// Terminates card `serial` (返納・廃止), irreversibly: TERMINATE CARD USAGE. The card
+    /// erases its private keys, PINs and the personal data; only the card information stays
+    /// readable ([`Error::CardTerminated`] for everything else). Works on an initialised,
+    /// issued or suspended card.
+    pub fn terminate(&mut self, cred: &CounterCredential, serial: &str) -> Result<()> {
+        self.counter_lifecycle_command(
+            cred,
+            serial,
+            0xFE,
+            &[
+                Lifecycle::Initialised,
+                Lifecycle::Issued,
+                Lifecycle::Suspended,
+            ],
+        )
+    }
+
+    /// Resets a PIN of card `serial` at the counter (パスワード再設定): mutual authentication,
+    /// then RESET RETRY COUNTER with the new PIN and full tries, locked or not. The 4-digit PINs
+    /// are checked against the holder's birthday on the card.
+    pub fn reset_pin(
+        &mut self,
+        cred: &CounterCredential,
+        serial: &str,
+        kind: PinKind,
+        new: &Pin,
+    ) -> Result<()> {
         kind.check_new(new.as_bytes(), None)?;
         self.exclusive(|card| {
-            card.select_app(kind.app())?;
-            card.counter_authenticate(cred)?;
+            card.counter_session(cred, kind.app(), Some(serial))?;
             card.reset_retry_counter(kind, new)
         })
     }

@@ -154,9 +154,14 @@ pub enum PinCommand {
 pub enum CardCommand {
     /// Initialise a blank card with the national root public key.
     Init {
-        /// The root public key PEM (`root.pub` from `juki authority init`).
+        /// The national root's directory (`root.key`, `root.pub` from `juki authority init`):
+        /// the card gets the root public key, generates its own key, and the root certifies
+        /// that key with the card's serial (manufacture).
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        /// The card's serial (1 to 16 of A-Z, 0-9, '-'; default: JK and 10 random digits).
         #[arg(long)]
-        root_pub: PathBuf,
+        serial: Option<String>,
     },
 }
 
@@ -197,7 +202,7 @@ pub enum CounterCommand {
         /// The card carries the holder's photo (顔写真付き).
         #[arg(long)]
         photo: bool,
-        /// Card serial number (default: generated).
+        /// The serial the clerk expects (default: the serial the card proves, set at manufacture).
         #[arg(long)]
         serial: Option<String>,
         /// Legal representative (法定代理人): required for a resident under 15.
@@ -215,6 +220,9 @@ pub enum CounterCommand {
     /// 本人確認: the resident enters the 住基 PIN; shows the 4 info, the resident code and the
     /// card's validity.
     Identify {
+        /// The counter credential directory (the card proves itself against its root).
+        #[arg(long)]
+        credential: PathBuf,
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,
@@ -383,6 +391,10 @@ pub enum PendingCommand {
         /// What was checked and found.
         #[arg(long)]
         note: String,
+        /// The counter credential: the card in the reader proves its serial and state (without
+        /// it, the card is not consulted and the operation is closed as not confirmed).
+        #[arg(long)]
+        credential: Option<PathBuf>,
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,

@@ -80,8 +80,8 @@ pub fn run(cli: Cli) -> Result<()> {
         } => crate::jpki_cmd::verify_auth(&challenge, &answer, &trust),
         Command::Jpki { command } => crate::jpki_cmd::run(reader, command),
         Command::Card {
-            command: CardCommand::Init { root_pub },
-        } => card_init(&mut open_card(reader, true)?, &root_pub),
+            command: CardCommand::Init { root, serial },
+        } => card_init(&mut open_card(reader, true)?, &root, serial),
         Command::Counter {
             counter_dir,
             ca,
@@ -237,8 +237,9 @@ fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
     Ok(())
 }
 
-fn card_init(card: &mut Card, root_pub: &Path) -> Result<()> {
-    let root = authority::read_public_key_pem(root_pub)?;
+fn card_init(card: &mut Card, root_dir: &Path, serial: Option<String>) -> Result<()> {
+    let root = RootAuthority::load(root_dir)?;
+    let serial = serial.unwrap_or_else(authority::new_card_serial);
     match card.lifecycle()? {
         Lifecycle::Blank => {}
         state => {
@@ -248,9 +249,9 @@ fn card_init(card: &mut Card, root_pub: &Path) -> Result<()> {
             )))
         }
     }
-    card.initialise(&root)?;
+    root.manufacture(card, &serial, date::today()?)?;
     println!(
-        "card initialised (初期化しました): {}",
+        "card {serial} initialised (初期化しました): {}; its own key is certified by the root",
         lifecycle_text(card.lifecycle()?)
     );
     Ok(())
@@ -275,7 +276,7 @@ fn authority_init(dir: &Path) -> Result<()> {
         key.display()
     );
     println!(
-        "root public key:    {} (for `juki card init --root-pub`)",
+        "root public key:    {} (written into every card by `juki card init --root DIR`)",
         public.display()
     );
     Ok(())

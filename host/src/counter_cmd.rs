@@ -170,12 +170,26 @@ pub fn run(
             Ok(())
         }
         CounterCommand::Pending {
-            command: Some(PendingCommand::Resolve { id, note, operator }),
+            command:
+                Some(PendingCommand::Resolve {
+                    id,
+                    note,
+                    credential,
+                    operator,
+                }),
         } => {
             let s = login_bound(db, &operator, &mut pins)?;
-            let mut card = open_card(reader, false).ok();
+            let cred = credential
+                .as_deref()
+                .map(CounterCredential::load)
+                .transpose()?;
+            let mut card = match &cred {
+                Some(_) => open_card(reader, false).ok(),
+                None => None,
+            };
             let mut s = connect_ca(s, ca)?;
-            let resolved = s.resolve(PendingId::from_value(id), &note, card.as_mut())?;
+            let check = card.as_mut().zip(cred.as_ref());
+            let resolved = s.resolve(PendingId::from_value(id), &note, check)?;
             println!(
                 "operation {} ({}) closed: {} (audit record #{})",
                 resolved.entry.id, resolved.entry.operation, resolved.outcome, resolved.record.seq
@@ -197,9 +211,12 @@ pub fn run(
             credential.as_deref(),
             &mut pins,
         ),
-        CounterCommand::Identify { operator } => {
-            let mut s = login_bound(db, &operator, &mut pins)?;
-            let id = on_card(&mut s, reader, |s, card| s.identify(card, &mut pins))?;
+        CounterCommand::Identify {
+            credential,
+            operator,
+        } => {
+            let (mut s, cred) = login_with(db, &credential, &operator, None, &mut pins)?;
+            let id = on_card(&mut s, reader, |s, card| s.identify(card, &cred, &mut pins))?;
             println!("本人確認できました (identified with the 住基 PIN)");
             println!("住民票コード (resident code):  {}", id.resident.code);
             print_four_info(&id.resident.info);

@@ -248,7 +248,12 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         "カードの初期化",
         "initialise the card with the root public key (PUT DATA)",
     );
-    card.initialise(&root_pub)?;
+    let card_key = root.manufacture(&mut card, &crate::authority::new_card_serial(), today)?;
+    d.say(format!(
+        "the card generated its own key, fingerprint {}; the root certified it with the card's \
+         serial, and the card took the certificate because it is for that key",
+        fingerprint(&sec1_uncompressed(&card_key))
+    ));
     let state = card.lifecycle()?;
     d.check(
         state == Lifecycle::Initialised,

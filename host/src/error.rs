@@ -101,6 +101,41 @@ pub enum Error {
     )]
     SecureMessagingRejected,
 
+    // ---- mutual authentication (docs/apdu.md, "Mutual authentication") ----
+    /// The card's answer to the counter's authentication did not verify: not a card of this
+    /// national root, a signature that does not match, or an answer the reader altered.
+    #[error(
+        "カードの認証に失敗しました (the card did not prove itself: {0}); it may be counterfeit, \
+         or the reader altered its answer: nothing was done"
+    )]
+    CardNotAuthenticated(String),
+    /// `6985` to EXTERNAL AUTHENTICATE after a challenge: a card without a key of its own.
+    #[error(
+        "このカードは相互認証に対応していません (this card has no key of its own: it was \
+         initialised before cards proved themselves to the counter); the counter cannot work \
+         on it: issue a replacement card (docs/counter.md, \"Cards without a key\")"
+    )]
+    CardWithoutKey,
+    /// The authenticated card is not the card the clerk is serving.
+    #[error(
+        "カードが違います: the card on the reader proved to be card {found}, not {expected}; \
+         nothing was done"
+    )]
+    CardChanged {
+        /// The serial the operation is for.
+        expected: String,
+        /// The serial the card proved.
+        found: String,
+    },
+    /// A protected command was answered without protection (or the protection failed): the
+    /// card may or may not have done it.
+    #[error(
+        "結果不明: the card's answer to a protected command came without valid protection \
+         ({0}); whether the card did it is unknown, so the operation stays pending: check the \
+         card (juki counter pending)"
+    )]
+    OutcomeUnknown(String),
+
     // ---- refused on the host before the card is asked ----
     /// The card's expiry date (住基 EF 0004) is past: refused on the host (the card has no clock).
     #[error("this card expired on {expires} (有効期限切れ): {what}")]
@@ -356,6 +391,9 @@ impl Error {
             Error::Jpki(e) if e.is_rejection() => 9,
             Error::Jpki(crate::jpki::JpkiError::NoCertificate) => 6,
             Error::CounterNotAccepted
+            | Error::CardNotAuthenticated(_)
+            | Error::CardWithoutKey
+            | Error::CardChanged { .. }
             | Error::CardExpired { .. }
             | Error::WrongCardState { .. }
             | Error::CredentialNotValid { .. } => 6,

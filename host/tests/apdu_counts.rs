@@ -130,8 +130,15 @@ fn issuing_a_card_selects_no_file() {
     drop(old);
     let image = w.image.with_file_name("second.img");
     let mut card = JukiCard::new(Recording::new(SimTransport::create(&image).unwrap()));
-    card.initialise(&w.root.public_key()).unwrap();
-    headers(&mut card);
+    // Manufacture: PUT DATA of the root (the card answers its key), PUT DATA of its certificate.
+    w.root
+        .manufacture(&mut card, &info.serial, common::world::today())
+        .unwrap();
+    assert_eq!(
+        headers(&mut card),
+        [SELECT_JUKI, "00DA00C1", "00DA00C2"],
+        "manufacture"
+    );
     let p = Personalisation {
         code: record.code,
         info: record.info,

@@ -55,15 +55,16 @@ fn issue_read_and_block_on_a_sim_card() {
     ));
     // No image yet: only `card init` creates one.
     fails(juki(&["--reader", &reader, "status"], ""), 1, "card image");
-    let root_pub = root.join("root.pub");
     ok(juki(
         &[
             "--reader",
             &reader,
             "card",
             "init",
-            "--root-pub",
-            s(&root_pub),
+            "--root",
+            s(&root),
+            "--serial",
+            "OSAKA-0001",
         ],
         "",
     ));

@@ -39,7 +39,7 @@ impl Counter {
     /// `juki counter --counter-dir DIR SUB … [--credential C] --operator OP …`.
     fn run(&self, today: &str, sub: &str, extra: &[&str], stdin: &str) -> Output {
         let mut args = vec!["counter", "--counter-dir", s(&self.dir), sub];
-        if !matches!(sub, "identify" | "audit" | "pending" | "operator") {
+        if !matches!(sub, "audit" | "pending" | "operator") {
             args.extend(["--credential", s(&self.cred)]);
         }
         args.extend_from_slice(extra);
@@ -93,13 +93,13 @@ fn counter(dir: &Path, root: &Path, code: &str, name: &str) -> Counter {
     c
 }
 
-fn blank_card(image: &Path, root: &Path) -> Served {
+/// A blank card in the reader, manufactured as card `serial`.
+fn blank_card(image: &Path, root: &Path, serial: &str) -> Served {
     juki_reader_sim::SimCard::create(image).unwrap();
     let served = Served::start(image);
-    let root_pub = root.join("root.pub");
     ok(juki_on(
         ISSUE_DAY,
-        &["card", "init", "--root-pub", s(&root_pub)],
+        &["card", "init", "--root", s(&root), "--serial", serial],
         "",
     ));
     served
@@ -174,7 +174,7 @@ fn counter_operations_through_pcsc() {
 
     // ---- card 1: issued by Chiyoda to a child ----
     let image1 = tmp.path().join("card1.img");
-    let served = blank_card(&image1, &root);
+    let served = blank_card(&image1, &root, "JK-0001");
     let issue = [
         "--name",
         "住基 花子",
@@ -347,7 +347,7 @@ fn counter_operations_through_pcsc() {
 
     // ---- card 2: the new card for the new code, with a period of stay ----
     let image2 = tmp.path().join("card2.img");
-    let _served = blank_card(&image2, &root);
+    let _served = blank_card(&image2, &root, "OS-0002");
     let mut reissue = issue.to_vec();
     reissue[9] = "OS-0002";
     reissue.extend([

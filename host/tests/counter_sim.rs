@@ -117,7 +117,7 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
     // A clerk resolves it with the card on the reader: the card is suspended, so it was done.
     let id = open[0].id;
     let resolved = s
-        .resolve(id, "card reads as suspended", Some(&mut card))
+        .resolve(id, "card reads as suspended", Some((&mut card, cred)))
         .unwrap();
     assert_eq!(resolved.outcome, Outcome::Ok);
     let db = s.into_db();
@@ -163,7 +163,11 @@ fn a_crash_between_card_and_records_is_reported_and_resolved() {
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].operation, Operation::ChangeCode);
     let resolved = s
-        .resolve(open[0].id, "card reads as terminated", Some(&mut card))
+        .resolve(
+            open[0].id,
+            "card reads as terminated",
+            Some((&mut card, cred)),
+        )
         .unwrap();
     assert_eq!(resolved.outcome, Outcome::Ok);
     let record = s.db().registry().card("JK-0009").unwrap().unwrap();

@@ -188,7 +188,7 @@ fn setup(serials: &[&str]) -> World {
         juki_reader_sim::SimCard::create(&image).unwrap();
         let _served = Served::start(&image);
         ok(juki(
-            &["card", "init", "--root-pub", s(&root.join("root.pub"))],
+            &["card", "init", "--root", s(&root), "--serial", serial],
             "",
         ));
         ok(w.counter(

@@ -148,7 +148,7 @@ fn setup(name: &str, birth: &str, sex: &str, serial: &str) -> (World, Served) {
     juki_reader_sim::SimCard::create(&image).unwrap();
     let served = Served::start(&image);
     ok(juki(
-        &["card", "init", "--root-pub", s(&root.join("root.pub"))],
+        &["card", "init", "--root", s(&root), "--serial", serial],
         "",
     ));
     ok(w.counter(

@@ -82,16 +82,12 @@ fn cli_whole_life_through_pcsc() {
 
     let status = ok(juki_card(&["status"], ""));
     assert!(status.contains("blank"), "{status}");
-    let root_pub = root.join("root.pub");
-    ok(juki_card(
-        &["card", "init", "--root-pub", path_str(&root_pub)],
-        "",
-    ));
+    ok(juki_card(&["card", "init", "--root", path_str(&root)], ""));
     let status = ok(juki_card(&["status"], ""));
     assert!(status.contains("initialised"), "{status}");
     // A second init is refused.
     fails(
-        juki_card(&["card", "init", "--root-pub", path_str(&root_pub)], ""),
+        juki_card(&["card", "init", "--root", path_str(&root)], ""),
         1,
         "only a blank card",
     );
@@ -242,7 +238,7 @@ fn issue_image(image: &Path) -> (Personalisation, RootAuthority) {
         sign_pin: Pin::from("JUKI2026"),
     };
     let mut card = JukiCard::new(SimTransport::create(image).unwrap());
-    card.initialise(&root.public_key()).unwrap();
+    root.manufacture(&mut card, "JK1", today).unwrap();
     card.personalise(&cred, &p).unwrap();
     (p, root)
 }

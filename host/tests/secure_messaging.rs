@@ -112,7 +112,9 @@ fn world() -> World {
 
 fn blank(path: &Path, w: &World) -> JukiCard<Reader> {
     let mut card = JukiCard::new(Reader::new(SimTransport::create(path).unwrap()));
-    card.initialise(&w.root.public_key()).unwrap();
+    w.root
+        .manufacture(&mut card, "JK-SM-0001", Date::from_ymd(2026, 4, 1).unwrap())
+        .unwrap();
     card
 }
 
@@ -153,7 +155,7 @@ fn what_the_counter_writes_never_crosses_the_reader_in_clear() {
         ..ChangeInfo::default()
     };
     card.transport().log.clear();
-    card.update_resident(&w.cred, &w.p.info, &moved, &changes)
+    card.update_resident(&w.cred, "JK-SM-0001", &w.p.info, &moved, &changes)
         .unwrap();
     assert!(!card.transport().saw("新住所".as_bytes()));
     assert_eq!(
@@ -169,16 +171,20 @@ fn replayed_or_altered_counter_commands_are_refused() {
     let mut card = blank(&dir.path().join("card.img"), &w);
     card.personalise(&w.cred, &w.p).unwrap();
 
-    // A reader that alters a protected command: the card refuses it (6988) and ends the
-    // session; the host reports it and writes nothing.
+    // A reader that alters a protected command: the card refuses it (6988, in clear: the
+    // session is gone) and ends the session. A plain answer proves nothing to the host, so it
+    // reports the outcome as unknown; the card wrote nothing.
     let mut moved = w.p.info.clone();
     moved.address = "改ざんされた住所".into();
     let changes = ChangeInfo::default();
     card.transport().tamper = Some(card.transport().protected_seen + 1);
     let err = card
-        .update_resident(&w.cred, &w.p.info, &moved, &changes)
+        .update_resident(&w.cred, "JK-SM-0001", &w.p.info, &moved, &changes)
         .unwrap_err();
-    assert_eq!(err.status_word(), Some(0x6988), "{err}");
+    assert!(
+        matches!(&err, juki_host::Error::OutcomeUnknown(m) if m.contains("6988")),
+        "{err}"
+    );
     card.transport().tamper = None;
     assert_eq!(
         card.read_resident(&Pin::from("2580")).unwrap().info,
@@ -187,7 +193,7 @@ fn replayed_or_altered_counter_commands_are_refused() {
     );
 
     // A reader that replays a protected command it saw: refused (the counter moved on).
-    card.update_resident(&w.cred, &w.p.info, &moved, &changes)
+    card.update_resident(&w.cred, "JK-SM-0001", &w.p.info, &moved, &changes)
         .unwrap();
     let replay = card.transport().last_protected().unwrap();
     let answer = card.transport().inner.transmit(&replay).unwrap();

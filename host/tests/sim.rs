@@ -18,6 +18,13 @@ use juki_host::Error;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
 
+/// The serial the test card is manufactured with.
+const SERIAL: &str = "JK0000000042";
+/// Manufacture and issue day.
+fn today() -> Date {
+    Date::from_ymd(2026, 4, 1).unwrap()
+}
+
 struct Setup {
     root: RootAuthority,
     cred: CounterCredential,
@@ -48,7 +55,7 @@ fn setup(address: &str) -> Setup {
             }),
             ..ChangeInfo::default()
         },
-        card: CardInfo::new("JK0000000042", chiyoda, today, false).unwrap(),
+        card: CardInfo::new(SERIAL, chiyoda, today, false).unwrap(),
         juki_pin: Pin::from("2580"),
         auth_pin: Pin::from("1357"),
         sign_pin: Pin::from("JUKI2026"),
@@ -63,7 +70,7 @@ fn issued_card(path: &Path, extended: bool, s: &Setup) -> JukiCard<SimTransport>
             .with_extended_length(extended),
     );
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Blank);
-    card.initialise(&s.root.public_key()).unwrap();
+    s.root.manufacture(&mut card, SERIAL, today()).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Initialised);
     card.personalise(&s.cred, &s.person).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
@@ -137,15 +144,15 @@ fn wrong_pin_counts_down_blocks_and_counter_resets() {
     );
     // Weak new PINs are refused on the host before reaching the card.
     assert!(matches!(
-        card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("1111")),
+        card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("1111")),
         Err(Error::InvalidInput(_))
     ));
     // The holder's birthday is refused by the card (the host did not know it).
     assert!(matches!(
-        card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("1231")),
+        card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("1231")),
         Err(Error::WrongData)
     ));
-    card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("4826"))
+    card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("4826"))
         .unwrap();
     assert_eq!(
         card.pin_status(PinKind::Juki).unwrap(),
@@ -226,10 +233,10 @@ fn counter_of_another_root_is_refused() {
         card.personalise(&s.cred, &s.person),
         Err(Error::ConditionsNotSatisfied)
     ));
-    card.initialise(&s.root.public_key()).unwrap();
+    s.root.manufacture(&mut card, SERIAL, today()).unwrap();
     // Initialising twice is refused.
     assert!(matches!(
-        card.initialise(&s.root.public_key()),
+        s.root.manufacture(&mut card, SERIAL, today()),
         Err(Error::ConditionsNotSatisfied)
     ));
     let other = setup("x");
@@ -240,7 +247,7 @@ fn counter_of_another_root_is_refused() {
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Initialised);
     card.personalise(&s.cred, &s.person).unwrap();
     assert!(matches!(
-        card.reset_pin(&other.cred, PinKind::Juki, &Pin::from("4826")),
+        card.reset_pin(&other.cred, SERIAL, PinKind::Juki, &Pin::from("4826")),
         Err(Error::CounterNotAccepted)
     ));
 }
@@ -296,15 +303,15 @@ fn suspend_and_resume(extended: bool) {
     // Only a counter of the card's root can suspend it.
     let other = setup("x");
     assert!(matches!(
-        card.suspend(&other.cred),
+        card.suspend(&other.cred, SERIAL),
         Err(Error::CounterNotAccepted)
     ));
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
     assert!(matches!(
-        card.resume(&s.cred),
+        card.resume(&s.cred, SERIAL),
         Err(Error::InvalidInput(m)) if m.contains("only a suspended card")
     ));
-    card.suspend(&s.cred).unwrap();
+    card.suspend(&s.cred, SERIAL).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
 
     // Every citizen operation is refused with CardSuspended, and uses no PIN try.
@@ -325,7 +332,7 @@ fn suspend_and_resume(extended: bool) {
         card.change_pin(PinKind::Juki, &s.person.juki_pin, &Pin::from("4826")),
         "change PIN",
     );
-    refused(card.suspend(&s.cred), "suspend twice");
+    refused(card.suspend(&s.cred, SERIAL), "suspend twice");
     let message = card
         .read_resident(&s.person.juki_pin)
         .unwrap_err()
@@ -336,15 +343,15 @@ fn suspend_and_resume(extended: bool) {
     );
     // The card information stays readable; the counter still works.
     assert_eq!(card.card_info().unwrap(), s.person.card);
-    card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("4826"))
+    card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("4826"))
         .unwrap();
     assert!(matches!(
-        card.resume(&other.cred),
+        card.resume(&other.cred, SERIAL),
         Err(Error::CounterNotAccepted)
     ));
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
 
-    card.resume(&s.cred).unwrap();
+    card.resume(&s.cred, SERIAL).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
     for kind in PinKind::ALL {
         assert_eq!(
@@ -377,11 +384,11 @@ fn terminated_card_keeps_only_its_card_information() {
     let mut card = issued_card(&path, false, &s);
     let other = setup("x");
     assert!(matches!(
-        card.terminate(&other.cred),
+        card.terminate(&other.cred, SERIAL),
         Err(Error::CounterNotAccepted)
     ));
-    card.suspend(&s.cred).unwrap();
-    card.terminate(&s.cred).unwrap();
+    card.suspend(&s.cred, SERIAL).unwrap();
+    card.terminate(&s.cred, SERIAL).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Terminated);
     drop(card);
 
@@ -400,12 +407,12 @@ fn terminated_card_keeps_only_its_card_information() {
     refused(card.read_resident(&s.person.juki_pin).map(drop), "read");
     refused(card.pin_status(PinKind::Juki).map(drop), "PIN status");
     refused(
-        card.reset_pin(&s.cred, PinKind::Juki, &Pin::from("4826")),
+        card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("4826")),
         "reset PIN",
     );
-    refused(card.resume(&s.cred), "resume");
-    refused(card.suspend(&s.cred), "suspend");
-    refused(card.terminate(&s.cred), "terminate twice");
+    refused(card.resume(&s.cred, SERIAL), "resume");
+    refused(card.suspend(&s.cred, SERIAL), "suspend");
+    refused(card.terminate(&s.cred, SERIAL), "terminate twice");
     let message = card.public_key(KeyKind::Sign).unwrap_err().to_string();
     assert!(message.contains("no longer valid"), "{message}");
 }
@@ -477,7 +484,7 @@ fn update_whose_second_write_fails(block_restore: bool) -> (juki_host::Result<()
         }),
         ..ChangeInfo::default()
     };
-    let result = card.update_resident(&s.cred, &s.person.info, &moved, &changes);
+    let result = card.update_resident(&s.cred, SERIAL, &s.person.info, &moved, &changes);
     drop(card);
     let mut plain = JukiCard::new(SimTransport::open(&path).unwrap());
     let now = plain.read_resident(&s.person.juki_pin).unwrap();

@@ -74,7 +74,7 @@ pub fn world() -> World {
         _dir: dir,
     };
     let mut card = JukiCard::new(SimTransport::create(&w.image).unwrap());
-    card.initialise(&w.root.public_key()).unwrap();
+    w.root.manufacture(&mut card, "JK-0009", today()).unwrap();
     let req = IssueRequest {
         name: "住基 一郎".into(),
         address: "東京都千代田区千代田1-1".into(),

@@ -39,7 +39,7 @@ impl Session {
         let op = Operation::ChangeCode;
         self.pre(op, None, self.check_credential(cred))?;
         let allowed = [Lifecycle::Issued, Lifecycle::Suspended];
-        let ins = self.inspect(card, op, &allowed, false)?;
+        let ins = self.inspect(card, cred, op, &allowed, false)?;
         let serial = ins.info.serial.clone();
         let found = ins.record.clone().ok_or_else(|| {
             Error::InvalidInput(format!(
@@ -70,10 +70,7 @@ impl Session {
         // process dies after the card was terminated ([`Session::resolve`]).
         let detail = format!("住民票コードの変更 at the resident's request; {NEW_CODE}{new_code}");
         let ((), record) = self.journaled(op, &serial, &detail, &change, || {
-            card.exclusive(|c| {
-                c.expect_serial(&serial)?;
-                c.terminate(cred)
-            })
+            card.terminate(cred, &serial)
         })?;
         let jpki = self.revoke_jpki(&serial, RevocationReason::CodeChanged);
         Ok(CodeChanged {

@@ -1,5 +1,6 @@
 //! 本人確認: identifying a resident with the card and the 住基 PIN.
 
+use crate::authority::CounterCredential;
 use crate::card::{JukiCard, Lifecycle};
 use crate::counter::audit::AuditRecord;
 use crate::counter::registry::CardRecord;
@@ -24,15 +25,18 @@ pub struct Identified {
 }
 
 impl Session {
-    /// 本人確認: the resident enters the 住基 PIN; answers the 4 info, the code and the card
-    /// information. No counter credential is needed (the PIN opens the files).
+    /// 本人確認: the card proves itself to the counter (mutual authentication with `cred`), the
+    /// resident enters the 住基 PIN; answers the 4 info, the code and the card information, all
+    /// read under the counter's session (a reader cannot rewrite them).
     pub fn identify<T: Transport>(
         &mut self,
         card: &mut JukiCard<T>,
+        cred: &CounterCredential,
         pins: &mut PinPrompter,
     ) -> Result<Identified> {
         let op = Operation::Identify;
-        let ins = self.inspect(card, op, &[Lifecycle::Issued], false)?;
+        self.pre(op, None, self.check_credential(cred))?;
+        let ins = self.inspect(card, cred, op, &[Lifecycle::Issued], false)?;
         let serial = ins.info.serial.clone();
         let pin = self.pre(op, Some(&serial), pins.ask(PinKind::Juki))?;
         let no_change = |_: &Tx<'_>| Ok(String::new());
@@ -41,12 +45,7 @@ impl Session {
             &serial,
             "本人確認 with the 住基 PIN",
             &no_change,
-            || {
-                card.exclusive(|c| {
-                    c.expect_serial(&serial)?;
-                    c.read_resident(&pin)
-                })
-            },
+            || card.read_resident_at_counter(cred, &serial, &pin),
         )?;
         Ok(Identified {
             card: ins.info,

@@ -29,7 +29,7 @@ pub struct IssueRequest {
     pub sex: Sex,
     /// 顔写真付き.
     pub photo: bool,
-    /// Card serial (default: generated).
+    /// The card serial the clerk expects (default: the one the card proves; set at manufacture).
     pub serial: Option<String>,
     /// Legal representative (法定代理人): required under [`REPRESENTATIVE_BELOW_AGE`].
     pub representative: Option<String>,
@@ -81,7 +81,25 @@ impl Session {
     ) -> Result<Issued> {
         let op = Operation::Issue;
         self.pre(op, None, self.check_credential(cred))?;
-        let state = self.pre(op, req.serial.as_deref(), card.lifecycle())?;
+        let mut serial_proved = None;
+        let plain = self.pre(op, req.serial.as_deref(), card.lifecycle())?;
+        // A blank card has no key to prove itself with; any other proves its serial and state.
+        let state = match plain {
+            Lifecycle::Blank => plain,
+            _ => {
+                let (identity, _) =
+                    self.pre(op, req.serial.as_deref(), card.inspect_at_counter(cred))?;
+                if let Some(asked) = req.serial.as_deref().filter(|s| *s != identity.serial) {
+                    let e = Error::CardChanged {
+                        expected: asked.to_string(),
+                        found: identity.serial,
+                    };
+                    return Err(self.refuse(op, Some(asked), e));
+                }
+                serial_proved = Some(identity.serial);
+                identity.lifecycle
+            }
+        };
         if state != Lifecycle::Initialised {
             let e = match state {
                 Lifecycle::Terminated => Error::CardTerminated,
@@ -93,7 +111,8 @@ impl Session {
             };
             return Err(self.refuse(op, req.serial.as_deref(), e));
         }
-        let preview = self.pre(op, req.serial.as_deref(), self.issue_preview(req))?;
+        let proved = serial_proved.unwrap_or_default();
+        let preview = self.pre(op, Some(&proved), self.issue_preview(req, &proved))?;
         let serial = preview.card.serial.clone();
         if !self.pre(op, Some(&serial), confirm(&preview))? {
             return Err(self.refuse(
@@ -156,9 +175,9 @@ impl Session {
         })
     }
 
-    /// Checks an issue request against the rules and the registry and says what would be
-    /// written.
-    fn issue_preview(&self, req: &IssueRequest) -> Result<IssuePreview> {
+    /// Checks an issue request for the card `serial` (its certified serial) against the rules
+    /// and the registry and says what would be written.
+    fn issue_preview(&self, req: &IssueRequest, serial: &str) -> Result<IssuePreview> {
         let info = FourInfo::new(&req.name, &req.address, req.birth, req.sex)?;
         if req.birth > self.today {
             return Err(Error::InvalidInput(format!(
@@ -184,21 +203,10 @@ impl Session {
             )));
         }
         let registry = self.db.registry();
-        let serial = match &req.serial {
-            Some(s) => {
-                if registry.card(s)?.is_some() {
-                    return Err(CounterError::DuplicateCard(s.clone()).into());
-                }
-                s.clone()
-            }
-            None => loop {
-                let s = format!("JK{}", &ResidentCode::generate().as_str()[..10]);
-                if registry.card(&s)?.is_none() {
-                    break s;
-                }
-            },
-        };
-        let mut card = CardInfo::new(&serial, self.municipality.clone(), self.today, req.photo)?;
+        if registry.card(serial)?.is_some() {
+            return Err(CounterError::DuplicateCard(serial.to_string()).into());
+        }
+        let mut card = CardInfo::new(serial, self.municipality.clone(), self.today, req.photo)?;
         if let Some(stay) = req.stay_until {
             if stay <= self.today {
                 return Err(Error::InvalidInput(format!(

@@ -171,6 +171,42 @@ impl Session {
         }
     }
 
+    /// The card's resident data against this counter's registry, before certifying it: the card
+    /// must be registered here, to the resident whose code it carries, under the same name.
+    fn registry_agrees(
+        &self,
+        record: Option<&crate::counter::registry::CardRecord>,
+        serial: &str,
+        resident: &crate::resident::ResidentRecord,
+    ) -> Result<()> {
+        let record = record.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "card {serial} is not in this counter's registry: certificates carry the \
+                 registry's 4 info, so a resident who moved in is registered by juki counter \
+                 update (転入) first"
+            ))
+        })?;
+        let registered = self
+            .db
+            .registry()
+            .resident(&record.resident_code)?
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "no resident {} in the registry",
+                    record.resident_code
+                ))
+            })?;
+        if record.code_on_card != resident.code || registered.name != resident.info.name {
+            return Err(Error::InvalidInput(format!(
+                "住民基本台帳の記載とカードの記録が一致しません: the card of {serial} carries \
+                 {} / {}, the registry {} / {}; no certificate was issued — update the card \
+                 first (juki counter update)",
+                resident.code, resident.info.name, record.code_on_card, registered.name
+            )));
+        }
+        Ok(())
+    }
+
     /// 電子証明書の発行: on an issued card, the resident enters the 住基 PIN (the signing
     /// certificate carries the 4 info read from the card); both key pairs are generated anew on
     /// the card, the CA certifies the public keys read back (signing certificate with the 4
@@ -195,9 +231,13 @@ impl Session {
                 ),
             ));
         }
-        let ins = self.inspect(card, op, &[Lifecycle::Issued], false)?;
+        let ins = self.inspect(card, cred, op, &[Lifecycle::Issued], false)?;
         let serial = ins.info.serial.clone();
-        let resident = self.read_resident_with_pin(card, op, &serial, pins)?;
+        let resident = self.read_resident_with_pin(card, cred, op, &serial, pins)?;
+        // The signing certificate vouches for the 4 info: the card's (read under the
+        // counter's session) must be the registry's.
+        let agreed = self.registry_agrees(ins.record.as_ref(), &serial, &resident);
+        self.pre(op, Some(&serial), agreed)?;
         let now = self.pre(op, Some(&serial), self.jpki_now())?;
         let municipality = cred.name.clone();
         let issued: RefCell<Vec<CertRecord>> = RefCell::new(Vec::new());
@@ -305,8 +345,8 @@ fn issue_on_card<T: Transport>(
     issued: &RefCell<Vec<CertRecord>>,
 ) -> Result<IssuedKeys> {
     let result = card.exclusive(|c| {
-        c.expect_serial(target.serial)?;
-        c.issue_jpki(cred, |keys| {
+        // (issue_jpki runs its own transaction; this one spans the certification too.)
+        c.issue_jpki(cred, target.serial, |keys| {
             let certify = |kind: CertKind, key| -> Result<(Vec<u8>, Vec<u8>)> {
                 let (record, cert) = ca.issue(
                     &CertRequest {

@@ -27,7 +27,7 @@ impl Session {
             Transition::Terminate(_) => (&[Lifecycle::Issued, Lifecycle::Suspended], true),
             Transition::Issue => (&[Lifecycle::Initialised], false),
         };
-        let ins = self.inspect(card, op, allowed, allow_expired)?;
+        let ins = self.inspect(card, cred, op, allowed, allow_expired)?;
         let serial = ins.info.serial.clone();
         let known = ins.record.is_some();
         let change = |tx: &Tx<'_>| -> Result<String> {
@@ -38,15 +38,10 @@ impl Session {
                 Ok(NOT_REGISTERED.into())
             }
         };
-        let ((), record) = self.journaled(op, &serial, reason, &change, || {
-            card.exclusive(|c| {
-                c.expect_serial(&serial)?;
-                match transition {
-                    Transition::Suspend => c.suspend(cred),
-                    Transition::Resume => c.resume(cred),
-                    _ => c.terminate(cred),
-                }
-            })
+        let ((), record) = self.journaled(op, &serial, reason, &change, || match transition {
+            Transition::Suspend => card.suspend(cred, &serial),
+            Transition::Resume => card.resume(cred, &serial),
+            _ => card.terminate(cred, &serial),
         })?;
         let jpki = match transition {
             Transition::Suspend => Some(self.revoke_jpki(&serial, RevocationReason::Suspended)),

@@ -90,6 +90,9 @@ fn outcome_of(e: &Error) -> Option<Outcome> {
     }
     match e {
         Error::InvalidInput(_)
+        | Error::CardNotAuthenticated(_)
+        | Error::CardWithoutKey
+        | Error::CardChanged { .. }
         | Error::CardExpired { .. }
         | Error::WrongCardState { .. }
         | Error::CredentialNotValid { .. }
@@ -103,6 +106,7 @@ fn outcome_of(e: &Error) -> Option<Outcome> {
         | Error::NoCardInAnyReader { .. }
         | Error::NoReader
         | Error::ReaderNotFound { .. }
+        | Error::OutcomeUnknown(_)
         | Error::Io { .. } => None,
         _ => Some(Outcome::Failed(e.to_string())),
     }
@@ -183,22 +187,29 @@ impl Session {
         })
     }
 
-    /// Reads the card's state and card information and checks them against the operation.
+    /// The card's identity (its serial and state, proved in the mutual authentication) and
+    /// card information (read under the counter's session), checked against the operation.
+    /// Only a blank card, which has nothing to prove itself with, is refused on its plain
+    /// answer (a refusal changes nothing).
     fn inspect<T: Transport>(
         &self,
         card: &mut JukiCard<T>,
+        cred: &CounterCredential,
         op: Operation,
         allowed: &[Lifecycle],
         allow_expired: bool,
     ) -> Result<Inspected> {
-        let state = self.pre(op, None, card.lifecycle())?;
-        // The card information is readable in every state but blank (and is empty before issue).
-        let info = match state {
-            Lifecycle::Blank | Lifecycle::Initialised => None,
-            _ => Some(self.pre(op, None, card.card_info())?),
-        };
-        let serial = info.as_ref().map(|i| i.serial.clone());
-        let serial = serial.as_deref();
+        if self.pre(op, None, card.lifecycle())? == Lifecycle::Blank {
+            let e = Error::WrongCardState {
+                state: lifecycle_text(Lifecycle::Blank).into(),
+                operation: op.as_str(),
+                hint: "the card was never issued",
+            };
+            return Err(self.refuse(op, None, e));
+        }
+        let (identity, info) = self.pre(op, None, card.inspect_at_counter(cred))?;
+        let state = identity.lifecycle;
+        let serial = Some(identity.serial.as_str());
         let check = || -> Result<Inspected> {
             if !allowed.contains(&state) {
                 return Err(match (state, op) {
@@ -258,6 +269,7 @@ impl Session {
     fn read_resident_with_pin<T: Transport>(
         &self,
         card: &mut JukiCard<T>,
+        cred: &CounterCredential,
         op: Operation,
         serial: &str,
         pins: &mut PinPrompter,
@@ -266,10 +278,7 @@ impl Session {
         self.pre(
             op,
             Some(serial),
-            card.exclusive(|c| {
-                c.expect_serial(serial)?;
-                c.read_resident(&pin)
-            }),
+            card.read_resident_at_counter(cred, serial, &pin),
         )
     }
 

@@ -21,17 +21,14 @@ impl Session {
         let op = Operation::ResetPin;
         self.pre(op, None, self.check_credential(cred))?;
         let allowed = [Lifecycle::Issued, Lifecycle::Suspended];
-        let ins = self.inspect(card, op, &allowed, false)?;
+        let ins = self.inspect(card, cred, op, &allowed, false)?;
         let serial = ins.info.serial.clone();
         let new = self.pre(op, Some(&serial), pins.ask_new(kind, None))?;
         let known = ins.record.is_some();
         let note = |_: &Tx<'_>| Ok(if known { "" } else { NOT_REGISTERED }.to_string());
         let detail = format!("{} reset with full tries", kind.cli_name());
         let ((), record) = self.journaled(op, &serial, &detail, &note, || {
-            card.exclusive(|c| {
-                c.expect_serial(&serial)?;
-                c.reset_pin(cred, kind, &new)
-            })
+            card.reset_pin(cred, &serial, kind, &new)
         })?;
         Ok(Done {
             registry: self.db.registry().card(&serial)?,

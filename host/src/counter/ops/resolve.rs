@@ -1,6 +1,7 @@
 //! Closing an unfinished (pending) operation after a clerk checked the card.
 
 use super::{lifecycle_of, NEW_CODE};
+use crate::authority::CounterCredential;
 use crate::card::{lifecycle_text, JukiCard};
 use crate::counter::audit::AuditRecord;
 use crate::counter::journal::{JournalEntry, PendingId};
@@ -27,16 +28,18 @@ pub struct Resolved {
 impl Session {
     /// Closes an unfinished operation after a clerk checked the card, with the clerk's `note`.
     ///
-    /// When `card` is given and is the operation's card, and the operation changes the card's
-    /// state (suspend, resume, terminate, change-code), the card's state decides: reached → `ok`
-    /// and the registry is brought in line (for a change of code, with the new code noted in the
-    /// journal); not reached → `failed`. Otherwise juki cannot tell, and the
-    /// operation is closed as `failed` (not confirmed) with the note: redo it if it is needed.
+    /// When `card` is given with the counter's credential, proves to be the operation's card in
+    /// the mutual authentication, and the operation changes the card's state (suspend, resume,
+    /// terminate, change-code), the state the card signed decides: reached → `ok` and the
+    /// registry is brought in line (for a change of code, with the new code noted in the
+    /// journal); not reached → `failed`. Otherwise juki cannot tell (no card, another card, or
+    /// one that does not prove itself), and the operation is closed as `failed` (not confirmed)
+    /// with the note: redo it if it is needed. Nothing a reader could forge moves the registry.
     pub fn resolve<T: Transport>(
         &mut self,
         id: PendingId,
         note: &str,
-        card: Option<&mut JukiCard<T>>,
+        card: Option<(&mut JukiCard<T>, &CounterCredential)>,
     ) -> Result<Resolved> {
         let entry = self
             .db
@@ -58,12 +61,14 @@ impl Session {
             _ => None,
         };
         let mut seen = None;
-        if let (Some(card), Some(serial), Some(_)) =
+        if let (Some((card, cred)), Some(serial), Some(_)) =
             (card, entry.card_serial.as_deref(), transition)
         {
-            if card.card_info().ok().is_some_and(|i| i.serial == serial) {
-                seen = card.lifecycle().ok();
-            }
+            seen = card
+                .inspect_at_counter(cred)
+                .ok()
+                .filter(|(identity, _)| identity.serial == serial)
+                .map(|(identity, _)| identity.lifecycle);
         }
         let (outcome, correction) = match (transition, seen) {
             (Some(t), Some(state)) if state == lifecycle_of(t.target()) => (Outcome::Ok, Some(t)),

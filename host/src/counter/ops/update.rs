@@ -78,9 +78,9 @@ impl Session {
             Ok(when)
         })();
         let when = self.pre(op, None, checked)?;
-        let ins = self.inspect(card, op, &[Lifecycle::Issued], false)?;
+        let ins = self.inspect(card, cred, op, &[Lifecycle::Issued], false)?;
         let serial = ins.info.serial.clone();
-        let current = self.read_resident_with_pin(card, op, &serial, pins)?;
+        let current = self.read_resident_with_pin(card, cred, op, &serial, pins)?;
         let built = (|| -> Result<(FourInfo, ChangeInfo)> {
             let info = FourInfo::new(
                 req.name.as_deref().unwrap_or(&current.info.name),
@@ -160,10 +160,7 @@ impl Session {
         };
         let detail = format!("{what} change ({reason}) dated {}", date::display(when));
         let ((), record) = self.journaled(op, &serial, &detail, &change, || {
-            card.exclusive(|c| {
-                c.expect_serial(&serial)?;
-                c.update_resident(cred, &current.info, &info, &changes)
-            })
+            card.update_resident(cred, &serial, &current.info, &info, &changes)
         })?;
         let jpki = self.revoke_jpki(&serial, RevocationReason::FourInfoChanged);
         Ok(Updated {
