@@ -435,8 +435,13 @@ pub enum JpkiCommand {
     },
     /// 自己の電子証明書の有効性確認: are my certificates valid now? Reads the authentication
     /// certificate (free) and the signing certificate (asks the sign password), and checks them
-    /// against the CA certificates on the card and the CRLs given.
+    /// against the CA certificates given with --ca-cert (never against those the card carries)
+    /// and the CRLs given. Exits 9 when a certificate is not valid.
     Status {
+        /// The trusted JPKI CA certificates, as published by the CA: sign-ca.pem and auth-ca.pem
+        /// (give --ca-cert twice). The CA certificates on the card must be these.
+        #[arg(long, value_name = "PEM", required = true)]
+        ca_cert: Vec<PathBuf>,
         /// The CA's CRLs (sign.crl, auth.crl); without them revocation is not checked.
         #[arg(long, value_name = "FILE")]
         crl: Vec<PathBuf>,
