@@ -492,3 +492,55 @@ fn status_trusts_the_configured_ca_not_the_card() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_newest_crl_wins_whatever_the_order() {
+    let s = setup(far());
+    let doc = b"application";
+    let p7s = sign(&s, doc, false);
+    let ca = s.ca.ca_certificate(CertKind::Sign).clone();
+    let cert = validate::load_certificate(&s.cert).unwrap();
+    // CRL 1, before the revocation (dated later than CRL 2: the number decides, not the date).
+    let older = s.ca.crl(CertKind::Sign, NOW + 100).unwrap();
+    assert!(s
+        .ca
+        .revoke(
+            &validate::serial(&cert),
+            RevocationReason::FourInfoChanged,
+            NOW + 30
+        )
+        .unwrap());
+    // CRL 2 lists the revocation.
+    let listing = s.ca.crl(CertKind::Sign, NOW + 60).unwrap();
+    // A forged CRL under the same name with a higher number (6) that lists nothing.
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let foreign = JpkiCa::init(foreign_dir.path(), NOW).unwrap();
+    for _ in 0..5 {
+        foreign.crl(CertKind::Sign, NOW + 90).unwrap();
+    }
+    let forged = foreign.crl(CertKind::Sign, NOW + 90).unwrap();
+
+    let verdict = |crls: &[x509_cert::crl::CertificateList]| {
+        cms::verify(&p7s, Some(doc), &ca, Some(crls), NOW + 120)
+    };
+    assert!(
+        verdict(std::slice::from_ref(&older)).is_ok(),
+        "the old CRL does not list it"
+    );
+    for crls in [
+        vec![older.clone(), listing.clone()],
+        vec![listing.clone(), older.clone()],
+        vec![older.clone(), forged.clone(), listing.clone()],
+        vec![forged.clone(), older.clone(), listing.clone()],
+    ] {
+        match verdict(&crls) {
+            Err(JpkiError::Revoked { serial, .. }) => {
+                assert_eq!(serial, validate::serial(&cert))
+            }
+            other => panic!("the newest CRL must win: {other:?}"),
+        }
+        assert_eq!(validate::newest_crl(&crls, &ca).unwrap(), &listing);
+    }
+    // Only the forged one: refused, never taken as "not revoked".
+    assert!(matches!(verdict(&[forged]), Err(JpkiError::BadCrl(_))));
+}
