@@ -1,7 +1,7 @@
 //! The counter's SQLite database, `counter.db` in the counter's data directory.
 //!
-//! - The directory is created with mode 0700 when it does not exist (an existing directory is
-//!   left as it is); `counter.db` is created with mode 0600 before SQLite opens it, and tightened
+//! - The directory is made private ([`crate::private_dir::create`]: created with mode 0700, or
+//!   tightened to 0700 if it exists open to the group or others); `counter.db` is created with mode 0600 before SQLite opens it, and tightened
 //!   to 0600 if it exists with wider permissions. SQLite gives its `-wal` and `-shm` files the
 //!   main file's permissions.
 //! - Journal mode WAL, `synchronous = FULL` (a committed audit record survives a power cut),
@@ -11,7 +11,7 @@
 //!   bump. Opening a file migrates it forward; a file from a newer juki is refused.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -172,13 +172,8 @@ impl CounterDb {
 
     /// Opens `dir/counter.db` with the given clock (tests, demos).
     pub fn open_with_clock(dir: &Path, clock: Arc<dyn Clock>) -> Result<CounterDb> {
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| CounterError::io(format!("creating {}", dir.display()), e))?;
-        }
+        crate::private_dir::create(dir)
+            .map_err(|e| CounterError::io(format!("creating {} (0700)", dir.display()), e))?;
         let path = dir.join(DB_FILE);
         // Create the file ourselves so that it is never, even briefly, readable by others.
         fs::OpenOptions::new()
