@@ -189,14 +189,24 @@ pub fn run(
                     name,
                     operator,
                     credential,
+                    supervisor,
                 },
         } => operator_add(
             db,
             &name,
             operator.as_deref(),
             credential.as_deref(),
+            supervisor,
             &mut pins,
         ),
+        CounterCommand::Operator {
+            command: OperatorCommand::Unlock { name, operator },
+        } => {
+            let s = login_bound(db, &operator, &mut pins)?;
+            s.unlock_operator(&name)?;
+            println!("operator {name} unlocked by {operator} (操作者のロックを解除しました)");
+            Ok(())
+        }
         CounterCommand::Identify { operator } => {
             let mut s = login_bound(db, &operator, &mut pins)?;
             let id = on_card(&mut s, reader, |s, card| s.identify(card, &mut pins))?;
@@ -448,6 +458,7 @@ fn operator_add(
     name: &str,
     operator: Option<&str>,
     credential: Option<&Path>,
+    supervisor: bool,
     pins: &mut PinPrompter,
 ) -> Result<()> {
     let first = db.operators().list()?.is_empty();
@@ -476,8 +487,8 @@ fn operator_add(
         ))?;
         session::add_first_operator(&db, &municipality, name, &password)?;
         println!(
-            "operator {name} registered as the first operator of the counter of {municipality} \
-             (操作者を登録しました)"
+            "operator {name} registered as the first operator and supervisor (監督者) of the \
+             counter of {municipality} (操作者を登録しました)"
         );
         return Ok(());
     }
@@ -494,8 +505,15 @@ fn operator_add(
     let password = pins.ask_new_secret(&format!(
         "New password of operator {name} (新しい操作者パスワード): "
     ))?;
-    s.add_operator(name, &password)?;
-    println!("operator {name} registered by {operator} (操作者を登録しました)");
+    s.add_operator_with_role(name, &password, supervisor)?;
+    println!(
+        "operator {name} registered{} by {operator} (操作者を登録しました)",
+        if supervisor {
+            " as a supervisor (監督者)"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
