@@ -122,7 +122,8 @@ impl RootAuthority {
 
     /// Writes `dir/root.key` (0600) and `dir/root.pub`, creating `dir`; never overwrites.
     pub fn save(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        crate::private_dir::create(dir)
+            .map_err(|e| Error::io(format!("creating {} (0700)", dir.display()), e))?;
         let key_path = dir.join(ROOT_KEY);
         let pub_path = dir.join(ROOT_PUB);
         if key_path.exists() || pub_path.exists() {
@@ -345,7 +346,8 @@ impl CounterCredential {
     /// Writes `dir/counter.key` (0600), `dir/counter.cvc` and `dir/root.pub`, creating `dir`;
     /// never overwrites.
     pub fn save(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        crate::private_dir::create(dir)
+            .map_err(|e| Error::io(format!("creating {} (0700)", dir.display()), e))?;
         let key_path = dir.join(COUNTER_KEY);
         let cert_path = dir.join(COUNTER_CERT);
         if key_path.exists() || cert_path.exists() || dir.join(ROOT_PUB).exists() {

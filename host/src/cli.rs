@@ -14,8 +14,9 @@ use juki_host::pin::PinKind;
 ///
 /// Exit codes: 0 success, 1 other error, 2 usage error, 3 wrong PIN, 4 PIN locked (reset at the
 /// counter), 5 no reader or no card, 6 refused (by the card: state or security condition; or by
-/// juki: card expired, credential not valid, registry rules), 7 operator login refused (wrong
-/// name or password, locked out), 8 audit trail damaged, 9 signature, certificate or login
+/// juki: card expired, credential not valid, registry rules, an operator without the right), 7
+/// operator login refused (wrong name or password, locked out, locked until a supervisor
+/// unlocks), 8 audit trail damaged, 9 signature, certificate or login
 /// answer rejected (tampered, foreign CA, revoked, expired).
 ///
 /// `JUKI_TODAY=YYYY-MM-DD` sets today's date for training and tests (card and credential
@@ -347,8 +348,9 @@ pub enum CounterCommand {
 pub enum OperatorCommand {
     /// Register an operator (asks the new operator's password, twice at a terminal). The first
     /// operator of a new counter needs no login but the municipality's credential (--credential),
-    /// which binds the counter's data to its municipality; later ones are added by a logged-in
-    /// operator (--operator, whose password is asked first).
+    /// which binds the counter's data to its municipality, and is the counter's supervisor
+    /// (監督者); later ones are added by a logged-in operator (--operator, whose password is
+    /// asked first).
     Add {
         /// The new operator's name.
         #[arg(long)]
@@ -359,6 +361,19 @@ pub enum OperatorCommand {
         /// The municipality's counter credential: required for the first operator.
         #[arg(long)]
         credential: Option<PathBuf>,
+        /// Register a supervisor (監督者), who may unlock other operators; only a supervisor
+        /// registers one (the first operator is one).
+        #[arg(long)]
+        supervisor: bool,
+    },
+    /// ロック解除: unlock an operator locked after repeated wrong passwords. Done by a logged-in
+    /// supervisor (--operator, whose password is asked first), never by the operator themself.
+    Unlock {
+        /// The locked operator.
+        name: String,
+        /// The supervisor who unlocks (asks the supervisor's password first).
+        #[arg(long)]
+        operator: String,
     },
 }
 
@@ -447,8 +462,13 @@ pub enum JpkiCommand {
     },
     /// 自己の電子証明書の有効性確認: are my certificates valid now? Reads the authentication
     /// certificate (free) and the signing certificate (asks the sign password), and checks them
-    /// against the CA certificates on the card and the CRLs given.
+    /// against the CA certificates given with --ca-cert (never against those the card carries)
+    /// and the CRLs given. Exits 9 when a certificate is not valid.
     Status {
+        /// The trusted JPKI CA certificates, as published by the CA: sign-ca.pem and auth-ca.pem
+        /// (give --ca-cert twice). The CA certificates on the card must be these.
+        #[arg(long, value_name = "PEM", required = true)]
+        ca_cert: Vec<PathBuf>,
         /// The CA's CRLs (sign.crl, auth.crl); without them revocation is not checked.
         #[arg(long, value_name = "FILE")]
         crl: Vec<PathBuf>,

@@ -203,14 +203,24 @@ pub fn run(
                     name,
                     operator,
                     credential,
+                    supervisor,
                 },
         } => operator_add(
             db,
             &name,
             operator.as_deref(),
             credential.as_deref(),
+            supervisor,
             &mut pins,
         ),
+        CounterCommand::Operator {
+            command: OperatorCommand::Unlock { name, operator },
+        } => {
+            let s = login_bound(db, &operator, &mut pins)?;
+            s.unlock_operator(&name)?;
+            println!("operator {name} unlocked by {operator} (操作者のロックを解除しました)");
+            Ok(())
+        }
         CounterCommand::Identify {
             credential,
             operator,
@@ -465,6 +475,7 @@ fn operator_add(
     name: &str,
     operator: Option<&str>,
     credential: Option<&Path>,
+    supervisor: bool,
     pins: &mut PinPrompter,
 ) -> Result<()> {
     let first = db.operators().list()?.is_empty();
@@ -493,8 +504,8 @@ fn operator_add(
         ))?;
         session::add_first_operator(&db, &municipality, name, &password)?;
         println!(
-            "operator {name} registered as the first operator of the counter of {municipality} \
-             (操作者を登録しました)"
+            "operator {name} registered as the first operator and supervisor (監督者) of the \
+             counter of {municipality} (操作者を登録しました)"
         );
         return Ok(());
     }
@@ -511,8 +522,15 @@ fn operator_add(
     let password = pins.ask_new_secret(&format!(
         "New password of operator {name} (新しい操作者パスワード): "
     ))?;
-    s.add_operator(name, &password)?;
-    println!("operator {name} registered by {operator} (操作者を登録しました)");
+    s.add_operator_with_role(name, &password, supervisor)?;
+    println!(
+        "operator {name} registered{} by {operator} (操作者を登録しました)",
+        if supervisor {
+            " as a supervisor (監督者)"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 

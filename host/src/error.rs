@@ -371,14 +371,18 @@ impl Error {
     /// 3 wrong PIN, 4 PIN locked, 5 reader or card missing, 6 refused (by the card: needs a PIN
     /// or the counter, wrong state, card suspended or terminated, wrong data, not found; or on the
     /// host: card expired, wrong card state, counter credential not valid or not accepted, the
-    /// registry's rules), 7 operator login refused (wrong name or password, locked out), 8 the
+    /// registry's rules, an operator without the right), 7 operator login refused (wrong name or
+    /// password, locked out, locked until a supervisor unlocks), 8 the
     /// audit trail is damaged, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         use crate::counter::CounterError as C;
         match self {
-            Error::Counter(C::WrongCredentials | C::LockedOut { .. }) => 7,
             Error::Counter(
-                C::Transition { .. }
+                C::WrongCredentials | C::LockedOut { .. } | C::LockedUntilUnlocked { .. },
+            ) => 7,
+            Error::Counter(
+                C::NotAllowed(_)
+                | C::Transition { .. }
                 | C::WrongState { .. }
                 | C::CardAlreadyHeld { .. }
                 | C::DuplicateCard(_)

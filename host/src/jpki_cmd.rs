@@ -279,16 +279,28 @@ pub fn run(reader: Option<&str>, command: JpkiCommand) -> Result<()> {
             );
             Ok(())
         }
-        JpkiCommand::Status { crl, no_sign } => status(
-            &mut crate::commands::open_card(reader, false)?,
-            &crl,
+        JpkiCommand::Status {
+            ca_cert,
+            crl,
             no_sign,
-        ),
+        } => {
+            // The trust anchors first: a missing file is told before the card is touched.
+            let trusted = ca_cert
+                .iter()
+                .map(|p| validate::load_certificate(&read_file(p)?).map_err(Error::from))
+                .collect::<Result<Vec<_>>>()?;
+            status(
+                &mut crate::commands::open_card(reader, false)?,
+                &trusted,
+                &crl,
+                no_sign,
+            )
+        }
     }
 }
 
 /// `juki jpki status`: 自己の電子証明書の有効性確認.
-fn status(card: &mut Card, crl: &[PathBuf], no_sign: bool) -> Result<()> {
+fn status(card: &mut Card, trusted: &[Certificate], crl: &[PathBuf], no_sign: bool) -> Result<()> {
     refuse_unusable(card)?;
     let crls = load_crls(crl, crl.is_empty())?;
     let at = jtime::now()?;
@@ -301,7 +313,7 @@ fn status(card: &mut Card, crl: &[PathBuf], no_sign: bool) -> Result<()> {
     let mut failed = None;
     for (kind, certs) in pairs {
         println!("== {} ==", kind);
-        match validate::check_certificate(&certs.cert, kind, &certs.ca, crls.as_deref(), at) {
+        match citizen::check_card_certificates(&certs, kind, trusted, crls.as_deref(), at) {
             Ok(checked) => {
                 print_certificate(&checked, kind);
                 println!("状態 (state):                  有効 (valid)");

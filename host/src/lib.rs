@@ -26,6 +26,7 @@ pub mod jpki;
 pub mod pcsc_transport;
 pub mod pin;
 pub mod pin_input;
+pub mod private_dir;
 pub mod resident;
 pub mod resident_code;
 pub mod sim_transport;

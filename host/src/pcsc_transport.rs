@@ -6,7 +6,7 @@ use std::ffi::CString;
 use pcsc::{Card, Context, Disposition, Protocols, Scope, ShareMode};
 
 use crate::error::{Error, Result};
-use crate::transport::{atr_announces_extended_length, Transport};
+use crate::transport::{atr_announces_extended_length, Transport, Watched};
 
 /// Receive buffer: the largest extended response (65536 data bytes + SW).
 const MAX_RESPONSE: usize = pcsc::MAX_BUFFER_SIZE_EXTENDED;
@@ -254,23 +254,41 @@ impl Transport for PcscTransport {
             first
         }
         .map_err(|e| lost(&reader, e))?;
-        let result = {
+        let (result, raised) = {
             let mut inner = InTransaction {
                 card: &tx,
                 reader: &reader,
                 extended,
             };
-            f(&mut inner)
+            let mut watched = Watched::new(&mut inner);
+            let result = f(&mut watched);
+            (result, watched.raised())
         };
-        // End the transaction, leaving the card as it is; an error ending it matters only if
-        // the work itself succeeded. A transaction that is already gone (pcscd reset the card
-        // after the last command, as it does right after a card is inserted) changes nothing
-        // about answers already received: a reset in the middle would have failed them.
-        let ended = match tx.end(Disposition::LeaveCard) {
+        // End the transaction. After a VERIFY or EXTERNAL AUTHENTICATE, pcscd resets the card
+        // as it ends it — before any other client can begin one — so the verified PIN or the
+        // counter's session is gone for everybody; otherwise the card is left as it is. An
+        // error ending it matters only if the work itself succeeded. A transaction that is
+        // already gone (pcscd reset the card after the last command, as it does right after a
+        // card is inserted) changes nothing about answers already received: a reset in the
+        // middle would have failed them; and the security status is gone with that reset.
+        let disposition = if raised {
+            Disposition::ResetCard
+        } else {
+            Disposition::LeaveCard
+        };
+        let ended = match tx.end(disposition) {
             Ok(()) | Err((_, pcsc::Error::NotTransacted)) => Ok(()),
             Err((_, e)) => Err(lost(&reader, e)),
         };
-        result.and(ended)
+        // pcscd tells every handle of the reader, ours too, that the card was reset; ours
+        // knows: acknowledge it (a reconnect that leaves the card as it is) so that our next
+        // command does not fail with "card reset".
+        let acknowledged = if raised && ended.is_ok() {
+            self.reconnect(false)
+        } else {
+            Ok(())
+        };
+        result.and(ended).and(acknowledged)
     }
 
     fn name(&self) -> String {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use juki_reader_sim::SimCard;
 
 use crate::error::{Error, Result};
-use crate::transport::Transport;
+use crate::transport::{Transport, Watched};
 
 /// A simulated card in the same process.
 #[derive(Debug)]
@@ -84,8 +84,15 @@ impl Transport for SimTransport {
     }
 
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        // Nobody else can reach an in-process card.
-        f(self)
+        // Nobody else can reach an in-process card while `f` runs; but a PIN verified in it
+        // must not outlive it, as through PC/SC: a warm reset at the end of such a transaction.
+        let (result, raised) = {
+            let mut watched = Watched::new(self);
+            let result = f(&mut watched);
+            (result, watched.raised())
+        };
+        let reset = if raised { self.reset() } else { Ok(()) };
+        result.and(reset)
     }
 
     fn name(&self) -> String {

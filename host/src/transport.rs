@@ -18,11 +18,61 @@ pub trait Transport {
     /// reset it) until `f` returns, so a PIN verified in `f` guards only `f`'s own commands.
     ///
     /// The transaction begins before `f` runs and ends when it returns, whether it succeeded
-    /// or not (the card is left as it is, not reset). Nested calls run inside the outer one.
+    /// or not. A transaction in which a command may have raised the card's security status
+    /// ([`raises_security_status`]: a PIN verified, the counter authenticated) ends with a
+    /// reset of the card, as part of ending it, so that nobody who comes after — another
+    /// application, or this one in its next transaction — finds the PIN verified; any other
+    /// transaction leaves the card as it is. Nested calls run inside the outer one.
     fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()>;
 
     /// A human-readable name of the reader or card image, for messages.
     fn name(&self) -> String;
+}
+
+/// Whether a command APDU can raise the card's security status: VERIFY with a PIN (not the
+/// status query, which has no data) and EXTERNAL AUTHENTICATE (the counter's session), whatever
+/// the class byte (chaining, secure messaging). A transaction that sent one ends with a reset.
+pub fn raises_security_status(apdu: &[u8]) -> bool {
+    matches!(apdu, [_, 0x20, _, _, _, ..] | [_, 0x82, ..])
+}
+
+/// The transport inside an exclusive transaction, noting whether any command sent through it
+/// could have raised the card's security status (the transports end such a transaction with a
+/// reset). Nested transactions run inside this one.
+pub(crate) struct Watched<'a> {
+    inner: &'a mut dyn Transport,
+    raised: bool,
+}
+
+impl<'a> Watched<'a> {
+    pub(crate) fn new(inner: &'a mut dyn Transport) -> Watched<'a> {
+        Watched {
+            inner,
+            raised: false,
+        }
+    }
+
+    /// Whether a command sent may have raised the security status (sent, not necessarily
+    /// accepted: a reset costs nothing when it was refused).
+    pub(crate) fn raised(&self) -> bool {
+        self.raised
+    }
+}
+
+impl Transport for Watched<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        self.raised |= raises_security_status(apdu);
+        self.inner.transmit(apdu)
+    }
+    fn supports_extended_length(&self) -> bool {
+        self.inner.supports_extended_length()
+    }
+    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
+        f(self)
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
 }
 
 /// Forwards [`Transport`] through pointers to a transport: `&mut T` (the card inside

@@ -169,3 +169,94 @@ fn missing_reader_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_supervisor_unlocks_an_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, counter) = (dir.path().join("root"), dir.path().join("cred"));
+    ok(juki(&["authority", "init", "--dir", s(&root)], ""));
+    ok(juki(
+        &[
+            "authority",
+            "certify",
+            "--root",
+            s(&root),
+            "--municipality",
+            "271004",
+            "--name",
+            "大阪市",
+            "--out",
+            s(&counter),
+        ],
+        "",
+    ));
+    let data = dir.path().join("counter-data");
+    let counter_cmd = |args: &[&str], stdin: &str| {
+        juki(
+            &[&["counter", "--counter-dir", s(&data)][..], args].concat(),
+            stdin,
+        )
+    };
+    let out = ok(counter_cmd(
+        &[
+            "operator",
+            "add",
+            "--name",
+            "boss",
+            "--credential",
+            s(&counter),
+        ],
+        "boss-pw-01\n",
+    ));
+    assert!(out.contains("supervisor"), "{out}");
+    ok(counter_cmd(
+        &["operator", "add", "--name", "tanaka", "--operator", "boss"],
+        "boss-pw-01\ntanaka-pw1\n",
+    ));
+    // Only a supervisor registers a supervisor.
+    fails(
+        counter_cmd(
+            &[
+                "operator",
+                "add",
+                "--name",
+                "mallory",
+                "--operator",
+                "tanaka",
+                "--supervisor",
+            ],
+            "tanaka-pw1\nmallory-pw\n",
+        ),
+        6,
+        "not a supervisor",
+    );
+    // Five wrong passwords lock tanaka out.
+    let tanaka_unlocks_boss = |pw: &str| {
+        counter_cmd(
+            &["operator", "unlock", "boss", "--operator", "tanaka"],
+            &format!("{pw}\n"),
+        )
+    };
+    for _ in 1..5 {
+        fails(tanaka_unlocks_boss("guess-123"), 7, "wrong operator name");
+    }
+    fails(tanaka_unlocks_boss("guess-123"), 7, "locked out");
+    fails(tanaka_unlocks_boss("tanaka-pw1"), 7, "locked out");
+    // The supervisor unlocks tanaka; tanaka may log in again, but unlocks nobody.
+    let out = ok(counter_cmd(
+        &["operator", "unlock", "tanaka", "--operator", "boss"],
+        "boss-pw-01\n",
+    ));
+    assert!(out.contains("unlocked"), "{out}");
+    fails(tanaka_unlocks_boss("tanaka-pw1"), 6, "not a supervisor");
+    fails(
+        counter_cmd(
+            &["operator", "unlock", "boss", "--operator", "boss"],
+            "boss-pw-01\n",
+        ),
+        6,
+        "themself",
+    );
+    let verified = ok(counter_cmd(&["audit", "verify"], ""));
+    assert!(verified.contains("intact"), "{verified}");
+}

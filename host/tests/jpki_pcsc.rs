@@ -208,22 +208,49 @@ fn jpki_through_pcsc_and_openssl() {
 
     // The citizen checks the certificates (自己の電子証明書の有効性確認).
     let crl0 = w.publish("crl0");
+    let (sign_ca, auth_ca) = (
+        w.path("ca").join("sign-ca.pem"),
+        w.path("ca").join("auth-ca.pem"),
+    );
+    let trusted = ["--ca-cert", s(&sign_ca), "--ca-cert", s(&auth_ca)];
     let status = ok(juki(
         &[
-            "jpki",
-            "status",
-            "--crl",
-            s(&w.path("crl0").join("sign.crl")),
-            "--crl",
-            s(&w.path("crl0").join("auth.crl")),
-        ],
+            &["jpki", "status"][..],
+            &trusted,
+            &[
+                "--crl",
+                s(&w.path("crl0").join("sign.crl")),
+                "--crl",
+                s(&w.path("crl0").join("auth.crl")),
+            ],
+        ]
+        .concat(),
         SIGN_PW,
     ));
     assert_eq!(status.matches("有効 (valid)").count(), 2, "{status}");
     assert!(status.contains("住基 花子"), "{status}");
     // The signing certificate is read only after the sign password.
-    fails(juki(&["jpki", "status"], "WRONG999\n"), 3, "4 tries left");
-    ok(juki(&["jpki", "status", "--no-sign"], ""));
+    fails(
+        juki(&[&["jpki", "status"][..], &trusted].concat(), "WRONG999\n"),
+        3,
+        "4 tries left",
+    );
+    ok(juki(
+        &[&["jpki", "status", "--no-sign"][..], &trusted].concat(),
+        "",
+    ));
+    // The trust anchor is the host's: against a foreign CA's certificates the card's own
+    // (genuine) CA certificates do not make it valid.
+    let (rogue_sign, rogue_auth) = (
+        w.path("rogue").join("sign-ca.pem"),
+        w.path("rogue").join("auth-ca.pem"),
+    );
+    let rogue = ["--ca-cert", s(&rogue_sign), "--ca-cert", s(&rogue_auth)];
+    let out = juki(&[&["jpki", "status", "--no-sign"][..], &rogue].concat(), "");
+    assert!(text(&out).0.contains("無効 (NOT valid)"), "{out:?}");
+    fails(out, 9, "信頼する認証局");
+    // Without a trust anchor it does not run.
+    fails(juki(&["jpki", "status", "--no-sign"], ""), 2, "--ca-cert");
 
     // 電子署名, then the agency: juki verify and openssl cms -verify.
     let out = ok(juki(&["sign", s(&doc)], SIGN_PW));
@@ -441,13 +468,16 @@ fn jpki_through_pcsc_and_openssl() {
     let err = fails(
         juki(
             &[
-                "jpki",
-                "status",
-                "--crl",
-                s(&w.path("crl2").join("sign.crl")),
-                "--crl",
-                s(&w.path("crl2").join("auth.crl")),
-            ],
+                &["jpki", "status"][..],
+                &trusted,
+                &[
+                    "--crl",
+                    s(&w.path("crl2").join("sign.crl")),
+                    "--crl",
+                    s(&w.path("crl2").join("auth.crl")),
+                ],
+            ]
+            .concat(),
             SIGN_PW,
         ),
         9,

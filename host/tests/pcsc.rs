@@ -311,6 +311,54 @@ fn library_over_pcsc_transport() {
     ));
 }
 
+#[test]
+fn a_pin_verified_in_a_transaction_is_not_left_to_other_clients() {
+    use juki_host::card::KeyKind;
+    let Some(_guard) = lock_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    let (p, _root) = issue_image(&image);
+    let _served = Served::start(&image);
+    let hash = [0x42u8; 32];
+
+    let mut citizen = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
+    // Another PC/SC client, connected before (waiting for its chance).
+    let mut waiting = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
+    citizen.sign_hash(&hash, &p.sign_pin).unwrap();
+    // It finds the card reset (pcscd tells it so); after reconnecting without a reset of its
+    // own, and without a SELECT (which would clear the status anyway), it cannot sign.
+    let first = waiting.compute_signature(KeyKind::Sign, &hash);
+    assert!(
+        matches!(first, Err(Error::CardReset { .. })),
+        "the card must have been reset as the transaction ended: {first:?}"
+    );
+    waiting.transport().reconnect(false).unwrap();
+    let after = waiting.compute_signature(KeyKind::Sign, &hash);
+    assert!(
+        matches!(after, Err(Error::FileNotFound)),
+        "the sign password outlived its transaction: {after:?}"
+    );
+
+    // A client that connects afterwards: nothing verified either (the 住基 PIN this time).
+    citizen.read_resident(&p.juki_pin).unwrap();
+    let mut later = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
+    let after = later.read_file(juki_host::card::EF_FOUR_INFO, 1024);
+    assert!(
+        matches!(after, Err(Error::FileNotFound)),
+        "the 住基 PIN outlived its transaction: {after:?}"
+    );
+
+    // The reset does not trouble the client that asked for it: its next command outside a
+    // transaction and its next transaction work.
+    assert_eq!(citizen.card_info().unwrap(), p.card);
+    let sig = citizen.sign_hash(&hash, &p.sign_pin).unwrap();
+    let public = citizen.public_key(KeyKind::Sign).unwrap();
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    public.verify_prehash(&hash, &sig).unwrap();
+}
+
 /// `opensc-tool -r READER -s APDU…`; returns stdout+stderr.
 fn opensc(apdus: &[&str]) -> String {
     let mut cmd = Command::new("opensc-tool");

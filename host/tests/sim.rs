@@ -280,6 +280,43 @@ fn nothing_without_the_pin_and_volatile_state_is_cleared() {
 }
 
 #[test]
+fn a_pin_verified_in_a_transaction_does_not_outlive_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = issued_card(&dir.path().join("card.img"), true, &s);
+    let hash = [0x42u8; 32];
+    // The sign password verified inside one exclusive transaction (VERIFY, then COMPUTE
+    // DIGITAL SIGNATURE): afterwards, whoever talks to the card next — without a SELECT, which
+    // would clear the status anyway — cannot sign: the card was reset as the transaction ended.
+    card.sign_hash(&hash, &s.person.sign_pin).unwrap();
+    let after = card.compute_signature(KeyKind::Sign, &hash);
+    assert!(
+        matches!(after, Err(Error::FileNotFound)),
+        "the sign password outlived its transaction: {after:?}"
+    );
+    // The same for the 住基 PIN and the resident data.
+    card.read_resident(&s.person.juki_pin).unwrap();
+    let after = card.read_file(juki_host::card::EF_FOUR_INFO, 1024);
+    assert!(
+        matches!(after, Err(Error::FileNotFound)),
+        "the 住基 PIN outlived its transaction: {after:?}"
+    );
+    // The next transaction works as usual.
+    let sig = card.sign_hash(&hash, &s.person.sign_pin).unwrap();
+    let public = card.public_key(KeyKind::Sign).unwrap();
+    public.verify_prehash(&hash, &sig).unwrap();
+    // A transaction without VERIFY leaves the card as it is (no reset): the application
+    // selected in it is still selected.
+    card.exclusive(|c| c.select_app(juki_host::pin::App::Jpki))
+        .unwrap();
+    let free = card.read_file(juki_host::jpki::CertKind::Auth.cert_fid(), 2048);
+    assert!(
+        !matches!(free, Err(Error::FileNotFound)),
+        "a transaction without VERIFY must not reset the card: {free:?}"
+    );
+}
+
+#[test]
 fn tries_used_survive_reopening_the_card_image() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.img");

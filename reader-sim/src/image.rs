@@ -14,7 +14,9 @@
 //! The image is replaced atomically: the new content goes to `<image>.tmp` in the same directory,
 //! is fsynced, renamed over the image, and the directory is fsynced. A process killed at any
 //! moment leaves either the old or the new image. The file holds the card's secrets (keys, PINs),
-//! so it is created readable by its owner only.
+//! so it is created readable by its owner only, and the temporary file is always created anew
+//! (`O_CREAT | O_EXCL | O_NOFOLLOW`, mode 0600) after removing whatever was at its name: a
+//! symlink planted at `<image>.tmp` is removed, never written through.
 
 use std::cell::{Cell, RefCell};
 use std::fs::{self, File, OpenOptions};
@@ -114,12 +116,15 @@ pub fn lock_image(path: &Path) -> Result<File, ImageError> {
         path: PathBuf::from(&lock_path),
         source,
     };
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_err)?;
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // Never through a symlink planted at the lock's name (it would create the target).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(&lock_path).map_err(io_err)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(fs::TryLockError::WouldBlock) => Err(ImageError::InUse {
@@ -340,25 +345,60 @@ fn write_atomically(path: &Path, data: &[u8]) -> io::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+    // A `<image>.tmp` already there is a save killed before its rename — or something planted
+    // (a symlink to a file of the attacker's choice, which would receive the card's keys and
+    // PINs). Either way it is removed first: unlinking removes a symlink itself, never its
+    // target. Where it cannot be removed (another user's file in a sticky directory) the save
+    // is refused below, since the temporary file is then only ever created anew: exclusive
+    // creation, no symlink followed, owner-only.
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot remove the stale temporary file {}: {e}",
+                    tmp.display()
+                ),
+            ))
         }
-        let mut file = options.open(&tmp)?;
+    }
+    let mut file = private_new_file().open(&tmp).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create the temporary file {} anew (something put it there meanwhile?): \
+                 {e}",
+                tmp.display()
+            ),
+        )
+    })?;
+    let result = (|| {
         file.write_all(data)?;
         file.sync_all()?;
-        drop(file);
         fs::rename(&tmp, path)?;
         File::open(&dir)?.sync_all()
     })();
+    drop(file);
     if result.is_err() {
+        // Ours: it was created by this call (exclusive creation).
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Options that create a new file for writing, readable by its owner only (0600), refusing a
+/// file or symlink already at the path (`O_CREAT | O_EXCL | O_NOFOLLOW`).
+fn private_new_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    options
 }
 
 #[cfg(test)]
@@ -486,6 +526,69 @@ mod tests {
         nvm.save().unwrap();
         assert_eq!(FileNvm::open(&path).unwrap().bytes()[5], 5);
         assert!(!temp_path(&path).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_at_the_temporary_name_is_never_written_through() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = image_path(&dir);
+        let mut nvm = FileNvm::create(&path, false).unwrap();
+        // The attacker's file, and a symlink to it where the next save writes its temporary.
+        let target = dir.path().join("attacker-reads-this");
+        fs::write(&target, b"attacker's file").unwrap();
+        std::os::unix::fs::symlink(&target, temp_path(&path)).unwrap();
+        nvm.write(7, &[0x5A; 16]).unwrap();
+        nvm.save().unwrap();
+        assert_eq!(
+            fs::read(&target).unwrap(),
+            b"attacker's file",
+            "the card's image was written through the symlink"
+        );
+        // The image is saved, as a file of its own, private to its owner.
+        assert_eq!(FileNvm::open(&path).unwrap().bytes()[7..23], [0x5A; 16]);
+        let meta = fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(fs::symlink_metadata(temp_path(&path)).is_err());
+        // A dangling symlink (to a file it would create) neither.
+        let nowhere = dir.path().join("would-be-created");
+        std::os::unix::fs::symlink(&nowhere, temp_path(&path)).unwrap();
+        nvm.write(7, &[0xA5]).unwrap();
+        nvm.save().unwrap();
+        assert!(!nowhere.exists(), "a file was created through the symlink");
+        assert_eq!(FileNvm::open(&path).unwrap().bytes()[7], 0xA5);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_temporary_name_that_cannot_be_cleared_refuses_the_save() {
+        // A directory at the temporary name stands for what cannot be unlinked (another user's
+        // file in a sticky directory): the save is refused, the image stays the old one.
+        let dir = tempfile::tempdir().unwrap();
+        let path = image_path(&dir);
+        let mut nvm = FileNvm::create(&path, false).unwrap();
+        fs::create_dir(temp_path(&path)).unwrap();
+        nvm.write(0, &[0]).unwrap();
+        let err = nvm.save().unwrap_err();
+        assert!(err.to_string().contains("temporary file"), "{err}");
+        assert!(temp_path(&path).is_dir(), "not ours: left in place");
+        assert_eq!(FileNvm::open(&path).unwrap().bytes()[0], 0xFF);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_file_is_not_opened_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = image_path(&dir);
+        FileNvm::create(&path, false).unwrap();
+        let nowhere = dir.path().join("would-be-created");
+        let mut lock = path.as_os_str().to_owned();
+        lock.push(".lock");
+        std::os::unix::fs::symlink(&nowhere, PathBuf::from(lock)).unwrap();
+        assert!(matches!(lock_image(&path), Err(ImageError::Io { .. })));
+        assert!(!nowhere.exists());
     }
 
     fn valid_image() -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The counter's SQLite database, `counter.db` in the counter's data directory.
 //!
-//! - The directory is created with mode 0700 when it does not exist (an existing directory is
-//!   left as it is); `counter.db` is created with mode 0600 before SQLite opens it, and tightened
+//! - The directory is made private ([`crate::private_dir::create`]: created with mode 0700, or
+//!   tightened to 0700 if it exists open to the group or others); `counter.db` is created with mode 0600 before SQLite opens it, and tightened
 //!   to 0600 if it exists with wider permissions. SQLite gives its `-wal` and `-shm` files the
 //!   main file's permissions.
 //! - Journal mode WAL, `synchronous = FULL` (a committed audit record survives a power cut),
@@ -11,7 +11,7 @@
 //!   bump. Opening a file migrates it forward; a file from a newer juki is refused.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,10 +28,21 @@ use super::registry::Registry;
 pub const DB_FILE: &str = "counter.db";
 
 /// The forward migrations: entry *i* takes the schema from version *i* to *i* + 1.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 2: operators' escalating lockouts (`lockouts`: lockouts in a row without a successful
+/// login) and the supervisor role (`supervisor`: may unlock others). The first operator of an
+/// existing counter (the one registered at its setup) becomes its supervisor, so that someone
+/// can unlock the others.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE operators ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0 CHECK (lockouts >= 0);
+ALTER TABLE operators ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0
+    CHECK (supervisor IN (0, 1));
+UPDATE operators SET supervisor = 1 WHERE rowid = (SELECT min(rowid) FROM operators);
+"#;
 
 /// Version 1: registry, operators, audit trail, journal.
 const SCHEMA_V1: &str = r#"
@@ -172,13 +183,8 @@ impl CounterDb {
 
     /// Opens `dir/counter.db` with the given clock (tests, demos).
     pub fn open_with_clock(dir: &Path, clock: Arc<dyn Clock>) -> Result<CounterDb> {
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| CounterError::io(format!("creating {}", dir.display()), e))?;
-        }
+        crate::private_dir::create(dir)
+            .map_err(|e| CounterError::io(format!("creating {} (0700)", dir.display()), e))?;
         let path = dir.join(DB_FILE);
         // Create the file ourselves so that it is never, even briefly, readable by others.
         fs::OpenOptions::new()
@@ -394,6 +400,35 @@ mod tests {
     }
 
     #[test]
+    fn migrates_from_version_1_making_the_first_operator_the_supervisor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            // A version-1 counter with two operators, one of them locked out.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO operators (name, password_hash, created_at) \
+                     VALUES ('first', '$argon2id$x', '2026-04-01T00:00:00Z'); \
+                 INSERT INTO operators (name, password_hash, failed_attempts, locked_until, \
+                     created_at) VALUES ('second', '$argon2id$y', 0, 1775002500, \
+                     '2026-04-01T00:01:00Z');",
+            )
+            .unwrap();
+        }
+        let db = CounterDb::open(dir.path()).unwrap();
+        assert_eq!(db.schema_version().unwrap(), 2);
+        let ops = db.operators().list().unwrap();
+        let roles: Vec<(&str, bool, u32)> = ops
+            .iter()
+            .map(|o| (o.name.as_str(), o.supervisor, o.lockouts))
+            .collect();
+        assert_eq!(roles, [("first", true, 0), ("second", false, 0)]);
+        assert!(ops[1].locked_until.is_some(), "a running lockout is kept");
+    }
+
+    #[test]
     fn migrates_from_version_0() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
@@ -411,7 +446,7 @@ mod tests {
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let db = CounterDb::open(dir.path()).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 1);
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
         assert!(tables(&db.conn).iter().any(|t| t == "audit_log"));
         let x: i64 = db
             .conn

@@ -108,6 +108,21 @@ pub enum CounterError {
         /// End of the lockout, UTC RFC 3339.
         until: String,
     },
+    /// Login refused: locked after [`super::operators::MAX_LOCKOUTS`] lockouts in a row, until a
+    /// supervisor unlocks the operator.
+    #[error(
+        "operator {operator} is locked after repeated wrong passwords until a supervisor unlocks \
+         it (操作者はロックされています。監督者による解除が必要です): juki counter operator unlock \
+         {operator} --operator SUPERVISOR"
+    )]
+    LockedUntilUnlocked {
+        /// The operator.
+        operator: String,
+    },
+    /// The logged-in operator may not do this (unlock without the supervisor role, unlock
+    /// themself, register a supervisor without being one).
+    #[error("not allowed (権限がありません): {0}")]
+    NotAllowed(String),
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     PasswordHash(String),

@@ -93,6 +93,8 @@ pub enum Operation {
     Login,
     /// A new operator registered.
     OperatorAdd,
+    /// A locked operator unlocked by a supervisor.
+    OperatorUnlock,
     /// 交付: a card issued.
     Issue,
     /// 本人確認: the resident identified with the card.
@@ -117,9 +119,10 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 13] = [
         Operation::Login,
         Operation::OperatorAdd,
+        Operation::OperatorUnlock,
         Operation::Issue,
         Operation::Identify,
         Operation::ResetPin,
@@ -137,6 +140,7 @@ impl Operation {
         match self {
             Operation::Login => "login",
             Operation::OperatorAdd => "operator-add",
+            Operation::OperatorUnlock => "operator-unlock",
             Operation::Issue => "issue",
             Operation::Identify => "identify",
             Operation::ResetPin => "reset-pin",

@@ -3,10 +3,19 @@
 //! A password is stored only as an Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`,
 //! the `argon2` crate's default parameters, random 16-byte salt); the password itself is never
 //! stored, logged or put in an error. After [`MAX_FAILURES`] wrong passwords in a row the
-//! operator is locked out for [`LOCKOUT_SECS`] seconds: attempts during the lockout are refused
-//! without checking the password, and the count starts again when the lockout ends. A correct
-//! password resets the count. Every attempt, refused and failed ones included, is appended to
-//! the audit trail (operation `login`) in the same transaction as the count.
+//! operator is locked out: attempts during the lockout are refused without checking the
+//! password, and the count of wrong passwords starts again when the lockout ends. Lockouts
+//! escalate: the first lasts [`LOCKOUT_SECS`] seconds (15 minutes), each further one in a row
+//! (no successful login in between) twice as long as the one before, and the
+//! [`MAX_LOCKOUTS`]th locks the operator until a supervisor unlocks them ([`Operators::unlock`]):
+//! 15 wrong passwords in all, instead of about 480 a day. A correct password resets both counts.
+//! Every attempt, refused and failed ones included, is appended to the audit trail (operation
+//! `login`) in the same transaction as the count; every unlock, and every refused one, too
+//! (`operator-unlock`).
+//!
+//! An operator may be a supervisor (監督者): only a supervisor unlocks another operator (never
+//! themself), and only a supervisor registers another supervisor. The first operator of a
+//! counter is its supervisor.
 //!
 //! A wrong password and an unknown operator name give the same error
 //! ([`CounterError::WrongCredentials`]) and take about the same time (a dummy hash is checked).
@@ -25,8 +34,17 @@ use crate::resident::MunicipalityCode;
 
 /// Wrong passwords in a row that lock an operator out.
 pub const MAX_FAILURES: u32 = 5;
-/// How long a lockout lasts: 15 minutes.
+/// How long the first lockout lasts: 15 minutes (each further one in a row lasts twice as long
+/// as the one before).
 pub const LOCKOUT_SECS: i64 = 15 * 60;
+/// Lockouts in a row (without a successful login) after which the operator is locked until a
+/// supervisor unlocks them.
+pub const MAX_LOCKOUTS: u32 = 3;
+
+/// How long the `n`th lockout in a row lasts (`n` from 1, below [`MAX_LOCKOUTS`]).
+pub fn lockout_secs(n: u32) -> i64 {
+    LOCKOUT_SECS.saturating_mul(1i64.checked_shl(n.saturating_sub(1)).unwrap_or(i64::MAX))
+}
 /// Shortest password accepted by [`Operators::add`], in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest operator name, in bytes.
@@ -45,6 +63,17 @@ pub struct OperatorInfo {
     pub failed_attempts: u32,
     /// End of the current or last lockout.
     pub locked_until: Option<Timestamp>,
+    /// Lockouts in a row since the last successful login (or unlock).
+    pub lockouts: u32,
+    /// Whether the operator is a supervisor (may unlock others).
+    pub supervisor: bool,
+}
+
+impl OperatorInfo {
+    /// Locked until a supervisor unlocks the operator ([`MAX_LOCKOUTS`] lockouts in a row).
+    pub fn needs_unlock(&self) -> bool {
+        self.lockouts >= MAX_LOCKOUTS
+    }
 }
 
 /// A successful login.
@@ -113,6 +142,7 @@ struct LoginRow {
     hash: String,
     failed: u32,
     locked_until: Option<i64>,
+    lockouts: u32,
 }
 
 impl<'c> Operators<'c> {
@@ -128,6 +158,18 @@ impl<'c> Operators<'c> {
     /// audited as `operator-add` by `by` (the logged-in operator who adds it; for the very first
     /// operator of a counter, the caller names the setup, e.g. the new operator itself).
     pub fn add(&self, by: &Actor<'_>, name: &str, password: &str) -> Result<()> {
+        self.add_with_role(by, name, password, false)
+    }
+
+    /// [`Self::add`], as a supervisor when `supervisor` (audited so). Who may register a
+    /// supervisor is the caller's rule ([`super::Session::add_operator`]: only a supervisor).
+    pub fn add_with_role(
+        &self,
+        by: &Actor<'_>,
+        name: &str,
+        password: &str,
+        supervisor: bool,
+    ) -> Result<()> {
         check_name(name)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(CounterError::InvalidInput(format!(
@@ -141,15 +183,20 @@ impl<'c> Operators<'c> {
             }
             let now = self.clock.now().rfc3339();
             self.conn.execute(
-                "INSERT INTO operators (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
-                params![name, hash, now],
+                "INSERT INTO operators (name, password_hash, created_at, supervisor) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![name, hash, now, supervisor],
             )?;
             self.audit().append(&AuditEntry {
                 actor: *by,
                 card_serial: None,
                 operation: Operation::OperatorAdd,
                 outcome: Outcome::Ok,
-                detail: &format!("operator {name} registered"),
+                detail: &if supervisor {
+                    format!("operator {name} registered as a supervisor")
+                } else {
+                    format!("operator {name} registered")
+                },
             })?;
             Ok(())
         })
@@ -158,7 +205,8 @@ impl<'c> Operators<'c> {
     /// Checks `name`'s password at the counter of `municipality`. Every attempt is audited.
     ///
     /// Errors: [`CounterError::WrongCredentials`] (unknown name or wrong password),
-    /// [`CounterError::LockedOut`] (too many wrong passwords: try again after the time given).
+    /// [`CounterError::LockedOut`] (too many wrong passwords: try again after the time given),
+    /// [`CounterError::LockedUntilUnlocked`] (too many lockouts: a supervisor must unlock).
     pub fn login(
         &self,
         municipality: &MunicipalityCode,
@@ -180,7 +228,7 @@ impl<'c> Operators<'c> {
             let row = self
                 .conn
                 .query_row(
-                    "SELECT password_hash, failed_attempts, locked_until FROM operators \
+                    "SELECT password_hash, failed_attempts, locked_until, lockouts FROM operators \
                      WHERE name = ?1",
                     [name],
                     |r| {
@@ -188,6 +236,7 @@ impl<'c> Operators<'c> {
                             hash: r.get(0)?,
                             failed: r.get(1)?,
                             locked_until: r.get(2)?,
+                            lockouts: r.get(3)?,
                         })
                     },
                 )
@@ -210,6 +259,15 @@ impl<'c> Operators<'c> {
                 entry(Outcome::Failed("unknown operator".into()), "")?;
                 return Ok(Err(CounterError::WrongCredentials));
             };
+            if row.lockouts >= MAX_LOCKOUTS {
+                entry(
+                    Outcome::Refused("locked until a supervisor unlocks".into()),
+                    "password not checked",
+                )?;
+                return Ok(Err(CounterError::LockedUntilUnlocked {
+                    operator: name.to_string(),
+                }));
+            }
             if let Some(until) = row.locked_until.filter(|&u| now.unix() < u) {
                 let until = Timestamp::from_unix(until).rfc3339();
                 entry(
@@ -223,7 +281,8 @@ impl<'c> Operators<'c> {
             }
             if password_matches(password, &row.hash)? {
                 self.conn.execute(
-                    "UPDATE operators SET failed_attempts = 0, last_login_at = ?2 WHERE name = ?1",
+                    "UPDATE operators SET failed_attempts = 0, lockouts = 0, last_login_at = ?2 \
+                     WHERE name = ?1",
                     params![name, now.rfc3339()],
                 )?;
                 let audit_seq = entry(Outcome::Ok, "")?;
@@ -235,15 +294,36 @@ impl<'c> Operators<'c> {
             }
             let failed = row.failed.saturating_add(1);
             if failed >= MAX_FAILURES {
-                let until = now.plus_secs(LOCKOUT_SECS);
+                let lockouts = row.lockouts.saturating_add(1);
+                if lockouts >= MAX_LOCKOUTS {
+                    self.conn.execute(
+                        "UPDATE operators SET failed_attempts = 0, lockouts = ?2, \
+                         locked_until = NULL WHERE name = ?1",
+                        params![name, lockouts],
+                    )?;
+                    entry(
+                        Outcome::Failed("wrong password".into()),
+                        &format!(
+                            "{failed} wrong passwords in a row, lockout {lockouts} of \
+                             {MAX_LOCKOUTS}: locked until a supervisor unlocks"
+                        ),
+                    )?;
+                    return Ok(Err(CounterError::LockedUntilUnlocked {
+                        operator: name.to_string(),
+                    }));
+                }
+                let until = now.plus_secs(lockout_secs(lockouts));
                 self.conn.execute(
-                    "UPDATE operators SET failed_attempts = 0, locked_until = ?2 WHERE name = ?1",
-                    params![name, until.unix()],
+                    "UPDATE operators SET failed_attempts = 0, lockouts = ?2, locked_until = ?3 \
+                     WHERE name = ?1",
+                    params![name, lockouts, until.unix()],
                 )?;
                 entry(
                     Outcome::Failed("wrong password".into()),
                     &format!(
-                        "{failed} wrong passwords in a row: locked out until {}",
+                        "{failed} wrong passwords in a row, lockout {lockouts} of \
+                         {MAX_LOCKOUTS}: locked out for {} minutes, until {}",
+                        lockout_secs(lockouts) / 60,
                         until.rfc3339()
                     ),
                 )?;
@@ -266,6 +346,75 @@ impl<'c> Operators<'c> {
         outcome
     }
 
+    /// Unlocks `name` (locked until a supervisor unlocks them, or locked out for a while):
+    /// both counts back to 0, the lockout ended. Done by `by`, a logged-in operator who must be
+    /// a supervisor and not `name`. Audited as `operator-unlock`, refusals included.
+    ///
+    /// Errors: [`CounterError::NotAllowed`] (`by` is not a supervisor, or is `name`),
+    /// [`CounterError::UnknownOperator`].
+    pub fn unlock(&self, by: &Actor<'_>, name: &str) -> Result<OperatorInfo> {
+        let outcome = savepoint(self.conn, || -> Result<Result<OperatorInfo>> {
+            let entry = |outcome: Outcome, detail: &str| -> Result<()> {
+                self.audit().append(&AuditEntry {
+                    actor: *by,
+                    card_serial: None,
+                    operation: Operation::OperatorUnlock,
+                    outcome,
+                    detail,
+                })?;
+                Ok(())
+            };
+            let shown = if check_name(name).is_ok() {
+                name
+            } else {
+                "(invalid name)"
+            };
+            let refuse = |why: String| -> Result<Result<OperatorInfo>> {
+                entry(Outcome::Refused(why.clone()), &format!("operator {shown}"))?;
+                Ok(Err(CounterError::NotAllowed(why)))
+            };
+            if by.operator == name {
+                return refuse("an operator cannot unlock themself".into());
+            }
+            if !self.get(by.operator)?.is_some_and(|o| o.supervisor) {
+                return refuse(format!(
+                    "{} is not a supervisor (監督者ではありません): only a supervisor unlocks an \
+                     operator",
+                    by.operator
+                ));
+            }
+            let Some(before) = self.get(name)? else {
+                entry(
+                    Outcome::Refused("unknown operator".into()),
+                    &format!("operator {shown}"),
+                )?;
+                return Ok(Err(CounterError::UnknownOperator(name.to_string())));
+            };
+            self.conn.execute(
+                "UPDATE operators SET failed_attempts = 0, lockouts = 0, locked_until = NULL \
+                 WHERE name = ?1",
+                [name],
+            )?;
+            entry(
+                Outcome::Ok,
+                &format!(
+                    "operator {name} unlocked ({} lockouts in a row{}, {} wrong passwords since)",
+                    before.lockouts,
+                    if before.needs_unlock() {
+                        ": was locked until a supervisor unlocks"
+                    } else {
+                        ""
+                    },
+                    before.failed_attempts
+                ),
+            )?;
+            Ok(self.get(name)?.ok_or_else(|| {
+                CounterError::Corrupt(format!("operator {name} vanished while unlocked"))
+            }))
+        })?;
+        outcome
+    }
+
     /// One operator.
     pub fn get(&self, name: &str) -> Result<Option<OperatorInfo>> {
         Ok(self
@@ -281,8 +430,8 @@ impl<'c> Operators<'c> {
 
     fn list_where(&self, clause: &str, p: impl rusqlite::Params) -> Result<Vec<OperatorInfo>> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT name, created_at, last_login_at, failed_attempts, locked_until \
-             FROM operators {clause}"
+            "SELECT name, created_at, last_login_at, failed_attempts, locked_until, lockouts, \
+             supervisor FROM operators {clause}"
         ))?;
         let rows = stmt
             .query_map(p, |r| {
@@ -292,6 +441,8 @@ impl<'c> Operators<'c> {
                     last_login_at: r.get(2)?,
                     failed_attempts: r.get(3)?,
                     locked_until: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_unix),
+                    lockouts: r.get(5)?,
+                    supervisor: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

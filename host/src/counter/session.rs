@@ -100,7 +100,7 @@ fn password_text(password: &Pin) -> zeroize::Zeroizing<String> {
 }
 
 /// Registers the first operator of an empty counter database, without a login (audited as
-/// [`SETUP_OPERATOR`]), and binds the database to `municipality`.
+/// [`SETUP_OPERATOR`]), as its supervisor, and binds the database to `municipality`.
 pub fn add_first_operator(
     db: &CounterDb,
     municipality: &MunicipalityCode,
@@ -119,7 +119,8 @@ pub fn add_first_operator(
         municipality,
         operator: SETUP_OPERATOR,
     };
-    db.operators().add(&actor, name, &password_text(password))?;
+    db.operators()
+        .add_with_role(&actor, name, &password_text(password), true)?;
     Ok(())
 }
 
@@ -208,9 +209,32 @@ impl Session {
 
     /// Registers another operator, audited as added by the logged-in one.
     pub fn add_operator(&self, name: &str, password: &Pin) -> Result<()> {
-        self.db
-            .operators()
-            .add(&self.actor(), name, &password_text(password))?;
+        self.add_operator_with_role(name, password, false)
+    }
+
+    /// Registers another operator, a supervisor when `supervisor` (only a supervisor registers
+    /// one: [`CounterError::NotAllowed`] otherwise).
+    pub fn add_operator_with_role(
+        &self,
+        name: &str,
+        password: &Pin,
+        supervisor: bool,
+    ) -> Result<()> {
+        let ops = self.db.operators();
+        if supervisor && !ops.get(&self.operator)?.is_some_and(|o| o.supervisor) {
+            return Err(CounterError::NotAllowed(format!(
+                "{} is not a supervisor (監督者ではありません): only a supervisor registers another",
+                self.operator
+            ))
+            .into());
+        }
+        ops.add_with_role(&self.actor(), name, &password_text(password), supervisor)?;
         Ok(())
+    }
+
+    /// Unlocks operator `name` ([`super::operators::Operators::unlock`]): the logged-in operator
+    /// must be a supervisor, and not `name`.
+    pub fn unlock_operator(&self, name: &str) -> Result<super::operators::OperatorInfo> {
+        Ok(self.db.operators().unlock(&self.actor(), name)?)
     }
 }

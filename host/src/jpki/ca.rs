@@ -15,7 +15,7 @@
 //! new pair revokes the card's previous one (superseded).
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
@@ -296,11 +296,8 @@ impl JpkiCa {
     /// P-256 keys and their self-signed certificates, valid [`profile::CA_VALID_YEARS`] from
     /// `now`, and an empty database.
     pub fn init(dir: &Path, now: i64) -> Result<JpkiCa> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        crate::private_dir::create(dir)
+            .map_err(|e| Error::io(format!("creating {} (0700)", dir.display()), e))?;
         for file in [
             key_file(CertKind::Sign),
             key_file(CertKind::Auth),

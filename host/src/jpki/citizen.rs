@@ -3,10 +3,13 @@
 //! between the VERIFY and the commands it unlocks.
 
 use juki_card::files::CERT_CAPACITY;
+use x509_cert::crl::CertificateList;
+use x509_cert::der::Encode;
 use x509_cert::Certificate;
 
 use super::auth::{self, Answer};
 use super::cms::{self, SignOptions};
+use super::validate::Checked;
 use super::{validate, CertKind, JpkiError};
 use crate::card::{JukiCard, KeyKind};
 use crate::error::{Error, Result};
@@ -72,6 +75,65 @@ pub fn auth_certificates<T: Transport>(card: &mut JukiCard<T>) -> Result<CardCer
         require_present(c, CertKind::Auth)?;
         read_pair(c, CertKind::Auth)
     })
+}
+
+/// 自己の電子証明書の有効性確認: checks the card's certificate of `kind` against the CA
+/// certificates the host trusts (`trusted`, configured on the host), never against the CA
+/// certificate stored on the card, which a fake card chooses along with its certificate.
+///
+/// The certificate must verify under a trusted CA certificate of its issuer's name
+/// ([`validate::check_certificate`]: kind, validity, CRL), and the CA certificate stored on the
+/// card must be that trusted certificate byte for byte (a card carrying another CA certificate
+/// would hand it to every agency in its signatures).
+pub fn check_card_certificates(
+    certs: &CardCertificates,
+    kind: CertKind,
+    trusted: &[Certificate],
+    crls: Option<&[CertificateList]>,
+    at: i64,
+) -> std::result::Result<Checked, JpkiError> {
+    let issuer = &certs.cert.tbs_certificate.issuer;
+    let mut candidates = trusted
+        .iter()
+        .filter(|ca| &ca.tbs_certificate.subject == issuer)
+        .peekable();
+    if candidates.peek().is_none() {
+        return Err(JpkiError::WrongCa(format!(
+            "issued by \"{issuer}\", which is none of the trusted CA certificates given \
+             (--ca-cert)"
+        )));
+    }
+    // Two trusted CA certificates of one name (a renewed CA): the one whose key signed it.
+    let mut refused = None;
+    let mut ca = None;
+    for candidate in candidates {
+        match validate::verify_issued_by(&certs.cert, candidate) {
+            Ok(()) => {
+                ca = Some(candidate);
+                break;
+            }
+            Err(e) => {
+                refused.get_or_insert(e);
+            }
+        }
+    }
+    let ca = match (ca, refused) {
+        (Some(ca), _) => ca,
+        (None, Some(e)) => return Err(e),
+        (None, None) => return Err(JpkiError::WrongCa(format!("issued by \"{issuer}\""))),
+    };
+    let checked = validate::check_certificate(&certs.cert, kind, ca, crls, at)?;
+    let trusted_der = ca
+        .to_der()
+        .map_err(|e| JpkiError::malformed("CA certificate", e))?;
+    if certs.ca_der != trusted_der {
+        return Err(JpkiError::WrongCa(format!(
+            "the CA certificate stored on the card (\"{}\") is not the trusted one \
+             (カードの認証局証明書が信頼する証明書と異なります)",
+            certs.ca.tbs_certificate.subject
+        )));
+    }
+    Ok(checked)
 }
 
 /// The signing certificate and its CA: the sign password first, as on the real card.

@@ -425,3 +425,122 @@ fn a_truncated_pem_certificate_is_an_error_not_a_hang() {
     let crl = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
     assert!(validate::load_crl(crl).is_err());
 }
+
+/// What a card would hold: a certificate and the CA certificate stored beside it.
+fn card_pair(cert: &[u8], ca: &x509_cert::Certificate) -> super::citizen::CardCertificates {
+    super::citizen::CardCertificates {
+        cert: validate::load_certificate(cert).unwrap(),
+        ca: ca.clone(),
+        cert_der: cert.to_vec(),
+        ca_der: ca.to_der().unwrap(),
+    }
+}
+
+#[test]
+fn status_trusts_the_configured_ca_not_the_card() {
+    use super::citizen::check_card_certificates;
+    let genuine = setup(far());
+    let trusted = [
+        genuine.ca.ca_certificate(CertKind::Sign).clone(),
+        genuine.ca.ca_certificate(CertKind::Auth).clone(),
+    ];
+    let good = card_pair(&genuine.cert, genuine.ca.ca_certificate(CertKind::Sign));
+    let checked = check_card_certificates(&good, CertKind::Sign, &trusted, None, NOW).unwrap();
+    assert_eq!(checked.serial, validate::serial(&good.cert));
+
+    // A fake card: a certificate of a foreign CA (same names), with that CA's certificate on
+    // the card. Checked against the card's own CA it passes: that is the attack.
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let foreign = JpkiCa::init(&foreign_dir.path().join("ca"), NOW).unwrap();
+    let key = SigningKey::random(&mut OsRng);
+    let (_, forged) = foreign
+        .issue(
+            &CertRequest {
+                kind: CertKind::Sign,
+                card_serial: "JK0000000001",
+                public_key: key.verifying_key(),
+                four_info: &info(),
+                municipality: "千代田区",
+                card_expires: far(),
+            },
+            NOW,
+        )
+        .unwrap();
+    let fake = card_pair(
+        &forged.to_der().unwrap(),
+        foreign.ca_certificate(CertKind::Sign),
+    );
+    let own_ca = [foreign.ca_certificate(CertKind::Sign).clone()];
+    assert!(check_card_certificates(&fake, CertKind::Sign, &own_ca, None, NOW).is_ok());
+    let e = check_card_certificates(&fake, CertKind::Sign, &trusted, None, NOW).unwrap_err();
+    assert!(matches!(e, JpkiError::WrongCa(_)), "{e:?}");
+    assert!(e.to_string().contains("信頼する認証局"), "{e}");
+    assert_eq!(Error::from(e).exit_code(), 9);
+
+    // A genuine certificate beside a foreign CA certificate on the card: not valid either.
+    let swapped = card_pair(&genuine.cert, foreign.ca_certificate(CertKind::Sign));
+    let e = check_card_certificates(&swapped, CertKind::Sign, &trusted, None, NOW).unwrap_err();
+    assert!(
+        matches!(&e, JpkiError::WrongCa(m) if m.contains("stored on the card")),
+        "{e:?}"
+    );
+
+    // Only the authentication CA trusted: the signing certificate has no trusted issuer.
+    let e = check_card_certificates(&good, CertKind::Sign, &trusted[1..], None, NOW).unwrap_err();
+    assert!(
+        matches!(&e, JpkiError::WrongCa(m) if m.contains("--ca-cert")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn the_newest_crl_wins_whatever_the_order() {
+    let s = setup(far());
+    let doc = b"application";
+    let p7s = sign(&s, doc, false);
+    let ca = s.ca.ca_certificate(CertKind::Sign).clone();
+    let cert = validate::load_certificate(&s.cert).unwrap();
+    // CRL 1, before the revocation (dated later than CRL 2: the number decides, not the date).
+    let older = s.ca.crl(CertKind::Sign, NOW + 100).unwrap();
+    assert!(s
+        .ca
+        .revoke(
+            &validate::serial(&cert),
+            RevocationReason::FourInfoChanged,
+            NOW + 30
+        )
+        .unwrap());
+    // CRL 2 lists the revocation.
+    let listing = s.ca.crl(CertKind::Sign, NOW + 60).unwrap();
+    // A forged CRL under the same name with a higher number (6) that lists nothing.
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let foreign = JpkiCa::init(foreign_dir.path(), NOW).unwrap();
+    for _ in 0..5 {
+        foreign.crl(CertKind::Sign, NOW + 90).unwrap();
+    }
+    let forged = foreign.crl(CertKind::Sign, NOW + 90).unwrap();
+
+    let verdict = |crls: &[x509_cert::crl::CertificateList]| {
+        cms::verify(&p7s, Some(doc), &ca, Some(crls), NOW + 120)
+    };
+    assert!(
+        verdict(std::slice::from_ref(&older)).is_ok(),
+        "the old CRL does not list it"
+    );
+    for crls in [
+        vec![older.clone(), listing.clone()],
+        vec![listing.clone(), older.clone()],
+        vec![older.clone(), forged.clone(), listing.clone()],
+        vec![forged.clone(), older.clone(), listing.clone()],
+    ] {
+        match verdict(&crls) {
+            Err(JpkiError::Revoked { serial, .. }) => {
+                assert_eq!(serial, validate::serial(&cert))
+            }
+            other => panic!("the newest CRL must win: {other:?}"),
+        }
+        assert_eq!(validate::newest_crl(&crls, &ca).unwrap(), &listing);
+    }
+    // Only the forged one: refused, never taken as "not revoked".
+    assert!(matches!(verdict(&[forged]), Err(JpkiError::BadCrl(_))));
+}

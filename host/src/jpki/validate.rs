@@ -7,6 +7,7 @@ use p256::ecdsa::{DerSignature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use x509_cert::crl::CertificateList;
 use x509_cert::der::{Decode, Encode};
+use x509_cert::ext::pkix::crl::CrlNumber;
 use x509_cert::ext::pkix::{BasicConstraints, CrlReason, KeyUsage, KeyUsages};
 use x509_cert::Certificate;
 
@@ -183,8 +184,8 @@ pub struct CrlInfo {
     pub next_update: Option<i64>,
 }
 
-/// Checks that `crl` is signed by `ca` and current at `at`.
-pub fn check_crl(crl: &CertificateList, ca: &Certificate, at: i64) -> Result<CrlInfo, JpkiError> {
+/// Checks that `crl` is issued under the name of `ca` and signed with its key.
+fn check_crl_signature(crl: &CertificateList, ca: &Certificate) -> Result<(), JpkiError> {
     let tbs = &crl.tbs_cert_list;
     if tbs.issuer != ca.tbs_certificate.subject {
         return Err(JpkiError::BadCrl(format!(
@@ -204,6 +205,67 @@ pub fn check_crl(crl: &CertificateList, ca: &Certificate, at: i64) -> Result<Crl
             ca.tbs_certificate.subject
         )));
     }
+    Ok(())
+}
+
+/// The CRL number of `crl` as a big-endian magnitude without leading zeros (`None`: it has
+/// none, or one that does not parse).
+fn crl_number(crl: &CertificateList) -> Option<Vec<u8>> {
+    let ext = crl
+        .tbs_cert_list
+        .crl_extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_CRL_NUMBER)?;
+    let number = CrlNumber::from_der(ext.extn_value.as_bytes()).ok()?;
+    let bytes = number.0.as_bytes();
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    bytes.get(start..).map(<[u8]>::to_vec)
+}
+
+/// The order of two CRLs of one CA: the CRL number (a CRL without one is the oldest), then
+/// thisUpdate.
+fn crl_order(crl: &CertificateList) -> (Option<(usize, Vec<u8>)>, i64) {
+    (
+        crl_number(crl).map(|n| (n.len(), n)),
+        jtime::from_x509(&crl.tbs_cert_list.this_update),
+    )
+}
+
+/// The CRL of `ca` to check a certificate against among `crls`, whatever their order: of those
+/// issued under its name and signed with its key, the newest (highest CRL number, then latest
+/// thisUpdate). An older CRL given beside a newer one can thus never hide a revocation, and a
+/// CRL that does not verify is never looked at (it cannot claim to be the newest). Errors:
+/// [`JpkiError::NoCrl`] when none is under the CA's name, else the refusal of the first one that
+/// does not verify when none does.
+pub fn newest_crl<'a>(
+    crls: &'a [CertificateList],
+    ca: &Certificate,
+) -> Result<&'a CertificateList, JpkiError> {
+    let ca_name = &ca.tbs_certificate.subject;
+    let mut refused = None;
+    let mut newest: Option<(&CertificateList, _)> = None;
+    for crl in crls.iter().filter(|c| &c.tbs_cert_list.issuer == ca_name) {
+        if let Err(e) = check_crl_signature(crl, ca) {
+            refused.get_or_insert(e);
+            continue;
+        }
+        let order = crl_order(crl);
+        if newest.as_ref().is_none_or(|(_, best)| order > *best) {
+            newest = Some((crl, order));
+        }
+    }
+    match (newest, refused) {
+        (Some((crl, _)), _) => Ok(crl),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(JpkiError::NoCrl(format!("\"{ca_name}\""))),
+    }
+}
+
+/// Checks that `crl` is signed by `ca` and current at `at`.
+pub fn check_crl(crl: &CertificateList, ca: &Certificate, at: i64) -> Result<CrlInfo, JpkiError> {
+    check_crl_signature(crl, ca)?;
+    let tbs = &crl.tbs_cert_list;
     let info = CrlInfo {
         this_update: jtime::from_x509(&tbs.this_update),
         next_update: tbs.next_update.as_ref().map(jtime::from_x509),
@@ -271,7 +333,7 @@ pub struct Checked {
 
 /// The whole check of a card certificate of `kind` at time `at`: kind, issued by `ca`, both
 /// within validity, and — unless `crls` is `None` (revocation check skipped knowingly) — not
-/// revoked on the current CRL of `ca` among `crls`.
+/// revoked on the newest CRL of `ca` among `crls` ([`newest_crl`]), which must be current.
 pub fn check_certificate(
     cert: &Certificate,
     kind: CertKind,
@@ -287,11 +349,7 @@ pub fn check_certificate(
     let revocation = match crls {
         None => Revocation::NotChecked,
         Some(crls) => {
-            let ca_name = &ca.tbs_certificate.subject;
-            let crl = crls
-                .iter()
-                .find(|c| &c.tbs_cert_list.issuer == ca_name)
-                .ok_or_else(|| JpkiError::NoCrl(format!("\"{ca_name}\"")))?;
+            let crl = newest_crl(crls, ca)?;
             let info = check_crl(crl, ca, at)?;
             if let Some((date, reason)) = revocation_of(crl, cert) {
                 return Err(JpkiError::Revoked {

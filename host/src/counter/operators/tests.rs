@@ -245,3 +245,246 @@ fn lockout_survives_reopening() {
         Err(CounterError::LockedOut { .. })
     ));
 }
+
+/// Five wrong passwords: one lockout.
+fn five_wrong(f: &Fixture) -> CounterError {
+    for _ in 1..MAX_FAILURES {
+        assert!(matches!(
+            login(f, "guess"),
+            Err(CounterError::WrongCredentials)
+        ));
+    }
+    login(f, "guess").unwrap_err()
+}
+
+fn add_supervisor(f: &Fixture, name: &str) {
+    f.db.operators()
+        .add_with_role(
+            &Actor {
+                municipality: &f.chiyoda,
+                operator: "setup",
+            },
+            name,
+            PASSWORD,
+            true,
+        )
+        .unwrap();
+}
+
+fn unlock_records(f: &Fixture) -> Vec<(String, Outcome, String)> {
+    f.db.audit()
+        .records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.operation == "operator-unlock")
+        .map(|r| (r.operator, r.outcome, r.detail))
+        .collect()
+}
+
+#[test]
+fn lockouts_double_then_only_a_supervisor_unlocks() {
+    let f = with_operator();
+    // Lockout 1: 15 minutes.
+    match five_wrong(&f) {
+        CounterError::LockedOut { until, .. } => assert_eq!(until, "2026-04-01T00:15:00Z"),
+        other => panic!("{other:?}"),
+    }
+    f.clock.advance(LOCKOUT_SECS);
+    // Lockout 2, with no successful login in between: 30 minutes.
+    match five_wrong(&f) {
+        CounterError::LockedOut { until, .. } => assert_eq!(until, "2026-04-01T00:45:00Z"),
+        other => panic!("{other:?}"),
+    }
+    f.clock.advance(2 * LOCKOUT_SECS - 1);
+    assert!(matches!(
+        login(&f, PASSWORD),
+        Err(CounterError::LockedOut { .. })
+    ));
+    f.clock.advance(1);
+    // Lockout 3 (15 wrong passwords in all): locked until a supervisor unlocks.
+    let e = five_wrong(&f);
+    assert!(
+        matches!(&e, CounterError::LockedUntilUnlocked { operator } if operator == "suzuki"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("監督者"), "{e}");
+    assert_eq!(crate::Error::from(e).exit_code(), 7);
+    let info = f.db.operators().get("suzuki").unwrap().unwrap();
+    assert!(info.needs_unlock());
+    assert_eq!(info.lockouts, MAX_LOCKOUTS);
+    // Time does not help, nor the right password, nor reopening.
+    f.clock.advance(365 * 24 * 3600);
+    let f = f.reopen();
+    assert!(matches!(
+        login(&f, PASSWORD),
+        Err(CounterError::LockedUntilUnlocked { .. })
+    ));
+    let records = login_records(&f);
+    assert_eq!(records.len(), 5 * 3 + 2);
+    assert!(matches!(
+        &records.last().unwrap().1,
+        Outcome::Refused(r) if r == "locked until a supervisor unlocks"
+    ));
+    let details: Vec<String> =
+        f.db.audit()
+            .records()
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.detail.contains("lockout"))
+            .map(|r| r.detail)
+            .collect();
+    assert_eq!(details.len(), 3, "{details:?}");
+    assert!(details[0].contains("lockout 1 of 3: locked out for 15 minutes"));
+    assert!(details[1].contains("lockout 2 of 3: locked out for 30 minutes"));
+    assert!(details[2].contains("lockout 3 of 3: locked until a supervisor unlocks"));
+
+    // The supervisor unlocks; the operator logs in again, with both counts back to 0.
+    add_supervisor(&f, "boss");
+    let boss = Actor {
+        municipality: &f.chiyoda,
+        operator: "boss",
+    };
+    let after = f.db.operators().unlock(&boss, "suzuki").unwrap();
+    assert!(!after.needs_unlock() && after.failed_attempts == 0 && after.locked_until.is_none());
+    assert!(login(&f, PASSWORD).is_ok());
+    // The next lockout is a first one again: 15 minutes.
+    let now = f.clock.now();
+    match five_wrong(&f) {
+        CounterError::LockedOut { until, .. } => {
+            assert_eq!(until, now.plus_secs(LOCKOUT_SECS).rfc3339())
+        }
+        other => panic!("{other:?}"),
+    }
+    let unlocks = unlock_records(&f);
+    assert_eq!(unlocks.len(), 1);
+    assert_eq!(unlocks[0].0, "boss");
+    assert_eq!(unlocks[0].1, Outcome::Ok);
+    assert!(
+        unlocks[0]
+            .2
+            .contains("operator suzuki unlocked (3 lockouts in a row"),
+        "{}",
+        unlocks[0].2
+    );
+    assert!(f.db.audit().verify().unwrap().is_intact());
+}
+
+#[test]
+fn a_success_between_lockouts_restarts_the_escalation() {
+    let f = with_operator();
+    for _ in 0..4 {
+        match five_wrong(&f) {
+            CounterError::LockedOut { .. } => {}
+            other => panic!("{other:?}"),
+        }
+        f.clock.advance(LOCKOUT_SECS);
+        assert!(login(&f, PASSWORD).is_ok(), "every lockout is a first one");
+    }
+    assert_eq!(f.db.operators().get("suzuki").unwrap().unwrap().lockouts, 0);
+}
+
+#[test]
+fn only_another_supervisor_unlocks() {
+    let f = with_operator();
+    add_supervisor(&f, "boss");
+    let by = |name: &'static str| Actor {
+        municipality: &f.chiyoda,
+        operator: name,
+    };
+    f.db.operators()
+        .add(&by("boss"), "tanaka", PASSWORD)
+        .unwrap();
+    for _ in 0..MAX_LOCKOUTS {
+        five_wrong(&f);
+        f.clock.advance(4 * LOCKOUT_SECS);
+    }
+    assert!(matches!(
+        login(&f, PASSWORD),
+        Err(CounterError::LockedUntilUnlocked { .. })
+    ));
+    // Not a supervisor.
+    let e =
+        f.db.operators()
+            .unlock(&by("tanaka"), "suzuki")
+            .unwrap_err();
+    assert!(
+        matches!(&e, CounterError::NotAllowed(m) if m.contains("not a supervisor")),
+        "{e}"
+    );
+    assert_eq!(crate::Error::from(e).exit_code(), 6);
+    // Themself.
+    assert!(matches!(
+        f.db.operators().unlock(&by("suzuki"), "suzuki"),
+        Err(CounterError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        f.db.operators().unlock(&by("boss"), "boss"),
+        Err(CounterError::NotAllowed(m)) if m.contains("themself")
+    ));
+    // No such operator.
+    assert!(matches!(
+        f.db.operators().unlock(&by("boss"), "nobody"),
+        Err(CounterError::UnknownOperator(_))
+    ));
+    // Still locked after every refusal.
+    assert!(matches!(
+        login(&f, PASSWORD),
+        Err(CounterError::LockedUntilUnlocked { .. })
+    ));
+    // Every refusal is in the audit trail, by whom and why.
+    let unlocks = unlock_records(&f);
+    let got: Vec<(&str, &str)> = unlocks
+        .iter()
+        .map(|(op, outcome, _)| (op.as_str(), outcome.kind()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("tanaka", "refused"),
+            ("suzuki", "refused"),
+            ("boss", "refused"),
+            ("boss", "refused")
+        ]
+    );
+    assert!(unlocks.iter().all(|(_, _, d)| d.starts_with("operator ")));
+    // The supervisor does it.
+    f.db.operators().unlock(&by("boss"), "suzuki").unwrap();
+    assert!(login(&f, PASSWORD).is_ok());
+}
+
+#[test]
+fn the_first_operator_is_the_supervisor_and_only_supervisors_add_supervisors() {
+    use crate::counter::session::{add_first_operator, Session};
+    use crate::pin_input::Pin;
+    let f = Fixture::new();
+    let pw = Pin::from(PASSWORD);
+    add_first_operator(&f.db, &f.chiyoda, "boss", &pw).unwrap();
+    let ops = f.db.operators();
+    assert!(ops.get("boss").unwrap().unwrap().supervisor);
+    let today = super::super::testutil::date(2026, 4, 1);
+    let Fixture {
+        dir: _dir,
+        db,
+        chiyoda,
+        ..
+    } = f;
+    let s = Session::login(db, &chiyoda, "boss", &pw, today).unwrap();
+    s.add_operator("suzuki", &pw).unwrap();
+    s.add_operator_with_role("sato", &pw, true).unwrap();
+    let ops = s.db().operators();
+    assert!(!ops.get("suzuki").unwrap().unwrap().supervisor);
+    assert!(ops.get("sato").unwrap().unwrap().supervisor);
+    let db = s.into_db();
+    let s = Session::login(db, &chiyoda, "suzuki", &pw, today).unwrap();
+    let e = s.add_operator_with_role("mallory", &pw, true).unwrap_err();
+    assert!(
+        matches!(&e, crate::Error::Counter(CounterError::NotAllowed(_))),
+        "{e}"
+    );
+    assert!(s.db().operators().get("mallory").unwrap().is_none());
+    // A non-supervisor session cannot unlock either.
+    assert!(matches!(
+        s.unlock_operator("sato"),
+        Err(crate::Error::Counter(CounterError::NotAllowed(_)))
+    ));
+}
