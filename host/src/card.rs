@@ -842,6 +842,7 @@ impl<T: Transport> JukiCard<T> {
             match identity.lifecycle {
                 state if allowed.contains(&state) => {}
                 Lifecycle::Terminated => return Err(Error::CardTerminated),
+                Lifecycle::Suspended => return Err(Error::CardSuspended),
                 state => {
                     return Err(Error::InvalidInput(format!(
                         "this card is {}; the operation applies to a card that is {}",

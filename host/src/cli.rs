@@ -123,6 +123,11 @@ pub enum Command {
         /// automatically. Default: $JUKI_CA_DIR.
         #[arg(long, global = true, value_name = "DIR", env = "JUKI_CA_DIR")]
         ca: Option<PathBuf>,
+        /// The card the clerk is serving: the serial printed on it. The card on the reader must
+        /// prove to be that card in the mutual authentication, or nothing is done (a reader
+        /// relaying another card is refused).
+        #[arg(long = "card", global = true, value_name = "SERIAL")]
+        card: Option<String>,
         /// What to do.
         #[command(subcommand)]
         command: CounterCommand,

@@ -85,8 +85,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Counter {
             counter_dir,
             ca,
+            card,
             command,
-        } => crate::counter_cmd::run(reader, counter_dir, ca, command),
+        } => crate::counter_cmd::run(reader, counter_dir, ca, card.as_deref(), command),
         Command::Authority { command } => match command {
             AuthorityCommand::Init { dir } => authority_init(&dir),
             AuthorityCommand::Certify {

@@ -74,9 +74,10 @@ fn login_with(
     operator: &str,
     ca: Option<&Path>,
     pins: &mut PinPrompter,
+    serving: Option<&str>,
 ) -> Result<(Session, CounterCredential)> {
     let cred = CounterCredential::load(credential)?;
-    let session = connect_ca(login(db, &cred.municipality, operator, pins)?, ca)?;
+    let session = connect_ca(login(db, &cred.municipality, operator, pins)?, ca)?.serving(serving);
     Ok((session, cred))
 }
 
@@ -147,6 +148,7 @@ pub fn run(
     reader: Option<&str>,
     dir: Option<PathBuf>,
     ca: Option<PathBuf>,
+    card: Option<&str>,
     command: CounterCommand,
 ) -> Result<()> {
     // Most counter commands authenticate to the card: the generator table is built on the
@@ -225,7 +227,7 @@ pub fn run(
             credential,
             operator,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, None, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, None, &mut pins, card)?;
             let id = on_card(&mut s, reader, |s, card| s.identify(card, &cred, &mut pins))?;
             println!("本人確認できました (identified with the 住基 PIN)");
             println!("住民票コード (resident code):  {}", id.resident.code);
@@ -274,7 +276,7 @@ pub fn run(
                     })
                     .transpose()?,
             };
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let interactive = pins.is_terminal() && std::io::stderr().is_terminal();
             let mut confirm_preview = |p: &IssuePreview| -> Result<bool> {
                 print_preview(p);
@@ -303,7 +305,7 @@ pub fn run(
             credential,
             operator,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let j = on_card(&mut s, reader, |s, card| {
                 s.jpki_issue(card, &cred, &mut pins)
             })?;
@@ -346,7 +348,7 @@ pub fn run(
             operator,
             pin,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let kind: PinKind = PinArg::into(pin);
             let done = on_card(&mut s, reader, |s, card| {
                 s.reset_pin(card, &cred, kind, &mut pins)
@@ -371,7 +373,7 @@ pub fn run(
                 reason,
                 date: when.as_deref().map(date::parse_user_date).transpose()?,
             };
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let u = on_card(&mut s, reader, |s, card| {
                 s.update(card, &cred, &req, &mut pins)
             })?;
@@ -401,7 +403,7 @@ pub fn run(
             credential,
             operator,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let c = on_card(&mut s, reader, |s, card| s.change_code(card, &cred))?;
             println!("住民票コードを変更しました (resident code changed)");
             println!("new resident code (新しい住民票コード): {}", c.new_code);
@@ -418,7 +420,7 @@ pub fn run(
             operator,
             reason,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let d = on_card(&mut s, reader, |s, card| {
                 s.suspend(card, &cred, reason.as_deref())
             })?;
@@ -429,7 +431,7 @@ pub fn run(
             credential,
             operator,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let d = on_card(&mut s, reader, |s, card| s.resume(card, &cred))?;
             print_done(&d, "resumed (一時停止を解除しました)");
             Ok(())
@@ -439,7 +441,7 @@ pub fn run(
             operator,
             reason,
         } => {
-            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins)?;
+            let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
             let d = on_card(&mut s, reader, |s, card| {
                 s.terminate(card, &cred, reason.into())
             })?;

@@ -346,7 +346,7 @@ fn suspend_and_resume(extended: bool) {
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
     assert!(matches!(
         card.resume(&s.cred, SERIAL),
-        Err(Error::InvalidInput(m)) if m.contains("only a suspended card")
+        Err(Error::InvalidInput(m)) if m.contains("applies to a card that is suspended")
     ));
     card.suspend(&s.cred, SERIAL).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
@@ -466,23 +466,127 @@ fn demo_runs_and_checks_itself() {
     assert!(text.contains("all 21 steps behaved as expected"));
 }
 
-/// A transport that lets the card refuse (6581, memory failure) every UPDATE BINARY of EF 0003,
-/// and, when `block_restore`, every UPDATE BINARY of EF 0002 after that refusal: a card whose
-/// second write of a counter update fails.
-struct FailingWrites {
-    inner: SimTransport,
+/// A card in memory whose NVM fails while `failing` is set: the card itself answers `6581`
+/// (memory failure), protected under the counter's session — a genuine refusal, not a reader's.
+struct FaultyNvm {
+    mem: Vec<u8>,
+    failing: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl juki_card::Nvm for FaultyNvm {
+    fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), juki_card::NvmError> {
+        let src = self
+            .mem
+            .get(offset..offset + buf.len())
+            .ok_or(juki_card::NvmError::OutOfRange)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), juki_card::NvmError> {
+        if self.failing.get() {
+            return Err(juki_card::NvmError::WriteFailed);
+        }
+        let dst = self
+            .mem
+            .get_mut(offset..offset + data.len())
+            .ok_or(juki_card::NvmError::OutOfRange)?;
+        dst.copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// The card of [`FaultyNvm`] behind a transport: its NVM fails during every UPDATE BINARY of
+/// EF 0003 and, when `block_restore`, of EF 0002 after that (a card whose second write of a
+/// counter update fails, and whose first cannot be put back either).
+struct FaultyCard {
+    card: juki_card::Card<FaultyNvm, rand_core::OsRng>,
+    failing: std::rc::Rc<std::cell::Cell<bool>>,
     selected: u16,
     refused_changes: bool,
     block_restore: bool,
+    /// Faults only once armed (after the card was issued).
+    armed: bool,
 }
 
-impl juki_host::transport::Transport for FailingWrites {
+impl FaultyCard {
+    fn new(block_restore: bool) -> FaultyCard {
+        let failing = std::rc::Rc::new(std::cell::Cell::new(false));
+        let nvm = FaultyNvm {
+            mem: vec![0xFF; juki_card::NVM_SIZE],
+            failing: failing.clone(),
+        };
+        FaultyCard {
+            card: juki_card::Card::power_on(nvm, rand_core::OsRng),
+            failing,
+            selected: 0,
+            refused_changes: false,
+            block_restore,
+            armed: false,
+        }
+    }
+}
+
+impl juki_host::transport::Transport for FaultyCard {
     fn transmit(&mut self, apdu: &[u8]) -> juki_host::Result<Vec<u8>> {
         let target = common::update_target(apdu, &mut self.selected);
-        let refuse = target == Some(0x0003)
-            || (target == Some(0x0002) && self.refused_changes && self.block_restore);
-        if refuse {
-            self.refused_changes |= target == Some(0x0003);
+        let fail = self.armed
+            && (target == Some(0x0003)
+                || (target == Some(0x0002) && self.refused_changes && self.block_restore));
+        self.refused_changes |= self.armed && target == Some(0x0003);
+        self.failing.set(fail);
+        let mut response = juki_card::Response::new();
+        self.card.process(apdu, &mut response);
+        self.failing.set(false);
+        Ok(response.to_vec())
+    }
+    fn supports_extended_length(&self) -> bool {
+        true
+    }
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn juki_host::transport::Transport) -> juki_host::Result<()>,
+    ) -> juki_host::Result<()> {
+        f(self)
+    }
+    fn name(&self) -> String {
+        "a card whose memory fails".into()
+    }
+}
+
+fn update_whose_second_write_fails(block_restore: bool) -> (juki_host::Result<()>, String) {
+    let s = setup("東京都千代田区千代田1-1");
+    let mut card = JukiCard::new(FaultyCard::new(block_restore));
+    s.root.manufacture(&mut card, SERIAL, today()).unwrap();
+    card.personalise(&s.cred, &s.person).unwrap();
+    card.transport().armed = true;
+    let mut moved = s.person.info.clone();
+    moved.address = "大阪府大阪市北区中之島1-3-20".into();
+    let changes = ChangeInfo {
+        address: Some(Change {
+            date: Date::from_ymd(2026, 12, 1).unwrap(),
+            reason: "転入".into(),
+        }),
+        ..ChangeInfo::default()
+    };
+    let result = card.update_resident(&s.cred, SERIAL, &s.person.info, &moved, &changes);
+    let now = card.read_resident(&s.person.juki_pin).unwrap();
+    assert_eq!(
+        now.changes, s.person.changes,
+        "the change information never changed"
+    );
+    (result, now.info.address)
+}
+
+/// A reader that answers the second write of an update with a plain `6581` in the card's
+/// place: the host cannot tell what the card did, puts nothing back, and says so.
+struct PlainRefusal {
+    inner: SimTransport,
+    selected: u16,
+}
+
+impl juki_host::transport::Transport for PlainRefusal {
+    fn transmit(&mut self, apdu: &[u8]) -> juki_host::Result<Vec<u8>> {
+        if common::update_target(apdu, &mut self.selected) == Some(0x0003) {
             return Ok(vec![0x65, 0x81]);
         }
         self.inner.transmit(apdu)
@@ -497,39 +601,41 @@ impl juki_host::transport::Transport for FailingWrites {
         f(self)
     }
     fn name(&self) -> String {
-        "failing writes".into()
+        "a reader that answers in the card's place".into()
     }
 }
 
-fn update_whose_second_write_fails(block_restore: bool) -> (juki_host::Result<()>, String) {
+#[test]
+fn a_plain_refusal_in_the_cards_place_is_an_unknown_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup("東京都千代田区千代田1-1");
     let path = dir.path().join("card.img");
     drop(issued_card(&path, true, &s));
-    let mut card = JukiCard::new(FailingWrites {
+    let mut card = JukiCard::new(PlainRefusal {
         inner: SimTransport::open(&path).unwrap(),
         selected: 0,
-        refused_changes: false,
-        block_restore,
     });
     let mut moved = s.person.info.clone();
     moved.address = "大阪府大阪市北区中之島1-3-20".into();
-    let changes = ChangeInfo {
-        address: Some(Change {
-            date: Date::from_ymd(2026, 12, 1).unwrap(),
-            reason: "転入".into(),
-        }),
-        ..ChangeInfo::default()
-    };
-    let result = card.update_resident(&s.cred, SERIAL, &s.person.info, &moved, &changes);
+    let err = card
+        .update_resident(
+            &s.cred,
+            SERIAL,
+            &s.person.info,
+            &moved,
+            &ChangeInfo::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::OutcomeUnknown(m) if m.contains("6581")),
+        "{err}"
+    );
+    assert_eq!(err.status_word(), None, "not the card's word");
     drop(card);
+    // The first write happened and nothing was put back on the strength of a forged answer.
     let mut plain = JukiCard::new(SimTransport::open(&path).unwrap());
     let now = plain.read_resident(&s.person.juki_pin).unwrap();
-    assert_eq!(
-        now.changes, s.person.changes,
-        "the change information never changed"
-    );
-    (result, now.info.address)
+    assert_eq!(now.info.address, moved.address);
 }
 
 #[test]

@@ -132,9 +132,20 @@ pub struct Session {
     pub(crate) operator: String,
     pub(crate) today: Date,
     pub(crate) ca: Option<crate::jpki::ca::JpkiCa>,
+    /// The card the clerk is serving (the serial printed on it), when given: the card on the
+    /// reader must prove to be that card ([`Session::serving`]).
+    pub(crate) serving: Option<String>,
 }
 
 impl Session {
+    /// The clerk serves the card `serial` (printed on the card in hand): every operation of
+    /// this session refuses a card that proves to be another ([`crate::Error::CardChanged`]),
+    /// such as a card a hostile reader relays from elsewhere.
+    pub fn serving(mut self, serial: Option<&str>) -> Session {
+        self.serving = serial.map(str::to_string);
+        self
+    }
+
     /// Logs `operator` in at the counter of `municipality` (binding a new database to it, or
     /// refusing a database of another municipality). `today` is the date every validity
     /// decision of the session uses ([`crate::date::today`]).
@@ -166,6 +177,7 @@ impl Session {
             operator: logged.operator,
             today,
             ca: None,
+            serving: None,
         })
     }
 

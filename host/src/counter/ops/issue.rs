@@ -89,7 +89,8 @@ impl Session {
             _ => {
                 let (identity, _) =
                     self.pre(op, req.serial.as_deref(), card.inspect_at_counter(cred))?;
-                if let Some(asked) = req.serial.as_deref().filter(|s| *s != identity.serial) {
+                let asked = req.serial.as_deref().or(self.serving.as_deref());
+                if let Some(asked) = asked.filter(|s| *s != identity.serial) {
                     let e = Error::CardChanged {
                         expected: asked.to_string(),
                         found: identity.serial,

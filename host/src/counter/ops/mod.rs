@@ -208,6 +208,13 @@ impl Session {
             return Err(self.refuse(op, None, e));
         }
         let (identity, info) = self.pre(op, None, card.inspect_at_counter(cred))?;
+        if let Some(expected) = self.serving.clone().filter(|s| *s != identity.serial) {
+            let e = Error::CardChanged {
+                expected: expected.clone(),
+                found: identity.serial,
+            };
+            return Err(self.refuse(op, Some(&expected), e));
+        }
         let state = identity.lifecycle;
         let serial = Some(identity.serial.as_str());
         let check = || -> Result<Inspected> {
