@@ -69,7 +69,7 @@ pub const OPS: &[&str] = &[
     "suspend",
     "resume",
     "terminate",
-    "expect_serial",
+    "counter_session",
 ];
 
 /// Number of the operations that decode raw bytes (no card).
@@ -200,12 +200,19 @@ impl Transport for CardTransport {
     }
 }
 
+/// The serial of the fuzzed card (the `issue` transcript's).
+pub const SERIAL: &str = "JK0000000001";
+
 /// The test counter (千代田区) credential.
 pub fn credential() -> &'static CounterCredential {
     static CRED: OnceLock<CounterCredential> = OnceLock::new();
     CRED.get_or_init(|| {
-        CounterCredential::new(keys::counter(), crate::sim::counter_certificate().to_vec())
-            .expect("test counter credential")
+        CounterCredential::new(
+            keys::counter(),
+            crate::sim::counter_certificate().to_vec(),
+            *keys::root().verifying_key(),
+        )
+        .expect("test counter credential")
     })
 }
 
@@ -413,7 +420,7 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
             let _ = card.personalise(cred, &sample_personalisation());
         }
         "issue_jpki" => {
-            let _ = card.issue_jpki(cred, |_keys| {
+            let _ = card.issue_jpki(cred, SERIAL, |_keys| {
                 // The fixture certificates as they are (the card does not parse them).
                 let [sign, sign_ca, auth, auth_ca] = certs::CERT_FILES.map(<[u8]>::to_vec);
                 Ok(JpkiFiles {
@@ -425,7 +432,7 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
             });
         }
         "reset_pin" => {
-            let _ = card.reset_pin(cred, PinKind::Auth, &Pin::from("8642"));
+            let _ = card.reset_pin(cred, SERIAL, PinKind::Auth, &Pin::from("8642"));
         }
         "update_resident" => {
             let old = sample_info();
@@ -443,19 +450,19 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
                 }),
                 ..ChangeInfo::default()
             };
-            let _ = card.update_resident(cred, &old, &new, &changes);
+            let _ = card.update_resident(cred, SERIAL, &old, &new, &changes);
         }
         "suspend" => {
-            let _ = card.suspend(cred);
+            let _ = card.suspend(cred, SERIAL);
         }
         "resume" => {
-            let _ = card.resume(cred);
+            let _ = card.resume(cred, SERIAL);
         }
         "terminate" => {
-            let _ = card.terminate(cred);
+            let _ = card.terminate(cred, SERIAL);
         }
-        "expect_serial" => {
-            let _ = card.expect_serial("JK0000000001");
+        "counter_session" => {
+            let _ = card.counter_session(cred, juki_host::pin::App::Juki, Some(SERIAL));
         }
         other => unreachable!("host operation {op} ({other}) does not use a card"),
     }

@@ -42,6 +42,8 @@ pub enum Op<'a> {
     Reset,
     /// Counter authentication by the harness.
     CounterAuth,
+    /// The card's key certified by the harness's root and installed (manufacture).
+    CertifyCard,
     /// Power off and on.
     PowerCycle,
     /// Tear the `after`-th NVM write from now (mod 64), keeping `keep` (mod 3) of it.
@@ -89,7 +91,8 @@ pub fn next_op<'a>(rest: &mut &'a [u8]) -> Option<Op<'a>> {
             let len = usize::from(u16::from_be_bytes([byte(rest), byte(rest)]));
             Op::Protected(take(rest, len))
         }
-        0x07..=0x0F => Op::Nop,
+        0x07 => Op::CertifyCard,
+        0x08..=0x0F => Op::Nop,
         n => Op::Apdu(take(rest, usize::from(n - 0x10))),
     })
 }
@@ -111,6 +114,8 @@ pub enum OwnedOp {
     Reset,
     /// Counter authentication by the harness.
     CounterAuth,
+    /// The card's key certified and installed by the harness.
+    CertifyCard,
     /// Power off and on.
     PowerCycle,
     /// Power cut at the `after`-th write, keeping `keep` of it.
@@ -149,6 +154,7 @@ pub fn encode(start: u8, ops: &[OwnedOp]) -> Vec<u8> {
             }
             OwnedOp::Reset => out.push(0x01),
             OwnedOp::CounterAuth => out.push(0x02),
+            OwnedOp::CertifyCard => out.push(0x07),
             OwnedOp::PowerCycle => out.push(0x03),
             OwnedOp::Tear { after, keep } => out.extend_from_slice(&[0x04, *after, *keep]),
         }
@@ -168,6 +174,7 @@ mod tests {
             OwnedOp::Reset,
             OwnedOp::Apdu(long.clone()),
             OwnedOp::CounterAuth,
+            OwnedOp::CertifyCard,
             OwnedOp::Protected(vec![0, 0xD6, 0, 0, 1, 9]),
             OwnedOp::Protected(long.clone()),
             OwnedOp::Tear { after: 3, keep: 1 },
@@ -184,6 +191,7 @@ mod tests {
                 Op::Reset,
                 Op::Apdu(&long),
                 Op::CounterAuth,
+                Op::CertifyCard,
                 Op::Protected(&[0, 0xD6, 0, 0, 1, 9]),
                 Op::Protected(&long),
                 Op::Tear { after: 3, keep: 1 },

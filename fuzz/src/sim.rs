@@ -201,7 +201,11 @@ pub fn issued() -> &'static Issued {
         }
         let (nvm, _) = card.into_parts();
         let scalars = scalars_in(&nvm);
-        assert_eq!(scalars.len(), 2, "the issued card has two private keys");
+        assert_eq!(
+            scalars.len(),
+            3,
+            "the issued card has three private keys (its own, auth, sign)"
+        );
         Issued {
             image: nvm.mem,
             scalars,
@@ -220,7 +224,13 @@ pub fn scalars_in<N: Nvm>(nvm: &N) -> Vec<[u8; 32]> {
         return Vec::new();
     }
     match CoreState::decode(&buf) {
-        Ok(core) => core.keys.iter().flatten().copied().collect(),
+        Ok(core) => core
+            .keys
+            .iter()
+            .chain([&core.card_key])
+            .flatten()
+            .copied()
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -507,6 +517,30 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The manufacturer's certification (as `@certify-card` of the transcripts): PUT DATA `C1`
+    /// again with the test root (an initialised card without its certificate answers its key),
+    /// the key certified as card `JK0000000001` by the test root, PUT DATA `C2`. Returns the SW
+    /// of the latter, or `None` when the card answered no key.
+    pub fn certify_card(&mut self) -> Option<u16> {
+        let root = keys::public_point(&keys::root());
+        let r = self.transmit(&command([0x00, 0xDA, 0x00, 0xC1], &root, Some(&[0])));
+        let point = r
+            .strip_suffix(&[0x90, 0x00])?
+            .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])?
+            .to_vec();
+        let cert = keys::certificate_for(
+            &keys::root(),
+            cvc::Role::Card,
+            &point,
+            "JK0000000001",
+            keys::CARD_NAME,
+            keys::CARD_VALIDITY,
+            true,
+        );
+        let r = self.transmit(&command([0x00, 0xDA, 0x00, 0xC2], &cert, None));
+        Some(sw_of(&r))
+    }
+
     /// Counter authentication with the test credentials (as `@counter-auth` of the
     /// transcripts): GET CHALLENGE, then EXTERNAL AUTHENTICATE with an ephemeral key; on `9000`
     /// the secure-messaging session with the card's ephemeral key. Returns the SW of EXTERNAL
@@ -532,16 +566,19 @@ impl<'a> Session<'a> {
         let r = self.transmit(&command([0x00, 0x82, 0x00, 0x00], &data, Some(le)));
         let sw = sw_of(&r);
         if sw == 0x9000 {
+            // The card's answer must verify as the counter checks it: a card that answers
+            // anything else to a valid authentication is a finding.
             let answer = &r[..r.len() - 2];
-            let card_point: [u8; sm::POINT_LEN] = answer
-                .strip_prefix(&[0x7F, 0x49, 0x43, 0x86, 0x41][..])
-                .and_then(|p| p.try_into().ok())
-                .unwrap_or_else(|| {
+            let today = cvc::Date::from_ymd(2027, 1, 1).expect("date");
+            let card = cvc::verify_card_answer(answer, root_key(), today, &challenge, &data)
+                .unwrap_or_else(|e| {
                     panic!(
-                        "EXTERNAL AUTHENTICATE answered {} instead of its ephemeral key",
+                        "EXTERNAL AUTHENTICATE answered {} ({e:?})",
                         hex::encode_upper(answer)
                     )
                 });
+            let card_point: [u8; sm::POINT_LEN] =
+                card.ephemeral.try_into().expect("65-byte ephemeral key");
             let card_key = p256::PublicKey::from_sec1_bytes(&card_point)
                 .expect("the card's ephemeral key is a P-256 point");
             let shared = secret.diffie_hellman(&card_key);
@@ -550,6 +587,7 @@ impl<'a> Session<'a> {
                 &challenge,
                 &counter_point,
                 &card_point,
+                &card.digest,
             ));
         }
         Some(sw)
@@ -651,6 +689,9 @@ impl<'a> Session<'a> {
             Op::CounterAuth => {
                 self.counter_auth();
             }
+            Op::CertifyCard => {
+                self.certify_card();
+            }
             Op::PowerCycle => self.power_cycle(),
             Op::Tear { after, keep } => self.arm_tear(after, keep),
             Op::Nop => {}
@@ -744,8 +785,9 @@ fn check_command(a: &CommandApdu<'_>) {
                 }
                 Command::GetChallenge => assert_eq!(a.ne, 16),
                 Command::ExternalAuthenticate { data } => assert!(!data.is_empty()),
-                Command::Initialise { root_key } => {
-                    assert!(!root_key.is_empty() && a.ne == 0);
+                Command::Initialise { root_key } => assert!(!root_key.is_empty()),
+                Command::InstallCertificate { cert } => {
+                    assert!(!cert.is_empty() && a.ne == 0);
                 }
                 Command::Activate | Command::Deactivate | Command::Terminate => {
                     assert!(a.data.is_empty() && a.ne == 0 && a.p1p2() == 0);

@@ -137,6 +137,17 @@ fn script_ops(name: &str, vars: &mut Vars, ops: &mut Vec<OwnedOp>, last_auth: &m
                         Some(le),
                     )));
                 }
+                ["certify-card"] | ["certify-card", "valid", ..] => {
+                    ops.push(OwnedOp::CertifyCard);
+                }
+                ["certify-card", ..] => {
+                    // The refused certificates: a malformed one stands for them.
+                    ops.push(OwnedOp::Apdu(command(
+                        [0x00, 0xDA, 0x00, 0xC2],
+                        &[0x7F, 0x21, 0x00],
+                        None,
+                    )));
+                }
                 ["save-pubkey", var, ..] => {
                     vars.entry((*var).to_string())
                         .or_insert_with(|| vec![0x04; 65]);
@@ -431,7 +442,7 @@ fn card_side(fuzz: &Path) {
             &[7; 16],
             &keys::public_point(&keys::wrong_counter()),
         ),
-        Some(&[0]),
+        Some(&[0, 0]),
     ));
     for edge in [
         &[][..],
@@ -535,14 +546,24 @@ fn host_world() -> HostWorld {
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = JpkiCa::init(&dir.path().join("ca"), certs::NOW).expect("CA");
     let mut card = card_on(&vec![0xFF; juki_card::NVM_SIZE], true);
-    card.initialise(keys::root().verifying_key())
-        .expect("initialise");
+    card.initialise(keys::root().verifying_key(), |key| {
+        Ok(keys::certificate_for(
+            &keys::root(),
+            juki_card::cvc::Role::Card,
+            key.to_encoded_point(false).as_bytes(),
+            host::SERIAL,
+            keys::CARD_NAME,
+            keys::CARD_VALIDITY,
+            true,
+        ))
+    })
+    .expect("initialise");
     let initialised = image_of(card);
     let mut card = card_on(&initialised, true);
     let p = host::sample_personalisation();
     card.personalise(host::credential(), &p)
         .expect("personalise");
-    card.issue_jpki(host::credential(), |keys| {
+    card.issue_jpki(host::credential(), host::SERIAL, |keys| {
         let issue = |kind, public_key| {
             let (_, cert) = ca
                 .issue(
@@ -696,7 +717,8 @@ fn host_side(fuzz: &Path) {
     }
     let suspended = {
         let mut card = card_on(&w.issued, true);
-        card.suspend(host::credential()).expect("suspend");
+        card.suspend(host::credential(), host::SERIAL)
+            .expect("suspend");
         image_of(card)
     };
     for (op, name) in OPS.iter().enumerate().skip(DECODE_OPS) {
