@@ -95,6 +95,8 @@ pub enum Command<'a> {
     Initialise {
         /// The national root public key.
         root_key: &'a [u8],
+        /// Le present: answer the card's public key (without Le, only the status word).
+        answer_key: bool,
     },
     /// PUT DATA, the card's certificate (`00 DA 00 C2`): once, on an initialised card; taken
     /// only if the root signed it and it certifies the card's own key.
@@ -322,6 +324,7 @@ impl<'a> Command<'a> {
                 // Answers the card's public key: Le allowed.
                 0x00C1 => Ok(Command::Initialise {
                     root_key: some_data(apdu)?,
+                    answer_key: apdu.ne > 0,
                 }),
                 0x00C2 => {
                     no_le(apdu)?;

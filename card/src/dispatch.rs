@@ -138,7 +138,16 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
                 push(out, &challenge)
             }
             Command::ExternalAuthenticate { data } => self.external_authenticate(data, out),
-            Command::Initialise { root_key } => self.initialise(root_key, out),
+            Command::Initialise {
+                root_key,
+                answer_key,
+            } => {
+                self.initialise(root_key)?;
+                if answer_key {
+                    self.answer_card_key(out)?;
+                }
+                Ok(())
+            }
             Command::InstallCertificate { cert } => self.install_certificate(cert),
             Command::Activate => self.activate(),
             Command::Deactivate => self.deactivate(),
@@ -419,10 +428,10 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     }
 
     /// PUT DATA `C1`: the national root key; the card generates its own authentication key in
-    /// the same commit and answers its public key (`7F49 { 86 04‖X‖Y }`). Again with the same
-    /// root before the certificate is installed, it answers the same key (the manufacturer's
-    /// retry after a lost answer or a power cut); otherwise `6985`.
-    fn initialise(&mut self, root_key: &[u8], out: &mut Response) -> Result<(), Error> {
+    /// the same commit (its public key is the answer when Le asks for it). Again with the same
+    /// root before the certificate is installed: nothing changes, and the same key is answered
+    /// (the manufacturer's retry after a lost answer or a power cut); otherwise `6985`.
+    fn initialise(&mut self, root_key: &[u8]) -> Result<(), Error> {
         let key = <[u8; 65]>::try_from(root_key).map_err(|_| Error::WrongData)?;
         if !keys::valid_public_key(&key) {
             return Err(Error::WrongData);
@@ -432,7 +441,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             if certified || self.core.root_key != Some(key) {
                 return Err(Error::ConditionsNotSatisfied);
             }
-            return self.answer_card_key(out);
+            return Ok(());
         }
         let card_key = keys::generate(&mut self.rng);
         let new = CoreState {
@@ -441,8 +450,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             card_key: Some(card_key),
             ..self.core.clone()
         };
-        self.commit(new)?;
-        self.answer_card_key(out)
+        self.commit(new)
     }
 
     /// The card's public key as PUT DATA `C1` answers it.

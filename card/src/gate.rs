@@ -152,7 +152,10 @@ mod tests {
             check(Lifecycle::Initialised, true, None, &verify),
             Err(Error::ConditionsNotSatisfied)
         );
-        let init = Command::Initialise { root_key: &[4] };
+        let init = Command::Initialise {
+            root_key: &[4],
+            answer_key: true,
+        };
         assert_eq!(check(Lifecycle::Blank, false, None, &init), Ok(()));
         assert_eq!(check(Lifecycle::Initialised, true, None, &init), Ok(()));
         assert_eq!(

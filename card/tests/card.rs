@@ -279,11 +279,17 @@ fn termination_erases_pins_and_keys_for_good() {
     assert_eq!(sw(&mut card, &select), 0x6285);
     select_ef(&mut card, 0x001A);
     assert_eq!(sw(&mut card, &[0, 0x46, 0x81, 0, 0]), 0x6285);
-    assert_eq!(sw(&mut card, &[0, 0x84, 0, 0, 0x10]), 0x6285);
     // Not even a valid counter answer to an old challenge gets through.
     let answer = counter.answer(&[0; 16]);
-    assert_eq!(sw(&mut card, &apdu(0, 0x82, 0, 0, &answer, None)), 0x6285);
+    assert_eq!(sw(&mut card, &apdu(0, 0x82, 0, 0, &answer, None)), 0x6985);
+    // The card still proves itself (and its state) to a counter, but runs no counter command.
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
     assert_eq!(sw(&mut card, &[0, 0x44, 0, 0]), 0x6285);
+    select_ef(&mut card, 0x0018);
+    assert_eq!(
+        sw(&mut card, &apdu(0, 0x2C, 2, 0x80, b"2580", None)),
+        0x6285
+    );
     assert_eq!(card.lifecycle(), Lifecycle::Terminated);
 }
 

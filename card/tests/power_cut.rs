@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use juki_card::files::{record_of, ERASED_AT_TERMINATION, JUKI_AID};
 use juki_card::lifecycle::Lifecycle;
-use juki_card::state::{CoreState, CORE_LEN};
+use juki_card::state::{CoreState, CORE_LEN, CORE_LEN_V1};
 use juki_card::storage::{self, CORE_RECORD, HEADER_LEN};
 use juki_card::Card;
 use rand_core::OsRng;
@@ -285,12 +285,17 @@ fn assert_fully_terminated(card: &mut TestCard, secrets: &[Vec<u8>], k: usize) {
             "k = {k}, slot {slot}"
         );
         assert!(!state.erasure_pending || slot_is_older(mem, slot));
-        // PINs and keys (from byte 72 on) are zero in both slots: no old key material.
+        // PINs and the holder's keys (bytes 72 to the card's own key) are zero in both slots:
+        // no old key material. The card's own key stays (it proves the card is terminated).
         assert!(
-            mem[content + 72..content + CORE_LEN]
+            mem[content + 72..content + CORE_LEN_V1]
                 .iter()
                 .all(|&b| b == 0),
             "k = {k}: PIN or key bytes left in core slot {slot}"
+        );
+        assert!(
+            state.card_key.is_some(),
+            "k = {k}: the card's own key stays"
         );
     }
     let select = apdu(0, 0xA4, 4, 0x0C, &JUKI_AID, None);

@@ -785,7 +785,10 @@ fn check_command(a: &CommandApdu<'_>) {
                 }
                 Command::GetChallenge => assert_eq!(a.ne, 16),
                 Command::ExternalAuthenticate { data } => assert!(!data.is_empty()),
-                Command::Initialise { root_key } => assert!(!root_key.is_empty()),
+                Command::Initialise {
+                    root_key,
+                    answer_key,
+                } => assert!(!root_key.is_empty() && answer_key == (a.ne > 0)),
                 Command::InstallCertificate { cert } => {
                     assert!(!cert.is_empty() && a.ne == 0);
                 }

@@ -83,10 +83,12 @@ fn main() {
     for i in 0..RUNS / 2 {
         let image = dir.join(format!("blank-{i}.img"));
         let mut card = JukiCard::new(SimTransport::create(&image).unwrap());
-        card.initialise(&w.root.public_key()).unwrap();
+        let serial = format!("JK-B{i:03}");
+        w.root
+            .manufacture(&mut card, &serial, common::world::today())
+            .unwrap();
         drop(card);
         let mut served = Served::start(&image);
-        let serial = format!("JK-B{i:03}");
         let birth = format!("1990-01-{:02}", i + 1);
         let args = [
             "counter",

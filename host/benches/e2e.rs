@@ -106,17 +106,20 @@ fn run<T: Transport>(op: Op, card: &mut JukiCard<T>, ctx: &Ctx) {
             };
             black_box(citizen::sign_document(card, &ctx.password, &ctx.document, options).unwrap());
         }
-        Op::CounterAuthenticate => card
-            .exclusive(|c| {
-                c.select_app(App::Juki)?;
-                c.counter_authenticate(&ctx.world.cred)
-            })
-            .unwrap(),
+        Op::CounterAuthenticate => {
+            black_box(
+                card.exclusive(|c| {
+                    c.select_app(App::Juki)?;
+                    c.counter_authenticate(&ctx.world.cred)
+                })
+                .unwrap(),
+            );
+        }
         // The card's part of 電子証明書の発行: both key pairs generated on the card, the
         // certificates written (the CA's part, certifying, is left out: the same files again).
         Op::IssueCertificates => {
             black_box(
-                card.issue_jpki(&ctx.world.cred, |_| Ok(ctx.files.clone()))
+                card.issue_jpki(&ctx.world.cred, "JK-0009", |_| Ok(ctx.files.clone()))
                     .unwrap(),
             );
         }
@@ -313,7 +316,9 @@ fn time_personalise(
     for i in 0..runs {
         let image = w.image.with_file_name(format!("issue-{pcsc}-{i}.img"));
         let mut card = JukiCard::new(SimTransport::create(&image).unwrap());
-        card.initialise(&w.root.public_key()).unwrap();
+        w.root
+            .manufacture(&mut card, &p.card.serial, common::world::today())
+            .unwrap();
         drop(card);
         if pcsc {
             let mut served = Served::start(&image);

@@ -130,7 +130,7 @@ pub enum Command {
         card: Option<String>,
         /// What to do.
         #[command(subcommand)]
-        command: CounterCommand,
+        command: Box<CounterCommand>,
     },
     /// National root and municipality credentials (files; no card).
     Authority {

@@ -87,7 +87,7 @@ pub fn run(cli: Cli) -> Result<()> {
             ca,
             card,
             command,
-        } => crate::counter_cmd::run(reader, counter_dir, ca, card.as_deref(), command),
+        } => crate::counter_cmd::run(reader, counter_dir, ca, card.as_deref(), *command),
         Command::Authority { command } => match command {
             AuthorityCommand::Init { dir } => authority_init(&dir),
             AuthorityCommand::Certify {

@@ -99,7 +99,7 @@ fn blank_card(image: &Path, root: &Path, serial: &str) -> Served {
     let served = Served::start(image);
     ok(juki_on(
         ISSUE_DAY,
-        &["card", "init", "--root", s(&root), "--serial", serial],
+        &["card", "init", "--root", s(root), "--serial", serial],
         "",
     ));
     served

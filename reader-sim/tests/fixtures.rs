@@ -77,4 +77,22 @@ fn issued_card_of_format_1_still_works() {
     let sig = apdu(&mut card, &format!("802A008020{}00", "AB".repeat(32)));
     assert_eq!(sig.len(), 66, "{sig:02X?}");
     assert_eq!(sig[64..], [0x90, 0x00]);
+
+    // It has no key of its own (core record format 1): a valid counter's authentication is
+    // refused after the challenge (6985), so no counter trusts anything it says
+    // (docs/architecture.md, "Cards without a key of their own").
+    use juki_test_vectors::{build_command, keys};
+    assert_eq!(apdu(&mut card, SELECT_JUKI), [0x90, 0x00]);
+    let challenge = card.transmit(&[0x00, 0x84, 0x00, 0x00, 0x10]);
+    assert_eq!(challenge.len(), 18);
+    let data = keys::auth_data(
+        &keys::counter_certificate(),
+        &keys::counter(),
+        &challenge[..16],
+        &keys::public_point(&keys::wrong_counter()),
+    );
+    let auth = build_command(&[0x00, 0x82, 0x00, 0x00], Some(data), Some(vec![0, 0])).unwrap();
+    assert_eq!(card.transmit(&auth), [0x69, 0x85]);
+    // Nor is its card information writable: the counter's commands need the session.
+    assert_eq!(apdu(&mut card, "00D684000100"), [0x69, 0x82]);
 }

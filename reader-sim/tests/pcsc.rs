@@ -86,8 +86,13 @@ fn card_in_the_virtual_reader_through_pcscd() {
     assert_eq!(wait_for_card(&ctx, &reader, true), ATR);
     let card = connect(&ctx, &reader);
     assert_eq!(transmit(&card, SELECT_JUKI), select);
-    let second_put = transmit(&card, &put_data_root_key());
-    // The card was initialised in the first run and remembers it.
+    // The card was initialised in the first run and remembers it: another root is refused
+    // (the same root again would be the manufacturer's idempotent retry).
+    let mut other_root = vec![0x00, 0xDA, 0x00, 0xC1, 0x41];
+    other_root.extend(juki_test_vectors::keys::public_point(
+        &juki_test_vectors::keys::foreign_root(),
+    ));
+    let second_put = transmit(&card, &other_root);
     assert_eq!(
         second_put,
         [0x69, 0x85],

@@ -4,18 +4,25 @@
 //! Every operation runs on a logged-in [`Session`] and follows the same steps:
 //!
 //! 1. **Host checks, before the card is touched**: the counter credential is within its validity
-//!    on the session's today ([`crate::date::today`]); the card's state (life cycle status byte of
-//!    the FCI) allows the operation; the card is not expired (住基 EF 0004: the card has no clock;
+//!    on the session's today ([`crate::date::today`]); the card proves itself in the mutual
+//!    authentication ([`JukiCard::inspect_at_counter`]): its serial (in its certificate, and it
+//!    must be the card the clerk serves, [`Session::serving`]) and its state come under its
+//!    signature, its card information protected — nothing a reader could forge decides; the
+//!    state allows the operation; the card is not expired (住基 EF 0004: the card has no clock;
 //!    only termination is possible on an expired card); the registry agrees with the card and
 //!    would accept the change (a *dry run* of the registry change, rolled back). A refusal here
-//!    is audited (`refused`) and nothing changes.
+//!    is audited (`refused`) and nothing changes. Only a blank card, which has no key to prove
+//!    itself with, is refused on its plain answer.
 //! 2. [`super::journal::Journal::begin`] commits a pending row.
-//! 3. **The card step**, inside one exclusive card transaction that first checks that the card
-//!    on the reader is still the one inspected in step 1 ([`JukiCard::expect_serial`]). If the
-//!    card refuses (a status word) the operation is completed as `refused`, any other failure of
-//!    the card as `failed`, and the registry is unchanged. If the card's answer is lost (reader or
-//!    transport error) the operation stays *pending*: the card may or may not have done it, and a
-//!    clerk checks the card and closes it (`juki counter pending resolve`).
+//! 3. **The card step**, inside one exclusive card transaction that authenticates the card
+//!    again and requires it to be the card inspected in step 1 ([`crate::Error::CardChanged`]
+//!    otherwise), every command and answer protected. If the card refuses (a status word inside
+//!    its protected answer) the operation is completed as `refused`, any other failure of the
+//!    card as `failed`, and the registry is unchanged. If the card's answer is lost (reader or
+//!    transport error) or comes without valid protection ([`crate::Error::OutcomeUnknown`]: a
+//!    reader may have answered in its place) the operation stays *pending*: the card may or may
+//!    not have done it, and a clerk closes it from the card's own signed state (`juki counter
+//!    pending resolve --credential`).
 //! 4. **One database transaction**: the registry change and
 //!    [`super::journal::Journal::complete`] (the audit record). If the process dies between 3
 //!    and 4, the pending row is reported at the next start.
