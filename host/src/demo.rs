@@ -49,7 +49,7 @@ struct Demo<'w> {
     step: usize,
 }
 
-const STEPS: usize = 21;
+const STEPS: usize = 22;
 
 impl Demo<'_> {
     fn step(&mut self, ja: &str, en: &str) {
@@ -89,6 +89,41 @@ impl Demo<'_> {
             }
             Err(e) => Err(self.fail(format!("expected {sw:04X} ({meaning}), got: {e}"))),
         }
+    }
+}
+
+/// A hostile reader for the demo: it puts its own ephemeral key in the card's answer to the
+/// counter's authentication, to read the counter's session itself.
+struct KeySwappingReader<'a>(&'a mut SimTransport);
+
+impl crate::transport::Transport for KeySwappingReader<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
+        let mut answer = self.0.transmit(apdu)?;
+        if apdu.get(1) == Some(&0x82) {
+            let own = p256::SecretKey::random(&mut rand_core::OsRng).public_key();
+            let own = sec1_uncompressed(&p256::ecdsa::VerifyingKey::from(own));
+            if let Some(at) = answer
+                .windows(5)
+                .position(|w| w == [0x7F, 0x49, 0x43, 0x86, 0x41])
+            {
+                if let Some(point) = answer.get_mut(at + 5..at + 70) {
+                    point.copy_from_slice(&own);
+                }
+            }
+        }
+        Ok(answer)
+    }
+    fn supports_extended_length(&self) -> bool {
+        true
+    }
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn crate::transport::Transport) -> Result<()>,
+    ) -> Result<()> {
+        f(self)
+    }
+    fn name(&self) -> String {
+        "a key-swapping reader".into()
     }
 }
 
@@ -316,6 +351,29 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             date::display(shown.expires)
         ),
     )?;
+
+    d.step(
+        "窓口とカードの相互認証",
+        "the counter and the card prove themselves to each other (相互認証)",
+    );
+    let proved = card.exclusive(|c| c.counter_session(&cred, crate::pin::App::Juki, None))?;
+    d.check(
+        proved.serial == card_info.serial && proved.lifecycle == Lifecycle::Issued,
+        &format!(
+            "the card proved it is card {} ({}) with its own key, certified by the national root",
+            proved.serial,
+            crate::card::lifecycle_text(proved.lifecycle)
+        ),
+    )?;
+    let mut hostile = JukiCard::new(KeySwappingReader(card.transport()));
+    match hostile.exclusive(|c| c.counter_session(&cred, crate::pin::App::Juki, None)) {
+        Err(e @ Error::CardNotAuthenticated(_)) => {
+            d.ok("a reader that puts its own key in the card's answer is caught: nothing is done");
+            d.say(format!("  message shown: {e}"));
+        }
+        other => return Err(d.fail(format!("a key-swapping reader was not caught: {other:?}"))),
+    }
+    drop(hostile);
 
     d.step(
         "電子証明書の発行",

@@ -8,7 +8,7 @@ use common::{fails, juki, ok, path_str as s};
 #[test]
 fn demo_exits_zero() {
     let out = ok(juki(&["demo"], ""));
-    assert!(out.contains("all 21 steps behaved as expected"), "{out}");
+    assert!(out.contains("all 22 steps behaved as expected"), "{out}");
 }
 
 #[test]

@@ -463,7 +463,7 @@ fn demo_runs_and_checks_itself() {
     assert!(text.contains("63C1"));
     assert!(text.contains("63C0"));
     assert!(text.contains("6984"));
-    assert!(text.contains("all 21 steps behaved as expected"));
+    assert!(text.contains("all 22 steps behaved as expected"));
 }
 
 /// A card in memory whose NVM fails while `failing` is set: the card itself answers `6581`
