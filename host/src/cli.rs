@@ -311,6 +311,11 @@ pub enum CounterCommand {
         /// Why.
         #[arg(long, value_enum)]
         reason: TerminateArg,
+        /// Terminate card SERIAL in the registry without the card: for a card that cannot take
+        /// part (no key of its own, initialised before the mutual authentication; or not
+        /// presented). The card itself is not changed; its JPKI certificates are revoked.
+        #[arg(long, value_name = "SERIAL")]
+        without_card: Option<String>,
     },
     /// 電子証明書の発行: issue the JPKI signing and authentication certificates of an issued card
     /// (the resident enters the 住基 PIN; both key pairs are generated anew on the card). Needs

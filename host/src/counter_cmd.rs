@@ -440,8 +440,18 @@ pub fn run(
             credential,
             operator,
             reason,
+            without_card,
         } => {
             let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
+            if let Some(serial) = without_card {
+                let d = s.terminate_without_card(&serial, reason.into())?;
+                print_done(
+                    &d,
+                    "terminated in the registry without the card (カードなしで廃止を記録しました): \
+                     the card itself was not changed",
+                );
+                return Ok(());
+            }
             let d = on_card(&mut s, reader, |s, card| {
                 s.terminate(card, &cred, reason.into())
             })?;

@@ -542,3 +542,102 @@ fn a_card_of_format_1_is_refused_at_the_counter_but_works_for_its_holder() {
     let hash = [0xAB; 32];
     card.sign_hash(&hash, &Pin::from("JUKI2026")).unwrap();
 }
+
+#[test]
+fn a_card_of_format_1_is_replaced_through_the_registry() {
+    use juki_host::counter::registry::{NewCard, TerminateReason};
+    use juki_host::resident_code::ResidentCode;
+    use juki_test_vectors::keys;
+    let w = world();
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("old.img");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/fixtures/issued-v1.img"),
+        &image,
+    )
+    .unwrap();
+    // The old card is in the registry, as an older juki issued it.
+    let code = ResidentCode::parse("12345678903").unwrap();
+    let m = MunicipalityCode::parse("131016").unwrap();
+    let mut s = w.session();
+    s.db()
+        .registry()
+        .register_card(
+            &NewCard {
+                serial: "JK0000000001",
+                resident_code: &code,
+                resident_name: "住基 花子",
+                issuing_municipality: &m,
+                issued: Date::from_ymd(2026, 11, 23).unwrap(),
+                expires: Date::from_ymd(2036, 11, 22).unwrap(),
+                legal_representative: None,
+            },
+            CardState::Issued,
+        )
+        .unwrap();
+    // The counter of its root cannot work on it: it cannot prove itself.
+    let old_root = *keys::root().verifying_key();
+    let cred =
+        CounterCredential::new(keys::counter(), keys::counter_certificate(), old_root).unwrap();
+    let mut card = JukiCard::new(SimTransport::open(&image).unwrap());
+    let err = s.suspend(&mut card, &cred, None).unwrap_err();
+    assert!(matches!(err, Error::CardWithoutKey), "{err}");
+    // Refused and audited, under no serial: the card did not prove which card it is.
+    let last = s.db().audit().records().unwrap().pop().unwrap();
+    assert_eq!(
+        (last.operation.as_str(), last.outcome.kind()),
+        ("suspend", "refused")
+    );
+    assert_eq!(last.card_serial, None);
+    assert_eq!(
+        s.db()
+            .registry()
+            .card("JK0000000001")
+            .unwrap()
+            .unwrap()
+            .state,
+        CardState::Issued
+    );
+    drop(card);
+    // The migration: terminated in the registry without the card, then a new card for the
+    // same resident.
+    let done = s
+        .terminate_without_card("JK0000000001", TerminateReason::Returned)
+        .unwrap();
+    assert_eq!(done.registry.unwrap().state, CardState::Terminated);
+    assert!(
+        done.record.detail.contains("without the card"),
+        "{}",
+        done.record.detail
+    );
+    assert!(s
+        .terminate_without_card("JK0000000001", TerminateReason::Returned)
+        .is_err());
+    let new_image = dir.path().join("new.img");
+    let mut new_card = JukiCard::new(SimTransport::create(&new_image).unwrap());
+    w.root
+        .manufacture(&mut new_card, "JK-NEW-1", today())
+        .unwrap();
+    let req = IssueRequest {
+        name: "住基 花子".into(),
+        address: "東京都千代田区霞が関二丁目1番2号".into(),
+        birth: Date::from_ymd(1985, 6, 15).unwrap(),
+        sex: Sex::Female,
+        photo: false,
+        serial: None,
+        representative: None,
+        stay_until: None,
+        resident_code: Some(code.clone()),
+    };
+    let issued = s
+        .issue(
+            &mut new_card,
+            &w.cred,
+            &req,
+            &mut lines("2580\n1357\nJUKI2026\n"),
+            &mut |_| Ok(true),
+        )
+        .unwrap();
+    assert_eq!(issued.preview.code, code);
+    assert_eq!(issued.preview.card.serial, "JK-NEW-1");
+}

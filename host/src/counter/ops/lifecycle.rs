@@ -8,6 +8,7 @@ use crate::counter::registry::{TerminateReason, Transition};
 use crate::counter::{Operation, Session, Tx};
 use crate::error::{Error, Result};
 use crate::jpki::ca::RevocationReason;
+use crate::resident::CardInfo;
 use crate::transport::Transport;
 
 impl Session {
@@ -88,6 +89,64 @@ impl Session {
             Transition::Resume,
             "一時停止の解除",
         )
+    }
+
+    /// 返納・廃止 recorded without the card, for a card that cannot take part: one that has no
+    /// key of its own to prove itself with (initialised before the mutual authentication), or
+    /// that cannot be presented. The card itself is not changed; the registry records it
+    /// terminated, its JPKI certificates are revoked, and the audit record says the card was
+    /// not touched. The resident can then be issued a new card (`--resident-code`).
+    pub fn terminate_without_card(
+        &mut self,
+        serial: &str,
+        reason: TerminateReason,
+    ) -> Result<Done> {
+        let op = Operation::Terminate;
+        if reason == TerminateReason::CodeChanged {
+            return Err(Error::InvalidInput(
+                "a card is terminated for a change of resident code by juki counter change-code"
+                    .into(),
+            ));
+        }
+        let record = self.db.registry().card(serial)?;
+        let record = self.pre(
+            op,
+            Some(serial),
+            record.ok_or_else(|| {
+                Error::from(crate::counter::CounterError::UnknownCard(
+                    serial.to_string(),
+                ))
+            }),
+        )?;
+        let card = CardInfo {
+            serial: record.serial.clone(),
+            municipality: self.pre(
+                op,
+                Some(serial),
+                crate::resident::MunicipalityCode::parse(&record.issuing_municipality),
+            )?,
+            issued: record.issued,
+            expires: record.expires,
+            photo: false,
+        };
+        let detail = format!(
+            "{} ({}); without the card: the card itself was not changed",
+            reason.as_str(),
+            reason.japanese()
+        );
+        let change = |tx: &Tx<'_>| -> Result<String> {
+            tx.registry()
+                .change_state(serial, Transition::Terminate(reason), &detail)?;
+            Ok(String::new())
+        };
+        let ((), audit) = self.journaled(op, serial, &detail, &change, || Ok(()))?;
+        let jpki = Some(self.revoke_jpki(serial, RevocationReason::Terminated));
+        Ok(Done {
+            registry: self.db.registry().card(serial)?,
+            card,
+            record: audit,
+            jpki,
+        })
     }
 
     /// 返納・廃止 (returned, death, expired): irreversible. Possible on an expired card.
