@@ -334,9 +334,6 @@ pub enum CounterCommand {
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,
-        /// The card serial (default: the card in the reader).
-        #[arg(long, value_name = "SERIAL")]
-        card: Option<String>,
     },
     /// The audit trail (監査記録).
     Audit {

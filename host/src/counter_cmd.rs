@@ -332,12 +332,16 @@ pub fn run(
             );
             Ok(())
         }
-        CounterCommand::JpkiRevoke { operator, card } => {
+        CounterCommand::JpkiRevoke { operator } => {
+            // Decided on the serial the clerk names (the card need not be present), never on a
+            // plain read of whatever card a reader presents.
+            let serial = card.map(str::to_string).ok_or_else(|| {
+                Error::InvalidInput(
+                    "give the card's serial with --card SERIAL (the card need not be present)"
+                        .into(),
+                )
+            })?;
             let mut s = connect_ca(login_bound(db, &operator, &mut pins)?, ca)?;
-            let serial = match card {
-                Some(serial) => serial,
-                None => open_card(reader, false)?.card_info()?.serial,
-            };
             let revoked = s.jpki_revoke(&serial, RevocationReason::Requested)?;
             print_jpki(Some(&JpkiRevocation::Revoked(revoked)));
             println!("card {serial}: 電子証明書の失効 recorded in the audit trail");

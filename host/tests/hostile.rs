@@ -641,3 +641,46 @@ fn a_card_of_format_1_is_replaced_through_the_registry() {
     assert_eq!(issued.preview.code, code);
     assert_eq!(issued.preview.card.serial, "JK-NEW-1");
 }
+
+#[test]
+fn certificates_carry_the_registrys_4_info_and_a_mismatch_certifies_nothing() {
+    use juki_host::resident::FourInfo;
+    let w = world();
+    let mut s = w.session();
+    let code = s
+        .db()
+        .registry()
+        .card("JK-0009")
+        .unwrap()
+        .unwrap()
+        .resident_code;
+    let registered = s.db().registry().four_info(&code).unwrap().unwrap();
+    assert_eq!(registered.address, "東京都千代田区千代田1-1");
+    // The registry says the resident lives elsewhere (a move recorded, the card not yet
+    // updated): the card's 4 info is not certified.
+    let moved = FourInfo::new(
+        &registered.name,
+        "大阪府大阪市北区中之島1-3-20",
+        registered.birth,
+        registered.sex,
+    )
+    .unwrap();
+    s.db().registry().set_four_info(&code, &moved).unwrap();
+    let err = s
+        .jpki_issue(&mut w.card(), &w.cred, &mut lines("2580\n"))
+        .unwrap_err();
+    assert!(err.to_string().contains("一致しません"), "{err}");
+    assert!(w.ca().certificates_of("JK-0009").unwrap().is_empty());
+    // Agreeing again, the certificate is issued with the registry's 4 info.
+    s.db().registry().set_four_info(&code, &registered).unwrap();
+    let issued = s
+        .jpki_issue(&mut w.card(), &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    assert!(!issued.sign.serial.is_empty());
+    let certs =
+        juki_host::jpki::citizen::sign_certificates(&mut w.card(), &Pin::from("JUKI2026")).unwrap();
+    let info = juki_host::jpki::profile::four_info_of(&certs.cert)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info, registered);
+}

@@ -28,10 +28,17 @@ use super::registry::Registry;
 pub const DB_FILE: &str = "counter.db";
 
 /// The forward migrations: entry *i* takes the schema from version *i* to *i* + 1.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 3: the resident's 4 info as the registry knows it (`four_info`: the card's encoding,
+/// 住基 EF 0002), written at issue and at every 記載事項変更; the JPKI certificates carry it.
+/// Residents registered by an older juki have none until their next change is recorded.
+const SCHEMA_V3: &str = r#"
+ALTER TABLE residents ADD COLUMN four_info BLOB;
+"#;
 
 /// Version 2: operators' escalating lockouts (`lockouts`: lockouts in a row without a successful
 /// login) and the supervisor role (`supervisor`: may unlock others). The first operator of an
@@ -418,7 +425,7 @@ mod tests {
             .unwrap();
         }
         let db = CounterDb::open(dir.path()).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 2);
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
         let ops = db.operators().list().unwrap();
         let roles: Vec<(&str, bool, u32)> = ops
             .iter()

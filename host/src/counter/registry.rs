@@ -703,6 +703,46 @@ impl<'c> Registry<'c> {
         })
     }
 
+    /// Records the 4 info of the resident whose current code is `code` (at issue and at every
+    /// 記載事項変更): what the registry vouches for.
+    pub fn set_four_info(
+        &self,
+        code: &ResidentCode,
+        info: &crate::resident::FourInfo,
+    ) -> Result<()> {
+        let encoded = info
+            .encode()
+            .map_err(|e| CounterError::InvalidInput(e.to_string()))?;
+        let changed = self.conn.execute(
+            "UPDATE residents SET four_info = ?2 WHERE code = ?1",
+            params![code.as_str(), encoded],
+        )?;
+        if changed == 0 {
+            return Err(CounterError::UnknownResident(code.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The 4 info the registry holds for the resident whose current code is `code` (`None`:
+    /// none recorded, e.g. registered by an older juki).
+    pub fn four_info(&self, code: &ResidentCode) -> Result<Option<crate::resident::FourInfo>> {
+        let raw: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT four_info FROM residents WHERE code = ?1",
+                [code.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match raw {
+            None => Err(CounterError::UnknownResident(code.to_string())),
+            Some(None) => Ok(None),
+            Some(Some(bytes)) => crate::resident::FourInfo::decode(&bytes)
+                .map(Some)
+                .map_err(|e| CounterError::InvalidInput(format!("the registry's 4 info: {e}"))),
+        }
+    }
+
     /// The resident whose current code is `code`.
     pub fn resident(&self, code: &ResidentCode) -> Result<Option<Resident>> {
         let raw = self

@@ -165,6 +165,7 @@ impl Session {
                 },
                 CardState::Issued,
             )?;
+            tx.registry().set_four_info(&preview.code, &preview.info)?;
             Ok(String::new())
         };
         let (keys, record) =

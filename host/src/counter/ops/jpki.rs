@@ -172,13 +172,14 @@ impl Session {
     }
 
     /// The card's resident data against this counter's registry, before certifying it: the card
-    /// must be registered here, to the resident whose code it carries, under the same name.
+    /// must be registered here, to the resident whose code it carries, and the registry's 4 info
+    /// must be the card's. Returns the registry's 4 info, which the certificate carries.
     fn registry_agrees(
         &self,
         record: Option<&crate::counter::registry::CardRecord>,
         serial: &str,
         resident: &crate::resident::ResidentRecord,
-    ) -> Result<()> {
+    ) -> Result<crate::resident::FourInfo> {
         let record = record.ok_or_else(|| {
             Error::InvalidInput(format!(
                 "card {serial} is not in this counter's registry: certificates carry the \
@@ -196,15 +197,34 @@ impl Session {
                     record.resident_code
                 ))
             })?;
-        if record.code_on_card != resident.code || registered.name != resident.info.name {
+        let info = self
+            .db
+            .registry()
+            .four_info(&record.resident_code)?
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "住民基本台帳に4情報の記録がありません: the registry holds no 4 info for the \
+                     holder of card {serial} (registered by an older juki); record it with \
+                     juki counter update first — no certificate was issued"
+                ))
+            })?;
+        if record.code_on_card != resident.code
+            || registered.name != resident.info.name
+            || info != resident.info
+        {
             return Err(Error::InvalidInput(format!(
-                "住民基本台帳の記載とカードの記録が一致しません: the card of {serial} carries \
-                 {} / {}, the registry {} / {}; no certificate was issued — update the card \
+                "住民基本台帳の記載とカードの記録が一致しません: card {serial} carries {} / {} / \
+                 {}, the registry {} / {} / {}; no certificate was issued — update the card \
                  first (juki counter update)",
-                resident.code, resident.info.name, record.code_on_card, registered.name
+                resident.code,
+                resident.info.name,
+                resident.info.address,
+                record.code_on_card,
+                info.name,
+                info.address
             )));
         }
-        Ok(())
+        Ok(info)
     }
 
     /// 電子証明書の発行: on an issued card, the resident enters the 住基 PIN (the signing
@@ -237,7 +257,7 @@ impl Session {
         // The signing certificate vouches for the 4 info: the card's (read under the
         // counter's session) must be the registry's.
         let agreed = self.registry_agrees(ins.record.as_ref(), &serial, &resident);
-        self.pre(op, Some(&serial), agreed)?;
+        let registered_info = self.pre(op, Some(&serial), agreed)?;
         let now = self.pre(op, Some(&serial), self.jpki_now())?;
         let municipality = cred.name.clone();
         let issued: RefCell<Vec<CertRecord>> = RefCell::new(Vec::new());
@@ -285,7 +305,7 @@ impl Session {
                 .ok_or_else(|| Error::Protocol("no CA".into()))?;
             let target = IssueTarget {
                 serial: &serial,
-                info: &resident.info,
+                info: &registered_info,
                 municipality: &municipality,
                 card_expires: ins.info.expires,
                 now,

@@ -150,6 +150,15 @@ impl Session {
                     &municipality,
                 )?;
             }
+            // What the registry vouches for from now on (the JPKI certificates carry it).
+            let holder = tx
+                .registry()
+                .card(&card_info.serial)?
+                .map(|r| r.resident_code)
+                .ok_or_else(|| {
+                    crate::counter::CounterError::UnknownCard(card_info.serial.clone())
+                })?;
+            tx.registry().set_four_info(&holder, &info)?;
             extra.push("JPKI certificates to be revoked (自動失効)".into());
             Ok(extra.join("; "))
         };
