@@ -3,11 +3,10 @@
 //! signature ([`crate::cvc`]), and the key agreement of the secure-messaging session that
 //! follows ([`crate::sm`]).
 
-use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::VerifyingKey;
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::PublicKey;
+use p256::{NonZeroScalar, PublicKey};
 use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroizing;
 
 use crate::basepoint::BasepointTable;
 use crate::sm::{self, Session};
@@ -85,16 +84,19 @@ pub fn external_authenticate<R: RngCore + CryptoRng>(
         .map_err(|_| Error::SecurityStatusNotSatisfied)?;
     let counter_point =
         PublicKey::from_sec1_bytes(&counter_key).map_err(|_| Error::SecurityStatusNotSatisfied)?;
-    let secret = EphemeralSecret::random(rng);
-    let card_point = secret.public_key().to_encoded_point(false);
-    let card_eph = <[u8; sm::POINT_LEN]>::try_from(card_point.as_bytes())
-        .map_err(|_| Error::SecurityStatusNotSatisfied)?;
+    // The ephemeral key through `keys` (the generator table when the platform has one); its
+    // scalar is wiped when dropped.
+    let eph_scalar = Zeroizing::new(keys::generate(rng));
+    let card_eph = keys::public_key(&eph_scalar, basepoint)?;
+    let secret = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr((*eph_scalar).into()))
+        .map(Zeroizing::new)
+        .ok_or(Error::SecurityStatusNotSatisfied)?;
     cvc::encode_point(out, &card_eph).map_err(|_| Error::WrongLength)?;
     cvc::encode_lcs(out, lcs).map_err(|_| Error::WrongLength)?;
     let digest = cvc::card_auth_digest(&challenge, data, out);
     let signature = keys::sign(&card_key, &digest, rng, basepoint)?;
     cvc::encode_signature(out, &signature).map_err(|_| Error::WrongLength)?;
-    let shared = secret.diffie_hellman(&counter_point);
+    let shared = p256::ecdh::diffie_hellman(&*secret, counter_point.as_affine());
     let session = Session::derive(
         shared.raw_secret_bytes(),
         &challenge,

@@ -1,7 +1,11 @@
 //! The input format of `card_sequence`: a start byte, then a sequence of operations.
 //!
 //! ```text
-//! byte 0        start state: bit 0 set = blank card, clear = the issued sample card
+//! byte 0        start state, modulo 8 ([`Start`]): 0 the issued sample card, 1 a blank card,
+//!               2 initialised (certified, not issued), 3 suspended, 4 the 住基 PIN blocked,
+//!               5 and 6 the issued card with the harness's counter session up in the 住基AP
+//!               and in the JPKI AP, 7 terminated — snapshots made once, so that no input
+//!               pays for the issue or a counter authentication it does not fuzz
 //! then, repeated:
 //!   10..FF      a command APDU of (op − 0x10) bytes (0 to 239), the bytes follow
 //!   00 LL LL    a command APDU of LLLL bytes (big-endian), the bytes follow
@@ -18,7 +22,9 @@
 //!               protected answer checked and decrypted. Sent as it is when there is no session,
 //!               and for SELECT by AID, GET RESPONSE, GET CHALLENGE and EXTERNAL AUTHENTICATE
 //!   06 LL LL    the same with a 2-byte length
-//!   07..0F      nothing (room for later operations)
+//!   07          the manufacturer's certification of the card's key by the harness (PUT DATA
+//!               `C1` again for the key, the test root's certificate, PUT DATA `C2`)
+//!   08..0F      nothing (room for later operations)
 //! ```
 //!
 //! An APDU whose length runs past the end of the input takes what is left.
@@ -27,6 +33,46 @@
 pub const START_ISSUED: u8 = 0;
 /// Start on a blank card.
 pub const START_BLANK: u8 = 1;
+
+/// Where an input starts: its first byte modulo 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Start {
+    /// The issued sample card.
+    Issued = 0,
+    /// A blank card.
+    Blank = 1,
+    /// Initialised and certified, not issued.
+    Initialised = 2,
+    /// The issued card, suspended.
+    Suspended = 3,
+    /// The issued card with its 住基 PIN blocked.
+    PinBlocked = 4,
+    /// The issued card, 住基AP selected, the harness's counter session up.
+    JukiSession = 5,
+    /// The issued card, JPKI AP selected, the harness's counter session up.
+    JpkiSession = 6,
+    /// The issued card, terminated.
+    Terminated = 7,
+}
+
+impl Start {
+    /// Every start, in the order of their bytes.
+    pub const ALL: [Start; 8] = [
+        Start::Issued,
+        Start::Blank,
+        Start::Initialised,
+        Start::Suspended,
+        Start::PinBlocked,
+        Start::JukiSession,
+        Start::JpkiSession,
+        Start::Terminated,
+    ];
+
+    /// The start an input's first byte names.
+    pub fn of(byte: u8) -> Start {
+        Start::ALL[usize::from(byte % 8)]
+    }
+}
 
 /// At most this many operations of one input are run.
 pub const MAX_OPS: usize = 512;

@@ -14,12 +14,10 @@ use juki_card::status::Error as CardError;
 use juki_card::storage::{Storage, CORE_RECORD};
 use juki_card::{cvc, tlv, Card, Nvm, NvmError, Response, NVM_SIZE};
 use juki_test_vectors::{keys, Exchange};
-use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::SigningKey;
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{CryptoRng, RngCore};
 
-use crate::seq::{self, Op};
+use crate::seq::{self, Op, Start};
 
 /// The RNG seed of every card the harness powers on: runs are reproducible.
 pub const RNG_SEED: u64 = 0x6A75_6B69_2026_0001;
@@ -151,9 +149,21 @@ impl Nvm for RamNvm {
 /// The card core on a RAM NVM with the deterministic RNG.
 pub type SimCard = Card<RamNvm, DetRng>;
 
+/// The generator table of the harness's cards (the same keys and signatures, several times
+/// faster: more executions a second).
+pub fn basepoint_table() -> &'static juki_card::basepoint::BasepointTable {
+    static TABLE: OnceLock<juki_card::basepoint::BasepointTable> = OnceLock::new();
+    TABLE.get_or_init(juki_card::basepoint::BasepointTable::new)
+}
+
+/// Powers a card on with `image` and `rng`, with the generator table.
+fn power_on_with(nvm: RamNvm, rng: DetRng) -> SimCard {
+    Card::power_on(nvm, rng).with_basepoint_table(basepoint_table())
+}
+
 /// Powers a card on with `image`.
 pub fn power_on(image: Vec<u8>) -> SimCard {
-    Card::power_on(RamNvm::new(image), DetRng::new(RNG_SEED))
+    power_on_with(RamNvm::new(image), DetRng::new(RNG_SEED))
 }
 
 /// Sends one APDU; returns the raw response (data ‖ SW).
@@ -233,6 +243,93 @@ pub fn scalars_in<N: Nvm>(nvm: &N) -> Vec<[u8; 32]> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The harness's half of a counter authentication for one challenge: its ephemeral key
+/// (derived from the challenge, so that the same challenge gets the same answer) and the
+/// EXTERNAL AUTHENTICATE data.
+#[derive(Clone)]
+struct CounterAnswer {
+    secret: [u8; 32],
+    point: [u8; sm::POINT_LEN],
+    data: Vec<u8>,
+}
+
+// The harness's cryptography, memoized: the card's challenges and answers repeat across
+// executions (its randomness is deterministic), and the harness's own P-256 work would
+// otherwise take most of an execution. The card's work is never memoized.
+thread_local! {
+    static COUNTER_ANSWERS: std::cell::RefCell<std::collections::HashMap<[u8; 16], CounterAnswer>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static AGREED: std::cell::RefCell<std::collections::HashMap<Vec<u8>, sm::Session>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Bound of each memo (entries); beyond it, the memo starts again.
+const MEMO_LIMIT: usize = 4096;
+
+fn counter_answer(challenge: &[u8; 16]) -> CounterAnswer {
+    if let Some(hit) = COUNTER_ANSWERS.with(|m| m.borrow().get(challenge).cloned()) {
+        return hit;
+    }
+    let (a, b) = challenge.split_at(8);
+    let seed = u64::from_be_bytes(a.try_into().expect("8 bytes"))
+        ^ u64::from_be_bytes(b.try_into().expect("8 bytes")).rotate_left(17);
+    let secret = juki_card::keys::generate(&mut DetRng::new(seed));
+    let point = juki_card::keys::public_key(&secret, Some(basepoint_table()))
+        .expect("the harness's ephemeral key");
+    let data = keys::auth_data(counter_certificate(), counter_key(), challenge, &point);
+    let answer = CounterAnswer {
+        secret,
+        point,
+        data,
+    };
+    COUNTER_ANSWERS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_LIMIT {
+            m.clear();
+        }
+        m.insert(*challenge, answer.clone());
+    });
+    answer
+}
+
+/// The session agreed from the card's answer to `counter`: the answer must verify as the
+/// counter checks it (a card that answers anything else to a valid authentication is a
+/// finding).
+fn agree(counter: &CounterAnswer, challenge: &[u8; 16], answer: &[u8]) -> sm::Session {
+    let key = [challenge.as_slice(), answer].concat();
+    if let Some(hit) = AGREED.with(|m| m.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let today = cvc::Date::from_ymd(2027, 1, 1).expect("date");
+    let card = cvc::verify_card_answer(answer, root_key(), today, challenge, &counter.data)
+        .unwrap_or_else(|e| {
+            panic!(
+                "EXTERNAL AUTHENTICATE answered {} ({e:?})",
+                hex::encode_upper(answer)
+            )
+        });
+    let card_point: [u8; sm::POINT_LEN] = card.ephemeral.try_into().expect("65-byte ephemeral key");
+    let card_key = p256::PublicKey::from_sec1_bytes(&card_point)
+        .expect("the card's ephemeral key is a P-256 point");
+    let secret = p256::NonZeroScalar::try_from(&counter.secret[..]).expect("non-zero scalar");
+    let shared = p256::ecdh::diffie_hellman(secret, card_key.as_affine());
+    let session = sm::Session::derive(
+        shared.raw_secret_bytes(),
+        challenge,
+        &counter.point,
+        &card_point,
+        &card.digest,
+    );
+    AGREED.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_LIMIT {
+            m.clear();
+        }
+        m.insert(key, session.clone());
+    });
+    session
 }
 
 /// The test counter's certificate (made once: it is signed).
@@ -320,8 +417,6 @@ pub struct Session<'a> {
     card: Option<SimCard>,
     /// The harness's secure-messaging session (the counter's side), if one is up.
     sm: Option<sm::Session>,
-    /// The harness's own randomness (the counter's ephemeral keys).
-    rng: DetRng,
     input: &'a [u8],
     scalars: Vec<[u8; 32]>,
     windows: Vec<u128>,
@@ -332,26 +427,32 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// A session on the blank card (`blank`) or the issued sample card; `input` is the whole
-    /// fuzz input (a private-key window that appears in it is not a leak).
-    pub fn new(blank: bool, input: &'a [u8]) -> Self {
-        let (image, scalars) = if blank {
-            (vec![0xFF; NVM_SIZE], Vec::new())
-        } else {
-            let issued = issued();
-            (issued.image.clone(), issued.scalars.clone())
-        };
-        let mut s = Session {
-            card: Some(power_on(image)),
-            sm: None,
-            rng: DetRng::new(RNG_SEED ^ 0xC0C0),
+    /// A session from the snapshot of `start`; `input` is the whole fuzz input (a private-key
+    /// window that appears in it is not a leak).
+    pub fn new(start: Start, input: &'a [u8]) -> Self {
+        with_snapshot(start, |snap| Session {
+            card: Some(snap.card.clone()),
+            sm: snap.sm.clone(),
             input,
+            scalars: snap.scalars.clone(),
+            windows: snap.windows.clone(),
+            apdus: 0,
+            cycles: 0,
+        })
+    }
+
+    /// A session on a card as `card` is, for building snapshots.
+    fn on(card: SimCard, scalars: &[[u8; 32]]) -> Session<'static> {
+        let mut s = Session {
+            card: Some(card),
+            sm: None,
+            input: &[],
             scalars: Vec::new(),
             windows: Vec::new(),
             apdus: 0,
             cycles: 0,
         };
-        s.add_scalars(&scalars);
+        s.add_scalars(scalars);
         s
     }
 
@@ -389,7 +490,7 @@ impl<'a> Session<'a> {
         nvm.restore_power();
         if was_torn {
             // A power cut never bricks the card: a fresh power-on answers SELECT.
-            let mut probe = Card::power_on(RamNvm::new(nvm.mem.clone()), DetRng::new(1));
+            let mut probe = power_on_with(RamNvm::new(nvm.mem.clone()), DetRng::new(1));
             let r = process(&mut probe, &command([0, 0xA4, 4, 0x0C], &JUKI_AID, None));
             let sw = sw_of(&r);
             assert!(
@@ -397,7 +498,7 @@ impl<'a> Session<'a> {
                 "after a power cut the card answers SELECT 住基AP with {sw:04X}"
             );
         }
-        self.card = Some(Card::power_on(nvm, rng));
+        self.card = Some(power_on_with(nvm, rng));
         let after = self.card().pin_tries();
         for i in 0..PIN_COUNT {
             assert!(
@@ -551,44 +652,20 @@ impl<'a> Session<'a> {
         if sw_of(&r) != 0x9000 || r.len() != 2 + cvc::CHALLENGE_LEN {
             return None;
         }
-        let challenge = r[..cvc::CHALLENGE_LEN].to_vec();
-        let secret = EphemeralSecret::random(&mut self.rng);
-        let point = secret.public_key().to_encoded_point(false);
-        let counter_point: [u8; sm::POINT_LEN] =
-            point.as_bytes().try_into().expect("uncompressed point");
-        let data = keys::auth_data(
-            counter_certificate(),
-            counter_key(),
-            &challenge,
-            &counter_point,
-        );
-        let le: &[u8] = if data.len() > 255 { &[0, 0] } else { &[0] };
-        let r = self.transmit(&command([0x00, 0x82, 0x00, 0x00], &data, Some(le)));
+        let challenge: [u8; cvc::CHALLENGE_LEN] = r[..cvc::CHALLENGE_LEN]
+            .try_into()
+            .expect("16-byte challenge");
+        let counter = counter_answer(&challenge);
+        let le: &[u8] = if counter.data.len() > 255 {
+            &[0, 0]
+        } else {
+            &[0]
+        };
+        let r = self.transmit(&command([0x00, 0x82, 0x00, 0x00], &counter.data, Some(le)));
         let sw = sw_of(&r);
         if sw == 0x9000 {
-            // The card's answer must verify as the counter checks it: a card that answers
-            // anything else to a valid authentication is a finding.
-            let answer = &r[..r.len() - 2];
-            let today = cvc::Date::from_ymd(2027, 1, 1).expect("date");
-            let card = cvc::verify_card_answer(answer, root_key(), today, &challenge, &data)
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "EXTERNAL AUTHENTICATE answered {} ({e:?})",
-                        hex::encode_upper(answer)
-                    )
-                });
-            let card_point: [u8; sm::POINT_LEN] =
-                card.ephemeral.try_into().expect("65-byte ephemeral key");
-            let card_key = p256::PublicKey::from_sec1_bytes(&card_point)
-                .expect("the card's ephemeral key is a P-256 point");
-            let shared = secret.diffie_hellman(&card_key);
-            self.sm = Some(sm::Session::derive(
-                shared.raw_secret_bytes(),
-                &challenge,
-                &counter_point,
-                &card_point,
-                &card.digest,
-            ));
+            let agreed = agree(&counter, &challenge, &r[..r.len() - 2]);
+            self.sm = Some(agreed);
         }
         Some(sw)
     }
@@ -699,13 +776,133 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Target `card_sequence`: the issued sample card (or a blank one) fed the operations of
+/// A card state to start from: the card (volatile state included), the harness's session, and
+/// the private scalars the card holds.
+pub struct Snapshot {
+    card: SimCard,
+    sm: Option<sm::Session>,
+    scalars: Vec<[u8; 32]>,
+    windows: Vec<u128>,
+}
+
+impl Snapshot {
+    fn of(mut s: Session<'_>) -> Snapshot {
+        Snapshot {
+            card: s.card.take().expect("the session has a card"),
+            sm: s.sm.take(),
+            scalars: s.scalars,
+            windows: s.windows,
+        }
+    }
+
+    /// The card's lifecycle state.
+    pub fn lifecycle(&self) -> juki_card::lifecycle::Lifecycle {
+        self.card.lifecycle()
+    }
+
+    /// Whether the harness's counter session is up.
+    pub fn in_session(&self) -> bool {
+        self.sm.is_some()
+    }
+}
+
+/// Runs `f` on the snapshot of `start`, made once (from the issued card, through the harness's
+/// own checked session): what an input starts from instead of replaying the issue or a counter
+/// authentication.
+pub fn with_snapshot<T>(start: Start, f: impl FnOnce(&Snapshot) -> T) -> T {
+    // The card's memory uses `Cell`s (power cuts): the snapshots sit behind a lock.
+    static SNAPSHOTS: OnceLock<std::sync::Mutex<Vec<Snapshot>>> = OnceLock::new();
+    let all = SNAPSHOTS.get_or_init(|| {
+        std::sync::Mutex::new(Start::ALL.iter().map(|&s| make_snapshot(s)).collect())
+    });
+    let all = all
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    f(&all[start as usize])
+}
+
+fn make_snapshot(start: Start) -> Snapshot {
+    let issued = issued();
+    let mut s = match start {
+        Start::Blank | Start::Initialised => Session::on(power_on(vec![0xFF; NVM_SIZE]), &[]),
+        _ => Session::on(power_on(issued.image.clone()), &issued.scalars),
+    };
+    let [juki, jpki] = aids();
+    let select = |aid: &[u8]| command([0x00, 0xA4, 0x04, 0x0C], aid, None);
+    let expect = |s: &mut Session<'_>, apdu: &[u8], want: u16| {
+        let r = s.transmit_protected(apdu);
+        assert_eq!(
+            sw_of(&r),
+            want,
+            "making the snapshot of {start:?}: {apdu:02X?}"
+        );
+    };
+    match start {
+        Start::Issued | Start::Blank => {}
+        Start::Initialised => {
+            let root = keys::public_point(&keys::root());
+            expect(&mut s, &select(juki), 0x9000);
+            expect(
+                &mut s,
+                &command([0x00, 0xDA, 0x00, 0xC1], &root, None),
+                0x9000,
+            );
+            assert_eq!(
+                s.certify_card(),
+                Some(0x9000),
+                "certifying the snapshot card"
+            );
+            s.reset();
+        }
+        Start::Suspended | Start::Terminated => {
+            expect(&mut s, &select(juki), 0x9000);
+            assert_eq!(s.counter_auth(), Some(0x9000));
+            let ins = if start == Start::Suspended {
+                0x04
+            } else {
+                0xFE
+            };
+            expect(&mut s, &[0x00, ins, 0x00, 0x00], 0x9000);
+            s.reset();
+        }
+        Start::PinBlocked => {
+            expect(&mut s, &select(juki), 0x9000);
+            expect(
+                &mut s,
+                &command([0x00, 0xA4, 0x02, 0x0C], &[0x00, 0x1C], None),
+                0x9000,
+            );
+            for sw in [0x63C2, 0x63C1, 0x63C0] {
+                expect(
+                    &mut s,
+                    &command([0x00, 0x20, 0x00, 0x80], b"0000", None),
+                    sw,
+                );
+            }
+            s.reset();
+        }
+        Start::JukiSession | Start::JpkiSession => {
+            let aid = if start == Start::JukiSession {
+                juki
+            } else {
+                jpki
+            };
+            expect(&mut s, &select(aid), 0x9000);
+            assert_eq!(s.counter_auth(), Some(0x9000));
+        }
+    }
+    s.apdus = 0;
+    s.cycles = 0;
+    Snapshot::of(s)
+}
+
+/// Target `card_sequence`: a card from one of the snapshots ([`Start`]) fed the operations of
 /// `data` ([`seq`]), every response checked by [`Session`].
 pub fn card_sequence(data: &[u8]) {
     let Some(&start) = data.first() else {
         return;
     };
-    let mut session = Session::new(start & 1 == seq::START_BLANK, data);
+    let mut session = Session::new(Start::of(start), data);
     for op in seq::ops(data) {
         session.run(op);
     }

@@ -71,7 +71,12 @@ pub fn vpcd_frames(data: &[u8]) {
     };
     let chunk = usize::from(mode & 0x3F) + 1;
     let mut reader = Trickle::new(stream, chunk, mode & 0x40 != 0);
-    let mut session = Session::new(mode & 0x80 != 0, data);
+    let start = if mode & 0x80 != 0 {
+        crate::seq::Start::Blank
+    } else {
+        crate::seq::Start::Issued
+    };
+    let mut session = Session::new(start, data);
     let mut powered = true;
     let mut body = Vec::new();
     let mut consumed = 0usize;

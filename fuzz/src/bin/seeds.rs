@@ -22,7 +22,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use juki_fuzz::host::{self, CardTransport, DECODE_OPS, OPS};
-use juki_fuzz::seq::{self, OwnedOp};
+use juki_fuzz::seq::{self, OwnedOp, Start};
 use juki_fuzz::sim::{self, command, power_on};
 use juki_fuzz::{certs, vpcd};
 use juki_host::card::{JpkiFiles, JukiCard};
@@ -216,14 +216,16 @@ fn read_all() -> OwnedOp {
     OwnedOp::Protected(vec![0x00, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x00])
 }
 
-/// Hand-made sequences on the issued card: the sample PINs, wrong PINs, power cuts.
-fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
+/// Hand-made sequences from the snapshots ([`Start`]): the sample PINs, wrong PINs, power
+/// cuts, the counter's work in a session already up.
+fn handmade() -> Vec<(&'static str, Start, Vec<OwnedOp>)> {
     let [juki, jpki] = sim::aids();
     let hash = [0x5Au8; 32];
     let sign = || apdu([0x80, 0x2A, 0x00, 0x80], &hash, Some(0));
     vec![
         (
             "pins_and_reads",
+            Start::Issued,
             vec![
                 select_aid(juki),
                 select_ef(0x001C),
@@ -240,6 +242,7 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "sign_with_both_keys",
+            Start::Issued,
             vec![
                 select_aid(jpki),
                 select_ef(0x0018),
@@ -257,6 +260,7 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "change_pins",
+            Start::Issued,
             vec![
                 select_aid(juki),
                 select_ef(0x001C),
@@ -275,12 +279,10 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "block_and_reset_at_counter",
+            Start::PinBlocked,
             vec![
                 select_aid(juki),
                 select_ef(0x001C),
-                verify(b"0000"),
-                verify(b"0000"),
-                verify(b"0000"),
                 verify(b"1357"),
                 apdu([0x00, 0x20, 0x00, 0x80], &[], None),
                 OwnedOp::CounterAuth,
@@ -290,9 +292,8 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "counter_generates_keys",
+            Start::JpkiSession,
             vec![
-                select_aid(jpki),
-                OwnedOp::CounterAuth,
                 select_ef(0x0017),
                 apdu([0x00, 0x46, 0x80, 0x00], &[], Some(0)),
                 select_ef(0x001A),
@@ -305,6 +306,7 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "power_cut_verify_wrong",
+            Start::Issued,
             vec![
                 select_aid(juki),
                 select_ef(0x001C),
@@ -321,6 +323,7 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "power_cut_verify_right",
+            Start::Issued,
             vec![
                 select_aid(jpki),
                 select_ef(0x001B),
@@ -334,9 +337,8 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "power_cut_update_binary",
+            Start::JukiSession,
             vec![
-                select_aid(juki),
-                OwnedOp::CounterAuth,
                 select_ef(0x0003),
                 OwnedOp::Tear { after: 3, keep: 1 },
                 apdu([0x00, 0xD6, 0x00, 0x00], &[0xFF, 0x30, 0x00], None),
@@ -349,9 +351,8 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "power_cut_terminate",
+            Start::JukiSession,
             vec![
-                select_aid(juki),
-                OwnedOp::CounterAuth,
                 OwnedOp::Tear { after: 5, keep: 0 },
                 OwnedOp::Protected(vec![0x00, 0xFE, 0x00, 0x00]),
                 select_aid(juki),
@@ -363,10 +364,9 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
         ),
         (
             "suspend_resume",
+            Start::Suspended,
             vec![
                 select_aid(juki),
-                OwnedOp::CounterAuth,
-                OwnedOp::Protected(vec![0x00, 0x04, 0x00, 0x00]),
                 select_ef(0x001C),
                 verify(b"1357"),
                 OwnedOp::CounterAuth,
@@ -380,7 +380,67 @@ fn handmade() -> Vec<(&'static str, Vec<OwnedOp>)> {
             ],
         ),
         (
+            "session_writes",
+            Start::JukiSession,
+            vec![
+                select_ef(0x0002),
+                apdu([0x00, 0xD6, 0x00, 0x00], &[0xFF, 0x20, 0x00], None),
+                select_ef(0x001C),
+                apdu([0x00, 0x2C, 0x02, 0x80], b"9753", None),
+                apdu([0x00, 0xD6, 0x85, 0x00], &[0x7F, 0x21, 0x00], None),
+                apdu([0x00, 0xB0, 0x84, 0x00], &[], Some(0)),
+                OwnedOp::Protected(vec![0x00, 0x04, 0x00, 0x00]),
+                OwnedOp::Protected(vec![0x00, 0x44, 0x00, 0x00]),
+            ],
+        ),
+        (
+            "terminated_proves_itself",
+            Start::Terminated,
+            vec![
+                select_aid(juki),
+                select_ef(0x0004),
+                read_all(),
+                OwnedOp::CounterAuth,
+                apdu([0x00, 0xB0, 0x84, 0x00], &[], Some(0)),
+                apdu([0x00, 0xD6, 0x84, 0x00], &[0xFF, 0x40, 0x00], None),
+                OwnedOp::Protected(vec![0x00, 0x44, 0x00, 0x00]),
+            ],
+        ),
+        (
+            "initialised_to_issued",
+            Start::Initialised,
+            vec![
+                select_aid(juki),
+                OwnedOp::CertifyCard,
+                OwnedOp::CounterAuth,
+                apdu([0x00, 0xD6, 0x81, 0x00], b"12345678903", None),
+                OwnedOp::Protected(vec![0x00, 0x44, 0x00, 0x00]),
+                OwnedOp::Protected(vec![0x00, 0xFE, 0x00, 0x00]),
+            ],
+        ),
+        (
+            "blank_manufacture",
+            Start::Blank,
+            vec![
+                select_aid(juki),
+                OwnedOp::Apdu(command(
+                    [0x00, 0xDA, 0x00, 0xC1],
+                    &keys::public_point(&keys::root()),
+                    Some(&[0]),
+                )),
+                OwnedOp::CertifyCard,
+                OwnedOp::CertifyCard,
+                OwnedOp::Tear { after: 0, keep: 1 },
+                OwnedOp::Apdu(command(
+                    [0x00, 0xDA, 0x00, 0xC1],
+                    &keys::public_point(&keys::root()),
+                    Some(&[0]),
+                )),
+            ],
+        ),
+        (
             "chaining_get_response",
+            Start::Issued,
             vec![
                 select_aid(jpki),
                 select_ef(0x0018),
@@ -408,8 +468,8 @@ fn card_side(fuzz: &Path) {
         };
         sequences.push((format!("transcript_{}", s.name), seq::encode(start, &s.ops)));
     }
-    for (name, ops) in handmade() {
-        sequences.push((name.to_string(), seq::encode(seq::START_ISSUED, &ops)));
+    for (name, start, ops) in handmade() {
+        sequences.push((name.to_string(), seq::encode(start as u8, &ops)));
     }
 
     let dir = fuzz.join("corpus/card_sequence");
