@@ -177,7 +177,7 @@ fn main() {
         ),
         (
             "card/external_authenticate",
-            "EXTERNAL AUTHENTICATE (counter certificate, signature, ECDH)",
+            "EXTERNAL AUTHENTICATE (mutual: two verifications, ECDH, the card's signature)",
             false,
         ),
     ];

@@ -219,31 +219,13 @@ fn a_card_swapped_after_the_inspection_is_refused() {
 
 /// A reader that tampers with what the card answers: `rewrite` gets the command and the
 /// card's answer (data ‖ SW) and returns what the counter sees.
-struct Tamper<F: FnMut(&[u8], Vec<u8>) -> Vec<u8>> {
-    inner: SimTransport,
-    rewrite: F,
-}
-
-impl<F: FnMut(&[u8], Vec<u8>) -> Vec<u8>> Transport for Tamper<F> {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>> {
-        let answer = self.inner.transmit(apdu)?;
-        Ok((self.rewrite)(apdu, answer))
-    }
-    fn supports_extended_length(&self) -> bool {
-        true
-    }
-    fn exclusive(&mut self, f: &mut dyn FnMut(&mut dyn Transport) -> Result<()>) -> Result<()> {
-        forward(f, self)
-    }
-    fn name(&self) -> String {
-        "a tampering reader".into()
-    }
-}
-
-fn tamper<F: FnMut(&[u8], Vec<u8>) -> Vec<u8>>(image: &Path, rewrite: F) -> JukiCard<Tamper<F>> {
-    JukiCard::new(Tamper {
-        inner: SimTransport::open(image).unwrap(),
-        rewrite,
+fn tamper(
+    image: &Path,
+    mut rewrite: impl FnMut(&[u8], Vec<u8>) -> Vec<u8>,
+) -> JukiCard<impl Transport> {
+    common::intercept(image, move |apdu, card| {
+        let answer = card.transmit(apdu)?;
+        Ok(rewrite(apdu, answer))
     })
 }
 

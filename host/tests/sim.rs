@@ -577,43 +577,20 @@ fn update_whose_second_write_fails(block_restore: bool) -> (juki_host::Result<()
     (result, now.info.address)
 }
 
-/// A reader that answers the second write of an update with a plain `6581` in the card's
-/// place: the host cannot tell what the card did, puts nothing back, and says so.
-struct PlainRefusal {
-    inner: SimTransport,
-    selected: u16,
-}
-
-impl juki_host::transport::Transport for PlainRefusal {
-    fn transmit(&mut self, apdu: &[u8]) -> juki_host::Result<Vec<u8>> {
-        if common::update_target(apdu, &mut self.selected) == Some(0x0003) {
-            return Ok(vec![0x65, 0x81]);
-        }
-        self.inner.transmit(apdu)
-    }
-    fn supports_extended_length(&self) -> bool {
-        self.inner.supports_extended_length()
-    }
-    fn exclusive(
-        &mut self,
-        f: &mut dyn FnMut(&mut dyn juki_host::transport::Transport) -> juki_host::Result<()>,
-    ) -> juki_host::Result<()> {
-        f(self)
-    }
-    fn name(&self) -> String {
-        "a reader that answers in the card's place".into()
-    }
-}
-
 #[test]
 fn a_plain_refusal_in_the_cards_place_is_an_unknown_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup("東京都千代田区千代田1-1");
     let path = dir.path().join("card.img");
     drop(issued_card(&path, true, &s));
-    let mut card = JukiCard::new(PlainRefusal {
-        inner: SimTransport::open(&path).unwrap(),
-        selected: 0,
+    // The reader answers the second write of the update with a plain 6581 in the card's place:
+    // the host cannot tell what the card did, puts nothing back, and says so.
+    let mut selected = 0;
+    let mut card = common::intercept(&path, move |apdu, card| {
+        if common::update_target(apdu, &mut selected) == Some(0x0003) {
+            return Ok(vec![0x65, 0x81]);
+        }
+        card.transmit(apdu)
     });
     let mut moved = s.person.info.clone();
     moved.address = "大阪府大阪市北区中之島1-3-20".into();

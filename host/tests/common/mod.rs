@@ -99,6 +99,44 @@ pub fn update_target(apdu: &[u8], selected: &mut u16) -> Option<u16> {
     }
 }
 
+/// A hostile (or faulty) reader in front of a simulated card: `f` gets each command and the
+/// card and returns what the host sees — the card's answer, rewritten, or an answer in the
+/// card's place.
+pub struct Intercept<F> {
+    card: juki_host::sim_transport::SimTransport,
+    f: F,
+}
+
+impl<F> juki_host::transport::Transport for Intercept<F>
+where
+    F: FnMut(&[u8], &mut juki_host::sim_transport::SimTransport) -> juki_host::Result<Vec<u8>>,
+{
+    fn transmit(&mut self, apdu: &[u8]) -> juki_host::Result<Vec<u8>> {
+        (self.f)(apdu, &mut self.card)
+    }
+    fn supports_extended_length(&self) -> bool {
+        self.card.supports_extended_length()
+    }
+    fn exclusive(
+        &mut self,
+        body: &mut dyn FnMut(&mut dyn juki_host::transport::Transport) -> juki_host::Result<()>,
+    ) -> juki_host::Result<()> {
+        body(self)
+    }
+    fn name(&self) -> String {
+        "an intercepting reader".into()
+    }
+}
+
+/// The card image `image` behind an [`Intercept`] reader.
+pub fn intercept<F>(image: &Path, f: F) -> juki_host::card::JukiCard<Intercept<F>>
+where
+    F: FnMut(&[u8], &mut juki_host::sim_transport::SimTransport) -> juki_host::Result<Vec<u8>>,
+{
+    let card = juki_host::sim_transport::SimTransport::open(image).expect("card image");
+    juki_host::card::JukiCard::new(Intercept { card, f })
+}
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
