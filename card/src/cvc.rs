@@ -374,6 +374,7 @@ pub fn card_auth_digest(challenge: &[u8], counter_data: &[u8], answer_body: &[u8
     let counter = sha256(&[counter_data]);
     sha256(&[CARD_AUTH_CONTEXT, challenge, &counter, answer_body])
 }
+// (`CardAnswerParts::verify_with` checks the same message, part by part.)
 
 /// EXTERNAL AUTHENTICATE data: the certificate, `7F49 { 86 ephemeral }`, then the counter's
 /// signature of [`auth_digest`].
@@ -486,10 +487,29 @@ pub fn verify_card_answer<'a>(
     challenge: &[u8],
     counter_data: &[u8],
 ) -> Result<CardAnswer<'a>, CvcError> {
+    parse_card_answer(answer)?.verify(Some(root), today, challenge, counter_data)
+}
+
+/// The card's answer split into its parts, nothing verified yet ([`CardAnswerParts::verify`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CardAnswerParts<'a> {
+    /// The card's certificate.
+    pub cert: Certificate<'a>,
+    /// Its encoding (`7F21` TLV).
+    pub cert_bytes: &'a [u8],
+    ephemeral: &'a [u8],
+    lcs: u8,
+    body: &'a [u8],
+    signature: &'a [u8],
+}
+
+/// Splits the card's answer to EXTERNAL AUTHENTICATE.
+pub fn parse_card_answer(answer: &[u8]) -> Result<CardAnswerParts<'_>, CvcError> {
     let mut reader = Reader::new(answer);
     reader.expect(TAG_CERT)?;
     let cert_len = answer.len() - reader.remaining().len();
-    let cert = parse(answer.get(..cert_len).ok_or(CvcError::Malformed)?)?;
+    let cert_bytes = answer.get(..cert_len).ok_or(CvcError::Malformed)?;
+    let cert = parse(cert_bytes)?;
     let ephemeral = tlv::single(reader.expect(TAG_PUBKEY)?, TAG_POINT)?;
     let lcs = match reader.expect(TAG_LCS)? {
         [lcs] => *lcs,
@@ -500,16 +520,83 @@ pub fn verify_card_answer<'a>(
     if !reader.is_empty() || signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN {
         return Err(CvcError::Malformed);
     }
-    cert.verify(Role::Card, root, today)?;
-    let body = answer.get(..body_len).ok_or(CvcError::Malformed)?;
-    let digest = card_auth_digest(challenge, counter_data, body);
-    verify_prehash(&cert.verifying_key()?, &digest, signature)?;
-    Ok(CardAnswer {
+    Ok(CardAnswerParts {
         cert,
+        cert_bytes,
         ephemeral,
         lcs,
-        digest,
+        body: answer.get(..body_len).ok_or(CvcError::Malformed)?,
+        signature,
     })
+}
+
+/// Checks an ECDSA P-256 signature `r‖s` by the SEC1 public key over SHA-256 of the
+/// concatenated message parts: the p256 crate's by default ([`p256_check`]); a host may bring a
+/// faster implementation of the same check.
+pub type SignatureCheck<'f> = &'f dyn Fn(&[u8], &[&[u8]], &[u8]) -> bool;
+
+/// [`SignatureCheck`] with the p256 crate.
+pub fn p256_check(key: &[u8], parts: &[&[u8]], signature: &[u8]) -> bool {
+    VerifyingKey::from_sec1_bytes(key)
+        .ok()
+        .is_some_and(|key| verify_prehash(&key, &sha256(parts), signature).is_ok())
+}
+
+impl<'a> CardAnswerParts<'a> {
+    /// The card's ephemeral key as answered (SEC1, not yet checked: trust nothing derived from
+    /// it before [`Self::verify`]).
+    pub fn ephemeral(&self) -> &'a [u8] {
+        self.ephemeral
+    }
+
+    /// Verifies the answer: the card certificate's role and expiry on `today`, the root's
+    /// signature on it (`root`; `None` when the caller verified this very certificate against
+    /// the same root before), and the card key's signature over [`card_auth_digest`].
+    pub fn verify(
+        self,
+        root: Option<&VerifyingKey>,
+        today: Date,
+        challenge: &[u8],
+        counter_data: &[u8],
+    ) -> Result<CardAnswer<'a>, CvcError> {
+        let root = root.map(|r| r.to_encoded_point(false));
+        let root = root.as_ref().map(|r| r.as_bytes());
+        self.verify_with(root, today, challenge, counter_data, &p256_check)
+    }
+
+    /// [`Self::verify`] with the root as SEC1 bytes and the signatures checked by `check`.
+    pub fn verify_with(
+        self,
+        root: Option<&[u8]>,
+        today: Date,
+        challenge: &[u8],
+        counter_data: &[u8],
+        check: SignatureCheck<'_>,
+    ) -> Result<CardAnswer<'a>, CvcError> {
+        if self.cert.role != Role::Card {
+            return Err(CvcError::WrongRole);
+        }
+        if let Some(root) = root {
+            if !check(root, &[self.cert.body], self.cert.signature) {
+                return Err(CvcError::BadSignature);
+            }
+        }
+        if self.cert.expiry < today {
+            return Err(CvcError::Expired);
+        }
+        let counter = sha256(&[counter_data]);
+        let message = [CARD_AUTH_CONTEXT, challenge, &counter, self.body];
+        if !check(self.cert.public_key, &message, self.signature) {
+            return Err(CvcError::BadSignature);
+        }
+        let digest = sha256(&message);
+        Ok(CardAnswer {
+            cert: self.cert,
+            ephemeral: self.ephemeral,
+            lcs: self.lcs,
+            digest,
+        })
+    }
 }
 
 fn check_fields(fields: &CertificateFields<'_>) -> Result<(), CvcError> {
@@ -856,6 +943,29 @@ mod tests {
             encode_auth_data(&cert, &eph, &sign(&card, &auth_digest(&challenge, &eph))).unwrap();
         assert_eq!(
             verify_auth(&auth, root.verifying_key(), today, &challenge).err(),
+            Some(CvcError::WrongRole)
+        );
+        // The certificate's root signature checked before (`None`): role, expiry and the
+        // card's signature over this exchange are still checked.
+        fn parts(answer: &[u8]) -> CardAnswerParts<'_> {
+            parse_card_answer(answer).unwrap()
+        }
+        let later = Date::from_ymd(2046, 4, 1).unwrap();
+        assert!(parts(&ok).verify(None, today, &challenge, &data).is_ok());
+        assert_eq!(
+            parts(&ok).verify(None, later, &challenge, &data).err(),
+            Some(CvcError::Expired)
+        );
+        assert_eq!(
+            parts(&forged).verify(None, today, &challenge, &data).err(),
+            Some(CvcError::BadSignature)
+        );
+        assert_eq!(
+            parts(&ok).verify(None, today, &[8u8; 16], &data).err(),
+            Some(CvcError::BadSignature)
+        );
+        assert_eq!(
+            parts(&role).verify(None, today, &challenge, &data).err(),
             Some(CvcError::WrongRole)
         );
         // Truncated or with trailing bytes.

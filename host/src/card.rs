@@ -200,6 +200,66 @@ fn never_protected(cmd: &Command) -> bool {
     })
 }
 
+/// The card certificates this process has verified against a root (SHA-256 of root ‖
+/// certificate): a counter authenticates the same card two or three times an operation, and the
+/// root's signature on its certificate need not be checked again. Role, expiry and the card's
+/// signature over each exchange always are.
+fn verified_card_certificates() -> &'static std::sync::Mutex<std::collections::HashSet<[u8; 32]>> {
+    static VERIFIED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>> =
+        std::sync::OnceLock::new();
+    VERIFIED.get_or_init(Default::default)
+}
+
+/// At most this many verified card certificates are remembered.
+const VERIFIED_CERTIFICATES: usize = 1024;
+
+/// [`juki_card::cvc::SignatureCheck`] with `ring`: the counter's host checks two signatures at
+/// every authentication, and ring's P-256 is several times faster than the p256 crate's
+/// (docs/performance.md). The card core keeps the p256 crate (no_std, no alloc).
+fn ring_check(key: &[u8], parts: &[&[u8]], signature: &[u8]) -> bool {
+    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
+        .verify(&parts.concat(), signature)
+        .is_ok()
+}
+
+/// [`juki_card::cvc::verify_card_answer`], the root's signature on the card's certificate
+/// checked once per process ([`verified_card_certificates`]), the signatures by [`ring_check`].
+fn verify_card_answer<'a>(
+    answer: &'a [u8],
+    root: &VerifyingKey,
+    today: crate::date::Date,
+    challenge: &[u8],
+    counter_data: &[u8],
+) -> std::result::Result<juki_card::cvc::CardAnswer<'a>, juki_card::cvc::CvcError> {
+    use sha2::{Digest, Sha256};
+    let parts = juki_card::cvc::parse_card_answer(answer)?;
+    let id: [u8; 32] = Sha256::new()
+        .chain_update(sec1_uncompressed(root))
+        .chain_update(parts.cert_bytes)
+        .finalize()
+        .into();
+    let cache = verified_card_certificates();
+    let known = cache.lock().map(|set| set.contains(&id)).unwrap_or(false);
+    let root = sec1_uncompressed(root);
+    let verified = parts.verify_with(
+        (!known).then_some(root.as_slice()),
+        today,
+        challenge,
+        counter_data,
+        &ring_check,
+    )?;
+    if !known {
+        if let Ok(mut set) = cache.lock() {
+            if set.len() >= VERIFIED_CERTIFICATES {
+                set.clear();
+            }
+            set.insert(id);
+        }
+    }
+    Ok(verified)
+}
+
 /// What a card's answer to the mutual authentication failed on, for the clerk.
 fn card_auth_failure(e: juki_card::cvc::CvcError) -> String {
     use juki_card::cvc::CvcError;
@@ -554,14 +614,18 @@ impl<T: Transport> JukiCard<T> {
                 challenge.len()
             )));
         }
-        // The ephemeral key with the generator table (crate::generator).
-        let scalar = zeroize::Zeroizing::new(juki_card::keys::generate(&mut rand_core::OsRng));
-        let counter_key = juki_card::keys::public_key(&scalar, Some(crate::generator::table()))
-            .map_err(|e| Error::Crypto(format!("ephemeral key: {e:?}")))?;
-        let secret =
-            Option::<p256::NonZeroScalar>::from(p256::NonZeroScalar::from_repr((*scalar).into()))
-                .map(zeroize::Zeroizing::new)
-                .ok_or_else(|| Error::Crypto("ephemeral key".into()))?;
+        // The ephemeral key agreement with ring (see `ring_check`): its private key never
+        // leaves ring and is gone after the agreement.
+        let ephemeral = ring::agreement::EphemeralPrivateKey::generate(
+            &ring::agreement::ECDH_P256,
+            &ring::rand::SystemRandom::new(),
+        )
+        .map_err(|_| Error::Crypto("ephemeral key".into()))?;
+        let counter_key: [u8; sm::POINT_LEN] = ephemeral
+            .compute_public_key()
+            .ok()
+            .and_then(|k| k.as_ref().try_into().ok())
+            .ok_or_else(|| Error::Crypto("ephemeral key".into()))?;
         let data = cred.authenticate(&challenge, &counter_key)?;
         let le = if self.t.supports_extended_length() {
             apdu::EXTENDED_MAX_LE
@@ -581,32 +645,26 @@ impl<T: Transport> JukiCard<T> {
             other => other?,
         };
         let today = crate::date::today()?;
-        let card =
-            juki_card::cvc::verify_card_answer(&answer, cred.root(), today, &challenge, &data)
-                .map_err(|e| Error::CardNotAuthenticated(card_auth_failure(e)))?;
+        let card = verify_card_answer(&answer, cred.root(), today, &challenge, &data)
+            .map_err(|e| Error::CardNotAuthenticated(card_auth_failure(e)))?;
         let lifecycle = lifecycle_from_lcs(card.lcs).ok_or_else(|| {
             Error::CardNotAuthenticated(format!("unknown life cycle status {:02X}", card.lcs))
         })?;
         // `verify_card_answer` checked the serial's characters (A–Z 0–9 -).
         let serial = String::from_utf8_lossy(card.cert.holder).into_owned();
-        let card_key = <[u8; sm::POINT_LEN]>::try_from(card.ephemeral)
-            .ok()
-            .and_then(|k| p256::PublicKey::from_sec1_bytes(&k).ok().map(|p| (k, p)));
-        let Some((card_key, card_point)) = card_key else {
-            return Err(Error::CardNotAuthenticated(
-                "its ephemeral key is not a P-256 point".into(),
-            ));
-        };
-        let shared = p256::ecdh::diffie_hellman(&*secret, card_point.as_affine());
+        let not_a_point =
+            || Error::CardNotAuthenticated("its ephemeral key is not a P-256 point".into());
+        let card_key =
+            <[u8; sm::POINT_LEN]>::try_from(card.ephemeral).map_err(|_| not_a_point())?;
+        let sm = ring::agreement::agree_ephemeral(
+            ephemeral,
+            &ring::agreement::UnparsedPublicKey::new(&ring::agreement::ECDH_P256, card_key),
+            |z| Session::derive(z, &challenge, &counter_key, &card_key, &card.digest),
+        )
+        .map_err(|_| not_a_point())?;
         let identity = CardIdentity { serial, lifecycle };
         self.session = Some(CounterSession {
-            sm: Session::derive(
-                shared.raw_secret_bytes(),
-                &challenge,
-                &counter_key,
-                &card_key,
-                &card.digest,
-            ),
+            sm,
             card: identity.clone(),
         });
         Ok(identity)

@@ -6,7 +6,6 @@ mod common;
 
 use common::world::{lines, today, world};
 
-use juki_host::card::JukiCard;
 use juki_host::counter::ops::JpkiRevocation;
 use juki_host::counter::{CounterDb, Operation, Session, UpdateRequest};
 use juki_host::date::Date;
@@ -15,9 +14,8 @@ use juki_host::jpki::cms::{self, SignOptions};
 use juki_host::jpki::{citizen, time as jtime, CertKind, JpkiError};
 use juki_host::pin_input::Pin;
 use juki_host::resident::MunicipalityCode;
-use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Transport;
-use juki_host::{Error, Result};
+use juki_host::Error;
 
 fn noon() -> i64 {
     jtime::start_of_day(today()) + 12 * 3600

@@ -14,6 +14,7 @@ use juki_host::pin_input::Pin;
 use juki_host::resident::{CardInfo, Change, ChangeInfo, FourInfo, MunicipalityCode, Sex};
 use juki_host::resident_code::ResidentCode;
 use juki_host::sim_transport::SimTransport;
+use juki_host::transport::Transport;
 use juki_host::Error;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
