@@ -76,6 +76,11 @@ impl Start {
 
 /// At most this many operations of one input are run.
 pub const MAX_OPS: usize = 512;
+/// At most this many of the harness's counter authentications, certifications and power
+/// cycles of one input are run (the rest are nothing): one byte each, they would otherwise let
+/// a short input run hundreds of P-256 operations and slow every execution down, while a few
+/// in a row reach every state they can.
+pub const MAX_HEAVY_OPS: usize = 8;
 
 /// One operation, borrowing its APDU from the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -422,6 +422,9 @@ pub struct Session<'a> {
     windows: Vec<u128>,
     /// APDUs sent so far.
     pub apdus: usize,
+    /// Counter authentications, certifications and power cycles run so far
+    /// ([`seq::MAX_HEAVY_OPS`]).
+    heavy: usize,
     /// Power cycles so far (power cuts included).
     pub cycles: usize,
 }
@@ -437,6 +440,7 @@ impl<'a> Session<'a> {
             scalars: snap.scalars.clone(),
             windows: snap.windows.clone(),
             apdus: 0,
+            heavy: 0,
             cycles: 0,
         })
     }
@@ -450,6 +454,7 @@ impl<'a> Session<'a> {
             scalars: Vec::new(),
             windows: Vec::new(),
             apdus: 0,
+            heavy: 0,
             cycles: 0,
         };
         s.add_scalars(scalars);
@@ -763,13 +768,20 @@ impl<'a> Session<'a> {
                 self.transmit_protected(apdu);
             }
             Op::Reset => self.reset(),
+            Op::CounterAuth | Op::CertifyCard | Op::PowerCycle
+                if self.heavy >= seq::MAX_HEAVY_OPS => {}
             Op::CounterAuth => {
+                self.heavy += 1;
                 self.counter_auth();
             }
             Op::CertifyCard => {
+                self.heavy += 1;
                 self.certify_card();
             }
-            Op::PowerCycle => self.power_cycle(),
+            Op::PowerCycle => {
+                self.heavy += 1;
+                self.power_cycle();
+            }
             Op::Tear { after, keep } => self.arm_tear(after, keep),
             Op::Nop => {}
         }
