@@ -327,6 +327,29 @@ impl Session {
 
     // ---- the host's half ----
 
+    /// The counter's half of the key agreement: the session from its ephemeral `secret` (whose
+    /// public key `counter_key` it sent) and the card's answer, verified before
+    /// ([`crate::cvc::verify_card_answer`]). A host without the p256 crate's ECDH derives
+    /// the same with [`Session::derive`].
+    pub fn agree(
+        secret: &p256::NonZeroScalar,
+        challenge: &[u8],
+        counter_key: &[u8; POINT_LEN],
+        card: &crate::cvc::CardAnswer<'_>,
+    ) -> Result<Session, SmError> {
+        let card_key =
+            <[u8; POINT_LEN]>::try_from(card.ephemeral).map_err(|_| SmError::Malformed)?;
+        let point = p256::PublicKey::from_sec1_bytes(&card_key).map_err(|_| SmError::Malformed)?;
+        let shared = p256::ecdh::diffie_hellman(secret, point.as_affine());
+        Ok(Session::derive(
+            shared.raw_secret_bytes(),
+            challenge,
+            counter_key,
+            &card_key,
+            &card.digest,
+        ))
+    }
+
     /// Protects a plain command: returns the protected CLA and writes the protected data field
     /// into `out` (send it with Le `00`, or extended `00 00`, for the protected response).
     pub fn wrap_command<const N: usize>(

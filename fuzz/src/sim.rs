@@ -310,18 +310,9 @@ fn agree(counter: &CounterAnswer, challenge: &[u8; 16], answer: &[u8]) -> sm::Se
                 hex::encode_upper(answer)
             )
         });
-    let card_point: [u8; sm::POINT_LEN] = card.ephemeral.try_into().expect("65-byte ephemeral key");
-    let card_key = p256::PublicKey::from_sec1_bytes(&card_point)
-        .expect("the card's ephemeral key is a P-256 point");
     let secret = p256::NonZeroScalar::try_from(&counter.secret[..]).expect("non-zero scalar");
-    let shared = p256::ecdh::diffie_hellman(secret, card_key.as_affine());
-    let session = sm::Session::derive(
-        shared.raw_secret_bytes(),
-        challenge,
-        &counter.point,
-        &card_point,
-        &card.digest,
-    );
+    let session = sm::Session::agree(&secret, challenge, &counter.point, &card)
+        .expect("the card's ephemeral key is a P-256 point");
     AGREED.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() >= MEMO_LIMIT {

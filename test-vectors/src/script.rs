@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use juki_card::apdu::CommandApdu;
 use juki_card::cvc::Role;
 use juki_card::sm::{self, Session};
-use p256::ecdh::EphemeralSecret;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -588,8 +587,8 @@ impl<'a> Runner<'a> {
             challenge = data.to_vec();
         }
         self.sm = None;
-        let ephemeral = EphemeralSecret::random(&mut OsRng);
-        let point = ephemeral.public_key().to_encoded_point(false);
+        let ephemeral = p256::NonZeroScalar::random(&mut OsRng);
+        let point = p256::PublicKey::from_secret_scalar(&ephemeral).to_encoded_point(false);
         let eph = point.as_bytes();
         let with = |cert: Vec<u8>, key: &p256::ecdsa::SigningKey| {
             keys::auth_data(&cert, key, &challenge, eph)
@@ -629,20 +628,11 @@ impl<'a> Runner<'a> {
                         hex::encode_upper(answer)
                     )
                 })?;
-            let card_key = <[u8; sm::POINT_LEN]>::try_from(card.ephemeral)
-                .map_err(|_| "the card's ephemeral key length".to_string())?;
-            let card_point = p256::PublicKey::from_sec1_bytes(&card_key)
-                .map_err(|_| "the card's ephemeral key is not a P-256 point".to_string())?;
             let counter_key = <[u8; sm::POINT_LEN]>::try_from(eph)
                 .map_err(|_| "ephemeral key length".to_string())?;
-            let shared = ephemeral.diffie_hellman(&card_point);
-            self.sm = Some(Session::derive(
-                shared.raw_secret_bytes(),
-                &challenge,
-                &counter_key,
-                &card_key,
-                &card.digest,
-            ));
+            let session = Session::agree(&ephemeral, &challenge, &counter_key, &card)
+                .map_err(|e| format!("the card's ephemeral key: {e:?}"))?;
+            self.sm = Some(session);
         }
         self.last = sw.to_vec();
         self.expect(want_sw)

@@ -199,17 +199,9 @@ fn agree(card: &mut TestCard, apdu: &[u8], answer: &[u8], s: u16) {
     let root = *Counter::new().root.verifying_key();
     let card = cvc::verify_card_answer(answer, &root, date(b"20270101"), &challenge, &data)
         .expect("the card's answer verifies");
-    let card_key: [u8; 65] = card.ephemeral.try_into().unwrap();
-    let card_point = p256::PublicKey::from_sec1_bytes(&card_key).unwrap();
-    let shared = p256::ecdh::diffie_hellman(ephemeral(&challenge), card_point.as_affine());
     let counter_key: [u8; 65] = auth.ephemeral.try_into().unwrap();
-    host.sm = Some(Session::derive(
-        shared.raw_secret_bytes(),
-        &challenge,
-        &counter_key,
-        &card_key,
-        &card.digest,
-    ));
+    host.sm =
+        Some(Session::agree(&ephemeral(&challenge), &challenge, &counter_key, &card).unwrap());
 }
 
 fn protected(card: &mut TestCard, session: Session, c: &CommandApdu<'_>) -> (Vec<u8>, u16) {
