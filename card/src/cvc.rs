@@ -427,17 +427,37 @@ pub struct AuthData<'a> {
     pub signature: &'a [u8],
 }
 
-/// Splits EXTERNAL AUTHENTICATE data into the certificate, the ephemeral key and the signature.
-pub fn parse_auth_data(data: &[u8]) -> Result<AuthData<'_>, CvcError> {
+/// The opening of both messages of the mutual authentication: (certificate, its encoding, the
+/// ephemeral key, the reader at what follows).
+type Opening<'a> = (Certificate<'a>, &'a [u8], &'a [u8], Reader<'a>);
+
+/// Reads the certificate and the ephemeral key that open both messages.
+fn cert_and_key(data: &[u8]) -> Result<Opening<'_>, CvcError> {
     let mut reader = Reader::new(data);
     reader.expect(TAG_CERT)?;
     let cert_len = data.len() - reader.remaining().len();
-    let cert = parse(data.get(..cert_len).ok_or(CvcError::Malformed)?)?;
+    let cert_bytes = data.get(..cert_len).ok_or(CvcError::Malformed)?;
+    let cert = parse(cert_bytes)?;
     let ephemeral = tlv::single(reader.expect(TAG_PUBKEY)?, TAG_POINT)?;
-    let signature = reader.expect(TAG_SIGNATURE)?;
-    if !reader.is_empty() || signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN {
+    if ephemeral.len() != PUBLIC_KEY_LEN {
         return Err(CvcError::Malformed);
     }
+    Ok((cert, cert_bytes, ephemeral, reader))
+}
+
+/// The signature that closes a message; nothing may follow it.
+fn final_signature<'a>(reader: &mut Reader<'a>) -> Result<&'a [u8], CvcError> {
+    let signature = reader.expect(TAG_SIGNATURE)?;
+    if !reader.is_empty() || signature.len() != SIGNATURE_LEN {
+        return Err(CvcError::Malformed);
+    }
+    Ok(signature)
+}
+
+/// Splits EXTERNAL AUTHENTICATE data into the certificate, the ephemeral key and the signature.
+pub fn parse_auth_data(data: &[u8]) -> Result<AuthData<'_>, CvcError> {
+    let (cert, _, ephemeral, mut reader) = cert_and_key(data)?;
+    let signature = final_signature(&mut reader)?;
     Ok(AuthData {
         cert,
         ephemeral,
@@ -505,21 +525,13 @@ pub struct CardAnswerParts<'a> {
 
 /// Splits the card's answer to EXTERNAL AUTHENTICATE.
 pub fn parse_card_answer(answer: &[u8]) -> Result<CardAnswerParts<'_>, CvcError> {
-    let mut reader = Reader::new(answer);
-    reader.expect(TAG_CERT)?;
-    let cert_len = answer.len() - reader.remaining().len();
-    let cert_bytes = answer.get(..cert_len).ok_or(CvcError::Malformed)?;
-    let cert = parse(cert_bytes)?;
-    let ephemeral = tlv::single(reader.expect(TAG_PUBKEY)?, TAG_POINT)?;
+    let (cert, cert_bytes, ephemeral, mut reader) = cert_and_key(answer)?;
     let lcs = match reader.expect(TAG_LCS)? {
         [lcs] => *lcs,
         _ => return Err(CvcError::Malformed),
     };
     let body_len = answer.len() - reader.remaining().len();
-    let signature = reader.expect(TAG_SIGNATURE)?;
-    if !reader.is_empty() || signature.len() != SIGNATURE_LEN || ephemeral.len() != PUBLIC_KEY_LEN {
-        return Err(CvcError::Malformed);
-    }
+    let signature = final_signature(&mut reader)?;
     Ok(CardAnswerParts {
         cert,
         cert_bytes,
