@@ -173,23 +173,8 @@ fn missing_reader_is_a_clear_error() {
 #[test]
 fn a_supervisor_unlocks_an_operator() {
     let dir = tempfile::tempdir().unwrap();
-    let (root, counter) = (dir.path().join("root"), dir.path().join("cred"));
-    ok(juki(&["authority", "init", "--dir", s(&root)], ""));
-    ok(juki(
-        &[
-            "authority",
-            "certify",
-            "--root",
-            s(&root),
-            "--municipality",
-            "271004",
-            "--name",
-            "大阪市",
-            "--out",
-            s(&counter),
-        ],
-        "",
-    ));
+    let counter = dir.path().join("cred");
+    common::root_and_counter(dir.path(), "271004", "大阪市", juki);
     let data = dir.path().join("counter-data");
     let counter_cmd = |args: &[&str], stdin: &str| {
         juki(

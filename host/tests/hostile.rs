@@ -25,28 +25,7 @@ use juki_host::{Error, Result};
 /// Another issued card of the same world: JK-0010, of 住基 次郎 (PINs 2580, 1357, JUKI2026).
 fn second_card(w: &World) -> PathBuf {
     let image = w.image.with_file_name("second.img");
-    let mut card = JukiCard::new(SimTransport::create(&image).unwrap());
-    w.root.manufacture(&mut card, "JK-0010", today()).unwrap();
-    let req = IssueRequest {
-        name: "住基 次郎".into(),
-        address: "東京都千代田区永田町1-7-1".into(),
-        birth: Date::from_ymd(1975, 5, 5).unwrap(),
-        sex: Sex::Male,
-        photo: false,
-        serial: None,
-        representative: None,
-        stay_until: None,
-        resident_code: None,
-    };
-    w.session()
-        .issue(
-            &mut card,
-            &w.cred,
-            &req,
-            &mut lines("2580\n1357\nJUKI2026\n"),
-            &mut |_| Ok(true),
-        )
-        .unwrap();
+    w.issue_card(&image, "JK-0010", "住基 次郎", "東京都千代田区永田町1-7-1");
     image
 }
 

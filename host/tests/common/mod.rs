@@ -66,6 +66,16 @@ pub fn fails(out: Output, code: i32, message: &str) -> String {
 /// The national root in `dir/root` (`juki authority init`) and the counter credential of
 /// 千代田区 (131016) certified by it in `dir/cred`, each run through `juki`.
 pub fn root_and_chiyoda(dir: &Path, juki: impl Fn(&[&str], &str) -> Output) {
+    root_and_counter(dir, "131016", "千代田区", juki);
+}
+
+/// [`root_and_chiyoda`] for the counter of municipality `code`, `name`.
+pub fn root_and_counter(
+    dir: &Path,
+    code: &str,
+    name: &str,
+    juki: impl Fn(&[&str], &str) -> Output,
+) {
     let root = dir.join("root");
     ok(juki(&["authority", "init", "--dir", path_str(&root)], ""));
     ok(juki(
@@ -75,9 +85,9 @@ pub fn root_and_chiyoda(dir: &Path, juki: impl Fn(&[&str], &str) -> Output) {
             "--root",
             path_str(&root),
             "--municipality",
-            "131016",
+            code,
             "--name",
-            "千代田区",
+            name,
             "--out",
             path_str(&dir.join("cred")),
         ],

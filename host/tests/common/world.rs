@@ -73,33 +73,47 @@ pub fn world() -> World {
         ca_dir,
         _dir: dir,
     };
-    let mut card = JukiCard::new(SimTransport::create(&w.image).unwrap());
-    w.root.manufacture(&mut card, "JK-0009", today()).unwrap();
-    let req = IssueRequest {
-        name: "住基 一郎".into(),
-        address: "東京都千代田区千代田1-1".into(),
-        birth: Date::from_ymd(1980, 1, 2).unwrap(),
-        sex: Sex::Male,
-        photo: false,
-        serial: Some("JK-0009".into()),
-        representative: None,
-        stay_until: None,
-        resident_code: None,
-    };
-    let issued = w
-        .session()
-        .issue(
-            &mut card,
-            &w.cred,
-            &req,
-            &mut lines("2580\n1357\nJUKI2026\n"),
-            &mut |_| Ok(true),
-        )
-        .unwrap();
+    let image = w.image.clone();
+    let issued = w.issue_card(&image, "JK-0009", "住基 一郎", "東京都千代田区千代田1-1");
     assert_eq!(
         issued.preview.card.expires,
         Date::from_ymd(2036, 4, 1).unwrap(),
         "a card is valid 10 years"
     );
     w
+}
+
+impl World {
+    /// Manufactures a blank card image `image` as card `serial` and issues it at this world's
+    /// counter to a new resident (born 1980-01-02, male; PINs 2580, 1357, JUKI2026).
+    pub fn issue_card(
+        &self,
+        image: &std::path::Path,
+        serial: &str,
+        name: &str,
+        address: &str,
+    ) -> juki_host::counter::ops::Issued {
+        let mut card = JukiCard::new(SimTransport::create(image).unwrap());
+        self.root.manufacture(&mut card, serial, today()).unwrap();
+        let req = IssueRequest {
+            name: name.into(),
+            address: address.into(),
+            birth: Date::from_ymd(1980, 1, 2).unwrap(),
+            sex: Sex::Male,
+            photo: false,
+            serial: Some(serial.into()),
+            representative: None,
+            stay_until: None,
+            resident_code: None,
+        };
+        self.session()
+            .issue(
+                &mut card,
+                &self.cred,
+                &req,
+                &mut lines("2580\n1357\nJUKI2026\n"),
+                &mut |_| Ok(true),
+            )
+            .unwrap()
+    }
 }
