@@ -6,9 +6,9 @@
 #   1. cargo bench -p juki-card --bench card    the card core alone (criterion)
 #   2. cargo bench -p juki-card --bench memory  RAM, stack of one command, persistent state
 #   3. scripts/chip-size.sh                     code size of the card core for a Cortex-M chip
-#   4. cargo bench -p juki-host --bench e2e     the floors and every operation in-process and
+#   4. cargo bench -p juki-cli --bench e2e     the floors and every operation in-process and
 #                                               through pcscd + vpcd (criterion)
-#   5. cargo bench -p juki-host --bench cli     whole `juki` commands as processes
+#   5. cargo bench -p juki-cli --bench cli     whole `juki` commands as processes
 #   6. the perf_report example                  docs/performance.md (`--check`: exit 1 when an
 #                                               operation is over 1.5 × its floor)
 # Arguments go to perf_report (e.g. --check). Takes about five minutes; nothing is asserted on
@@ -53,8 +53,8 @@ cargo bench -p juki-card --bench memory
 say "3. the card core's code size on a chip"
 scripts/chip-size.sh
 say "4. end to end: in-process and through pcscd + vpcd, with the floors (criterion)"
-cargo bench -p juki-host --bench e2e
+cargo bench -p juki-cli --bench e2e
 say "5. whole juki commands"
-cargo bench -p juki-host --bench cli
+cargo bench -p juki-cli --bench cli
 say "6. docs/performance.md"
-cargo run --release -q -p juki-host --example perf_report -- "$@"
+cargo run --release -q -p juki-cli --example perf_report -- "$@"

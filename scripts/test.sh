@@ -7,7 +7,8 @@
 #      of the JPKI signatures;
 #   2. adds the rustup target thumbv7em-none-eabihf (and rustfmt/clippy) if missing;
 #   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings: the benchmarks
-#      too), cargo doc (-D warnings), and builds the card core for thumbv7em-none-eabihf with no
+#      too), cargo doc (-D warnings), the middleware's dependencies (no SQLite, clap or CA), and
+#      builds the card core for thumbv7em-none-eabihf with no
 #      default features, also linked as a bare-metal image (chip/, docs/performance.md);
 #   4. starts its own pcscd (or reuses a running one) and waits until vpcd listens;
 #   5. cargo test --workspace with JUKI_PCSC=1 (tests that need PC/SC fail if it is missing);
@@ -96,6 +97,10 @@ say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 say "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+say "layers: the middleware (juki-host) links no database, argument parser or CA"
+forbidden=$(cargo tree -p juki-host -e normal --prefix none --quiet |
+    grep -E '^(rusqlite|clap|x509-cert|cms|argon2|juki-jpki|juki-counter|juki-cli) ' || true)
+[ -z "$forbidden" ] || die "juki-host depends on: $forbidden"
 say "cargo fmt --check and cargo clippy of the fuzz crate (fuzz/, its own workspace)"
 cargo fmt --manifest-path fuzz/Cargo.toml --check
 CARGO_TARGET_DIR=fuzz/target cargo clippy --manifest-path fuzz/Cargo.toml --no-default-features \

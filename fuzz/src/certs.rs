@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use juki_host::jpki::{auth, cms, profile, validate, CertKind};
+use juki_jpki::{auth, cms, profile, validate, CertKind};
 use juki_host::resident::FourInfo;
 use x509_cert::crl::CertificateList;
 use x509_cert::der::Encode;

@@ -23,9 +23,9 @@ use juki_host::authority::CounterCredential;
 use juki_host::card::{self, JpkiFiles, JukiCard, KeyKind, Personalisation};
 use juki_host::date::Date;
 use juki_host::error::{Error, Result};
-use juki_host::jpki::{auth, citizen, cms, validate};
+use juki_jpki::{auth, citizen, cms, validate};
 use juki_host::pin::PinKind;
-use juki_host::pin_input::Pin;
+use juki_host::pin::Pin;
 use juki_host::resident::{
     CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex, CHANGES_CAPACITY, INFO_CAPACITY,
 };
@@ -423,7 +423,7 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
             let _ = card.issue_jpki(cred, SERIAL, |_keys| {
                 // The fixture certificates as they are (the card does not parse them).
                 let [sign, sign_ca, auth, auth_ca] = certs::CERT_FILES.map(<[u8]>::to_vec);
-                Ok(JpkiFiles {
+                Ok::<_, Error>(JpkiFiles {
                     sign,
                     sign_ca,
                     auth,

@@ -164,7 +164,7 @@ fn host_seeds_hold_real_card_answers() {
 #[test]
 fn the_genuine_artefacts_pass_the_checks_the_target_makes() {
     use juki_fuzz::certs::{fixtures, CHALLENGE, CHECK_AT, DOCUMENT};
-    use juki_host::jpki::{auth, cms, validate, CertKind};
+    use juki_jpki::{auth, cms, validate, CertKind};
     let f = fixtures();
     validate::check_certificate(&f.sign, CertKind::Sign, &f.sign_ca, Some(&f.crls), CHECK_AT)
         .expect("signing certificate");

@@ -26,9 +26,9 @@ use juki_fuzz::seq::{self, OwnedOp, Start};
 use juki_fuzz::sim::{self, command, power_on};
 use juki_fuzz::{certs, vpcd};
 use juki_host::card::{JpkiFiles, JukiCard};
-use juki_host::jpki::ca::{cert_pem, crl_pem, CertRequest, JpkiCa, RevocationReason};
-use juki_host::jpki::{citizen, cms, validate, CertKind};
-use juki_host::pin_input::Pin;
+use juki_jpki::ca::{cert_pem, crl_pem, CertRequest, JpkiCa, RevocationReason};
+use juki_jpki::{citizen, cms, validate, CertKind};
+use juki_host::pin::Pin;
 use juki_reader_sim::vpcd::write_frame;
 use juki_test_vectors::{keys, parse_bytes, strip_comment, TRANSCRIPTS};
 use x509_cert::der::Encode;
@@ -640,7 +640,7 @@ fn host_world() -> HostWorld {
                 .expect("certificate");
             cert.to_der().expect("DER")
         };
-        Ok(JpkiFiles {
+        Ok::<_, juki_host::Error>(JpkiFiles {
             sign: issue(CertKind::Sign, &keys.sign),
             sign_ca: ca.ca_certificate(CertKind::Sign).to_der().expect("DER"),
             auth: issue(CertKind::Auth, &keys.auth),

@@ -1,0 +1,461 @@
+//! The card's operations end to end from the host library: in-process (the simulator in the
+//! same process) and through the real PC/SC stack (pcscd + vpcd, the card served by
+//! `juki_reader_sim::VpcdServer`), with the floors measured in the same run:
+//!
+//! - transport: a trivial echo APDU's round trip through pcscd + vpcd, to an echo card in the
+//!   second virtual reader (no card core behind it);
+//! - the card's own time: what the served card spent on the operation's APDUs (card core and
+//!   the save of its image), counted by the server;
+//! - the signature: `openssl speed ecdsap256` on this machine.
+//!
+//! Floor of an operation = APDUs × echo round trip + the card's time. Results go to
+//! `target/juki-perf/e2e.json`; `scripts/bench.sh` turns them into docs/performance.md.
+//! Without pcscd the PC/SC part is skipped (it fails with JUKI_PCSC=1).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::pcsc::{card_present, pcsc_or_skip, wait_until, Served};
+use common::world::{lines, today, world, World};
+use criterion::{black_box, Criterion};
+use juki_cli::pin_input::Pin;
+use juki_host::card::{JpkiFiles, JukiCard, Personalisation};
+use juki_host::pcsc_transport::PcscTransport;
+use juki_host::pin::{App, PinKind};
+use juki_host::sim_transport::SimTransport;
+use juki_host::transport::{Recording, Transport};
+use juki_jpki::cms::SignOptions;
+use juki_jpki::{citizen, time as jtime};
+use juki_reader_sim::server::{
+    CardStats, FIRST_READER_NAME, SECOND_READER_NAME, SECOND_READER_PORT,
+};
+use juki_reader_sim::vpcd::{self, Message};
+use sha2::{Digest, Sha256};
+
+/// The operations measured, in the order of the table.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Verify,
+    ReadResident,
+    SignHash,
+    ReadCertificates,
+    SignDocument,
+    CounterAuthenticate,
+    IssueCertificates,
+}
+
+impl Op {
+    const ALL: [Op; 7] = [
+        Op::Verify,
+        Op::ReadResident,
+        Op::SignHash,
+        Op::ReadCertificates,
+        Op::SignDocument,
+        Op::CounterAuthenticate,
+        Op::IssueCertificates,
+    ];
+
+    fn id(self) -> &'static str {
+        match self {
+            Op::Verify => "verify",
+            Op::ReadResident => "read_resident",
+            Op::SignHash => "sign_hash",
+            Op::ReadCertificates => "read_certificates",
+            Op::SignDocument => "sign_document",
+            Op::CounterAuthenticate => "counter_authenticate",
+            Op::IssueCertificates => "issue_certificates",
+        }
+    }
+}
+
+/// What the operations need: PINs, a document, the counter, the certificates to write back.
+struct Ctx {
+    juki_pin: Pin,
+    password: Pin,
+    hash: [u8; 32],
+    document: Vec<u8>,
+    files: JpkiFiles,
+    world: World,
+}
+
+fn run<T: Transport>(op: Op, card: &mut JukiCard<T>, ctx: &Ctx) {
+    match op {
+        Op::Verify => card.verify_pin(PinKind::Juki, &ctx.juki_pin).unwrap(),
+        Op::ReadResident => {
+            black_box(card.read_resident(&ctx.juki_pin).unwrap());
+        }
+        Op::SignHash => {
+            black_box(card.sign_hash(&ctx.hash, &ctx.password).unwrap());
+        }
+        Op::ReadCertificates => {
+            black_box(citizen::auth_certificates(card).unwrap());
+        }
+        Op::SignDocument => {
+            let options = SignOptions {
+                attached: false,
+                signing_time: jtime::start_of_day(today()),
+            };
+            black_box(citizen::sign_document(card, &ctx.password, &ctx.document, options).unwrap());
+        }
+        Op::CounterAuthenticate => {
+            black_box(
+                card.exclusive(|c| {
+                    c.select_app(App::Juki)?;
+                    c.counter_authenticate(&ctx.world.cred)
+                })
+                .unwrap(),
+            );
+        }
+        // The card's part of 電子証明書の発行: both key pairs generated on the card, the
+        // certificates written (the CA's part, certifying, is left out: the same files again).
+        Op::IssueCertificates => {
+            black_box(
+                card.issue_jpki(&ctx.world.cred, "JK-0009", |_| {
+                    Ok::<_, juki_host::Error>(ctx.files.clone())
+                })
+                .unwrap(),
+            );
+        }
+    }
+}
+
+/// Per operation, sample by sample (each batch of runs criterion times, warm-up included):
+/// `[our time ns, runs, APDUs, card's time ns, echo round trip ns]`, all of the same runs, so
+/// that each sample's ratio compares like with like and the report takes their median.
+type Samples = BTreeMap<&'static str, Vec<[f64; 5]>>;
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args()
+}
+
+/// Round trips of the echo card timed after each sample, for that sample's floor.
+const ECHOES_PER_SAMPLE: u32 = 4;
+
+/// Benchmarks every operation on `card`, as `{prefix}/{op}`. Through PC/SC (`pcsc`: the served
+/// card and the echo card's connection) it also tallies each sample's APDUs and card's time,
+/// and times a few echo round trips right after it: each sample's floor is measured with it.
+fn bench_ops<T: Transport>(
+    c: &mut Criterion,
+    prefix: &str,
+    card: &mut JukiCard<T>,
+    ctx: &Ctx,
+    pcsc: Option<(&Served, &RefCell<PcscTransport>)>,
+    samples: &RefCell<Samples>,
+) {
+    for op in Op::ALL {
+        run(op, card, ctx); // fails loudly before anything is measured
+        c.bench_function(&format!("{prefix}/{}", op.id()), |b| {
+            b.iter_custom(|iters| {
+                let before = pcsc.map(|(served, _)| served.card_stats());
+                let started = Instant::now();
+                for _ in 0..iters {
+                    run(op, card, ctx);
+                }
+                let took = started.elapsed();
+                if let (Some((served, echo)), Some(before)) = (pcsc, before) {
+                    let used = served.card_stats() - before;
+                    let mut echo = echo.borrow_mut();
+                    let timed = Instant::now();
+                    for _ in 0..ECHOES_PER_SAMPLE {
+                        echo.transmit(black_box(&ECHO)).unwrap();
+                    }
+                    let echo_rtt = timed.elapsed() / ECHOES_PER_SAMPLE;
+                    samples.borrow_mut().entry(op.id()).or_default().push([
+                        took.as_nanos() as f64,
+                        iters as f64,
+                        used.apdus as f64,
+                        used.busy.as_nanos() as f64,
+                        echo_rtt.as_nanos() as f64,
+                    ]);
+                }
+                took
+            })
+        });
+    }
+}
+
+/// APDUs of each operation in-process (the same host code as through PC/SC).
+fn count_apdus(ctx: &Ctx, image: &Path) -> BTreeMap<&'static str, usize> {
+    let mut card = JukiCard::new(Recording::new(SimTransport::open(image).unwrap()));
+    Op::ALL
+        .iter()
+        .map(|&op| {
+            run(op, &mut card, ctx);
+            (op.id(), card.transport().take().len())
+        })
+        .collect()
+}
+
+/// An echo card in "Virtual PCD 00 01": answers every APDU with its own bytes and `9000` at
+/// once. Its round trip is the transport's floor.
+struct Echo {
+    stop: Arc<AtomicBool>,
+    /// The live connection, shut down by `drop` to end the thread's blocking read.
+    stream: Arc<Mutex<Option<TcpStream>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Echo {
+    fn start() -> Echo {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stream = Arc::new(Mutex::new(None));
+        let (flag, slot) = (Arc::clone(&stop), Arc::clone(&stream));
+        let thread = std::thread::spawn(move || {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, SECOND_READER_PORT));
+            while !flag.load(Ordering::SeqCst) {
+                let Ok(mut conn) = TcpStream::connect(addr) else {
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
+                vpcd::configure_socket(&conn).unwrap();
+                *slot.lock().unwrap() = conn.try_clone().ok();
+                let mut body = Vec::new();
+                while let Ok(true) = vpcd::read_socket_frame(&mut conn, &mut body) {
+                    let answer = match Message::parse(&body) {
+                        Message::GetAtr => juki_reader_sim::ATR.to_vec(),
+                        Message::Apdu(apdu) => [apdu, &[0x90, 0x00]].concat(),
+                        Message::PowerOn | Message::PowerOff | Message::Reset => continue,
+                        _ => vec![0x67, 0x00],
+                    };
+                    if vpcd::write_frame(&mut conn, &answer).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Echo {
+            stop,
+            stream,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(conn) = self.stream.lock().unwrap().as_ref() {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The trivial echo APDU.
+const ECHO: [u8; 4] = [0x00, 0x00, 0x00, 0x00];
+
+/// The echo card in its reader, and a connection to it.
+fn echo_card() -> (Echo, PcscTransport) {
+    let echo = Echo::start();
+    wait_until("pcscd sees the echo card", || {
+        card_present(SECOND_READER_NAME)
+    });
+    let mut t = PcscTransport::connect(Some(SECOND_READER_NAME)).unwrap();
+    assert_eq!(t.transmit(&ECHO).unwrap(), [0, 0, 0, 0, 0x90, 0x00]);
+    (echo, t)
+}
+
+fn bench_echo(c: &mut Criterion, t: &mut PcscTransport) {
+    c.bench_function("floor/echo", |b| {
+        b.iter(|| t.transmit(black_box(&ECHO)).unwrap())
+    });
+    // An empty PC/SC transaction (begin and end, no APDU): what an operation's exclusive
+    // access costs on top of its APDUs.
+    c.bench_function("floor/transaction", |b| {
+        b.iter(|| t.exclusive(&mut |_| Ok(())).unwrap())
+    });
+    // A certificate's worth of data back (extended APDU of 2 KB).
+    let mut big = vec![0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00];
+    big.extend(vec![0xAB; 2048]);
+    assert_eq!(t.transmit(&big).unwrap().len(), big.len() + 2);
+    c.bench_function("floor/echo_2k", |b| {
+        b.iter(|| t.transmit(black_box(&big)).unwrap())
+    });
+}
+
+/// `openssl speed ecdsap256`: signatures a second on this machine.
+fn openssl_sign_per_second() -> Option<f64> {
+    let out = std::process::Command::new("openssl")
+        .args(["speed", "-seconds", "3", "ecdsap256"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("nistp256"))?;
+    // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  13000.0": sign/s, verify/s.
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    numbers.get(numbers.len().checked_sub(2)?).copied()
+}
+
+/// Personalisation (issuing a card at the counter), which needs a new initialised card each
+/// time: timed by hand, `runs` times; returns the mean and (through PC/SC) the card's mean time
+/// over the same runs.
+fn time_personalise(
+    w: &World,
+    p: &Personalisation,
+    pcsc: bool,
+    runs: usize,
+) -> (Duration, CardStats) {
+    let mut times = Vec::new();
+    let mut stats = CardStats::default();
+    for i in 0..runs {
+        let image = w.image.with_file_name(format!("issue-{pcsc}-{i}.img"));
+        let mut card = JukiCard::new(SimTransport::create(&image).unwrap());
+        w.root
+            .manufacture(&mut card, &p.card.serial, common::world::today())
+            .unwrap();
+        drop(card);
+        if pcsc {
+            let mut served = Served::start(&image);
+            let mut card = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
+            let before = served.card_stats();
+            let started = Instant::now();
+            card.personalise(&w.cred, p).unwrap();
+            times.push(started.elapsed());
+            let used = served.card_stats() - before;
+            stats.apdus += used.apdus;
+            stats.busy += used.busy;
+            drop(card);
+            served.stop();
+        } else {
+            let mut card = JukiCard::new(SimTransport::open(&image).unwrap());
+            let started = Instant::now();
+            card.personalise(&w.cred, p).unwrap();
+            times.push(started.elapsed());
+        }
+    }
+    let n = u32::try_from(runs).unwrap();
+    let per_run = CardStats {
+        apdus: stats.apdus / u64::from(n),
+        busy: stats.busy / n,
+    };
+    (times.iter().sum::<Duration>() / n, per_run)
+}
+
+fn perf_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/juki-perf");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn main() {
+    let mut c = config();
+    let w = world();
+    w.session()
+        .jpki_issue(&mut w.card(), &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    let mut card = w.card();
+    let auth = citizen::auth_certificates(&mut card).unwrap();
+    let sign = citizen::sign_certificates(&mut card, &Pin::from("JUKI2026")).unwrap();
+    let record = card.read_resident(&Pin::from("2580")).unwrap();
+    let card_info = card.card_info().unwrap();
+    drop(card);
+    let personalisation = Personalisation {
+        code: record.code,
+        info: record.info,
+        changes: record.changes,
+        card: card_info,
+        juki_pin: Pin::from("2580"),
+        auth_pin: Pin::from("1357"),
+        sign_pin: Pin::from("JUKI2026"),
+    };
+    let ctx = Ctx {
+        juki_pin: Pin::from("2580"),
+        password: Pin::from("JUKI2026"),
+        hash: Sha256::digest(b"e-application").into(),
+        document: "電子申請書: 転出届\n".repeat(100).into_bytes(),
+        files: JpkiFiles {
+            sign: sign.cert_der,
+            sign_ca: sign.ca_der,
+            auth: auth.cert_der,
+            auth_ca: auth.ca_der,
+        },
+        world: w,
+    };
+    let w = &ctx.world;
+    // Issuing certificates replaces the keys (and the certificates no longer match them): each
+    // run below has its own copy of the card, and issuing comes last.
+    let copy = |name: &str| {
+        let path = w.image.with_file_name(name);
+        std::fs::copy(&w.image, &path).unwrap();
+        path
+    };
+    let (count_image, pcsc_image) = (copy("count.img"), copy("pcsc.img"));
+    let apdus = count_apdus(&ctx, &count_image);
+    let samples = RefCell::new(Samples::new());
+
+    // In-process: the host library and the card core in one process, no transport.
+    {
+        let mut card = w.card();
+        bench_ops(&mut c, "inprocess", &mut card, &ctx, None, &samples);
+    }
+    let runs = 8;
+    let (issue_inprocess, _) = time_personalise(w, &personalisation, false, runs);
+
+    let mut pcsc = serde_json::Map::new();
+    if pcsc_or_skip() {
+        let (echo_card, mut echo) = echo_card();
+        bench_echo(&mut c, &mut echo);
+        let mut served = Served::start(&pcsc_image);
+        let mut card = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
+        let echo = RefCell::new(echo);
+        bench_ops(
+            &mut c,
+            "pcsc",
+            &mut card,
+            &ctx,
+            Some((&served, &echo)),
+            &samples,
+        );
+        drop((card, echo, echo_card));
+        served.stop();
+        let (issue_pcsc, issue_stats) = time_personalise(w, &personalisation, true, runs);
+        pcsc.insert(
+            "personalise".into(),
+            serde_json::json!({
+                "mean_ns": issue_pcsc.as_nanos() as f64,
+                "apdus": issue_stats.apdus,
+                "card_ns": issue_stats.busy.as_nanos() as f64,
+                "runs": runs,
+            }),
+        );
+    }
+    c.final_summary();
+
+    let card_time: serde_json::Map<String, serde_json::Value> = samples
+        .borrow()
+        .iter()
+        .map(|(op, s)| ((*op).to_string(), serde_json::json!({ "samples": s })))
+        .collect();
+    let report = serde_json::json!({
+        "ops": Op::ALL.iter().map(|op| op.id()).collect::<Vec<_>>(),
+        "apdus_inprocess": apdus,
+        "pcsc_card": card_time,
+        "pcsc_personalise": pcsc,
+        "inprocess_personalise": {
+            "mean_ns": issue_inprocess.as_nanos() as f64,
+            "runs": runs,
+        },
+        "openssl_sign_per_s": openssl_sign_per_second(),
+    });
+    let path = perf_dir().join("e2e.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    eprintln!("wrote {}", path.display());
+}

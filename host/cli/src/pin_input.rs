@@ -1,0 +1,217 @@
+//! Reading PINs from the person at the keyboard — never from the command line, never logged.
+//!
+//! - Standard input is a terminal: the prompt goes to the terminal and the PIN is read from
+//!   `/dev/tty` without echo (`rpassword`). A new PIN is asked twice and must match.
+//! - Standard input is not a terminal (scripts, tests, the counter's batch tools): one PIN per
+//!   line from standard input, in the order asked; a new PIN is read once. Prompts still go to
+//!   standard error so a transcript shows what was asked.
+//!
+//! Every PIN lives in a [`Pin`], zeroized when dropped, and is never printed (`Debug` shows
+//! `Pin(***)`). (The standard library's stdin buffer may still hold the line; that memory is the
+//! process's own and is not logged.)
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use zeroize::{Zeroize, Zeroizing};
+
+pub use juki_host::pin::Pin;
+use juki_host::pin::{PinKind, PinSource};
+use juki_host::{Error, Result};
+
+enum Source {
+    Terminal,
+    Lines(Box<dyn BufRead>),
+}
+
+/// Asks for PINs, one after the other.
+pub struct PinPrompter {
+    source: Source,
+    /// Print the prompts of line input to standard error (not for a scripted demo).
+    show_prompts: bool,
+}
+
+impl PinPrompter {
+    /// From the terminal when standard input is one, else line by line from standard input.
+    pub fn from_stdin() -> PinPrompter {
+        if std::io::stdin().is_terminal() {
+            PinPrompter {
+                source: Source::Terminal,
+                show_prompts: true,
+            }
+        } else {
+            PinPrompter::from_lines(Box::new(std::io::BufReader::new(std::io::stdin())))
+        }
+    }
+
+    /// One PIN per line from `reader` (tests, scripts).
+    pub fn from_lines(reader: Box<dyn BufRead>) -> PinPrompter {
+        PinPrompter {
+            source: Source::Lines(reader),
+            show_prompts: true,
+        }
+    }
+
+    /// Secrets typed by a script (`juki demo`'s resident): one per line, prompts not shown.
+    pub fn scripted(lines: &str) -> PinPrompter {
+        PinPrompter {
+            source: Source::Lines(Box::new(std::io::Cursor::new(lines.to_string()))),
+            show_prompts: false,
+        }
+    }
+
+    /// Whether PINs come from a person at a terminal (then the CLI may also ask to confirm).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.source, Source::Terminal)
+    }
+
+    fn read(&mut self, prompt: &str) -> Result<Pin> {
+        match &mut self.source {
+            Source::Terminal => {
+                let line = Zeroizing::new(
+                    rpassword::prompt_password(prompt)
+                        .map_err(|e| Error::io("reading the PIN from the terminal", e))?,
+                );
+                Ok(Pin::new(
+                    line.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
+                ))
+            }
+            Source::Lines(reader) => {
+                if self.show_prompts {
+                    eprint!("{prompt}");
+                    let _ = std::io::stderr().flush();
+                }
+                let mut line = Zeroizing::new(String::new());
+                let n = reader
+                    .read_line(&mut line)
+                    .map_err(|e| Error::io("reading the PIN from standard input", e))?;
+                if self.show_prompts {
+                    eprintln!();
+                }
+                if n == 0 {
+                    return Err(Error::InvalidInput(
+                        "standard input ended before all PINs were given (one PIN per line)".into(),
+                    ));
+                }
+                let pin = Pin::new(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
+                line.zeroize();
+                Ok(pin)
+            }
+        }
+    }
+
+    /// Asks for a secret that is not a card PIN (an operator's password), with `prompt`.
+    pub fn ask_secret(&mut self, prompt: &str) -> Result<Pin> {
+        let secret = self.read(prompt)?;
+        if secret.as_bytes().is_empty() {
+            return Err(Error::InvalidInput("nothing entered".into()));
+        }
+        Ok(secret)
+    }
+
+    /// Asks for a new secret that is not a card PIN (an operator's password): at a terminal
+    /// twice, and the two entries must match; from standard input once.
+    pub fn ask_new_secret(&mut self, prompt: &str) -> Result<Pin> {
+        let secret = self.ask_secret(prompt)?;
+        if self.is_terminal() {
+            let again = self.read(&format!(
+                "{} again (確認のため再入力): ",
+                prompt.trim_end().trim_end_matches(':')
+            ))?;
+            if again != secret {
+                return Err(Error::InvalidInput(
+                    "the two entries differ (入力が一致しません); nothing was changed".into(),
+                ));
+            }
+        }
+        Ok(secret)
+    }
+
+    /// Asks for the current PIN `kind`.
+    pub fn ask(&mut self, kind: PinKind) -> Result<Pin> {
+        let pin = self.read(&format!("Enter the {kind}: "))?;
+        if pin.as_bytes().is_empty() {
+            return Err(Error::InvalidInput("no PIN entered".into()));
+        }
+        Ok(pin)
+    }
+
+    /// Asks for a new PIN `kind` and checks it against the rules (weak PINs refused, birth
+    /// `MMDD` when known). At a terminal: asked twice, and asked again (three rounds at most)
+    /// when it breaks a rule or the two entries differ. From standard input: read once.
+    pub fn ask_new(&mut self, kind: PinKind, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
+        let rounds = if self.is_terminal() { 3 } else { 1 };
+        let mut last_error = None;
+        for _ in 0..rounds {
+            let pin = self.read(&format!("New {kind}: "))?;
+            if let Err(e) = kind.check_new(pin.as_bytes(), birth_mmdd) {
+                if self.is_terminal() {
+                    eprintln!("{e}");
+                }
+                last_error = Some(e);
+                continue;
+            }
+            if self.is_terminal() {
+                let again = self.read(&format!("New {kind} again (確認のため再入力): "))?;
+                if again != pin {
+                    eprintln!("The two entries differ; please try again (入力が一致しません).");
+                    last_error = Some(Error::InvalidInput(
+                        "the two entries of the new PIN differ".into(),
+                    ));
+                    continue;
+                }
+            }
+            return Ok(pin);
+        }
+        Err(last_error.unwrap_or_else(|| Error::InvalidInput("no PIN entered".into())))
+    }
+}
+
+impl PinSource for PinPrompter {
+    fn pin(&mut self, kind: PinKind) -> Result<Pin> {
+        self.ask(kind)
+    }
+
+    fn new_pin(&mut self, kind: PinKind, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
+        self.ask_new(kind, birth_mmdd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &'static str) -> PinPrompter {
+        PinPrompter::from_lines(Box::new(std::io::Cursor::new(text.as_bytes())))
+    }
+
+    #[test]
+    fn one_pin_per_line_in_order() {
+        let mut p = lines("2580\r\nJUKI2026\n");
+        assert!(!p.is_terminal());
+        assert_eq!(p.ask(PinKind::Juki).unwrap().as_bytes(), b"2580");
+        assert_eq!(p.ask(PinKind::Sign).unwrap().as_bytes(), b"JUKI2026");
+        assert!(matches!(p.ask(PinKind::Juki), Err(Error::InvalidInput(_))));
+    }
+
+    #[test]
+    fn new_pins_are_checked() {
+        let mut p = lines("1234\n2580\nabc\n");
+        assert!(p.ask_new(PinKind::Juki, None).is_err());
+        assert_eq!(p.ask_new(PinKind::Juki, None).unwrap().as_bytes(), b"2580");
+        assert!(p.ask_new(PinKind::Sign, None).is_err());
+        let mut p = lines("0415\n");
+        assert!(p.ask_new(PinKind::Auth, Some(b"0415")).is_err());
+    }
+
+    #[test]
+    fn empty_pin_is_refused() {
+        let mut p = lines("\n");
+        assert!(p.ask(PinKind::Juki).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_pin() {
+        let pin = Pin::from("2580");
+        assert_eq!(format!("{pin:?}"), "Pin(***)");
+    }
+}

@@ -1,0 +1,454 @@
+//! Operators (操作者): the named clerks every counter command runs as.
+//!
+//! A password is stored only as an Argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`,
+//! the `argon2` crate's default parameters, random 16-byte salt); the password itself is never
+//! stored, logged or put in an error. After [`MAX_FAILURES`] wrong passwords in a row the
+//! operator is locked out: attempts during the lockout are refused without checking the
+//! password, and the count of wrong passwords starts again when the lockout ends. Lockouts
+//! escalate: the first lasts [`LOCKOUT_SECS`] seconds (15 minutes), each further one in a row
+//! (no successful login in between) twice as long as the one before, and the
+//! [`MAX_LOCKOUTS`]th locks the operator until a supervisor unlocks them ([`Operators::unlock`]):
+//! 15 wrong passwords in all, instead of about 480 a day. A correct password resets both counts.
+//! Every attempt, refused and failed ones included, is appended to the audit trail (operation
+//! `login`) in the same transaction as the count; every unlock, and every refused one, too
+//! (`operator-unlock`).
+//!
+//! An operator may be a supervisor (監督者): only a supervisor unlocks another operator (never
+//! themself), and only a supervisor registers another supervisor. The first operator of a
+//! counter is its supervisor.
+//!
+//! A wrong password and an unknown operator name give the same error
+//! ([`CounterError::WrongCredentials`]) and take about the same time (a dummy hash is checked).
+
+use std::sync::OnceLock;
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::audit::{Audit, AuditEntry};
+use super::clock::{Clock, Timestamp};
+use super::error::{CounterError, Result};
+use super::sql::savepoint;
+use super::{Actor, Operation, Outcome};
+use juki_host::resident::MunicipalityCode;
+
+/// Wrong passwords in a row that lock an operator out.
+pub const MAX_FAILURES: u32 = 5;
+/// How long the first lockout lasts: 15 minutes (each further one in a row lasts twice as long
+/// as the one before).
+pub const LOCKOUT_SECS: i64 = 15 * 60;
+/// Lockouts in a row (without a successful login) after which the operator is locked until a
+/// supervisor unlocks them.
+pub const MAX_LOCKOUTS: u32 = 3;
+
+/// How long the `n`th lockout in a row lasts (`n` from 1, below [`MAX_LOCKOUTS`]).
+pub fn lockout_secs(n: u32) -> i64 {
+    LOCKOUT_SECS.saturating_mul(1i64.checked_shl(n.saturating_sub(1)).unwrap_or(i64::MAX))
+}
+/// Shortest password accepted by [`Operators::add`], in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest operator name, in bytes.
+pub const MAX_NAME: usize = 64;
+
+/// An operator, as listed (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorInfo {
+    /// Name.
+    pub name: String,
+    /// When registered (UTC RFC 3339).
+    pub created_at: String,
+    /// Last successful login (UTC RFC 3339).
+    pub last_login_at: Option<String>,
+    /// Wrong passwords since the last success or lockout.
+    pub failed_attempts: u32,
+    /// End of the current or last lockout.
+    pub locked_until: Option<Timestamp>,
+    /// Lockouts in a row since the last successful login (or unlock).
+    pub lockouts: u32,
+    /// Whether the operator is a supervisor (may unlock others).
+    pub supervisor: bool,
+}
+
+impl OperatorInfo {
+    /// Locked until a supervisor unlocks the operator ([`MAX_LOCKOUTS`] lockouts in a row).
+    pub fn needs_unlock(&self) -> bool {
+        self.lockouts >= MAX_LOCKOUTS
+    }
+}
+
+/// A successful login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedIn {
+    /// The operator's name (use it as [`Actor::operator`]).
+    pub operator: String,
+    /// When.
+    pub at: Timestamp,
+    /// Sequence number of the audit record of this login.
+    pub audit_seq: u64,
+}
+
+/// The operators, on a connection (see [`super::CounterDb::operators`]).
+pub struct Operators<'c> {
+    conn: &'c Connection,
+    clock: &'c dyn Clock,
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > MAX_NAME
+        || name.trim() != name
+        || name.chars().any(char::is_control)
+    {
+        return Err(CounterError::InvalidInput(format!(
+            "an operator name has 1 to {MAX_NAME} bytes, no control characters and no leading \
+             or trailing spaces"
+        )));
+    }
+    Ok(())
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| CounterError::PasswordHash(e.to_string()))
+}
+
+/// A hash of a password nobody has, checked for unknown names so that they take as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("juki: no such operator").unwrap_or_default())
+}
+
+/// Whether `password` matches the stored PHC string; `Err` when the string is not a valid
+/// Argon2id hash.
+fn password_matches(password: &str, stored: &str) -> Result<bool> {
+    let parsed = PasswordHash::new(stored)
+        .map_err(|_| CounterError::Corrupt("operator password hash".into()))?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err(CounterError::Corrupt(
+            "operator password hash (not Argon2id)".into(),
+        ));
+    }
+    match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+        Ok(()) => Ok(true),
+        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+        Err(e) => Err(CounterError::PasswordHash(e.to_string())),
+    }
+}
+
+/// The stored state of one operator, as a login needs it.
+struct LoginRow {
+    hash: String,
+    failed: u32,
+    locked_until: Option<i64>,
+    lockouts: u32,
+}
+
+impl<'c> Operators<'c> {
+    pub(crate) fn new(conn: &'c Connection, clock: &'c dyn Clock) -> Operators<'c> {
+        Operators { conn, clock }
+    }
+
+    fn audit(&self) -> Audit<'c> {
+        Audit::new(self.conn, self.clock)
+    }
+
+    /// Registers an operator with `password` (at least [`MIN_PASSWORD_CHARS`] characters),
+    /// audited as `operator-add` by `by` (the logged-in operator who adds it; for the very first
+    /// operator of a counter, the caller names the setup, e.g. the new operator itself).
+    pub fn add(&self, by: &Actor<'_>, name: &str, password: &str) -> Result<()> {
+        self.add_with_role(by, name, password, false)
+    }
+
+    /// [`Self::add`], as a supervisor when `supervisor` (audited so). Who may register a
+    /// supervisor is the caller's rule ([`super::Session::add_operator`]: only a supervisor).
+    pub fn add_with_role(
+        &self,
+        by: &Actor<'_>,
+        name: &str,
+        password: &str,
+        supervisor: bool,
+    ) -> Result<()> {
+        check_name(name)?;
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(CounterError::InvalidInput(format!(
+                "an operator password has at least {MIN_PASSWORD_CHARS} characters"
+            )));
+        }
+        let hash = hash_password(password)?;
+        savepoint(self.conn, || {
+            if self.get(name)?.is_some() {
+                return Err(CounterError::DuplicateOperator(name.to_string()));
+            }
+            let now = self.clock.now().rfc3339();
+            self.conn.execute(
+                "INSERT INTO operators (name, password_hash, created_at, supervisor) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![name, hash, now, supervisor],
+            )?;
+            self.audit().append(&AuditEntry {
+                actor: *by,
+                card_serial: None,
+                operation: Operation::OperatorAdd,
+                outcome: Outcome::Ok,
+                detail: &if supervisor {
+                    format!("operator {name} registered as a supervisor")
+                } else {
+                    format!("operator {name} registered")
+                },
+            })?;
+            Ok(())
+        })
+    }
+
+    /// Checks `name`'s password at the counter of `municipality`. Every attempt is audited.
+    ///
+    /// Errors: [`CounterError::WrongCredentials`] (unknown name or wrong password),
+    /// [`CounterError::LockedOut`] (too many wrong passwords: try again after the time given),
+    /// [`CounterError::LockedUntilUnlocked`] (too many lockouts: a supervisor must unlock).
+    pub fn login(
+        &self,
+        municipality: &MunicipalityCode,
+        name: &str,
+        password: &str,
+    ) -> Result<LoggedIn> {
+        // A name that cannot be an operator is recorded as such, not as typed.
+        let recorded_name = if check_name(name).is_ok() {
+            name
+        } else {
+            "(invalid name)"
+        };
+        let actor = Actor {
+            municipality,
+            operator: recorded_name,
+        };
+        let outcome = savepoint(self.conn, || -> Result<Result<LoggedIn>> {
+            let now = self.clock.now();
+            let row = self
+                .conn
+                .query_row(
+                    "SELECT password_hash, failed_attempts, locked_until, lockouts FROM operators \
+                     WHERE name = ?1",
+                    [name],
+                    |r| {
+                        Ok(LoginRow {
+                            hash: r.get(0)?,
+                            failed: r.get(1)?,
+                            locked_until: r.get(2)?,
+                            lockouts: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let entry = |outcome: Outcome, detail: &str| -> Result<u64> {
+                Ok(self
+                    .audit()
+                    .append(&AuditEntry {
+                        actor,
+                        card_serial: None,
+                        operation: Operation::Login,
+                        outcome,
+                        detail,
+                    })?
+                    .seq)
+            };
+            let Some(row) = row else {
+                // Same work as a real check, same answer as a wrong password.
+                let _ = password_matches(password, dummy_hash());
+                entry(Outcome::Failed("unknown operator".into()), "")?;
+                return Ok(Err(CounterError::WrongCredentials));
+            };
+            if row.lockouts >= MAX_LOCKOUTS {
+                entry(
+                    Outcome::Refused("locked until a supervisor unlocks".into()),
+                    "password not checked",
+                )?;
+                return Ok(Err(CounterError::LockedUntilUnlocked {
+                    operator: name.to_string(),
+                }));
+            }
+            if let Some(until) = row.locked_until.filter(|&u| now.unix() < u) {
+                let until = Timestamp::from_unix(until).rfc3339();
+                entry(
+                    Outcome::Refused(format!("locked out until {until}")),
+                    "password not checked",
+                )?;
+                return Ok(Err(CounterError::LockedOut {
+                    operator: name.to_string(),
+                    until,
+                }));
+            }
+            if password_matches(password, &row.hash)? {
+                self.conn.execute(
+                    "UPDATE operators SET failed_attempts = 0, lockouts = 0, last_login_at = ?2 \
+                     WHERE name = ?1",
+                    params![name, now.rfc3339()],
+                )?;
+                let audit_seq = entry(Outcome::Ok, "")?;
+                return Ok(Ok(LoggedIn {
+                    operator: name.to_string(),
+                    at: now,
+                    audit_seq,
+                }));
+            }
+            let failed = row.failed.saturating_add(1);
+            if failed >= MAX_FAILURES {
+                let lockouts = row.lockouts.saturating_add(1);
+                if lockouts >= MAX_LOCKOUTS {
+                    self.conn.execute(
+                        "UPDATE operators SET failed_attempts = 0, lockouts = ?2, \
+                         locked_until = NULL WHERE name = ?1",
+                        params![name, lockouts],
+                    )?;
+                    entry(
+                        Outcome::Failed("wrong password".into()),
+                        &format!(
+                            "{failed} wrong passwords in a row, lockout {lockouts} of \
+                             {MAX_LOCKOUTS}: locked until a supervisor unlocks"
+                        ),
+                    )?;
+                    return Ok(Err(CounterError::LockedUntilUnlocked {
+                        operator: name.to_string(),
+                    }));
+                }
+                let until = now.plus_secs(lockout_secs(lockouts));
+                self.conn.execute(
+                    "UPDATE operators SET failed_attempts = 0, lockouts = ?2, locked_until = ?3 \
+                     WHERE name = ?1",
+                    params![name, lockouts, until.unix()],
+                )?;
+                entry(
+                    Outcome::Failed("wrong password".into()),
+                    &format!(
+                        "{failed} wrong passwords in a row, lockout {lockouts} of \
+                         {MAX_LOCKOUTS}: locked out for {} minutes, until {}",
+                        lockout_secs(lockouts) / 60,
+                        until.rfc3339()
+                    ),
+                )?;
+                Ok(Err(CounterError::LockedOut {
+                    operator: name.to_string(),
+                    until: until.rfc3339(),
+                }))
+            } else {
+                self.conn.execute(
+                    "UPDATE operators SET failed_attempts = ?2 WHERE name = ?1",
+                    params![name, failed],
+                )?;
+                entry(
+                    Outcome::Failed("wrong password".into()),
+                    &format!("{failed} of {MAX_FAILURES} wrong passwords in a row"),
+                )?;
+                Ok(Err(CounterError::WrongCredentials))
+            }
+        })?;
+        outcome
+    }
+
+    /// Unlocks `name` (locked until a supervisor unlocks them, or locked out for a while):
+    /// both counts back to 0, the lockout ended. Done by `by`, a logged-in operator who must be
+    /// a supervisor and not `name`. Audited as `operator-unlock`, refusals included.
+    ///
+    /// Errors: [`CounterError::NotAllowed`] (`by` is not a supervisor, or is `name`),
+    /// [`CounterError::UnknownOperator`].
+    pub fn unlock(&self, by: &Actor<'_>, name: &str) -> Result<OperatorInfo> {
+        let outcome = savepoint(self.conn, || -> Result<Result<OperatorInfo>> {
+            let entry = |outcome: Outcome, detail: &str| -> Result<()> {
+                self.audit().append(&AuditEntry {
+                    actor: *by,
+                    card_serial: None,
+                    operation: Operation::OperatorUnlock,
+                    outcome,
+                    detail,
+                })?;
+                Ok(())
+            };
+            let shown = if check_name(name).is_ok() {
+                name
+            } else {
+                "(invalid name)"
+            };
+            let refuse = |why: String| -> Result<Result<OperatorInfo>> {
+                entry(Outcome::Refused(why.clone()), &format!("operator {shown}"))?;
+                Ok(Err(CounterError::NotAllowed(why)))
+            };
+            if by.operator == name {
+                return refuse("an operator cannot unlock themself".into());
+            }
+            if !self.get(by.operator)?.is_some_and(|o| o.supervisor) {
+                return refuse(format!(
+                    "{} is not a supervisor (監督者ではありません): only a supervisor unlocks an \
+                     operator",
+                    by.operator
+                ));
+            }
+            let Some(before) = self.get(name)? else {
+                entry(
+                    Outcome::Refused("unknown operator".into()),
+                    &format!("operator {shown}"),
+                )?;
+                return Ok(Err(CounterError::UnknownOperator(name.to_string())));
+            };
+            self.conn.execute(
+                "UPDATE operators SET failed_attempts = 0, lockouts = 0, locked_until = NULL \
+                 WHERE name = ?1",
+                [name],
+            )?;
+            entry(
+                Outcome::Ok,
+                &format!(
+                    "operator {name} unlocked ({} lockouts in a row{}, {} wrong passwords since)",
+                    before.lockouts,
+                    if before.needs_unlock() {
+                        ": was locked until a supervisor unlocks"
+                    } else {
+                        ""
+                    },
+                    before.failed_attempts
+                ),
+            )?;
+            Ok(self.get(name)?.ok_or_else(|| {
+                CounterError::Corrupt(format!("operator {name} vanished while unlocked"))
+            }))
+        })?;
+        outcome
+    }
+
+    /// One operator.
+    pub fn get(&self, name: &str) -> Result<Option<OperatorInfo>> {
+        Ok(self
+            .list_where("WHERE name = ?1", [name])?
+            .into_iter()
+            .next())
+    }
+
+    /// Every operator, by name.
+    pub fn list(&self) -> Result<Vec<OperatorInfo>> {
+        self.list_where("ORDER BY name", [])
+    }
+
+    fn list_where(&self, clause: &str, p: impl rusqlite::Params) -> Result<Vec<OperatorInfo>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT name, created_at, last_login_at, failed_attempts, locked_until, lockouts, \
+             supervisor FROM operators {clause}"
+        ))?;
+        let rows = stmt
+            .query_map(p, |r| {
+                Ok(OperatorInfo {
+                    name: r.get(0)?,
+                    created_at: r.get(1)?,
+                    last_login_at: r.get(2)?,
+                    failed_attempts: r.get(3)?,
+                    locked_until: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_unix),
+                    lockouts: r.get(5)?,
+                    supervisor: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests;
