@@ -6,9 +6,12 @@
 //!   second virtual reader (no card core behind it);
 //! - the card's own time: what the served card spent on the operation's APDUs (card core and
 //!   the save of its image), counted by the server;
-//! - the signature: `openssl speed ecdsap256` on this machine.
+//! - the signature: `openssl speed ecdsap256` on this machine;
+//! - the host's own cryptography (the counter's session: its signature, the check of the card's
+//!   answer, the key agreement): `openssl speed ecdsap256 ecdhp256`, counted per operation.
 //!
-//! Floor of an operation = APDUs × echo round trip + the card's time. Results go to
+//! Floor of an operation = APDUs × echo round trip + the card's time + the host's unavoidable
+//! cryptography at OpenSSL's speed. Results go to
 //! `target/juki-perf/e2e.json`; `scripts/bench.sh` turns them into docs/performance.md.
 //! Without pcscd the PC/SC part is skipped (it fails with JUKI_PCSC=1).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -288,20 +291,49 @@ fn bench_echo(c: &mut Criterion, t: &mut PcscTransport) {
     });
 }
 
-/// `openssl speed ecdsap256`: signatures a second on this machine.
-fn openssl_sign_per_second() -> Option<f64> {
-    let out = std::process::Command::new("openssl")
-        .args(["speed", "-seconds", "3", "ecdsap256"])
+/// OpenSSL's P-256 on this machine (`openssl speed ecdsap256 ecdhp256`): signatures, signature
+/// verifications and key agreements a second — the floor of the host's own cryptography.
+struct OpensslSpeed {
+    sign_per_s: Option<f64>,
+    verify_per_s: Option<f64>,
+    ecdh_per_s: Option<f64>,
+}
+
+/// The host's own unavoidable public-key operations in an operation, in steady state: `[ECDSA
+/// signatures, ECDSA verifications, ECDH key agreements]`. A counter session costs the counter's
+/// signature of the challenge, its ephemeral key (one fixed-base multiplication, counted as a
+/// signature), the check of the card's signed answer and the key agreement; the card's
+/// certificate is checked once per card and process (then cached). Personalisation opens two
+/// sessions on a new card each time (the first checks its certificate too).
+fn host_crypto(op: &str) -> [u32; 3] {
+    match op {
+        "counter_authenticate" | "issue_certificates" => [2, 1, 1],
+        "personalise" => [4, 3, 2],
+        _ => [0, 0, 0],
+    }
+}
+
+fn openssl_speed() -> OpensslSpeed {
+    let text = std::process::Command::new("openssl")
+        .args(["speed", "-seconds", "3", "ecdsap256", "ecdhp256"])
         .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.contains("nistp256"))?;
-    // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  13000.0": sign/s, verify/s.
-    let numbers: Vec<f64> = line
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    numbers.get(numbers.len().checked_sub(2)?).copied()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  13000.0": sign/s, verify/s;
+    // "256 bits ecdh (nistp256)   0.0001s  11584.0": op/s.
+    let numbers = |kind: &str| -> Vec<f64> {
+        text.lines()
+            .find(|l| l.contains(kind) && l.contains("nistp256"))
+            .map(|l| l.split_whitespace().filter_map(|w| w.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    let ecdsa = numbers("ecdsa");
+    let ecdh = numbers("ecdh");
+    OpensslSpeed {
+        sign_per_s: ecdsa.len().checked_sub(2).and_then(|i| ecdsa.get(i).copied()),
+        verify_per_s: ecdsa.last().copied(),
+        ecdh_per_s: ecdh.last().copied(),
+    }
 }
 
 /// Personalisation (issuing a card at the counter), which needs a new initialised card each
@@ -444,6 +476,7 @@ fn main() {
         .iter()
         .map(|(op, s)| ((*op).to_string(), serde_json::json!({ "samples": s })))
         .collect();
+    let speed = openssl_speed();
     let report = serde_json::json!({
         "ops": Op::ALL.iter().map(|op| op.id()).collect::<Vec<_>>(),
         "apdus_inprocess": apdus,
@@ -453,7 +486,15 @@ fn main() {
             "mean_ns": issue_inprocess.as_nanos() as f64,
             "runs": runs,
         },
-        "openssl_sign_per_s": openssl_sign_per_second(),
+        "host_crypto": Op::ALL
+            .iter()
+            .map(|op| op.id())
+            .chain(["personalise"])
+            .map(|op| (op.to_string(), serde_json::json!(host_crypto(op))))
+            .collect::<serde_json::Map<_, _>>(),
+        "openssl_sign_per_s": speed.sign_per_s,
+        "openssl_verify_per_s": speed.verify_per_s,
+        "openssl_ecdh_per_s": speed.ecdh_per_s,
     });
     let path = perf_dir().join("e2e.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
