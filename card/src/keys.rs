@@ -15,7 +15,7 @@ use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::elliptic_curve::{Curve, Field, FieldBytesEncoding, PrimeField};
-use p256::{FieldBytes, NistP256, NonZeroScalar, ProjectivePoint, Scalar, U256};
+use p256::{AffinePoint, FieldBytes, NistP256, NonZeroScalar, ProjectivePoint, Scalar, U256};
 use rand_core::{CryptoRng, RngCore};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
@@ -24,11 +24,11 @@ use crate::basepoint::BasepointTable;
 use crate::state::PublicKeyBytes;
 use crate::status::Error;
 
-/// `k·G`, with the table when there is one.
-fn mul_generator(k: &Scalar, table: Option<&BasepointTable>) -> ProjectivePoint {
+/// `k·G` in affine coordinates, with the table when there is one.
+fn mul_generator(k: &Scalar, table: Option<&BasepointTable>) -> AffinePoint {
     match table {
-        Some(table) => table.mul(k),
-        None => ProjectivePoint::GENERATOR * k,
+        Some(table) => table.mul_affine(k),
+        None => (ProjectivePoint::GENERATOR * k).to_affine(),
     }
 }
 
@@ -58,9 +58,7 @@ pub fn public_key(
     table: Option<&BasepointTable>,
 ) -> Result<PublicKeyBytes, Error> {
     let d = secret_scalar(scalar)?;
-    let point = mul_generator(d.as_ref(), table)
-        .to_affine()
-        .to_encoded_point(false);
+    let point = mul_generator(d.as_ref(), table).to_encoded_point(false);
     PublicKeyBytes::try_from(point.as_bytes()).map_err(|_| Error::ConditionsNotSatisfied)
 }
 
@@ -97,7 +95,7 @@ pub fn sign<R: RngCore + CryptoRng>(
         .ok_or(Error::WrongData)?;
 
     let z = <Scalar as Reduce<U256>>::reduce_bytes(&z_bytes);
-    let big_r = mul_generator(&k, table).to_affine();
+    let big_r = mul_generator(&k, table);
     let r = <Scalar as Reduce<U256>>::reduce_bytes(&big_r.x());
     let d: &Scalar = d.as_ref();
     let s = *k_inv * (z + r * d);
