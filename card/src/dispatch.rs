@@ -30,8 +30,9 @@ pub struct Applet<N: Nvm, R: RngCore + CryptoRng> {
     /// The core record exists but cannot be decoded: every command answers `6581`.
     fault: bool,
     volatile: Volatile,
-    /// The precomputed multiples of the generator for key generation and signing, when the
-    /// platform provides them (configuration, not state: kept across resets).
+    /// The precomputed multiples of the generator for key generation and signing: the constant
+    /// table in flash unless the platform chose the generic multiplication (configuration, not
+    /// state: kept across resets).
     pub(crate) basepoint: Option<&'static crate::basepoint::BasepointTable>,
 }
 
@@ -67,7 +68,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             core,
             fault,
             volatile: Volatile::new(),
-            basepoint: None,
+            basepoint: Some(&crate::basepoint::GENERATOR_TABLE),
         };
         if applet.core.erasure_pending {
             // A power cut interrupted TERMINATE CARD USAGE after its core commit: finish the

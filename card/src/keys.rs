@@ -15,7 +15,7 @@ use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::elliptic_curve::{Curve, Field, FieldBytesEncoding, PrimeField};
-use p256::{FieldBytes, NistP256, NonZeroScalar, ProjectivePoint, Scalar, U256};
+use p256::{AffinePoint, FieldBytes, NistP256, NonZeroScalar, ProjectivePoint, Scalar, U256};
 use rand_core::{CryptoRng, RngCore};
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
@@ -24,12 +24,56 @@ use crate::basepoint::BasepointTable;
 use crate::state::PublicKeyBytes;
 use crate::status::Error;
 
-/// `k·G`, with the table when there is one.
-fn mul_generator(k: &Scalar, table: Option<&BasepointTable>) -> ProjectivePoint {
+/// `k·G` in affine coordinates, with the table when there is one.
+fn mul_generator(k: &Scalar, table: Option<&BasepointTable>) -> AffinePoint {
     match table {
-        Some(table) => table.mul(k),
-        None => ProjectivePoint::GENERATOR * k,
+        Some(table) => table.mul_affine(k),
+        None => (ProjectivePoint::GENERATOR * k).to_affine(),
     }
+}
+
+/// The low 128 bits of `n − 2` (the exponent of Fermat's inversion modulo the group order `n`);
+/// its high 128 bits are `FFFFFFFF 00000000 FFFFFFFF FFFFFFFF`.
+const N_MINUS_2_LOW: u128 = 0xBCE6_FAAD_A717_9E84_F3B9_CAC2_FC63_254F;
+
+/// `a^(2^n)`: `n` squarings.
+fn square_n(mut a: Scalar, n: u32) -> Scalar {
+    for _ in 0..n {
+        a = a.square();
+    }
+    a
+}
+
+/// `k⁻¹ mod n` for `k ≠ 0`, as `k^(n−2)` (what p256's `Scalar::invert` computes) with an
+/// addition chain instead of square-and-multiply: 256 squarings and 52 multiplications instead
+/// of about 420 operations, a quarter faster. The sequence of operations depends only on the
+/// public exponent: constant time.
+fn invert(k: &Scalar) -> Scalar {
+    // x_m = k^(2^m − 1): m ones.
+    let x2 = k.square() * k;
+    let x4 = square_n(x2, 2) * x2;
+    let x8 = square_n(x4, 4) * x4;
+    let x16 = square_n(x8, 8) * x8;
+    let x32 = Zeroizing::new(square_n(x16, 16) * x16);
+    // FFFFFFFF 00000000 FFFFFFFF FFFFFFFF.
+    let mut acc = square_n(*x32, 64) * *x32;
+    acc = square_n(acc, 32) * *x32;
+    // The low 128 bits by fixed 4-bit windows: k^0 … k^15.
+    let mut powers = Zeroizing::new([Scalar::ONE; 16]);
+    let mut power = Scalar::ONE;
+    for entry in powers.iter_mut() {
+        *entry = power;
+        power *= k;
+    }
+    power.zeroize();
+    for shift in (0..32).rev() {
+        acc = square_n(acc, 4);
+        let nibble = (N_MINUS_2_LOW >> (4 * shift)) & 0xF;
+        if let Some(p) = powers.get(nibble as usize).filter(|_| nibble != 0) {
+            acc *= p;
+        }
+    }
+    acc
 }
 
 /// The stored scalar as a field element: `6985` unless `0 < d < n`.
@@ -58,9 +102,7 @@ pub fn public_key(
     table: Option<&BasepointTable>,
 ) -> Result<PublicKeyBytes, Error> {
     let d = secret_scalar(scalar)?;
-    let point = mul_generator(d.as_ref(), table)
-        .to_affine()
-        .to_encoded_point(false);
+    let point = mul_generator(d.as_ref(), table).to_encoded_point(false);
     PublicKeyBytes::try_from(point.as_bytes()).map_err(|_| Error::ConditionsNotSatisfied)
 }
 
@@ -92,12 +134,10 @@ pub fn sign<R: RngCore + CryptoRng>(
     if bool::from(k.is_zero()) {
         return Err(Error::WrongData);
     }
-    let k_inv = Option::<Scalar>::from(k.invert())
-        .map(Zeroizing::new)
-        .ok_or(Error::WrongData)?;
+    let k_inv = Zeroizing::new(invert(&k));
 
     let z = <Scalar as Reduce<U256>>::reduce_bytes(&z_bytes);
-    let big_r = mul_generator(&k, table).to_affine();
+    let big_r = mul_generator(&k, table);
     let r = <Scalar as Reduce<U256>>::reduce_bytes(&big_r.x());
     let d: &Scalar = d.as_ref();
     let s = *k_inv * (z + r * d);
@@ -191,6 +231,22 @@ mod tests {
                     .verify_prehash(&hash, &Signature::from_slice(&signature).unwrap())
                     .unwrap();
             }
+        }
+    }
+
+    #[test]
+    fn inversion_is_p256s() {
+        let n_minus_1 = -Scalar::ONE;
+        let mut scalars = std::vec![
+            Scalar::ONE,
+            Scalar::from(2u64),
+            n_minus_1,
+            n_minus_1.double()
+        ];
+        scalars.extend((0..50).map(|_| Scalar::random(&mut OsRng)));
+        for k in scalars {
+            assert_eq!(invert(&k), k.invert().unwrap(), "k = {:?}", k.to_repr());
+            assert_eq!(invert(&k) * k, Scalar::ONE);
         }
     }
 

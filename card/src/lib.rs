@@ -7,8 +7,8 @@
 //! The path of one APDU: [`transport`] (chaining, `61xx`/GET RESPONSE, extended lengths, over
 //! [`apdu`] parsing) → [`command`] (typed command) → [`gate`] (lifecycle and counter
 //! authentication) → [`dispatch`] (the handlers, with [`issuer`], [`keys`], [`pin`], [`files`]).
-//! Key generation and signing multiply the generator with [`basepoint::BasepointTable`] when the
-//! platform gives the card one ([`Card::with_basepoint_table`]).
+//! Key generation and signing multiply the generator with the constant table
+//! [`basepoint::GENERATOR_TABLE`] (computed at build time: flash on a chip, not RAM).
 //! Persistent state: [`storage`] (atomic two-slot records over the NVM) holding [`state`] (the
 //! versioned core record) and the binary EFs; volatile state: [`volatile`]. Errors: [`status`].
 #![no_std]
@@ -93,11 +93,19 @@ impl<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> Card<N, R> {
     }
 
     /// Uses `table` (the precomputed multiples of the generator) for key generation and
-    /// signing: the same keys and signatures, several times faster. Configuration of the
-    /// platform, not card state: it stays across [`Card::reset`] and is not in the NVM. Without
-    /// it the card multiplies the generator like any other point.
+    /// signing instead of the card's own [`basepoint::GENERATOR_TABLE`]: the same keys and
+    /// signatures. Configuration of the platform, not card state: it stays across
+    /// [`Card::reset`] and is not in the NVM.
     pub fn with_basepoint_table(mut self, table: &'static basepoint::BasepointTable) -> Self {
         self.applet.basepoint = Some(table);
+        self
+    }
+
+    /// Multiplies the generator like any other point, without the table: the same keys and
+    /// signatures, about 2.5× slower (for comparison: benchmarks, tests). Configuration, as
+    /// [`Card::with_basepoint_table`].
+    pub fn without_basepoint_table(mut self) -> Self {
+        self.applet.basepoint = None;
         self
     }
 

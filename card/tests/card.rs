@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use juki_card::basepoint::BasepointTable;
 use juki_card::files::{JPKI_AID, JUKI_AID};
 use juki_card::lifecycle::Lifecycle;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -887,12 +888,12 @@ fn regenerating_a_key_replaces_it() {
 }
 
 #[test]
-fn card_with_a_basepoint_table_generates_keys_and_signs() {
-    let table: &'static juki_card::basepoint::BasepointTable =
-        Box::leak(Box::new(juki_card::basepoint::BasepointTable::new()));
+fn card_with_and_without_the_generator_table_generates_keys_and_signs() {
+    // As shipped the card multiplies the generator with its constant table (both keys are
+    // generated with it here); a platform's own table, or none, gives the same keys.
     let counter = Counter::new();
-    let mut card = new_card().with_basepoint_table(table);
-    personalise(&mut card, &counter); // both keys generated with the table
+    let mut card = new_card();
+    personalise(&mut card, &counter);
     reset(&mut card); // the table is configuration: it stays
     let hash: [u8; 32] = Sha256::digest(b"with the table").into();
     select_jpki(&mut card);
@@ -904,17 +905,24 @@ fn card_with_a_basepoint_table_generates_keys_and_signs() {
     let key = public_key(&mut card);
     key.verify_prehash(&hash, &Signature::from_slice(&sig).unwrap())
         .unwrap();
-    // The same card image without the table: the same public key, and its signatures verify.
-    let mut plain = power_cycle(card);
-    select_jpki(&mut plain);
-    select_ef(&mut plain, 0x001B);
-    assert_eq!(verify(&mut plain, SIGN_PIN), 0x9000);
-    select_ef(&mut plain, 0x001A);
-    assert_eq!(public_key(&mut plain), key);
-    let (sig, s) = tx(&mut plain, &apdu(0x80, 0x2A, 0, 0x80, &hash, Some(256)));
-    assert_eq!(s, 0x9000);
-    key.verify_prehash(&hash, &Signature::from_slice(&sig).unwrap())
-        .unwrap();
+    // The same card image without the table, then with a table of the platform's: the same
+    // public key, and the signatures verify.
+    let configurations: [fn(TestCard) -> TestCard; 2] = [
+        |card| card.without_basepoint_table(),
+        |card| card.with_basepoint_table(Box::leak(Box::new(BasepointTable::new()))),
+    ];
+    for configure in configurations {
+        card = configure(power_cycle(card));
+        select_jpki(&mut card);
+        select_ef(&mut card, 0x001B);
+        assert_eq!(verify(&mut card, SIGN_PIN), 0x9000);
+        select_ef(&mut card, 0x001A);
+        assert_eq!(public_key(&mut card), key);
+        let (sig, s) = tx(&mut card, &apdu(0x80, 0x2A, 0, 0x80, &hash, Some(256)));
+        assert_eq!(s, 0x9000);
+        key.verify_prehash(&hash, &Signature::from_slice(&sig).unwrap())
+            .unwrap();
+    }
 }
 
 // ---------------------------------------------------------------- persistence and size

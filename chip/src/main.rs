@@ -7,6 +7,9 @@
 //! a hardware RNG register (both zero-sized drivers at made-up addresses), and reads the APDUs
 //! through [`core::hint::black_box`] so that no command handler can be optimised away.
 //!
+//! The card multiplies the generator with its constant table (`juki_card::basepoint::
+//! GENERATOR_TABLE`), which the image holds in `.rodata`: counted in its flash.
+//!
 //! The section `.juki_sizes` holds `size_of` of the card's RAM structures as compiled for this
 //! target (32-bit pointers), as entries of a 16-byte NUL-padded name and a little-endian `u32`;
 //! `chip/elf-size.rs` prints them and does not count the section in the image sizes.
@@ -126,11 +129,9 @@ const MAX_APDU: usize = 4 + 3 + MAX_FRAMED_DATA + 2;
 pub extern "C" fn _start() -> ! {
     // Keeps `.juki_sizes` through the linker's garbage collection.
     black_box(&SIZES);
+    // As shipped: key generation and signing use the generator table, a `static` evaluated at
+    // compile time (`.rodata`, flash), not RAM.
     let mut card = Card::power_on(MappedNvm, Trng);
-    // A platform may give the card the generator table (in flash); keep its code path.
-    if let Some(table) = black_box(None::<&'static BasepointTable>) {
-        card = card.with_basepoint_table(table);
-    }
     let mut apdu = [0u8; MAX_APDU];
     let mut response = Response::new();
     loop {

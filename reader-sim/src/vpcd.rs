@@ -178,7 +178,7 @@ pub enum Event<'a> {
     /// vpcd reset the card.
     Reset,
     /// An APDU was processed: its header (CLA INS P1 P2, or less if shorter), its length, and
-    /// the status word answered.
+    /// the status word answered. Reported before the response is sent.
     Apdu {
         /// CLA INS P1 P2 (fewer bytes if the APDU is shorter).
         header: &'a [u8],
@@ -240,17 +240,20 @@ pub fn serve(
                         crate::sim::SW_MEMORY_FAILURE.to_vec()
                     }
                 };
-                write_frame(stream, &response)?;
                 let sw = match response.as_slice() {
                     [.., sw1, sw2] => [*sw1, *sw2],
                     _ => [0, 0],
                 };
+                // Reported before the response goes out: whoever counts the APDUs and the
+                // card's time (the benchmarks, reading them as soon as the host has its
+                // answer) never misses the last one.
                 on_event(Event::Apdu {
                     header: apdu.get(..4).unwrap_or(apdu),
                     len: apdu.len(),
                     sw,
                     took,
                 });
+                write_frame(stream, &response)?;
             }
         }
     }
