@@ -10,11 +10,11 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use crate::apdu::CommandApdu;
-use crate::command::{Command, KeyPairMode};
-use crate::files::{self, Access, App, EfKind, KeyId, PinId, Write, KEY_COUNT, PIN_COUNT};
-use crate::lifecycle::Lifecycle;
+use crate::command::{Command, KeyPairMode, SessionChange};
+use crate::files::{self, Access, App, EfId, EfKind, KeyId, PinId, Write, KEY_COUNT, PIN_COUNT};
+use crate::lifecycle::{Lifecycle, Transition};
 use crate::state::{CoreState, CORE_CAPACITY};
-use crate::status::{Error, SW_DEACTIVATED, SW_OK, SW_TERMINATED};
+use crate::status::{Error, Status, SW_OK};
 use crate::storage::{Storage, CORE_RECORD};
 use crate::transport::{Handler, Scratch, MAX_RESPONSE_DATA};
 use crate::volatile::Volatile;
@@ -170,11 +170,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             push(out, aid)?;
             push(out, &[0x8A, 0x01, state.lcs_byte()])?;
         }
-        Ok(match state {
-            Lifecycle::Suspended => SW_DEACTIVATED,
-            Lifecycle::Terminated => SW_TERMINATED,
-            Lifecycle::Blank | Lifecycle::Initialised | Lifecycle::Issued => SW_OK,
-        })
+        Ok(state.select_status().sw())
     }
 
     fn select_file(&mut self, fid: u16) -> Result<(), Error> {
@@ -270,7 +266,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// The holder's birth `MMDD` from 住基 0002 (`FF20 { … DF23 YYYYMMDD … }`), read from NVM a
     /// few bytes at a time. `None` when the file is absent or not as expected.
     fn birth_mmdd(&self) -> Option<[u8; 4]> {
-        let record = files::record_of(App::Juki, files::JUKI_FOUR_INFO)?;
+        let record = EfId::FourInfo.record()?;
         let len = self.storage.len(record);
         let read_header = |pos: usize| -> Option<(u16, usize, usize)> {
             let mut buf = [0u8; 5];
@@ -386,7 +382,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
 
     /// The NVM record of the card's certificate (住基 EF 0005).
     fn card_cert_record() -> Result<u8, Error> {
-        files::record_of(App::Juki, files::JUKI_CARD_CERT).ok_or(Error::MemoryFailure)
+        EfId::CardCert.record().ok_or(Error::MemoryFailure)
     }
 
     /// EXTERNAL AUTHENTICATE: the mutual authentication ([`issuer::external_authenticate`]).
@@ -446,7 +442,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         }
         let card_key = keys::generate(&mut self.rng);
         let new = CoreState {
-            lifecycle: Lifecycle::Initialised,
+            lifecycle: self.next_lifecycle(Transition::Initialise)?,
             root_key: Some(key),
             card_key: Some(card_key),
             ..self.core.clone()
@@ -492,27 +488,34 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// ACTIVATE FILE: issue an initialised card (after a complete personalisation), or resume a
     /// suspended one.
     fn activate(&mut self) -> Result<(), Error> {
-        if self.core.lifecycle == Lifecycle::Suspended {
-            return self.set_lifecycle(Lifecycle::Issued);
+        match Command::Activate.transition(self.core.lifecycle) {
+            Some(Transition::Resume) => return self.change_lifecycle(Transition::Resume),
+            Some(Transition::Issue) => {}
+            _ => return Err(Error::ConditionsNotSatisfied),
         }
         let pins_set = self.core.pins.iter().all(pin::PinRecord::is_set);
         let keys_set = self.core.keys.iter().all(Option::is_some);
-        let files_written = [
-            files::JUKI_RESIDENT_CODE,
-            files::JUKI_FOUR_INFO,
-            files::JUKI_CARD_INFO,
-        ]
-        .iter()
-        .all(|&fid| files::record_of(App::Juki, fid).is_some_and(|r| self.storage.len(r) > 0));
+        let files_written = [EfId::ResidentCode, EfId::FourInfo, EfId::CardInfo]
+            .iter()
+            .all(|id| id.record().is_some_and(|r| self.storage.len(r) > 0));
         if !(pins_set && keys_set && files_written) {
             return Err(Error::ConditionsNotSatisfied);
         }
-        self.set_lifecycle(Lifecycle::Issued)
+        self.change_lifecycle(Transition::Issue)
     }
 
-    fn set_lifecycle(&mut self, lifecycle: Lifecycle) -> Result<(), Error> {
+    /// The state `transition` leads to from the current one (`6985` if it may not start here).
+    fn next_lifecycle(&self, transition: Transition) -> Result<Lifecycle, Error> {
+        self.core
+            .lifecycle
+            .next(transition)
+            .ok_or(Error::ConditionsNotSatisfied)
+    }
+
+    /// Commits the state `transition` leads to.
+    fn change_lifecycle(&mut self, transition: Transition) -> Result<(), Error> {
         let new = CoreState {
-            lifecycle,
+            lifecycle: self.next_lifecycle(transition)?,
             ..self.core.clone()
         };
         self.commit(new)
@@ -521,8 +524,8 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// DEACTIVATE FILE: suspend an issued card. The holder's PINs verified in this session are
     /// forgotten; the counter stays authenticated (it may terminate or resume next).
     fn deactivate(&mut self) -> Result<(), Error> {
-        self.set_lifecycle(Lifecycle::Suspended)?;
-        for id in [PinId::Juki, PinId::Auth, PinId::Sign] {
+        self.change_lifecycle(Transition::Suspend)?;
+        for id in PinId::ALL {
             self.volatile.set_verified(id, false);
         }
         Ok(())
@@ -534,7 +537,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// finishes at the next power-on.
     fn terminate(&mut self) -> Result<(), Error> {
         let new = CoreState {
-            lifecycle: Lifecycle::Terminated,
+            lifecycle: self.next_lifecycle(Transition::Terminate)?,
             erasure_pending: true,
             pins: [pin::PinRecord::default(); PIN_COUNT],
             keys: [None; KEY_COUNT],
@@ -551,8 +554,8 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
     /// slot of the core record, the one that still held the PINs and keys before termination
     /// (every core record version 1 is written whole).
     fn finish_termination(&mut self) -> Result<(), Error> {
-        for (app, fid) in files::ERASED_AT_TERMINATION {
-            let record = files::record_of(app, fid).ok_or(Error::MemoryFailure)?;
+        for id in files::ERASED_AT_TERMINATION {
+            let record = id.record().ok_or(Error::MemoryFailure)?;
             self.storage.wipe(&mut self.nvm, record)?;
         }
         let new = CoreState {
@@ -608,7 +611,17 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             &command,
         )?;
         gate::check_protection(&command, protected)?;
-        self.run(command, out)
+        let result = self.run(command, out);
+        // The one rule of what a command does to the counter's session (the host follows it
+        // too): SELECT by AID, EXTERNAL AUTHENTICATE and TERMINATE CARD USAGE end it.
+        let status = match result {
+            Ok(sw) => Status::from_sw(sw),
+            Err(e) => Status::Error(e),
+        };
+        if command.counter_session_after(status) == SessionChange::Ended {
+            self.volatile.end_counter_session();
+        }
+        result
     }
 
     /// A protected command: unwrapped with the counter's session (none, or a wrong MAC or data

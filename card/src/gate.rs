@@ -7,29 +7,13 @@
 //! suspended or terminated card, allowed only for the card information (住基 EF 0004).
 
 use crate::command::{Command, KeyPairMode};
-use crate::files::{App, Ef, JUKI_CARD_INFO};
+use crate::files::{Ef, EfId};
 use crate::lifecycle::Lifecycle;
-use crate::status::Error;
-
-/// True when `command` is a counter (issuer) command that needs *counter authenticated*.
-pub fn needs_counter(command: &Command<'_>) -> bool {
-    matches!(
-        command,
-        Command::UpdateBinary { .. }
-            | Command::ResetRetryCounter { .. }
-            | Command::GenerateKeyPair {
-                mode: KeyPairMode::Generate,
-                ..
-            }
-            | Command::Activate
-            | Command::Deactivate
-            | Command::Terminate
-    )
-}
+use crate::status::{Error, Status};
 
 /// True when `ef` is the card information, 住基 EF 0004 (readable in every state but blank).
 fn is_card_info(ef: Option<&Ef>) -> bool {
-    ef.is_some_and(|ef| ef.app == App::Juki && ef.fid == JUKI_CARD_INFO)
+    ef.is_some_and(|ef| ef.id == EfId::CardInfo)
 }
 
 /// True when `command` may run in lifecycle state `state` with `current_ef` selected.
@@ -37,13 +21,13 @@ pub fn allowed_in(state: Lifecycle, current_ef: Option<&Ef>, command: &Command<'
     use Lifecycle::{Blank, Initialised, Issued, Suspended, Terminated};
     match command {
         Command::SelectApp { .. } | Command::SelectFile { .. } => true,
-        // Again on an initialised card: the manufacturer's retry (the handler decides).
-        Command::Initialise { .. } => matches!(state, Blank | Initialised),
+        // Along the lifecycle's arrows only (crate::lifecycle::TRANSITIONS). PUT DATA C1 again
+        // on an initialised card is the manufacturer's retry (the handler decides).
+        Command::Initialise { .. }
+        | Command::Activate
+        | Command::Deactivate
+        | Command::Terminate => command.transition(state).is_some(),
         Command::InstallCertificate { .. } => state == Initialised,
-        // Issue, or resume a suspended card.
-        Command::Activate => matches!(state, Initialised | Suspended),
-        Command::Deactivate => state == Issued,
-        Command::Terminate => matches!(state, Initialised | Issued | Suspended),
         // The mutual authentication, also on a terminated card: it proves its state.
         Command::GetChallenge | Command::ExternalAuthenticate { .. } => {
             matches!(state, Initialised | Issued | Suspended | Terminated)
@@ -73,27 +57,25 @@ pub fn allowed_in(state: Lifecycle, current_ef: Option<&Ef>, command: &Command<'
 /// The counter's commands must come under secure messaging (`6987` otherwise): what the counter
 /// writes never crosses the reader in clear, and a replayed or altered command is refused.
 pub fn check_protection(command: &Command<'_>, protected: bool) -> Result<(), Error> {
-    if needs_counter(command) && !protected {
+    if command.is_counter_command() && !protected {
         Err(Error::SmObjectsMissing)
     } else {
         Ok(())
     }
 }
 
-/// True for the commands that set up or end the counter's session, which are never sent under
-/// secure messaging: SELECT by AID, GET CHALLENGE, EXTERNAL AUTHENTICATE (`6985` inside it).
+/// [`crate::command::never_protected`] of a (protected) command's header: SELECT by AID, GET
+/// CHALLENGE, EXTERNAL AUTHENTICATE (`6985` inside secure messaging).
 pub fn never_protected(apdu: &crate::apdu::CommandApdu<'_>) -> bool {
-    matches!((apdu.ins, apdu.p1), (0xA4, 0x04) | (0x84, _) | (0x82, _))
+    crate::command::never_protected(apdu.ins, apdu.p1)
 }
 
-/// The status word of a command the state refuses.
+/// The status word of a command the state refuses: SELECT's warning as an error on a suspended
+/// (`6283`) or terminated (`6285`) card, `6985` otherwise.
 pub fn refusal(state: Lifecycle) -> Error {
-    match state {
-        Lifecycle::Blank | Lifecycle::Initialised | Lifecycle::Issued => {
-            Error::ConditionsNotSatisfied
-        }
-        Lifecycle::Suspended => Error::Deactivated,
-        Lifecycle::Terminated => Error::Terminated,
+    match state.select_status() {
+        Status::Error(error) => error,
+        _ => Error::ConditionsNotSatisfied,
     }
 }
 
@@ -108,7 +90,7 @@ pub fn check(
     if !allowed_in(state, current_ef, command) {
         return Err(refusal(state));
     }
-    if needs_counter(command) && !counter_authenticated {
+    if command.is_counter_command() && !counter_authenticated {
         return Err(Error::SecurityStatusNotSatisfied);
     }
     Ok(())
@@ -118,7 +100,7 @@ pub fn check(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::files::{ef, find};
+    use crate::files::{ef, find, App};
 
     #[test]
     fn gate() {
@@ -176,7 +158,7 @@ mod tests {
     #[test]
     fn suspended_and_terminated() {
         use Lifecycle::{Blank, Initialised, Issued, Suspended, Terminated};
-        let card_info = find(App::Juki, JUKI_CARD_INFO).and_then(ef);
+        let card_info = find(App::Juki, EfId::CardInfo.fid()).and_then(ef);
         let four_info = find(App::Juki, 0x0002).and_then(ef);
         let token = find(App::Jpki, 0x0006).and_then(ef);
         let read = Command::ReadBinary {

@@ -48,8 +48,9 @@ pub struct Authenticated {
 /// EXTERNAL AUTHENTICATE, the card's half of the mutual authentication. `out` holds the card's
 /// certificate (住基 EF 0005) on entry and the card's whole answer on success.
 ///
-/// Uses up the waiting challenge (`6985` if none) and ends any earlier counter session; a card
-/// without a key or certificate of its own answers `6985`. Then checks the counter's
+/// Uses up the waiting challenge (`6985` if none); a card without a key or certificate of its
+/// own answers `6985`. Whatever the outcome, any earlier counter session is over
+/// ([`crate::command::Command::counter_session_after`], applied by [`crate::dispatch`]). Then checks the counter's
 /// certificate against the root key, its expiry against the last-known date, and the counter's
 /// signature of the challenge and its ephemeral key (`6982` for any failure, a bad ephemeral key
 /// included). The answer: the card's certificate, its ephemeral key, its life cycle status byte
@@ -69,7 +70,6 @@ pub fn external_authenticate<R: RngCore + CryptoRng>(
         .challenge
         .take()
         .ok_or(Error::ConditionsNotSatisfied)?;
-    volatile.end_counter_session();
     let card_key = core.card_key.ok_or(Error::ConditionsNotSatisfied)?;
     if out.is_empty() {
         return Err(Error::ConditionsNotSatisfied);

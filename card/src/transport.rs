@@ -8,13 +8,13 @@ use heapless::Vec;
 use zeroize::Zeroize;
 
 use crate::apdu::CommandApdu;
-use crate::status::{Error, SW_OK};
+use crate::command::Ins;
+use crate::status::{Error, Status, SW_OK};
 use crate::{Response, MAX_FRAMED_DATA, MAX_RESPONSE};
 
 /// Largest response data of one command.
 pub const MAX_RESPONSE_DATA: usize = MAX_RESPONSE - 2;
 
-const INS_GET_RESPONSE: u8 = 0xC0;
 const CLA_CHAIN: u8 = 0x10;
 
 /// Working memory a handler may use while one command runs: the transport's buffer for a
@@ -120,7 +120,7 @@ impl Transport {
                 self.reset();
                 return Err(Error::LastCommandOfChainExpected);
             }
-        } else if apdu.ins == INS_GET_RESPONSE && cla == 0x00 && !chained {
+        } else if apdu.ins == Ins::GetResponse.byte() && cla == 0x00 && !chained {
             return self.get_response(&apdu, response);
         }
         self.drop_pending();
@@ -172,7 +172,7 @@ impl Transport {
         self.pending_pos = 0;
         self.pending_sw = sw;
         response.truncate(ne);
-        Ok(more_data(self.pending.len()))
+        Ok(Status::more_data(self.pending.len()).sw())
     }
 
     fn get_response(
@@ -203,14 +203,9 @@ impl Transport {
             self.drop_pending();
             Ok(sw)
         } else {
-            Ok(more_data(left))
+            Ok(Status::more_data(left).sw())
         }
     }
-}
-
-/// `61xx`: xx bytes still waiting, `00` for 256 or more.
-fn more_data(left: usize) -> u16 {
-    0x6100 | u16::from(u8::try_from(left).unwrap_or(0))
 }
 
 /// Accepts the interindustry class `0X` and the proprietary class `8X`, with or without the

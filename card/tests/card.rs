@@ -363,6 +363,44 @@ fn counter_commands_need_authentication() {
     assert_eq!(update(&mut card, 0, b"X"), 0x6982);
 }
 
+/// The card ends the counter's session exactly when `Command::counter_session_after` says (the
+/// rule the host follows): here a failed EXTERNAL AUTHENTICATE, even without a challenge.
+#[test]
+fn the_counter_session_ends_as_the_command_rule_says() {
+    use juki_card::command::{Command, SessionChange};
+    use juki_card::status::Status;
+    let (mut card, counter) = issued_card();
+    select_juki(&mut card);
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
+    let plain_update = apdu(0, 0xD6, 0x84, 0, b"x", None);
+    // Session up: the plain counter command is refused for want of protection.
+    assert_eq!(raw(&mut card, &plain_update).1, 0x6987);
+    let data = [1, 2, 3];
+    let (_, s) = raw(&mut card, &apdu(0, 0x82, 0, 0, &data, Some(256)));
+    assert_eq!(s, 0x6985, "no challenge waiting");
+    let command = Command::ExternalAuthenticate { data: &data };
+    assert_eq!(
+        command.counter_session_after(Status::from_sw(s)),
+        SessionChange::Ended
+    );
+    // Session over: the counter is not authenticated any more.
+    assert_eq!(raw(&mut card, &plain_update).1, 0x6982);
+    // DEACTIVATE FILE keeps it, TERMINATE CARD USAGE ends it.
+    assert_eq!(counter.authenticate(&mut card), 0x9000);
+    assert_eq!(tx(&mut card, &[0, 0x04, 0, 0]).1, 0x9000);
+    assert_eq!(
+        Command::Deactivate.counter_session_after(Status::Ok),
+        SessionChange::Kept
+    );
+    assert_eq!(raw(&mut card, &plain_update).1, 0x6987);
+    assert_eq!(tx(&mut card, &[0, 0xFE, 0, 0]).1, 0x9000);
+    assert_eq!(
+        Command::Terminate.counter_session_after(Status::Ok),
+        SessionChange::Ended
+    );
+    assert_eq!(raw(&mut card, &plain_update).1, 0x6285);
+}
+
 #[test]
 fn activate_needs_complete_personalisation() {
     let counter = Counter::new();

@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use juki_card::files::{record_of, ERASED_AT_TERMINATION, JUKI_AID};
+use juki_card::files::{ERASED_AT_TERMINATION, JUKI_AID};
 use juki_card::lifecycle::Lifecycle;
 use juki_card::state::{CoreState, CORE_LEN, CORE_LEN_V1};
 use juki_card::storage::{self, CORE_RECORD, HEADER_LEN};
@@ -267,13 +267,13 @@ fn assert_fully_terminated(card: &mut TestCard, secrets: &[Vec<u8>], k: usize) {
     for s in secrets {
         assert!(!contains(mem, s), "k = {k}: {:?} left in the memory", s);
     }
-    for (app, fid) in ERASED_AT_TERMINATION {
-        let record = record_of(app, fid).unwrap();
+    for id in ERASED_AT_TERMINATION {
+        let record = id.record().unwrap();
         let start = slot_offset(record, 0);
         let end = slot_offset(record, 1) + HEADER_LEN + storage::capacity(record).unwrap();
         assert!(
             mem[start..end].iter().all(|&b| b == 0xFF),
-            "k = {k}: {app:?} {fid:04X} not erased"
+            "k = {k}: {id:?} not erased"
         );
     }
     for slot in 0..2 {

@@ -1,9 +1,11 @@
-//! Property tests (proptest) of the APDU parser and of the framing adapter (command chaining,
-//! `61xx` + GET RESPONSE, extended Le), each on its own: random bytes, random commands, random
-//! ways of cutting a command into a chain and a response into GET RESPONSE parts.
+//! Property tests (proptest) of the APDU parser and encoder, of the typed commands in both
+//! directions (parse ∘ encode), and of the framing adapter (command chaining, `61xx` + GET
+//! RESPONSE, extended Le), each on its own: random bytes, random commands, random ways of
+//! cutting a command into a chain and a response into GET RESPONSE parts.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use juki_card::apdu::CommandApdu;
+use juki_card::command::{Command, Ins, KeyPairMode, MAX_SFI};
 use juki_card::status::Error;
 use juki_card::transport::{Handler, Transport};
 use juki_card::{Response, MAX_COMMAND_DATA};
@@ -36,8 +38,161 @@ fn encode(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], ne: usize, extended: bo
     out
 }
 
+/// The card's own encoder ([`CommandApdu::encode`]).
 fn reencode(c: &CommandApdu<'_>) -> Vec<u8> {
-    encode(c.cla, c.ins, c.p1, c.p2, c.data, c.ne, c.extended)
+    let mut out = vec![0; c.encoded_len()];
+    let n = c.encode(&mut out).unwrap();
+    assert_eq!(n, out.len());
+    out
+}
+
+/// Fields from which [`typed`] builds a command.
+#[derive(Debug, Clone)]
+struct Fields {
+    kind: u8,
+    sfi: Option<u8>,
+    offset: u16,
+    ne: usize,
+    flag: bool,
+    fid: u16,
+    data: Vec<u8>,
+    hash: [u8; 32],
+}
+
+/// Fields of a command the card accepts: short EF identifiers 1–30, an offset that fits its
+/// P1-P2 form, Ne 1–65536, AIDs of 1–16 bytes, data where the command needs some.
+fn valid_fields() -> impl Strategy<Value = Fields> {
+    (
+        0u8..17,
+        proptest::option::of(1..=MAX_SFI),
+        any::<u16>(),
+        1usize..=65_536,
+        any::<bool>(),
+        any::<u16>(),
+        proptest::collection::vec(any::<u8>(), 1..700),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(kind, sfi, offset, ne, flag, fid, data, hash)| Fields {
+            kind,
+            sfi,
+            offset: if sfi.is_some() {
+                offset & 0xFF
+            } else {
+                offset & 0x7FFF
+            },
+            ne,
+            flag,
+            fid,
+            data,
+            hash,
+        })
+}
+
+/// Any fields: identifiers, offsets, Ne and data lengths the APDU may not be able to say.
+fn any_fields() -> impl Strategy<Value = Fields> {
+    (
+        0u8..17,
+        proptest::option::of(any::<u8>()),
+        any::<u16>(),
+        0usize..=70_000,
+        any::<bool>(),
+        any::<u16>(),
+        proptest::collection::vec(any::<u8>(), 0..300),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(kind, sfi, offset, ne, flag, fid, data, hash)| Fields {
+            kind,
+            sfi,
+            offset,
+            ne,
+            flag,
+            fid,
+            data,
+            hash,
+        })
+}
+
+/// One of the 17 typed commands.
+fn typed(f: &Fields) -> Command<'_> {
+    let data = &f.data[..];
+    let sfi = f.sfi;
+    match f.kind {
+        0 => Command::SelectApp {
+            aid: &data[..data.len().min(16)],
+            fci: f.flag,
+        },
+        1 => Command::SelectFile { fid: f.fid },
+        2 => Command::ReadBinary {
+            sfi,
+            offset: f.offset,
+            ne: f.ne,
+        },
+        3 => Command::UpdateBinary {
+            sfi,
+            offset: f.offset,
+            data,
+        },
+        4 => Command::Verify {
+            sfi,
+            pin: f.flag.then_some(data),
+        },
+        5 => Command::ChangeReferenceData { sfi, new_pin: data },
+        6 => Command::ResetRetryCounter { sfi, new_pin: data },
+        7 => Command::GenerateKeyPair {
+            sfi,
+            mode: if f.flag {
+                KeyPairMode::Generate
+            } else {
+                KeyPairMode::ReadPublic
+            },
+        },
+        8 => Command::ComputeSignature { hash: &f.hash },
+        9 => Command::GetChallenge,
+        10 => Command::ExternalAuthenticate { data },
+        11 => Command::Initialise {
+            root_key: data,
+            answer_key: f.flag,
+        },
+        12 => Command::InstallCertificate { cert: data },
+        13 => Command::Activate,
+        14 => Command::Deactivate,
+        15 => Command::Terminate,
+        _ => Command::Verify { sfi, pin: None },
+    }
+}
+
+/// A body: no data or some (mostly short, as the card's commands take: a file ID, a PIN, an
+/// AID, a hash), no Le or any, short or extended.
+fn any_body() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop_oneof![Just(0usize), Just(2), Just(32), 1usize..40, 1usize..700],
+        prop_oneof![Just(0usize), Just(16), Just(256), 1usize..=65_536],
+        any::<bool>(),
+        any::<u8>(),
+    )
+        .prop_map(|(n, ne, extended, fill)| {
+            let data: Vec<u8> = (0..n).map(|i| fill.wrapping_add(i as u8)).collect();
+            let extended = extended || n > 255 || ne > 256;
+            encode(0, 0, 0, 0, &data, ne, extended)[4..].to_vec()
+        })
+}
+
+/// A command APDU the card may take: the header of a command it accepts, or its class and
+/// instruction with any P1-P2, then any body.
+fn plausible_apdu() -> impl Strategy<Value = Vec<u8>> {
+    let header = prop_oneof![
+        valid_fields().prop_map(|f| typed(&f).header()),
+        (
+            proptest::sample::select(Ins::ALL.to_vec()),
+            any::<[u8; 2]>()
+        )
+            .prop_map(|(ins, [p1, p2])| [ins.cla(), ins.byte(), p1, p2]),
+    ];
+    (header, any_body()).prop_map(|(header, body)| {
+        let mut raw = header.to_vec();
+        raw.extend_from_slice(&body);
+        raw
+    })
 }
 
 proptest! {
@@ -73,6 +228,50 @@ proptest! {
         prop_assert_eq!(c.ne, ne);
         // A command with neither data nor Le has no length fields to be extended.
         prop_assert_eq!(c.extended, extended && !(data.is_empty() && ne == 0));
+    }
+
+    /// Every command the card accepts encodes, in the form its lengths need, and parses back
+    /// to itself.
+    #[test]
+    fn typed_commands_round_trip(fields in valid_fields()) {
+        let command = typed(&fields);
+        let mut out = vec![0; command.encoded_len()];
+        let n = command.encode(&mut out).unwrap();
+        prop_assert_eq!(n, out.len());
+        let apdu = CommandApdu::parse(&out).unwrap();
+        prop_assert_eq!(apdu.extended, command.needs_extended());
+        prop_assert_eq!(Command::parse(&apdu), Ok(command));
+        // Too small a buffer: 6700, never a panic or a partial APDU taken for whole.
+        prop_assert_eq!(command.encode(&mut out[..n - 1]), Err(Error::WrongLength));
+    }
+
+    /// Any typed command: encoded, it is what the card reads, or it is refused with the card's
+    /// own answer (an offset or identifier P1-P2 cannot say, a missing data field, …).
+    #[test]
+    fn encode_never_says_another_command(fields in any_fields()) {
+        let command = typed(&fields);
+        let mut out = vec![0; command.encoded_len().max(1)];
+        match command.encode(&mut out) {
+            Ok(n) => {
+                let apdu = CommandApdu::parse(&out[..n]).unwrap();
+                prop_assert_eq!(Command::parse(&apdu), Ok(command));
+            }
+            Err(e) => prop_assert!(matches!(e, Error::WrongP1P2 | Error::WrongLength), "{:?}", e),
+        }
+    }
+
+    /// Bytes the card parses into a command encode back into that command (in the canonical
+    /// form: short when it fits, Le `00`/`00 00` where the command's Ne is not its own).
+    #[test]
+    fn parsed_commands_reencode(raw in plausible_apdu()) {
+        let Ok(apdu) = CommandApdu::parse(&raw) else { return Ok(()) };
+        let Ok(command) = Command::parse(&apdu) else { return Ok(()) };
+        let mut out = vec![0; command.encoded_len()];
+        let n = command.encode(&mut out).unwrap();
+        prop_assert_eq!(n, out.len());
+        let again = CommandApdu::parse(&out).unwrap();
+        prop_assert_eq!(Command::parse(&again), Ok(command));
+        prop_assert_eq!([again.cla, again.ins, again.p1, again.p2], command.header());
     }
 
     /// A data field shorter than its Lc, or followed by more than an Le, is 6700, never a

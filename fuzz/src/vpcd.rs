@@ -54,7 +54,10 @@ impl Read for Trickle<'_> {
     }
 }
 
-const SW_WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
+/// What the simulator answers a frame that is no APDU: the card's wrong length (`6700`).
+fn sw_wrong_length() -> [u8; 2] {
+    juki_card::status::Error::WrongLength.sw().to_be_bytes()
+}
 
 /// At most this many frames of one input are handled.
 pub const MAX_FRAMES: usize = 512;
@@ -147,11 +150,11 @@ pub fn vpcd_frames(data: &[u8]) {
             Message::UnknownControl(b) => {
                 assert_eq!(body, [b]);
                 assert!(!matches!(b, 0x00 | 0x01 | 0x02 | 0x04));
-                Some(SW_WRONG_LENGTH.to_vec())
+                Some(sw_wrong_length().to_vec())
             }
             Message::Empty => {
                 assert!(body.is_empty());
-                Some(SW_WRONG_LENGTH.to_vec())
+                Some(sw_wrong_length().to_vec())
             }
             Message::Apdu(apdu) => {
                 assert!(apdu.len() >= 2 && apdu == body.as_slice());

@@ -3,13 +3,17 @@
 use std::fs::File;
 use std::path::PathBuf;
 
+use juki_card::status::Error as CardError;
 use juki_card::{Card, Response};
 use rand_core::OsRng;
 
 use crate::image::{lock_image, FileNvm, ImageError};
 
-/// Status word answered when the card image could not be saved (memory failure).
-pub const SW_MEMORY_FAILURE: [u8; 2] = [0x65, 0x81];
+/// Status word answered when the card image could not be saved: the card's own memory
+/// failure (`6581`).
+pub fn sw_memory_failure() -> [u8; 2] {
+    CardError::MemoryFailure.sw().to_be_bytes()
+}
 
 /// A juki card backed by a card image file.
 ///
@@ -83,7 +87,7 @@ impl SimCard {
     /// is `6581` (see [`SimCard::try_transmit`] to see the error).
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
         self.try_transmit(apdu)
-            .unwrap_or_else(|_| SW_MEMORY_FAILURE.to_vec())
+            .unwrap_or_else(|_| sw_memory_failure().to_vec())
     }
 
     /// Like [`SimCard::transmit`], but reports a failed save of the image as an error. The card
@@ -282,7 +286,7 @@ mod tests {
         assert!(!sim.nvm().is_dirty());
         if result.is_err() {
             // The card wrote and the save failed: the same command again answers 6581.
-            assert_eq!(sim.transmit(&put_data_root_key()), SW_MEMORY_FAILURE);
+            assert_eq!(sim.transmit(&put_data_root_key()), sw_memory_failure());
             assert_eq!(sim.nvm().bytes(), saved);
         }
     }

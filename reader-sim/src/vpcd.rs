@@ -30,8 +30,10 @@ use crate::atr::ATR;
 use crate::image::ImageError;
 use crate::sim::SimCard;
 
-/// What a frame too short to be an APDU gets: wrong length.
-const SW_WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
+/// What a frame too short to be an APDU gets: the card's wrong length (`6700`).
+fn sw_wrong_length() -> [u8; 2] {
+    juki_card::status::Error::WrongLength.sw().to_be_bytes()
+}
 
 /// vpcd's port for the reader "Virtual PCD 00 00".
 pub const DEFAULT_PORT: u16 = 35963;
@@ -222,11 +224,11 @@ pub fn serve(
             Message::Reset => report(card.reset(), Event::Reset),
             Message::GetAtr => write_frame(stream, &ATR)?,
             Message::UnknownControl(_) => {
-                write_frame(stream, &SW_WRONG_LENGTH)?;
+                write_frame(stream, &sw_wrong_length())?;
                 on_event(Event::Ignored("unknown control byte: answered 6700"));
             }
             Message::Empty => {
-                write_frame(stream, &SW_WRONG_LENGTH)?;
+                write_frame(stream, &sw_wrong_length())?;
                 on_event(Event::Ignored("empty frame: answered 6700"));
             }
             Message::Apdu(apdu) => {
@@ -237,7 +239,7 @@ pub fn serve(
                     Ok(response) => response,
                     Err(e) => {
                         on_event(Event::SaveFailed(&e));
-                        crate::sim::SW_MEMORY_FAILURE.to_vec()
+                        crate::sim::sw_memory_failure().to_vec()
                     }
                 };
                 let sw = match response.as_slice() {
@@ -418,7 +420,7 @@ mod tests {
             // The unknown single byte and the empty frame are answered 6700.
             for _ in 0..2 {
                 assert!(read_frame(&mut vpcd, &mut body).unwrap());
-                assert_eq!(body, SW_WRONG_LENGTH);
+                assert_eq!(body, sw_wrong_length());
             }
             write_frame(&mut vpcd, &[CTRL_ATR]).unwrap();
             assert!(read_frame(&mut vpcd, &mut body).unwrap());

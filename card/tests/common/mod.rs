@@ -11,6 +11,7 @@
 use std::cell::{Cell, RefCell};
 
 use juki_card::apdu::CommandApdu;
+use juki_card::command::{never_protected, Ins};
 use juki_card::cvc::{self, CertificateFields, Date, Role};
 use juki_card::files::{JPKI_AID, JUKI_AID};
 use juki_card::sm::{self, Session};
@@ -161,9 +162,12 @@ pub fn tx(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
     if (ins, p1) == (Some(0xA4), Some(0x04)) {
         card.nvm().host.borrow_mut().sm = None;
     }
-    let exempt = matches!((ins, p1), (Some(0xA4), Some(0x04)))
-        || matches!(ins, Some(0xC0 | 0x84 | 0x82))
-        || cla & 0x10 != 0;
+    // The card's own rule (Command::protected_in_session), on the header: a malformed command
+    // goes as the counter's software would send it.
+    let exempt = match (ins, p1) {
+        (Some(ins), Some(p1)) => never_protected(ins, p1) || ins == Ins::GetResponse.byte(),
+        _ => true,
+    } || cla & 0x10 != 0;
     let session = card.nvm().host.borrow().sm.clone();
     match (session, exempt, CommandApdu::parse(apdu)) {
         (Some(session), false, Ok(command)) => protected(card, session, &command),
