@@ -20,11 +20,11 @@ use std::sync::OnceLock;
 
 use juki_card::apdu::CommandApdu;
 use juki_host::authority::CounterCredential;
-use juki_host::card::{self, JpkiFiles, JukiCard, KeyKind, Personalisation};
+use juki_host::card::{self, JpkiFiles, JukiCard, KeyId, Personalisation};
 use juki_host::date::Date;
 use juki_host::error::{Error, Result};
 use juki_jpki::{auth, citizen, cms, validate};
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::pin::Pin;
 use juki_host::resident::{
     CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex, CHANGES_CAPACITY, INFO_CAPACITY,
@@ -355,7 +355,7 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
             }
         }
         "pin_status" => {
-            for kind in PinKind::ALL {
+            for kind in PinId::ALL {
                 if card.pin_status(kind).is_err() {
                     break;
                 }
@@ -369,8 +369,8 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
             }
         }
         "public_keys" => {
-            let _ = card.public_key(KeyKind::Auth);
-            let _ = card.public_key(KeyKind::Sign);
+            let _ = card.public_key(KeyId::Auth);
+            let _ = card.public_key(KeyId::Sign);
         }
         "sign_hash" => {
             let _ = card.sign_hash(&[0xA5; 32], &Pin::from(SIGN_PIN));
@@ -411,7 +411,7 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
             }
         }
         "change_pin" => {
-            let _ = card.change_pin(PinKind::Juki, &Pin::from(JUKI_PIN), &Pin::from("2580"));
+            let _ = card.change_pin(PinId::Juki, &Pin::from(JUKI_PIN), &Pin::from("2580"));
         }
         "counter_authenticate" => {
             let _ = card.counter_authenticate(cred);
@@ -432,7 +432,7 @@ pub fn card_op<T: Transport>(op: usize, card: &mut JukiCard<T>) {
             });
         }
         "reset_pin" => {
-            let _ = card.reset_pin(cred, SERIAL, PinKind::Auth, &Pin::from("8642"));
+            let _ = card.reset_pin(cred, SERIAL, PinId::Auth, &Pin::from("8642"));
         }
         "update_resident" => {
             let old = sample_info();

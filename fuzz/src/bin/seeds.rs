@@ -763,7 +763,7 @@ fn host_side(fuzz: &Path) {
         {
             let mut card = card_on(&w.issued, true);
             card.transport().recorded.clear();
-            card.public_key(juki_host::card::KeyKind::Sign)
+            card.public_key(juki_host::card::KeyId::Sign)
                 .expect("public key");
             let r = card.into_inner().recorded.pop().expect("response");
             r[..r.len() - 2].to_vec()

@@ -33,7 +33,7 @@ use criterion::{black_box, Criterion};
 use juki_cli::pin_input::Pin;
 use juki_host::card::{JpkiFiles, JukiCard, Personalisation};
 use juki_host::pcsc_transport::PcscTransport;
-use juki_host::pin::{App, PinKind};
+use juki_host::pin::{App, PinId};
 use juki_host::sim_transport::SimTransport;
 use juki_host::transport::{Recording, Transport};
 use juki_jpki::cms::SignOptions;
@@ -92,7 +92,7 @@ struct Ctx {
 
 fn run<T: Transport>(op: Op, card: &mut JukiCard<T>, ctx: &Ctx) {
     match op {
-        Op::Verify => card.verify_pin(PinKind::Juki, &ctx.juki_pin).unwrap(),
+        Op::Verify => card.verify_pin(PinId::Juki, &ctx.juki_pin).unwrap(),
         Op::ReadResident => {
             black_box(card.read_resident(&ctx.juki_pin).unwrap());
         }
@@ -324,13 +324,20 @@ fn openssl_speed() -> OpensslSpeed {
     let numbers = |kind: &str| -> Vec<f64> {
         text.lines()
             .find(|l| l.contains(kind) && l.contains("nistp256"))
-            .map(|l| l.split_whitespace().filter_map(|w| w.parse().ok()).collect())
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let ecdsa = numbers("ecdsa");
     let ecdh = numbers("ecdh");
     OpensslSpeed {
-        sign_per_s: ecdsa.len().checked_sub(2).and_then(|i| ecdsa.get(i).copied()),
+        sign_per_s: ecdsa
+            .len()
+            .checked_sub(2)
+            .and_then(|i| ecdsa.get(i).copied()),
         verify_per_s: ecdsa.last().copied(),
         ecdh_per_s: ecdh.last().copied(),
     }

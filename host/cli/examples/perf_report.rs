@@ -120,7 +120,12 @@ fn main() {
         rate("openssl_ecdh_per_s"),
     );
     let host_crypto_ns = |op: &str| -> Option<f64> {
-        let counts = e2e.as_ref()?.get("host_crypto")?.get(op)?.as_array()?.clone();
+        let counts = e2e
+            .as_ref()?
+            .get("host_crypto")?
+            .get(op)?
+            .as_array()?
+            .clone();
         let n = |i: usize| counts.get(i).and_then(Value::as_f64).unwrap_or(0.0);
         let cost = |count: f64, per_s: Option<f64>| -> Option<f64> {
             if count == 0.0 {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 
 /// juki: the resident registry card (住基カード) at home and at the municipal counter.
 ///
@@ -557,12 +557,12 @@ pub enum PinArg {
     Sign,
 }
 
-impl From<PinArg> for PinKind {
-    fn from(p: PinArg) -> PinKind {
+impl From<PinArg> for PinId {
+    fn from(p: PinArg) -> PinId {
         match p {
-            PinArg::Juki => PinKind::Juki,
-            PinArg::Auth => PinKind::Auth,
-            PinArg::Sign => PinKind::Sign,
+            PinArg::Juki => PinId::Juki,
+            PinArg::Auth => PinId::Auth,
+            PinArg::Sign => PinId::Sign,
         }
     }
 }

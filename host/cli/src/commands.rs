@@ -8,7 +8,8 @@ use juki_host::authority::{self, RootAuthority};
 use juki_host::card::{lifecycle_text, Lifecycle};
 use juki_host::date;
 use juki_host::pcsc_transport::{self, PcscTransport};
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
+use juki_host::pin::PinRules;
 use juki_host::resident::{CardInfo, FourInfo, MunicipalityCode};
 use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Transport;
@@ -159,8 +160,8 @@ fn status(card: &mut Card) -> Result<()> {
     if state != Lifecycle::Issued {
         return Ok(());
     }
-    for kind in PinKind::ALL {
-        println!("{}: {}", kind, card.pin_status(kind)?);
+    for kind in PinId::ALL {
+        println!("{}: {}", kind.label(), card.pin_status(kind)?);
     }
     Ok(())
 }
@@ -191,7 +192,7 @@ pub(crate) fn refuse_unusable(card: &mut Card) -> Result<()> {
 fn info(card: &mut Card) -> Result<()> {
     refuse_unusable(card)?;
     let mut pins = PinPrompter::from_stdin();
-    let pin = pins.ask(PinKind::Juki)?;
+    let pin = pins.ask(PinId::Juki)?;
     let record = card.read_resident(&pin)?;
     drop(pin);
     println!("住民票コード (resident code):  {}", record.code);
@@ -226,19 +227,19 @@ pub(crate) fn print_four_info(info: &FourInfo) {
 }
 
 fn pin_status(card: &mut Card) -> Result<()> {
-    for kind in PinKind::ALL {
-        println!("{}: {}", kind, card.pin_status(kind)?);
+    for kind in PinId::ALL {
+        println!("{}: {}", kind.label(), card.pin_status(kind)?);
     }
     Ok(())
 }
 
-fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
+fn pin_change(card: &mut Card, kind: PinId) -> Result<()> {
     refuse_unusable(card)?;
     let mut pins = PinPrompter::from_stdin();
     let current = pins.ask(kind)?;
     let new = pins.ask_new(kind, None)?;
     card.change_pin(kind, &current, &new)?;
-    println!("{kind}: changed (変更しました)");
+    println!("{}: changed (変更しました)", kind.label());
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use juki_counter::registry::{CardRecord, TerminateReason};
 use juki_counter::{session, CounterDb, Session};
 use juki_host::authority::{self, CounterCredential};
 use juki_host::date;
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
+use juki_host::pin::PinRules;
 use juki_host::resident::{MunicipalityCode, Sex};
 use juki_host::resident_code::ResidentCode;
 use juki_host::Error;
@@ -362,13 +363,15 @@ pub fn run(
             pin,
         } => {
             let (mut s, cred) = login_with(db, &credential, &operator, ca, &mut pins, card)?;
-            let kind: PinKind = PinArg::into(pin);
+            let kind: PinId = PinArg::into(pin);
             let done = on_card(&mut s, reader, |s, card| {
                 s.reset_pin(card, &cred, kind, &mut pins)
             })?;
             println!(
-                "{kind}: reset with full tries (パスワードを再設定しました); card {}; audit record #{}",
-                done.card.serial, done.record.seq
+                "{}: reset with full tries (パスワードを再設定しました); card {}; audit record #{}",
+                kind.label(),
+                done.card.serial,
+                done.record.seq
             );
             Ok(())
         }

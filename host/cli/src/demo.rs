@@ -26,13 +26,13 @@ use juki_counter::registry::{CardState, TerminateReason};
 use juki_counter::session::add_first_operator;
 use juki_counter::{CounterDb, IssueRequest, Session, UpdateRequest};
 use juki_host::authority::{sec1_uncompressed, RootAuthority};
-use juki_host::card::{JukiCard, KeyKind, Lifecycle, PinStatus};
+use juki_host::card::{JukiCard, KeyId, Lifecycle, PinStatus};
 use juki_host::date::{self, Date};
 use juki_host::error::Error;
 
 use crate::failure::{Failure, Result};
 use crate::pin_input::{Pin, PinPrompter};
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::resident::{MunicipalityCode, Sex};
 use juki_host::sim_transport::SimTransport;
 use juki_jpki::ca::JpkiCa;
@@ -420,7 +420,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     );
     let refused = card.exclusive(|c| {
         c.select_app(juki_host::pin::App::Juki)?;
-        c.read_file(juki_host::card::EF_FOUR_INFO, 1024)
+        c.read_file(juki_card::files::EfId::FourInfo, 1024)
     });
     d.expect_sw(refused, 0x6982, "without the PIN the 4 info stays closed")?;
     let record = card.read_resident(&juki_pin)?;
@@ -497,10 +497,10 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         (0x63C1, "wrong PIN, 1 try left"),
         (0x63C0, "wrong PIN, 0 tries left: now locked"),
     ] {
-        let r = card.verify_pin(PinKind::Juki, &wrong);
+        let r = card.verify_pin(PinId::Juki, &wrong);
         d.expect_sw(r, sw, meaning)?;
     }
-    let status = card.pin_status(PinKind::Juki)?;
+    let status = card.pin_status(PinId::Juki)?;
     d.check(status == PinStatus::Blocked, "PIN status: locked")?;
 
     d.step("正しいPINも拒否される", "the right PIN is now refused");
@@ -513,8 +513,8 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     );
     d.say("the resident enters a new 住基 PIN on the counter's PIN pad (not shown)");
     let new_pin = Pin::from("4826");
-    chiyoda_counter.reset_pin(&mut card, &cred, PinKind::Juki, &mut pin_pad("4826\n"))?;
-    let status = card.pin_status(PinKind::Juki)?;
+    chiyoda_counter.reset_pin(&mut card, &cred, PinId::Juki, &mut pin_pad("4826\n"))?;
+    let status = card.pin_status(PinId::Juki)?;
     d.check(
         status == PinStatus::TriesLeft(3),
         "PIN reset with its full 3 tries",
@@ -532,7 +532,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     card.transport().power_cycle()?;
     let r = card.exclusive(|c| {
         c.select_app(juki_host::pin::App::Jpki)?;
-        c.compute_signature(KeyKind::Sign, &hash)
+        c.compute_signature(KeyId::Sign, &hash)
     });
     d.expect_sw(
         r,
@@ -569,7 +569,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let r = card.sign_hash(&hash, &sign_pin);
     d.expect_sw(r, 0x6283, "suspended: no signature either")?;
     d.check(
-        card.pin_status(PinKind::Juki).is_err() && card.card_info()? == card_info,
+        card.pin_status(PinId::Juki).is_err() && card.card_info()? == card_info,
         "only the card information can still be read",
     )?;
 
@@ -665,7 +665,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     )?;
     let signature = card.sign_hash(&hash, &sign_pin)?;
     d.check(
-        card.public_key(KeyKind::Sign)? == keys.sign
+        card.public_key(KeyId::Sign)? == keys.sign
             && public.verify_prehash(&hash, &signature).is_ok(),
         "the keys stay on the card: a new signing certificate can be issued at the counter",
     )?;

@@ -9,7 +9,7 @@ use x509_cert::Certificate;
 
 use crate::pin_input::PinPrompter;
 use juki_host::date;
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::Error;
 use juki_jpki::ca::{self, JpkiCa};
 use juki_jpki::cms::SignOptions;
@@ -29,7 +29,7 @@ pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) 
     let signing_time = jtime::now()?;
     citizen::require_present(card, CertKind::Sign)?;
     let mut pins = PinPrompter::from_stdin();
-    let password = pins.ask(PinKind::Sign)?;
+    let password = pins.ask(PinId::Sign)?;
     let p7s = citizen::sign_document(
         card,
         &password,
@@ -167,7 +167,7 @@ pub fn auth(card: &mut Card, challenge: &Path, out: Option<PathBuf>) -> Result<(
     let out = out.unwrap_or_else(|| with_suffix(challenge, ".answer"));
     citizen::require_present(card, CertKind::Auth)?;
     let mut pins = PinPrompter::from_stdin();
-    let pin = pins.ask(PinKind::Auth)?;
+    let pin = pins.ask(PinId::Auth)?;
     let answer = citizen::answer_challenge(card, &pin, &challenge_bytes)?;
     drop(pin);
     write_file(&out, answer.to_pem()?.as_bytes())?;
@@ -310,7 +310,7 @@ fn status(card: &mut Card, trusted: &[Certificate], crl: &[PathBuf], no_sign: bo
     let mut pairs = vec![(CertKind::Auth, citizen::auth_certificates(card)?)];
     if !no_sign {
         let mut pins = PinPrompter::from_stdin();
-        let password = pins.ask(PinKind::Sign)?;
+        let password = pins.ask(PinId::Sign)?;
         pairs.push((CertKind::Sign, citizen::sign_certificates(card, &password)?));
     }
     let mut failed = None;

@@ -15,7 +15,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use zeroize::{Zeroize, Zeroizing};
 
 pub use juki_host::pin::Pin;
-use juki_host::pin::{PinKind, PinSource};
+use juki_host::pin::PinRules;
+use juki_host::pin::{PinId, PinSource};
 use juki_host::{Error, Result};
 
 enum Source {
@@ -127,8 +128,8 @@ impl PinPrompter {
     }
 
     /// Asks for the current PIN `kind`.
-    pub fn ask(&mut self, kind: PinKind) -> Result<Pin> {
-        let pin = self.read(&format!("Enter the {kind}: "))?;
+    pub fn ask(&mut self, kind: PinId) -> Result<Pin> {
+        let pin = self.read(&format!("Enter the {}: ", kind.label()))?;
         if pin.as_bytes().is_empty() {
             return Err(Error::InvalidInput("no PIN entered".into()));
         }
@@ -138,11 +139,11 @@ impl PinPrompter {
     /// Asks for a new PIN `kind` and checks it against the rules (weak PINs refused, birth
     /// `MMDD` when known). At a terminal: asked twice, and asked again (three rounds at most)
     /// when it breaks a rule or the two entries differ. From standard input: read once.
-    pub fn ask_new(&mut self, kind: PinKind, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
+    pub fn ask_new(&mut self, kind: PinId, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
         let rounds = if self.is_terminal() { 3 } else { 1 };
         let mut last_error = None;
         for _ in 0..rounds {
-            let pin = self.read(&format!("New {kind}: "))?;
+            let pin = self.read(&format!("New {}: ", kind.label()))?;
             if let Err(e) = kind.check_new(pin.as_bytes(), birth_mmdd) {
                 if self.is_terminal() {
                     eprintln!("{e}");
@@ -151,7 +152,8 @@ impl PinPrompter {
                 continue;
             }
             if self.is_terminal() {
-                let again = self.read(&format!("New {kind} again (確認のため再入力): "))?;
+                let again =
+                    self.read(&format!("New {} again (確認のため再入力): ", kind.label()))?;
                 if again != pin {
                     eprintln!("The two entries differ; please try again (入力が一致しません).");
                     last_error = Some(Error::InvalidInput(
@@ -167,11 +169,11 @@ impl PinPrompter {
 }
 
 impl PinSource for PinPrompter {
-    fn pin(&mut self, kind: PinKind) -> Result<Pin> {
+    fn pin(&mut self, kind: PinId) -> Result<Pin> {
         self.ask(kind)
     }
 
-    fn new_pin(&mut self, kind: PinKind, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
+    fn new_pin(&mut self, kind: PinId, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
         self.ask_new(kind, birth_mmdd)
     }
 }
@@ -188,25 +190,25 @@ mod tests {
     fn one_pin_per_line_in_order() {
         let mut p = lines("2580\r\nJUKI2026\n");
         assert!(!p.is_terminal());
-        assert_eq!(p.ask(PinKind::Juki).unwrap().as_bytes(), b"2580");
-        assert_eq!(p.ask(PinKind::Sign).unwrap().as_bytes(), b"JUKI2026");
-        assert!(matches!(p.ask(PinKind::Juki), Err(Error::InvalidInput(_))));
+        assert_eq!(p.ask(PinId::Juki).unwrap().as_bytes(), b"2580");
+        assert_eq!(p.ask(PinId::Sign).unwrap().as_bytes(), b"JUKI2026");
+        assert!(matches!(p.ask(PinId::Juki), Err(Error::InvalidInput(_))));
     }
 
     #[test]
     fn new_pins_are_checked() {
         let mut p = lines("1234\n2580\nabc\n");
-        assert!(p.ask_new(PinKind::Juki, None).is_err());
-        assert_eq!(p.ask_new(PinKind::Juki, None).unwrap().as_bytes(), b"2580");
-        assert!(p.ask_new(PinKind::Sign, None).is_err());
+        assert!(p.ask_new(PinId::Juki, None).is_err());
+        assert_eq!(p.ask_new(PinId::Juki, None).unwrap().as_bytes(), b"2580");
+        assert!(p.ask_new(PinId::Sign, None).is_err());
         let mut p = lines("0415\n");
-        assert!(p.ask_new(PinKind::Auth, Some(b"0415")).is_err());
+        assert!(p.ask_new(PinId::Auth, Some(b"0415")).is_err());
     }
 
     #[test]
     fn empty_pin_is_refused() {
         let mut p = lines("\n");
-        assert!(p.ask(PinKind::Juki).is_err());
+        assert!(p.ask(PinId::Juki).is_err());
     }
 
     #[test]

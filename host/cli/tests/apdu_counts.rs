@@ -7,7 +7,7 @@ mod common;
 use common::world::{lines, world};
 use juki_cli::pin_input::Pin;
 use juki_host::card::{JukiCard, Personalisation};
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Recording;
 use juki_jpki::cms::SignOptions;
@@ -57,7 +57,7 @@ fn each_operation_takes_the_fewest_apdus() {
     let password = Pin::from("JUKI2026");
 
     // VERIFY: the application, then the PIN named in P2 (no SELECT of the PIN EF).
-    card.verify_pin(PinKind::Juki, &juki_pin).unwrap();
+    card.verify_pin(PinId::Juki, &juki_pin).unwrap();
     assert_eq!(headers(&mut card), [SELECT_JUKI, "0020009C"]);
 
     // The 4 info with the resident code and change information: one READ BINARY a file.

@@ -16,7 +16,7 @@ use juki_counter::{CounterError, IssueRequest, Operation, Outcome};
 use juki_host::authority::CounterCredential;
 use juki_host::card::{JukiCard, Lifecycle};
 use juki_host::date::Date;
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::resident::{MunicipalityCode, Sex};
 use juki_host::sim_transport::SimTransport;
 use juki_host::transport::Transport;
@@ -33,7 +33,7 @@ fn second_card(w: &World) -> PathBuf {
 /// with the right one restores the count).
 fn sign_password_is(image: &Path, password: &str) -> bool {
     let mut card = JukiCard::new(SimTransport::open(image).unwrap());
-    card.verify_pin(PinKind::Sign, &Pin::from(password)).is_ok()
+    card.verify_pin(PinId::Sign, &Pin::from(password)).is_ok()
 }
 
 fn forward(
@@ -115,7 +115,7 @@ fn a_relayed_card_is_refused_and_neither_card_changes() {
     let mut s = w.session().serving(Some("JK-0009"));
     let mut card = JukiCard::new(Relay::new(&w.image, &other, false));
     let err = s
-        .reset_pin(&mut card, &w.cred, PinKind::Sign, &mut lines("THIEF2026\n"))
+        .reset_pin(&mut card, &w.cred, PinId::Sign, &mut lines("THIEF2026\n"))
         .unwrap_err();
     assert!(
         matches!(err.host(), Some(Error::CardChanged { expected, found }) if expected == "JK-0009" && found == "JK-0010"),
@@ -148,12 +148,7 @@ fn without_the_served_serial_the_counter_acts_on_the_card_that_proved_itself() {
     let mut s = w.session();
     let mut card = JukiCard::new(Relay::new(&w.image, &other, false));
     let done = s
-        .reset_pin(
-            &mut card,
-            &w.cred,
-            PinKind::Sign,
-            &mut lines("NEWPASS2026\n"),
-        )
+        .reset_pin(&mut card, &w.cred, PinId::Sign, &mut lines("NEWPASS2026\n"))
         .unwrap();
     assert_eq!(done.card.serial, "JK-0010");
     assert_eq!(done.record.card_serial.as_deref(), Some("JK-0010"));

@@ -51,7 +51,7 @@ fn issue_sign_and_revoke_on_a_move() {
     let e = card
         .exclusive(|c| {
             c.select_app(juki_host::pin::App::Jpki)?;
-            c.read_file(CertKind::Sign.cert_fid(), 2048)
+            c.read_file(CertKind::Sign.cert_ef(), 2048)
         })
         .unwrap_err();
     assert_eq!(e.status_word(), Some(0x6982));
@@ -164,7 +164,7 @@ fn certificates_the_card_refuses_are_revoked_at_once() {
     // A reader that answers the write of the signing certificate with a plain 6581.
     let mut selected = 0;
     let mut card = common::intercept(&w.image, move |apdu, card| {
-        if common::update_target(apdu, &mut selected) == Some(CertKind::Sign.cert_fid()) {
+        if common::update_target(apdu, &mut selected) == Some(CertKind::Sign.cert_ef().fid()) {
             return Ok(vec![0x65, 0x81]);
         }
         card.transmit(apdu)

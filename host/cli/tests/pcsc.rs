@@ -15,7 +15,7 @@ use juki_host::authority::RootAuthority;
 use juki_host::card::{JukiCard, Lifecycle, Personalisation, PinStatus};
 use juki_host::date::Date;
 use juki_host::pcsc_transport::{list_readers, PcscTransport};
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::resident::{CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex};
 use juki_host::resident_code::ResidentCode;
 use juki_host::sim_transport::SimTransport;
@@ -283,17 +283,17 @@ fn library_over_pcsc_transport() {
         assert_eq!(record.info, p.info, "extended = {extended}");
         assert_eq!(record.code, p.code);
         let hash = [0x42u8; 32];
-        let public = card.public_key(juki_host::card::KeyKind::Sign).unwrap();
+        let public = card.public_key(juki_host::card::KeyId::Sign).unwrap();
         let sig = card.sign_hash(&hash, &p.sign_pin).unwrap();
         use p256::ecdsa::signature::hazmat::PrehashVerifier;
         public.verify_prehash(&hash, &sig).unwrap();
         assert!(matches!(
-            card.verify_pin(PinKind::Auth, &Pin::from("0000")),
+            card.verify_pin(PinId::Auth, &Pin::from("0000")),
             Err(Error::WrongPin { tries_left: 2 })
         ));
-        card.verify_pin(PinKind::Auth, &p.auth_pin).unwrap();
+        card.verify_pin(PinId::Auth, &p.auth_pin).unwrap();
         assert_eq!(
-            card.pin_status(PinKind::Auth).unwrap(),
+            card.pin_status(PinId::Auth).unwrap(),
             PinStatus::TriesLeft(3)
         );
     }
@@ -302,18 +302,18 @@ fn library_over_pcsc_transport() {
     let mut card = JukiCard::new(PcscTransport::connect(None).unwrap());
     assert_eq!(card.card_info().unwrap(), p.card);
     // A reset through PC/SC clears the security status.
-    card.verify_pin(PinKind::Sign, &p.sign_pin).unwrap();
+    card.verify_pin(PinId::Sign, &p.sign_pin).unwrap();
     card.transport().reconnect(true).unwrap();
     card.select_app(juki_host::pin::App::Jpki).unwrap();
     assert!(matches!(
-        card.compute_signature(juki_host::card::KeyKind::Sign, &[0u8; 32]),
+        card.compute_signature(juki_host::card::KeyId::Sign, &[0u8; 32]),
         Err(Error::SecurityStatusNotSatisfied)
     ));
 }
 
 #[test]
 fn a_pin_verified_in_a_transaction_is_not_left_to_other_clients() {
-    use juki_host::card::KeyKind;
+    use juki_host::card::KeyId;
     let Some(_guard) = lock_or_skip() else {
         return;
     };
@@ -329,13 +329,13 @@ fn a_pin_verified_in_a_transaction_is_not_left_to_other_clients() {
     citizen.sign_hash(&hash, &p.sign_pin).unwrap();
     // It finds the card reset (pcscd tells it so); after reconnecting without a reset of its
     // own, and without a SELECT (which would clear the status anyway), it cannot sign.
-    let first = waiting.compute_signature(KeyKind::Sign, &hash);
+    let first = waiting.compute_signature(KeyId::Sign, &hash);
     assert!(
         matches!(first, Err(Error::CardReset { .. })),
         "the card must have been reset as the transaction ended: {first:?}"
     );
     waiting.transport().reconnect(false).unwrap();
-    let after = waiting.compute_signature(KeyKind::Sign, &hash);
+    let after = waiting.compute_signature(KeyId::Sign, &hash);
     assert!(
         matches!(after, Err(Error::FileNotFound)),
         "the sign password outlived its transaction: {after:?}"
@@ -344,7 +344,7 @@ fn a_pin_verified_in_a_transaction_is_not_left_to_other_clients() {
     // A client that connects afterwards: nothing verified either (the 住基 PIN this time).
     citizen.read_resident(&p.juki_pin).unwrap();
     let mut later = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
-    let after = later.read_file(juki_host::card::EF_FOUR_INFO, 1024);
+    let after = later.read_file(juki_card::files::EfId::FourInfo, 1024);
     assert!(
         matches!(after, Err(Error::FileNotFound)),
         "the 住基 PIN outlived its transaction: {after:?}"
@@ -354,7 +354,7 @@ fn a_pin_verified_in_a_transaction_is_not_left_to_other_clients() {
     // transaction and its next transaction work.
     assert_eq!(citizen.card_info().unwrap(), p.card);
     let sig = citizen.sign_hash(&hash, &p.sign_pin).unwrap();
-    let public = citizen.public_key(KeyKind::Sign).unwrap();
+    let public = citizen.public_key(KeyId::Sign).unwrap();
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     public.verify_prehash(&hash, &sig).unwrap();
 }
@@ -450,7 +450,7 @@ fn opensc_tool_as_independent_client() {
     // The host library sees what opensc-tool did: tries restored by the right PIN.
     let mut card = JukiCard::new(PcscTransport::connect(Some(FIRST_READER_NAME)).unwrap());
     assert_eq!(
-        card.pin_status(PinKind::Juki).unwrap(),
+        card.pin_status(PinId::Juki).unwrap(),
         PinStatus::TriesLeft(3)
     );
 }

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use juki_cli::pin_input::Pin;
 use juki_host::authority::{CounterCredential, RootAuthority};
-use juki_host::card::{JukiCard, KeyKind, Lifecycle, Personalisation, PinStatus};
+use juki_host::card::{JukiCard, KeyId, Lifecycle, Personalisation, PinStatus};
 use juki_host::date::Date;
-use juki_host::pin::PinKind;
+use juki_host::pin::{PinId, PinRules};
 use juki_host::resident::{CardInfo, Change, ChangeInfo, FourInfo, MunicipalityCode, Sex};
 use juki_host::resident_code::ResidentCode;
 use juki_host::sim_transport::SimTransport;
@@ -92,7 +92,7 @@ fn life(extended: bool) {
     assert!(s.person.info.encode().unwrap().len() > 300);
     assert_eq!(record.changes, s.person.changes);
 
-    for kind in PinKind::ALL {
+    for kind in PinId::ALL {
         assert_eq!(
             card.pin_status(kind).unwrap(),
             PinStatus::TriesLeft(kind.max_tries())
@@ -100,14 +100,14 @@ fn life(extended: bool) {
     }
 
     let hash: [u8; 32] = Sha256::digest(b"application").into();
-    let public = card.public_key(KeyKind::Sign).unwrap();
+    let public = card.public_key(KeyId::Sign).unwrap();
     let sig = card.sign_hash(&hash, &s.person.sign_pin).unwrap();
     public.verify_prehash(&hash, &sig).unwrap();
-    let auth_public = card.public_key(KeyKind::Auth).unwrap();
+    let auth_public = card.public_key(KeyId::Auth).unwrap();
     assert_ne!(auth_public, public);
     // The auth key signs after the auth PIN.
-    card.verify_pin(PinKind::Auth, &s.person.auth_pin).unwrap();
-    let sig = card.compute_signature(KeyKind::Auth, &hash).unwrap();
+    card.verify_pin(PinId::Auth, &s.person.auth_pin).unwrap();
+    let sig = card.compute_signature(KeyId::Auth, &hash).unwrap();
     auth_public.verify_prehash(&hash, &sig).unwrap();
 }
 
@@ -128,35 +128,35 @@ fn wrong_pin_counts_down_blocks_and_counter_resets() {
     let mut card = issued_card(&dir.path().join("card.img"), true, &s);
     let wrong = Pin::from("9999");
     for left in [2u8, 1, 0] {
-        match card.verify_pin(PinKind::Juki, &wrong) {
+        match card.verify_pin(PinId::Juki, &wrong) {
             Err(Error::WrongPin { tries_left }) => assert_eq!(tries_left, left),
             other => panic!("expected WrongPin, got {other:?}"),
         }
     }
-    assert_eq!(card.pin_status(PinKind::Juki).unwrap(), PinStatus::Blocked);
+    assert_eq!(card.pin_status(PinId::Juki).unwrap(), PinStatus::Blocked);
     assert!(matches!(
         card.read_resident(&s.person.juki_pin),
         Err(Error::PinBlocked)
     ));
     // The other PINs are not affected.
     assert_eq!(
-        card.pin_status(PinKind::Auth).unwrap(),
+        card.pin_status(PinId::Auth).unwrap(),
         PinStatus::TriesLeft(3)
     );
     // Weak new PINs are refused on the host before reaching the card.
     assert!(matches!(
-        card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("1111")),
+        card.reset_pin(&s.cred, SERIAL, PinId::Juki, &Pin::from("1111")),
         Err(Error::InvalidInput(_))
     ));
     // The holder's birthday is refused by the card (the host did not know it).
     assert!(matches!(
-        card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("1231")),
+        card.reset_pin(&s.cred, SERIAL, PinId::Juki, &Pin::from("1231")),
         Err(Error::WrongData)
     ));
-    card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("4826"))
+    card.reset_pin(&s.cred, SERIAL, PinId::Juki, &Pin::from("4826"))
         .unwrap();
     assert_eq!(
-        card.pin_status(PinKind::Juki).unwrap(),
+        card.pin_status(PinId::Juki).unwrap(),
         PinStatus::TriesLeft(3)
     );
     assert!(matches!(
@@ -193,21 +193,21 @@ fn change_pin_rules() {
     // Weak on the host.
     for weak in ["7777", "1234", "4321", "8901"] {
         assert!(matches!(
-            card.change_pin(PinKind::Juki, pin, &Pin::from(weak)),
+            card.change_pin(PinId::Juki, pin, &Pin::from(weak)),
             Err(Error::InvalidInput(_))
         ));
     }
     // Birthday on the card.
     assert!(matches!(
-        card.change_pin(PinKind::Juki, pin, &Pin::from("1231")),
+        card.change_pin(PinId::Juki, pin, &Pin::from("1231")),
         Err(Error::WrongData)
     ));
     // Wrong current PIN.
     assert!(matches!(
-        card.change_pin(PinKind::Juki, &Pin::from("0000"), &Pin::from("3691")),
+        card.change_pin(PinId::Juki, &Pin::from("0000"), &Pin::from("3691")),
         Err(Error::WrongPin { tries_left: 2 })
     ));
-    card.change_pin(PinKind::Juki, pin, &Pin::from("3691"))
+    card.change_pin(PinId::Juki, pin, &Pin::from("3691"))
         .unwrap();
     assert!(matches!(
         card.read_resident(pin),
@@ -216,10 +216,10 @@ fn change_pin_rules() {
     card.read_resident(&Pin::from("3691")).unwrap();
     // Sign password format.
     assert!(matches!(
-        card.change_pin(PinKind::Sign, &s.person.sign_pin, &Pin::from("abc123")),
+        card.change_pin(PinId::Sign, &s.person.sign_pin, &Pin::from("abc123")),
         Err(Error::InvalidInput(_))
     ));
-    card.change_pin(PinKind::Sign, &s.person.sign_pin, &Pin::from("NEWPASS9"))
+    card.change_pin(PinId::Sign, &s.person.sign_pin, &Pin::from("NEWPASS9"))
         .unwrap();
     card.sign_hash(&[0u8; 32], &Pin::from("NEWPASS9")).unwrap();
 }
@@ -248,7 +248,7 @@ fn counter_of_another_root_is_refused() {
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Initialised);
     card.personalise(&s.cred, &s.person).unwrap();
     assert!(matches!(
-        card.reset_pin(&other.cred, SERIAL, PinKind::Juki, &Pin::from("4826")),
+        card.reset_pin(&other.cred, SERIAL, PinId::Juki, &Pin::from("4826")),
         Err(Error::CounterNotAccepted)
     ));
 }
@@ -258,24 +258,24 @@ fn nothing_without_the_pin_and_volatile_state_is_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup("東京都千代田区千代田1-1");
     let mut card = issued_card(&dir.path().join("card.img"), true, &s);
-    card.verify_pin(PinKind::Sign, &s.person.sign_pin).unwrap();
+    card.verify_pin(PinId::Sign, &s.person.sign_pin).unwrap();
     assert_eq!(
-        card.pin_status(PinKind::Sign).unwrap(),
+        card.pin_status(PinId::Sign).unwrap(),
         PinStatus::TriesLeft(5),
         "pin_status selects the application again, which clears the security status"
     );
-    card.verify_pin(PinKind::Sign, &s.person.sign_pin).unwrap();
+    card.verify_pin(PinId::Sign, &s.person.sign_pin).unwrap();
     card.transport().power_cycle().unwrap();
     assert!(
         matches!(
-            card.compute_signature(KeyKind::Sign, &[0u8; 32]),
+            card.compute_signature(KeyId::Sign, &[0u8; 32]),
             Err(Error::FileNotFound)
         ),
         "after a power cycle no application is selected: SELECT by FID answers 6A82"
     );
     card.select_app(juki_host::pin::App::Jpki).unwrap();
     assert!(matches!(
-        card.compute_signature(KeyKind::Sign, &[0u8; 32]),
+        card.compute_signature(KeyId::Sign, &[0u8; 32]),
         Err(Error::SecurityStatusNotSatisfied)
     ));
 }
@@ -290,27 +290,27 @@ fn a_pin_verified_in_a_transaction_does_not_outlive_it() {
     // DIGITAL SIGNATURE): afterwards, whoever talks to the card next — without a SELECT, which
     // would clear the status anyway — cannot sign: the card was reset as the transaction ended.
     card.sign_hash(&hash, &s.person.sign_pin).unwrap();
-    let after = card.compute_signature(KeyKind::Sign, &hash);
+    let after = card.compute_signature(KeyId::Sign, &hash);
     assert!(
         matches!(after, Err(Error::FileNotFound)),
         "the sign password outlived its transaction: {after:?}"
     );
     // The same for the 住基 PIN and the resident data.
     card.read_resident(&s.person.juki_pin).unwrap();
-    let after = card.read_file(juki_host::card::EF_FOUR_INFO, 1024);
+    let after = card.read_file(juki_card::files::EfId::FourInfo, 1024);
     assert!(
         matches!(after, Err(Error::FileNotFound)),
         "the 住基 PIN outlived its transaction: {after:?}"
     );
     // The next transaction works as usual.
     let sig = card.sign_hash(&hash, &s.person.sign_pin).unwrap();
-    let public = card.public_key(KeyKind::Sign).unwrap();
+    let public = card.public_key(KeyId::Sign).unwrap();
     public.verify_prehash(&hash, &sig).unwrap();
     // A transaction without VERIFY leaves the card as it is (no reset): the application
     // selected in it is still selected.
     card.exclusive(|c| c.select_app(juki_host::pin::App::Jpki))
         .unwrap();
-    let free = card.read_file(juki_jpki::CertKind::Auth.cert_fid(), 2048);
+    let free = card.read_file(juki_jpki::CertKind::Auth.cert_ef(), 2048);
     assert!(
         !matches!(free, Err(Error::FileNotFound)),
         "a transaction without VERIFY must not reset the card: {free:?}"
@@ -323,11 +323,11 @@ fn tries_used_survive_reopening_the_card_image() {
     let path = dir.path().join("card.img");
     let s = setup("東京都千代田区千代田1-1");
     let mut card = issued_card(&path, true, &s);
-    assert!(card.verify_pin(PinKind::Juki, &Pin::from("0000")).is_err());
+    assert!(card.verify_pin(PinId::Juki, &Pin::from("0000")).is_err());
     drop(card);
     let mut card = JukiCard::new(SimTransport::open(&path).unwrap());
     assert_eq!(
-        card.pin_status(PinKind::Juki).unwrap(),
+        card.pin_status(PinId::Juki).unwrap(),
         PinStatus::TriesLeft(2)
     );
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
@@ -337,7 +337,7 @@ fn suspend_and_resume(extended: bool) {
     let dir = tempfile::tempdir().unwrap();
     let s = setup("東京都千代田区千代田1-1");
     let mut card = issued_card(&dir.path().join("card.img"), extended, &s);
-    let sign_public = card.public_key(KeyKind::Sign).unwrap();
+    let sign_public = card.public_key(KeyId::Sign).unwrap();
     // Only a counter of the card's root can suspend it.
     let other = setup("x");
     assert!(matches!(
@@ -364,10 +364,10 @@ fn suspend_and_resume(extended: bool) {
         "wrong PIN",
     );
     refused(card.sign_hash(&hash, &s.person.sign_pin).map(drop), "sign");
-    refused(card.public_key(KeyKind::Auth).map(drop), "public key");
-    refused(card.pin_status(PinKind::Auth).map(drop), "PIN status");
+    refused(card.public_key(KeyId::Auth).map(drop), "public key");
+    refused(card.pin_status(PinId::Auth).map(drop), "PIN status");
     refused(
-        card.change_pin(PinKind::Juki, &s.person.juki_pin, &Pin::from("4826")),
+        card.change_pin(PinId::Juki, &s.person.juki_pin, &Pin::from("4826")),
         "change PIN",
     );
     refused(card.suspend(&s.cred, SERIAL), "suspend twice");
@@ -381,7 +381,7 @@ fn suspend_and_resume(extended: bool) {
     );
     // The card information stays readable; the counter still works.
     assert_eq!(card.card_info().unwrap(), s.person.card);
-    card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("4826"))
+    card.reset_pin(&s.cred, SERIAL, PinId::Juki, &Pin::from("4826"))
         .unwrap();
     assert!(matches!(
         card.resume(&other.cred, SERIAL),
@@ -391,11 +391,11 @@ fn suspend_and_resume(extended: bool) {
 
     card.resume(&s.cred, SERIAL).unwrap();
     assert_eq!(card.lifecycle().unwrap(), Lifecycle::Issued);
-    for kind in PinKind::ALL {
+    for kind in PinId::ALL {
         assert_eq!(
             card.pin_status(kind).unwrap(),
             PinStatus::TriesLeft(kind.max_tries()),
-            "{kind}: the refused tries used none"
+            "{kind:?}: the refused tries used none"
         );
     }
     let record = card.read_resident(&Pin::from("4826")).unwrap();
@@ -440,18 +440,18 @@ fn terminated_card_keeps_only_its_card_information() {
         other => panic!("{what}: expected CardTerminated, got {other:?}"),
     };
     refused(card.sign_hash(&hash, &s.person.sign_pin).map(drop), "sign");
-    refused(card.public_key(KeyKind::Sign).map(drop), "sign key");
-    refused(card.public_key(KeyKind::Auth).map(drop), "auth key");
+    refused(card.public_key(KeyId::Sign).map(drop), "sign key");
+    refused(card.public_key(KeyId::Auth).map(drop), "auth key");
     refused(card.read_resident(&s.person.juki_pin).map(drop), "read");
-    refused(card.pin_status(PinKind::Juki).map(drop), "PIN status");
+    refused(card.pin_status(PinId::Juki).map(drop), "PIN status");
     refused(
-        card.reset_pin(&s.cred, SERIAL, PinKind::Juki, &Pin::from("4826")),
+        card.reset_pin(&s.cred, SERIAL, PinId::Juki, &Pin::from("4826")),
         "reset PIN",
     );
     refused(card.resume(&s.cred, SERIAL), "resume");
     refused(card.suspend(&s.cred, SERIAL), "suspend");
     refused(card.terminate(&s.cred, SERIAL), "terminate twice");
-    let message = card.public_key(KeyKind::Sign).unwrap_err().to_string();
+    let message = card.public_key(KeyId::Sign).unwrap_err().to_string();
     assert!(message.contains("no longer valid"), "{message}");
 }
 

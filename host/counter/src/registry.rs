@@ -15,6 +15,8 @@ use std::fmt;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use juki_card::lifecycle::{Lifecycle, Transition as CardTransition};
+
 use super::clock::Clock;
 use super::error::{CounterError, Result};
 use super::sql::{date_text, parse_code, parse_date, savepoint};
@@ -39,6 +41,27 @@ pub enum CardState {
 }
 
 impl CardState {
+    /// The card's lifecycle state this registry state stands for.
+    pub fn lifecycle(self) -> Lifecycle {
+        match self {
+            CardState::Initialised => Lifecycle::Initialised,
+            CardState::Issued => Lifecycle::Issued,
+            CardState::Suspended => Lifecycle::Suspended,
+            CardState::Terminated => Lifecycle::Terminated,
+        }
+    }
+
+    /// The registry state of a card in `state` (none for a blank card: never registered).
+    pub fn from_lifecycle(state: Lifecycle) -> Option<CardState> {
+        match state {
+            Lifecycle::Blank => None,
+            Lifecycle::Initialised => Some(CardState::Initialised),
+            Lifecycle::Issued => Some(CardState::Issued),
+            Lifecycle::Suspended => Some(CardState::Suspended),
+            Lifecycle::Terminated => Some(CardState::Terminated),
+        }
+    }
+
     /// As stored: `initialised`, `issued`, `suspended`, `terminated`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -135,27 +158,37 @@ pub enum Transition {
 }
 
 impl Transition {
-    /// The state it leads to.
-    pub fn target(self) -> CardState {
+    /// The card's own transition (its table, `juki_card::lifecycle::TRANSITIONS`, is the one
+    /// definition of what may follow what, on the card, in its registry and at the counter).
+    pub fn card(self) -> CardTransition {
         match self {
-            Transition::Issue | Transition::Resume => CardState::Issued,
-            Transition::Suspend => CardState::Suspended,
-            Transition::Terminate(_) => CardState::Terminated,
+            Transition::Issue => CardTransition::Issue,
+            Transition::Suspend => CardTransition::Suspend,
+            Transition::Resume => CardTransition::Resume,
+            Transition::Terminate(_) => CardTransition::Terminate,
         }
+    }
+
+    /// The state it leads to from `from`, if it may start there.
+    pub fn next(self, from: CardState) -> Option<CardState> {
+        from.lifecycle()
+            .next(self.card())
+            .and_then(CardState::from_lifecycle)
     }
 
     /// Whether it may start from `from`.
     pub fn allowed_from(self, from: CardState) -> bool {
-        matches!(
-            (self, from),
-            (Transition::Issue, CardState::Initialised)
-                | (Transition::Suspend, CardState::Issued)
-                | (Transition::Resume, CardState::Suspended)
-                | (
-                    Transition::Terminate(_),
-                    CardState::Initialised | CardState::Issued | CardState::Suspended
-                )
-        )
+        self.next(from).is_some()
+    }
+
+    /// The state it leads to (from any state it may start from).
+    pub fn target(self) -> CardState {
+        // Every transition of the table ends in one state whatever it starts from.
+        self.card()
+            .from_states()
+            .find_map(|from| from.next(self.card()))
+            .and_then(CardState::from_lifecycle)
+            .unwrap_or(CardState::Terminated)
     }
 }
 

@@ -2,6 +2,7 @@
 //! answer a login challenge. Each runs in one exclusive card transaction, so nothing slips
 //! between the VERIFY and the commands it unlocks.
 
+use juki_card::files::EfId;
 use juki_card::files::CERT_CAPACITY;
 use x509_cert::crl::CertificateList;
 use x509_cert::der::Encode;
@@ -12,9 +13,9 @@ use super::cms::{self, SignOptions};
 use super::validate::Checked;
 use super::{validate, CertKind, JpkiError};
 use crate::Result;
-use juki_host::card::{JukiCard, KeyKind};
+use juki_host::card::{JukiCard, KeyId};
 use juki_host::pin::Pin;
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::transport::Transport;
 use juki_host::Error;
 
@@ -35,8 +36,8 @@ pub struct CardCertificates {
 
 /// Reads a certificate EF of the current (JPKI) application: one READ BINARY by short
 /// identifier (extended length where the reader takes it).
-fn read_certificate(card: &mut JukiCard<&mut dyn Transport>, fid: u16) -> Result<Vec<u8>> {
-    let der = card.read_file(fid, CAPACITY)?;
+fn read_certificate(card: &mut JukiCard<&mut dyn Transport>, ef: EfId) -> Result<Vec<u8>> {
+    let der = card.read_file(ef, CAPACITY)?;
     if der.is_empty() {
         return Err(JpkiError::NoCertificate);
     }
@@ -46,8 +47,8 @@ fn read_certificate(card: &mut JukiCard<&mut dyn Transport>, fid: u16) -> Result
 /// Reads `kind`'s certificate and CA certificate from the current (JPKI) application; the
 /// signing certificate needs the sign password verified in this session.
 fn read_pair(card: &mut JukiCard<&mut dyn Transport>, kind: CertKind) -> Result<CardCertificates> {
-    let cert_der = read_certificate(card, kind.cert_fid())?;
-    let ca_der = read_certificate(card, kind.ca_fid())?;
+    let cert_der = read_certificate(card, kind.cert_ef())?;
+    let ca_der = read_certificate(card, kind.ca_ef())?;
     Ok(CardCertificates {
         cert: validate::load_certificate(&cert_der)?,
         ca: validate::load_certificate(&ca_der)?,
@@ -144,7 +145,7 @@ pub fn sign_certificates<T: Transport>(
 ) -> Result<CardCertificates> {
     card.exclusive(|c| {
         require_present(c, CertKind::Sign)?;
-        c.verify_selected(PinKind::Sign, password)?;
+        c.verify_selected(PinId::Sign, password)?;
         read_pair(c, CertKind::Sign)
     })
 }
@@ -160,10 +161,10 @@ pub fn sign_document<T: Transport>(
 ) -> Result<Vec<u8>> {
     card.exclusive(|c| {
         require_present(c, CertKind::Sign)?;
-        c.verify_selected(PinKind::Sign, password)?;
+        c.verify_selected(PinId::Sign, password)?;
         let certs = read_pair(c, CertKind::Sign)?;
         cms::sign(content, &certs.cert_der, &certs.ca_der, options, |hash| {
-            Ok(c.compute_signature(KeyKind::Sign, hash)?)
+            Ok(c.compute_signature(KeyId::Sign, hash)?)
         })
     })
 }
@@ -177,12 +178,12 @@ pub fn answer_challenge<T: Transport>(
     auth::check_challenge(challenge)?;
     card.exclusive(|c| {
         require_present(c, CertKind::Auth)?;
-        c.verify_selected(PinKind::Auth, pin)?;
+        c.verify_selected(PinId::Auth, pin)?;
         // The answer carries the certificate only: its CA is not read.
         let certificate =
-            validate::load_certificate(&read_certificate(c, CertKind::Auth.cert_fid())?)?;
+            validate::load_certificate(&read_certificate(c, CertKind::Auth.cert_ef())?)?;
         let digest = auth::digest(challenge);
-        let signature = c.compute_signature(KeyKind::Auth, &digest)?;
+        let signature = c.compute_signature(KeyId::Auth, &digest)?;
         let public = validate::public_key(&certificate)?;
         p256::ecdsa::signature::hazmat::PrehashVerifier::verify_prehash(
             &public, &digest, &signature,

@@ -1,17 +1,16 @@
-//! Command APDUs and the exchange with the card, in one adapter for every transport:
-//! short and extended encodings, command chaining (CLA bit `10`, 255-byte links) for long data,
-//! `61xx` → GET RESPONSE, `6Cxx` → the same command again with the right Le, and READ BINARY of
-//! a whole file (one extended APDU when the reader takes it, short reads by offset otherwise).
+//! Framing: how one command travels over any transport — short or extended encoding (the
+//! card's own encoder, [`juki_card::apdu::CommandApdu::encode`]), command chaining (CLA bit
+//! `10`, 255-byte links) for long data, `61xx` → GET RESPONSE, `6Cxx` → the same command again
+//! with the right Le. What the commands are is the card's vocabulary
+//! ([`juki_card::command::Command`], built by [`crate::card`]).
 
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 
-/// Largest data field of one short APDU (and of one link of a chain).
-pub const SHORT_MAX_DATA: usize = 255;
-/// Largest Le of a short APDU (`00` = 256).
-pub const SHORT_MAX_LE: usize = 256;
-/// Largest Le of an extended APDU (`00 00` = 65536).
-pub const EXTENDED_MAX_LE: usize = 65536;
+use juki_card::apdu::CommandApdu;
+use juki_card::command::{Ins, MAX_EXTENDED_NE, MAX_SHORT_DATA, MAX_SHORT_NE};
+use juki_card::status::Status;
+
 /// Upper bound of GET RESPONSE rounds for one command (a card answering `61xx` forever is
 /// broken; 256 rounds of 256 bytes is 64 KiB).
 const MAX_GET_RESPONSE_ROUNDS: usize = 256;
@@ -61,63 +60,44 @@ impl Command {
 
     /// Whether this command needs the extended encoding to go in one APDU.
     pub fn needs_extended(&self) -> bool {
-        self.data.len() > SHORT_MAX_DATA || self.le.is_some_and(|le| le > SHORT_MAX_LE)
+        self.data.len() > MAX_SHORT_DATA || self.le.is_some_and(|le| le > MAX_SHORT_NE)
     }
 
-    /// Short encoding of a command with at most 255 data bytes and Le ≤ 256.
-    fn encode_short(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<usize>) -> Vec<u8> {
-        let mut apdu = vec![cla, ins, p1, p2];
-        if !data.is_empty() {
-            apdu.push(data.len() as u8);
-            apdu.extend_from_slice(data);
-        }
-        if let Some(le) = le {
-            // 256 encodes as 00.
-            apdu.push((le.min(SHORT_MAX_LE) % 256) as u8);
-        }
-        apdu
+    /// One APDU of this header, `data` and Ne, in the card's own encoding
+    /// ([`CommandApdu::encode`], the inverse of the card's parser).
+    fn encode_one(&self, cla: u8, data: &[u8], ne: usize, extended: bool) -> Result<Vec<u8>> {
+        let apdu = CommandApdu {
+            cla,
+            ins: self.ins,
+            p1: self.p1,
+            p2: self.p2,
+            data,
+            ne,
+            extended,
+        };
+        let mut out = vec![0; apdu.encoded_len()];
+        apdu.encode(&mut out).map_err(|_| {
+            Error::InvalidInput(format!("command data too long: {} bytes", data.len()))
+        })?;
+        Ok(out)
     }
 
     /// The extended encoding (ISO/IEC 7816-4 §5.1): `00 Lc1 Lc2 data [Le1 Le2]`, or
     /// `00 Le1 Le2` without data. Data up to 65535 bytes.
     pub fn encode_extended(&self) -> Result<Vec<u8>> {
-        if self.data.len() > 65535 {
-            return Err(Error::InvalidInput(format!(
-                "command data too long: {} bytes",
-                self.data.len()
-            )));
-        }
-        let mut apdu = vec![self.cla, self.ins, self.p1, self.p2];
-        let le_bytes = |le: usize| {
-            let le = if le >= EXTENDED_MAX_LE { 0 } else { le };
-            [(le >> 8) as u8, le as u8]
-        };
-        if self.data.is_empty() {
-            if let Some(le) = self.le {
-                apdu.push(0);
-                apdu.extend_from_slice(&le_bytes(le));
-            }
-        } else {
-            apdu.push(0);
-            apdu.push((self.data.len() >> 8) as u8);
-            apdu.push(self.data.len() as u8);
-            apdu.extend_from_slice(&self.data);
-            if let Some(le) = self.le {
-                apdu.extend_from_slice(&le_bytes(le));
-            }
-        }
-        Ok(apdu)
+        let ne = self.le.map_or(0, |le| le.min(MAX_EXTENDED_NE));
+        self.encode_one(self.cla, &self.data, ne, true)
     }
 
     /// The short encoding as a chain: links of at most 255 data bytes, CLA bit `10` set on all
-    /// but the last, Le only on the last. A command with ≤ 255 data bytes is a single link.
-    pub fn encode_chain(&self) -> Vec<Vec<u8>> {
-        if self.data.len() <= SHORT_MAX_DATA {
-            return vec![Self::encode_short(
-                self.cla, self.ins, self.p1, self.p2, &self.data, self.le,
-            )];
+    /// but the last, Le (at most 256) only on the last. A command with ≤ 255 data bytes is a
+    /// single link.
+    pub fn encode_chain(&self) -> Result<Vec<Vec<u8>>> {
+        let ne = self.le.map_or(0, |le| le.min(MAX_SHORT_NE));
+        if self.data.len() <= MAX_SHORT_DATA {
+            return Ok(vec![self.encode_one(self.cla, &self.data, ne, false)?]);
         }
-        let links: Vec<&[u8]> = self.data.chunks(SHORT_MAX_DATA).collect();
+        let links: Vec<&[u8]> = self.data.chunks(MAX_SHORT_DATA).collect();
         let count = links.len();
         links
             .into_iter()
@@ -125,8 +105,7 @@ impl Command {
             .map(|(i, chunk)| {
                 let last = i + 1 == count;
                 let cla = if last { self.cla } else { self.cla | 0x10 };
-                let le = if last { self.le } else { None };
-                Self::encode_short(cla, self.ins, self.p1, self.p2, chunk, le)
+                self.encode_one(cla, chunk, if last { ne } else { 0 }, false)
             })
             .collect()
     }
@@ -172,11 +151,11 @@ pub fn exchange<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Respo
     let mut last_link = if extended {
         cmd.encode_extended()?
     } else {
-        let mut links = cmd.encode_chain();
+        let mut links = cmd.encode_chain()?;
         let last = links.pop().unwrap_or_default();
         for link in links {
             let resp = Response::from_raw(t.transmit(&link)?)?;
-            if resp.sw != 0x9000 {
+            if Status::from_sw(resp.sw) != Status::Ok {
                 // The chain is broken; report the card's reason.
                 return Ok(resp);
             }
@@ -184,13 +163,11 @@ pub fn exchange<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Respo
         last
     };
     let mut resp = Response::from_raw(t.transmit(&last_link)?)?;
-    if resp.sw >> 8 == 0x6C {
-        // Wrong Le: the card tells the right one; send the last link again with it.
-        let right = usize::from((resp.sw & 0xFF) as u8);
-        let right = if right == 0 { SHORT_MAX_LE } else { right };
+    if let Status::WrongLe(right) = Status::from_sw(resp.sw) {
+        // Wrong Le: the card tells the right one (`00` = 256); send the last link again with it.
         if let Some(le_byte) = last_link.last_mut() {
             if !extended && cmd.le.is_some() {
-                *le_byte = (right % 256) as u8;
+                *le_byte = right;
                 resp = Response::from_raw(t.transmit(&last_link)?)?;
             }
         }
@@ -198,82 +175,35 @@ pub fn exchange<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Respo
     let mut data = std::mem::take(&mut resp.data);
     let mut sw = resp.sw;
     let mut rounds = 0;
-    while sw >> 8 == 0x61 {
+    while let Status::MoreData(waiting) = Status::from_sw(sw) {
         rounds += 1;
         if rounds > MAX_GET_RESPONSE_ROUNDS {
             return Err(Error::Protocol("endless 61xx chain".into()));
         }
-        let waiting = usize::from((sw & 0xFF) as u8);
-        let le = if waiting == 0 { SHORT_MAX_LE } else { waiting };
-        let get = Command::new(0x00, 0xC0, 0x00, 0x00).with_le(le);
-        let part = Response::from_raw(t.transmit(&get.encode_chain().concat())?)?;
+        let le = if waiting == 0 {
+            MAX_SHORT_NE
+        } else {
+            usize::from(waiting)
+        };
+        let get =
+            Command::new(Ins::GetResponse.cla(), Ins::GetResponse.byte(), 0x00, 0x00).with_le(le);
+        let part = Response::from_raw(t.transmit(&get.encode_chain()?.concat())?)?;
         data.extend_from_slice(&part.data);
         sw = part.sw;
     }
     Ok(Response { data, sw })
 }
 
-/// Sends a command and returns its data if it answered `9000`, else the error its SW means.
-pub fn transceive<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Vec<u8>> {
-    exchange(t, cmd)?.ok()
-}
-
-/// Reads the whole current EF: one READ BINARY with extended Le `00 00 00` (65536) when the
-/// transport takes extended length, otherwise short READ BINARYs by offset until a short read.
-/// `max` bounds the size accepted (a card answering more is malformed).
-pub fn read_binary_all<T: Transport + ?Sized>(
-    t: &mut T,
-    sfi: Option<u8>,
-    max: usize,
-) -> Result<Vec<u8>> {
-    // The first READ BINARY names the EF by its short identifier (P1 `80|SFI`, offset in P2),
-    // which makes it current for the reads by offset that may follow.
-    let first_p1 = sfi.map_or(0x00, |sfi| 0x80 | sfi);
-    if t.supports_extended_length() {
-        let cmd = Command::new(0x00, 0xB0, first_p1, 0x00).with_le(EXTENDED_MAX_LE);
-        let data = transceive(t, &cmd)?;
-        if data.len() > max {
-            return Err(Error::Protocol(format!(
-                "file of {} bytes, at most {max} expected",
-                data.len()
-            )));
-        }
-        return Ok(data);
-    }
-    let mut out = Vec::new();
-    loop {
-        if out.len() > 0x7FFF {
-            return Err(Error::Protocol(
-                "file longer than READ BINARY offsets".into(),
-            ));
-        }
-        let offset = out.len() as u16;
-        let [p1, p2] = offset.to_be_bytes();
-        let p1 = if offset == 0 { first_p1 } else { p1 };
-        let cmd = Command::new(0x00, 0xB0, p1, p2).with_le(SHORT_MAX_LE);
-        let resp = exchange(t, &cmd)?;
-        if resp.sw == 0x6B00 && offset > 0 {
-            // The file ended exactly at a 256-byte boundary.
-            break;
-        }
-        let part = resp.ok()?;
-        let got = part.len();
-        out.extend_from_slice(&part);
-        if out.len() > max {
-            return Err(Error::Protocol(format!(
-                "file longer than the {max} bytes expected"
-            )));
-        }
-        if got < SHORT_MAX_LE {
-            break;
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::card::JukiCard;
+    use juki_card::files::EfId;
+
+    /// The data of a `9000` answer (else the error).
+    fn transceive<T: Transport + ?Sized>(t: &mut T, cmd: &Command) -> Result<Vec<u8>> {
+        exchange(t, cmd)?.ok()
+    }
     use std::collections::VecDeque;
 
     /// A transport that checks each APDU sent against a script and answers from it.
@@ -318,15 +248,24 @@ mod tests {
     fn short_encodings() {
         let c = Command::new(0, 0xA4, 2, 0x0C).with_data([0x00, 0x04]);
         assert_eq!(
-            c.encode_chain(),
+            c.encode_chain().unwrap(),
             vec![hex::decode("00a4020c020004").unwrap()]
         );
         let c = Command::new(0, 0xB0, 0, 0).with_le(256);
-        assert_eq!(c.encode_chain(), vec![hex::decode("00b0000000").unwrap()]);
+        assert_eq!(
+            c.encode_chain().unwrap(),
+            vec![hex::decode("00b0000000").unwrap()]
+        );
         let c = Command::new(0, 0x20, 0, 0x80);
-        assert_eq!(c.encode_chain(), vec![hex::decode("00200080").unwrap()]);
+        assert_eq!(
+            c.encode_chain().unwrap(),
+            vec![hex::decode("00200080").unwrap()]
+        );
         let c = Command::new(0, 0x84, 0, 0).with_le(16);
-        assert_eq!(c.encode_chain(), vec![hex::decode("0084000010").unwrap()]);
+        assert_eq!(
+            c.encode_chain().unwrap(),
+            vec![hex::decode("0084000010").unwrap()]
+        );
     }
 
     #[test]
@@ -352,7 +291,7 @@ mod tests {
     fn long_data_is_chained_in_255_byte_links() {
         let data: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
         let c = Command::new(0, 0xD6, 0, 0).with_data(data.clone());
-        let links = c.encode_chain();
+        let links = c.encode_chain().unwrap();
         assert_eq!(links.len(), 3);
         assert_eq!(&links[0][..5], &[0x10, 0xD6, 0, 0, 255]);
         assert_eq!(&links[1][..5], &[0x10, 0xD6, 0, 0, 255]);
@@ -364,6 +303,7 @@ mod tests {
             Command::new(0, 0xD6, 0, 0)
                 .with_data(vec![0; 255])
                 .encode_chain()
+                .unwrap()
                 .len(),
             1
         );
@@ -371,6 +311,7 @@ mod tests {
             Command::new(0, 0xD6, 0, 0)
                 .with_data(vec![0; 256])
                 .encode_chain()
+                .unwrap()
                 .len(),
             2
         );
@@ -404,7 +345,7 @@ mod tests {
         let cmd = format!("00d600000001 2c{}", "55".repeat(300)).replace(' ', "");
         let mut t = Scripted::new(true, &[(&cmd, "9000")]);
         let c = Command::new(0, 0xD6, 0, 0).with_data(vec![0x55; 300]);
-        transceive(&mut t, &c).unwrap();
+        exchange(&mut t, &c).unwrap();
         t.done();
     }
 
@@ -462,7 +403,7 @@ mod tests {
                 ("00b0020000", &format!("{}9000", "33".repeat(10))),
             ],
         );
-        let data = read_binary_all(&mut t, None, 2048).unwrap();
+        let data = JukiCard::new(&mut t).read_current(2048).unwrap();
         assert_eq!(data.len(), 522);
         assert_eq!(data[521], 0x33);
         t.done();
@@ -480,7 +421,10 @@ mod tests {
             ],
         );
         assert_eq!(
-            read_binary_all(&mut t, Some(0x0A), 2048).unwrap().len(),
+            JukiCard::new(&mut t)
+                .read_file(EfId::AuthCert, 2048)
+                .unwrap()
+                .len(),
             261
         );
         t.done();
@@ -490,7 +434,10 @@ mod tests {
             &[("00b08a00000000", &format!("{}9000", "11".repeat(1200)))],
         );
         assert_eq!(
-            read_binary_all(&mut t, Some(0x0A), 2048).unwrap().len(),
+            JukiCard::new(&mut t)
+                .read_file(EfId::AuthCert, 2048)
+                .unwrap()
+                .len(),
             1200
         );
         t.done();
@@ -505,7 +452,7 @@ mod tests {
                 ("00b0010000", "6b00"),
             ],
         );
-        assert_eq!(read_binary_all(&mut t, None, 2048).unwrap().len(), 256);
+        assert_eq!(JukiCard::new(&mut t).read_current(2048).unwrap().len(), 256);
         t.done();
     }
 
@@ -515,14 +462,14 @@ mod tests {
             true,
             &[("00b00000000000", &format!("{}9000", "11".repeat(700)))],
         );
-        assert_eq!(read_binary_all(&mut t, None, 2048).unwrap().len(), 700);
+        assert_eq!(JukiCard::new(&mut t).read_current(2048).unwrap().len(), 700);
         t.done();
         let mut t = Scripted::new(
             true,
             &[("00b00000000000", &format!("{}9000", "11".repeat(700)))],
         );
         assert!(matches!(
-            read_binary_all(&mut t, None, 100),
+            JukiCard::new(&mut t).read_current(100),
             Err(Error::Protocol(_))
         ));
     }
@@ -531,7 +478,7 @@ mod tests {
     fn read_binary_refused() {
         let mut t = Scripted::new(false, &[("00b0000000", "6982")]);
         assert!(matches!(
-            read_binary_all(&mut t, None, 2048),
+            JukiCard::new(&mut t).read_current(2048),
             Err(Error::SecurityStatusNotSatisfied)
         ));
     }

@@ -10,11 +10,15 @@ use juki_card::sm::{self, Session};
 use juki_card::tlv;
 use p256::ecdsa::{Signature, VerifyingKey};
 
-use crate::apdu::{self, Command};
+use juki_card::command::{Command, KeyPairMode, SessionChange};
+use juki_card::files::EfId;
+use juki_card::status::Status;
+
+use crate::apdu;
 use crate::authority::{sec1_uncompressed, CounterCredential};
 use crate::error::{Error, Result};
 use crate::pin::Pin;
-use crate::pin::{App, PinKind};
+use crate::pin::{App, PinId, PinRules};
 use crate::resident::{
     CardInfo, ChangeInfo, FourInfo, ResidentRecord, CARD_INFO_CAPACITY, CHANGES_CAPACITY,
     INFO_CAPACITY,
@@ -22,37 +26,11 @@ use crate::resident::{
 use crate::resident_code::ResidentCode;
 use crate::transport::Transport;
 
-/// 住基 EF 0001: 住民票コード.
-pub const EF_RESIDENT_CODE: u16 = 0x0001;
-/// 住基 EF 0002: 4 info.
-pub const EF_FOUR_INFO: u16 = 0x0002;
-/// 住基 EF 0003: change information.
-pub const EF_CHANGES: u16 = 0x0003;
-/// 住基 EF 0004: card information.
-pub const EF_CARD_INFO: u16 = 0x0004;
-/// JPKI EF 0006: token information.
-pub const EF_TOKEN_INFO: u16 = 0x0006;
-/// JPKI EF 0008: which certificates are present.
-pub const EF_CERTS_PRESENT: u16 = 0x0008;
 /// The token label written to JPKI EF 0006.
 pub const TOKEN_LABEL: &[u8] = b"JPKIAPICCTOKEN";
 
 /// Where the card is in its life (docs/apdu.md, "Lifecycle"): the card core's own enum.
-pub use juki_card::lifecycle::Lifecycle;
-
-/// The state an ISO/IEC 7816-4 life cycle status byte (FCI tag `8A`) stands for: `01`
-/// creation, `03` initialisation, `05`/`07` operational and activated, `04`/`06` operational and
-/// deactivated, `0C`–`0F` termination.
-fn lifecycle_from_lcs(lcs: u8) -> Option<Lifecycle> {
-    match lcs {
-        0x01 => Some(Lifecycle::Blank),
-        0x03 => Some(Lifecycle::Initialised),
-        0x05 | 0x07 => Some(Lifecycle::Issued),
-        0x04 | 0x06 => Some(Lifecycle::Suspended),
-        0x0C..=0x0F => Some(Lifecycle::Terminated),
-        _ => None,
-    }
-}
+pub use juki_card::lifecycle::{Lifecycle, Transition};
 
 /// A lifecycle state as the host shows it, e.g. `issued (交付済み)`.
 pub fn lifecycle_text(state: Lifecycle) -> &'static str {
@@ -90,32 +68,8 @@ impl std::fmt::Display for PinStatus {
     }
 }
 
-/// One of the card's private keys (JPKI AP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    /// Authentication key, EF 0017, used after the auth PIN.
-    Auth,
-    /// Signing key, EF 001A, used after the sign password.
-    Sign,
-}
-
-impl KeyKind {
-    /// The key's file ID.
-    pub fn fid(self) -> u16 {
-        match self {
-            KeyKind::Auth => 0x0017,
-            KeyKind::Sign => 0x001A,
-        }
-    }
-
-    /// The PIN that unlocks it.
-    pub fn pin(self) -> PinKind {
-        match self {
-            KeyKind::Auth => PinKind::Auth,
-            KeyKind::Sign => PinKind::Sign,
-        }
-    }
-}
+/// One of the card's private keys (JPKI AP): the card core's identifier.
+pub use juki_card::files::KeyId;
 
 /// Everything the counter writes when it issues a card.
 #[derive(Debug, Clone)]
@@ -184,20 +138,6 @@ pub struct JukiCard<T: Transport> {
     /// (or an error of the protection). While it is up, every command but those that set a
     /// session up or end it goes protected, and every answer comes authenticated.
     session: Option<CounterSession>,
-}
-
-/// The commands never sent under secure messaging (SELECT by AID, GET CHALLENGE, EXTERNAL
-/// AUTHENTICATE): the card core's own rule, so host and card cannot differ.
-fn never_protected(cmd: &Command) -> bool {
-    juki_card::gate::never_protected(&juki_card::apdu::CommandApdu {
-        cla: cmd.cla,
-        ins: cmd.ins,
-        p1: cmd.p1,
-        p2: cmd.p2,
-        data: &cmd.data,
-        ne: cmd.le.unwrap_or(0),
-        extended: false,
-    })
 }
 
 /// The card certificates this process has verified against a root (SHA-256 of root ‖
@@ -332,23 +272,41 @@ impl<T: Transport> JukiCard<T> {
         }
     }
 
-    fn send(&mut self, cmd: &Command) -> Result<Vec<u8>> {
+    fn send(&mut self, cmd: Command<'_>) -> Result<Vec<u8>> {
         self.sw(cmd)?.ok()
     }
 
-    /// One command: under the counter's session protected (but SELECT by AID, which ends the
-    /// session, GET CHALLENGE and EXTERNAL AUTHENTICATE), anything else as it is.
-    fn sw(&mut self, cmd: &Command) -> Result<apdu::Response> {
-        if (cmd.ins, cmd.p1) == (0xA4, 0x04) {
-            self.session = None;
+    /// The framing's form of a typed command: its header, data and Ne (extended where the
+    /// reader takes it).
+    fn framed(&self, cmd: &Command<'_>) -> apdu::Command {
+        let [cla, ins, p1, p2] = cmd.header();
+        let ne = cmd.expect().ne(self.t.supports_extended_length());
+        apdu::Command {
+            cla,
+            ins,
+            p1,
+            p2,
+            data: cmd.data().to_vec(),
+            le: (ne > 0).then_some(ne),
         }
-        match self.session.take() {
-            Some(session) if !never_protected(cmd) => self.protected(session, cmd),
+    }
+
+    /// One command: under the counter's session protected unless the card's rule says it
+    /// never is ([`Command::protected_in_session`]), anything else as it is; the session then
+    /// lives or ends as the card's own rule says ([`Command::counter_session_after`]).
+    fn sw(&mut self, cmd: Command<'_>) -> Result<apdu::Response> {
+        let framed = self.framed(&cmd);
+        let resp = match self.session.take() {
+            Some(session) if cmd.protected_in_session() => self.protected(session, &framed)?,
             other => {
                 self.session = other;
-                apdu::exchange(&mut self.t, cmd)
+                apdu::exchange(&mut self.t, &framed)?
             }
+        };
+        if cmd.counter_session_after(Status::from_sw(resp.sw)) == SessionChange::Ended {
+            self.session = None;
         }
+        Ok(resp)
     }
 
     /// Sends `cmd` protected with the session (ISO/IEC 7816-4 secure messaging, [`sm`]) and
@@ -356,7 +314,11 @@ impl<T: Transport> JukiCard<T> {
     /// did: a plain status word (the card refusing the protection itself, or a reader answering
     /// in its place) or an answer that does not verify is [`Error::OutcomeUnknown`] and ends the
     /// session.
-    fn protected(&mut self, mut session: CounterSession, cmd: &Command) -> Result<apdu::Response> {
+    fn protected(
+        &mut self,
+        mut session: CounterSession,
+        cmd: &apdu::Command,
+    ) -> Result<apdu::Response> {
         let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
         let cla = session
             .sm
@@ -367,12 +329,8 @@ impl<T: Transport> JukiCard<T> {
                 &mut wrapped,
             )
             .map_err(|e| Error::Protocol(format!("secure messaging: {e:?}")))?;
-        let le = if self.t.supports_extended_length() {
-            apdu::EXTENDED_MAX_LE
-        } else {
-            apdu::SHORT_MAX_LE
-        };
-        let outer = Command::new(cla, cmd.ins, cmd.p1, cmd.p2)
+        let le = juki_card::command::Expect::All.ne(self.t.supports_extended_length());
+        let outer = apdu::Command::new(cla, cmd.ins, cmd.p1, cmd.p2)
             .with_data(wrapped.to_vec())
             .with_le(le);
         let resp = apdu::exchange(&mut self.t, &outer)?;
@@ -388,10 +346,8 @@ impl<T: Transport> JukiCard<T> {
             .unwrap_response(&resp.data, &mut plain)
             .map_err(|e| Error::OutcomeUnknown(format!("an answer that does not verify: {e:?}")))?;
         // The status word inside is the authenticated one; the one outside is the reader's.
-        // TERMINATE CARD USAGE ends the card's security status, and so the session.
-        if !(cmd.ins == 0xFE && sw == 0x9000) {
-            self.session = Some(session);
-        }
+        // Whether the command ended the session is decided by the caller, on that one.
+        self.session = Some(session);
         Ok(apdu::Response {
             data: plain.to_vec(),
             sw,
@@ -405,44 +361,99 @@ impl<T: Transport> JukiCard<T> {
     /// read the card information of a terminated one. The holder's commands that follow fail
     /// with [`Error::CardSuspended`] or [`Error::CardTerminated`].
     pub fn select_app(&mut self, app: App) -> Result<()> {
-        let resp = self.sw(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(app.aid().to_vec()))?;
-        match resp.sw {
-            0x9000 | 0x6283 | 0x6285 => Ok(()),
-            sw => Err(Error::from_sw(sw).unwrap_or(Error::UnexpectedStatus(sw))),
+        let resp = self.sw(Command::SelectApp {
+            aid: app.aid(),
+            fci: false,
+        })?;
+        if Status::from_sw(resp.sw).application_selected() {
+            Ok(())
+        } else {
+            Err(Error::from_sw(resp.sw).unwrap_or(Error::UnexpectedStatus(resp.sw)))
         }
     }
 
     /// SELECT an EF of the current application (`00 A4 02 0C 02 FID`).
-    pub fn select_file(&mut self, fid: u16) -> Result<()> {
-        self.send(&Command::new(0x00, 0xA4, 0x02, 0x0C).with_data(fid.to_be_bytes().to_vec()))?;
+    pub fn select_file(&mut self, ef: EfId) -> Result<()> {
+        self.send(Command::SelectFile { fid: ef.fid() })?;
         Ok(())
     }
 
     /// Reads the whole current EF (at most `max` bytes).
     pub fn read_current(&mut self, max: usize) -> Result<Vec<u8>> {
-        if self.session.is_some() {
-            return self.send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(max));
-        }
-        apdu::read_binary_all(&mut self.t, None, max)
+        self.read_whole(None, max)
     }
 
     /// Reads EF `fid` of the current application whole: READ BINARY naming it by its short
     /// identifier, so one APDU where the reader takes extended length (short reads by offset
     /// otherwise; one protected APDU under the counter's session). The EF is current
     /// afterwards, as after SELECT.
-    pub fn read_file(&mut self, fid: u16, max: usize) -> Result<Vec<u8>> {
+    pub fn read_file(&mut self, ef: EfId, max: usize) -> Result<Vec<u8>> {
+        self.read_whole(Some(ef.sfi()), max)
+    }
+
+    /// Reads the whole EF (`sfi`, or the current one): under the counter's session one
+    /// protected READ BINARY of `max` bytes; otherwise one READ BINARY with extended Le
+    /// (65536) when the reader takes extended length, short READ BINARYs by offset until a
+    /// short read otherwise. The first names the EF by its short identifier, which makes it
+    /// current for the reads by offset that may follow. A card answering more than `max` is
+    /// malformed.
+    fn read_whole(&mut self, sfi: Option<u8>, max: usize) -> Result<Vec<u8>> {
+        let read = |offset: u16, ne: usize| Command::ReadBinary {
+            sfi: if offset == 0 { sfi } else { None },
+            offset,
+            ne,
+        };
         if self.session.is_some() {
-            return self.send(&Command::new(0x00, 0xB0, by_short_id(fid)?, 0x00).with_le(max));
+            return self.send(read(0, max));
         }
-        apdu::read_binary_all(&mut self.t, Some(short_id(fid)?), max)
+        let too_long = |len: usize| {
+            Error::Protocol(format!(
+                "file of {len} bytes or more, at most {max} expected"
+            ))
+        };
+        if self.t.supports_extended_length() {
+            let data = self.send(read(0, juki_card::command::MAX_EXTENDED_NE))?;
+            return if data.len() > max {
+                Err(too_long(data.len()))
+            } else {
+                Ok(data)
+            };
+        }
+        let mut out = Vec::new();
+        loop {
+            let offset = u16::try_from(out.len())
+                .ok()
+                .filter(|o| *o <= 0x7FFF)
+                .ok_or_else(|| Error::Protocol("file longer than READ BINARY offsets".into()))?;
+            let resp = self.sw(read(offset, juki_card::command::MAX_SHORT_NE))?;
+            if offset > 0
+                && Status::from_sw(resp.sw)
+                    == Status::Error(juki_card::status::Error::OffsetOutside)
+            {
+                // The file ended exactly at a 256-byte boundary.
+                break;
+            }
+            let part = resp.ok()?;
+            out.extend_from_slice(&part);
+            if out.len() > max {
+                return Err(too_long(out.len()));
+            }
+            if part.len() < juki_card::command::MAX_SHORT_NE {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Replaces the content of EF `fid` of the current application (counter only): one UPDATE
     /// BINARY at offset 0 naming the EF by its short identifier, chained or extended as needed,
     /// so the card replaces it atomically in one command.
-    pub fn write_file(&mut self, fid: u16, data: &[u8]) -> Result<()> {
-        let p1 = by_short_id(fid)?;
-        self.send(&Command::new(0x00, 0xD6, p1, 0x00).with_data(data.to_vec()))?;
+    pub fn write_file(&mut self, ef: EfId, data: &[u8]) -> Result<()> {
+        self.send(Command::UpdateBinary {
+            sfi: Some(ef.sfi()),
+            offset: 0,
+            data,
+        })?;
         Ok(())
     }
 
@@ -450,11 +461,11 @@ impl<T: Transport> JukiCard<T> {
     /// (SELECT by AID with P2 `00`, which answers `6F { 84 AID, 8A LCS }`). Like every SELECT
     /// by AID, it clears the card's security status.
     pub fn lifecycle(&mut self) -> Result<Lifecycle> {
-        let select = Command::new(0x00, 0xA4, 0x04, 0x00)
-            .with_data(App::Juki.aid().to_vec())
-            .with_le(256);
-        let resp = self.sw(&select)?;
-        if !matches!(resp.sw, 0x9000 | 0x6283 | 0x6285) {
+        let resp = self.sw(Command::SelectApp {
+            aid: App::Juki.aid(),
+            fci: true,
+        })?;
+        if !Status::from_sw(resp.sw).application_selected() {
             return Err(Error::from_sw(resp.sw).unwrap_or(Error::UnexpectedStatus(resp.sw)));
         }
         let fci = tlv::single(&resp.data, 0x6F)
@@ -467,16 +478,11 @@ impl<T: Transport> JukiCard<T> {
                 ))
             }
         };
-        let state = lifecycle_from_lcs(lcs).ok_or_else(|| {
+        let state = Lifecycle::from_lcs_byte(lcs).ok_or_else(|| {
             Error::Protocol(format!("unknown life cycle status {lcs:02X} in the FCI"))
         })?;
         // The warning status word and the status byte must tell the same story.
-        let expected_sw = match state {
-            Lifecycle::Suspended => 0x6283,
-            Lifecycle::Terminated => 0x6285,
-            _ => 0x9000,
-        };
-        if resp.sw != expected_sw {
+        if resp.sw != state.select_status().sw() {
             return Err(Error::Protocol(format!(
                 "SELECT answered {:04X} with life cycle status {lcs:02X}",
                 resp.sw
@@ -494,50 +500,56 @@ impl<T: Transport> JukiCard<T> {
     /// The card information of the 住基AP already selected (protected under the counter's
     /// session).
     fn read_card_info(&mut self) -> Result<CardInfo> {
-        let data = self.read_file(EF_CARD_INFO, CARD_INFO_CAPACITY)?;
+        let data = self.read_file(EfId::CardInfo, CARD_INFO_CAPACITY)?;
         CardInfo::decode(&data)
     }
 
     /// Tries left of a PIN, without using one (VERIFY without data).
-    pub fn pin_status(&mut self, kind: PinKind) -> Result<PinStatus> {
+    pub fn pin_status(&mut self, kind: PinId) -> Result<PinStatus> {
         self.select_app(kind.app())?;
-        let resp = self.sw(&Command::new(0x00, 0x20, 0x00, by_short_id(kind.fid())?))?;
-        match resp.sw {
-            0x9000 => Ok(PinStatus::Verified),
-            0x6984 => Ok(PinStatus::Blocked),
-            sw if sw & 0xFFF0 == 0x63C0 => Ok(PinStatus::TriesLeft((sw & 0x0F) as u8)),
-            sw => Err(Error::from_sw(sw).unwrap_or(Error::UnexpectedStatus(sw))),
+        let resp = self.sw(Command::Verify {
+            sfi: Some(kind.ef().sfi()),
+            pin: None,
+        })?;
+        use juki_card::status::Error as CardError;
+        match Status::from_sw(resp.sw) {
+            Status::Ok => Ok(PinStatus::Verified),
+            Status::Error(CardError::PinBlocked) => Ok(PinStatus::Blocked),
+            Status::Error(CardError::WrongPin { tries_left }) => {
+                Ok(PinStatus::TriesLeft(tries_left))
+            }
+            _ => Err(Error::from_sw(resp.sw).unwrap_or(Error::UnexpectedStatus(resp.sw))),
         }
     }
 
     /// Selects the PIN's application and verifies the PIN (VERIFY naming the PIN EF by its
     /// short identifier in P2: no SELECT of the EF). The security status holds until the next
     /// SELECT of an application, reset or power-off.
-    pub fn verify_pin(&mut self, kind: PinKind, pin: &Pin) -> Result<()> {
+    pub fn verify_pin(&mut self, kind: PinId, pin: &Pin) -> Result<()> {
         self.select_app(kind.app())?;
         self.verify_selected(kind, pin)
     }
 
     /// VERIFY PIN `kind` in the application already selected (its own).
-    pub fn verify_selected(&mut self, kind: PinKind, pin: &Pin) -> Result<()> {
-        self.send(
-            &Command::new(0x00, 0x20, 0x00, by_short_id(kind.fid())?)
-                .with_data(pin.as_bytes().to_vec()),
-        )?;
+    pub fn verify_selected(&mut self, kind: PinId, pin: &Pin) -> Result<()> {
+        self.send(Command::Verify {
+            sfi: Some(kind.ef().sfi()),
+            pin: Some(pin.as_bytes()),
+        })?;
         Ok(())
     }
 
     /// Changes a PIN: VERIFY the current one, then CHANGE REFERENCE DATA, in one transaction.
     /// The new PIN is checked on the host first (the card checks it again, including the
     /// holder's birthday).
-    pub fn change_pin(&mut self, kind: PinKind, current: &Pin, new: &Pin) -> Result<()> {
+    pub fn change_pin(&mut self, kind: PinId, current: &Pin, new: &Pin) -> Result<()> {
         kind.check_new(new.as_bytes(), None)?;
         self.exclusive(|card| {
             card.verify_pin(kind, current)?;
-            card.send(
-                &Command::new(0x00, 0x24, 0x01, by_short_id(kind.fid())?)
-                    .with_data(new.as_bytes().to_vec()),
-            )?;
+            card.send(Command::ChangeReferenceData {
+                sfi: Some(kind.ef().sfi()),
+                new_pin: new.as_bytes(),
+            })?;
             Ok(())
         })
     }
@@ -545,7 +557,7 @@ impl<T: Transport> JukiCard<T> {
     /// Reads the resident data with the 住基 PIN: 住民票コード, 4 info and change information.
     pub fn read_resident(&mut self, pin: &Pin) -> Result<ResidentRecord> {
         self.exclusive(|card| {
-            card.verify_pin(PinKind::Juki, pin)?;
+            card.verify_pin(PinId::Juki, pin)?;
             card.read_resident_files()
         })
     }
@@ -561,16 +573,16 @@ impl<T: Transport> JukiCard<T> {
     ) -> Result<ResidentRecord> {
         self.exclusive(|card| {
             card.counter_session(cred, App::Juki, Some(serial))?;
-            card.verify_selected(PinKind::Juki, pin)?;
+            card.verify_selected(PinId::Juki, pin)?;
             card.read_resident_files()
         })
     }
 
     /// The 住基AP's three resident files, the PIN verified.
     fn read_resident_files(&mut self) -> Result<ResidentRecord> {
-        let code = self.read_file(EF_RESIDENT_CODE, 11)?;
-        let info = self.read_file(EF_FOUR_INFO, INFO_CAPACITY)?;
-        let changes = self.read_file(EF_CHANGES, CHANGES_CAPACITY)?;
+        let code = self.read_file(EfId::ResidentCode, 11)?;
+        let info = self.read_file(EfId::FourInfo, INFO_CAPACITY)?;
+        let changes = self.read_file(EfId::Changes, CHANGES_CAPACITY)?;
         Ok(ResidentRecord {
             code: ResidentCode::from_bytes(&code)
                 .map_err(|e| Error::Protocol(format!("resident code on the card: {e}")))?,
@@ -581,10 +593,12 @@ impl<T: Transport> JukiCard<T> {
 
     /// The public key of a key pair on the card (GENERATE ASYMMETRIC KEY PAIR, P1 `81`: read
     /// only, free).
-    pub fn public_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
+    pub fn public_key(&mut self, key: KeyId) -> Result<VerifyingKey> {
         self.select_app(App::Jpki)?;
-        let p2 = by_short_id(key.fid())?;
-        let data = self.send(&Command::new(0x00, 0x46, 0x81, p2).with_le(256))?;
+        let data = self.send(Command::GenerateKeyPair {
+            sfi: Some(key.ef().sfi()),
+            mode: KeyPairMode::ReadPublic,
+        })?;
         parse_public_key(&data)
     }
 
@@ -592,20 +606,16 @@ impl<T: Transport> JukiCard<T> {
     /// Returns the card's `r‖s` signature.
     pub fn sign_hash(&mut self, hash: &[u8; 32], password: &Pin) -> Result<Signature> {
         self.exclusive(|card| {
-            card.verify_pin(PinKind::Sign, password)?;
-            card.compute_signature(KeyKind::Sign, hash)
+            card.verify_pin(PinId::Sign, password)?;
+            card.compute_signature(KeyId::Sign, hash)
         })
     }
 
     /// Signs with the key whose PIN is already verified in this session (the current
     /// application must be JPKI).
-    pub fn compute_signature(&mut self, key: KeyKind, hash: &[u8; 32]) -> Result<Signature> {
-        self.select_file(key.fid())?;
-        let data = self.send(
-            &Command::new(0x80, 0x2A, 0x00, 0x80)
-                .with_data(hash.to_vec())
-                .with_le(256),
-        )?;
+    pub fn compute_signature(&mut self, key: KeyId, hash: &[u8; 32]) -> Result<Signature> {
+        self.select_file(key.ef())?;
+        let data = self.send(Command::ComputeSignature { hash })?;
         Signature::from_slice(&data)
             .map_err(|_| Error::Protocol(format!("signature of {} bytes, 64 expected", data.len())))
     }
@@ -623,7 +633,7 @@ impl<T: Transport> JukiCard<T> {
     /// a card without a key of its own answers `6985` ([`Error::CardWithoutKey`]).
     pub fn counter_authenticate(&mut self, cred: &CounterCredential) -> Result<CardIdentity> {
         self.session = None;
-        let challenge = self.send(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(16))?;
+        let challenge = self.send(Command::GetChallenge)?;
         if challenge.len() != juki_card::cvc::CHALLENGE_LEN {
             return Err(Error::Protocol(format!(
                 "challenge of {} bytes, 16 expected",
@@ -643,16 +653,7 @@ impl<T: Transport> JukiCard<T> {
             .and_then(|k| k.as_ref().try_into().ok())
             .ok_or_else(|| Error::Crypto("ephemeral key".into()))?;
         let data = cred.authenticate(&challenge, &counter_key)?;
-        let le = if self.t.supports_extended_length() {
-            apdu::EXTENDED_MAX_LE
-        } else {
-            apdu::SHORT_MAX_LE
-        };
-        let answer = match self.send(
-            &Command::new(0x00, 0x82, 0x00, 0x00)
-                .with_data(data.clone())
-                .with_le(le),
-        ) {
+        let answer = match self.send(Command::ExternalAuthenticate { data: &data }) {
             // The card checked the certificate against its national root and its last-known
             // date, and the challenge signature: say so, not just "security status".
             Err(Error::SecurityStatusNotSatisfied) => return Err(Error::CounterNotAccepted),
@@ -663,7 +664,7 @@ impl<T: Transport> JukiCard<T> {
         let today = crate::date::today()?;
         let card = verify_card_answer(&answer, cred.root(), today, &challenge, &data)
             .map_err(|e| Error::CardNotAuthenticated(card_auth_failure(e)))?;
-        let lifecycle = lifecycle_from_lcs(card.lcs).ok_or_else(|| {
+        let lifecycle = Lifecycle::from_lcs_byte(card.lcs).ok_or_else(|| {
             Error::CardNotAuthenticated(format!("unknown life cycle status {:02X}", card.lcs))
         })?;
         // `verify_card_answer` checked the serial's characters (A–Z 0–9 -).
@@ -753,8 +754,8 @@ impl<T: Transport> JukiCard<T> {
         let changes = changes.encode()?;
         self.exclusive(|card| {
             card.counter_session(cred, App::Juki, Some(serial))?;
-            card.write_file(EF_FOUR_INFO, &info)?;
-            if let Err(e) = card.write_file(EF_CHANGES, &changes) {
+            card.write_file(EfId::FourInfo, &info)?;
+            if let Err(e) = card.write_file(EfId::Changes, &changes) {
                 if e.is_connection_lost() || matches!(e, Error::OutcomeUnknown(_)) {
                     // The card is gone, or its answer unknown: nothing can be put back, and
                     // whether the second write happened is unknown (the counter keeps the
@@ -765,9 +766,9 @@ impl<T: Transport> JukiCard<T> {
                 // (in a new counter session if the failure ended this one).
                 let restored = if card.session.is_none() {
                     card.counter_session(cred, App::Juki, Some(serial))
-                        .and_then(|_| card.write_file(EF_FOUR_INFO, &old))
+                        .and_then(|_| card.write_file(EfId::FourInfo, &old))
                 } else {
-                    card.write_file(EF_FOUR_INFO, &old)
+                    card.write_file(EfId::FourInfo, &old)
                 };
                 return match restored {
                     Ok(()) => Err(e),
@@ -792,33 +793,35 @@ impl<T: Transport> JukiCard<T> {
     ) -> Result<VerifyingKey> {
         self.exclusive(|card| {
             card.select_app(App::Juki)?;
-            let answer = card.send(
-                &Command::new(0x00, 0xDA, 0x00, 0xC1)
-                    .with_data(sec1_uncompressed(root))
-                    .with_le(256),
-            )?;
+            let root_key = sec1_uncompressed(root);
+            let answer = card.send(Command::Initialise {
+                root_key: &root_key,
+                answer_key: true,
+            })?;
             let key = parse_public_key(&answer)?;
             let cert = certify(&key)?;
-            card.send(&Command::new(0x00, 0xDA, 0x00, 0xC2).with_data(cert))?;
+            card.send(Command::InstallCertificate { cert: &cert })?;
             Ok(key)
         })
     }
 
     /// RESET RETRY COUNTER of PIN `kind` of the current application (counter authenticated),
     /// naming its EF in P2.
-    fn reset_retry_counter(&mut self, kind: PinKind, new: &Pin) -> Result<()> {
-        self.send(
-            &Command::new(0x00, 0x2C, 0x02, by_short_id(kind.fid())?)
-                .with_data(new.as_bytes().to_vec()),
-        )?;
+    fn reset_retry_counter(&mut self, kind: PinId, new: &Pin) -> Result<()> {
+        self.send(Command::ResetRetryCounter {
+            sfi: Some(kind.ef().sfi()),
+            new_pin: new.as_bytes(),
+        })?;
         Ok(())
     }
 
     /// GENERATE ASYMMETRIC KEY PAIR (P1 `80`) of a key of the current JPKI application, naming
     /// its EF in P2.
-    fn generate_key(&mut self, key: KeyKind) -> Result<VerifyingKey> {
-        let p2 = by_short_id(key.fid())?;
-        let data = self.send(&Command::new(0x00, 0x46, 0x80, p2).with_le(256))?;
+    fn generate_key(&mut self, key: KeyId) -> Result<VerifyingKey> {
+        let data = self.send(Command::GenerateKeyPair {
+            sfi: Some(key.ef().sfi()),
+            mode: KeyPairMode::Generate,
+        })?;
         parse_public_key(&data)
     }
 
@@ -831,30 +834,30 @@ impl<T: Transport> JukiCard<T> {
         p: &Personalisation,
     ) -> Result<IssuedKeys> {
         let birth = p.info.birth_mmdd();
-        PinKind::Juki.check_new(p.juki_pin.as_bytes(), Some(&birth))?;
-        PinKind::Auth.check_new(p.auth_pin.as_bytes(), Some(&birth))?;
-        PinKind::Sign.check_new(p.sign_pin.as_bytes(), None)?;
+        PinId::Juki.check_new(p.juki_pin.as_bytes(), Some(&birth))?;
+        PinId::Auth.check_new(p.auth_pin.as_bytes(), Some(&birth))?;
+        PinId::Sign.check_new(p.sign_pin.as_bytes(), None)?;
         let info = p.info.encode()?;
         let changes = p.changes.encode()?;
         let card_info = p.card.encode()?;
         let serial = p.card.serial.as_str();
         self.exclusive(|card| {
             card.counter_session(cred, App::Juki, Some(serial))?;
-            card.write_file(EF_RESIDENT_CODE, p.code.as_bytes())?;
+            card.write_file(EfId::ResidentCode, p.code.as_bytes())?;
             // 0002 first: the card checks new 4-digit PINs against the birthday in it.
-            card.write_file(EF_FOUR_INFO, &info)?;
-            card.write_file(EF_CHANGES, &changes)?;
-            card.write_file(EF_CARD_INFO, &card_info)?;
-            card.reset_retry_counter(PinKind::Juki, &p.juki_pin)?;
+            card.write_file(EfId::FourInfo, &info)?;
+            card.write_file(EfId::Changes, &changes)?;
+            card.write_file(EfId::CardInfo, &card_info)?;
+            card.reset_retry_counter(PinId::Juki, &p.juki_pin)?;
 
             card.counter_session(cred, App::Jpki, Some(serial))?;
-            card.write_file(EF_TOKEN_INFO, TOKEN_LABEL)?;
-            card.write_file(EF_CERTS_PRESENT, &[0x00])?;
-            card.reset_retry_counter(PinKind::Auth, &p.auth_pin)?;
-            card.reset_retry_counter(PinKind::Sign, &p.sign_pin)?;
-            let auth = card.generate_key(KeyKind::Auth)?;
-            let sign = card.generate_key(KeyKind::Sign)?;
-            card.send(&Command::new(0x00, 0x44, 0x00, 0x00))?;
+            card.write_file(EfId::TokenInfo, TOKEN_LABEL)?;
+            card.write_file(EfId::CertsPresent, &[0x00])?;
+            card.reset_retry_counter(PinId::Auth, &p.auth_pin)?;
+            card.reset_retry_counter(PinId::Sign, &p.sign_pin)?;
+            let auth = card.generate_key(KeyId::Auth)?;
+            let sign = card.generate_key(KeyId::Sign)?;
+            card.send(Command::Activate)?;
             Ok(IssuedKeys { auth, sign })
         })
     }
@@ -874,20 +877,20 @@ impl<T: Transport> JukiCard<T> {
         use crate::jpki_files::CertKind;
         self.exclusive(|card| {
             card.counter_session(cred, App::Jpki, Some(serial))?;
-            card.write_file(EF_CERTS_PRESENT, &[0x00])?;
-            let auth = card.generate_key(KeyKind::Auth)?;
-            let sign = card.generate_key(KeyKind::Sign)?;
+            card.write_file(EfId::CertsPresent, &[0x00])?;
+            let auth = card.generate_key(KeyId::Auth)?;
+            let sign = card.generate_key(KeyId::Sign)?;
             let keys = IssuedKeys { auth, sign };
             let files = certify(&keys)?;
-            for (fid, der) in [
-                (CertKind::Auth.cert_fid(), &files.auth),
-                (CertKind::Auth.ca_fid(), &files.auth_ca),
-                (CertKind::Sign.cert_fid(), &files.sign),
-                (CertKind::Sign.ca_fid(), &files.sign_ca),
+            for (ef, der) in [
+                (CertKind::Auth.cert_ef(), &files.auth),
+                (CertKind::Auth.ca_ef(), &files.auth_ca),
+                (CertKind::Sign.cert_ef(), &files.sign),
+                (CertKind::Sign.ca_ef(), &files.sign_ca),
             ] {
-                card.write_file(fid, der)?;
+                card.write_file(ef, der)?;
             }
-            card.write_file(EF_CERTS_PRESENT, &[crate::jpki_files::ALL_PRESENT])?;
+            card.write_file(EfId::CertsPresent, &[crate::jpki_files::ALL_PRESENT])?;
             Ok((keys, files))
         })
     }
@@ -896,40 +899,43 @@ impl<T: Transport> JukiCard<T> {
     /// free to read on an issued card.
     pub fn jpki_present(&mut self) -> Result<u8> {
         self.select_app(App::Jpki)?;
-        let data = self.read_file(EF_CERTS_PRESENT, 1)?;
+        let data = self.read_file(EfId::CertsPresent, 1)?;
         Ok(data.first().copied().unwrap_or(0))
     }
 
-    /// One lifecycle command of the counter (`00 INS 00 00`) on card `serial`, after the mutual
-    /// authentication in the 住基AP, in one transaction; `allowed`: the states (signed by the
-    /// card) it applies to. The lifecycle is the card's, not the application's: one command
-    /// changes it for both applications.
-    fn counter_lifecycle_command(
+    /// One lifecycle transition of the counter on card `serial`, after the mutual
+    /// authentication in the 住基AP, in one transaction: the card's own command for it, if the
+    /// state the card signed allows it ([`Lifecycle::allows`], the card's table). The
+    /// lifecycle is the card's, not the application's: one command changes it for both
+    /// applications.
+    fn counter_transition(
         &mut self,
         cred: &CounterCredential,
         serial: &str,
-        ins: u8,
-        allowed: &[Lifecycle],
+        transition: Transition,
     ) -> Result<()> {
+        let command = transition.command().ok_or_else(|| {
+            Error::InvalidInput(format!("{transition:?} is not a counter command"))
+        })?;
         self.exclusive(|card| {
             let identity = card.counter_session(cred, App::Juki, Some(serial))?;
             match identity.lifecycle {
-                state if allowed.contains(&state) => {}
+                state if state.allows(transition) => {}
                 Lifecycle::Terminated => return Err(Error::CardTerminated),
                 Lifecycle::Suspended => return Err(Error::CardSuspended),
                 state => {
                     return Err(Error::InvalidInput(format!(
                         "this card is {}; the operation applies to a card that is {}",
                         lifecycle_text(state),
-                        allowed
-                            .iter()
-                            .map(|s| lifecycle_text(*s))
+                        transition
+                            .from_states()
+                            .map(lifecycle_text)
                             .collect::<Vec<_>>()
                             .join(" or ")
                     )))
                 }
             }
-            card.send(&Command::new(0x00, ins, 0x00, 0x00))?;
+            card.send(command)?;
             Ok(())
         })
     }
@@ -939,14 +945,14 @@ impl<T: Transport> JukiCard<T> {
     /// [`Self::resume`]; the counter can still reset PINs, update the resident data and
     /// terminate the card.
     pub fn suspend(&mut self, cred: &CounterCredential, serial: &str) -> Result<()> {
-        self.counter_lifecycle_command(cred, serial, 0x04, &[Lifecycle::Issued])
+        self.counter_transition(cred, serial, Transition::Suspend)
     }
 
     /// Lifts the suspension of suspended card `serial` (一時停止の解除): ACTIVATE FILE. Refuses a
     /// card that is not suspended (ACTIVATE FILE would issue an initialised card: resuming never
     /// does).
     pub fn resume(&mut self, cred: &CounterCredential, serial: &str) -> Result<()> {
-        self.counter_lifecycle_command(cred, serial, 0x44, &[Lifecycle::Suspended])
+        self.counter_transition(cred, serial, Transition::Resume)
     }
 
     /// Terminates card `serial` (返納・廃止), irreversibly: TERMINATE CARD USAGE. The card
@@ -954,16 +960,7 @@ impl<T: Transport> JukiCard<T> {
     /// readable ([`Error::CardTerminated`] for everything else). Works on an initialised,
     /// issued or suspended card.
     pub fn terminate(&mut self, cred: &CounterCredential, serial: &str) -> Result<()> {
-        self.counter_lifecycle_command(
-            cred,
-            serial,
-            0xFE,
-            &[
-                Lifecycle::Initialised,
-                Lifecycle::Issued,
-                Lifecycle::Suspended,
-            ],
-        )
+        self.counter_transition(cred, serial, Transition::Terminate)
     }
 
     /// Resets a PIN of card `serial` at the counter (パスワード再設定): mutual authentication,
@@ -973,7 +970,7 @@ impl<T: Transport> JukiCard<T> {
         &mut self,
         cred: &CounterCredential,
         serial: &str,
-        kind: PinKind,
+        kind: PinId,
         new: &Pin,
     ) -> Result<()> {
         kind.check_new(new.as_bytes(), None)?;
@@ -982,22 +979,6 @@ impl<T: Transport> JukiCard<T> {
             card.reset_retry_counter(kind, new)
         })
     }
-}
-
-/// The short EF identifier of `fid` (its low byte: every EF of the card has one, 1–30).
-fn short_id(fid: u16) -> Result<u8> {
-    match u8::try_from(fid) {
-        Ok(sfi) if (1..=juki_card::command::MAX_SFI).contains(&sfi) => Ok(sfi),
-        _ => Err(Error::Protocol(format!(
-            "EF {fid:04X} has no short identifier"
-        ))),
-    }
-}
-
-/// The P1 of READ/UPDATE BINARY, or the P2 of VERIFY, CHANGE REFERENCE DATA, RESET RETRY
-/// COUNTER and GENERATE ASYMMETRIC KEY PAIR, that names EF `fid`: `80|SFI`.
-fn by_short_id(fid: u16) -> Result<u8> {
-    Ok(0x80 | short_id(fid)?)
 }
 
 /// Parses `7F49 { 86 04‖X‖Y }` into a P-256 public key.

@@ -2,6 +2,8 @@
 //! input errors. Messages are written for the citizen at a PC and for the clerk at the counter
 //! (English, with the Japanese term used on municipal pages in parentheses).
 
+use juki_card::status::{Error as CardError, Status};
+
 /// Everything that can go wrong between the `juki` CLI and the card.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -68,7 +70,7 @@ pub enum Error {
     OffsetOutOfRange,
     /// `6881`/`6883`: logical channel or command chaining problem.
     #[error("command chaining or logical channel not supported as sent")]
-    ChainingError,
+    ChainingError(CardError),
     /// `6D00`: the card does not know the instruction.
     #[error("instruction not supported by the card")]
     InsNotSupported,
@@ -239,41 +241,53 @@ fn wrong_pin_message(tries_left: u8) -> String {
     }
 }
 
+impl From<CardError> for Error {
+    /// What the card's refusal means to its user (every card error has its meaning here).
+    fn from(e: CardError) -> Error {
+        match e {
+            CardError::WrongPin { tries_left } => Error::WrongPin { tries_left },
+            CardError::PinBlocked => Error::PinBlocked,
+            CardError::Deactivated => Error::CardSuspended,
+            CardError::Terminated => Error::CardTerminated,
+            CardError::SecurityStatusNotSatisfied => Error::SecurityStatusNotSatisfied,
+            CardError::ConditionsNotSatisfied => Error::ConditionsNotSatisfied,
+            CardError::NoCurrentEf => Error::NoCurrentFile,
+            CardError::IncompatibleFile => Error::IncompatibleFile,
+            CardError::WrongData => Error::WrongData,
+            CardError::NotFound => Error::FileNotFound,
+            CardError::NotEnoughSpace => Error::NotEnoughSpace,
+            CardError::WrongLength => Error::WrongLength,
+            CardError::WrongP1P2 => Error::WrongParameters,
+            CardError::OffsetOutside => Error::OffsetOutOfRange,
+            CardError::LogicalChannelNotSupported | CardError::LastCommandOfChainExpected => {
+                Error::ChainingError(e)
+            }
+            CardError::InsNotSupported => Error::InsNotSupported,
+            CardError::ClaNotSupported => Error::ClaNotSupported,
+            CardError::MemoryFailure => Error::MemoryFailure,
+            CardError::SmObjectsMissing => Error::SecureMessagingMissing,
+            CardError::SmObjectsIncorrect => Error::SecureMessagingRejected,
+        }
+    }
+}
+
 /// The host's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// The error a status word means, or `None` for `9000`.
+    /// The error a status word means, or `None` for `9000`: the card's own reading of it
+    /// ([`juki_card::status::Status`], one table of status words for card and host).
     ///
-    /// `61xx` is handled by the transport adapter ([`crate::apdu`]) and never reaches here in
-    /// practice; it maps to [`Error::UnexpectedStatus`].
+    /// `61xx` and `6Cxx` are handled by the framing ([`crate::apdu`]) and never reach here in
+    /// practice; they map to [`Error::UnexpectedStatus`].
     pub fn from_sw(sw: u16) -> Option<Error> {
-        Some(match sw {
-            0x9000 => return None,
-            0x63C0..=0x63CF => Error::WrongPin {
-                tries_left: (sw & 0x0F) as u8,
-            },
-            0x6984 => Error::PinBlocked,
-            0x6283 => Error::CardSuspended,
-            0x6285 => Error::CardTerminated,
-            0x6982 => Error::SecurityStatusNotSatisfied,
-            0x6985 => Error::ConditionsNotSatisfied,
-            0x6986 => Error::NoCurrentFile,
-            0x6981 => Error::IncompatibleFile,
-            0x6A80 => Error::WrongData,
-            0x6A82 => Error::FileNotFound,
-            0x6A84 => Error::NotEnoughSpace,
-            0x6700 => Error::WrongLength,
-            0x6A86 => Error::WrongParameters,
-            0x6B00 => Error::OffsetOutOfRange,
-            0x6881 | 0x6883 => Error::ChainingError,
-            0x6D00 => Error::InsNotSupported,
-            0x6E00 => Error::ClaNotSupported,
-            0x6581 => Error::MemoryFailure,
-            0x6987 => Error::SecureMessagingMissing,
-            0x6988 => Error::SecureMessagingRejected,
-            other => Error::UnexpectedStatus(other),
-        })
+        match Status::from_sw(sw) {
+            Status::Ok => None,
+            Status::Error(e) => Some(Error::from(e)),
+            Status::MoreData(_) | Status::WrongLe(_) | Status::Unknown(_) => {
+                Some(Error::UnexpectedStatus(sw))
+            }
+        }
     }
 
     /// `Ok(())` for `9000`, else the error the status word means.
@@ -284,32 +298,43 @@ impl Error {
         }
     }
 
-    /// The status word this error stands for, when it came from the card.
-    pub fn status_word(&self) -> Option<u16> {
+    /// The card's error this one stands for, when it came from the card.
+    pub fn card_error(&self) -> Option<CardError> {
         Some(match self {
-            Error::WrongPin { tries_left } => 0x63C0 | u16::from(*tries_left & 0x0F),
-            Error::PinBlocked => 0x6984,
-            Error::CardSuspended => 0x6283,
-            Error::CardTerminated => 0x6285,
-            Error::SecurityStatusNotSatisfied => 0x6982,
-            Error::ConditionsNotSatisfied => 0x6985,
-            Error::NoCurrentFile => 0x6986,
-            Error::IncompatibleFile => 0x6981,
-            Error::WrongData => 0x6A80,
-            Error::FileNotFound => 0x6A82,
-            Error::NotEnoughSpace => 0x6A84,
-            Error::WrongLength => 0x6700,
-            Error::WrongParameters => 0x6A86,
-            Error::OffsetOutOfRange => 0x6B00,
-            Error::InsNotSupported => 0x6D00,
-            Error::ClaNotSupported => 0x6E00,
-            Error::MemoryFailure => 0x6581,
-            Error::SecureMessagingMissing => 0x6987,
-            Error::SecureMessagingRejected => 0x6988,
-            Error::UnexpectedStatus(sw) => *sw,
-            Error::CounterNotAccepted => 0x6982,
+            Error::WrongPin { tries_left } => CardError::WrongPin {
+                tries_left: *tries_left,
+            },
+            Error::PinBlocked => CardError::PinBlocked,
+            Error::CardSuspended => CardError::Deactivated,
+            Error::CardTerminated => CardError::Terminated,
+            Error::SecurityStatusNotSatisfied | Error::CounterNotAccepted => {
+                CardError::SecurityStatusNotSatisfied
+            }
+            Error::ConditionsNotSatisfied => CardError::ConditionsNotSatisfied,
+            Error::NoCurrentFile => CardError::NoCurrentEf,
+            Error::IncompatibleFile => CardError::IncompatibleFile,
+            Error::WrongData => CardError::WrongData,
+            Error::FileNotFound => CardError::NotFound,
+            Error::NotEnoughSpace => CardError::NotEnoughSpace,
+            Error::WrongLength => CardError::WrongLength,
+            Error::WrongParameters => CardError::WrongP1P2,
+            Error::OffsetOutOfRange => CardError::OffsetOutside,
+            Error::ChainingError(e) => *e,
+            Error::InsNotSupported => CardError::InsNotSupported,
+            Error::ClaNotSupported => CardError::ClaNotSupported,
+            Error::MemoryFailure => CardError::MemoryFailure,
+            Error::SecureMessagingMissing => CardError::SmObjectsMissing,
+            Error::SecureMessagingRejected => CardError::SmObjectsIncorrect,
             _ => return None,
         })
+    }
+
+    /// The status word this error stands for, when it came from the card.
+    pub fn status_word(&self) -> Option<u16> {
+        match self {
+            Error::UnexpectedStatus(sw) => Some(*sw),
+            e => e.card_error().map(CardError::sw),
+        }
     }
 
     /// True when the card or the reader went away (nobody knows what the card did last).
@@ -378,18 +403,23 @@ mod tests {
     }
 
     #[test]
-    fn status_words_round_trip() {
-        for sw in [
-            0x63C0, 0x63C1, 0x63C2, 0x63C4, 0x6984, 0x6283, 0x6285, 0x6982, 0x6985, 0x6986, 0x6981,
-            0x6987, 0x6988, 0x6A80, 0x6A82, 0x6A84, 0x6700, 0x6A86, 0x6B00, 0x6D00, 0x6E00, 0x6581,
-            0x6F00,
-        ] {
-            assert_eq!(
-                Error::from_sw(sw).unwrap().status_word(),
-                Some(sw),
-                "{sw:04X}"
+    fn every_status_word_of_the_card_round_trips() {
+        // The card's own table (and every count of tries): each status word has one meaning on
+        // the host, and that meaning gives the same status word back.
+        let words = juki_card::status::STATUS_WORDS
+            .iter()
+            .map(|(_, sw)| *sw)
+            .chain((0..=0x0F).map(|tries| 0x63C0 | tries));
+        for sw in words {
+            let e = Error::from_sw(sw).unwrap();
+            assert!(
+                !matches!(e, Error::UnexpectedStatus(_)),
+                "{sw:04X} has no meaning"
             );
+            assert_eq!(e.status_word(), Some(sw), "{sw:04X}");
+            assert_eq!(e.card_error(), CardError::from_sw(sw), "{sw:04X}");
         }
+        assert_eq!(Error::from_sw(0x6F00).unwrap().status_word(), Some(0x6F00));
         assert_eq!(Error::NoReader.status_word(), None);
     }
 

@@ -1,7 +1,7 @@
 //! The JPKI AP's certificates as the card holds them: which key each certifies, which EF holds it
 //! and its CA certificate, and their bits in EF 0008.
 
-use crate::card::KeyKind;
+use juki_card::files::{EfId, KeyId};
 
 /// The two certificates of a card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,26 +38,26 @@ impl CertKind {
     }
 
     /// The card key it certifies.
-    pub fn key(self) -> KeyKind {
+    pub fn key(self) -> KeyId {
         match self {
-            CertKind::Sign => KeyKind::Sign,
-            CertKind::Auth => KeyKind::Auth,
+            CertKind::Sign => KeyId::Sign,
+            CertKind::Auth => KeyId::Auth,
         }
     }
 
     /// The JPKI AP EF holding the certificate.
-    pub fn cert_fid(self) -> u16 {
+    pub fn cert_ef(self) -> EfId {
         match self {
-            CertKind::Sign => 0x0001,
-            CertKind::Auth => 0x000A,
+            CertKind::Sign => EfId::SignCert,
+            CertKind::Auth => EfId::AuthCert,
         }
     }
 
     /// The JPKI AP EF holding its CA certificate.
-    pub fn ca_fid(self) -> u16 {
+    pub fn ca_ef(self) -> EfId {
         match self {
-            CertKind::Sign => 0x0002,
-            CertKind::Auth => 0x000B,
+            CertKind::Sign => EfId::SignCaCert,
+            CertKind::Auth => EfId::AuthCaCert,
         }
     }
 

@@ -2,110 +2,53 @@
 //! The rules themselves are the card's (`juki_card::pin`): one definition, so the host can never
 //! accept a PIN the card refuses, or the other way round.
 
-use juki_card::files::PinId;
 use juki_card::pin as card_pin;
-
-use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// One of the card's PINs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PinKind {
-    /// 住基 PIN (住基カードのパスワード): 4 digits, 3 tries; guards the resident data.
-    Juki,
-    /// JPKI authentication PIN (利用者証明用パスワード): 4 digits, 3 tries.
-    Auth,
-    /// JPKI signing password (署名用パスワード): 6–16 of `A–Z 0–9`, a letter and a digit, 5 tries.
-    Sign,
+/// The card's three PINs and two applications: the card core's own identifiers.
+pub use juki_card::files::{App, PinId};
+
+/// What the host adds to a PIN of the card: its rules for a new value (the card's own, checked
+/// before anything is sent), its tries, and its names.
+pub trait PinRules {
+    /// Tries before it locks (住基 PIN and auth PIN 3, sign password 5).
+    fn max_tries(self) -> u8;
+    /// Its name with the municipal pages' term, e.g. `住基 PIN (住基カードのパスワード)`.
+    fn label(self) -> &'static str;
+    /// Its name on the command line (`juki`, `auth`, `sign`).
+    fn cli_name(self) -> &'static str;
+    /// Checks a new value against the card's rules (format, weak 4-digit PINs, the birth
+    /// `MMDD` when known).
+    fn check_new(self, pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> Result<()>;
 }
 
-/// Application a PIN lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum App {
-    /// 住基AP.
-    Juki,
-    /// JPKI AP.
-    Jpki,
-}
-
-impl App {
-    /// Its AID.
-    pub fn aid(self) -> &'static [u8; 10] {
-        match self {
-            App::Juki => &juki_card::files::JUKI_AID,
-            App::Jpki => &juki_card::files::JPKI_AID,
-        }
+impl PinRules for PinId {
+    fn max_tries(self) -> u8 {
+        card_pin::max_tries(self)
     }
-}
 
-impl PinKind {
-    /// All three, in the order the counter sets them.
-    pub const ALL: [PinKind; 3] = [PinKind::Juki, PinKind::Auth, PinKind::Sign];
-
-    /// The application holding the PIN.
-    pub fn app(self) -> App {
+    fn label(self) -> &'static str {
         match self {
-            PinKind::Juki => App::Juki,
-            PinKind::Auth | PinKind::Sign => App::Jpki,
+            PinId::Juki => "住基 PIN (住基カードのパスワード, 4 digits)",
+            PinId::Auth => "auth PIN (利用者証明用パスワード, 4 digits)",
+            PinId::Sign => "sign password (署名用パスワード, 6-16 of A-Z 0-9)",
         }
     }
 
-    /// The PIN's file ID.
-    pub fn fid(self) -> u16 {
+    fn cli_name(self) -> &'static str {
         match self {
-            PinKind::Juki => 0x001C,
-            PinKind::Auth => 0x0018,
-            PinKind::Sign => 0x001B,
+            PinId::Juki => "juki",
+            PinId::Auth => "auth",
+            PinId::Sign => "sign",
         }
     }
 
-    /// The card's identifier of this PIN.
-    fn id(self) -> PinId {
+    fn check_new(self, pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> Result<()> {
         match self {
-            PinKind::Juki => PinId::Juki,
-            PinKind::Auth => PinId::Auth,
-            PinKind::Sign => PinId::Sign,
+            PinId::Juki | PinId::Auth => check_four_digit(pin, birth_mmdd),
+            PinId::Sign => check_sign_password(pin),
         }
-    }
-
-    /// Tries before the PIN locks.
-    pub fn max_tries(self) -> u8 {
-        card_pin::max_tries(self.id())
-    }
-
-    /// Short English + Japanese label.
-    pub fn label(self) -> &'static str {
-        match self {
-            PinKind::Juki => "住基 PIN (住基カードのパスワード, 4 digits)",
-            PinKind::Auth => "auth PIN (利用者証明用パスワード, 4 digits)",
-            PinKind::Sign => "sign password (署名用パスワード, 6-16 of A-Z 0-9)",
-        }
-    }
-
-    /// The name used on the command line (`juki`, `auth`, `sign`).
-    pub fn cli_name(self) -> &'static str {
-        match self {
-            PinKind::Juki => "juki",
-            PinKind::Auth => "auth",
-            PinKind::Sign => "sign",
-        }
-    }
-
-    /// Checks a new PIN against the format and the weak-PIN rules. `birth_mmdd` is the holder's
-    /// birthday as 4 ASCII digits, when known (the card knows it from 住基 0002 and checks it
-    /// too).
-    pub fn check_new(self, pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> Result<()> {
-        match self {
-            PinKind::Juki | PinKind::Auth => check_four_digit(pin, birth_mmdd),
-            PinKind::Sign => check_sign_password(pin),
-        }
-    }
-}
-
-impl fmt::Display for PinKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
     }
 }
 
@@ -191,20 +134,20 @@ mod tests {
         assert!(check_sign_password(b"123456").is_err(), "no letter");
         assert!(check_sign_password(b"abc123").is_err(), "lower case");
         assert!(check_sign_password(b"ABC 123").is_err(), "space");
-        assert!(PinKind::Sign.check_new(b"JUKI2026", None).is_ok());
-        assert!(PinKind::Juki.check_new(b"JUKI2026", None).is_err());
-        assert!(PinKind::Auth.check_new(b"1234", None).is_err());
+        assert!(PinId::Sign.check_new(b"JUKI2026", None).is_ok());
+        assert!(PinId::Juki.check_new(b"JUKI2026", None).is_err());
+        assert!(PinId::Auth.check_new(b"1234", None).is_err());
     }
 
     #[test]
     fn files_and_tries() {
-        assert_eq!(PinKind::Juki.fid(), 0x001C);
-        assert_eq!(PinKind::Auth.fid(), 0x0018);
-        assert_eq!(PinKind::Sign.fid(), 0x001B);
-        assert_eq!(PinKind::Juki.max_tries(), 3);
-        assert_eq!(PinKind::Sign.max_tries(), 5);
-        assert_eq!(PinKind::Juki.app(), App::Juki);
-        assert_eq!(PinKind::Sign.app(), App::Jpki);
+        assert_eq!(PinId::Juki.ef().fid(), 0x001C);
+        assert_eq!(PinId::Auth.ef().fid(), 0x0018);
+        assert_eq!(PinId::Sign.ef().fid(), 0x001B);
+        assert_eq!(PinId::Juki.max_tries(), 3);
+        assert_eq!(PinId::Sign.max_tries(), 5);
+        assert_eq!(PinId::Juki.app(), App::Juki);
+        assert_eq!(PinId::Sign.app(), App::Jpki);
     }
 }
 
@@ -240,8 +183,8 @@ impl std::fmt::Debug for Pin {
 /// counter's terminal, lines of a script, a PIN pad). Libraries never prompt themselves.
 pub trait PinSource {
     /// The current PIN `kind`, as entered by its holder.
-    fn pin(&mut self, kind: PinKind) -> Result<Pin>;
-    /// A new PIN `kind`, already checked against [`PinKind::check_new`] (weak PINs refused, the
+    fn pin(&mut self, kind: PinId) -> Result<Pin>;
+    /// A new PIN `kind`, already checked against [`PinId::check_new`] (weak PINs refused, the
     /// birth `MMDD` when known).
-    fn new_pin(&mut self, kind: PinKind, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin>;
+    fn new_pin(&mut self, kind: PinId, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin>;
 }

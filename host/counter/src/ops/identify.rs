@@ -6,7 +6,7 @@ use crate::Result;
 use crate::{Operation, Session, Tx};
 use juki_host::authority::CounterCredential;
 use juki_host::card::{JukiCard, Lifecycle};
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::pin::PinSource;
 use juki_host::resident::{CardInfo, ResidentRecord};
 use juki_host::transport::Transport;
@@ -38,7 +38,7 @@ impl Session {
         self.pre(op, None, self.check_credential(cred))?;
         let ins = self.inspect(card, cred, op, &[Lifecycle::Issued], false)?;
         let serial = ins.info.serial.clone();
-        let pin = self.pre(op, Some(&serial), pins.pin(PinKind::Juki))?;
+        let pin = self.pre(op, Some(&serial), pins.pin(PinId::Juki))?;
         let no_change = |_: &Tx<'_>| Ok(String::new());
         let (resident, record) = self.journaled(
             op,

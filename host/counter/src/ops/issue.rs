@@ -7,7 +7,7 @@ use crate::{CounterError, Operation, Session, Tx};
 use juki_host::authority::CounterCredential;
 use juki_host::card::{lifecycle_text, IssuedKeys, JukiCard, Lifecycle, Personalisation};
 use juki_host::date::{self, Date};
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::pin::PinSource;
 use juki_host::resident::{CardInfo, ChangeInfo, FourInfo, Sex};
 use juki_host::resident_code::ResidentCode;
@@ -125,9 +125,9 @@ impl Session {
         }
         let birth = preview.info.birth_mmdd();
         let asked = (|| -> Result<_> {
-            let juki = pins.new_pin(PinKind::Juki, Some(&birth))?;
-            let auth = pins.new_pin(PinKind::Auth, Some(&birth))?;
-            let sign = pins.new_pin(PinKind::Sign, None)?;
+            let juki = pins.new_pin(PinId::Juki, Some(&birth))?;
+            let auth = pins.new_pin(PinId::Auth, Some(&birth))?;
+            let sign = pins.new_pin(PinId::Sign, None)?;
             Ok((juki, auth, sign))
         })();
         let (juki_pin, auth_pin, sign_pin) = self.pre(op, Some(&serial), asked)?;

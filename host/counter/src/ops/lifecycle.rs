@@ -23,13 +23,18 @@ impl Session {
         reason: &str,
     ) -> Result<Done> {
         self.pre(op, None, self.check_credential(cred))?;
-        let (allowed, allow_expired): (&[Lifecycle], bool) = match transition {
-            Transition::Suspend => (&[Lifecycle::Issued], false),
-            Transition::Resume => (&[Lifecycle::Suspended], false),
-            Transition::Terminate(_) => (&[Lifecycle::Issued, Lifecycle::Suspended], true),
-            Transition::Issue => (&[Lifecycle::Initialised], false),
-        };
-        let ins = self.inspect(card, cred, op, allowed, allow_expired)?;
+        // The card's table says where the transition may start; the counter terminates only
+        // cards it issued (an initialised card never reached a resident: it goes back to the
+        // manufacturer), and only termination works on an expired card.
+        let allowed: Vec<Lifecycle> = transition
+            .card()
+            .from_states()
+            .filter(|s| {
+                !matches!(transition, Transition::Terminate(_)) || *s != Lifecycle::Initialised
+            })
+            .collect();
+        let allow_expired = matches!(transition, Transition::Terminate(_));
+        let ins = self.inspect(card, cred, op, &allowed, allow_expired)?;
         let serial = ins.info.serial.clone();
         let known = ins.record.is_some();
         let change = |tx: &Tx<'_>| -> Result<String> {

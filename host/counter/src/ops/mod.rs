@@ -59,14 +59,14 @@ pub use update::{UpdateRequest, Updated};
 
 use super::audit::{AuditEntry, AuditRecord};
 use super::journal::PendingOperation;
-use super::registry::{CardRecord, CardState};
+use super::registry::CardRecord;
 use super::session::Session;
 use super::{CounterError, Operation, Outcome, Tx};
 use crate::Result;
 use juki_host::authority::CounterCredential;
 use juki_host::card::{lifecycle_text, JukiCard, Lifecycle};
 use juki_host::date;
-use juki_host::pin::PinKind;
+use juki_host::pin::PinId;
 use juki_host::pin::PinSource;
 use juki_host::resident::{CardInfo, ResidentRecord};
 use juki_host::transport::Transport;
@@ -118,16 +118,6 @@ fn outcome_of(e: &CounterError) -> Option<Outcome> {
         | Error::OutcomeUnknown(_)
         | Error::Io { .. } => None,
         _ => Some(Outcome::Failed(e.to_string())),
-    }
-}
-
-/// What a registry state means on the card.
-fn lifecycle_of(state: CardState) -> Lifecycle {
-    match state {
-        CardState::Initialised => Lifecycle::Initialised,
-        CardState::Issued => Lifecycle::Issued,
-        CardState::Suspended => Lifecycle::Suspended,
-        CardState::Terminated => Lifecycle::Terminated,
     }
 }
 
@@ -279,7 +269,7 @@ impl Session {
             }
             let record = self.db.registry().card(&info.serial)?;
             if let Some(r) = &record {
-                if lifecycle_of(r.state) != state {
+                if r.state.lifecycle() != state {
                     return Err(Error::InvalidInput(format!(
                         "the registry says card {} is {}, but the card is {}: an \
                          operation on it was not finished; see juki counter pending",
@@ -306,7 +296,7 @@ impl Session {
         serial: &str,
         pins: &mut dyn PinSource,
     ) -> Result<ResidentRecord> {
-        let pin = self.pre(op, Some(serial), pins.pin(PinKind::Juki))?;
+        let pin = self.pre(op, Some(serial), pins.pin(PinId::Juki))?;
         self.pre(
             op,
             Some(serial),

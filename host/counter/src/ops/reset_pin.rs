@@ -5,8 +5,8 @@ use crate::Result;
 use crate::{Operation, Session, Tx};
 use juki_host::authority::CounterCredential;
 use juki_host::card::{JukiCard, Lifecycle};
-use juki_host::pin::PinKind;
 use juki_host::pin::PinSource;
+use juki_host::pin::{PinId, PinRules};
 use juki_host::transport::Transport;
 
 impl Session {
@@ -15,7 +15,7 @@ impl Session {
         &mut self,
         card: &mut JukiCard<T>,
         cred: &CounterCredential,
-        kind: PinKind,
+        kind: PinId,
         pins: &mut dyn PinSource,
     ) -> Result<Done> {
         let op = Operation::ResetPin;

@@ -1,6 +1,6 @@
 //! Closing an unfinished (pending) operation after a clerk checked the card.
 
-use super::{lifecycle_of, NEW_CODE};
+use super::NEW_CODE;
 use crate::audit::AuditRecord;
 use crate::journal::{JournalEntry, PendingId};
 use crate::registry::{TerminateReason, Transition};
@@ -71,7 +71,7 @@ impl Session {
                 .map(|(identity, _)| identity.lifecycle);
         }
         let (outcome, correction) = match (transition, seen) {
-            (Some(t), Some(state)) if state == lifecycle_of(t.target()) => (Outcome::Ok, Some(t)),
+            (Some(t), Some(state)) if state == t.target().lifecycle() => (Outcome::Ok, Some(t)),
             (Some(_), Some(state)) => (
                 Outcome::Failed(format!("not done: the card is {}", lifecycle_text(state))),
                 None,
