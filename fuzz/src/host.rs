@@ -27,7 +27,7 @@ use juki_jpki::{auth, citizen, cms, validate};
 use juki_host::pin::PinId;
 use juki_host::pin::Pin;
 use juki_host::resident::{
-    CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex, CHANGES_CAPACITY, INFO_CAPACITY,
+    CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex, capacity,
 };
 use juki_host::resident_code::{self, ResidentCode};
 use juki_host::transport::{self, Transport};
@@ -290,7 +290,7 @@ fn check_changes(changes: &ChangeInfo, input_len: usize) {
     {
         check_text("a change reason", &c.reason);
     }
-    if input_len <= CHANGES_CAPACITY {
+    if input_len <= capacity(juki_card::files::EfId::Changes) {
         let encoded = changes
             .encode()
             .expect("decoded change information encodes");
@@ -473,7 +473,7 @@ pub fn decode_op(op: usize, raw: &[u8]) {
     match op {
         0 => {
             if let Ok(info) = FourInfo::decode(raw) {
-                assert!(raw.len() <= INFO_CAPACITY || info.encode().is_ok());
+                assert!(raw.len() <= capacity(juki_card::files::EfId::FourInfo) || info.encode().is_ok());
                 check_four_info(&info);
             }
         }

@@ -19,10 +19,7 @@ use crate::authority::{sec1_uncompressed, CounterCredential};
 use crate::error::{Error, Result};
 use crate::pin::Pin;
 use crate::pin::{App, PinId, PinRules};
-use crate::resident::{
-    CardInfo, ChangeInfo, FourInfo, ResidentRecord, CARD_INFO_CAPACITY, CHANGES_CAPACITY,
-    INFO_CAPACITY,
-};
+use crate::resident::{capacity, CardInfo, ChangeInfo, FourInfo, ResidentRecord};
 use crate::resident_code::ResidentCode;
 use crate::transport::Transport;
 
@@ -500,7 +497,7 @@ impl<T: Transport> JukiCard<T> {
     /// The card information of the 住基AP already selected (protected under the counter's
     /// session).
     fn read_card_info(&mut self) -> Result<CardInfo> {
-        let data = self.read_file(EfId::CardInfo, CARD_INFO_CAPACITY)?;
+        let data = self.read_file(EfId::CardInfo, capacity(EfId::CardInfo))?;
         CardInfo::decode(&data)
     }
 
@@ -581,8 +578,8 @@ impl<T: Transport> JukiCard<T> {
     /// The 住基AP's three resident files, the PIN verified.
     fn read_resident_files(&mut self) -> Result<ResidentRecord> {
         let code = self.read_file(EfId::ResidentCode, 11)?;
-        let info = self.read_file(EfId::FourInfo, INFO_CAPACITY)?;
-        let changes = self.read_file(EfId::Changes, CHANGES_CAPACITY)?;
+        let info = self.read_file(EfId::FourInfo, capacity(EfId::FourInfo))?;
+        let changes = self.read_file(EfId::Changes, capacity(EfId::Changes))?;
         Ok(ResidentRecord {
             code: ResidentCode::from_bytes(&code)
                 .map_err(|e| Error::Protocol(format!("resident code on the card: {e}")))?,

@@ -3,6 +3,7 @@
 //! (付随情報) and the card information. TLV itself comes from [`juki_card::tlv`], the same code the
 //! card uses.
 
+use juki_card::files::EfId;
 use std::fmt;
 
 use juki_card::tlv;
@@ -24,12 +25,10 @@ const TAG_ISSUED: u16 = 0xDF43;
 const TAG_EXPIRES: u16 = 0xDF44;
 const TAG_PHOTO: u16 = 0xDF45;
 
-/// Capacity of 住基 EF 0002 (4 info).
-pub const INFO_CAPACITY: usize = 1024;
-/// Capacity of 住基 EF 0003 (change information).
-pub const CHANGES_CAPACITY: usize = 512;
-/// Capacity of 住基 EF 0004 (card information).
-pub const CARD_INFO_CAPACITY: usize = 128;
+/// The capacity of a binary EF, from the card's own file table.
+pub fn capacity(ef: EfId) -> usize {
+    ef.capacity().unwrap_or(0)
+}
 /// Longest card serial.
 pub const MAX_SERIAL: usize = 16;
 /// Validity of a card: ten years from issue (住基カードの有効期限は発行日から10年).
@@ -146,9 +145,10 @@ impl FourInfo {
             birth,
             sex,
         };
-        if info.encode()?.len() > INFO_CAPACITY {
+        let capacity = capacity(EfId::FourInfo);
+        if info.encode()?.len() > capacity {
             return Err(Error::InvalidInput(format!(
-                "name and address are too long for the card ({INFO_CAPACITY} bytes)"
+                "name and address are too long for the card ({capacity} bytes)"
             )));
         }
         Ok(info)
@@ -247,7 +247,7 @@ impl ChangeInfo {
         }
         let mut out = Vec::new();
         put(&mut out, TAG_CHANGES, &inner)?;
-        if out.len() > CHANGES_CAPACITY {
+        if out.len() > capacity(EfId::Changes) {
             return Err(Error::InvalidInput(
                 "change reasons are too long for the card".into(),
             ));
@@ -625,7 +625,7 @@ mod tests {
         .unwrap();
         assert_eq!(info.expires, Date::from_ymd(2036, 4, 1).unwrap());
         let bytes = info.encode().unwrap();
-        assert!(bytes.len() <= CARD_INFO_CAPACITY);
+        assert!(bytes.len() <= capacity(EfId::CardInfo));
         assert_eq!(CardInfo::decode(&bytes).unwrap(), info);
         assert!(CardInfo::new("", info.municipality.clone(), info.issued, false).is_err());
         assert!(CardInfo::new(

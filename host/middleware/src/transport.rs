@@ -33,7 +33,12 @@ pub trait Transport {
 /// status query, which has no data) and EXTERNAL AUTHENTICATE (the counter's session), whatever
 /// the class byte (chaining, secure messaging). A transaction that sent one ends with a reset.
 pub fn raises_security_status(apdu: &[u8]) -> bool {
-    matches!(apdu, [_, 0x20, _, _, _, ..] | [_, 0x82, ..])
+    use juki_card::command::Ins;
+    match apdu {
+        [_, ins, _, _, _, ..] if *ins == Ins::Verify.byte() => true,
+        [_, ins, ..] => *ins == Ins::ExternalAuthenticate.byte(),
+        _ => false,
+    }
 }
 
 /// The transport inside an exclusive transaction, noting whether any command sent through it
