@@ -1,4 +1,5 @@
-//! Reading PINs from the person at the keyboard — never from the command line, never logged.
+//! Reading PINs and passwords from the person at the keyboard — never from the command line,
+//! never logged — and their yes/no confirmations ([`confirm`]).
 //!
 //! - Standard input is a terminal: the prompt goes to the terminal and the PIN is read from
 //!   `/dev/tty` without echo (`rpassword`). A new PIN is asked twice and must match.
@@ -10,7 +11,7 @@
 //! `Pin(***)`). (The standard library's stdin buffer may still hold the line; that memory is the
 //! process's own and is not logged.)
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use zeroize::{Zeroize, Zeroizing};
 
@@ -77,15 +78,14 @@ impl PinPrompter {
             }
             Source::Lines(reader) => {
                 if self.show_prompts {
-                    eprint!("{prompt}");
-                    let _ = std::io::stderr().flush();
+                    crate::output::prompt(prompt);
                 }
                 let mut line = Zeroizing::new(String::new());
                 let n = reader
                     .read_line(&mut line)
                     .map_err(|e| Error::io("reading the PIN from standard input", e))?;
                 if self.show_prompts {
-                    eprintln!();
+                    crate::output::note("");
                 }
                 if n == 0 {
                     return Err(Error::InvalidInput(
@@ -145,7 +145,7 @@ impl PinPrompter {
             let pin = self.read(&format!("New {kind}: "))?;
             if let Err(e) = kind.check_new(pin.as_bytes(), birth_mmdd) {
                 if self.is_terminal() {
-                    eprintln!("{e}");
+                    crate::note!("{e}");
                 }
                 last_error = Some(e);
                 continue;
@@ -153,7 +153,7 @@ impl PinPrompter {
             if self.is_terminal() {
                 let again = self.read(&format!("New {kind} again (確認のため再入力): "))?;
                 if again != pin {
-                    eprintln!("The two entries differ; please try again (入力が一致しません).");
+                    crate::note!("The two entries differ; please try again (入力が一致しません).");
                     last_error = Some(Error::InvalidInput(
                         "the two entries of the new PIN differ".into(),
                     ));
@@ -174,6 +174,17 @@ impl PinSource for PinPrompter {
     fn new_pin(&mut self, kind: PinKind, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
         self.ask_new(kind, birth_mmdd)
     }
+}
+
+/// Asks a yes/no `question` on the terminal (`/dev/tty`, whatever standard input is).
+pub fn confirm(question: &str) -> Result<bool> {
+    crate::output::prompt(format_args!("{question} [y/N] "));
+    let tty = std::fs::File::open("/dev/tty").map_err(|e| Error::io("opening the terminal", e))?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty)
+        .read_line(&mut line)
+        .map_err(|e| Error::io("reading the answer", e))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "はい"))
 }
 
 #[cfg(test)]

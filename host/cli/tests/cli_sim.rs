@@ -245,3 +245,35 @@ fn a_supervisor_unlocks_an_operator() {
     let verified = ok(counter_cmd(&["audit", "verify"], ""));
     assert!(verified.contains("intact"), "{verified}");
 }
+
+/// Output to a closed pipe (`juki … | head`) ends quietly: no panic, the command's own exit code.
+#[test]
+fn closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    for args in [
+        vec!["demo"],
+        vec!["authority", "init", "--dir", s(&root)],
+        vec!["--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_juki"))
+            .args(&args)
+            .env("LANG", "C")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "juki {args:?}: {stderr}");
+        assert!(
+            out.status.success(),
+            "juki {args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! The `juki` command line (clap derive). PINs are never arguments: they are asked for.
+//! The `juki` command line's arguments (clap derive). PINs are never arguments: they are asked for.
 
 use std::path::PathBuf;
 
@@ -186,62 +186,16 @@ pub enum CounterCommand {
     },
     /// 交付: issue an initialised card to a resident (the resident enters the 住基 PIN, auth PIN
     /// and sign password). The resident code is generated at random.
-    Issue {
-        /// The counter credential directory (counter.key, counter.cvc).
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-        /// 氏名.
-        #[arg(long)]
-        name: String,
-        /// 住所.
-        #[arg(long)]
-        address: String,
-        /// 生年月日, YYYYMMDD or YYYY-MM-DD.
-        #[arg(long)]
-        birth: String,
-        /// 性別: 1 male, 2 female, 9 not applicable.
-        #[arg(long)]
-        sex: String,
-        /// The card carries the holder's photo (顔写真付き).
-        #[arg(long)]
-        photo: bool,
-        /// The serial the clerk expects (default: the serial the card proves, set at manufacture).
-        #[arg(long)]
-        serial: Option<String>,
-        /// Legal representative (法定代理人): required for a resident under 15.
-        #[arg(long, value_name = "NAME")]
-        representative: Option<String>,
-        /// End of the period of stay (在留期間) of a foreign resident: the card expires then if
-        /// that is earlier than 10 years after issue.
-        #[arg(long, value_name = "DATE")]
-        stay_until: Option<String>,
-        /// A registered resident's 住民票コード: a new card for them (after a change of code, a
-        /// loss or a return). Default: a new resident with a new random code.
-        #[arg(long, value_name = "CODE")]
-        resident_code: Option<String>,
-    },
+    Issue(IssueArgs),
     /// 本人確認: the resident enters the 住基 PIN; shows the 4 info, the resident code and the
     /// card's validity.
-    Identify {
-        /// The counter credential directory (the card proves itself against its root).
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    Identify(Clerk),
     /// パスワード再設定: reset a PIN with full tries, locked or not (the resident enters the new
     /// PIN).
     ResetPin {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
+        /// The clerk.
+        #[command(flatten)]
+        clerk: Clerk,
         /// Which PIN.
         #[arg(long, value_enum)]
         pin: PinArg,
@@ -249,65 +203,26 @@ pub enum CounterCommand {
     /// 記載事項変更・継続利用: write a new address and/or name and the change information
     /// (転入, 転居, 氏名変更); the resident enters the 住基 PIN. Also for a card issued by another
     /// municipality. The JPKI certificates are flagged for revocation.
-    Update {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-        /// The new address.
-        #[arg(long)]
-        address: Option<String>,
-        /// The new name.
-        #[arg(long)]
-        name: Option<String>,
-        /// The reason (転入, 転居, 婚姻, …).
-        #[arg(long)]
-        reason: String,
-        /// The date of the change, YYYY-MM-DD (default: today).
-        #[arg(long)]
-        date: Option<String>,
-    },
+    Update(UpdateArgs),
     /// 住民票コードの変更: a new random code; the card is terminated (code-changed) and the
     /// registry shows that a new card is needed.
-    ChangeCode {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    ChangeCode(Clerk),
     /// 一時停止: suspend a card (lost, stolen, …); only the counter can resume it.
     Suspend {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
+        /// The clerk.
+        #[command(flatten)]
+        clerk: Clerk,
         /// Why (紛失, 盗難, …).
         #[arg(long)]
         reason: Option<String>,
     },
     /// 一時停止の解除: resume a suspended card.
-    Resume {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    Resume(Clerk),
     /// 返納・廃止: terminate a card, irreversibly (keys, PINs and personal data erased).
     Terminate {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
+        /// The clerk.
+        #[command(flatten)]
+        clerk: Clerk,
         /// Why.
         #[arg(long, value_enum)]
         reason: TerminateArg,
@@ -320,14 +235,7 @@ pub enum CounterCommand {
     /// 電子証明書の発行: issue the JPKI signing and authentication certificates of an issued card
     /// (the resident enters the 住基 PIN; both key pairs are generated anew on the card). Needs
     /// --ca. The card's earlier certificates are revoked.
-    JpkiIssue {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    JpkiIssue(Clerk),
     /// 電子証明書の失効: revoke a card's JPKI certificates at the CA, on the resident's request or
     /// when a revocation was left pending. Needs --ca. The card need not be present.
     JpkiRevoke {
@@ -348,6 +256,75 @@ pub enum CounterCommand {
         #[command(subcommand)]
         command: Option<PendingCommand>,
     },
+}
+
+/// The operator at the counter and the municipality's counter credential: who does a card
+/// operation, and for which municipality.
+#[derive(Debug, Args)]
+pub struct Clerk {
+    /// The counter credential directory (counter.key, counter.cvc).
+    #[arg(long)]
+    pub credential: PathBuf,
+    /// The operator (asks the operator's password first).
+    #[arg(long)]
+    pub operator: String,
+}
+
+/// `juki counter issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The clerk.
+    #[command(flatten)]
+    pub clerk: Clerk,
+    /// 氏名.
+    #[arg(long)]
+    pub name: String,
+    /// 住所.
+    #[arg(long)]
+    pub address: String,
+    /// 生年月日, YYYYMMDD or YYYY-MM-DD.
+    #[arg(long)]
+    pub birth: String,
+    /// 性別: 1 male, 2 female, 9 not applicable.
+    #[arg(long)]
+    pub sex: String,
+    /// The card carries the holder's photo (顔写真付き).
+    #[arg(long)]
+    pub photo: bool,
+    /// The serial the clerk expects (default: the serial the card proves, set at manufacture).
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Legal representative (法定代理人): required for a resident under 15.
+    #[arg(long, value_name = "NAME")]
+    pub representative: Option<String>,
+    /// End of the period of stay (在留期間) of a foreign resident: the card expires then if
+    /// that is earlier than 10 years after issue.
+    #[arg(long, value_name = "DATE")]
+    pub stay_until: Option<String>,
+    /// A registered resident's 住民票コード: a new card for them (after a change of code, a
+    /// loss or a return). Default: a new resident with a new random code.
+    #[arg(long, value_name = "CODE")]
+    pub resident_code: Option<String>,
+}
+
+/// `juki counter update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The clerk.
+    #[command(flatten)]
+    pub clerk: Clerk,
+    /// The new address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// The new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The reason (転入, 転居, 婚姻, …).
+    #[arg(long)]
+    pub reason: String,
+    /// The date of the change, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub date: Option<String>,
 }
 
 /// Operator commands.

@@ -1,5 +1,6 @@
-//! `juki sign`, `juki verify`, `juki auth`, `juki verify-auth` and `juki jpki …`: the JPKI
-//! commands of the citizen, the agency (relying party) and the certification authority.
+//! The citizen's commands, at home with a card reader: `juki readers`, `status`, `info`,
+//! `pin …`, `sign`, `auth` and `jpki status` (自己の電子証明書の有効性確認); and the checks of the
+//! agency or online service that receives what the card made: `verify` and `verify-auth`.
 
 use std::path::{Path, PathBuf};
 
@@ -7,19 +8,105 @@ use sha2::{Digest, Sha256};
 use x509_cert::crl::CertificateList;
 use x509_cert::Certificate;
 
-use crate::pin_input::PinPrompter;
+use juki_host::card::{lifecycle_text, Lifecycle};
 use juki_host::date;
+use juki_host::pcsc_transport;
 use juki_host::pin::PinKind;
 use juki_host::Error;
-use juki_jpki::ca::{self, JpkiCa};
 use juki_jpki::cms::SignOptions;
 use juki_jpki::validate::{self, Checked, Revocation};
 use juki_jpki::{auth, citizen, cms, profile, time as jtime, CertKind, JpkiError};
 
+use crate::args::TrustArgs;
+use crate::card_access::{open_card, refuse_unusable, Card};
 use crate::failure::Result;
+use crate::files::{read_file, with_suffix, write_file};
+use crate::out;
+use crate::output::{print_card_info, print_four_info};
+use crate::pin_input::PinPrompter;
 
-use crate::cli::{CaCommand, JpkiCommand, TrustArgs};
-use crate::commands::{print_four_info, read_file, refuse_unusable, with_suffix, write_file, Card};
+/// `juki readers`: the PC/SC readers and whether each holds a card.
+pub fn readers() -> Result<()> {
+    let readers = pcsc_transport::list_readers()?;
+    if readers.is_empty() {
+        return Err(Error::NoReader.into());
+    }
+    for r in readers {
+        match r.atr {
+            Some(atr) => out!("{}\tcard present (ATR {})", r.name, hex::encode_upper(atr)),
+            None => out!("{}\tno card", r.name),
+        }
+    }
+    Ok(())
+}
+
+/// `juki status`: the card information and the PIN tries left (no PIN needed).
+pub fn status(card: &mut Card) -> Result<()> {
+    out!("reader:                        {}", card.transport().name());
+    let state = card.lifecycle()?;
+    out!("カードの状態 (card state):     {}", lifecycle_text(state));
+    if matches!(state, Lifecycle::Blank | Lifecycle::Initialised) {
+        return Ok(());
+    }
+    let info = card.card_info()?;
+    print_card_info(&info);
+    if date::today()? > info.expires {
+        out!("有効期限切れ (EXPIRED):        this card can no longer be used");
+    }
+    if state != Lifecycle::Issued {
+        return Ok(());
+    }
+    for kind in PinKind::ALL {
+        out!("{}: {}", kind, card.pin_status(kind)?);
+    }
+    Ok(())
+}
+
+/// `juki info`: the resident code, the 4 info and the change information (asks the 住基 PIN).
+pub fn info(card: &mut Card) -> Result<()> {
+    refuse_unusable(card)?;
+    let mut pins = PinPrompter::from_stdin();
+    let pin = pins.ask(PinKind::Juki)?;
+    let record = card.read_resident(&pin)?;
+    drop(pin);
+    out!("住民票コード (resident code):  {}", record.code);
+    print_four_info(&record.info);
+    let changes = &record.changes;
+    if changes.is_empty() {
+        out!("変更情報 (changes):            なし (none)");
+    } else {
+        for (label, change) in [
+            ("氏名の変更 (name changed)", &changes.name),
+            ("住所の変更 (address changed)", &changes.address),
+            ("生年月日の変更 (birth changed)", &changes.birth),
+            ("性別の変更 (sex changed)", &changes.sex),
+        ] {
+            if let Some(c) = change {
+                out!("{label}: {} {}", date::display(c.date), c.reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `juki pin status`: the tries left of each PIN (uses no try).
+pub fn pin_status(card: &mut Card) -> Result<()> {
+    for kind in PinKind::ALL {
+        out!("{}: {}", kind, card.pin_status(kind)?);
+    }
+    Ok(())
+}
+
+/// `juki pin change`: asks the current PIN, then the new one.
+pub fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
+    refuse_unusable(card)?;
+    let mut pins = PinPrompter::from_stdin();
+    let current = pins.ask(kind)?;
+    let new = pins.ask_new(kind, None)?;
+    card.change_pin(kind, &current, &new)?;
+    out!("{kind}: changed (変更しました)");
+    Ok(())
+}
 
 /// `juki sign FILE`.
 pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) -> Result<()> {
@@ -41,12 +128,12 @@ pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) 
     )?;
     drop(password);
     write_file(&out, &p7s)?;
-    println!("文書 (document):               {}", file.display());
-    println!(
+    out!("文書 (document):               {}", file.display());
+    out!(
         "SHA-256:                       {}",
         hex::encode(Sha256::digest(&content))
     );
-    println!(
+    out!(
         "署名 (signature):              {} (CMS SignedData, DER, {})",
         out.display(),
         if attached {
@@ -55,11 +142,11 @@ pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) 
             "detached: send it with the document"
         }
     );
-    println!(
+    out!(
         "署名日時 (signing time):       {}",
         jtime::display(signing_time)
     );
-    println!("電子署名しました (signed with the card's signing key and certificate)");
+    out!("電子署名しました (signed with the card's signing key and certificate)");
     Ok(())
 }
 
@@ -89,26 +176,26 @@ fn load_crls(paths: &[PathBuf], skip: bool) -> Result<Option<Vec<CertificateList
 }
 
 fn print_certificate(checked: &Checked, kind: CertKind) {
-    println!(
+    out!(
         "電子証明書 (certificate):      {}, serial {}",
         kind.japanese(),
         checked.serial
     );
-    println!("発行者 (issuer):               {}", checked.issuer);
-    println!(
+    out!("発行者 (issuer):               {}", checked.issuer);
+    out!(
         "有効期間 (validity):           {} – {}",
         jtime::display(checked.not_before),
         jtime::display(checked.not_after)
     );
     match checked.revocation {
-        Revocation::NotRevoked(info) => println!(
+        Revocation::NotRevoked(info) => out!(
             "失効確認 (revocation):         not revoked (失効していません); CRL of {}, next update {}",
             jtime::display(info.this_update),
             info.next_update
                 .map(jtime::display)
                 .unwrap_or_else(|| "-".into())
         ),
-        Revocation::NotChecked => println!(
+        Revocation::NotChecked => out!(
             "失効確認 (revocation):         NOT CHECKED (--no-revocation-check): 失効確認をしていません"
         ),
     }
@@ -126,17 +213,17 @@ pub fn verify(paths: &[PathBuf], trust: &TrustArgs, out: Option<PathBuf>) -> Res
     let (ca, crls) = load_trust(trust)?;
     let at = jtime::now()?;
     let v = cms::verify(&p7s, content.as_deref(), &ca, crls.as_deref(), at)?;
-    println!("署名検証結果 (verdict):        VALID — 署名は有効です (the signature is valid)");
-    println!("署名者 (signer), as certified by the JPKI CA:");
+    out!("署名検証結果 (verdict):        VALID — 署名は有効です (the signature is valid)");
+    out!("署名者 (signer), as certified by the JPKI CA:");
     print_four_info(&v.four_info);
     print_certificate(&v.certificate, CertKind::Sign);
     if let Some(t) = v.signing_time {
-        println!(
+        out!(
             "署名日時 (signing time):       {} (as claimed by the signer)",
             jtime::display(t)
         );
     }
-    println!(
+    out!(
         "文書 (document):               {} ({} bytes, SHA-256 {})",
         match file {
             Some(f) => f.display().to_string(),
@@ -145,7 +232,7 @@ pub fn verify(paths: &[PathBuf], trust: &TrustArgs, out: Option<PathBuf>) -> Res
         v.content.len(),
         hex::encode(Sha256::digest(&v.content))
     );
-    println!("検証時刻 (checked at):         {}", jtime::display(at));
+    out!("検証時刻 (checked at):         {}", jtime::display(at));
     if let Some(out) = out {
         if !v.attached {
             return Err(Error::InvalidInput(
@@ -154,7 +241,7 @@ pub fn verify(paths: &[PathBuf], trust: &TrustArgs, out: Option<PathBuf>) -> Res
             .into());
         }
         write_file(&out, &v.content)?;
-        println!("the signed document was written to {}", out.display());
+        out!("the signed document was written to {}", out.display());
     }
     Ok(())
 }
@@ -171,7 +258,7 @@ pub fn auth(card: &mut Card, challenge: &Path, out: Option<PathBuf>) -> Result<(
     let answer = citizen::answer_challenge(card, &pin, &challenge_bytes)?;
     drop(pin);
     write_file(&out, answer.to_pem()?.as_bytes())?;
-    println!(
+    out!(
         "answer (応答): {} — send it to the relying party (利用者証明用電子証明書, serial {})",
         out.display(),
         validate::serial(&answer.certificate)
@@ -186,8 +273,8 @@ pub fn verify_auth(challenge: &Path, answer: &Path, trust: &TrustArgs) -> Result
     let (ca, crls) = load_trust(trust)?;
     let at = jtime::now()?;
     let checked = auth::verify(&answer, &challenge, &ca, crls.as_deref(), at)?;
-    println!("利用者証明 (authentication):   VALID — 本人であることを確認しました");
-    println!(
+    out!("利用者証明 (authentication):   VALID — 本人であることを確認しました");
+    out!(
         "利用者 (user):                 {} (the certificate carries no personal data)",
         answer.certificate.tbs_certificate.subject
     );
@@ -195,115 +282,19 @@ pub fn verify_auth(challenge: &Path, answer: &Path, trust: &TrustArgs) -> Result
     Ok(())
 }
 
-/// `juki jpki …`.
-pub fn run(reader: Option<&str>, command: JpkiCommand) -> Result<()> {
-    match command {
-        JpkiCommand::Ca {
-            command: CaCommand::Init { dir },
-        } => {
-            let ca = JpkiCa::init(&dir, jtime::now()?)?;
-            for kind in CertKind::ALL {
-                let cert = ca.ca_certificate(kind);
-                println!(
-                    "{} CA: {} (\"{}\", valid until {})",
-                    kind.as_str(),
-                    dir.join(ca::cert_file(kind)).display(),
-                    cert.tbs_certificate.subject,
-                    jtime::display(jtime::from_x509(&cert.tbs_certificate.validity.not_after))
-                );
-            }
-            println!(
-                "CA keys in {} (mode 0600; keep them offline), records in {}",
-                dir.display(),
-                dir.join(ca::DB_FILE).display()
-            );
-            Ok(())
-        }
-        JpkiCommand::Ca {
-            command: CaCommand::List { dir, card },
-        } => {
-            let ca = JpkiCa::open(&dir)?;
-            let records = match &card {
-                Some(c) => ca.certificates_of(c)?,
-                None => ca.certificates()?,
-            };
-            if records.is_empty() {
-                println!("no certificates issued");
-            }
-            for r in records {
-                let state = match r.revoked {
-                    None => "valid".to_string(),
-                    Some((at, reason)) => format!(
-                        "REVOKED {} ({}, {})",
-                        jtime::display(at),
-                        reason.as_str(),
-                        reason.japanese()
-                    ),
-                };
-                println!(
-                    "{} {} card {} until {}: {state}",
-                    r.serial,
-                    r.kind.as_str(),
-                    r.card_serial,
-                    jtime::display(r.not_after)
-                );
-            }
-            Ok(())
-        }
-        JpkiCommand::Crl { ca, out } => {
-            let ca = JpkiCa::open(&ca)?;
-            std::fs::create_dir_all(&out)
-                .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
-            let now = jtime::now()?;
-            for kind in CertKind::ALL {
-                let crl = ca.crl(kind, now)?;
-                let path = out.join(format!("{}.crl", kind.as_str()));
-                write_file(&path, ca::crl_pem(&crl)?.as_bytes())?;
-                let n = crl
-                    .tbs_cert_list
-                    .revoked_certificates
-                    .as_ref()
-                    .map_or(0, Vec::len);
-                println!(
-                    "{}: {} ({n} revoked; next update {})",
-                    kind.as_str(),
-                    path.display(),
-                    jtime::display(now + ca::CRL_VALID_DAYS * jtime::DAY)
-                );
-            }
-            Ok(())
-        }
-        JpkiCommand::Challenge { out } => {
-            write_file(&out, &auth::new_challenge())?;
-            println!(
-                "challenge (チャレンジ): {} ({} random bytes)",
-                out.display(),
-                auth::CHALLENGE_LEN
-            );
-            Ok(())
-        }
-        JpkiCommand::Status {
-            ca_cert,
-            crl,
-            no_sign,
-        } => {
-            // The trust anchors first: a missing file is told before the card is touched.
-            let trusted = ca_cert
-                .iter()
-                .map(|p| Ok(validate::load_certificate(&read_file(p)?)?))
-                .collect::<Result<Vec<_>>>()?;
-            status(
-                &mut crate::commands::open_card(reader, false)?,
-                &trusted,
-                &crl,
-                no_sign,
-            )
-        }
-    }
-}
-
-/// `juki jpki status`: 自己の電子証明書の有効性確認.
-fn status(card: &mut Card, trusted: &[Certificate], crl: &[PathBuf], no_sign: bool) -> Result<()> {
+/// `juki jpki status`: 自己の電子証明書の有効性確認. The trust anchors are read first: a missing
+/// file is told before the card is touched.
+pub fn jpki_status(
+    reader: Option<&str>,
+    ca_cert: &[PathBuf],
+    crl: &[PathBuf],
+    no_sign: bool,
+) -> Result<()> {
+    let trusted = ca_cert
+        .iter()
+        .map(|p| Ok(validate::load_certificate(&read_file(p)?)?))
+        .collect::<Result<Vec<_>>>()?;
+    let card = &mut open_card(reader, false)?;
     refuse_unusable(card)?;
     let crls = load_crls(crl, crl.is_empty())?;
     let at = jtime::now()?;
@@ -315,28 +306,28 @@ fn status(card: &mut Card, trusted: &[Certificate], crl: &[PathBuf], no_sign: bo
     }
     let mut failed = None;
     for (kind, certs) in pairs {
-        println!("== {} ==", kind);
-        match citizen::check_card_certificates(&certs, kind, trusted, crls.as_deref(), at) {
+        out!("== {} ==", kind);
+        match citizen::check_card_certificates(&certs, kind, &trusted, crls.as_deref(), at) {
             Ok(checked) => {
                 print_certificate(&checked, kind);
-                println!("状態 (state):                  有効 (valid)");
+                out!("状態 (state):                  有効 (valid)");
             }
             Err(e) => {
-                println!("状態 (state):                  無効 (NOT valid): {e}");
+                out!("状態 (state):                  無効 (NOT valid): {e}");
                 failed.get_or_insert(e);
             }
         }
         if let Some(info) = profile::four_info_of(&certs.cert)? {
-            println!("記録事項 (recorded in it):");
+            out!("記録事項 (recorded in it):");
             print_four_info(&info);
         }
     }
     if crls.is_none() {
-        println!(
+        out!(
             "失効確認 (revocation) was not checked: give the CA's CRLs with --crl (juki jpki crl)"
         );
     }
-    println!(
+    out!(
         "確認日 (checked on):           {}",
         date::display(date::today()?)
     );
