@@ -5,14 +5,14 @@
 use std::path::Path;
 
 use juki_host::authority::{self, RootAuthority};
-use juki_host::card::{lifecycle_text, Lifecycle};
+use juki_host::card::Lifecycle;
 use juki_host::date;
 use juki_host::resident::MunicipalityCode;
-use juki_host::Error;
 
 use crate::card_access::Card;
-use crate::failure::Result;
-use crate::out;
+use crate::failure::{Failure, Result};
+use crate::output::{field, lifecycle};
+use crate::{out, t};
 
 /// `juki card init`.
 pub fn card_init(card: &mut Card, root_dir: &Path, serial: Option<String>) -> Result<()> {
@@ -21,17 +21,20 @@ pub fn card_init(card: &mut Card, root_dir: &Path, serial: Option<String>) -> Re
     match card.lifecycle()? {
         Lifecycle::Blank => {}
         state => {
-            return Err(Error::InvalidInput(format!(
-                "this card is already {}; only a blank card can be initialised",
-                lifecycle_text(state)
-            ))
-            .into())
+            return Err(Failure::Cli(t!(
+                "authority-card-not-blank",
+                state = lifecycle(state)
+            )))
         }
     }
     root.manufacture(card, &serial, date::today()?)?;
     out!(
-        "card {serial} initialised (初期化しました): {}; its own key is certified by the root",
-        lifecycle_text(card.lifecycle()?)
+        "{}",
+        t!(
+            "authority-card-initialised",
+            serial = serial.as_str(),
+            state = lifecycle(card.lifecycle()?)
+        )
     );
     Ok(())
 }
@@ -40,13 +43,16 @@ pub fn card_init(card: &mut Card, root_dir: &Path, serial: Option<String>) -> Re
 pub fn init(dir: &Path) -> Result<()> {
     let root = RootAuthority::generate();
     let (key, public) = root.save(dir)?;
-    out!(
-        "national root key:  {} (keep it offline; mode 0600)",
-        key.display()
+    field(
+        &t!("label-root-key"),
+        t!("authority-root-key", path = key.display().to_string()),
     );
-    out!(
-        "root public key:    {} (written into every card by `juki card init --root DIR`)",
-        public.display()
+    field(
+        &t!("label-root-public-key"),
+        t!(
+            "authority-root-public-key",
+            path = public.display().to_string()
+        ),
     );
     Ok(())
 }
@@ -60,20 +66,26 @@ pub fn certify(
     out: &Path,
 ) -> Result<()> {
     if !(1..=20).contains(&years) {
-        return Err(Error::InvalidInput("--valid-years must be 1 to 20".into()).into());
+        return Err(Failure::Cli(t!("authority-valid-years")));
     }
     let code = MunicipalityCode::parse(municipality)?;
     let root = RootAuthority::load(root_dir)?;
     let cred = root.issue_counter_credential(&code, name, date::today()?, years)?;
     let (key, cert) = cred.save(out)?;
     out!(
-        "counter credential for {} {}, valid {} to {}",
-        cred.municipality,
-        cred.name,
-        date::display(cred.effective),
-        date::display(cred.expiry)
+        "{}",
+        t!(
+            "authority-credential",
+            municipality = cred.municipality.to_string(),
+            name = cred.name.as_str(),
+            from = date::display(cred.effective),
+            until = date::display(cred.expiry)
+        )
     );
-    out!("counter key:         {} (mode 0600)", key.display());
-    out!("counter certificate: {}", cert.display());
+    field(
+        &t!("label-counter-key"),
+        t!("authority-counter-key", path = key.display().to_string()),
+    );
+    field(&t!("label-counter-certificate"), cert.display());
     Ok(())
 }

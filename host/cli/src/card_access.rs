@@ -10,7 +10,7 @@ use juki_host::transport::Transport;
 use juki_host::{Error, JukiCard};
 
 use crate::failure::Result;
-use crate::note;
+use crate::{note, t};
 
 /// The card, behind whichever reader was chosen.
 pub type Card = JukiCard<Box<dyn Transport>>;
@@ -24,7 +24,10 @@ pub fn open_card(reader: Option<&str>, create_sim: bool) -> Result<Card> {
             if create_sim {
                 let (t, created) = SimTransport::open_or_create(path)?;
                 if created {
-                    note!("(created a new blank card image {})", path.display());
+                    note!(
+                        "{}",
+                        t!("card-image-created", path = path.display().to_string())
+                    );
                 }
                 Box::new(t)
             } else {

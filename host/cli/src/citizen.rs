@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use x509_cert::crl::CertificateList;
 use x509_cert::Certificate;
 
-use juki_host::card::{lifecycle_text, Lifecycle};
+use juki_host::card::Lifecycle;
 use juki_host::date;
 use juki_host::pcsc_transport;
 use juki_host::pin::PinKind;
@@ -19,11 +19,14 @@ use juki_jpki::{auth, citizen, cms, profile, time as jtime, CertKind, JpkiError}
 
 use crate::args::TrustArgs;
 use crate::card_access::{open_card, refuse_unusable, Card};
-use crate::failure::Result;
+use crate::failure::{self, Failure, Result};
 use crate::files::{read_file, with_suffix, write_file};
-use crate::out;
-use crate::output::{print_card_info, print_four_info};
+use crate::output::{
+    cert_name, field, lifecycle, pin_name, pin_state, print_card_info, print_changes,
+    print_four_info,
+};
 use crate::pin_input::PinPrompter;
+use crate::{out, t};
 
 /// `juki readers`: the PC/SC readers and whether each holds a card.
 pub fn readers() -> Result<()> {
@@ -33,8 +36,12 @@ pub fn readers() -> Result<()> {
     }
     for r in readers {
         match r.atr {
-            Some(atr) => out!("{}\tcard present (ATR {})", r.name, hex::encode_upper(atr)),
-            None => out!("{}\tno card", r.name),
+            Some(atr) => out!(
+                "{}\t{}",
+                r.name,
+                t!("citizen-reader-card", atr = hex::encode_upper(atr))
+            ),
+            None => out!("{}\t{}", r.name, t!("citizen-reader-empty")),
         }
     }
     Ok(())
@@ -42,22 +49,27 @@ pub fn readers() -> Result<()> {
 
 /// `juki status`: the card information and the PIN tries left (no PIN needed).
 pub fn status(card: &mut Card) -> Result<()> {
-    out!("reader:                        {}", card.transport().name());
+    field(&t!("label-reader"), card.transport().name());
     let state = card.lifecycle()?;
-    out!("カードの状態 (card state):     {}", lifecycle_text(state));
+    field(&t!("label-card-state"), lifecycle(state));
     if matches!(state, Lifecycle::Blank | Lifecycle::Initialised) {
         return Ok(());
     }
     let info = card.card_info()?;
     print_card_info(&info);
     if date::today()? > info.expires {
-        out!("有効期限切れ (EXPIRED):        this card can no longer be used");
+        field(&t!("label-expired"), t!("citizen-expired"));
     }
     if state != Lifecycle::Issued {
         return Ok(());
     }
+    print_pin_status(card)
+}
+
+/// The tries left of each PIN.
+fn print_pin_status(card: &mut Card) -> Result<()> {
     for kind in PinKind::ALL {
-        out!("{}: {}", kind, card.pin_status(kind)?);
+        field(&pin_name(kind), pin_state(card.pin_status(kind)?));
     }
     Ok(())
 }
@@ -69,32 +81,20 @@ pub fn info(card: &mut Card) -> Result<()> {
     let pin = pins.ask(PinKind::Juki)?;
     let record = card.read_resident(&pin)?;
     drop(pin);
-    out!("住民票コード (resident code):  {}", record.code);
+    field(&t!("label-resident-code"), &record.code);
     print_four_info(&record.info);
     let changes = &record.changes;
     if changes.is_empty() {
-        out!("変更情報 (changes):            なし (none)");
+        field(&t!("label-changes"), t!("citizen-no-changes"));
     } else {
-        for (label, change) in [
-            ("氏名の変更 (name changed)", &changes.name),
-            ("住所の変更 (address changed)", &changes.address),
-            ("生年月日の変更 (birth changed)", &changes.birth),
-            ("性別の変更 (sex changed)", &changes.sex),
-        ] {
-            if let Some(c) = change {
-                out!("{label}: {} {}", date::display(c.date), c.reason);
-            }
-        }
+        print_changes(changes);
     }
     Ok(())
 }
 
 /// `juki pin status`: the tries left of each PIN (uses no try).
 pub fn pin_status(card: &mut Card) -> Result<()> {
-    for kind in PinKind::ALL {
-        out!("{}: {}", kind, card.pin_status(kind)?);
-    }
-    Ok(())
+    print_pin_status(card)
 }
 
 /// `juki pin change`: asks the current PIN, then the new one.
@@ -104,7 +104,7 @@ pub fn pin_change(card: &mut Card, kind: PinKind) -> Result<()> {
     let current = pins.ask(kind)?;
     let new = pins.ask_new(kind, None)?;
     card.change_pin(kind, &current, &new)?;
-    out!("{kind}: changed (変更しました)");
+    out!("{}", t!("citizen-pin-changed", pin = pin_name(kind)));
     Ok(())
 }
 
@@ -128,25 +128,24 @@ pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) 
     )?;
     drop(password);
     write_file(&out, &p7s)?;
-    out!("文書 (document):               {}", file.display());
-    out!(
-        "SHA-256:                       {}",
-        hex::encode(Sha256::digest(&content))
-    );
-    out!(
-        "署名 (signature):              {} (CMS SignedData, DER, {})",
-        out.display(),
+    field(&t!("label-document"), file.display());
+    field("SHA-256", hex::encode(Sha256::digest(&content)));
+    field(
+        &t!("label-signature"),
         if attached {
-            "document inside"
+            t!(
+                "citizen-signature-attached",
+                file = out.display().to_string()
+            )
         } else {
-            "detached: send it with the document"
-        }
+            t!(
+                "citizen-signature-detached",
+                file = out.display().to_string()
+            )
+        },
     );
-    out!(
-        "署名日時 (signing time):       {}",
-        jtime::display(signing_time)
-    );
-    out!("電子署名しました (signed with the card's signing key and certificate)");
+    field(&t!("label-signing-time"), jtime::display(signing_time));
+    out!("{}", t!("citizen-signed"));
     Ok(())
 }
 
@@ -175,29 +174,38 @@ fn load_crls(paths: &[PathBuf], skip: bool) -> Result<Option<Vec<CertificateList
     Ok(Some(crls))
 }
 
+/// Prints a checked certificate: its kind and serial, issuer, validity and revocation check.
 fn print_certificate(checked: &Checked, kind: CertKind) {
-    out!(
-        "電子証明書 (certificate):      {}, serial {}",
-        kind.japanese(),
-        checked.serial
+    field(
+        &t!("label-certificate"),
+        t!(
+            "citizen-certificate",
+            kind = cert_name(kind),
+            serial = checked.serial.as_str()
+        ),
     );
-    out!("発行者 (issuer):               {}", checked.issuer);
-    out!(
-        "有効期間 (validity):           {} – {}",
-        jtime::display(checked.not_before),
-        jtime::display(checked.not_after)
+    field(&t!("label-issuer"), &checked.issuer);
+    field(
+        &t!("label-validity"),
+        format_args!(
+            "{} – {}",
+            jtime::display(checked.not_before),
+            jtime::display(checked.not_after)
+        ),
     );
     match checked.revocation {
-        Revocation::NotRevoked(info) => out!(
-            "失効確認 (revocation):         not revoked (失効していません); CRL of {}, next update {}",
-            jtime::display(info.this_update),
-            info.next_update
-                .map(jtime::display)
-                .unwrap_or_else(|| "-".into())
+        Revocation::NotRevoked(info) => field(
+            &t!("label-revocation"),
+            t!(
+                "citizen-not-revoked",
+                crl_date = jtime::display(info.this_update),
+                next_update = info
+                    .next_update
+                    .map(jtime::display)
+                    .unwrap_or_else(|| "-".into())
+            ),
         ),
-        Revocation::NotChecked => out!(
-            "失効確認 (revocation):         NOT CHECKED (--no-revocation-check): 失効確認をしていません"
-        ),
+        Revocation::NotChecked => field(&t!("label-revocation"), t!("citizen-revocation-skipped")),
     }
 }
 
@@ -206,42 +214,46 @@ pub fn verify(paths: &[PathBuf], trust: &TrustArgs, out: Option<PathBuf>) -> Res
     let (file, sig) = match paths {
         [sig] => (None, sig),
         [file, sig] => (Some(file), sig),
-        _ => return Err(Error::InvalidInput("give FILE SIG, or SIG alone".into()).into()),
+        _ => return Err(Failure::Cli(t!("citizen-verify-usage"))),
     };
     let p7s = read_file(sig)?;
     let content = file.map(|f| read_file(f)).transpose()?;
     let (ca, crls) = load_trust(trust)?;
     let at = jtime::now()?;
     let v = cms::verify(&p7s, content.as_deref(), &ca, crls.as_deref(), at)?;
-    out!("署名検証結果 (verdict):        VALID — 署名は有効です (the signature is valid)");
-    out!("署名者 (signer), as certified by the JPKI CA:");
+    field(&t!("label-verdict"), t!("citizen-signature-valid"));
+    out!("{}", t!("citizen-signer"));
     print_four_info(&v.four_info);
     print_certificate(&v.certificate, CertKind::Sign);
-    if let Some(t) = v.signing_time {
-        out!(
-            "署名日時 (signing time):       {} (as claimed by the signer)",
-            jtime::display(t)
+    if let Some(time) = v.signing_time {
+        field(
+            &t!("label-signing-time"),
+            t!("citizen-claimed-time", time = jtime::display(time)),
         );
     }
-    out!(
-        "文書 (document):               {} ({} bytes, SHA-256 {})",
-        match file {
-            Some(f) => f.display().to_string(),
-            None => "inside the signature".into(),
-        },
-        v.content.len(),
-        hex::encode(Sha256::digest(&v.content))
+    let document = match file {
+        Some(f) => f.display().to_string(),
+        None => t!("citizen-document-inside"),
+    };
+    field(
+        &t!("label-document"),
+        t!(
+            "citizen-document",
+            document = document,
+            bytes = v.content.len(),
+            sha256 = hex::encode(Sha256::digest(&v.content))
+        ),
     );
-    out!("検証時刻 (checked at):         {}", jtime::display(at));
+    field(&t!("label-checked-at"), jtime::display(at));
     if let Some(out) = out {
         if !v.attached {
-            return Err(Error::InvalidInput(
-                "--out: this signature is detached; the document is the FILE given".into(),
-            )
-            .into());
+            return Err(Failure::Cli(t!("citizen-verify-out-detached")));
         }
         write_file(&out, &v.content)?;
-        out!("the signed document was written to {}", out.display());
+        out!(
+            "{}",
+            t!("citizen-document-written", file = out.display().to_string())
+        );
     }
     Ok(())
 }
@@ -259,9 +271,12 @@ pub fn auth(card: &mut Card, challenge: &Path, out: Option<PathBuf>) -> Result<(
     drop(pin);
     write_file(&out, answer.to_pem()?.as_bytes())?;
     out!(
-        "answer (応答): {} — send it to the relying party (利用者証明用電子証明書, serial {})",
-        out.display(),
-        validate::serial(&answer.certificate)
+        "{}",
+        t!(
+            "citizen-answer-written",
+            file = out.display().to_string(),
+            serial = validate::serial(&answer.certificate)
+        )
     );
     Ok(())
 }
@@ -273,10 +288,13 @@ pub fn verify_auth(challenge: &Path, answer: &Path, trust: &TrustArgs) -> Result
     let (ca, crls) = load_trust(trust)?;
     let at = jtime::now()?;
     let checked = auth::verify(&answer, &challenge, &ca, crls.as_deref(), at)?;
-    out!("利用者証明 (authentication):   VALID — 本人であることを確認しました");
-    out!(
-        "利用者 (user):                 {} (the certificate carries no personal data)",
-        answer.certificate.tbs_certificate.subject
+    field(&t!("label-authentication"), t!("citizen-auth-valid"));
+    field(
+        &t!("label-user"),
+        t!(
+            "citizen-auth-user",
+            subject = answer.certificate.tbs_certificate.subject.to_string()
+        ),
     );
     print_certificate(&checked, CertKind::Auth);
     Ok(())
@@ -306,31 +324,27 @@ pub fn jpki_status(
     }
     let mut failed = None;
     for (kind, certs) in pairs {
-        out!("== {} ==", kind);
+        out!("== {} ==", cert_name(kind));
         match citizen::check_card_certificates(&certs, kind, &trusted, crls.as_deref(), at) {
             Ok(checked) => {
                 print_certificate(&checked, kind);
-                out!("状態 (state):                  有効 (valid)");
+                field(&t!("label-state"), t!("citizen-cert-valid"));
             }
             Err(e) => {
-                out!("状態 (state):                  無効 (NOT valid): {e}");
+                let why = failure::jpki_message(&e);
+                field(&t!("label-state"), t!("citizen-cert-invalid", why = why));
                 failed.get_or_insert(e);
             }
         }
         if let Some(info) = profile::four_info_of(&certs.cert)? {
-            out!("記録事項 (recorded in it):");
+            out!("{}", t!("citizen-recorded-in-cert"));
             print_four_info(&info);
         }
     }
     if crls.is_none() {
-        out!(
-            "失効確認 (revocation) was not checked: give the CA's CRLs with --crl (juki jpki crl)"
-        );
+        out!("{}", t!("citizen-revocation-not-checked"));
     }
-    out!(
-        "確認日 (checked on):           {}",
-        date::display(date::today()?)
-    );
+    field(&t!("label-checked-on"), date::display(date::today()?));
     match failed {
         Some(e) => Err(e.into()),
         None => Ok(()),

@@ -4,8 +4,9 @@
 //!
 //! One module per audience — [`citizen`] (with the agency's checks), [`counter`], [`jpki_ca`],
 //! [`authority`] — on shared plumbing: [`args`] (the command line), [`card_access`], [`files`],
-//! [`pin_input`] (prompts), [`output`], [`failure`]. The audiences never use each other;
-//! [`run`] dispatches to them.
+//! [`pin_input`] (prompts), [`output`], [`i18n`] (the message catalogs), [`failure`] (errors,
+//! their messages and exit codes). The audiences never use each other; [`run`] dispatches to
+//! them.
 
 pub mod args;
 pub mod authority;
@@ -15,6 +16,7 @@ pub mod counter;
 pub mod demo;
 pub mod failure;
 pub mod files;
+pub mod i18n;
 pub mod jpki_ca;
 pub mod output;
 pub mod pin_input;

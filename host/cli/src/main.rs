@@ -4,20 +4,26 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use juki_cli::{args, note, output};
+use juki_cli::failure::message;
+use juki_cli::i18n::{self, Lang};
+use juki_cli::{args, note, output, t};
 
 fn main() -> ExitCode {
+    i18n::set_lang(Lang::from_env());
     let cli = args::Cli::parse();
     let result = juki_cli::run(cli);
     let unwritten = output::finish();
     match result {
         Err(e) => {
-            note!("juki: error: {e}");
+            note!("juki: {}", t!("error", message = message(&e)));
             ExitCode::from(e.exit_code())
         }
         Ok(()) => match unwritten {
             Some(e) => {
-                note!("juki: error: writing the output: {e}");
+                note!(
+                    "juki: {}",
+                    t!("error-writing-output", detail = e.to_string())
+                );
                 ExitCode::FAILURE
             }
             None => ExitCode::SUCCESS,

@@ -19,6 +19,9 @@ pub use juki_host::pin::Pin;
 use juki_host::pin::{PinKind, PinSource};
 use juki_host::{Error, Result};
 
+use crate::output::pin_name;
+use crate::t;
+
 enum Source {
     Terminal,
     Lines(Box<dyn BufRead>),
@@ -70,7 +73,7 @@ impl PinPrompter {
             Source::Terminal => {
                 let line = Zeroizing::new(
                     rpassword::prompt_password(prompt)
-                        .map_err(|e| Error::io("reading the PIN from the terminal", e))?,
+                        .map_err(|e| Error::io(t!("prompt-reading-terminal"), e))?,
                 );
                 Ok(Pin::new(
                     line.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
@@ -83,14 +86,12 @@ impl PinPrompter {
                 let mut line = Zeroizing::new(String::new());
                 let n = reader
                     .read_line(&mut line)
-                    .map_err(|e| Error::io("reading the PIN from standard input", e))?;
+                    .map_err(|e| Error::io(t!("prompt-reading-stdin"), e))?;
                 if self.show_prompts {
                     crate::output::note("");
                 }
                 if n == 0 {
-                    return Err(Error::InvalidInput(
-                        "standard input ended before all PINs were given (one PIN per line)".into(),
-                    ));
+                    return Err(Error::InvalidInput(t!("prompt-stdin-ended")));
                 }
                 let pin = Pin::new(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
                 line.zeroize();
@@ -103,7 +104,7 @@ impl PinPrompter {
     pub fn ask_secret(&mut self, prompt: &str) -> Result<Pin> {
         let secret = self.read(prompt)?;
         if secret.as_bytes().is_empty() {
-            return Err(Error::InvalidInput("nothing entered".into()));
+            return Err(Error::InvalidInput(t!("prompt-nothing-entered")));
         }
         Ok(secret)
     }
@@ -113,14 +114,12 @@ impl PinPrompter {
     pub fn ask_new_secret(&mut self, prompt: &str) -> Result<Pin> {
         let secret = self.ask_secret(prompt)?;
         if self.is_terminal() {
-            let again = self.read(&format!(
-                "{} again (確認のため再入力): ",
-                prompt.trim_end().trim_end_matches(':')
+            let again = self.read(&t!(
+                "prompt-again",
+                prompt = prompt.trim_end().trim_end_matches([':', '：'])
             ))?;
             if again != secret {
-                return Err(Error::InvalidInput(
-                    "the two entries differ (入力が一致しません); nothing was changed".into(),
-                ));
+                return Err(Error::InvalidInput(t!("prompt-entries-differ")));
             }
         }
         Ok(secret)
@@ -128,9 +127,9 @@ impl PinPrompter {
 
     /// Asks for the current PIN `kind`.
     pub fn ask(&mut self, kind: PinKind) -> Result<Pin> {
-        let pin = self.read(&format!("Enter the {kind}: "))?;
+        let pin = self.read(&t!("prompt-pin", pin = pin_name(kind)))?;
         if pin.as_bytes().is_empty() {
-            return Err(Error::InvalidInput("no PIN entered".into()));
+            return Err(Error::InvalidInput(t!("prompt-no-pin")));
         }
         Ok(pin)
     }
@@ -142,8 +141,9 @@ impl PinPrompter {
         let rounds = if self.is_terminal() { 3 } else { 1 };
         let mut last_error = None;
         for _ in 0..rounds {
-            let pin = self.read(&format!("New {kind}: "))?;
-            if let Err(e) = kind.check_new(pin.as_bytes(), birth_mmdd) {
+            let pin = self.read(&t!("prompt-new-pin", pin = pin_name(kind)))?;
+            if kind.check_new(pin.as_bytes(), birth_mmdd).is_err() {
+                let e = Error::InvalidInput(broken_rule(kind, pin.as_bytes(), birth_mmdd));
                 if self.is_terminal() {
                     crate::note!("{e}");
                 }
@@ -151,18 +151,32 @@ impl PinPrompter {
                 continue;
             }
             if self.is_terminal() {
-                let again = self.read(&format!("New {kind} again (確認のため再入力): "))?;
+                let again = self.read(&t!("prompt-new-pin-again", pin = pin_name(kind)))?;
                 if again != pin {
-                    crate::note!("The two entries differ; please try again (入力が一致しません).");
-                    last_error = Some(Error::InvalidInput(
-                        "the two entries of the new PIN differ".into(),
-                    ));
+                    crate::note!("{}", t!("prompt-new-pin-differs"));
+                    last_error = Some(Error::InvalidInput(t!("prompt-new-pin-differs")));
                     continue;
                 }
             }
             return Ok(pin);
         }
-        Err(last_error.unwrap_or_else(|| Error::InvalidInput("no PIN entered".into())))
+        Err(last_error.unwrap_or_else(|| Error::InvalidInput(t!("prompt-no-pin"))))
+    }
+}
+
+/// Which rule a new PIN breaks, in the user's language (the middleware's [`PinKind::check_new`]
+/// decides; its English text is for logs).
+fn broken_rule(kind: PinKind, pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> String {
+    match kind {
+        PinKind::Sign => t!("pin-rule-sign"),
+        PinKind::Juki | PinKind::Auth
+            if pin.len() == 4
+                && pin.iter().all(u8::is_ascii_digit)
+                && juki_host::pin::is_weak_four_digit(pin, birth_mmdd) =>
+        {
+            t!("pin-rule-weak")
+        }
+        PinKind::Juki | PinKind::Auth => t!("pin-rule-four-digits"),
     }
 }
 
@@ -178,12 +192,13 @@ impl PinSource for PinPrompter {
 
 /// Asks a yes/no `question` on the terminal (`/dev/tty`, whatever standard input is).
 pub fn confirm(question: &str) -> Result<bool> {
-    crate::output::prompt(format_args!("{question} [y/N] "));
-    let tty = std::fs::File::open("/dev/tty").map_err(|e| Error::io("opening the terminal", e))?;
+    crate::output::prompt(format_args!("{question} {} ", t!("prompt-yes-no")));
+    let tty =
+        std::fs::File::open("/dev/tty").map_err(|e| Error::io(t!("prompt-opening-terminal"), e))?;
     let mut line = String::new();
     std::io::BufReader::new(tty)
         .read_line(&mut line)
-        .map_err(|e| Error::io("reading the answer", e))?;
+        .map_err(|e| Error::io(t!("prompt-reading-answer"), e))?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "はい"))
 }
 

@@ -11,6 +11,52 @@ fn demo_exits_zero() {
     assert!(out.contains("all 22 steps behaved as expected"), "{out}");
 }
 
+/// `juki demo` speaks Japanese under a Japanese locale and English otherwise, with no mixture.
+#[test]
+fn demo_speaks_the_locale() {
+    let japanese = |c: char| matches!(c, '\u{3040}'..='\u{30ff}');
+    let demo = |vars: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_juki"));
+        cmd.arg("demo")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        ok(common::run(&mut cmd, ""))
+    };
+    let ja = demo(&[("LANG", "ja_JP.UTF-8")]);
+    for phrase in [
+        "暗証番号が違います。あと2回間違えるとロックされます。",
+        "暗証番号がロックされています。市区町村の窓口で再設定してください。",
+        "一時停止",
+        "全22手順が期待どおりに動作しました",
+    ] {
+        assert!(ja.contains(phrase), "{phrase:?} not in:\n{ja}");
+    }
+    assert!(!ja.contains("wrong PIN"), "{ja}");
+    // LC_ALL wins over LANG.
+    let ja = demo(&[("LANG", "C.UTF-8"), ("LC_ALL", "ja_JP.UTF-8")]);
+    assert!(ja.contains("デモ終了"), "{ja}");
+    let en = demo(&[("LANG", "C.UTF-8")]);
+    for phrase in [
+        "wrong PIN or password: 2 tries left before it is locked",
+        "this card is suspended",
+        "all 22 steps behaved as expected",
+    ] {
+        assert!(en.contains(phrase), "{phrase:?} not in:\n{en}");
+    }
+    // Japanese only in the sample data (names, addresses, municipalities).
+    for line in en.lines().filter(|l| l.chars().any(japanese)) {
+        assert!(
+            ["住基 花子", "千代田", "大阪", "基本4情報"]
+                .iter()
+                .any(|d| line.contains(d)),
+            "Japanese in the English demo: {line}"
+        );
+    }
+}
+
 #[test]
 fn issue_read_and_block_on_a_sim_card() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,7 +181,7 @@ fn issue_read_and_block_on_a_sim_card() {
     );
     let status = ok(juki(&["--reader", &reader, "pin", "status"], ""));
     assert!(
-        status.contains("auth PIN") && status.contains("2 tries left"),
+        status.contains("authentication PIN") && status.contains("2 tries left"),
         "{status}"
     );
     // Empty or missing PIN input is an error, not a try.
@@ -146,7 +192,7 @@ fn issue_read_and_block_on_a_sim_card() {
     );
     let status = ok(juki(&["--reader", &reader, "pin", "status"], ""));
     assert!(
-        status.contains("住基 PIN") && status.contains("3 tries left"),
+        status.contains("resident card PIN") && status.contains("3 tries left"),
         "{status}"
     );
 }

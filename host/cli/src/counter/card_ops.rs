@@ -17,26 +17,23 @@ use juki_jpki::time as jpki_time;
 
 use super::{connect_ca, print_done, print_jpki, registry_line, Clerked, Desk};
 use crate::args::{IssueArgs, UpdateArgs};
-use crate::failure::Result;
-use crate::out;
-use crate::output::{print_card_info, print_four_info};
+use crate::failure::{Failure, Result};
+use crate::output::{cert_name, field, pin_name, print_card_info, print_changes, print_four_info};
 use crate::pin_input::confirm;
+use crate::{out, t};
 
 /// `juki counter identify` (本人確認).
 pub(super) fn identify(mut c: Clerked<'_>) -> Result<()> {
     let id = c.on_card(|s, card, cred, pins| s.identify(card, cred, pins))?;
-    out!("本人確認できました (identified with the 住基 PIN)");
-    out!("住民票コード (resident code):  {}", id.resident.code);
+    out!("{}", t!("counter-identified"));
+    field(&t!("label-resident-code"), &id.resident.code);
     print_four_info(&id.resident.info);
     print_card_info(&id.card);
-    out!(
-        "有効性 (validity):             valid until {} (有効)",
-        date::display(id.card.expires)
+    field(
+        &t!("label-validity"),
+        t!("counter-valid-until", date = date::display(id.card.expires)),
     );
-    out!(
-        "台帳 (registry):               {}",
-        registry_line(id.registry.as_ref())
-    );
+    field(&t!("label-registry"), registry_line(id.registry.as_ref()));
     Ok(())
 }
 
@@ -68,7 +65,7 @@ pub(super) fn issue(mut c: Clerked<'_>, a: IssueArgs) -> Result<()> {
     let mut confirm_preview = |p: &IssuePreview| -> juki_counter::Result<bool> {
         print_preview(p);
         if interactive {
-            Ok(confirm("Issue this card?")?)
+            Ok(confirm(&t!("counter-issue-confirm"))?)
         } else {
             Ok(true)
         }
@@ -76,31 +73,39 @@ pub(super) fn issue(mut c: Clerked<'_>, a: IssueArgs) -> Result<()> {
     let issued =
         c.on_card(|s, card, cred, pins| s.issue(card, cred, &req, pins, &mut confirm_preview))?;
     out!(
-        "card {} issued by {} {} (交付しました); signing key fingerprint {}; audit record #{}",
-        issued.preview.card.serial,
-        c.cred.municipality,
-        c.cred.name,
+        "{}",
+        t!(
+            "counter-issued",
+            serial = issued.preview.card.serial.as_str(),
+            municipality = c.cred.municipality.to_string(),
+            name = c.cred.name.as_str()
+        )
+    );
+    field(
+        &t!("label-sign-key-fingerprint"),
         hex::encode(&Sha256::digest(authority::sec1_uncompressed(&issued.keys.sign))[..8]),
-        issued.record.seq
+    );
+    field(
+        &t!("label-audit-record"),
+        format_args!("#{}", issued.record.seq),
     );
     Ok(())
 }
 
 /// What the card will hold, shown before it is issued.
 fn print_preview(p: &IssuePreview) {
-    out!(
-        "住民票コード (resident code, {}): {}",
+    field(
+        &t!("label-resident-code"),
         if p.new_resident {
-            "generated"
+            t!("counter-code-generated", code = p.code.to_string())
         } else {
-            "registered resident"
+            t!("counter-code-registered", code = p.code.to_string())
         },
-        p.code
     );
     print_four_info(&p.info);
     print_card_info(&p.card);
     if let Some(rep) = &p.representative {
-        out!("法定代理人 (legal representative): {rep}");
+        field(&t!("label-representative"), rep);
     }
 }
 
@@ -108,44 +113,50 @@ fn print_preview(p: &IssuePreview) {
 pub(super) fn jpki_issue(mut c: Clerked<'_>) -> Result<()> {
     let j = c.on_card(|s, card, cred, pins| s.jpki_issue(card, cred, pins))?;
     for r in [&j.sign, &j.auth] {
-        out!(
-            "{}: serial {}, valid {} – {}",
-            r.kind,
-            r.serial,
-            jpki_time::display(r.not_before),
-            jpki_time::display(r.not_after)
+        field(
+            &cert_name(r.kind),
+            t!(
+                "counter-cert-issued",
+                serial = r.serial.as_str(),
+                from = jpki_time::display(r.not_before),
+                until = jpki_time::display(r.not_after)
+            ),
         );
     }
     for r in &j.superseded {
         out!(
-            "earlier {} {} revoked (superseded)",
-            r.kind.as_str(),
-            r.serial
+            "{}",
+            t!(
+                "counter-cert-superseded",
+                kind = cert_name(r.kind),
+                serial = r.serial.as_str()
+            )
         );
     }
     out!(
-        "card {}: JPKI certificates issued and written to the card (電子証明書を発行しました); \
-         keys generated on the card; audit record #{}",
-        j.card.serial,
-        j.record.seq
+        "{}",
+        t!("counter-jpki-issued", serial = j.card.serial.as_str())
     );
+    field(&t!("label-audit-record"), format_args!("#{}", j.record.seq));
     Ok(())
 }
 
 /// `juki counter jpki-revoke` (電子証明書の失効): decided on the serial the clerk names (the card
 /// need not be present), never on a plain read of whatever card a reader presents.
 pub(super) fn jpki_revoke(desk: Desk<'_>, operator: &str) -> Result<()> {
-    let serial = desk.serving.map(str::to_string).ok_or_else(|| {
-        Error::InvalidInput(
-            "give the card's serial with --card SERIAL (the card need not be present)".into(),
-        )
-    })?;
+    let serial = desk
+        .serving
+        .map(str::to_string)
+        .ok_or_else(|| Failure::Cli(t!("counter-revoke-needs-card")))?;
     let ca = desk.ca;
     let (s, _) = desk.login_bound(operator)?;
     let mut s = connect_ca(s, ca)?;
     let revoked = s.jpki_revoke(&serial, RevocationReason::Requested)?;
     print_jpki(Some(&JpkiRevocation::Revoked(revoked)));
-    out!("card {serial}: 電子証明書の失効 recorded in the audit trail");
+    out!(
+        "{}",
+        t!("counter-revoke-recorded", serial = serial.as_str())
+    );
     Ok(())
 }
 
@@ -153,9 +164,16 @@ pub(super) fn jpki_revoke(desk: Desk<'_>, operator: &str) -> Result<()> {
 pub(super) fn reset_pin(mut c: Clerked<'_>, kind: PinKind) -> Result<()> {
     let done = c.on_card(|s, card, cred, pins| s.reset_pin(card, cred, kind, pins))?;
     out!(
-        "{kind}: reset with full tries (パスワードを再設定しました); card {}; audit record #{}",
-        done.card.serial,
-        done.record.seq
+        "{}",
+        t!(
+            "counter-pin-reset",
+            pin = pin_name(kind),
+            serial = done.card.serial.as_str()
+        )
+    );
+    field(
+        &t!("label-audit-record"),
+        format_args!("#{}", done.record.seq),
     );
     Ok(())
 }
@@ -171,25 +189,18 @@ pub(super) fn update(mut c: Clerked<'_>, a: UpdateArgs) -> Result<()> {
     let u = c.on_card(|s, card, cred, pins| s.update(card, cred, &req, pins))?;
     if u.registered_here {
         out!(
-            "card {} issued by {} registered in this counter's registry (他市区町村交付のカード)",
-            u.card.serial,
-            u.card.municipality
+            "{}",
+            t!(
+                "counter-registered-here",
+                serial = u.card.serial.as_str(),
+                municipality = u.card.municipality.to_string()
+            )
         );
     }
     print_four_info(&u.info);
-    for (label, change) in [
-        ("氏名の変更 (name changed)", &u.changes.name),
-        ("住所の変更 (address changed)", &u.changes.address),
-    ] {
-        if let Some(c) = change {
-            out!("{label}: {} {}", date::display(c.date), c.reason);
-        }
-    }
-    out!(
-        "card {} updated (記載事項を変更しました); audit record #{}",
-        u.card.serial,
-        u.record.seq
-    );
+    print_changes(&u.changes);
+    out!("{}", t!("counter-updated", serial = u.card.serial.as_str()));
+    field(&t!("label-audit-record"), format_args!("#{}", u.record.seq));
     print_jpki(Some(&u.jpki));
     Ok(())
 }
@@ -197,14 +208,19 @@ pub(super) fn update(mut c: Clerked<'_>, a: UpdateArgs) -> Result<()> {
 /// `juki counter change-code` (住民票コードの変更).
 pub(super) fn change_code(mut c: Clerked<'_>) -> Result<()> {
     let done = c.on_card(|s, card, cred, _| s.change_code(card, cred))?;
-    out!("住民票コードを変更しました (resident code changed)");
-    out!("new resident code (新しい住民票コード): {}", done.new_code);
+    out!("{}", t!("counter-code-changed"));
+    field(&t!("label-new-resident-code"), &done.new_code);
     out!(
-        "card {} terminated (code-changed): it carries the old code. A new card is \
-         needed: juki counter issue --resident-code {} … (audit record #{})",
-        done.card.serial,
-        done.new_code,
-        done.record.seq
+        "{}",
+        t!(
+            "counter-code-changed-card",
+            serial = done.card.serial.as_str(),
+            code = done.new_code.to_string()
+        )
+    );
+    field(
+        &t!("label-audit-record"),
+        format_args!("#{}", done.record.seq),
     );
     print_jpki(Some(&done.jpki));
     Ok(())
@@ -213,14 +229,14 @@ pub(super) fn change_code(mut c: Clerked<'_>) -> Result<()> {
 /// `juki counter suspend` (一時停止).
 pub(super) fn suspend(mut c: Clerked<'_>, reason: Option<&str>) -> Result<()> {
     let d = c.on_card(|s, card, cred, _| s.suspend(card, cred, reason))?;
-    print_done(&d, "suspended (一時停止しました)");
+    print_done(&d, t!("counter-suspended", serial = d.card.serial.as_str()));
     Ok(())
 }
 
 /// `juki counter resume` (一時停止の解除).
 pub(super) fn resume(mut c: Clerked<'_>) -> Result<()> {
     let d = c.on_card(|s, card, cred, _| s.resume(card, cred))?;
-    print_done(&d, "resumed (一時停止を解除しました)");
+    print_done(&d, t!("counter-resumed", serial = d.card.serial.as_str()));
     Ok(())
 }
 
@@ -235,15 +251,17 @@ pub(super) fn terminate(
         let d = c.session.terminate_without_card(serial, reason)?;
         print_done(
             &d,
-            "terminated in the registry without the card (カードなしで廃止を記録しました): \
-             the card itself was not changed",
+            t!(
+                "counter-terminated-without-card",
+                serial = d.card.serial.as_str()
+            ),
         );
         return Ok(());
     }
     let d = c.on_card(|s, card, cred, _| s.terminate(card, cred, reason))?;
     print_done(
         &d,
-        "terminated (廃止しました): keys, PINs and personal data erased",
+        t!("counter-terminated", serial = d.card.serial.as_str()),
     );
     Ok(())
 }

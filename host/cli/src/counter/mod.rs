@@ -1,5 +1,5 @@
 //! The municipal counter's commands (`juki counter …`), on top of [`juki_counter`]: one function
-//! per subcommand, in [`card_ops`] (the operations on a resident's card) and [`records`]
+//! per subcommand, in `card_ops` (the operations on a resident's card) and `records`
 //! (operators, the audit trail, unfinished operations). This module holds what they share: the
 //! counter's desk (its records, the reader, the CA) and the operator's login.
 
@@ -9,7 +9,7 @@ mod records;
 use std::path::{Path, PathBuf};
 
 use juki_counter::ops::{Done, JpkiRevocation};
-use juki_counter::registry::{CardRecord, TerminateReason};
+use juki_counter::registry::{CardRecord, CardState, TerminateReason};
 use juki_counter::{session, CounterDb, Session};
 use juki_host::authority::CounterCredential;
 use juki_host::date;
@@ -19,8 +19,9 @@ use juki_jpki::ca::JpkiCa;
 use crate::args::{Clerk, CounterCommand, OperatorCommand, PendingCommand, TerminateArg};
 use crate::card_access::{open_card, Card};
 use crate::failure::{Failure, Result};
+use crate::output::{cert_name, field};
 use crate::pin_input::PinPrompter;
-use crate::{note, out};
+use crate::{note, out, t};
 
 impl From<TerminateArg> for TerminateReason {
     fn from(r: TerminateArg) -> TerminateReason {
@@ -140,9 +141,7 @@ fn login(
     pins: &mut PinPrompter,
 ) -> Result<Session> {
     let today = date::today()?;
-    let password = pins.ask_secret(&format!(
-        "Password of operator {operator} (操作者のパスワード): "
-    ))?;
+    let password = pins.ask_secret(&t!("counter-operator-password", operator = operator))?;
     Ok(Session::login(
         db,
         municipality,
@@ -212,9 +211,12 @@ fn connect_ca(session: Session, ca: Option<&Path>) -> Result<Session> {
 fn report_unfinished(db: &CounterDb) -> Result<()> {
     for e in db.journal().unfinished()? {
         note!(
-            "juki: UNFINISHED operation {e} (未完了の処理): check the card (juki status), then \
-             close it: juki counter pending resolve {} --note \"…\" --operator OP",
-            e.id.value()
+            "juki: {}",
+            t!(
+                "counter-unfinished",
+                entry = e.to_string(),
+                id = e.id.value()
+            )
         );
     }
     Ok(())
@@ -223,37 +225,75 @@ fn report_unfinished(db: &CounterDb) -> Result<()> {
 /// Tells the clerk what became of the card's JPKI certificates.
 fn print_jpki(jpki: Option<&JpkiRevocation>) {
     match jpki {
-        Some(j @ JpkiRevocation::Pending(_)) => note!("juki: WARNING: {}", j.describe()),
-        Some(j) => out!("{}", j.describe()),
+        Some(j @ JpkiRevocation::Pending(_)) => {
+            note!("juki: {}", t!("counter-warning", what = revocation_text(j)))
+        }
+        Some(j) => out!("{}", revocation_text(j)),
         None => {}
     }
 }
 
-/// `card SERIAL WHAT; registry: …; audit record #N`, after a lifecycle operation.
-fn print_done(d: &Done, what: &str) {
-    out!(
-        "card {} {what}; registry: {}; audit record #{}",
-        d.card.serial,
-        registry_line(d.registry.as_ref()),
-        d.record.seq
-    );
+/// What was done to the card, its registry state and the audit record, after a lifecycle
+/// operation.
+fn print_done(d: &Done, what: String) {
+    out!("{what}");
+    field(&t!("label-registry"), registry_line(d.registry.as_ref()));
+    field(&t!("label-audit-record"), format_args!("#{}", d.record.seq));
     print_jpki(d.jpki.as_ref());
 }
+/// A card's state in the registry, with what is pending on it.
 fn registry_line(record: Option<&CardRecord>) -> String {
-    match record {
-        None => "not in this counter's registry (この窓口の台帳にありません)".into(),
-        Some(r) => {
-            let mut line = format!("{}", r.state);
-            if let Some(t) = r.terminate_reason {
-                line.push_str(&format!(" ({} {})", t.as_str(), t.japanese()));
-            }
-            if r.jpki_revocation_needed {
-                line.push_str("; JPKI certificates to be revoked (電子証明書の失効が必要)");
-            }
-            if let Some(rep) = &r.legal_representative {
-                line.push_str(&format!("; legal representative (法定代理人) {rep}"));
-            }
-            line
-        }
+    let Some(r) = record else {
+        return t!("counter-registry-none");
+    };
+    let mut line = card_state(r.state);
+    if let Some(reason) = r.terminate_reason {
+        line.push_str(&t!(
+            "counter-registry-reason",
+            reason = terminate_reason(reason)
+        ));
+    }
+    if r.jpki_revocation_needed {
+        line.push_str(&t!("counter-registry-revocation-needed"));
+    }
+    if let Some(rep) = &r.legal_representative {
+        line.push_str(&t!("counter-registry-representative", name = rep.as_str()));
+    }
+    line
+}
+
+/// A card's state in the registry, in words.
+fn card_state(state: CardState) -> String {
+    match state {
+        CardState::Initialised => t!("lifecycle-initialised"),
+        CardState::Issued => t!("lifecycle-issued"),
+        CardState::Suspended => t!("lifecycle-suspended"),
+        CardState::Terminated => t!("lifecycle-terminated"),
+    }
+}
+
+/// Why a card was terminated, in words.
+fn terminate_reason(reason: TerminateReason) -> String {
+    match reason {
+        TerminateReason::Returned => t!("terminate-returned"),
+        TerminateReason::Death => t!("terminate-death"),
+        TerminateReason::Expired => t!("terminate-expired"),
+        TerminateReason::CodeChanged => t!("terminate-code-changed"),
+    }
+}
+
+/// What became of the card's JPKI certificates, in words.
+fn revocation_text(jpki: &JpkiRevocation) -> String {
+    match jpki {
+        JpkiRevocation::Revoked(list) if list.is_empty() => t!("counter-jpki-none-to-revoke"),
+        JpkiRevocation::Revoked(list) => t!(
+            "counter-jpki-revoked",
+            certificates = list
+                .iter()
+                .map(|r| format!("{} {}", cert_name(r.kind), r.serial))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        JpkiRevocation::Pending(why) => t!("counter-jpki-pending", why = why.as_str()),
     }
 }

@@ -8,13 +8,13 @@ use juki_counter::journal::PendingId;
 use juki_counter::{session, CounterDb, CounterError};
 use juki_host::authority::CounterCredential;
 use juki_host::date;
-use juki_host::Error;
 
-use super::{connect_ca, login, print_jpki, registry_line, Desk};
+use super::{card_state, connect_ca, login, print_jpki, registry_line, Desk};
 use crate::args::AuditCommand;
 use crate::card_access::open_card;
-use crate::failure::Result;
-use crate::out;
+use crate::failure::{Failure, Result};
+use crate::output::field;
+use crate::{out, t};
 
 /// `juki counter operator add`: the first operator (the supervisor, 監督者) of a new counter
 /// with the municipality's credential, later ones by a logged-in operator.
@@ -32,54 +32,40 @@ pub(super) fn operator_add(
         .transpose()?;
     if first {
         if operator.is_some() {
-            return Err(Error::InvalidInput(
-                "this counter has no operators yet: the first one is added without --operator"
-                    .into(),
-            )
-            .into());
+            return Err(Failure::Cli(t!("counter-first-operator-alone")));
         }
         let municipality = match (cred_municipality, session::municipality(&db)?) {
             (Some(m), _) | (None, Some(m)) => m,
-            (None, None) => {
-                return Err(Error::InvalidInput(
-                    "a new counter: give the municipality's counter credential (--credential \
-                     DIR) with its first operator"
-                        .into(),
-                )
-                .into())
-            }
+            (None, None) => return Err(Failure::Cli(t!("counter-first-operator-credential"))),
         };
-        let password = pins.ask_new_secret(&format!(
-            "New password of operator {name} (新しい操作者パスワード): "
-        ))?;
+        let password = pins.ask_new_secret(&t!("counter-new-operator-password", name = name))?;
         session::add_first_operator(&db, &municipality, name, &password)?;
         out!(
-            "operator {name} registered as the first operator and supervisor (監督者) of the \
-             counter of {municipality} (操作者を登録しました)"
+            "{}",
+            t!(
+                "counter-first-operator-added",
+                name = name,
+                municipality = municipality.to_string()
+            )
         );
         return Ok(());
     }
     let Some(operator) = operator else {
-        return Err(Error::InvalidInput(
-            "a new operator is added by a logged-in operator: give --operator OP".into(),
-        )
-        .into());
+        return Err(Failure::Cli(t!("counter-operator-needs-login")));
     };
     let municipality = match cred_municipality {
         Some(m) => m,
         None => session::bound_municipality(&db)?,
     };
     let s = login(db, &municipality, operator, &mut pins)?;
-    let password = pins.ask_new_secret(&format!(
-        "New password of operator {name} (新しい操作者パスワード): "
-    ))?;
+    let password = pins.ask_new_secret(&t!("counter-new-operator-password", name = name))?;
     s.add_operator_with_role(name, &password, supervisor)?;
     out!(
-        "operator {name} registered{} by {operator} (操作者を登録しました)",
+        "{}",
         if supervisor {
-            " as a supervisor (監督者)"
+            t!("counter-supervisor-added", name = name, operator = operator)
         } else {
-            ""
+            t!("counter-operator-added", name = name, operator = operator)
         }
     );
     Ok(())
@@ -89,7 +75,14 @@ pub(super) fn operator_add(
 pub(super) fn operator_unlock(desk: Desk<'_>, name: &str, operator: &str) -> Result<()> {
     let (s, _) = desk.login_bound(operator)?;
     s.unlock_operator(name)?;
-    out!("operator {name} unlocked by {operator} (操作者のロックを解除しました)");
+    out!(
+        "{}",
+        t!(
+            "counter-operator-unlocked",
+            name = name,
+            operator = operator
+        )
+    );
     Ok(())
 }
 
@@ -97,7 +90,7 @@ pub(super) fn operator_unlock(desk: Desk<'_>, name: &str, operator: &str) -> Res
 pub(super) fn pending_list(db: &CounterDb) -> Result<()> {
     let open_ops = db.journal().unfinished()?;
     if open_ops.is_empty() {
-        out!("no unfinished operations (未完了の処理はありません)");
+        out!("{}", t!("counter-no-unfinished"));
     }
     for e in open_ops {
         out!("{e}");
@@ -125,11 +118,17 @@ pub(super) fn pending_resolve(
     let check = card.as_mut().zip(cred.as_ref());
     let resolved = s.resolve(PendingId::from_value(id), note, check)?;
     out!(
-        "operation {} ({}) closed: {} (audit record #{})",
-        resolved.entry.id,
-        resolved.entry.operation,
-        resolved.outcome,
-        resolved.record.seq
+        "{}",
+        t!(
+            "counter-pending-closed",
+            id = resolved.entry.id.to_string(),
+            operation = resolved.entry.operation.to_string(),
+            outcome = resolved.outcome.to_string()
+        )
+    );
+    field(
+        &t!("label-audit-record"),
+        format_args!("#{}", resolved.record.seq),
     );
     print_jpki(resolved.jpki.as_ref());
     Ok(())
@@ -143,18 +142,19 @@ pub(super) fn audit(db: &CounterDb, command: AuditCommand) -> Result<()> {
                 Some(h) => db.audit().verify_anchor(&AuditHead::parse(&h)?)?,
                 None => db.audit().verify()?,
             };
-            out!("head: {}", report.head);
+            out!(
+                "{}",
+                t!("counter-audit-head", head = report.head.to_string())
+            );
             match report.fault {
                 None => {
-                    out!(
-                        "{} records checked: the audit trail is intact (監査記録に異常はありません)",
-                        report.checked
-                    );
+                    out!("{}", t!("counter-audit-intact", checked = report.checked));
                     Ok(())
                 }
-                Some(fault) => Err(CounterError::AuditTrail(format!(
-                    "{fault} ({} records checked before it)",
-                    report.checked
+                Some(fault) => Err(CounterError::AuditTrail(t!(
+                    "counter-audit-fault",
+                    fault = fault.to_string(),
+                    checked = report.checked
                 ))
                 .into()),
             }
@@ -163,29 +163,32 @@ pub(super) fn audit(db: &CounterDb, command: AuditCommand) -> Result<()> {
             match db.registry().card(&card)? {
                 Some(r) => {
                     out!(
-                        "card {} of resident {}, issued by {} on {}, valid until {}: {}",
-                        r.serial,
-                        r.resident_code,
-                        r.issuing_municipality,
-                        date::display(r.issued),
-                        date::display(r.expires),
-                        registry_line(Some(&r))
+                        "{}",
+                        t!(
+                            "counter-audit-card",
+                            serial = r.serial.as_str(),
+                            code = r.resident_code.to_string(),
+                            municipality = r.issuing_municipality.to_string(),
+                            issued = date::display(r.issued),
+                            expires = date::display(r.expires),
+                            state = registry_line(Some(&r))
+                        )
                     );
                     for h in db.registry().state_history(&card)? {
                         out!(
                             "  {} {} → {}: {}",
                             h.at,
-                            h.from.map(|s| s.as_str()).unwrap_or("-"),
-                            h.to,
+                            h.from.map_or_else(|| "-".to_string(), card_state),
+                            card_state(h.to),
                             h.reason
                         );
                     }
                 }
-                None => out!("card {card}: {}", registry_line(None)),
+                None => out!("{card}: {}", registry_line(None)),
             }
             let records = db.audit().show(&card)?;
             if records.is_empty() {
-                out!("no audit records for card {card}");
+                out!("{}", t!("counter-audit-none", serial = card.as_str()));
             }
             for r in records {
                 out!("{r}");
