@@ -4,7 +4,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use juki_counter::audit::AuditHead;
+use juki_host::date::Date;
 use juki_host::pin::PinKind;
+use juki_host::resident::{MunicipalityCode, Sex};
+use juki_host::resident_code::ResidentCode;
+
+use crate::values;
 
 /// juki: the resident registry card (住基カード) at home and at the municipal counter.
 ///
@@ -283,11 +289,11 @@ pub struct IssueArgs {
     #[arg(long)]
     pub address: String,
     /// 生年月日, YYYYMMDD or YYYY-MM-DD.
-    #[arg(long)]
-    pub birth: String,
+    #[arg(long, value_name = "DATE", value_parser = values::date)]
+    pub birth: Date,
     /// 性別: 1 male, 2 female, 9 not applicable.
-    #[arg(long)]
-    pub sex: String,
+    #[arg(long, value_name = "1|2|9", value_parser = values::sex)]
+    pub sex: Sex,
     /// The card carries the holder's photo (顔写真付き).
     #[arg(long)]
     pub photo: bool,
@@ -299,12 +305,12 @@ pub struct IssueArgs {
     pub representative: Option<String>,
     /// End of the period of stay (在留期間) of a foreign resident: the card expires then if
     /// that is earlier than 10 years after issue.
-    #[arg(long, value_name = "DATE")]
-    pub stay_until: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = values::date)]
+    pub stay_until: Option<Date>,
     /// A registered resident's 住民票コード: a new card for them (after a change of code, a
     /// loss or a return). Default: a new resident with a new random code.
-    #[arg(long, value_name = "CODE")]
-    pub resident_code: Option<String>,
+    #[arg(long, value_name = "CODE", value_parser = values::resident_code)]
+    pub resident_code: Option<ResidentCode>,
 }
 
 /// `juki counter update`.
@@ -323,8 +329,8 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub reason: String,
     /// The date of the change, YYYY-MM-DD (default: today).
-    #[arg(long)]
-    pub date: Option<String>,
+    #[arg(long, value_parser = values::date)]
+    pub date: Option<Date>,
 }
 
 /// Operator commands.
@@ -368,8 +374,8 @@ pub enum AuditCommand {
     /// first fault.
     Verify {
         /// A head noted earlier (SEQ:HASH): also prove that nothing up to it was rewritten.
-        #[arg(long, value_name = "SEQ:HEX")]
-        head: Option<String>,
+        #[arg(long, value_name = "SEQ:HEX", value_parser = values::audit_head)]
+        head: Option<AuditHead>,
     },
     /// One card's history, oldest first (for a resident's disclosure request, 開示請求).
     Show {
@@ -509,13 +515,13 @@ pub enum AuthorityCommand {
         #[arg(long)]
         root: PathBuf,
         /// 地方公共団体コード, 6 digits with check digit (e.g. 131016).
-        #[arg(long)]
-        municipality: String,
+        #[arg(long, value_name = "CODE", value_parser = values::municipality)]
+        municipality: MunicipalityCode,
         /// Municipality name (e.g. 千代田区).
         #[arg(long)]
         name: String,
-        /// Validity in years from today.
-        #[arg(long, default_value_t = 5)]
+        /// Validity in years from today (1 to 20).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
         valid_years: u32,
         /// Where to write the credential.
         #[arg(long)]

@@ -60,17 +60,13 @@ pub fn init(dir: &Path) -> Result<()> {
 /// `juki authority certify`.
 pub fn certify(
     root_dir: &Path,
-    municipality: &str,
+    municipality: &MunicipalityCode,
     name: &str,
     years: u32,
     out: &Path,
 ) -> Result<()> {
-    if !(1..=20).contains(&years) {
-        return Err(Failure::Cli(t!("authority-valid-years")));
-    }
-    let code = MunicipalityCode::parse(municipality)?;
     let root = RootAuthority::load(root_dir)?;
-    let cred = root.issue_counter_credential(&code, name, date::today()?, years)?;
+    let cred = root.issue_counter_credential(municipality, name, date::today()?, years)?;
     let (key, cert) = cred.save(out)?;
     out!(
         "{}",

@@ -4,7 +4,7 @@
 //!
 //! One module per audience — [`citizen`] (with the agency's checks), [`counter`], [`jpki_ca`],
 //! [`authority`] — on shared plumbing: [`args`] (the command line), [`card_access`], [`files`],
-//! [`pin_input`] (prompts), [`output`], [`i18n`] (the message catalogs), [`failure`] (errors,
+//! [`pin_input`] (prompts), [`values`] (typed arguments), [`output`], [`i18n`] (the message catalogs), [`failure`] (errors,
 //! their messages and exit codes). The audiences never use each other; [`run`] dispatches to
 //! them.
 
@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod jpki_ca;
 pub mod output;
 pub mod pin_input;
+pub mod values;
 
 use crate::args::{
     AuthorityCommand, CaCommand, CardCommand, Cli, Command, JpkiCommand, PinCommand,

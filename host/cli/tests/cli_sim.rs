@@ -323,3 +323,90 @@ fn closed_stdout_ends_quietly() {
         );
     }
 }
+
+/// Typed arguments: a bad birth date, sex, resident code or municipality code is refused by the
+/// command line (exit 2) before anything runs: no counter data is created.
+#[test]
+fn bad_values_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("counter-data");
+    let issue = |extra: &[&str]| {
+        let mut args = vec![
+            "counter",
+            "--counter-dir",
+            s(&data),
+            "issue",
+            "--credential",
+            "cred",
+            "--operator",
+            "tanaka",
+            "--name",
+            "住基 花子",
+            "--address",
+            "東京都千代田区千代田1-1",
+        ];
+        args.extend_from_slice(extra);
+        juki(&args, "")
+    };
+    fails(
+        issue(&["--birth", "19850230", "--sex", "2"]),
+        2,
+        "is not a date",
+    );
+    fails(
+        issue(&["--birth", "19850415", "--sex", "3"]),
+        2,
+        "not \"3\"",
+    );
+    fails(
+        issue(&[
+            "--birth",
+            "19850415",
+            "--sex",
+            "2",
+            "--resident-code",
+            "12345678901",
+        ]),
+        2,
+        "check digit",
+    );
+    fails(
+        issue(&[
+            "--birth",
+            "19850415",
+            "--sex",
+            "2",
+            "--stay-until",
+            "2030-13-01",
+        ]),
+        2,
+        "2030-13-01",
+    );
+    assert!(!data.exists(), "the counter's data was created");
+    fails(
+        juki(
+            &[
+                "authority",
+                "certify",
+                "--root",
+                "root",
+                "--municipality",
+                "131017",
+                "--name",
+                "千代田区",
+                "--out",
+                "cred",
+            ],
+            "",
+        ),
+        2,
+        "local government code",
+    );
+    // In Japanese under a Japanese locale.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_juki"));
+    cmd.args(["counter", "--counter-dir", s(&data), "issue"])
+        .args(["--credential", "c", "--operator", "o", "--name", "n"])
+        .args(["--address", "a", "--birth", "19850230", "--sex", "2"])
+        .env("LANG", "ja_JP.UTF-8");
+    fails(common::run(&mut cmd, ""), 2, "日付ではありません");
+}

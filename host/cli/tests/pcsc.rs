@@ -39,7 +39,7 @@ fn cli_whole_life_through_pcsc() {
     let image = dir.path().join("card.img");
 
     root_and_chiyoda(dir.path(), juki);
-    // A municipality code with a wrong check digit is refused.
+    // A municipality code with a wrong check digit is refused by the command line (usage, 2).
     fails(
         juki(
             &[
@@ -56,7 +56,7 @@ fn cli_whole_life_through_pcsc() {
             ],
             "",
         ),
-        1,
+        2,
         "check digit",
     );
 

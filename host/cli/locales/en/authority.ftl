@@ -4,6 +4,5 @@ authority-card-not-blank = this card is already { $state }; only a blank card ca
 authority-card-initialised = Card { $serial } initialised: { $state }; its own key is certified by the national root.
 authority-root-key = { $path } (keep it offline; mode 0600)
 authority-root-public-key = { $path } (written into every card by `juki card init --root DIR`)
-authority-valid-years = --valid-years must be 1 to 20
 authority-credential = Counter credential for { $municipality } { $name }, valid { $from } to { $until }.
 authority-counter-key = { $path } (mode 0600)

@@ -101,3 +101,13 @@ prompt-reading-stdin = reading the PIN from standard input
 prompt-opening-terminal = opening the terminal
 prompt-reading-answer = reading the answer
 prompt-yes-no = [y/N]
+
+## Values on the command line (refused before anything runs)
+
+arg-date = "{ $value }" is not a date: give YYYY-MM-DD or YYYYMMDD
+arg-sex = the sex is 1 (male), 2 (female) or 9 (not applicable), not "{ $value }"
+arg-resident-code-length = a resident code has 11 digits
+arg-resident-code-digits = a resident code has only digits 0-9
+arg-resident-code-check-digit = the check digit of the resident code is wrong; check for a typing mistake
+arg-municipality = "{ $value }" is not a local government code: 6 digits with the check digit (e.g. 131016)
+arg-audit-head = "{ $value }" is not an audit trail head: give SEQ:HASH as printed by juki counter audit verify

@@ -4,6 +4,5 @@ authority-card-not-blank = このカードはすでに「{ $state }」です。�
 authority-card-initialised = カード { $serial } を初期化しました（{ $state }）。カード自身の鍵は国の認証局が証明しています。
 authority-root-key = { $path }（オフラインで保管してください。モード 0600）
 authority-root-public-key = { $path }（`juki card init --root DIR` ですべてのカードに書き込まれます）
-authority-valid-years = --valid-years は 1〜20 で指定してください
 authority-credential = { $municipality } { $name } の窓口の証明書を発行しました（有効期間 { $from }〜{ $until }）。
 authority-counter-key = { $path }（モード 0600）

@@ -98,3 +98,13 @@ prompt-reading-stdin = 標準入力からの暗証番号の読み取り
 prompt-opening-terminal = 端末を開く処理
 prompt-reading-answer = 回答の読み取り
 prompt-yes-no = [y/N]
+
+## コマンドラインの値（実行前に確認します）
+
+arg-date = 「{ $value }」は日付ではありません。YYYY-MM-DD または YYYYMMDD で指定してください
+arg-sex = 性別は 1（男）、2（女）、9（適用不能）のいずれかです（「{ $value }」は指定できません）
+arg-resident-code-length = 住民票コードは11桁の数字です
+arg-resident-code-digits = 住民票コードは数字（0〜9）だけです
+arg-resident-code-check-digit = 住民票コードの検査数字が合いません。入力の誤りがないか確認してください
+arg-municipality = 「{ $value }」は地方公共団体コードではありません。検査数字を含む6桁で指定してください（例: 131016）
+arg-audit-head = 「{ $value }」は監査記録の先頭ではありません。juki counter audit verify が表示した SEQ:HASH を指定してください

@@ -9,9 +9,6 @@ use juki_counter::registry::TerminateReason;
 use juki_host::authority;
 use juki_host::date;
 use juki_host::pin::PinKind;
-use juki_host::resident::Sex;
-use juki_host::resident_code::ResidentCode;
-use juki_host::Error;
 use juki_jpki::ca::RevocationReason;
 use juki_jpki::time as jpki_time;
 
@@ -42,24 +39,13 @@ pub(super) fn issue(mut c: Clerked<'_>, a: IssueArgs) -> Result<()> {
     let req = IssueRequest {
         name: a.name,
         address: a.address,
-        birth: date::parse_user_date(&a.birth)?,
-        sex: Sex::parse(&a.sex)?,
+        birth: a.birth,
+        sex: a.sex,
         photo: a.photo,
         serial: a.serial,
         representative: a.representative,
-        stay_until: a
-            .stay_until
-            .as_deref()
-            .map(date::parse_user_date)
-            .transpose()?,
-        resident_code: a
-            .resident_code
-            .as_deref()
-            .map(|c| {
-                ResidentCode::parse(c)
-                    .map_err(|e| Error::InvalidInput(format!("--resident-code {c}: {e}")))
-            })
-            .transpose()?,
+        stay_until: a.stay_until,
+        resident_code: a.resident_code,
     };
     let interactive = c.pins.is_terminal() && std::io::stderr().is_terminal();
     let mut confirm_preview = |p: &IssuePreview| -> juki_counter::Result<bool> {
@@ -184,7 +170,7 @@ pub(super) fn update(mut c: Clerked<'_>, a: UpdateArgs) -> Result<()> {
         address: a.address,
         name: a.name,
         reason: a.reason,
-        date: a.date.as_deref().map(date::parse_user_date).transpose()?,
+        date: a.date,
     };
     let u = c.on_card(|s, card, cred, pins| s.update(card, cred, &req, pins))?;
     if u.registered_here {

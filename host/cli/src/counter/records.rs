@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use juki_counter::audit::AuditHead;
 use juki_counter::journal::PendingId;
 use juki_counter::{session, CounterDb, CounterError};
 use juki_host::authority::CounterCredential;
@@ -139,7 +138,7 @@ pub(super) fn audit(db: &CounterDb, command: AuditCommand) -> Result<()> {
     match command {
         AuditCommand::Verify { head } => {
             let report = match head {
-                Some(h) => db.audit().verify_anchor(&AuditHead::parse(&h)?)?,
+                Some(h) => db.audit().verify_anchor(&h)?,
                 None => db.audit().verify()?,
             };
             out!(
