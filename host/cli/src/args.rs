@@ -25,6 +25,10 @@ use crate::values;
 /// unlocks), 8 audit trail damaged, 9 signature, certificate or login
 /// answer rejected (tampered, foreign CA, revoked, expired).
 ///
+/// Messages are in Japanese under a Japanese locale (the first of LC_ALL, LC_MESSAGES, LANG that
+/// is set starts with `ja`), in English otherwise. A value refused on the command line (a date,
+/// sex, 住民票コード or 地方公共団体コード) is a usage error (2).
+///
 /// `JUKI_TODAY=YYYY-MM-DD` sets today's date for training and tests (card and credential
 /// validity, issue date); never set it at a real counter.
 #[derive(Debug, Parser)]
