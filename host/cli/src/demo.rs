@@ -30,8 +30,10 @@ use juki_host::card::{JukiCard, KeyId, Lifecycle, PinStatus};
 use juki_host::date::{self, Date};
 use juki_host::error::Error;
 
-use crate::failure::{Failure, Result};
+use crate::failure::{message, Failure, Result};
+use crate::output::{cert_name, lifecycle, padded, sex};
 use crate::pin_input::{Pin, PinPrompter};
+use crate::t;
 use juki_host::pin::PinId;
 use juki_host::resident::{MunicipalityCode, Sex};
 use juki_host::sim_transport::SimTransport;
@@ -54,9 +56,9 @@ struct Demo<'w> {
 const STEPS: usize = 22;
 
 impl Demo<'_> {
-    fn step(&mut self, ja: &str, en: &str) {
+    fn step(&mut self, title: String) {
         self.step += 1;
-        let _ = writeln!(self.out, "\n[{}/{STEPS}] {ja} — {en}", self.step);
+        let _ = writeln!(self.out, "\n[{}/{STEPS}] {title}", self.step);
     }
 
     fn say(&mut self, line: impl AsRef<str>) {
@@ -68,16 +70,24 @@ impl Demo<'_> {
     }
 
     fn fail(&self, what: impl AsRef<str>) -> Failure {
-        Error::Protocol(format!("demo step {}: {}", self.step, what.as_ref())).into()
+        Failure::Cli(t!("demo-failed", step = self.step, what = what.as_ref()))
     }
 
-    fn check(&mut self, cond: bool, what: &str) -> Result<()> {
+    fn check(&mut self, cond: bool, what: impl AsRef<str>) -> Result<()> {
         if cond {
             self.ok(what);
             Ok(())
         } else {
-            Err(self.fail(format!("expected: {what}")))
+            Err(self.fail(t!("demo-expected", what = what.as_ref())))
         }
+    }
+
+    /// Shows the message the user would read for `e`.
+    fn shown(&mut self, e: &Failure) {
+        self.say(format!(
+            "  {}",
+            t!("demo-message-shown", message = message(e))
+        ));
     }
 
     /// Expects the card to refuse with exactly `sw`.
@@ -85,18 +95,38 @@ impl Demo<'_> {
         &mut self,
         result: std::result::Result<T, E>,
         sw: u16,
-        meaning: &str,
+        meaning: String,
     ) -> Result<()> {
+        let sw_text = format!("{sw:04X}");
         match result.map_err(Into::into) {
-            Ok(_) => Err(self.fail(format!("expected {sw:04X} ({meaning}), the card said 9000"))),
+            Ok(_) => Err(self.fail(t!(
+                "demo-expected-refusal",
+                sw = sw_text.as_str(),
+                meaning = meaning.as_str(),
+                got = "9000"
+            ))),
             Err(e) if e.status_word() == Some(sw) => {
-                self.ok(format!("card answered {sw:04X}: {meaning}"));
-                self.say(format!("  message shown: {e}"));
+                self.ok(t!(
+                    "demo-card-answered",
+                    sw = sw_text.as_str(),
+                    meaning = meaning.as_str()
+                ));
+                self.shown(&e);
                 Ok(())
             }
-            Err(e) => Err(self.fail(format!("expected {sw:04X} ({meaning}), got: {e}"))),
+            Err(e) => Err(self.fail(t!(
+                "demo-expected-refusal",
+                sw = sw_text.as_str(),
+                meaning = meaning.as_str(),
+                got = message(&e)
+            ))),
         }
     }
+}
+
+/// `label: value`, aligned like the CLI's other output.
+fn padded_field(label: String, value: impl std::fmt::Display) -> String {
+    format!("{}{value}", padded(&label))
 }
 
 /// A hostile reader for the demo: it puts its own ephemeral key in the card's answer to the
@@ -225,54 +255,45 @@ fn fingerprint(bytes: &[u8]) -> String {
 /// Runs the demo, printing each step to `out`. `Ok` only if every step behaved as expected.
 pub fn run(out: &mut dyn Write) -> Result<()> {
     let mut d = Demo { out, step: 0 };
-    let _ = writeln!(
-        d.out,
-        "juki demo: the life of a resident registry card (住基カード) on the built-in simulator"
-    );
+    let _ = writeln!(d.out, "{}", t!("demo-title"));
     let today = date::today_jst()?;
 
-    d.step("国の認証局の鍵を作成", "create the national root key");
+    d.step(t!("demo-step-1"));
     let root = RootAuthority::generate();
     let root_pub = root.public_key();
-    d.say(format!(
-        "root public key (P-256), fingerprint {}",
-        fingerprint(&sec1_uncompressed(&root_pub))
+    d.say(t!(
+        "demo-root-public-key",
+        fingerprint = fingerprint(&sec1_uncompressed(&root_pub))
     ));
-    d.ok("root key pair made; its private key never goes to any card");
+    d.ok(t!("demo-root-made"));
 
-    d.step(
-        "千代田区の窓口の証明書を発行",
-        "certify the Chiyoda City counter (地方公共団体コード 131016)",
-    );
+    d.step(t!("demo-step-2"));
     let chiyoda = MunicipalityCode::parse("131016")?;
     let cred = root.issue_counter_credential(&chiyoda, "千代田区", today, 5)?;
     cred.verify_with_root(&root_pub)?;
-    d.say(format!(
-        "counter certificate: {} {}, valid {} to {}, {} bytes",
-        cred.municipality,
-        cred.name,
-        date::display(cred.effective),
-        date::display(cred.expiry),
-        cred.certificate().len()
+    d.say(t!(
+        "demo-counter-certificate",
+        municipality = cred.municipality.to_string(),
+        name = cred.name.as_str(),
+        from = date::display(cred.effective),
+        until = date::display(cred.expiry),
+        bytes = cred.certificate().len()
     ));
-    d.ok("certificate signed by the root and checked");
-    let dir = tempfile::tempdir().map_err(|e| Error::io("creating a temporary directory", e))?;
+    d.ok(t!("demo-counter-cert-checked"));
+    let dir = tempfile::tempdir().map_err(|e| Error::io(t!("demo-temp-dir"), e))?;
     let ca_dir = dir.path().join("jpki-ca");
     let chiyoda_counter = open_counter(&dir.path().join("chiyoda"), &chiyoda, "tanaka", today)?;
-    d.say("counter records (registry, audit trail): operator tanaka (田中) logged in");
+    d.say(t!("demo-counter-records"));
 
-    d.step(
-        "公的個人認証サービスの認証局を用意",
-        "the JPKI certification authority: a signing CA and an authentication CA",
-    );
+    d.step(t!("demo-step-3"));
     let ca = JpkiCa::init(&ca_dir, jtime::now()?)?;
     for kind in CertKind::ALL {
         let cert = ca.ca_certificate(kind);
-        d.say(format!(
-            "{}: \"{}\", valid until {}",
-            kind.as_str(),
-            cert.tbs_certificate.subject,
-            jtime::display(jtime::from_x509(&cert.tbs_certificate.validity.not_after))
+        d.say(t!(
+            "demo-ca-certificate",
+            kind = cert_name(kind),
+            subject = cert.tbs_certificate.subject.to_string(),
+            until = jtime::display(jtime::from_x509(&cert.tbs_certificate.validity.not_after))
         ));
     }
     let agency = Agency {
@@ -281,41 +302,31 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         auth_ca: ca.ca_certificate(CertKind::Auth).clone(),
     };
     drop(ca);
-    d.ok("self-signed CA certificates made: the agencies' trust anchors");
+    d.ok(t!("demo-ca-made"));
     let mut chiyoda_counter = chiyoda_counter.with_ca(JpkiCa::open(&ca_dir)?);
-    d.say("the counter of 千代田区 is connected to the CA");
+    d.say(t!("demo-counter-connected"));
 
-    d.step("白紙のカードを用意", "a blank card in the simulated reader");
+    d.step(t!("demo-step-4"));
     let image = dir.path().join("demo-card.img");
     let mut card = JukiCard::new(SimTransport::create(&image)?);
-    d.say(format!("card image: {}", image.display()));
+    d.say(t!("demo-card-image", path = image.display().to_string()));
     let state = card.lifecycle()?;
-    d.check(state == Lifecycle::Blank, "the card is blank (未初期化)")?;
+    d.check(state == Lifecycle::Blank, t!("demo-card-blank"))?;
 
-    d.step(
-        "カードの初期化",
-        "initialise the card with the root public key (PUT DATA)",
-    );
+    d.step(t!("demo-step-5"));
     let card_key = root.manufacture(&mut card, &juki_host::authority::new_card_serial(), today)?;
-    d.say(format!(
-        "the card generated its own key, fingerprint {}; the root certified it with the card's \
-         serial, and the card took the certificate because it is for that key",
-        fingerprint(&sec1_uncompressed(&card_key))
+    d.say(t!(
+        "demo-card-key",
+        fingerprint = fingerprint(&sec1_uncompressed(&card_key))
     ));
     let state = card.lifecycle()?;
-    d.check(
-        state == Lifecycle::Initialised,
-        "the card is initialised and waits to be issued",
-    )?;
+    d.check(state == Lifecycle::Initialised, t!("demo-card-initialised"))?;
 
-    d.step(
-        "窓口でカードを交付",
-        "issue the card to a resident at the counter",
-    );
+    d.step(t!("demo-step-6"));
     let request = IssueRequest {
         name: "住基 花子".into(),
         address: "東京都千代田区千代田1-1".into(),
-        birth: Date::from_ymd(1985, 4, 15).ok_or_else(|| d.fail("sample birth date"))?,
+        birth: Date::from_ymd(1985, 4, 15).ok_or_else(|| d.fail("1985-04-15"))?,
         sex: Sex::Female,
         photo: true,
         serial: None,
@@ -325,14 +336,14 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     };
     let juki_pin = Pin::from("2580");
     let sign_pin = Pin::from("JUKI2026");
-    d.say(format!("氏名 (name):      {}", request.name));
-    d.say(format!("住所 (address):   {}", request.address));
-    d.say(format!(
-        "生年月日 (birth): {}",
-        date::display(request.birth)
+    d.say(padded_field(t!("label-name"), &request.name));
+    d.say(padded_field(t!("label-address"), &request.address));
+    d.say(padded_field(
+        t!("label-birth"),
+        date::display(request.birth),
     ));
-    d.say(format!("性別 (sex):       {}", request.sex));
-    d.say("the resident sets the 住基 PIN, the auth PIN and the sign password (not shown)");
+    d.say(padded_field(t!("label-sex"), sex(request.sex)));
+    d.say(t!("demo-resident-sets-pins"));
     let issued = chiyoda_counter.issue(
         &mut card,
         &cred,
@@ -343,272 +354,215 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let code = issued.preview.code.clone();
     let info = issued.preview.info.clone();
     let card_info = issued.preview.card.clone();
-    d.say(format!(
-        "住民票コード (resident code, generated at random): {code}"
+    d.say(padded_field(
+        t!("label-resident-code"),
+        t!("counter-code-generated", code = code.to_string()),
     ));
-    d.say("key pairs generated on the card; the private keys never leave it");
+    d.say(t!("demo-keys-on-card"));
     let state = card.lifecycle()?;
-    d.check(state == Lifecycle::Issued, "the card is issued (交付済み)")?;
+    d.check(state == Lifecycle::Issued, t!("demo-card-issued"))?;
     let registered = chiyoda_counter.db().registry().card(&card_info.serial)?;
     d.check(
         registered.is_some_and(|r| r.state == CardState::Issued),
-        "the card is in the registry of 千代田区, and the issue is in the audit trail",
+        t!("demo-card-registered"),
     )?;
     let shown = card.card_info()?;
     d.check(
         shown == card_info,
-        &format!(
-            "card information readable without PIN: serial {}, issued {}, valid until {}",
-            shown.serial,
-            date::display(shown.issued),
-            date::display(shown.expires)
+        t!(
+            "demo-card-info",
+            serial = shown.serial.as_str(),
+            issued = date::display(shown.issued),
+            until = date::display(shown.expires)
         ),
     )?;
 
-    d.step(
-        "窓口とカードの相互認証",
-        "the counter and the card prove themselves to each other (相互認証)",
-    );
+    d.step(t!("demo-step-7"));
     let proved = card.exclusive(|c| c.counter_session(&cred, juki_host::pin::App::Juki, None))?;
     d.check(
         proved.serial == card_info.serial && proved.lifecycle == Lifecycle::Issued,
-        &format!(
-            "the card proved it is card {} ({}) with its own key, certified by the national root",
-            proved.serial,
-            juki_host::card::lifecycle_text(proved.lifecycle)
+        t!(
+            "demo-card-proved",
+            serial = proved.serial.as_str(),
+            state = lifecycle(proved.lifecycle)
         ),
     )?;
     let mut hostile = JukiCard::new(KeySwappingReader(card.transport()));
     match hostile.exclusive(|c| c.counter_session(&cred, juki_host::pin::App::Juki, None)) {
         Err(e @ Error::CardNotAuthenticated(_)) => {
-            d.ok("a reader that puts its own key in the card's answer is caught: nothing is done");
-            d.say(format!("  message shown: {e}"));
+            d.ok(t!("demo-key-swap-caught"));
+            d.shown(&e.into());
         }
-        other => return Err(d.fail(format!("a key-swapping reader was not caught: {other:?}"))),
+        other => return Err(d.fail(format!("{other:?}"))),
     }
     drop(hostile);
 
-    d.step(
-        "電子証明書の発行",
-        "the counter issues the JPKI certificates for keys generated on the card",
-    );
-    d.say("the resident enters the 住基 PIN so that the signing certificate carries the 4 info");
+    d.step(t!("demo-step-8"));
+    d.say(t!("demo-pin-for-jpki"));
     let jpki = chiyoda_counter.jpki_issue(&mut card, &cred, &mut pin_pad("2580\n"))?;
     for r in [&jpki.sign, &jpki.auth] {
-        d.say(format!(
-            "{}: serial {}, valid until {}",
-            r.kind,
-            r.serial,
-            jtime::display(r.not_after)
+        d.say(t!(
+            "demo-cert-issued",
+            kind = cert_name(r.kind),
+            serial = r.serial.as_str(),
+            until = jtime::display(r.not_after)
         ));
     }
     d.check(
         card.jpki_present()? == juki_jpki::ALL_PRESENT,
-        "both certificates and both CA certificates are on the card",
+        t!("demo-certs-on-card"),
     )?;
     let auth_certs = citizen::auth_certificates(&mut card)?;
     d.check(
         juki_jpki::validate::public_key(&auth_certs.cert)? == jpki.keys.auth
             && juki_jpki::profile::four_info_of(&auth_certs.cert)?.is_none(),
-        "the authentication certificate certifies the card's key and carries no personal data",
+        t!("demo-auth-cert-no-data"),
     )?;
     let keys = jpki.keys;
 
-    d.step(
-        "住基PINで本人確認情報を読む",
-        "read the resident data back with the 住基 PIN",
-    );
+    d.step(t!("demo-step-9"));
     let refused = card.exclusive(|c| {
         c.select_app(juki_host::pin::App::Juki)?;
         c.read_file(juki_card::files::EfId::FourInfo, 1024)
     });
-    d.expect_sw(refused, 0x6982, "without the PIN the 4 info stays closed")?;
+    d.expect_sw(refused, 0x6982, t!("demo-no-pin-closed"))?;
     let record = card.read_resident(&juki_pin)?;
-    d.say(format!("住民票コード: {}", record.code));
-    d.say(format!(
-        "氏名: {} / 住所: {}",
-        record.info.name, record.info.address
-    ));
+    d.say(padded_field(t!("label-resident-code"), &record.code));
+    d.say(padded_field(t!("label-name"), &record.info.name));
+    d.say(padded_field(t!("label-address"), &record.info.address));
     d.check(
         record.code == code && record.info == info,
-        "resident code and 4 info are exactly what the counter wrote",
+        t!("demo-data-matches"),
     )?;
 
-    d.step(
-        "電子申請に署名し、行政機関が検証",
-        "sign an e-application (CMS) on the card; the agency verifies it",
-    );
+    d.step(t!("demo-step-10"));
     let application = SAMPLE_APPLICATION.as_bytes();
-    d.say(format!(
-        "SHA-256 of the application: {}",
-        hex::encode(Sha256::digest(application))
+    d.say(t!(
+        "demo-application-hash",
+        sha256 = hex::encode(Sha256::digest(application))
     ));
     let p7s = e_sign(&mut card, &sign_pin, application)?;
-    d.say(format!(
-        "CMS SignedData (.p7s), {} bytes, with the signing certificate",
-        p7s.len()
-    ));
+    d.say(t!("demo-signed-data", bytes = p7s.len()));
     let verified = agency.verify(&p7s, application)??;
-    d.say(format!(
-        "the agency reads the signer from the certificate: {} / {}",
-        verified.four_info.name, verified.four_info.address
+    d.say(t!(
+        "demo-agency-reads-signer",
+        name = verified.four_info.name.as_str(),
+        address = verified.four_info.address.as_str()
     ));
-    d.check(
-        verified.four_info == info,
-        "signature, chain to the JPKI CA, validity and CRL checked: VALID (署名は有効です)",
-    )?;
+    d.check(verified.four_info == info, t!("demo-signature-valid"))?;
     let tampered = SAMPLE_APPLICATION.replace("大阪", "京都");
     let r = agency.verify(&p7s, tampered.as_bytes())?;
     d.check(
         matches!(r, Err(JpkiError::Tampered)),
-        "an altered application is REJECTED (改ざんを検知)",
+        t!("demo-tamper-rejected"),
     )?;
     let hash: [u8; 32] = Sha256::digest(application).into();
     let public = keys.sign;
 
-    d.step(
-        "利用者証明（ログイン）",
-        "log in to an online service with the authentication key (利用者証明用電子証明書)",
-    );
+    d.step(t!("demo-step-11"));
     let challenge = auth::new_challenge();
-    d.say(format!(
-        "the service sends a challenge: {}…",
-        &hex::encode(&challenge)[..16]
+    d.say(t!(
+        "demo-challenge",
+        challenge = hex::encode(&challenge)[..16].to_string()
     ));
     let answer = citizen::answer_challenge(&mut card, &Pin::from("1357"), &challenge)?;
     let login = agency.login(&answer, &challenge)?;
-    d.check(
-        login.is_ok(),
-        "the answer matches the challenge and the certificate is valid",
-    )?;
+    d.check(login.is_ok(), t!("demo-login-ok"))?;
     let replay = agency.login(&answer, &auth::new_challenge())?;
     d.check(
         matches!(replay, Err(JpkiError::ChallengeMismatch)),
-        "the same answer replayed for another challenge is REJECTED",
+        t!("demo-replay-rejected"),
     )?;
 
-    d.step(
-        "住基PINを3回間違える",
-        "enter a wrong 住基 PIN three times (パスワードの入力を3回連続で誤るとロック)",
-    );
+    d.step(t!("demo-step-12"));
     let wrong = Pin::from("9630");
     for (sw, meaning) in [
-        (0x63C2, "wrong PIN, 2 tries left"),
-        (0x63C1, "wrong PIN, 1 try left"),
-        (0x63C0, "wrong PIN, 0 tries left: now locked"),
+        (0x63C2, t!("demo-wrong-pin-2")),
+        (0x63C1, t!("demo-wrong-pin-1")),
+        (0x63C0, t!("demo-wrong-pin-0")),
     ] {
         let r = card.verify_pin(PinId::Juki, &wrong);
         d.expect_sw(r, sw, meaning)?;
     }
     let status = card.pin_status(PinId::Juki)?;
-    d.check(status == PinStatus::Blocked, "PIN status: locked")?;
+    d.check(status == PinStatus::Blocked, t!("demo-pin-locked"))?;
 
-    d.step("正しいPINも拒否される", "the right PIN is now refused");
+    d.step(t!("demo-step-13"));
     let r = card.read_resident(&juki_pin);
-    d.expect_sw(r, 0x6984, "PIN blocked, even the right one")?;
+    d.expect_sw(r, 0x6984, t!("demo-pin-blocked"))?;
 
-    d.step(
-        "窓口でパスワードを再設定",
-        "the counter resets the 住基 PIN (パスワード再設定)",
-    );
-    d.say("the resident enters a new 住基 PIN on the counter's PIN pad (not shown)");
+    d.step(t!("demo-step-14"));
+    d.say(t!("demo-new-pin"));
     let new_pin = Pin::from("4826");
     chiyoda_counter.reset_pin(&mut card, &cred, PinId::Juki, &mut pin_pad("4826\n"))?;
     let status = card.pin_status(PinId::Juki)?;
-    d.check(
-        status == PinStatus::TriesLeft(3),
-        "PIN reset with its full 3 tries",
-    )?;
+    d.check(status == PinStatus::TriesLeft(3), t!("demo-pin-reset"))?;
     let record = card.read_resident(&new_pin)?;
-    d.check(
-        record.code == code,
-        "the resident data opens with the new PIN",
-    )?;
+    d.check(record.code == code, t!("demo-new-pin-works"))?;
 
-    d.step(
-        "カードを抜き差し",
-        "take the card out and put it back (volatile state cleared)",
-    );
+    d.step(t!("demo-step-15"));
     card.transport().power_cycle()?;
     let r = card.exclusive(|c| {
         c.select_app(juki_host::pin::App::Jpki)?;
         c.compute_signature(KeyId::Sign, &hash)
     });
-    d.expect_sw(
-        r,
-        0x6982,
-        "no signature without the password after a power cycle",
-    )?;
+    d.expect_sw(r, 0x6982, t!("demo-no-sign-after-reset"))?;
 
-    d.step("もう一度署名", "sign again");
+    d.step(t!("demo-step-16"));
     let signature = card.sign_hash(&hash, &sign_pin)?;
     d.check(
         public.verify_prehash(&hash, &signature).is_ok(),
-        "the new signature verifies with the same public key",
+        t!("demo-sign-again-ok"),
     )?;
 
-    d.step(
-        "紛失の届出で一時停止",
-        "the card is reported lost: the counter suspends it (一時停止)",
-    );
+    d.step(t!("demo-step-17"));
     let done = chiyoda_counter.suspend(&mut card, &cred, Some("紛失の届出"))?;
     d.check(
         card.lifecycle()? == Lifecycle::Suspended,
-        "the card is suspended",
+        t!("demo-card-suspended"),
     )?;
     d.check(
         matches!(&done.jpki, Some(JpkiRevocation::Revoked(list)) if list.len() == 2),
-        "and both JPKI certificates are revoked at the CA (a finder cannot use them)",
+        t!("demo-suspend-revoked"),
     )?;
     let r = card.read_resident(&new_pin);
-    d.expect_sw(
-        r,
-        0x6283,
-        "suspended: the resident data stays closed, no PIN try used",
-    )?;
+    d.expect_sw(r, 0x6283, t!("demo-suspended-closed"))?;
     let r = card.sign_hash(&hash, &sign_pin);
-    d.expect_sw(r, 0x6283, "suspended: no signature either")?;
+    d.expect_sw(r, 0x6283, t!("demo-suspended-no-sign"))?;
     d.check(
         card.pin_status(PinId::Juki).is_err() && card.card_info()? == card_info,
-        "only the card information can still be read",
+        t!("demo-card-info-only"),
     )?;
 
-    d.step(
-        "見つかったので一時停止を解除",
-        "the card is found: the counter lifts the suspension",
-    );
+    d.step(t!("demo-step-18"));
     chiyoda_counter.resume(&mut card, &cred)?;
     let record = card.read_resident(&new_pin)?;
-    d.check(
-        record.code == code,
-        "the card works again with the same PIN",
-    )?;
+    d.check(record.code == code, t!("demo-card-works-again"))?;
     let reissued = chiyoda_counter.jpki_issue(&mut card, &cred, &mut pin_pad("4826\n"))?;
     d.check(
         card.jpki_present()? == juki_jpki::ALL_PRESENT,
-        &format!(
-            "new JPKI certificates issued (signing {}, authentication {})",
-            reissued.sign.serial, reissued.auth.serial
+        t!(
+            "demo-new-certs",
+            sign = reissued.sign.serial.as_str(),
+            auth = reissued.auth.serial.as_str()
         ),
     )?;
     let p7s = e_sign(&mut card, &sign_pin, application)?;
-    d.say("the resident signs the application again with the new certificate");
+    d.say(t!("demo-sign-with-new-cert"));
     let (keys, public) = (reissued.keys, reissued.keys.sign);
 
-    d.step(
-        "大阪市北区へ転入・継続利用",
-        "the resident moves to Osaka: another municipality's counter updates the same card",
-    );
+    d.step(t!("demo-step-19"));
     let kita = MunicipalityCode::parse("271276")?;
     let osaka_cred = root.issue_counter_credential(&kita, "大阪市北区", today, 5)?;
     let mut osaka_counter = open_counter(&dir.path().join("osaka"), &kita, "yamada", today)?
         .with_ca(JpkiCa::open(&ca_dir)?);
-    d.say(format!(
-        "counter of {} {} (certified by the same national root), operator yamada (山田)",
-        osaka_cred.municipality, osaka_cred.name
+    d.say(t!(
+        "demo-osaka-counter",
+        municipality = osaka_cred.municipality.to_string(),
+        name = osaka_cred.name.as_str()
     ));
     let new_address = "大阪府大阪市北区中之島1-3-20";
-    d.say("the resident enters the 住基 PIN so that the counter keeps the rest of the 4 info");
+    d.say(t!("demo-pin-for-update"));
     let updated = osaka_counter.update(
         &mut card,
         &osaka_cred,
@@ -620,15 +574,12 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         },
         &mut pin_pad("4826\n"),
     )?;
-    d.check(
-        updated.registered_here,
-        "a card issued by 千代田区 is served in Osaka and registered there from its data",
-    )?;
+    d.check(updated.registered_here, t!("demo-served-in-osaka"))?;
     let record = card.read_resident(&new_pin)?;
-    d.say(format!("住所 (address): {}", record.info.address));
+    d.say(padded_field(t!("label-address"), &record.info.address));
     d.check(
         record.info.address == new_address && record.info.name == info.name,
-        "the new address is on the card, the rest of the 4 info unchanged",
+        t!("demo-new-address"),
     )?;
     d.check(
         record
@@ -636,79 +587,68 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             .address
             .as_ref()
             .is_some_and(|c| c.reason == "転入"),
-        "and the change information records the 転入 with its date",
+        t!("demo-change-recorded"),
     )?;
     let revoked_now = match &updated.jpki {
         JpkiRevocation::Revoked(list) => list.clone(),
-        JpkiRevocation::Pending(why) => return Err(d.fail(format!("not revoked: {why}"))),
+        JpkiRevocation::Pending(why) => return Err(d.fail(why)),
     };
     d.check(
         revoked_now.len() == 1 && revoked_now.iter().all(|r| r.kind == CertKind::Sign),
-        "the signing certificate (it carries the old address) is revoked automatically",
+        t!("demo-sign-cert-revoked"),
     )?;
 
-    d.step(
-        "失効した証明書の署名は受け付けられない",
-        "the agency, with the CA's new CRL, rejects the signature made before the move",
-    );
+    d.step(t!("demo-step-20"));
     match agency.verify(&p7s, application)? {
         Err(e @ JpkiError::Revoked { .. }) => {
-            d.ok("REJECTED: the certificate is on the CRL");
-            d.say(format!("  message shown: {e}"));
+            d.ok(t!("demo-revoked-rejected"));
+            d.shown(&e.into());
         }
-        other => return Err(d.fail(format!("expected a revoked certificate, got {other:?}"))),
+        other => return Err(d.fail(format!("{other:?}"))),
     }
     let answer = citizen::answer_challenge(&mut card, &Pin::from("1357"), &challenge)?;
     d.check(
         agency.login(&answer, &challenge)?.is_ok(),
-        "the authentication certificate carries no address: logging in still works",
+        t!("demo-login-still-works"),
     )?;
     let signature = card.sign_hash(&hash, &sign_pin)?;
     d.check(
         card.public_key(KeyId::Sign)? == keys.sign
             && public.verify_prehash(&hash, &signature).is_ok(),
-        "the keys stay on the card: a new signing certificate can be issued at the counter",
+        t!("demo-keys-stay"),
     )?;
 
-    d.step(
-        "カードの返納",
-        "the card is returned: the counter terminates it (返納)",
-    );
+    d.step(t!("demo-step-21"));
     let done = osaka_counter.terminate(&mut card, &osaka_cred, TerminateReason::Returned)?;
     d.check(
         matches!(&done.jpki, Some(JpkiRevocation::Revoked(list)) if list.len() == 1),
-        "the remaining (authentication) certificate is revoked",
+        t!("demo-remaining-revoked"),
     )?;
     d.check(
         card.lifecycle()? == Lifecycle::Terminated,
-        "the card is terminated, irreversibly",
+        t!("demo-card-terminated"),
     )?;
     let r = card.sign_hash(&hash, &sign_pin);
-    d.expect_sw(r, 0x6285, "the signing key is erased")?;
+    d.expect_sw(r, 0x6285, t!("demo-sign-key-erased"))?;
     let r = card.read_resident(&new_pin);
-    d.expect_sw(r, 0x6285, "the resident data is erased")?;
-    d.check(
-        card.card_info()? == card_info,
-        "only the card information remains readable",
-    )?;
+    d.expect_sw(r, 0x6285, t!("demo-data-erased"))?;
+    d.check(card.card_info()? == card_info, t!("demo-card-info-remains"))?;
     let r = chiyoda_counter.resume(&mut card, &cred);
-    d.check(r.is_err(), "and no counter can bring it back")?;
+    d.check(r.is_err(), t!("demo-no-way-back"))?;
 
-    d.step(
-        "監査記録の検証",
-        "both counters' audit trails are intact and tell the card's story",
-    );
+    d.step(t!("demo-step-22"));
     for (name, counter) in [
         ("千代田区", &chiyoda_counter),
         ("大阪市北区", &osaka_counter),
     ] {
         let report = counter.db().audit().verify()?;
         let history = counter.db().audit().show(&card_info.serial)?;
-        d.say(format!(
-            "{name}: {} records, head {}; for this card: {}",
-            report.checked,
-            report.head,
-            history
+        d.say(t!(
+            "demo-audit-summary",
+            name = name,
+            records = report.checked,
+            head = report.head.to_string(),
+            history = history
                 .iter()
                 .map(|r| if r.outcome.is_ok() {
                     r.operation.clone()
@@ -720,13 +660,10 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         ));
         d.check(
             report.fault.is_none() && !history.is_empty(),
-            &format!("{name}: hash chain verified"),
+            t!("demo-hash-chain-verified", name = name),
         )?;
     }
 
-    let _ = writeln!(
-        d.out,
-        "\nDemo finished: all {STEPS} steps behaved as expected (すべての手順が期待どおりに動作しました)."
-    );
+    let _ = writeln!(d.out, "\n{}", t!("demo-finished", steps = STEPS));
     Ok(())
 }

@@ -1,9 +1,15 @@
 //! What the `juki` command reports when something fails, and its exit code: the error of the
-//! layer that failed (middleware, JPKI, counter), as it came up.
+//! layer that failed (middleware, JPKI, counter), as it came up, or the CLI's own refusal.
+//!
+//! The libraries' `Display` stays English, for logs; what the clerk or the citizen reads is
+//! [`message`]: every variant of each layer's error mapped to a catalog message (one table,
+//! [`host_message`], [`jpki_message`], [`counter_message`]), the innermost meaningful error first.
 
 use juki_counter::CounterError;
 use juki_host::Error;
-use juki_jpki::JpkiError;
+use juki_jpki::{CertKind, JpkiError};
+
+use crate::t;
 
 /// An error from any layer under the CLI.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +23,9 @@ pub enum Failure {
     /// The counter's records and rules.
     #[error(transparent)]
     Counter(#[from] CounterError),
+    /// The CLI's own refusal of what it was asked (already in the user's language).
+    #[error("{0}")]
+    Cli(String),
 }
 
 /// The CLI's result type.
@@ -55,6 +64,234 @@ impl Failure {
             Failure::Counter(c) => counter_exit_code(c),
             Failure::Jpki(j) => jpki_exit_code(j),
             Failure::Host(e) => host_exit_code(e),
+            Failure::Cli(_) => 1,
+        }
+    }
+}
+
+/// What the user reads when `failure` stops a command, in the language in use.
+pub fn message(failure: &Failure) -> String {
+    if let Some(e) = failure.host() {
+        return host_message(e);
+    }
+    match failure {
+        Failure::Host(e) => host_message(e),
+        Failure::Jpki(e) => jpki_message(e),
+        Failure::Counter(e) => counter_message(e),
+        Failure::Cli(text) => text.clone(),
+    }
+}
+
+/// The catalog message for each error of the middleware.
+pub fn host_message(e: &Error) -> String {
+    match e {
+        Error::WrongPin { tries_left } => t!("err-wrong-pin", tries_left = *tries_left),
+        Error::PinBlocked => t!("err-pin-blocked"),
+        Error::SecurityStatusNotSatisfied => t!("err-security-status"),
+        Error::CardSuspended => t!("err-card-suspended"),
+        Error::CardTerminated => t!("err-card-terminated"),
+        Error::ConditionsNotSatisfied => t!("err-conditions"),
+        Error::NoCurrentFile => t!("err-no-current-file"),
+        Error::IncompatibleFile => t!("err-incompatible-file"),
+        Error::WrongData => t!("err-wrong-data"),
+        Error::FileNotFound => t!("err-file-not-found"),
+        Error::NotEnoughSpace => t!("err-not-enough-space"),
+        Error::WrongLength => t!("err-wrong-length"),
+        Error::WrongParameters => t!("err-wrong-parameters"),
+        Error::OffsetOutOfRange => t!("err-offset"),
+        Error::ChainingError(_) => t!("err-chaining"),
+        Error::InsNotSupported => t!("err-ins-not-supported"),
+        Error::ClaNotSupported => t!("err-cla-not-supported"),
+        Error::MemoryFailure => t!("err-memory-failure"),
+        Error::UnexpectedStatus(sw) => t!("err-unexpected-status", sw = format!("{sw:04X}")),
+        Error::CounterNotAccepted => t!("err-counter-not-accepted"),
+        Error::SecureMessagingMissing => t!("err-sm-missing"),
+        Error::SecureMessagingRejected => t!("err-sm-rejected"),
+        Error::CardNotAuthenticated(why) => t!("err-card-not-authenticated", why = why.as_str()),
+        Error::CardWithoutKey => t!("err-card-without-key"),
+        Error::CardChanged { expected, found } => t!(
+            "err-card-changed",
+            expected = expected.as_str(),
+            found = found.as_str()
+        ),
+        Error::OutcomeUnknown(why) => t!("err-outcome-unknown", why = why.as_str()),
+        Error::CardExpired { expires, .. } => t!("err-card-expired", expires = expires.as_str()),
+        Error::NoReader => t!("err-no-reader"),
+        Error::ReaderNotFound { name, available } => t!(
+            "err-reader-not-found",
+            name = name.as_str(),
+            available = available.as_str()
+        ),
+        Error::NoCard { reader } => t!("err-no-card", reader = reader.as_str()),
+        Error::NoCardInAnyReader { available } => {
+            t!("err-no-card-in-any-reader", available = available.as_str())
+        }
+        Error::CardRemoved { reader } => t!("err-card-removed", reader = reader.as_str()),
+        Error::ReaderLost { reader } => t!("err-reader-lost", reader = reader.as_str()),
+        Error::CardReset { reader } => t!("err-card-reset", reader = reader.as_str()),
+        Error::Pcsc(e) => t!("err-pcsc", detail = e.to_string()),
+        Error::Sim(detail) => t!("err-sim", detail = detail.as_str()),
+        Error::Protocol(detail) => t!("err-protocol", detail = detail.as_str()),
+        Error::InvalidInput(detail) => t!("err-invalid-input", detail = detail.as_str()),
+        Error::Crypto(detail) => t!("err-crypto", detail = detail.as_str()),
+        Error::Io { context, source } => t!(
+            "err-io",
+            context = context.as_str(),
+            detail = source.to_string()
+        ),
+    }
+}
+
+/// The catalog message for each error of the JPKI layer.
+pub fn jpki_message(e: &JpkiError) -> String {
+    match e {
+        JpkiError::Host(e) => host_message(e),
+        JpkiError::Tampered => t!("err-jpki-tampered"),
+        JpkiError::BadSignature => t!("err-jpki-bad-signature"),
+        JpkiError::WrongCa(detail) => t!("err-jpki-wrong-ca", detail = detail.as_str()),
+        JpkiError::Revoked {
+            kind,
+            serial,
+            date,
+            reason,
+        } => t!(
+            "err-jpki-revoked",
+            kind = cert_word(kind),
+            serial = serial.as_str(),
+            date = date.as_str(),
+            reason = reason.as_str()
+        ),
+        JpkiError::Expired { kind, serial, date } => t!(
+            "err-jpki-expired",
+            kind = cert_word(kind),
+            serial = serial.as_str(),
+            date = date.as_str()
+        ),
+        JpkiError::NotYetValid { kind, serial, date } => t!(
+            "err-jpki-not-yet-valid",
+            kind = cert_word(kind),
+            serial = serial.as_str(),
+            date = date.as_str()
+        ),
+        JpkiError::BadCrl(detail) => t!("err-jpki-bad-crl", detail = detail.as_str()),
+        JpkiError::CrlNotCurrent(detail) => {
+            t!("err-jpki-crl-not-current", detail = detail.as_str())
+        }
+        JpkiError::NoCrl(issuer) => t!("err-jpki-no-crl", issuer = issuer.as_str()),
+        JpkiError::WrongKind(detail) => t!("err-jpki-wrong-kind", detail = detail.as_str()),
+        JpkiError::SigningTimeOutside(time) => {
+            t!("err-jpki-signing-time-outside", time = time.as_str())
+        }
+        JpkiError::ChallengeMismatch => t!("err-jpki-challenge-mismatch"),
+        JpkiError::NoCertificate => t!("err-jpki-no-certificate"),
+        JpkiError::Malformed { what, detail } => {
+            t!("err-jpki-malformed", what = *what, detail = detail.as_str())
+        }
+        JpkiError::Ca(detail) => t!("err-jpki-ca", detail = detail.as_str()),
+    }
+}
+
+/// The certificate a JPKI verdict names, in words (the JPKI layer names it in Japanese, or
+/// "CA certificate").
+fn cert_word(kind: &str) -> String {
+    match kind {
+        k if k == CertKind::Sign.japanese() => t!("cert-sign"),
+        k if k == CertKind::Auth.japanese() => t!("cert-auth"),
+        "CA certificate" => t!("cert-ca"),
+        other => other.to_string(),
+    }
+}
+
+/// The catalog message for each error of the counter layer.
+pub fn counter_message(e: &CounterError) -> String {
+    use CounterError as C;
+    match e {
+        C::WrongCardState {
+            state,
+            operation,
+            hint,
+        } => t!(
+            "err-counter-wrong-card-state",
+            state = state.as_str(),
+            operation = *operation,
+            hint = *hint
+        ),
+        C::CredentialNotValid {
+            municipality,
+            name,
+            when,
+        } => t!(
+            "err-counter-credential-not-valid",
+            municipality = municipality.as_str(),
+            name = name.as_str(),
+            when = when.as_str()
+        ),
+        C::Host(e) => host_message(e),
+        C::Jpki(e) => jpki_message(e),
+        C::AuditTrail(detail) => t!("err-counter-audit-trail", detail = detail.as_str()),
+        C::Io { context, source } => t!(
+            "err-io",
+            context = context.as_str(),
+            detail = source.to_string()
+        ),
+        C::Sqlite(e) => t!("err-counter-sqlite", detail = e.to_string()),
+        C::SchemaTooNew { found, supported } => t!(
+            "err-counter-schema-too-new",
+            found = *found,
+            supported = *supported
+        ),
+        C::Corrupt(what) => t!("err-counter-corrupt", what = what.as_str()),
+        C::InvalidInput(detail) => t!("err-invalid-input", detail = detail.as_str()),
+        C::UnknownCard(serial) => t!("err-counter-unknown-card", serial = serial.as_str()),
+        C::UnknownResident(code) => t!("err-counter-unknown-resident", code = code.as_str()),
+        C::DuplicateCard(serial) => t!("err-counter-duplicate-card", serial = serial.as_str()),
+        C::CodeInUse(code) => t!("err-counter-code-in-use", code = code.as_str()),
+        C::NameMismatch { code } => t!("err-counter-name-mismatch", code = code.as_str()),
+        C::Transition { serial, from, to } => t!(
+            "err-counter-transition",
+            serial = serial.as_str(),
+            from = *from,
+            to = *to
+        ),
+        C::WrongState {
+            serial,
+            state,
+            operation,
+        } => t!(
+            "err-counter-wrong-state",
+            serial = serial.as_str(),
+            state = *state,
+            operation = *operation
+        ),
+        C::CardAlreadyHeld {
+            code,
+            serial,
+            state,
+        } => t!(
+            "err-counter-card-already-held",
+            code = code.as_str(),
+            serial = serial.as_str(),
+            state = *state
+        ),
+        C::DuplicateOperator(name) => t!("err-counter-duplicate-operator", name = name.as_str()),
+        C::UnknownOperator(name) => t!("err-counter-unknown-operator", name = name.as_str()),
+        C::WrongCredentials => t!("err-counter-wrong-credentials"),
+        C::LockedOut { operator, until } => t!(
+            "err-counter-locked-out",
+            operator = operator.as_str(),
+            until = until.as_str()
+        ),
+        C::LockedUntilUnlocked { operator } => {
+            t!(
+                "err-counter-locked-until-unlocked",
+                operator = operator.as_str()
+            )
+        }
+        C::NotAllowed(detail) => t!("err-counter-not-allowed", detail = detail.as_str()),
+        C::PasswordHash(detail) => t!("err-counter-password-hash", detail = detail.as_str()),
+        C::UnknownPending(id) => t!("err-counter-unknown-pending", id = *id),
+        C::NotPending { id, state } => {
+            t!("err-counter-not-pending", id = *id, state = state.as_str())
         }
     }
 }

@@ -1,18 +1,32 @@
 //! `juki`: the resident registry card CLI. See `juki --help`.
 
-use juki_cli::{cli, commands};
-
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use juki_cli::failure::message;
+use juki_cli::i18n::{self, Lang};
+use juki_cli::{args, note, output, t};
+
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    i18n::set_lang(Lang::from_env());
+    let cli = args::Cli::parse();
+    let result = juki_cli::run(cli);
+    let unwritten = output::finish();
+    match result {
         Err(e) => {
-            eprintln!("juki: error: {e}");
+            note!("juki: {}", t!("error", message = message(&e)));
             ExitCode::from(e.exit_code())
         }
+        Ok(()) => match unwritten {
+            Some(e) => {
+                note!(
+                    "juki: {}",
+                    t!("error-writing-output", detail = e.to_string())
+                );
+                ExitCode::FAILURE
+            }
+            None => ExitCode::SUCCESS,
+        },
     }
 }

@@ -1,4 +1,5 @@
-//! Reading PINs from the person at the keyboard — never from the command line, never logged.
+//! Reading PINs and passwords from the person at the keyboard — never from the command line,
+//! never logged — and their yes/no confirmations ([`confirm`]).
 //!
 //! - Standard input is a terminal: the prompt goes to the terminal and the PIN is read from
 //!   `/dev/tty` without echo (`rpassword`). A new PIN is asked twice and must match.
@@ -10,14 +11,16 @@
 //! `Pin(***)`). (The standard library's stdin buffer may still hold the line; that memory is the
 //! process's own and is not logged.)
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use zeroize::{Zeroize, Zeroizing};
 
 pub use juki_host::pin::Pin;
-use juki_host::pin::PinRules;
-use juki_host::pin::{PinId, PinSource};
+use juki_host::pin::{PinId, PinRules, PinSource};
 use juki_host::{Error, Result};
+
+use crate::output::pin_name;
+use crate::t;
 
 enum Source {
     Terminal,
@@ -70,7 +73,7 @@ impl PinPrompter {
             Source::Terminal => {
                 let line = Zeroizing::new(
                     rpassword::prompt_password(prompt)
-                        .map_err(|e| Error::io("reading the PIN from the terminal", e))?,
+                        .map_err(|e| Error::io(t!("prompt-reading-terminal"), e))?,
                 );
                 Ok(Pin::new(
                     line.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
@@ -78,20 +81,17 @@ impl PinPrompter {
             }
             Source::Lines(reader) => {
                 if self.show_prompts {
-                    eprint!("{prompt}");
-                    let _ = std::io::stderr().flush();
+                    crate::output::prompt(prompt);
                 }
                 let mut line = Zeroizing::new(String::new());
                 let n = reader
                     .read_line(&mut line)
-                    .map_err(|e| Error::io("reading the PIN from standard input", e))?;
+                    .map_err(|e| Error::io(t!("prompt-reading-stdin"), e))?;
                 if self.show_prompts {
-                    eprintln!();
+                    crate::output::note("");
                 }
                 if n == 0 {
-                    return Err(Error::InvalidInput(
-                        "standard input ended before all PINs were given (one PIN per line)".into(),
-                    ));
+                    return Err(Error::InvalidInput(t!("prompt-stdin-ended")));
                 }
                 let pin = Pin::new(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec());
                 line.zeroize();
@@ -104,7 +104,7 @@ impl PinPrompter {
     pub fn ask_secret(&mut self, prompt: &str) -> Result<Pin> {
         let secret = self.read(prompt)?;
         if secret.as_bytes().is_empty() {
-            return Err(Error::InvalidInput("nothing entered".into()));
+            return Err(Error::InvalidInput(t!("prompt-nothing-entered")));
         }
         Ok(secret)
     }
@@ -114,14 +114,12 @@ impl PinPrompter {
     pub fn ask_new_secret(&mut self, prompt: &str) -> Result<Pin> {
         let secret = self.ask_secret(prompt)?;
         if self.is_terminal() {
-            let again = self.read(&format!(
-                "{} again (確認のため再入力): ",
-                prompt.trim_end().trim_end_matches(':')
+            let again = self.read(&t!(
+                "prompt-again",
+                prompt = prompt.trim_end().trim_end_matches([':', '：'])
             ))?;
             if again != secret {
-                return Err(Error::InvalidInput(
-                    "the two entries differ (入力が一致しません); nothing was changed".into(),
-                ));
+                return Err(Error::InvalidInput(t!("prompt-entries-differ")));
             }
         }
         Ok(secret)
@@ -129,9 +127,9 @@ impl PinPrompter {
 
     /// Asks for the current PIN `kind`.
     pub fn ask(&mut self, kind: PinId) -> Result<Pin> {
-        let pin = self.read(&format!("Enter the {}: ", kind.label()))?;
+        let pin = self.read(&t!("prompt-pin", pin = pin_name(kind)))?;
         if pin.as_bytes().is_empty() {
-            return Err(Error::InvalidInput("no PIN entered".into()));
+            return Err(Error::InvalidInput(t!("prompt-no-pin")));
         }
         Ok(pin)
     }
@@ -143,28 +141,42 @@ impl PinPrompter {
         let rounds = if self.is_terminal() { 3 } else { 1 };
         let mut last_error = None;
         for _ in 0..rounds {
-            let pin = self.read(&format!("New {}: ", kind.label()))?;
-            if let Err(e) = kind.check_new(pin.as_bytes(), birth_mmdd) {
+            let pin = self.read(&t!("prompt-new-pin", pin = pin_name(kind)))?;
+            if kind.check_new(pin.as_bytes(), birth_mmdd).is_err() {
+                let e = Error::InvalidInput(broken_rule(kind, pin.as_bytes(), birth_mmdd));
                 if self.is_terminal() {
-                    eprintln!("{e}");
+                    crate::note!("{e}");
                 }
                 last_error = Some(e);
                 continue;
             }
             if self.is_terminal() {
-                let again =
-                    self.read(&format!("New {} again (確認のため再入力): ", kind.label()))?;
+                let again = self.read(&t!("prompt-new-pin-again", pin = pin_name(kind)))?;
                 if again != pin {
-                    eprintln!("The two entries differ; please try again (入力が一致しません).");
-                    last_error = Some(Error::InvalidInput(
-                        "the two entries of the new PIN differ".into(),
-                    ));
+                    crate::note!("{}", t!("prompt-new-pin-differs"));
+                    last_error = Some(Error::InvalidInput(t!("prompt-new-pin-differs")));
                     continue;
                 }
             }
             return Ok(pin);
         }
-        Err(last_error.unwrap_or_else(|| Error::InvalidInput("no PIN entered".into())))
+        Err(last_error.unwrap_or_else(|| Error::InvalidInput(t!("prompt-no-pin"))))
+    }
+}
+
+/// Which rule a new PIN breaks, in the user's language (the middleware's [`PinId::check_new`]
+/// decides; its English text is for logs).
+fn broken_rule(kind: PinId, pin: &[u8], birth_mmdd: Option<&[u8; 4]>) -> String {
+    match kind {
+        PinId::Sign => t!("pin-rule-sign"),
+        PinId::Juki | PinId::Auth
+            if pin.len() == 4
+                && pin.iter().all(u8::is_ascii_digit)
+                && juki_host::pin::is_weak_four_digit(pin, birth_mmdd) =>
+        {
+            t!("pin-rule-weak")
+        }
+        PinId::Juki | PinId::Auth => t!("pin-rule-four-digits"),
     }
 }
 
@@ -176,6 +188,18 @@ impl PinSource for PinPrompter {
     fn new_pin(&mut self, kind: PinId, birth_mmdd: Option<&[u8; 4]>) -> Result<Pin> {
         self.ask_new(kind, birth_mmdd)
     }
+}
+
+/// Asks a yes/no `question` on the terminal (`/dev/tty`, whatever standard input is).
+pub fn confirm(question: &str) -> Result<bool> {
+    crate::output::prompt(format_args!("{question} {} ", t!("prompt-yes-no")));
+    let tty =
+        std::fs::File::open("/dev/tty").map_err(|e| Error::io(t!("prompt-opening-terminal"), e))?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty)
+        .read_line(&mut line)
+        .map_err(|e| Error::io(t!("prompt-reading-answer"), e))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "はい"))
 }
 
 #[cfg(test)]

@@ -11,6 +11,52 @@ fn demo_exits_zero() {
     assert!(out.contains("all 22 steps behaved as expected"), "{out}");
 }
 
+/// `juki demo` speaks Japanese under a Japanese locale and English otherwise, with no mixture.
+#[test]
+fn demo_speaks_the_locale() {
+    let japanese = |c: char| matches!(c, '\u{3040}'..='\u{30ff}');
+    let demo = |vars: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_juki"));
+        cmd.arg("demo")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        ok(common::run(&mut cmd, ""))
+    };
+    let ja = demo(&[("LANG", "ja_JP.UTF-8")]);
+    for phrase in [
+        "暗証番号が違います。あと2回間違えるとロックされます。",
+        "暗証番号がロックされています。市区町村の窓口で再設定してください。",
+        "一時停止",
+        "全22手順が期待どおりに動作しました",
+    ] {
+        assert!(ja.contains(phrase), "{phrase:?} not in:\n{ja}");
+    }
+    assert!(!ja.contains("wrong PIN"), "{ja}");
+    // LC_ALL wins over LANG.
+    let ja = demo(&[("LANG", "C.UTF-8"), ("LC_ALL", "ja_JP.UTF-8")]);
+    assert!(ja.contains("デモ終了"), "{ja}");
+    let en = demo(&[("LANG", "C.UTF-8")]);
+    for phrase in [
+        "wrong PIN or password: 2 tries left before it is locked",
+        "this card is suspended",
+        "all 22 steps behaved as expected",
+    ] {
+        assert!(en.contains(phrase), "{phrase:?} not in:\n{en}");
+    }
+    // Japanese only in the sample data (names, addresses, municipalities).
+    for line in en.lines().filter(|l| l.chars().any(japanese)) {
+        assert!(
+            ["住基 花子", "千代田", "大阪", "基本4情報"]
+                .iter()
+                .any(|d| line.contains(d)),
+            "Japanese in the English demo: {line}"
+        );
+    }
+}
+
 #[test]
 fn issue_read_and_block_on_a_sim_card() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,7 +181,7 @@ fn issue_read_and_block_on_a_sim_card() {
     );
     let status = ok(juki(&["--reader", &reader, "pin", "status"], ""));
     assert!(
-        status.contains("auth PIN") && status.contains("2 tries left"),
+        status.contains("authentication PIN") && status.contains("2 tries left"),
         "{status}"
     );
     // Empty or missing PIN input is an error, not a try.
@@ -146,7 +192,7 @@ fn issue_read_and_block_on_a_sim_card() {
     );
     let status = ok(juki(&["--reader", &reader, "pin", "status"], ""));
     assert!(
-        status.contains("住基 PIN") && status.contains("3 tries left"),
+        status.contains("resident card PIN") && status.contains("3 tries left"),
         "{status}"
     );
 }
@@ -244,4 +290,123 @@ fn a_supervisor_unlocks_an_operator() {
     );
     let verified = ok(counter_cmd(&["audit", "verify"], ""));
     assert!(verified.contains("intact"), "{verified}");
+}
+
+/// Output to a closed pipe (`juki … | head`) ends quietly: no panic, the command's own exit code.
+#[test]
+fn closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    for args in [
+        vec!["demo"],
+        vec!["authority", "init", "--dir", s(&root)],
+        vec!["--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_juki"))
+            .args(&args)
+            .env("LANG", "C")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "juki {args:?}: {stderr}");
+        assert!(
+            out.status.success(),
+            "juki {args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+/// Typed arguments: a bad birth date, sex, resident code or municipality code is refused by the
+/// command line (exit 2) before anything runs: no counter data is created.
+#[test]
+fn bad_values_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("counter-data");
+    let issue = |extra: &[&str]| {
+        let mut args = vec![
+            "counter",
+            "--counter-dir",
+            s(&data),
+            "issue",
+            "--credential",
+            "cred",
+            "--operator",
+            "tanaka",
+            "--name",
+            "住基 花子",
+            "--address",
+            "東京都千代田区千代田1-1",
+        ];
+        args.extend_from_slice(extra);
+        juki(&args, "")
+    };
+    fails(
+        issue(&["--birth", "19850230", "--sex", "2"]),
+        2,
+        "is not a date",
+    );
+    fails(
+        issue(&["--birth", "19850415", "--sex", "3"]),
+        2,
+        "not \"3\"",
+    );
+    fails(
+        issue(&[
+            "--birth",
+            "19850415",
+            "--sex",
+            "2",
+            "--resident-code",
+            "12345678901",
+        ]),
+        2,
+        "check digit",
+    );
+    fails(
+        issue(&[
+            "--birth",
+            "19850415",
+            "--sex",
+            "2",
+            "--stay-until",
+            "2030-13-01",
+        ]),
+        2,
+        "2030-13-01",
+    );
+    assert!(!data.exists(), "the counter's data was created");
+    fails(
+        juki(
+            &[
+                "authority",
+                "certify",
+                "--root",
+                "root",
+                "--municipality",
+                "131017",
+                "--name",
+                "千代田区",
+                "--out",
+                "cred",
+            ],
+            "",
+        ),
+        2,
+        "local government code",
+    );
+    // In Japanese under a Japanese locale.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_juki"));
+    cmd.args(["counter", "--counter-dir", s(&data), "issue"])
+        .args(["--credential", "c", "--operator", "o", "--name", "n"])
+        .args(["--address", "a", "--birth", "19850230", "--sex", "2"])
+        .env("LANG", "ja_JP.UTF-8");
+    fails(common::run(&mut cmd, ""), 2, "日付ではありません");
 }

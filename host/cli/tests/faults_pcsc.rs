@@ -219,7 +219,7 @@ fn image(w: &World, serial: &str) -> PathBuf {
 fn records_consistent(w: &World) {
     ok(w.plain(&["audit", "verify"]));
     let pending = ok(w.plain(&["pending"]));
-    assert!(pending.contains("no unfinished operations"), "{pending}");
+    assert!(pending.contains("No unfinished operations"), "{pending}");
 }
 
 #[test]
@@ -238,12 +238,12 @@ fn card_pulled_or_swapped_during_an_update() {
     let mut served = Served::start(&image(&w, "JK-0001"));
     let mut p = Running::start(&update);
     p.line("tanaka-pw1");
-    p.wait_for("Enter the 住基 PIN");
+    p.wait_for("Enter the resident card PIN");
     served.stop();
     p.line("2580");
     let (code, _, err) = p.finish();
     assert_eq!(code, Some(5), "{err}");
-    assert!(err.contains("カードが取り外されました"), "{err}");
+    assert!(err.contains("was removed from reader"), "{err}");
     records_consistent(&w);
     let history = ok(w.plain(&["audit", "show", "--card", "JK-0001"]));
     assert!(!history.contains("update ok"), "{history}");
@@ -253,13 +253,13 @@ fn card_pulled_or_swapped_during_an_update() {
     let mut served = Served::start(&image(&w, "JK-0001"));
     let mut p = Running::start(&update);
     p.line("tanaka-pw1");
-    p.wait_for("Enter the 住基 PIN");
+    p.wait_for("Enter the resident card PIN");
     served.stop();
     let other = Served::start(&image(&w, "JK-0002"));
     p.line("2580");
     let (code, _, err) = p.finish();
     assert_eq!(code, Some(5), "{err}");
-    assert!(err.contains("カードが取り外されました"), "{err}");
+    assert!(err.contains("was removed from reader"), "{err}");
     // Neither card was changed.
     let info = ok(juki(&["info"], "2580\n"));
     assert!(info.contains("東京都千代田区千代田1-1"), "{info}");
@@ -397,5 +397,5 @@ fn simulator_stopped_in_the_middle_of_the_card_step() {
     records_consistent(&w);
     // And without any card the CLI says so clearly.
     drop(_served);
-    fails(juki(&["status"], ""), 5, "カード");
+    fails(juki(&["status"], ""), 5, "card");
 }

@@ -457,6 +457,7 @@ fn terminated_card_keeps_only_its_card_information() {
 
 #[test]
 fn demo_runs_and_checks_itself() {
+    juki_cli::i18n::set_lang(juki_cli::i18n::Lang::En);
     let mut out = Vec::new();
     juki_cli::demo::run(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();

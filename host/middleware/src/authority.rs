@@ -327,7 +327,7 @@ impl CounterCredential {
     /// ephemeral key for the secure-messaging session ‖ `5F37` signature over
     /// [`cvc::auth_digest`] of the challenge and that key.
     pub fn authenticate(&self, challenge: &[u8], ephemeral: &[u8]) -> Result<Vec<u8>> {
-        // Hedged ECDSA with the generator table (crate::generator): the counter signs a
+        // Hedged ECDSA with the card core's generator table (in the binary): the counter signs a
         // challenge at every authentication.
         let scalar = zeroize::Zeroizing::new(<[u8; 32]>::from(self.key.to_bytes()));
         let digest = cvc::auth_digest(challenge, ephemeral);
@@ -335,7 +335,7 @@ impl CounterCredential {
             &scalar,
             &digest,
             &mut rand_core::OsRng,
-            Some(crate::generator::table()),
+            Some(&juki_card::basepoint::GENERATOR_TABLE),
         )
         .map_err(|e| Error::Crypto(format!("signing the challenge: {e:?}")))?;
         let data = cvc::encode_auth_data(&self.cert, ephemeral, &signature)

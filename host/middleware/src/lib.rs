@@ -19,7 +19,6 @@ pub mod authority;
 pub mod card;
 pub mod date;
 pub mod error;
-pub mod generator;
 pub mod jpki_files;
 pub mod pcsc_transport;
 pub mod pin;

@@ -13,8 +13,17 @@ pub fn juki(args: &[&str], stdin: &str) -> Output {
     run(Command::new(env!("CARGO_BIN_EXE_juki")).args(args), stdin)
 }
 
-/// Runs `cmd` with `stdin` (PINs and passwords, one a line) and returns its output.
+/// Runs `cmd` with `stdin` (PINs and passwords, one a line) and returns its output. Its messages
+/// are in English (`LANG=C`) unless the caller chose a locale.
 pub fn run(cmd: &mut Command, stdin: &str) -> Output {
+    if !cmd.get_envs().any(|(k, _)| k == "LANG") {
+        cmd.env("LANG", "C");
+    }
+    for var in ["LC_ALL", "LC_MESSAGES"] {
+        if !cmd.get_envs().any(|(k, _)| k == var) {
+            cmd.env_remove(var);
+        }
+    }
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -128,6 +128,9 @@ impl Drop for Served {
 pub fn juki_card_command(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_juki"));
     cmd.arg("--reader").arg(FIRST_READER_NAME).args(args);
+    cmd.env("LANG", "C")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES");
     cmd
 }
 

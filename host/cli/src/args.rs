@@ -1,10 +1,16 @@
-//! The `juki` command line (clap derive). PINs are never arguments: they are asked for.
+//! The `juki` command line's arguments (clap derive). PINs are never arguments: they are asked for.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use juki_counter::audit::AuditHead;
+use juki_host::date::Date;
 use juki_host::pin::PinId;
+use juki_host::resident::{MunicipalityCode, Sex};
+use juki_host::resident_code::ResidentCode;
+
+use crate::values;
 
 /// juki: the resident registry card (住基カード) at home and at the municipal counter.
 ///
@@ -18,6 +24,10 @@ use juki_host::pin::PinId;
 /// operator login refused (wrong name or password, locked out, locked until a supervisor
 /// unlocks), 8 audit trail damaged, 9 signature, certificate or login
 /// answer rejected (tampered, foreign CA, revoked, expired).
+///
+/// Messages are in Japanese under a Japanese locale (the first of LC_ALL, LC_MESSAGES, LANG that
+/// is set starts with `ja`), in English otherwise. A value refused on the command line (a date,
+/// sex, 住民票コード or 地方公共団体コード) is a usage error (2).
 ///
 /// `JUKI_TODAY=YYYY-MM-DD` sets today's date for training and tests (card and credential
 /// validity, issue date); never set it at a real counter.
@@ -186,62 +196,16 @@ pub enum CounterCommand {
     },
     /// 交付: issue an initialised card to a resident (the resident enters the 住基 PIN, auth PIN
     /// and sign password). The resident code is generated at random.
-    Issue {
-        /// The counter credential directory (counter.key, counter.cvc).
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-        /// 氏名.
-        #[arg(long)]
-        name: String,
-        /// 住所.
-        #[arg(long)]
-        address: String,
-        /// 生年月日, YYYYMMDD or YYYY-MM-DD.
-        #[arg(long)]
-        birth: String,
-        /// 性別: 1 male, 2 female, 9 not applicable.
-        #[arg(long)]
-        sex: String,
-        /// The card carries the holder's photo (顔写真付き).
-        #[arg(long)]
-        photo: bool,
-        /// The serial the clerk expects (default: the serial the card proves, set at manufacture).
-        #[arg(long)]
-        serial: Option<String>,
-        /// Legal representative (法定代理人): required for a resident under 15.
-        #[arg(long, value_name = "NAME")]
-        representative: Option<String>,
-        /// End of the period of stay (在留期間) of a foreign resident: the card expires then if
-        /// that is earlier than 10 years after issue.
-        #[arg(long, value_name = "DATE")]
-        stay_until: Option<String>,
-        /// A registered resident's 住民票コード: a new card for them (after a change of code, a
-        /// loss or a return). Default: a new resident with a new random code.
-        #[arg(long, value_name = "CODE")]
-        resident_code: Option<String>,
-    },
+    Issue(IssueArgs),
     /// 本人確認: the resident enters the 住基 PIN; shows the 4 info, the resident code and the
     /// card's validity.
-    Identify {
-        /// The counter credential directory (the card proves itself against its root).
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    Identify(Clerk),
     /// パスワード再設定: reset a PIN with full tries, locked or not (the resident enters the new
     /// PIN).
     ResetPin {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
+        /// The clerk.
+        #[command(flatten)]
+        clerk: Clerk,
         /// Which PIN.
         #[arg(long, value_enum)]
         pin: PinArg,
@@ -249,65 +213,26 @@ pub enum CounterCommand {
     /// 記載事項変更・継続利用: write a new address and/or name and the change information
     /// (転入, 転居, 氏名変更); the resident enters the 住基 PIN. Also for a card issued by another
     /// municipality. The JPKI certificates are flagged for revocation.
-    Update {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-        /// The new address.
-        #[arg(long)]
-        address: Option<String>,
-        /// The new name.
-        #[arg(long)]
-        name: Option<String>,
-        /// The reason (転入, 転居, 婚姻, …).
-        #[arg(long)]
-        reason: String,
-        /// The date of the change, YYYY-MM-DD (default: today).
-        #[arg(long)]
-        date: Option<String>,
-    },
+    Update(UpdateArgs),
     /// 住民票コードの変更: a new random code; the card is terminated (code-changed) and the
     /// registry shows that a new card is needed.
-    ChangeCode {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    ChangeCode(Clerk),
     /// 一時停止: suspend a card (lost, stolen, …); only the counter can resume it.
     Suspend {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
+        /// The clerk.
+        #[command(flatten)]
+        clerk: Clerk,
         /// Why (紛失, 盗難, …).
         #[arg(long)]
         reason: Option<String>,
     },
     /// 一時停止の解除: resume a suspended card.
-    Resume {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    Resume(Clerk),
     /// 返納・廃止: terminate a card, irreversibly (keys, PINs and personal data erased).
     Terminate {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
+        /// The clerk.
+        #[command(flatten)]
+        clerk: Clerk,
         /// Why.
         #[arg(long, value_enum)]
         reason: TerminateArg,
@@ -320,14 +245,7 @@ pub enum CounterCommand {
     /// 電子証明書の発行: issue the JPKI signing and authentication certificates of an issued card
     /// (the resident enters the 住基 PIN; both key pairs are generated anew on the card). Needs
     /// --ca. The card's earlier certificates are revoked.
-    JpkiIssue {
-        /// The counter credential directory.
-        #[arg(long)]
-        credential: PathBuf,
-        /// The operator (asks the operator's password first).
-        #[arg(long)]
-        operator: String,
-    },
+    JpkiIssue(Clerk),
     /// 電子証明書の失効: revoke a card's JPKI certificates at the CA, on the resident's request or
     /// when a revocation was left pending. Needs --ca. The card need not be present.
     JpkiRevoke {
@@ -348,6 +266,75 @@ pub enum CounterCommand {
         #[command(subcommand)]
         command: Option<PendingCommand>,
     },
+}
+
+/// The operator at the counter and the municipality's counter credential: who does a card
+/// operation, and for which municipality.
+#[derive(Debug, Args)]
+pub struct Clerk {
+    /// The counter credential directory (counter.key, counter.cvc).
+    #[arg(long)]
+    pub credential: PathBuf,
+    /// The operator (asks the operator's password first).
+    #[arg(long)]
+    pub operator: String,
+}
+
+/// `juki counter issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The clerk.
+    #[command(flatten)]
+    pub clerk: Clerk,
+    /// 氏名.
+    #[arg(long)]
+    pub name: String,
+    /// 住所.
+    #[arg(long)]
+    pub address: String,
+    /// 生年月日, YYYYMMDD or YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = values::date)]
+    pub birth: Date,
+    /// 性別: 1 male, 2 female, 9 not applicable.
+    #[arg(long, value_name = "1|2|9", value_parser = values::sex)]
+    pub sex: Sex,
+    /// The card carries the holder's photo (顔写真付き).
+    #[arg(long)]
+    pub photo: bool,
+    /// The serial the clerk expects (default: the serial the card proves, set at manufacture).
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Legal representative (法定代理人): required for a resident under 15.
+    #[arg(long, value_name = "NAME")]
+    pub representative: Option<String>,
+    /// End of the period of stay (在留期間) of a foreign resident: the card expires then if
+    /// that is earlier than 10 years after issue.
+    #[arg(long, value_name = "DATE", value_parser = values::date)]
+    pub stay_until: Option<Date>,
+    /// A registered resident's 住民票コード: a new card for them (after a change of code, a
+    /// loss or a return). Default: a new resident with a new random code.
+    #[arg(long, value_name = "CODE", value_parser = values::resident_code)]
+    pub resident_code: Option<ResidentCode>,
+}
+
+/// `juki counter update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The clerk.
+    #[command(flatten)]
+    pub clerk: Clerk,
+    /// The new address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// The new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The reason (転入, 転居, 婚姻, …).
+    #[arg(long)]
+    pub reason: String,
+    /// The date of the change, YYYY-MM-DD (default: today).
+    #[arg(long, value_parser = values::date)]
+    pub date: Option<Date>,
 }
 
 /// Operator commands.
@@ -391,8 +378,8 @@ pub enum AuditCommand {
     /// first fault.
     Verify {
         /// A head noted earlier (SEQ:HASH): also prove that nothing up to it was rewritten.
-        #[arg(long, value_name = "SEQ:HEX")]
-        head: Option<String>,
+        #[arg(long, value_name = "SEQ:HEX", value_parser = values::audit_head)]
+        head: Option<AuditHead>,
     },
     /// One card's history, oldest first (for a resident's disclosure request, 開示請求).
     Show {
@@ -532,13 +519,13 @@ pub enum AuthorityCommand {
         #[arg(long)]
         root: PathBuf,
         /// 地方公共団体コード, 6 digits with check digit (e.g. 131016).
-        #[arg(long)]
-        municipality: String,
+        #[arg(long, value_name = "CODE", value_parser = values::municipality)]
+        municipality: MunicipalityCode,
         /// Municipality name (e.g. 千代田区).
         #[arg(long)]
         name: String,
-        /// Validity in years from today.
-        #[arg(long, default_value_t = 5)]
+        /// Validity in years from today (1 to 20).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
         valid_years: u32,
         /// Where to write the credential.
         #[arg(long)]

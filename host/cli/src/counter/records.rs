@@ -1,0 +1,198 @@
+//! The counter's own records: its operators (`juki counter operator …`), the audit trail
+//! (`audit …`) and the unfinished operations (`pending …`).
+
+use std::path::Path;
+
+use juki_counter::journal::PendingId;
+use juki_counter::{session, CounterDb, CounterError};
+use juki_host::authority::CounterCredential;
+use juki_host::date;
+
+use super::{card_state, connect_ca, login, print_jpki, registry_line, Desk};
+use crate::args::AuditCommand;
+use crate::card_access::open_card;
+use crate::failure::{Failure, Result};
+use crate::output::field;
+use crate::{out, t};
+
+/// `juki counter operator add`: the first operator (the supervisor, 監督者) of a new counter
+/// with the municipality's credential, later ones by a logged-in operator.
+pub(super) fn operator_add(
+    desk: Desk<'_>,
+    name: &str,
+    operator: Option<&str>,
+    credential: Option<&Path>,
+    supervisor: bool,
+) -> Result<()> {
+    let Desk { db, mut pins, .. } = desk;
+    let first = db.operators().list()?.is_empty();
+    let cred_municipality = credential
+        .map(|c| CounterCredential::load(c).map(|cred| cred.municipality))
+        .transpose()?;
+    if first {
+        if operator.is_some() {
+            return Err(Failure::Cli(t!("counter-first-operator-alone")));
+        }
+        let municipality = match (cred_municipality, session::municipality(&db)?) {
+            (Some(m), _) | (None, Some(m)) => m,
+            (None, None) => return Err(Failure::Cli(t!("counter-first-operator-credential"))),
+        };
+        let password = pins.ask_new_secret(&t!("counter-new-operator-password", name = name))?;
+        session::add_first_operator(&db, &municipality, name, &password)?;
+        out!(
+            "{}",
+            t!(
+                "counter-first-operator-added",
+                name = name,
+                municipality = municipality.to_string()
+            )
+        );
+        return Ok(());
+    }
+    let Some(operator) = operator else {
+        return Err(Failure::Cli(t!("counter-operator-needs-login")));
+    };
+    let municipality = match cred_municipality {
+        Some(m) => m,
+        None => session::bound_municipality(&db)?,
+    };
+    let s = login(db, &municipality, operator, &mut pins)?;
+    let password = pins.ask_new_secret(&t!("counter-new-operator-password", name = name))?;
+    s.add_operator_with_role(name, &password, supervisor)?;
+    out!(
+        "{}",
+        if supervisor {
+            t!("counter-supervisor-added", name = name, operator = operator)
+        } else {
+            t!("counter-operator-added", name = name, operator = operator)
+        }
+    );
+    Ok(())
+}
+
+/// `juki counter operator unlock` (ロック解除), by a logged-in supervisor.
+pub(super) fn operator_unlock(desk: Desk<'_>, name: &str, operator: &str) -> Result<()> {
+    let (s, _) = desk.login_bound(operator)?;
+    s.unlock_operator(name)?;
+    out!(
+        "{}",
+        t!(
+            "counter-operator-unlocked",
+            name = name,
+            operator = operator
+        )
+    );
+    Ok(())
+}
+
+/// `juki counter pending`: the unfinished operations.
+pub(super) fn pending_list(db: &CounterDb) -> Result<()> {
+    let open_ops = db.journal().unfinished()?;
+    if open_ops.is_empty() {
+        out!("{}", t!("counter-no-unfinished"));
+    }
+    for e in open_ops {
+        out!("{e}");
+    }
+    Ok(())
+}
+
+/// `juki counter pending resolve`: closes an unfinished operation, after asking the card in the
+/// reader when the credential is given.
+pub(super) fn pending_resolve(
+    desk: Desk<'_>,
+    id: i64,
+    note: &str,
+    credential: Option<&Path>,
+    operator: &str,
+) -> Result<()> {
+    let (reader, ca) = (desk.reader, desk.ca);
+    let (s, _) = desk.login_bound(operator)?;
+    let cred = credential.map(CounterCredential::load).transpose()?;
+    let mut card = match &cred {
+        Some(_) => open_card(reader, false).ok(),
+        None => None,
+    };
+    let mut s = connect_ca(s, ca)?;
+    let check = card.as_mut().zip(cred.as_ref());
+    let resolved = s.resolve(PendingId::from_value(id), note, check)?;
+    out!(
+        "{}",
+        t!(
+            "counter-pending-closed",
+            id = resolved.entry.id.to_string(),
+            operation = resolved.entry.operation.to_string(),
+            outcome = resolved.outcome.to_string()
+        )
+    );
+    field(
+        &t!("label-audit-record"),
+        format_args!("#{}", resolved.record.seq),
+    );
+    print_jpki(resolved.jpki.as_ref());
+    Ok(())
+}
+
+/// `juki counter audit verify` and `audit show`.
+pub(super) fn audit(db: &CounterDb, command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Verify { head } => {
+            let report = match head {
+                Some(h) => db.audit().verify_anchor(&h)?,
+                None => db.audit().verify()?,
+            };
+            out!(
+                "{}",
+                t!("counter-audit-head", head = report.head.to_string())
+            );
+            match report.fault {
+                None => {
+                    out!("{}", t!("counter-audit-intact", checked = report.checked));
+                    Ok(())
+                }
+                Some(fault) => Err(CounterError::AuditTrail(t!(
+                    "counter-audit-fault",
+                    fault = fault.to_string(),
+                    checked = report.checked
+                ))
+                .into()),
+            }
+        }
+        AuditCommand::Show { card } => {
+            match db.registry().card(&card)? {
+                Some(r) => {
+                    out!(
+                        "{}",
+                        t!(
+                            "counter-audit-card",
+                            serial = r.serial.as_str(),
+                            code = r.resident_code.to_string(),
+                            municipality = r.issuing_municipality.to_string(),
+                            issued = date::display(r.issued),
+                            expires = date::display(r.expires),
+                            state = registry_line(Some(&r))
+                        )
+                    );
+                    for h in db.registry().state_history(&card)? {
+                        out!(
+                            "  {} {} → {}: {}",
+                            h.at,
+                            h.from.map_or_else(|| "-".to_string(), card_state),
+                            card_state(h.to),
+                            h.reason
+                        );
+                    }
+                }
+                None => out!("{card}: {}", registry_line(None)),
+            }
+            let records = db.audit().show(&card)?;
+            if records.is_empty() {
+                out!("{}", t!("counter-audit-none", serial = card.as_str()));
+            }
+            for r in records {
+                out!("{r}");
+            }
+            Ok(())
+        }
+    }
+}
