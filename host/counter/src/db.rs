@@ -183,9 +183,10 @@ impl std::fmt::Debug for CounterDb {
 }
 
 impl CounterDb {
-    /// Opens (creating and migrating as needed) `dir/counter.db`, with the system clock.
+    /// Opens (creating and migrating as needed) `dir/counter.db`, with the system clock as the
+    /// environment sets it ([`SystemClock::from_env`]: on the date of `JUKI_TODAY` when set).
     pub fn open(dir: &Path) -> Result<CounterDb> {
-        Self::open_with_clock(dir, Arc::new(SystemClock))
+        Self::open_with_clock(dir, Arc::new(SystemClock::from_env()?))
     }
 
     /// Opens `dir/counter.db` with the given clock (tests, demos).
