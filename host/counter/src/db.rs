@@ -1,17 +1,16 @@
 //! The counter's SQLite database, `counter.db` in the counter's data directory.
 //!
 //! - The directory is made private ([`juki_host::private_dir::create`]: created with mode 0700, or
-//!   tightened to 0700 if it exists open to the group or others); `counter.db` is created with mode 0600 before SQLite opens it, and tightened
-//!   to 0600 if it exists with wider permissions. SQLite gives its `-wal` and `-shm` files the
-//!   main file's permissions.
+//!   tightened to 0700 if it exists open to the group or others); `counter.db` is created with
+//!   mode 0600 before SQLite opens it, or tightened to 0600 if it exists with wider permissions
+//!   ([`juki_host::private_dir::open_or_create`], never through a symlink). SQLite gives its
+//!   `-wal` and `-shm` files the main file's permissions.
 //! - Journal mode WAL, `synchronous = FULL` (a committed audit record survives a power cut),
 //!   foreign keys enforced, a 5-second busy timeout for a second process on the same file.
 //! - The schema is versioned with `PRAGMA user_version`: version *n* has had the first *n*
 //!   entries of [`MIGRATIONS`] applied, each in its own transaction together with the version
 //!   bump. Opening a file migrates it forward; a file from a newer juki is refused.
 
-use std::fs;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -195,22 +194,8 @@ impl CounterDb {
             .map_err(|e| CounterError::io(format!("creating {} (0700)", dir.display()), e))?;
         let path = dir.join(DB_FILE);
         // Create the file ourselves so that it is never, even briefly, readable by others.
-        fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| CounterError::io(format!("creating {}", path.display()), e))?;
-        let mode = fs::metadata(&path)
-            .map_err(|e| CounterError::io(format!("reading {}", path.display()), e))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                .map_err(|e| CounterError::io(format!("protecting {}", path.display()), e))?;
-        }
+        juki_host::private_dir::open_or_create(&path)
+            .map_err(|e| CounterError::io(format!("creating {} (0600)", path.display()), e))?;
 
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -341,6 +326,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     use super::super::audit::AuditEntry;
     use super::super::testutil::Fixture;
     use super::super::{Actor, Operation, Outcome};

@@ -15,7 +15,6 @@
 //! new pair revokes the card's previous one (superseded).
 
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
@@ -250,17 +249,15 @@ pub fn cert_file(kind: CertKind) -> String {
     format!("{}-ca.pem", kind.as_str())
 }
 
-fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    use std::io::Write;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    f.write_all(contents)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e).into())
+/// Writes a new file (private: 0600, else 0644) through [`juki_host::private_dir`]; refuses to
+/// overwrite.
+fn write_new(path: &Path, contents: &[u8], private: bool) -> Result<()> {
+    if private {
+        juki_host::private_dir::write_new(path, contents)
+    } else {
+        juki_host::private_dir::write_new_public(path, contents)
+    }
+    .map_err(|e| Error::io(format!("writing {}", path.display()), e).into())
 }
 
 fn ecdsa_sha256() -> AlgorithmIdentifierOwned {
@@ -318,12 +315,12 @@ impl JpkiCa {
             let pem = key
                 .to_pkcs8_pem(LineEnding::LF)
                 .map_err(|e| ca_err(format!("encoding the CA key: {e}")))?;
-            write_new(&dir.join(key_file(kind)), pem.as_bytes(), 0o600)?;
+            write_new(&dir.join(key_file(kind)), pem.as_bytes(), true)?;
             let pem = cert.to_pem(LineEnding::LF).map_err(x509_err)?;
-            write_new(&dir.join(cert_file(kind)), pem.as_bytes(), 0o644)?;
+            write_new(&dir.join(cert_file(kind)), pem.as_bytes(), false)?;
         }
         let db_path = dir.join(DB_FILE);
-        write_new(&db_path, b"", 0o600)?;
+        write_new(&db_path, b"", true)?;
         let db = Connection::open(&db_path).map_err(JpkiError::from)?;
         db.execute_batch(&format!(
             "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
