@@ -37,7 +37,7 @@ use x509_cert::time::Validity;
 use x509_cert::{Certificate, Version};
 
 use super::time::{self as jtime, DAY};
-use super::{profile, CertKind, JpkiError};
+use super::{migrate, profile, CertKind, JpkiError};
 use crate::Result;
 use juki_host::date::{self, Date};
 use juki_host::resident::FourInfo;
@@ -48,7 +48,15 @@ pub const DB_FILE: &str = "ca.db";
 /// Days between a CRL's thisUpdate and nextUpdate.
 pub const CRL_VALID_DAYS: i64 = 7;
 
-const SCHEMA: &str = r#"
+/// The forward migrations of `ca.db` ([`crate::migrate`]): entry *i* takes the schema from
+/// version *i* to *i* + 1.
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+/// The schema version of `ca.db` this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 1: the certificates issued and the CRL numbers.
+const SCHEMA_V1: &str = r#"
 CREATE TABLE certificates (
     serial            TEXT PRIMARY KEY CHECK (length(serial) = 16),
     kind              TEXT NOT NULL CHECK (kind IN ('sign', 'auth')),
@@ -68,9 +76,6 @@ CREATE TABLE crl_numbers (
     last INTEGER NOT NULL
 ) STRICT;
 "#;
-
-/// The schema version of `ca.db`.
-pub const SCHEMA_VERSION: i64 = 1;
 
 /// Why a certificate was revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,13 +324,8 @@ impl JpkiCa {
             let pem = cert.to_pem(LineEnding::LF).map_err(x509_err)?;
             write_new(&dir.join(cert_file(kind)), pem.as_bytes(), false)?;
         }
-        let db_path = dir.join(DB_FILE);
-        write_new(&db_path, b"", true)?;
-        let db = Connection::open(&db_path).map_err(JpkiError::from)?;
-        db.execute_batch(&format!(
-            "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        ))
-        .map_err(JpkiError::from)?;
+        // Created empty (version 0, private); opening it runs the migrations.
+        write_new(&dir.join(DB_FILE), b"", true)?;
         JpkiCa::open(dir)
     }
 
@@ -341,18 +341,11 @@ impl JpkiCa {
             ))
             .into());
         }
-        let db = Connection::open(&db_path).map_err(JpkiError::from)?;
+        let mut db = Connection::open(&db_path).map_err(JpkiError::from)?;
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(JpkiError::from)?;
-        let version: i64 = db
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(JpkiError::from)?;
-        if version != SCHEMA_VERSION {
-            return Err(ca_err(format!(
-                "{} has schema version {version}; this juki reads version {SCHEMA_VERSION}",
-                db_path.display()
-            )));
-        }
+        migrate::to_latest(&mut db, MIGRATIONS)
+            .map_err(|e| ca_err(format!("{}: {e}", db_path.display())))?;
         let load = |kind: CertKind| -> Result<CaKey> {
             let key_path = dir.join(key_file(kind));
             let pem = zeroize::Zeroizing::new(
