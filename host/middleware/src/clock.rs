@@ -60,7 +60,7 @@ impl Timestamp {
     /// UTC RFC 3339, `YYYY-MM-DDTHH:MM:SSZ` (always this fixed form, so text order is time
     /// order for years 1900–9999).
     pub fn rfc3339(self) -> String {
-        format_at(self.0, 0, 'T', "Z")
+        format_at(self.0, 0, "%Y-%m-%dT%H:%M:%SZ")
     }
 }
 
@@ -70,18 +70,21 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// `secs` at `offset` seconds from UTC: `YYYY-MM-DD{sep}HH:MM:SS{suffix}`; `@secs` outside the
-/// years 1900–9999 (not a clock juki can run under; the raw value stays visible).
-fn format_at(secs: i64, offset: i64, sep: char, suffix: &str) -> String {
-    let local = secs.saturating_add(offset);
-    match date::from_days_since_epoch(local.div_euclid(DAY)) {
-        Some(day) => {
-            let s = local.rem_euclid(DAY);
-            let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-            format!("{}{sep}{h:02}:{m:02}:{s:02}{suffix}", date::display(day))
-        }
-        None => format!("@{secs}"),
-    }
+/// The civil date and time `secs` at `offset` seconds from UTC (`None` outside 1900–9999, not
+/// a clock juki can run under).
+fn civil_at(secs: i64, offset: i64) -> Option<jiff::civil::DateTime> {
+    let since_epoch = jiff::SignedDuration::from_secs(secs.checked_add(offset)?);
+    jiff::civil::date(1970, 1, 1)
+        .at(0, 0, 0, 0)
+        .checked_add(since_epoch)
+        .ok()
+        .filter(|dt| date::from_civil(dt.date()).is_some())
+}
+
+/// `secs` at `offset` seconds from UTC, formatted (`strftime`); `@secs` outside 1900–9999 (the
+/// raw value stays visible).
+fn format_at(secs: i64, offset: i64, format: &str) -> String {
+    civil_at(secs, offset).map_or_else(|| format!("@{secs}"), |dt| dt.strftime(format).to_string())
 }
 
 /// Unix time of 00:00:00 JST on `day`.
@@ -96,12 +99,12 @@ pub fn end_of_day(day: Date) -> i64 {
 
 /// The JST calendar day of unix time `secs` (`None` outside 1900–9999).
 pub fn day_of(secs: i64) -> Option<Date> {
-    date::from_days_since_epoch(secs.saturating_add(JST_OFFSET).div_euclid(DAY))
+    date::from_civil(civil_at(secs, JST_OFFSET)?.date())
 }
 
 /// `YYYY-MM-DD HH:MM:SS JST` for display.
 pub fn display(secs: i64) -> String {
-    format_at(secs, JST_OFFSET, ' ', " JST")
+    format_at(secs, JST_OFFSET, "%Y-%m-%d %H:%M:%S JST")
 }
 
 /// Where the host gets the time from.
