@@ -1,20 +1,22 @@
 //! The counter's SQLite database, `counter.db` in the counter's data directory.
 //!
 //! - The directory is made private ([`juki_host::private_dir::create`]: created with mode 0700, or
-//!   tightened to 0700 if it exists open to the group or others); `counter.db` is created with mode 0600 before SQLite opens it, and tightened
-//!   to 0600 if it exists with wider permissions. SQLite gives its `-wal` and `-shm` files the
-//!   main file's permissions.
+//!   tightened to 0700 if it exists open to the group or others); `counter.db` is created with
+//!   mode 0600 before SQLite opens it, or tightened to 0600 if it exists with wider permissions
+//!   ([`juki_host::private_dir::open_or_create`], never through a symlink). SQLite gives its
+//!   `-wal` and `-shm` files the main file's permissions.
 //! - Journal mode WAL, `synchronous = FULL` (a committed audit record survives a power cut),
 //!   foreign keys enforced, a 5-second busy timeout for a second process on the same file.
 //! - The schema is versioned with `PRAGMA user_version`: version *n* has had the first *n*
 //!   entries of [`MIGRATIONS`] applied, each in its own transaction together with the version
-//!   bump. Opening a file migrates it forward; a file from a newer juki is refused.
+//!   bump ([`juki_jpki::migrate`], the mechanism `ca.db` uses too). Opening a file migrates it
+//!   forward; a file from a newer juki is refused. A released migration is never edited: files
+//!   in the field were made by it.
 
-use std::fs;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use juki_jpki::migrate::{self, MigrationError};
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::audit::Audit;
@@ -183,9 +185,10 @@ impl std::fmt::Debug for CounterDb {
 }
 
 impl CounterDb {
-    /// Opens (creating and migrating as needed) `dir/counter.db`, with the system clock.
+    /// Opens (creating and migrating as needed) `dir/counter.db`, with the system clock as the
+    /// environment sets it ([`SystemClock::from_env`]: on the date of `JUKI_TODAY` when set).
     pub fn open(dir: &Path) -> Result<CounterDb> {
-        Self::open_with_clock(dir, Arc::new(SystemClock))
+        Self::open_with_clock(dir, Arc::new(SystemClock::from_env()?))
     }
 
     /// Opens `dir/counter.db` with the given clock (tests, demos).
@@ -194,22 +197,8 @@ impl CounterDb {
             .map_err(|e| CounterError::io(format!("creating {} (0700)", dir.display()), e))?;
         let path = dir.join(DB_FILE);
         // Create the file ourselves so that it is never, even briefly, readable by others.
-        fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| CounterError::io(format!("creating {}", path.display()), e))?;
-        let mode = fs::metadata(&path)
-            .map_err(|e| CounterError::io(format!("reading {}", path.display()), e))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                .map_err(|e| CounterError::io(format!("protecting {}", path.display()), e))?;
-        }
+        juki_host::private_dir::open_or_create(&path)
+            .map_err(|e| CounterError::io(format!("creating {} (0600)", path.display()), e))?;
 
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -232,9 +221,7 @@ impl CounterDb {
 
     /// `PRAGMA user_version` of the open file.
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(migrate::version(&self.conn)?)
     }
 
     /// The connection, for the counter operations' own small tables (`meta`).
@@ -317,29 +304,23 @@ impl Tx<'_> {
 
 /// Brings the schema up to [`SCHEMA_VERSION`].
 fn migrate(conn: &mut Connection) -> Result<()> {
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(CounterError::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
+    match migrate::to_latest(conn, MIGRATIONS) {
+        Ok(_) => Ok(()),
+        Err(MigrationError::TooNew { found, supported }) => {
+            Err(CounterError::SchemaTooNew { found, supported })
         }
-        let Ok(index) = usize::try_from(version) else {
-            return Err(CounterError::Corrupt(format!("schema version {version}")));
-        };
-        let Some(step) = MIGRATIONS.get(index) else {
-            return Ok(()); // up to date
-        };
-        tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", version + 1)?;
-        tx.commit()?;
+        Err(MigrationError::Invalid(v)) => {
+            Err(CounterError::Corrupt(format!("schema version {v}")))
+        }
+        Err(MigrationError::Sqlite(e)) => Err(e.into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
     use super::super::audit::AuditEntry;
     use super::super::testutil::Fixture;
     use super::super::{Actor, Operation, Outcome};
@@ -465,6 +446,41 @@ mod tests {
     }
 
     #[test]
+    fn opens_a_version_3_file_of_the_previous_juki() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            // What the hand-rolled migration of the previous juki left: each step with its
+            // version bump in one transaction, up to version 3; then its records.
+            let mut conn = Connection::open(&path).unwrap();
+            for (v, step) in (1i64..).zip([SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]) {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(step).unwrap();
+                tx.pragma_update(None, "user_version", v).unwrap();
+                tx.commit().unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO operators (name, password_hash, created_at, supervisor, lockouts) \
+                     VALUES ('first', '$argon2id$x', '2026-04-01T00:00:00Z', 1, 2); \
+                 INSERT INTO residents (code, name, registered_at, four_info) \
+                     VALUES ('12345678903', '住基 花子', '2026-04-01T00:00:00Z', x'01');",
+            )
+            .unwrap();
+        }
+        let db = CounterDb::open(dir.path()).unwrap();
+        assert_eq!(db.schema_version().unwrap(), 3);
+        assert_eq!(
+            SCHEMA_VERSION, 3,
+            "a new version needs its own test from version 3"
+        );
+        let ops = db.operators().list().unwrap();
+        assert_eq!((ops[0].supervisor, ops[0].lockouts), (true, 2));
+        let residents = db.registry().residents().unwrap();
+        assert_eq!(residents.len(), 1);
+        assert_eq!(residents[0].name, "住基 花子");
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let f = Fixture::new();
         f.raw()
@@ -473,9 +489,11 @@ mod tests {
         let dir = f.dir.path().to_path_buf();
         drop(f.db);
         match CounterDb::open(&dir) {
-            Err(CounterError::SchemaTooNew { found, supported }) => {
+            Err(e @ CounterError::SchemaTooNew { found, supported }) => {
                 assert_eq!(found, SCHEMA_VERSION + 1);
                 assert_eq!(supported, SCHEMA_VERSION);
+                let text = e.to_string();
+                assert!(text.contains("newer than this juki") && text.contains("use a newer juki"));
             }
             other => panic!("expected SchemaTooNew, got {other:?}"),
         }

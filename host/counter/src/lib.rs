@@ -52,13 +52,13 @@
 //! - [`operators`]: operators (操作者) with Argon2id password hashes and lockout.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //! - [`journal`]: pending operations (begin → card step → complete).
-//! - [`clock`]: the time source (injectable for tests).
+//! - [`clock`]: the host's one clock, [`juki_host::clock`] (re-exported; injectable for tests:
+//!   [`ManualClock`]).
 //! - [`session`]: a logged-in operator at a counter bound to one municipality.
 //! - [`ops`]: the counter's operations on a card, end to end (host checks, journal, card step,
 //!   registry and audit record).
 
 pub mod audit;
-pub mod clock;
 pub mod db;
 pub mod error;
 pub mod journal;
@@ -69,9 +69,10 @@ pub mod session;
 
 mod sql;
 
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use db::{CounterDb, Tx};
 pub use error::{CounterError, Result};
+pub use juki_host::clock;
+pub use juki_host::clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use ops::{IssueRequest, UpdateRequest};
 pub use session::Session;
 

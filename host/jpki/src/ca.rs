@@ -15,7 +15,6 @@
 //! new pair revokes the card's previous one (superseded).
 
 use std::fs;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
@@ -38,7 +37,7 @@ use x509_cert::time::Validity;
 use x509_cert::{Certificate, Version};
 
 use super::time::{self as jtime, DAY};
-use super::{profile, CertKind, JpkiError};
+use super::{migrate, profile, CertKind, JpkiError};
 use crate::Result;
 use juki_host::date::{self, Date};
 use juki_host::resident::FourInfo;
@@ -49,7 +48,15 @@ pub const DB_FILE: &str = "ca.db";
 /// Days between a CRL's thisUpdate and nextUpdate.
 pub const CRL_VALID_DAYS: i64 = 7;
 
-const SCHEMA: &str = r#"
+/// The forward migrations of `ca.db` ([`crate::migrate`]): entry *i* takes the schema from
+/// version *i* to *i* + 1.
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+
+/// The schema version of `ca.db` this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 1: the certificates issued and the CRL numbers.
+const SCHEMA_V1: &str = r#"
 CREATE TABLE certificates (
     serial            TEXT PRIMARY KEY CHECK (length(serial) = 16),
     kind              TEXT NOT NULL CHECK (kind IN ('sign', 'auth')),
@@ -69,9 +76,6 @@ CREATE TABLE crl_numbers (
     last INTEGER NOT NULL
 ) STRICT;
 "#;
-
-/// The schema version of `ca.db`.
-pub const SCHEMA_VERSION: i64 = 1;
 
 /// Why a certificate was revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,17 +254,15 @@ pub fn cert_file(kind: CertKind) -> String {
     format!("{}-ca.pem", kind.as_str())
 }
 
-fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    use std::io::Write;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    f.write_all(contents)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e).into())
+/// Writes a new file (private: 0600, else 0644) through [`juki_host::private_dir`]; refuses to
+/// overwrite.
+fn write_new(path: &Path, contents: &[u8], private: bool) -> Result<()> {
+    if private {
+        juki_host::private_dir::write_new(path, contents)
+    } else {
+        juki_host::private_dir::write_new_public(path, contents)
+    }
+    .map_err(|e| Error::io(format!("writing {}", path.display()), e).into())
 }
 
 fn ecdsa_sha256() -> AlgorithmIdentifierOwned {
@@ -318,17 +320,12 @@ impl JpkiCa {
             let pem = key
                 .to_pkcs8_pem(LineEnding::LF)
                 .map_err(|e| ca_err(format!("encoding the CA key: {e}")))?;
-            write_new(&dir.join(key_file(kind)), pem.as_bytes(), 0o600)?;
+            write_new(&dir.join(key_file(kind)), pem.as_bytes(), true)?;
             let pem = cert.to_pem(LineEnding::LF).map_err(x509_err)?;
-            write_new(&dir.join(cert_file(kind)), pem.as_bytes(), 0o644)?;
+            write_new(&dir.join(cert_file(kind)), pem.as_bytes(), false)?;
         }
-        let db_path = dir.join(DB_FILE);
-        write_new(&db_path, b"", 0o600)?;
-        let db = Connection::open(&db_path).map_err(JpkiError::from)?;
-        db.execute_batch(&format!(
-            "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        ))
-        .map_err(JpkiError::from)?;
+        // Created empty (version 0, private); opening it runs the migrations.
+        write_new(&dir.join(DB_FILE), b"", true)?;
         JpkiCa::open(dir)
     }
 
@@ -344,18 +341,11 @@ impl JpkiCa {
             ))
             .into());
         }
-        let db = Connection::open(&db_path).map_err(JpkiError::from)?;
+        let mut db = Connection::open(&db_path).map_err(JpkiError::from)?;
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(JpkiError::from)?;
-        let version: i64 = db
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(JpkiError::from)?;
-        if version != SCHEMA_VERSION {
-            return Err(ca_err(format!(
-                "{} has schema version {version}; this juki reads version {SCHEMA_VERSION}",
-                db_path.display()
-            )));
-        }
+        migrate::to_latest(&mut db, MIGRATIONS)
+            .map_err(|e| ca_err(format!("{}: {e}", db_path.display())))?;
         let load = |kind: CertKind| -> Result<CaKey> {
             let key_path = dir.join(key_file(kind));
             let pem = zeroize::Zeroizing::new(

@@ -10,6 +10,7 @@
 //! - [`cms`]: CMS SignedData (RFC 5652) made with the card's signing key, and its verification.
 //! - [`auth`]: the authentication key's answer to a relying party's challenge.
 //! - [`citizen`]: what the citizen's PC does with the card (sign, answer, read certificates).
+//! - [`migrate`]: schema migrations of the host's SQLite databases (`ca.db`, `counter.db`).
 //! - [`time`]: certificate times from the host's calendar (`JUKI_TODAY` honoured).
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod ca;
 pub mod citizen;
 pub mod cms;
 mod error;
+pub mod migrate;
 pub mod profile;
 pub mod time;
 pub mod validate;

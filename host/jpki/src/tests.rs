@@ -544,3 +544,54 @@ fn the_newest_crl_wins_whatever_the_order() {
     // Only the forged one: refused, never taken as "not revoked".
     assert!(matches!(verdict(&[forged]), Err(JpkiError::BadCrl(_))));
 }
+
+/// Records in a `ca.db` of the previous juki: one revoked certificate, four CRLs published.
+const CA_DB_V1_RECORDS: &str = r#"
+INSERT INTO certificates VALUES ('40AA00000000000B', 'sign', 'JK0000000009', 'CN=old', 10, 20,
+    10, x'3000', 15, 'card-suspended');
+INSERT INTO crl_numbers VALUES ('sign', 4);
+"#;
+
+#[test]
+fn ca_db_of_the_previous_juki_opens_and_a_newer_one_is_refused() {
+    let s = setup(far());
+    let dir = s.ca.dir().to_path_buf();
+    let db_path = dir.join(super::ca::DB_FILE);
+    drop(s.ca);
+    std::fs::remove_file(&db_path).unwrap();
+    {
+        // `JpkiCa::init` of the previous juki: the schema (migration 1, unchanged since) and
+        // its version in one batch.
+        let conn = rusqlite::Connection::open(&db_path).unwrap();
+        let schema = super::ca::MIGRATIONS[0];
+        conn.execute_batch(&format!("BEGIN; {schema} PRAGMA user_version = 1; COMMIT;"))
+            .unwrap();
+        conn.execute_batch(CA_DB_V1_RECORDS).unwrap();
+    }
+    let ca = JpkiCa::open(&dir).unwrap();
+    let old = ca.certificate("40AA00000000000B").unwrap().unwrap();
+    assert_eq!(old.card_serial, "JK0000000009");
+    assert_eq!(old.revoked, Some((15, RevocationReason::Suspended)));
+    // The old revocation is listed.
+    let crl = ca.crl(CertKind::Sign, NOW).unwrap();
+    assert!(crl
+        .tbs_cert_list
+        .revoked_certificates
+        .as_ref()
+        .is_some_and(|r| r.len() == 1));
+    drop(ca);
+
+    let newer = super::ca::SCHEMA_VERSION + 1;
+    rusqlite::Connection::open(&db_path)
+        .unwrap()
+        .pragma_update(None, "user_version", newer)
+        .unwrap();
+    let err = JpkiCa::open(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "schema version {newer}, newer than this juki understands"
+        )) && err.contains("use a newer juki")
+            && err.contains("ca.db"),
+        "{err}"
+    );
+}

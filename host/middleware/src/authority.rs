@@ -15,8 +15,6 @@
 //! [`crate::card::JukiCard::counter_authenticate`]); no secret is shared with the card.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use juki_card::cvc::{self, Role};
@@ -50,27 +48,13 @@ fn crypto(what: &str) -> impl Fn(p256::pkcs8::Error) -> Error + '_ {
 
 /// Writes a new file readable by its owner only; refuses to overwrite.
 fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    f.write_all(contents)
-        .and_then(|()| f.sync_all())
+    crate::private_dir::write_new(path, contents)
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 /// Writes a new public file; refuses to overwrite.
 fn write_public(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(path)
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    f.write_all(contents)
-        .and_then(|()| f.sync_all())
+    crate::private_dir::write_new_public(path, contents)
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 

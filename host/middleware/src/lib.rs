@@ -12,11 +12,14 @@
 //!   and its rules.
 //! - [`authority`]: the national root key and municipality counter credentials (card-verifiable
 //!   certificates).
+//! - [`clock`]: the host's one clock (now, today in JST, `JUKI_TODAY`), [`date`]: calendar
+//!   arithmetic.
 //! - [`private_dir`]: owner-only directories for keys and records.
 
 pub mod apdu;
 pub mod authority;
 pub mod card;
+pub mod clock;
 pub mod date;
 pub mod error;
 pub mod jpki_files;

@@ -1,10 +1,19 @@
-//! Directories that hold keys or personal data (the national root, a counter credential, the
-//! JPKI CA, the counter's records): owner-only, 0700.
+//! Directories and files that hold keys or personal data (the national root, a counter
+//! credential, the JPKI CA, the counter's records): directories owner-only (0700), files
+//! owner-only (0600), created anew (`O_CREAT | O_EXCL | O_NOFOLLOW`: never over an existing
+//! file, never through a symlink planted at the name). Every such directory and file on the host
+//! is made here. (The simulator's card image, `juki_reader_sim::image`, does the same on its
+//! own: the middleware links the simulator, not the other way round.)
 
-use std::fs;
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+/// Mode of a private file.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of a file anyone may read (certificates, public keys).
+pub const PUBLIC_FILE_MODE: u32 = 0o644;
 
 /// Makes `dir` a private directory: creates it (and its missing parents) with mode 0700, or,
 /// when it exists with any permission for the group or others, tightens it to 0700 (the files
@@ -20,6 +29,52 @@ pub fn create(dir: &Path) -> io::Result<()> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+fn new_file_options(mode: u32) -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW);
+    options
+}
+
+fn write_new_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = new_file_options(mode).open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+/// Writes `contents` to a new file at `path`, readable by its owner only (0600), and syncs it.
+/// Refuses an existing file or symlink at `path` (`AlreadyExists`).
+pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_new_with_mode(path, contents, FILE_MODE)
+}
+
+/// Like [`write_new`], for a file anyone may read (0644: a certificate, a public key).
+pub fn write_new_public(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_new_with_mode(path, contents, PUBLIC_FILE_MODE)
+}
+
+/// Opens the private file at `path` for reading and writing, creating it with mode 0600 if it
+/// does not exist, or tightening it to 0600 if it exists open to the group or others. Never
+/// through a symlink (`O_NOFOLLOW`). For files another library then opens by name (a SQLite
+/// database): it exists, private, before the library sees it.
+pub fn open_or_create(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    if file.metadata()?.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -42,5 +97,38 @@ mod tests {
         fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
         create(&open).unwrap();
         assert_eq!(mode(&open), 0o700);
+    }
+
+    #[test]
+    fn files_are_new_owner_only_and_never_through_a_symlink() {
+        let base = tempfile::tempdir().unwrap();
+        let key = base.path().join("a.key");
+        write_new(&key, b"secret").unwrap();
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(fs::read(&key).unwrap(), b"secret");
+        let err = write_new(&key, b"other").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&key).unwrap(), b"secret", "never overwritten");
+        let public = base.path().join("a.pem");
+        write_new_public(&public, b"cert").unwrap();
+        assert_eq!(mode(&public), 0o644);
+
+        // A symlink planted at the name: refused, its target untouched (not even created).
+        let target = base.path().join("target");
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(write_new(&link, b"x").is_err());
+        assert!(open_or_create(&link).is_err());
+        assert!(!target.exists());
+
+        // open_or_create: created 0600, or an existing file tightened, content kept.
+        let db = base.path().join("x.db");
+        drop(open_or_create(&db).unwrap());
+        assert_eq!(mode(&db), 0o600);
+        fs::write(&db, b"data").unwrap();
+        fs::set_permissions(&db, fs::Permissions::from_mode(0o644)).unwrap();
+        drop(open_or_create(&db).unwrap());
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(fs::read(&db).unwrap(), b"data");
     }
 }

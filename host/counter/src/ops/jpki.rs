@@ -95,15 +95,16 @@ impl Session {
         self.ca.as_ref()
     }
 
-    /// The time of the session's JPKI records: now, on the session's today (noon JST of that
-    /// day when the session runs on another day than the clock's, as in training).
-    fn jpki_now(&self) -> Result<i64> {
-        let now = jtime::now()?;
-        Ok(if jtime::day_of(now) == Some(self.today) {
+    /// The time of the session's JPKI records: now by the database's clock (the one the audit
+    /// records are stamped with), on the session's today (noon JST of that day when the session
+    /// was opened for another day than the clock's).
+    fn jpki_now(&self) -> i64 {
+        let now = self.db.clock().now().unix();
+        if jtime::day_of(now) == Some(self.today) {
             now
         } else {
             jtime::start_of_day(self.today) + 12 * 3600
-        })
+        }
     }
 
     /// Revokes the card's certificates at the CA after `op` changed the card, audits it, and
@@ -111,11 +112,10 @@ impl Session {
     /// only leaves the revocation pending (flagged, and said to the clerk).
     pub(crate) fn revoke_jpki(&mut self, serial: &str, reason: RevocationReason) -> JpkiRevocation {
         let registered = matches!(self.db.registry().card(serial), Ok(Some(_)));
-        let outcome = match (&self.ca, self.jpki_now()) {
-            (None, _) => Err("no JPKI certification authority connected (--ca DIR)".to_string()),
-            (Some(_), Err(e)) => Err(e.to_string()),
-            (Some(ca), Ok(now)) => ca
-                .revoke_card(serial, reason, now)
+        let outcome = match &self.ca {
+            None => Err("no JPKI certification authority connected (--ca DIR)".to_string()),
+            Some(ca) => ca
+                .revoke_card(serial, reason, self.jpki_now())
                 .map_err(|e| e.to_string()),
         };
         let (audit_outcome, detail) = match &outcome {
@@ -261,7 +261,7 @@ impl Session {
         // counter's session) must be the registry's.
         let agreed = self.registry_agrees(ins.record.as_ref(), &serial, &resident);
         let registered_info = self.pre(op, Some(&serial), agreed)?;
-        let now = self.pre(op, Some(&serial), self.jpki_now())?;
+        let now = self.jpki_now();
         let municipality = cred.name.clone();
         let issued: RefCell<Vec<CertRecord>> = RefCell::new(Vec::new());
         let known = ins.record.is_some();
