@@ -110,14 +110,29 @@ pub fn pin_change(card: &mut Card, kind: PinId) -> Result<()> {
 
 /// `juki sign FILE`.
 pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) -> Result<()> {
-    refuse_unusable(card)?;
     let content = read_file(file)?;
     let out = out.unwrap_or_else(|| with_suffix(file, if attached { ".p7m" } else { ".p7s" }));
     let signing_time = jtime::now()?;
-    citizen::require_present(card, CertKind::Sign)?;
     let mut pins = PinPrompter::from_stdin();
+    // At a terminal, tell a card without certificates before asking the password (SELECT and
+    // EF 0008, a transaction of its own: none is held while a person types). The signature
+    // itself is one transaction of seven APDUs that checks the card again — its state, its
+    // certificate and the certificate's validity (which ends with the card's at the latest).
+    // When it fails, an unusable card (suspended, terminated, expired) is the better
+    // explanation: asked only then, so a signature costs no APDU for it.
+    let explain = |card: &mut Card, e: juki_jpki::JpkiError| -> Failure {
+        match refuse_unusable(card) {
+            Err(unusable) => unusable,
+            Ok(()) => e.into(),
+        }
+    };
+    if pins.is_terminal() {
+        if let Err(e) = citizen::require_present(card, CertKind::Sign) {
+            return Err(explain(card, e));
+        }
+    }
     let password = pins.ask(PinId::Sign)?;
-    let p7s = citizen::sign_document(
+    let signed = citizen::sign_document(
         card,
         &password,
         &content,
@@ -125,7 +140,8 @@ pub fn sign(card: &mut Card, file: &Path, out: Option<PathBuf>, attached: bool) 
             attached,
             signing_time,
         },
-    )?;
+    );
+    let p7s = signed.map_err(|e| explain(card, e))?;
     drop(password);
     write_file(&out, &p7s)?;
     field(&t!("label-document"), file.display());

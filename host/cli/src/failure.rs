@@ -167,6 +167,11 @@ pub fn jpki_message(e: &JpkiError) -> String {
             serial = serial.as_str(),
             date = date.as_str()
         ),
+        JpkiError::OwnCertificateExpired { kind, date } => t!(
+            "err-own-certificate-expired",
+            kind = cert_word(kind),
+            date = date.as_str()
+        ),
         JpkiError::NotYetValid { kind, serial, date } => t!(
             "err-jpki-not-yet-valid",
             kind = cert_word(kind),
@@ -321,7 +326,7 @@ fn counter_exit_code(e: &CounterError) -> u8 {
 fn jpki_exit_code(e: &JpkiError) -> u8 {
     match e {
         e if e.is_rejection() => 9,
-        JpkiError::NoCertificate => 6,
+        JpkiError::NoCertificate | JpkiError::OwnCertificateExpired { .. } => 6,
         JpkiError::Host(h) => host_exit_code(h),
         _ => 1,
     }

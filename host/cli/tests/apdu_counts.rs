@@ -103,6 +103,19 @@ fn each_operation_takes_the_fewest_apdus() {
         ]
     );
 
+    // A certificate past its validity (it never outlives the card) signs nothing: the card is
+    // never asked for the signature.
+    let late = SignOptions {
+        attached: false,
+        signing_time: jtime::start_of_day(common::world::today()) + 20 * 365 * jtime::DAY,
+    };
+    let e = citizen::sign_document(&mut card, &password, b"application", late).unwrap_err();
+    assert!(
+        matches!(e, juki_jpki::JpkiError::OwnCertificateExpired { .. }),
+        "{e}"
+    );
+    assert!(!headers(&mut card).iter().any(|h| h.starts_with("802A")));
+
     // Without extended length: the same commands, a certificate in 256-byte short reads
     // (P1 80|SFI first, then by offset in the EF it made current).
     drop(card);

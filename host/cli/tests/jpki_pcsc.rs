@@ -176,7 +176,7 @@ fn jpki_through_pcsc_and_openssl() {
     let Some(_guard) = lock_or_skip() else {
         return;
     };
-    let (w, _served) = setup("住基 花子", "1985-04-15", "2", "JK-0001");
+    let (w, served) = setup("住基 花子", "1985-04-15", "2", "JK-0001");
     // A rogue CA with the same names.
     ok(juki(
         &["jpki", "ca", "init", "--dir", s(&w.path("rogue"))],
@@ -256,8 +256,16 @@ fn jpki_through_pcsc_and_openssl() {
     // Without a trust anchor it does not run.
     fails(juki(&["jpki", "status", "--no-sign"], ""), 2, "--ca-cert");
 
-    // 電子署名, then the agency: juki verify and openssl cms -verify.
+    // 電子署名, then the agency: juki verify and openssl cms -verify. As the card served it:
+    // seven APDUs (SELECT, EF 0008, VERIFY, certificate, CA certificate, SELECT key, signature),
+    // the password given on standard input.
+    let before = served.card_stats();
     let out = ok(juki(&["sign", s(&doc)], SIGN_PW));
+    assert_eq!(
+        (served.card_stats() - before).apdus,
+        7,
+        "APDUs of juki sign"
+    );
     assert!(out.contains("Signed with the card's signing key"), "{out}");
     let p7s = w.path("application.txt.p7s");
     let verdict = ok(w.verify(&doc, &p7s, "crl0"));

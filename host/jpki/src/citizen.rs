@@ -10,6 +10,7 @@ use x509_cert::Certificate;
 
 use super::auth::{self, Answer};
 use super::cms::{self, SignOptions};
+use super::time;
 use super::validate::Checked;
 use super::{validate, CertKind, JpkiError};
 use crate::Result;
@@ -150,9 +151,13 @@ pub fn sign_certificates<T: Transport>(
     })
 }
 
-/// Signs `content` as a CMS SignedData (detached unless `options.attached`): the sign password,
-/// the signing certificate and its CA read from the card, the SHA-256 of the signed attributes
-/// signed on the card. Returns the `.p7s` (DER).
+/// Signs `content` as a CMS SignedData (detached unless `options.attached`) in one
+/// transaction of seven APDUs: SELECT of the JPKI AP, EF 0008 (no certificate: refused before
+/// any password try), VERIFY of the sign password, the signing certificate and its CA, SELECT
+/// of the key and COMPUTE DIGITAL SIGNATURE of the SHA-256 of the signed attributes. A
+/// certificate past its validity at `options.signing_time` signs nothing
+/// ([`JpkiError::OwnCertificateExpired`]; a certificate never outlives its card, so this is
+/// also how an expired card is refused). Returns the `.p7s` (DER).
 pub fn sign_document<T: Transport>(
     card: &mut JukiCard<T>,
     password: &Pin,
@@ -163,6 +168,13 @@ pub fn sign_document<T: Transport>(
         require_present(c, CertKind::Sign)?;
         c.verify_selected(PinId::Sign, password)?;
         let certs = read_pair(c, CertKind::Sign)?;
+        let not_after = time::from_x509(&certs.cert.tbs_certificate.validity.not_after);
+        if options.signing_time > not_after {
+            return Err(JpkiError::OwnCertificateExpired {
+                kind: CertKind::Sign.japanese(),
+                date: time::display(not_after),
+            });
+        }
         cms::sign(content, &certs.cert_der, &certs.ca_der, options, |hash| {
             Ok(c.compute_signature(KeyId::Sign, hash)?)
         })

@@ -109,6 +109,19 @@ pub enum JpkiError {
         /// What is wrong.
         detail: String,
     },
+    /// The citizen's own certificate on the card is past its validity: nothing was signed with
+    /// it (a certificate lasts until the card expires at the latest, so an expired card says
+    /// this too).
+    #[error(
+        "the {kind} on this card expired on {date} (電子証明書の有効期間が満了しています): nothing \
+         was signed; renew it at the municipal counter"
+    )]
+    OwnCertificateExpired {
+        /// Which certificate.
+        kind: &'static str,
+        /// notAfter (JST).
+        date: String,
+    },
     /// The certification authority's own records or keys.
     #[error("certification authority: {0}")]
     Ca(String),

@@ -64,6 +64,7 @@ err-jpki-bad-signature = REJECTED: the signature value is not valid for the sign
 err-jpki-wrong-ca = REJECTED: the certificate was not issued by the trusted JPKI certification authority: { $detail }
 err-jpki-revoked = REJECTED: the { $kind } (serial { $serial }) was revoked on { $date }: { $reason }
 err-jpki-expired = REJECTED: the { $kind } (serial { $serial }) expired on { $date }
+err-own-certificate-expired = the { $kind } on this card expired on { $date }: nothing was signed. A certificate lasts until the card expires at the latest; renew it (or the card) at the municipal counter.
 err-jpki-not-yet-valid = REJECTED: the { $kind } (serial { $serial }) is valid only from { $date }
 err-jpki-bad-crl = the CRL is not valid: { $detail }
 err-jpki-crl-not-current = the CRL is not current: { $detail }; get the CA's current CRL (juki jpki crl)

@@ -63,6 +63,7 @@ err-jpki-bad-signature = 無効: 署名値が署名者の電子証明書と一�
 err-jpki-wrong-ca = 無効: 信頼する認証局が発行した電子証明書ではありません: { $detail }
 err-jpki-revoked = 無効: 電子証明書（{ $kind }、シリアル番号 { $serial }）は { $date } に失効しています: { $reason }
 err-jpki-expired = 無効: 電子証明書（{ $kind }、シリアル番号 { $serial }）の有効期間は { $date } に満了しています。
+err-own-certificate-expired = このカードの{ $kind }は { $date } に有効期間が満了しています。署名はしていません。電子証明書はカードの有効期限を超えないため、カードの有効期限が切れた場合もこの表示になります。市区町村の窓口で更新してください。
 err-jpki-not-yet-valid = 無効: 電子証明書（{ $kind }、シリアル番号 { $serial }）の有効期間は { $date } からです。
 err-jpki-bad-crl = 失効リストが正しくありません: { $detail }
 err-jpki-crl-not-current = 失効リストの有効期間外です: { $detail }。認証局の最新の失効リストを入手してください（juki jpki crl）。
