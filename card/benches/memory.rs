@@ -33,9 +33,9 @@ use std::path::Path;
 
 use juki_card::basepoint::BasepointTable;
 use juki_card::dispatch::Applet;
+use juki_card::framing::Framing;
 use juki_card::state::{CoreState, CORE_CAPACITY, CORE_LEN};
 use juki_card::storage::{self, Storage, HEADER_LEN, RECORD_COUNT};
-use juki_card::transport::Transport;
 use juki_card::volatile::Volatile;
 use juki_card::{sm, Card, Response, MAX_FRAMED_DATA, NVM_SIZE};
 use rand_core::OsRng;
@@ -65,9 +65,9 @@ fn ram_parts() -> Vec<Part> {
             bytes: with_test_nvm,
         },
         Part {
-            key: "transport",
-            what: "  transport::Transport (chain being joined, response waiting for GET RESPONSE)",
-            bytes: size_of::<Transport>(),
+            key: "framing",
+            what: "  framing::Framing (chain being joined, response waiting for GET RESPONSE)",
+            bytes: size_of::<Framing>(),
         },
         Part {
             key: "applet",
@@ -91,8 +91,8 @@ fn ram_parts() -> Vec<Part> {
         },
         Part {
             key: "sm_session",
-            what: "      sm::Session (in Volatile)",
-            bytes: size_of::<sm::Session>(),
+            what: "      sm::SecureChannel (in Volatile)",
+            bytes: size_of::<sm::SecureChannel>(),
         },
         Part {
             key: "response",

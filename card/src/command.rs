@@ -40,7 +40,7 @@ pub enum Ins {
     Select = 0xA4,
     /// `B0` READ BINARY.
     ReadBinary = 0xB0,
-    /// `C0` GET RESPONSE: answered by the transport ([`crate::transport`]), never a
+    /// `C0` GET RESPONSE: answered by the framing ([`crate::framing`]), never a
     /// [`Command`] of its own ([`Command::parse`] answers `6D00`).
     GetResponse = 0xC0,
     /// `D6` UPDATE BINARY.
@@ -710,7 +710,7 @@ impl<'a> Command<'a> {
         candidates.iter().copied().find(|t| from.allows(*t))
     }
 
-    /// Parses a complete command (class chaining bit already cleared by the transport).
+    /// Parses a complete command (class chaining bit already cleared by the framing).
     ///
     /// Unknown INS `6D00`; known INS with the other class `6E00`; P1-P2 not as documented
     /// `6A86`; Lc/Le not as documented `6700` (an Le on a command that answers no data

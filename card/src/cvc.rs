@@ -369,7 +369,7 @@ pub fn auth_digest(challenge: &[u8], ephemeral: &[u8]) -> [u8; 32] {
 /// The digest the card signs in its answer: SHA-256 of [`CARD_AUTH_CONTEXT`] ‖ challenge ‖
 /// SHA-256(the counter's whole EXTERNAL AUTHENTICATE data) ‖ the answer before its signature
 /// (the card's certificate, its ephemeral key, its life cycle status). The secure-messaging keys
-/// derive from it too ([`crate::sm::Session::derive`]).
+/// derive from it too ([`crate::sm::SecureChannel::derive`]).
 pub fn card_auth_digest(challenge: &[u8], counter_data: &[u8], answer_body: &[u8]) -> [u8; 32] {
     let counter = sha256(&[counter_data]);
     sha256(&[CARD_AUTH_CONTEXT, challenge, &counter, answer_body])

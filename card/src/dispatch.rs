@@ -2,7 +2,7 @@
 //! complete command, runs the gate, then the command's handler; protects the response of a
 //! protected command.
 //!
-//! [`Applet`] holds everything but the transport: the platform (NVM, RNG), the NVM directory,
+//! [`Applet`] holds everything but the framing: the platform (NVM, RNG), the NVM directory,
 //! the persistent core state (a RAM copy of the core record, replaced only after a successful
 //! commit) and the volatile state.
 
@@ -12,15 +12,15 @@ use zeroize::Zeroizing;
 use crate::apdu::CommandApdu;
 use crate::command::{Command, KeyPairMode, SessionChange};
 use crate::files::{self, Access, App, EfId, EfKind, KeyId, PinId, Write, KEY_COUNT, PIN_COUNT};
+use crate::framing::{Handler, Scratch, MAX_RESPONSE_DATA};
 use crate::lifecycle::{Lifecycle, Transition};
 use crate::state::{CoreState, CORE_CAPACITY};
 use crate::status::{Error, Status, SW_OK};
 use crate::storage::{Storage, CORE_RECORD};
-use crate::transport::{Handler, Scratch, MAX_RESPONSE_DATA};
 use crate::volatile::Volatile;
 use crate::{cvc, gate, issuer, keys, pin, sm, tlv, Nvm, Response, MAX_COMMAND_DATA};
 
-/// The card minus its transport.
+/// The card minus its framing.
 #[derive(Clone)]
 pub struct Applet<N: Nvm, R: RngCore + CryptoRng> {
     pub(crate) nvm: N,
@@ -340,7 +340,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         let id = self.current_key()?;
         let scalar = match mode {
             KeyPairMode::Generate => {
-                if !self.volatile.counter {
+                if !self.volatile.counter_authenticated {
                     return Err(Error::SecurityStatusNotSatisfied);
                 }
                 let scalar = keys::generate(&mut self.rng);
@@ -419,7 +419,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
                 return Err(e);
             }
         }
-        self.volatile.counter = true;
+        self.volatile.counter_authenticated = true;
         self.volatile.sm = Some(auth.session);
         Ok(())
     }
@@ -606,7 +606,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         let current_ef = self.volatile.ef.and_then(files::ef);
         gate::check(
             self.core.lifecycle,
-            self.volatile.counter,
+            self.volatile.counter_authenticated,
             current_ef,
             &command,
         )?;
@@ -641,7 +641,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             self.volatile.end_counter_session();
             return Err(Error::SmObjectsIncorrect);
         };
-        // The decrypted command goes into the transport's scratch buffer (wiped after the
+        // The decrypted command goes into the framing's scratch buffer (wiped after the
         // command), not onto the stack.
         let Ok(inner) = session.unwrap_command(apdu, plain) else {
             self.volatile.end_counter_session();
@@ -661,7 +661,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             }
         };
         let wrapped = session.wrap_response(out, sw);
-        if self.volatile.counter {
+        if self.volatile.counter_authenticated {
             self.volatile.sm = Some(session);
         }
         wrapped.map_err(|_| Error::WrongLength)?;

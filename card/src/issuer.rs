@@ -9,7 +9,7 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use crate::basepoint::BasepointTable;
-use crate::sm::{self, Session};
+use crate::sm::{self, SecureChannel};
 
 use crate::cvc::{self, Date, CHALLENGE_LEN};
 use crate::state::CoreState;
@@ -42,7 +42,7 @@ pub struct Authenticated {
     /// last-known date (a date-accurate certificate, [`crate::cvc`]); `None` otherwise.
     pub advance_to: Option<u32>,
     /// The secure-messaging session agreed.
-    pub session: Session,
+    pub session: SecureChannel,
 }
 
 /// EXTERNAL AUTHENTICATE, the card's half of the mutual authentication. `out` holds the card's
@@ -97,7 +97,7 @@ pub fn external_authenticate<R: RngCore + CryptoRng>(
     let signature = keys::sign(&card_key, &digest, rng, basepoint)?;
     cvc::encode_signature(out, &signature).map_err(|_| Error::WrongLength)?;
     let shared = p256::ecdh::diffie_hellman(&*secret, counter_point.as_affine());
-    let session = Session::derive(
+    let session = SecureChannel::derive(
         shared.raw_secret_bytes(),
         &challenge,
         &counter_key,

@@ -4,7 +4,7 @@
 //! see [`Card::process`]. Persistent state lives behind the [`Nvm`] trait, randomness comes from a
 //! `rand_core` CSPRNG. The APDU interface is documented in `docs/apdu.md`.
 //!
-//! The path of one APDU: [`transport`] (chaining, `61xx`/GET RESPONSE, extended lengths, over
+//! The path of one APDU: [`framing`] (chaining, `61xx`/GET RESPONSE, extended lengths, over
 //! [`apdu`] parsing) → [`command`] (typed command) → [`gate`] (lifecycle and counter
 //! authentication) → [`dispatch`] (the handlers, with [`issuer`], [`keys`], [`pin`], [`files`]).
 //! Key generation and signing multiply the generator with the constant table
@@ -23,6 +23,7 @@ pub mod command;
 pub mod cvc;
 pub mod dispatch;
 pub mod files;
+pub mod framing;
 pub mod gate;
 pub mod issuer;
 pub mod keys;
@@ -33,7 +34,6 @@ pub mod state;
 pub mod status;
 pub mod storage;
 pub mod tlv;
-pub mod transport;
 pub mod volatile;
 
 /// Largest command data field the card accepts, after command chaining is joined (and, for a
@@ -78,7 +78,7 @@ pub trait Nvm {
 /// of the secrets in RAM is wiped when it is dropped, as the original's.
 #[derive(Clone)]
 pub struct Card<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> {
-    transport: transport::Transport,
+    framing: framing::Framing,
     applet: dispatch::Applet<N, R>,
 }
 
@@ -87,7 +87,7 @@ impl<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> Card<N, R> {
     #[inline(always)]
     pub fn power_on(nvm: N, rng: R) -> Self {
         Card {
-            transport: transport::Transport::new(),
+            framing: framing::Framing::new(),
             applet: dispatch::Applet::power_on(nvm, rng),
         }
     }
@@ -111,13 +111,13 @@ impl<N: Nvm, R: rand_core::RngCore + rand_core::CryptoRng> Card<N, R> {
 
     /// Warm reset (or power-off then power-on): clears all volatile state.
     pub fn reset(&mut self) {
-        self.transport.reset();
+        self.framing.reset();
         self.applet.reset();
     }
 
     /// Processes one command APDU and writes the response (data ‖ SW1 SW2) into `response`.
     pub fn process(&mut self, apdu: &[u8], response: &mut Response) {
-        self.transport.process(apdu, response, &mut self.applet);
+        self.framing.process(apdu, response, &mut self.applet);
     }
 
     /// The non-volatile memory, e.g. to save the card image.

@@ -17,8 +17,8 @@
 //! - **Response**: `87` (encrypted data, if any) ‖ `99 02 SW1 SW2` ‖ `8E` (MAC over SSC ‖ `87` ‖
 //!   `99`, padded), with the same status word outside.
 //!
-//! Both halves live here, the card's ([`Session::unwrap_command`], [`Session::wrap_response`])
-//! and the host's ([`Session::wrap_command`], [`Session::unwrap_response`]): one implementation,
+//! Both halves live here, the card's ([`SecureChannel::unwrap_command`], [`SecureChannel::wrap_response`])
+//! and the host's ([`SecureChannel::wrap_command`], [`SecureChannel::unwrap_response`]): one implementation,
 //! so the two cannot disagree. No allocation: outputs go into caller buffers.
 
 use aes::cipher::block_padding::Iso7816;
@@ -70,21 +70,21 @@ pub enum SmError {
 
 /// The session keys and send sequence counter of one counter session. Wiped when dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct SecureChannel {
     enc: [u8; 16],
     mac: [u8; 16],
     ssc: u128,
 }
 
-impl core::fmt::Debug for Session {
+impl core::fmt::Debug for SecureChannel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Session")
+        f.debug_struct("SecureChannel")
             .field("ssc", &self.ssc)
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for Session {
+impl Drop for SecureChannel {
     fn drop(&mut self) {
         self.enc.zeroize();
         self.mac.zeroize();
@@ -108,7 +108,7 @@ fn pad_block(header: &[u8; 4]) -> [u8; 16] {
     [a, b, c, d, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
 }
 
-impl Session {
+impl SecureChannel {
     /// Derives the session from the ECDH shared secret `z`, the card's `challenge`, both
     /// ephemeral public keys and the `transcript` digest of the mutual authentication.
     pub fn derive(
@@ -117,7 +117,7 @@ impl Session {
         counter_key: &[u8; POINT_LEN],
         card_key: &[u8; POINT_LEN],
         transcript: &[u8; 32],
-    ) -> Session {
+    ) -> SecureChannel {
         let hk = Hkdf::<Sha256>::new(Some(challenge), z);
         let mut okm = [0u8; 32];
         // 32 bytes are far below HKDF-SHA-256's limit: expand cannot fail.
@@ -128,7 +128,7 @@ impl Session {
         enc.copy_from_slice(a);
         mac.copy_from_slice(b);
         okm.zeroize();
-        Session { enc, mac, ssc: 0 }
+        SecureChannel { enc, mac, ssc: 0 }
     }
 
     /// The send sequence counter (for tests and diagnostics).
@@ -330,18 +330,18 @@ impl Session {
     /// The counter's half of the key agreement: the session from its ephemeral `secret` (whose
     /// public key `counter_key` it sent) and the card's answer, verified before
     /// ([`crate::cvc::verify_card_answer`]). A host without the p256 crate's ECDH derives
-    /// the same with [`Session::derive`].
+    /// the same with [`SecureChannel::derive`].
     pub fn agree(
         secret: &p256::NonZeroScalar,
         challenge: &[u8],
         counter_key: &[u8; POINT_LEN],
         card: &crate::cvc::CardAnswer<'_>,
-    ) -> Result<Session, SmError> {
+    ) -> Result<SecureChannel, SmError> {
         let card_key =
             <[u8; POINT_LEN]>::try_from(card.ephemeral).map_err(|_| SmError::Malformed)?;
         let point = p256::PublicKey::from_sec1_bytes(&card_key).map_err(|_| SmError::Malformed)?;
         let shared = p256::ecdh::diffie_hellman(secret, point.as_affine());
-        Ok(Session::derive(
+        Ok(SecureChannel::derive(
             shared.raw_secret_bytes(),
             challenge,
             counter_key,
@@ -438,14 +438,14 @@ impl Session {
 mod tests {
     use super::*;
 
-    fn pair() -> (Session, Session) {
+    fn pair() -> (SecureChannel, SecureChannel) {
         let k1 = [4u8; POINT_LEN];
         let k2 = [5u8; POINT_LEN];
-        let s = Session::derive(&[9u8; 32], &[1u8; 16], &k1, &k2, &[0; 32]);
+        let s = SecureChannel::derive(&[9u8; 32], &[1u8; 16], &k1, &k2, &[0; 32]);
         (s.clone(), s)
     }
 
-    fn round_trip(host: &mut Session, card: &mut Session, data: &[u8], ne: usize) {
+    fn round_trip(host: &mut SecureChannel, card: &mut SecureChannel, data: &[u8], ne: usize) {
         let mut wrapped: Vec<u8, MAX_WRAPPED> = Vec::new();
         let cla = host
             .wrap_command([0x00, 0xD6, 0x01, 0x02], data, ne, &mut wrapped)
@@ -546,7 +546,7 @@ mod tests {
             Some(SmError::BadMac)
         );
         // No MAC, or garbage.
-        let mut c = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[0; 32]);
+        let mut c = SecureChannel::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[0; 32]);
         assert_eq!(
             c.unwrap_command(&apdu(&[0x87, 0x02, 0x01, 0x00]), &mut plain)
                 .err(),
@@ -572,10 +572,10 @@ mod tests {
             Some(SmError::BadMac)
         );
         assert_eq!(host.unwrap_response(&resp, &mut back).unwrap(), 0x9000);
-        let a = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[0; 32]);
-        let b = Session::derive(&[9u8; 32], &[2u8; 16], &[4; 65], &[5; 65], &[0; 32]);
+        let a = SecureChannel::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[0; 32]);
+        let b = SecureChannel::derive(&[9u8; 32], &[2u8; 16], &[4; 65], &[5; 65], &[0; 32]);
         assert_ne!(a, b, "another challenge, other keys");
-        let c = Session::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[1; 32]);
+        let c = SecureChannel::derive(&[9u8; 32], &[1u8; 16], &[4; 65], &[5; 65], &[1; 32]);
         assert_ne!(a, c, "another transcript, other keys");
     }
 }

@@ -1,4 +1,4 @@
-//! The card's status words: one error enum, mapped to SW1 SW2 at the edge (the transport), and
+//! The card's status words: one error enum, mapped to SW1 SW2 at the edge (the framing), and
 //! back again on the host's side.
 //!
 //! [`STATUS_WORDS`] is the one table of the errors' status words: [`Error::sw`] reads it one

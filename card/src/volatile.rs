@@ -4,7 +4,7 @@
 
 use crate::cvc::CHALLENGE_LEN;
 use crate::files::{App, PinId, PIN_COUNT};
-use crate::sm::Session;
+use crate::sm::SecureChannel;
 
 /// RAM-only state of one card session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,11 +15,11 @@ pub struct Volatile {
     pub ef: Option<u8>,
     verified: [bool; PIN_COUNT],
     /// The counter authenticated in this session (EXTERNAL AUTHENTICATE).
-    pub counter: bool,
+    pub counter_authenticated: bool,
     /// The challenge waiting for EXTERNAL AUTHENTICATE.
     pub challenge: Option<[u8; CHALLENGE_LEN]>,
-    /// The counter's secure-messaging session (with [`Volatile::counter`]).
-    pub sm: Option<Session>,
+    /// The counter's secure-messaging session (with [`Volatile::counter_authenticated`]).
+    pub sm: Option<SecureChannel>,
 }
 
 impl Volatile {
@@ -49,7 +49,7 @@ impl Volatile {
     /// Ends the counter's authentication and its secure-messaging session (a failed or new
     /// EXTERNAL AUTHENTICATE, a secure-messaging error).
     pub fn end_counter_session(&mut self) {
-        self.counter = false;
+        self.counter_authenticated = false;
         self.sm = None;
     }
 

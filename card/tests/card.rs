@@ -373,7 +373,7 @@ fn the_counter_session_ends_as_the_command_rule_says() {
     select_juki(&mut card);
     assert_eq!(counter.authenticate(&mut card), 0x9000);
     let plain_update = apdu(0, 0xD6, 0x84, 0, b"x", None);
-    // Session up: the plain counter command is refused for want of protection.
+    // The session up: the plain counter command is refused for want of protection.
     assert_eq!(raw(&mut card, &plain_update).1, 0x6987);
     let data = [1, 2, 3];
     let (_, s) = raw(&mut card, &apdu(0, 0x82, 0, 0, &data, Some(256)));
@@ -383,7 +383,7 @@ fn the_counter_session_ends_as_the_command_rule_says() {
         command.counter_session_after(Status::from_sw(s)),
         SessionChange::Ended
     );
-    // Session over: the counter is not authenticated any more.
+    // The session over: the counter is not authenticated any more.
     assert_eq!(raw(&mut card, &plain_update).1, 0x6982);
     // DEACTIVATE FILE keeps it, TERMINATE CARD USAGE ends it.
     assert_eq!(counter.authenticate(&mut card), 0x9000);

@@ -20,7 +20,7 @@ mod stack;
 use std::mem::size_of;
 
 use juki_card::basepoint::BasepointTable;
-use juki_card::transport::Transport;
+use juki_card::framing::Framing;
 use juki_card::{Card, Response, MAX_RESPONSE};
 use rand_core::OsRng;
 use stack::{NoNvm, BUDGET};
@@ -53,7 +53,7 @@ fn card_ram_by_size_of() {
         "the card's own RAM grew: {card} > {CARD_RAM_MAX} bytes"
     );
     // The transport holds at most a joined command and a waiting response.
-    assert!(size_of::<Transport>() <= 2 * MAX_RESPONSE + 64);
+    assert!(size_of::<Framing>() <= 2 * MAX_RESPONSE + 64);
     // The response buffer: MAX_RESPONSE bytes and a length.
     assert!(size_of::<Response>() <= MAX_RESPONSE + 2 * size_of::<usize>());
     // With the platform's command APDU buffer and response buffer, as a chip holds them.

@@ -6,8 +6,8 @@
 
 use juki_card::apdu::CommandApdu;
 use juki_card::command::{Command, Ins, KeyPairMode, MAX_SFI};
+use juki_card::framing::{Framing, Handler};
 use juki_card::status::Error;
-use juki_card::transport::{Handler, Transport};
 use juki_card::{Response, MAX_COMMAND_DATA};
 use proptest::prelude::*;
 
@@ -315,7 +315,7 @@ impl Handler for Recorder {
         &mut self,
         apdu: &CommandApdu<'_>,
         out: &mut Response,
-        _scratch: &mut juki_card::transport::Scratch,
+        _scratch: &mut juki_card::framing::Scratch,
     ) -> Result<u16, Error> {
         self.seen
             .push((apdu.cla, apdu.ins, apdu.data.to_vec(), apdu.ne));
@@ -325,7 +325,7 @@ impl Handler for Recorder {
     }
 }
 
-fn send(t: &mut Transport, h: &mut Recorder, apdu: &[u8]) -> (Vec<u8>, u16) {
+fn send(t: &mut Framing, h: &mut Recorder, apdu: &[u8]) -> (Vec<u8>, u16) {
     let mut response = Response::new();
     t.process(apdu, &mut response, h);
     let n = response.len();
@@ -360,7 +360,7 @@ proptest! {
         answer_len in 0usize..=2048,
         les in proptest::collection::vec(1usize..=256, 1..8),
     ) {
-        let mut t = Transport::new();
+        let mut t = Framing::new();
         let mut h = Recorder { answer_len, ..Recorder::default() };
         let parts = links(data.len(), &sizes);
         let mut at = 0;
@@ -407,7 +407,7 @@ proptest! {
         data in proptest::collection::vec(any::<u8>(), 1..=300),
         answer_len in 0usize..=2048,
     ) {
-        let mut t = Transport::new();
+        let mut t = Framing::new();
         let mut h = Recorder { answer_len, ..Recorder::default() };
         let (got, sw) = send(&mut t, &mut h, &encode(0x00, 0xB0, 0, 0, &data, 65_536, true));
         prop_assert_eq!(sw, 0x9000);
@@ -421,7 +421,7 @@ proptest! {
         first in proptest::collection::vec(any::<u8>(), 1..=255),
         other_ins in any::<u8>().prop_filter("not the chain's INS, not GET RESPONSE", |i| *i != 0xD6 && *i != 0xC0),
     ) {
-        let mut t = Transport::new();
+        let mut t = Framing::new();
         let mut h = Recorder::default();
         prop_assert_eq!(send(&mut t, &mut h, &encode(0x10, 0xD6, 0, 0, &first, 0, false)).1, 0x9000);
         let (_, sw) = send(&mut t, &mut h, &encode(0x00, other_ins, 0, 0, &[1], 0, false));
@@ -435,7 +435,7 @@ proptest! {
     /// dropped.
     #[test]
     fn an_over_long_chain_is_wrong_length(extra in 1usize..300) {
-        let mut t = Transport::new();
+        let mut t = Framing::new();
         let mut h = Recorder::default();
         let total = juki_card::MAX_FRAMED_DATA + extra;
         let mut sent = 0;

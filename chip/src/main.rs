@@ -108,13 +108,13 @@ const fn entry(name: &str, value: usize) -> SizeEntry {
 #[link_section = ".juki_sizes"]
 static SIZES: [SizeEntry; 9] = [
     entry("card", size_of::<ChipCard>()),
-    entry("transport", size_of::<juki_card::transport::Transport>()),
+    entry("framing", size_of::<juki_card::framing::Framing>()),
     entry(
         "applet",
         size_of::<juki_card::dispatch::Applet<MappedNvm, Trng>>(),
     ),
     entry("volatile", size_of::<juki_card::volatile::Volatile>()),
-    entry("sm_session", size_of::<juki_card::sm::Session>()),
+    entry("sm_session", size_of::<juki_card::sm::SecureChannel>()),
     entry("core_state", size_of::<juki_card::state::CoreState>()),
     entry("storage", size_of::<juki_card::storage::Storage>()),
     entry("response", size_of::<Response>()),

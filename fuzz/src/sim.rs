@@ -261,7 +261,7 @@ struct CounterAnswer {
 thread_local! {
     static COUNTER_ANSWERS: std::cell::RefCell<std::collections::HashMap<[u8; 16], CounterAnswer>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
-    static AGREED: std::cell::RefCell<std::collections::HashMap<Vec<u8>, sm::Session>> =
+    static AGREED: std::cell::RefCell<std::collections::HashMap<Vec<u8>, sm::SecureChannel>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
@@ -297,7 +297,7 @@ fn counter_answer(challenge: &[u8; 16]) -> CounterAnswer {
 /// The session agreed from the card's answer to `counter`: the answer must verify as the
 /// counter checks it (a card that answers anything else to a valid authentication is a
 /// finding).
-fn agree(counter: &CounterAnswer, challenge: &[u8; 16], answer: &[u8]) -> sm::Session {
+fn agree(counter: &CounterAnswer, challenge: &[u8; 16], answer: &[u8]) -> sm::SecureChannel {
     let key = [challenge.as_slice(), answer].concat();
     if let Some(hit) = AGREED.with(|m| m.borrow().get(&key).cloned()) {
         return hit;
@@ -311,7 +311,7 @@ fn agree(counter: &CounterAnswer, challenge: &[u8; 16], answer: &[u8]) -> sm::Se
             )
         });
     let secret = p256::NonZeroScalar::try_from(&counter.secret[..]).expect("non-zero scalar");
-    let session = sm::Session::agree(&secret, challenge, &counter.point, &card)
+    let session = sm::SecureChannel::agree(&secret, challenge, &counter.point, &card)
         .expect("the card's ephemeral key is a P-256 point");
     AGREED.with(|m| {
         let mut m = m.borrow_mut();
@@ -407,7 +407,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub struct Session<'a> {
     card: Option<SimCard>,
     /// The harness's secure-messaging session (the counter's side), if one is up.
-    sm: Option<sm::Session>,
+    sm: Option<sm::SecureChannel>,
     input: &'a [u8],
     scalars: Vec<[u8; 32]>,
     windows: Vec<u128>,
@@ -783,7 +783,7 @@ impl<'a> Session<'a> {
 /// the private scalars the card holds.
 pub struct Snapshot {
     card: SimCard,
-    sm: Option<sm::Session>,
+    sm: Option<sm::SecureChannel>,
     scalars: Vec<[u8; 32]>,
     windows: Vec<u128>,
 }

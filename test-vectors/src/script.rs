@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use juki_card::apdu::CommandApdu;
 use juki_card::cvc::Role;
-use juki_card::sm::{self, Session};
+use juki_card::sm::{self, SecureChannel};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -193,7 +193,7 @@ pub(crate) struct Runner<'a> {
     last: Vec<u8>,
     last_auth: Option<Vec<u8>>,
     /// The counter's secure-messaging session, after `@counter-auth`.
-    sm: Option<Session>,
+    sm: Option<SecureChannel>,
     /// The APDUs (links) of the last protected command, for `@replay-protected`.
     last_protected: Vec<Vec<u8>>,
     stats: ReplayStats,
@@ -630,7 +630,7 @@ impl<'a> Runner<'a> {
                 })?;
             let counter_key = <[u8; sm::POINT_LEN]>::try_from(eph)
                 .map_err(|_| "ephemeral key length".to_string())?;
-            let session = Session::agree(&ephemeral, &challenge, &counter_key, &card)
+            let session = SecureChannel::agree(&ephemeral, &challenge, &counter_key, &card)
                 .map_err(|e| format!("the card's ephemeral key: {e:?}"))?;
             self.sm = Some(session);
         }

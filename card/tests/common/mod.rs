@@ -14,7 +14,7 @@ use juki_card::apdu::CommandApdu;
 use juki_card::command::{never_protected, Ins};
 use juki_card::cvc::{self, CertificateFields, Date, Role};
 use juki_card::files::{JPKI_AID, JUKI_AID};
-use juki_card::sm::{self, Session};
+use juki_card::sm::{self, SecureChannel};
 use juki_card::{Card, Nvm, NvmError, Response, NVM_SIZE};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
@@ -46,7 +46,7 @@ pub struct TestNvm {
 #[derive(Clone, Default)]
 pub struct HostSide {
     pub challenge: Option<Vec<u8>>,
-    pub sm: Option<Session>,
+    pub sm: Option<SecureChannel>,
 }
 
 /// How much of the torn write is written.
@@ -204,11 +204,12 @@ fn agree(card: &mut TestCard, apdu: &[u8], answer: &[u8], s: u16) {
     let card = cvc::verify_card_answer(answer, &root, date(b"20270101"), &challenge, &data)
         .expect("the card's answer verifies");
     let counter_key: [u8; 65] = auth.ephemeral.try_into().unwrap();
-    host.sm =
-        Some(Session::agree(&ephemeral(&challenge), &challenge, &counter_key, &card).unwrap());
+    host.sm = Some(
+        SecureChannel::agree(&ephemeral(&challenge), &challenge, &counter_key, &card).unwrap(),
+    );
 }
 
-fn protected(card: &mut TestCard, session: Session, c: &CommandApdu<'_>) -> (Vec<u8>, u16) {
+fn protected(card: &mut TestCard, session: SecureChannel, c: &CommandApdu<'_>) -> (Vec<u8>, u16) {
     send_protected(card, session, c, false)
 }
 
@@ -222,7 +223,7 @@ pub fn tx_chained(card: &mut TestCard, apdu: &[u8]) -> (Vec<u8>, u16) {
 
 fn send_protected(
     card: &mut TestCard,
-    mut session: Session,
+    mut session: SecureChannel,
     c: &CommandApdu<'_>,
     chained: bool,
 ) -> (Vec<u8>, u16) {

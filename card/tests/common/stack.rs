@@ -260,7 +260,7 @@ impl Measuring {
         CommandApdu<'a>,
         u8,
         heapless::Vec<u8, { sm::MAX_WRAPPED }>,
-        sm::Session,
+        sm::SecureChannel,
     ) {
         let mut session = self.card.nvm().host.borrow().sm.clone().expect("a session");
         let c = CommandApdu::parse(plain).unwrap();

@@ -404,7 +404,7 @@ fn memory(m: &Value, code: Option<&Value>, out: &mut String) {
     for (key, what) in [
         ("card", "`Card`: everything the card keeps in RAM"),
         (
-            "transport",
+            "framing",
             "— framing: the chain being received, the response waiting for GET RESPONSE",
         ),
         (

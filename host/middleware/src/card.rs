@@ -6,7 +6,7 @@
 //! exclusive transaction ([`Transport::exclusive`]), so no other application can slip a command
 //! (or a reset) between the VERIFY and the commands it unlocks.
 
-use juki_card::sm::{self, Session};
+use juki_card::sm::{self, SecureChannel};
 use juki_card::tlv;
 use p256::ecdsa::{Signature, VerifyingKey};
 
@@ -14,9 +14,9 @@ use juki_card::command::{Command, KeyPairMode, SessionChange};
 use juki_card::files::EfId;
 use juki_card::status::Status;
 
-use crate::apdu;
 use crate::authority::{sec1_uncompressed, CounterCredential};
 use crate::error::{Error, Result};
+use crate::framing;
 use crate::pin::Pin;
 use crate::pin::{App, PinId, PinRules};
 use crate::resident::{capacity, CardInfo, ChangeInfo, FourInfo, ResidentRecord};
@@ -123,7 +123,7 @@ pub struct CardIdentity {
 /// with.
 #[derive(Debug)]
 struct CounterSession {
-    sm: Session,
+    sm: SecureChannel,
     card: CardIdentity,
 }
 
@@ -275,10 +275,10 @@ impl<T: Transport> JukiCard<T> {
 
     /// The framing's form of a typed command: its header, data and Ne (extended where the
     /// reader takes it).
-    fn framed(&self, cmd: &Command<'_>) -> apdu::Command {
+    fn framed(&self, cmd: &Command<'_>) -> framing::Command {
         let [cla, ins, p1, p2] = cmd.header();
         let ne = cmd.expect().ne(self.t.supports_extended_length());
-        apdu::Command {
+        framing::Command {
             cla,
             ins,
             p1,
@@ -291,13 +291,13 @@ impl<T: Transport> JukiCard<T> {
     /// One command: under the counter's session protected unless the card's rule says it
     /// never is ([`Command::protected_in_session`]), anything else as it is; the session then
     /// lives or ends as the card's own rule says ([`Command::counter_session_after`]).
-    fn sw(&mut self, cmd: Command<'_>) -> Result<apdu::Response> {
+    fn sw(&mut self, cmd: Command<'_>) -> Result<framing::Response> {
         let framed = self.framed(&cmd);
         let resp = match self.session.take() {
             Some(session) if cmd.protected_in_session() => self.protected(session, &framed)?,
             other => {
                 self.session = other;
-                apdu::exchange(&mut self.t, &framed)?
+                framing::exchange(&mut self.t, &framed)?
             }
         };
         if cmd.counter_session_after(Status::from_sw(resp.sw)) == SessionChange::Ended {
@@ -314,8 +314,8 @@ impl<T: Transport> JukiCard<T> {
     fn protected(
         &mut self,
         mut session: CounterSession,
-        cmd: &apdu::Command,
-    ) -> Result<apdu::Response> {
+        cmd: &framing::Command,
+    ) -> Result<framing::Response> {
         let mut wrapped: heapless::Vec<u8, { sm::MAX_WRAPPED }> = heapless::Vec::new();
         let cla = session
             .sm
@@ -327,10 +327,10 @@ impl<T: Transport> JukiCard<T> {
             )
             .map_err(|e| Error::Protocol(format!("secure messaging: {e:?}")))?;
         let le = juki_card::command::Expect::All.ne(self.t.supports_extended_length());
-        let outer = apdu::Command::new(cla, cmd.ins, cmd.p1, cmd.p2)
+        let outer = framing::Command::new(cla, cmd.ins, cmd.p1, cmd.p2)
             .with_data(wrapped.to_vec())
             .with_le(le);
-        let resp = apdu::exchange(&mut self.t, &outer)?;
+        let resp = framing::exchange(&mut self.t, &outer)?;
         if resp.data.is_empty() {
             return Err(Error::OutcomeUnknown(format!(
                 "{:04X} without protection",
@@ -345,7 +345,7 @@ impl<T: Transport> JukiCard<T> {
         // The status word inside is the authenticated one; the one outside is the reader's.
         // Whether the command ended the session is decided by the caller, on that one.
         self.session = Some(session);
-        Ok(apdu::Response {
+        Ok(framing::Response {
             data: plain.to_vec(),
             sw,
         })
@@ -673,7 +673,7 @@ impl<T: Transport> JukiCard<T> {
         let sm = ring::agreement::agree_ephemeral(
             ephemeral,
             &ring::agreement::UnparsedPublicKey::new(&ring::agreement::ECDH_P256, card_key),
-            |z| Session::derive(z, &challenge, &counter_key, &card_key, &card.digest),
+            |z| SecureChannel::derive(z, &challenge, &counter_key, &card_key, &card.digest),
         )
         .map_err(|_| not_a_point())?;
         let identity = CardIdentity { serial, lifecycle };

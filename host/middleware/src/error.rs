@@ -278,7 +278,7 @@ impl Error {
     /// The error a status word means, or `None` for `9000`: the card's own reading of it
     /// ([`juki_card::status::Status`], one table of status words for card and host).
     ///
-    /// `61xx` and `6Cxx` are handled by the framing ([`crate::apdu`]) and never reach here in
+    /// `61xx` and `6Cxx` are handled by the framing ([`crate::framing`]) and never reach here in
     /// practice; they map to [`Error::UnexpectedStatus`].
     pub fn from_sw(sw: u16) -> Option<Error> {
         match Status::from_sw(sw) {

@@ -5,7 +5,7 @@
 //!
 //! - [`transport`]: the [`transport::Transport`] trait; [`pcsc_transport`] (real readers through
 //!   PC/SC) and [`sim_transport`] (the card core in-process, on a card image file).
-//! - [`apdu`]: framing (chaining, `61xx`, `6Cxx`, extended length, whole-file READ BINARY).
+//! - [`framing`]: framing (chaining, `61xx`, `6Cxx`, extended length, whole-file READ BINARY).
 //! - [`card`]: the typed card API, [`card::JukiCard`].
 //! - [`error`]: the middleware's error type, status words mapped to their meaning.
 //! - [`resident`], [`resident_code`], [`pin`], [`date`], [`jpki_files`]: the data on the card
@@ -16,12 +16,12 @@
 //!   arithmetic.
 //! - [`private_dir`]: owner-only directories for keys and records.
 
-pub mod apdu;
 pub mod authority;
 pub mod card;
 pub mod clock;
 pub mod date;
 pub mod error;
+pub mod framing;
 pub mod jpki_files;
 pub mod pcsc_transport;
 pub mod pin;

@@ -2,7 +2,7 @@
 //!
 //! A transport moves one raw APDU to the card and brings back the raw response (data ‖ SW1 SW2).
 //! Framing above that (command chaining, `61xx`/GET RESPONSE, `6Cxx`, extended length) is done
-//! once, in [`crate::apdu`], for every transport.
+//! once, in [`crate::framing`], for every transport.
 
 use crate::error::Result;
 

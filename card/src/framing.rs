@@ -39,9 +39,9 @@ pub trait Handler {
 /// Header of the chain being received: CLA (chaining bit clear), INS, P1, P2.
 type ChainHeader = [u8; 4];
 
-/// Transport state: the chain being received and the response data waiting.
+/// Framing state: the chain being received and the response data waiting.
 #[derive(Debug, Default, Clone)]
-pub struct Transport {
+pub struct Framing {
     chain: Option<ChainHeader>,
     chain_data: Vec<u8, MAX_FRAMED_DATA>,
     pending: Vec<u8, MAX_RESPONSE_DATA>,
@@ -50,11 +50,11 @@ pub struct Transport {
     pending_sw: u16,
 }
 
-impl Transport {
+impl Framing {
     /// Nothing received, nothing waiting.
     #[inline(always)]
     pub fn new() -> Self {
-        Transport::default()
+        Framing::default()
     }
 
     /// Drops the chain and the waiting response (reset, power-off).
@@ -261,7 +261,7 @@ mod tests {
         }
     }
 
-    fn run(t: &mut Transport, h: &mut Echo, raw: &[u8]) -> (std::vec::Vec<u8>, u16) {
+    fn run(t: &mut Framing, h: &mut Echo, raw: &[u8]) -> (std::vec::Vec<u8>, u16) {
         let mut r = Response::new();
         t.process(raw, &mut r, h);
         let n = r.len();
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn class_checks() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         assert_eq!(run(&mut t, &mut h, &[0xFF, 0x01, 1, 0]).1, 0x6E00);
         assert_eq!(run(&mut t, &mut h, &[0x40, 0x01, 1, 0]).1, 0x6E00);
         assert_eq!(run(&mut t, &mut h, &[0x04, 0x01, 1, 0]).1, 0x6E00);
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn the_scratch_buffer_is_wiped_and_never_answered() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         // The handler leaves "secret" in the scratch buffer (the GET RESPONSE buffer): after
         // the command nothing waits, so GET RESPONSE has nothing to give.
         assert_eq!(
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn chaining_joins_and_runs_once() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         assert_eq!(
             run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 2, b'a', b'b']),
             (std::vec![], 0x9000)
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn chain_with_other_header_is_6883_and_dropped() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 1, b'a']);
         assert_eq!(run(&mut t, &mut h, &[0x00, 0x01, 2, 0, 1, b'b']).1, 0x6883);
         assert_eq!(
@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn chain_too_long_is_6700() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         let mut link = [0u8; 5 + 255];
         link[0] = 0x10;
         link[1] = 0x01;
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn long_response_through_get_response() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         // 600 bytes, short Le 00 = 256.
         let (first, sw) = run(&mut t, &mut h, &[0x00, 0x02, 0x02, 0x58, 0x00]);
         assert_eq!((first.len(), sw), (256, 0x6100));
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_warning_comes_with_the_last_part() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         assert_eq!(
             run(&mut t, &mut h, &[0x00, 0x03, 0x00, 0x03, 0x00]),
             (std::vec![0, 1, 2], 0x6283)
@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn reset_drops_chain_and_pending() {
-        let (mut t, mut h) = (Transport::new(), Echo { calls: 0 });
+        let (mut t, mut h) = (Framing::new(), Echo { calls: 0 });
         run(&mut t, &mut h, &[0x00, 0x02, 0x00, 0x40]);
         run(&mut t, &mut h, &[0x10, 0x01, 1, 0, 1, b'a']);
         t.reset();
