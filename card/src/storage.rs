@@ -53,17 +53,9 @@ pub fn used_nvm() -> Option<usize> {
     Some(slot_offset(last, 1)? + HEADER_LEN + capacity(last)?)
 }
 
-/// CRC-32 (IEEE, reflected), streaming: start with `!0`, finish with `!crc`.
-fn crc_update(mut crc: u32, data: &[u8]) -> u32 {
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    crc
-}
+/// CRC-32 (IEEE 802.3, reflected: `CRC_32_ISO_HDLC`) from the `crc` crate, computed bit by bit
+/// (`NoTable`): no table in flash or RAM, no `alloc`.
+const CRC: crc::Crc<u32, crc::NoTable> = crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct SlotInfo {
@@ -171,7 +163,8 @@ impl Storage {
         let seq = info.seq.wrapping_add(1);
         let dst = slot_offset(record, target).ok_or(Error::MemoryFailure)? + HEADER_LEN;
         let prefix = header_prefix(record, len16, seq);
-        let mut crc = crc_update(!0, &prefix);
+        let mut crc = CRC.digest();
+        crc.update(&prefix);
 
         // 1. The kept prefix, NVM to NVM through a small buffer.
         if keep > 0 {
@@ -184,20 +177,20 @@ impl Storage {
                 let chunk = buf.get_mut(..n).ok_or(Error::MemoryFailure)?;
                 nvm.read(src + done, chunk)?;
                 nvm.write(dst + done, chunk)?;
-                crc = crc_update(crc, chunk);
+                crc.update(chunk);
                 done += n;
             }
         }
         // 2. The new bytes.
         if !tail.is_empty() {
             nvm.write(dst + keep, tail)?;
-            crc = crc_update(crc, tail);
+            crc.update(tail);
         }
         // 3. The header, last: from here on the new content is the current one.
         let mut header = [0u8; HEADER_LEN];
         let (head, crc_bytes) = header.split_at_mut(8);
         head.copy_from_slice(&prefix);
-        crc_bytes.copy_from_slice(&(!crc).to_be_bytes());
+        crc_bytes.copy_from_slice(&crc.finalize().to_be_bytes());
         nvm.write(dst - HEADER_LEN, &header)?;
 
         if let Some(slot) = self.slots.get_mut(usize::from(record)) {
@@ -250,10 +243,12 @@ fn check_slot<N: Nvm>(nvm: &N, record: u8, slot: u8) -> Option<(u32, u16)> {
     if magic != MAGIC || id != record || usize::from(len) > capacity(record)? {
         return None;
     }
-    let mut crc = crc_update(
-        !0,
-        &header_prefix(record, len, u32::from_be_bytes([s0, s1, s2, s3])),
-    );
+    let mut crc = CRC.digest();
+    crc.update(&header_prefix(
+        record,
+        len,
+        u32::from_be_bytes([s0, s1, s2, s3]),
+    ));
     let mut buf = [0u8; CHUNK];
     let mut done = 0;
     let len = usize::from(len);
@@ -261,10 +256,10 @@ fn check_slot<N: Nvm>(nvm: &N, record: u8, slot: u8) -> Option<(u32, u16)> {
         let n = CHUNK.min(len - done);
         let chunk = buf.get_mut(..n)?;
         nvm.read(base + HEADER_LEN + done, chunk).ok()?;
-        crc = crc_update(crc, chunk);
+        crc.update(chunk);
         done += n;
     }
-    if !crc != u32::from_be_bytes([c0, c1, c2, c3]) {
+    if crc.finalize() != u32::from_be_bytes([c0, c1, c2, c3]) {
         return None;
     }
     Some((
