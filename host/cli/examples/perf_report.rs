@@ -233,7 +233,8 @@ fn main() {
         "Floor = APDUs × echo round trip + the card's own time on them (card core and the save \
          of its image, counted by the reader simulator in the same runs) + the host's own \
          unavoidable cryptography at OpenSSL's speed (the counter's session: two fixed-base \
-         multiplications, a verification, a key agreement), sample by sample: the echo is \
+         multiplications, a verification, a key agreement; a document signed: the check of the \
+         card's signature), sample by sample: the echo is \
          timed right after each sample of the operation. Medians over the samples.\n"
     )
     .unwrap();

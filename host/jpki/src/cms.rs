@@ -101,7 +101,8 @@ pub fn sign(
     let to_sign: [u8; 32] = Sha256::digest(&attrs_der).into();
     let signature = sign_hash(&to_sign)?;
     let public = validate::public_key(&cert)?;
-    if public.verify(&attrs_der, &signature).is_err() {
+    let public = public.to_encoded_point(false);
+    if !juki_host::card::verify_p256(public.as_bytes(), &attrs_der, &signature.to_bytes()) {
         return Err(Error::Crypto(
             "the card's signature does not verify with its signing certificate (the \
              certificate on the card is not the one of its key)"

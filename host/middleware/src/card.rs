@@ -150,13 +150,20 @@ fn verified_card_certificates() -> &'static std::sync::Mutex<std::collections::H
 /// At most this many verified card certificates are remembered.
 const VERIFIED_CERTIFICATES: usize = 1024;
 
-/// [`juki_card::cvc::SignatureCheck`] with `ring`: the counter's host checks two signatures at
-/// every authentication, and ring's P-256 is several times faster than the p256 crate's
-/// (docs/performance.md). The card core keeps the p256 crate (no_std, no alloc).
+/// [`juki_card::cvc::SignatureCheck`] with `ring` ([`verify_p256`]).
 fn ring_check(key: &[u8], parts: &[&[u8]], signature: &[u8]) -> bool {
+    verify_p256(key, &parts.concat(), signature)
+}
+
+/// Whether `signature` (`r‖s`, 64 bytes) is an ECDSA P-256 / SHA-256 signature of `message`
+/// by the SEC1 public key `key`. With `ring`: the host checks the card's signatures on its hot
+/// paths (two at every counter authentication, one on every document signed), and ring's P-256
+/// is several times faster than the p256 crate's (docs/performance.md). The card core keeps
+/// the p256 crate (no_std, no alloc).
+pub fn verify_p256(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
     UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
-        .verify(&parts.concat(), signature)
+        .verify(message, signature)
         .is_ok()
 }
 
