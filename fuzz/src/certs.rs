@@ -15,8 +15,8 @@
 
 use std::sync::OnceLock;
 
-use juki_jpki::{auth, cms, profile, validate, CertKind};
 use juki_host::resident::FourInfo;
+use juki_jpki::{auth, cms, profile, validate, CertKind};
 use x509_cert::crl::CertificateList;
 use x509_cert::der::Encode;
 use x509_cert::Certificate;

@@ -23,14 +23,12 @@ use juki_host::authority::CounterCredential;
 use juki_host::card::{self, JpkiFiles, JukiCard, KeyId, Personalisation};
 use juki_host::date::Date;
 use juki_host::error::{Error, Result};
-use juki_jpki::{auth, citizen, cms, validate};
-use juki_host::pin::PinId;
 use juki_host::pin::Pin;
-use juki_host::resident::{
-    CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex, capacity,
-};
+use juki_host::pin::PinId;
+use juki_host::resident::{capacity, CardInfo, ChangeInfo, FourInfo, MunicipalityCode, Sex};
 use juki_host::resident_code::{self, ResidentCode};
 use juki_host::transport::{self, Transport};
+use juki_jpki::{auth, citizen, cms, validate};
 use juki_test_vectors::keys;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use x509_cert::der::Encode;
@@ -473,7 +471,10 @@ pub fn decode_op(op: usize, raw: &[u8]) {
     match op {
         0 => {
             if let Ok(info) = FourInfo::decode(raw) {
-                assert!(raw.len() <= capacity(juki_card::files::EfId::FourInfo) || info.encode().is_ok());
+                assert!(
+                    raw.len() <= capacity(juki_card::files::EfId::FourInfo)
+                        || info.encode().is_ok()
+                );
                 check_four_info(&info);
             }
         }
