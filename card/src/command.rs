@@ -179,8 +179,9 @@ pub enum Command<'a> {
     },
     /// COMPUTE DIGITAL SIGNATURE (`80 2A 00 80`).
     ComputeSignature {
-        /// The 32-byte SHA-256 hash.
-        hash: &'a [u8; 32],
+        /// A 32-byte SHA-256 hash, or a `DigestInfo` of SHA-256/384/512
+        /// ([`crate::digest_info::hash_to_sign`], checked by the parser).
+        data: &'a [u8],
     },
     /// GET CHALLENGE (`00 84 00 00 10`).
     GetChallenge,
@@ -580,7 +581,7 @@ impl<'a> Command<'a> {
             | Command::ExternalAuthenticate { data }
             | Command::Initialise { root_key: data, .. }
             | Command::InstallCertificate { cert: data } => data,
-            Command::ComputeSignature { hash } => hash,
+            Command::ComputeSignature { data } => data,
             Command::Verify { pin: None, .. }
             | Command::ReadBinary { .. }
             | Command::GenerateKeyPair { .. }
@@ -803,8 +804,8 @@ impl<'a> Command<'a> {
             }
             Ins::ComputeDigitalSignature => {
                 p1p2(apdu, P1P2_SIGN)?;
-                let hash = <&[u8; 32]>::try_from(apdu.data).map_err(|_| Error::WrongLength)?;
-                Ok(Command::ComputeSignature { hash })
+                crate::digest_info::hash_to_sign(apdu.data)?;
+                Ok(Command::ComputeSignature { data: apdu.data })
             }
             Ins::GetChallenge => {
                 p1p2(apdu, 0x0000)?;

@@ -133,7 +133,9 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
             Command::ChangeReferenceData { new_pin, .. } => self.change_pin(new_pin),
             Command::ResetRetryCounter { new_pin, .. } => self.reset_retry_counter(new_pin),
             Command::GenerateKeyPair { mode, .. } => self.generate_key_pair(mode, out),
-            Command::ComputeSignature { hash } => self.compute_signature(hash, out),
+            Command::ComputeSignature { data } => {
+                self.compute_signature(crate::digest_info::hash_to_sign(data)?, out)
+            }
             Command::GetChallenge => {
                 let challenge = issuer::get_challenge(&mut self.rng, &mut self.volatile);
                 push(out, &challenge)
@@ -364,7 +366,7 @@ impl<N: Nvm, R: RngCore + CryptoRng> Applet<N, R> {
         push(out, &public)
     }
 
-    fn compute_signature(&mut self, hash: &[u8; 32], out: &mut Response) -> Result<(), Error> {
+    fn compute_signature(&mut self, hash: &[u8], out: &mut Response) -> Result<(), Error> {
         let id = self.current_key()?;
         if !self.volatile.is_verified(id.pin()) {
             return Err(Error::SecurityStatusNotSatisfied);

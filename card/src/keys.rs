@@ -106,7 +106,8 @@ pub fn public_key(
     PublicKeyBytes::try_from(point.as_bytes()).map_err(|_| Error::ConditionsNotSatisfied)
 }
 
-/// Signs the 32-byte `hash` (hedged ECDSA); returns `r‖s`.
+/// Signs `hash` (hedged ECDSA): SHA-256 (32 bytes), or SHA-384/512 (48, 64) of which ECDSA
+/// takes the leftmost 256 bits; returns `r‖s`.
 ///
 /// As ecdsa 0.16: `z = bits2field(hash)`, 32 bytes of additional data from `rng`,
 /// `k = RFC6979(d, n, z, ad)` with HMAC-SHA-256, `r = x(k·G) mod n`, `s = k⁻¹·(z + r·d)`
@@ -117,7 +118,9 @@ pub fn sign<R: RngCore + CryptoRng>(
     rng: &mut R,
     table: Option<&BasepointTable>,
 ) -> Result<[u8; 64], Error> {
-    if hash.len() != 32 {
+    // SHA-256, or SHA-384/512 from a DigestInfo: ECDSA takes the leftmost 256 bits
+    // (`bits2field`).
+    if !matches!(hash.len(), 32 | 48 | 64) {
         return Err(Error::WrongLength);
     }
     let d = secret_scalar(scalar)?;
@@ -272,9 +275,17 @@ mod tests {
         let table = table();
         let scalar = generate(&mut OsRng);
         for t in [None, Some(&*table)] {
-            for len in [0, 16, 31, 33, 64] {
+            for len in [0, 16, 31, 33, 47, 63, 65] {
                 let hash = std::vec![1u8; len];
                 assert_eq!(sign(&scalar, &hash, &mut OsRng, t), Err(Error::WrongLength));
+            }
+            // SHA-384 and SHA-512: ECDSA's leftmost 256 bits, as p256 verifies them.
+            let key = VerifyingKey::from_sec1_bytes(&public_key(&scalar, t).unwrap()).unwrap();
+            for len in [48, 64] {
+                let hash: std::vec::Vec<u8> = (0..len as u8).collect();
+                let s = sign(&scalar, &hash, &mut OsRng, t).unwrap();
+                key.verify_prehash(&hash, &Signature::from_slice(&s).unwrap())
+                    .unwrap();
             }
             // Zero and n are not keys (SigningKey::from_bytes refused them too).
             let n: [u8; 32] =

@@ -21,6 +21,7 @@ pub mod apdu;
 pub mod basepoint;
 pub mod command;
 pub mod cvc;
+pub mod digest_info;
 pub mod dispatch;
 pub mod files;
 pub mod framing;

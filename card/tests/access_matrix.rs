@@ -414,6 +414,19 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            label: "COMPUTE DIGITAL SIGNATURE, signing key, SHA-384 DigestInfo",
+            app: Jpki,
+            kind: Holder,
+            run: |c, _, p| {
+                on_ef(
+                    c,
+                    0x001A,
+                    &apdu_of(0x80, 0x2A, 0, 0x80, &digest_info_384(), Some(256)),
+                    p,
+                )
+            },
+        },
+        Row {
             label: "COMPUTE DIGITAL SIGNATURE, auth key",
             app: Jpki,
             kind: Holder,
@@ -427,6 +440,12 @@ fn rows() -> Vec<Row> {
             },
         },
     ]
+}
+
+/// A DigestInfo of SHA-384 (as a PKCS#11 client sends it): the same access as a raw hash.
+fn digest_info_384() -> Vec<u8> {
+    let (_, prefix, len) = juki_card::digest_info::DIGEST_INFOS[1];
+    [&prefix[..], &vec![0x38; len][..]].concat()
 }
 
 /// The card in each state, reset (nothing volatile).
@@ -626,6 +645,10 @@ fn access_matrix() {
         ("READ BINARY 0001 (住民票コード)", Status::JukiPin),
         ("READ BINARY 0001 (signing certificate)", Status::SignPin),
         ("COMPUTE DIGITAL SIGNATURE, signing key", Status::SignPin),
+        (
+            "COMPUTE DIGITAL SIGNATURE, signing key, SHA-384 DigestInfo",
+            Status::SignPin,
+        ),
         ("COMPUTE DIGITAL SIGNATURE, auth key", Status::AuthPin),
     ] {
         for state in STATES {

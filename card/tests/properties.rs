@@ -56,7 +56,19 @@ struct Fields {
     flag: bool,
     fid: u16,
     data: Vec<u8>,
-    hash: [u8; 32],
+    /// What COMPUTE DIGITAL SIGNATURE carries: a SHA-256 hash, or a DigestInfo of SHA-256,
+    /// SHA-384 or SHA-512.
+    to_sign: Vec<u8>,
+}
+
+/// A raw hash (`which` 0) or a DigestInfo of the card's table (`which` 1–3) around the first
+/// bytes of `hash`.
+fn to_sign(which: u8, hash: &[u8; 64]) -> Vec<u8> {
+    use juki_card::digest_info::DIGEST_INFOS;
+    match DIGEST_INFOS.get(usize::from(which % 4).wrapping_sub(1)) {
+        Some((_, prefix, len)) => [&prefix[..], &hash[..*len]].concat(),
+        None => hash[..32].to_vec(),
+    }
 }
 
 /// Fields of a command the card accepts: short EF identifiers 1–30, an offset that fits its
@@ -70,22 +82,24 @@ fn valid_fields() -> impl Strategy<Value = Fields> {
         any::<bool>(),
         any::<u16>(),
         proptest::collection::vec(any::<u8>(), 1..700),
-        any::<[u8; 32]>(),
+        (any::<u8>(), any::<[u8; 64]>()),
     )
-        .prop_map(|(kind, sfi, offset, ne, flag, fid, data, hash)| Fields {
-            kind,
-            sfi,
-            offset: if sfi.is_some() {
-                offset & 0xFF
-            } else {
-                offset & 0x7FFF
+        .prop_map(
+            |(kind, sfi, offset, ne, flag, fid, data, (which, hash))| Fields {
+                kind,
+                sfi,
+                offset: if sfi.is_some() {
+                    offset & 0xFF
+                } else {
+                    offset & 0x7FFF
+                },
+                ne,
+                flag,
+                fid,
+                data,
+                to_sign: to_sign(which, &hash),
             },
-            ne,
-            flag,
-            fid,
-            data,
-            hash,
-        })
+        )
 }
 
 /// Any fields: identifiers, offsets, Ne and data lengths the APDU may not be able to say.
@@ -98,18 +112,20 @@ fn any_fields() -> impl Strategy<Value = Fields> {
         any::<bool>(),
         any::<u16>(),
         proptest::collection::vec(any::<u8>(), 0..300),
-        any::<[u8; 32]>(),
+        (any::<u8>(), any::<[u8; 64]>()),
     )
-        .prop_map(|(kind, sfi, offset, ne, flag, fid, data, hash)| Fields {
-            kind,
-            sfi,
-            offset,
-            ne,
-            flag,
-            fid,
-            data,
-            hash,
-        })
+        .prop_map(
+            |(kind, sfi, offset, ne, flag, fid, data, (which, hash))| Fields {
+                kind,
+                sfi,
+                offset,
+                ne,
+                flag,
+                fid,
+                data,
+                to_sign: to_sign(which, &hash),
+            },
+        )
 }
 
 /// One of the 17 typed commands.
@@ -146,7 +162,7 @@ fn typed(f: &Fields) -> Command<'_> {
                 KeyPairMode::ReadPublic
             },
         },
-        8 => Command::ComputeSignature { hash: &f.hash },
+        8 => Command::ComputeSignature { data: &f.to_sign },
         9 => Command::GetChallenge,
         10 => Command::ExternalAuthenticate { data },
         11 => Command::Initialise {

@@ -980,8 +980,9 @@ fn check_command(a: &CommandApdu<'_>) {
                     assert!(!new_pin.is_empty() && a.ne == 0);
                     assert_eq!(a.p2, 0x80 | sfi_byte(sfi));
                 }
-                Command::ComputeSignature { hash } => {
-                    assert_eq!(&hash[..], a.data);
+                Command::ComputeSignature { data } => {
+                    assert_eq!(data, a.data);
+                    assert!(juki_card::digest_info::hash_to_sign(data).is_ok());
                 }
                 Command::GetChallenge => assert_eq!(a.ne, 16),
                 Command::ExternalAuthenticate { data } => assert!(!data.is_empty()),

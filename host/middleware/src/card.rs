@@ -619,7 +619,7 @@ impl<T: Transport> JukiCard<T> {
     /// application must be JPKI).
     pub fn compute_signature(&mut self, key: KeyId, hash: &[u8; 32]) -> Result<Signature> {
         self.select_file(key.ef())?;
-        let data = self.send(Command::ComputeSignature { hash })?;
+        let data = self.send(Command::ComputeSignature { data: hash })?;
         Signature::from_slice(&data)
             .map_err(|_| Error::Protocol(format!("signature of {} bytes, 64 expected", data.len())))
     }
