@@ -6,6 +6,7 @@
 //! [`host_message`], [`jpki_message`], [`counter_message`]), the innermost meaningful error first.
 
 use juki_counter::CounterError;
+use juki_host::error::AuthFailure;
 use juki_host::Error;
 use juki_jpki::{CertKind, JpkiError};
 
@@ -107,7 +108,9 @@ pub fn host_message(e: &Error) -> String {
         Error::CounterNotAccepted => t!("err-counter-not-accepted"),
         Error::SecureMessagingMissing => t!("err-sm-missing"),
         Error::SecureMessagingRejected => t!("err-sm-rejected"),
-        Error::CardNotAuthenticated(why) => t!("err-card-not-authenticated", why = why.as_str()),
+        Error::CardNotAuthenticated(why) => {
+            t!("err-card-not-authenticated", why = auth_failure(why))
+        }
         Error::CardWithoutKey => t!("err-card-without-key"),
         Error::CardChanged { expected, found } => t!(
             "err-card-changed",
@@ -198,6 +201,25 @@ pub fn jpki_message(e: &JpkiError) -> String {
 
 /// The certificate a JPKI verdict names, in words (the JPKI layer names it in Japanese, or
 /// "CA certificate").
+/// Why the card's answer to the mutual authentication was not believed.
+fn auth_failure(why: &AuthFailure) -> String {
+    match why {
+        AuthFailure::BadSignature => t!("auth-bad-signature"),
+        AuthFailure::Expired => t!("auth-expired"),
+        AuthFailure::WrongRole => t!("auth-wrong-role"),
+        AuthFailure::Malformed => t!("auth-malformed"),
+        AuthFailure::UnknownLifecycle(lcs) => {
+            t!("auth-unknown-lifecycle", lcs = format!("{lcs:02X}"))
+        }
+        AuthFailure::NotAPoint => t!("auth-not-a-point"),
+        AuthFailure::OtherCard { info, certificate } => t!(
+            "auth-other-card",
+            info = info.as_str(),
+            certificate = certificate.as_str()
+        ),
+    }
+}
+
 fn cert_word(kind: &str) -> String {
     match kind {
         k if k == CertKind::Sign.japanese() => t!("cert-sign"),

@@ -15,7 +15,7 @@ use juki_card::files::EfId;
 use juki_card::status::Status;
 
 use crate::authority::{sec1_uncompressed, CounterCredential};
-use crate::error::{Error, Result};
+use crate::error::{AuthFailure, Error, Result};
 use crate::framing;
 use crate::pin::Pin;
 use crate::pin::{App, PinId, PinRules};
@@ -202,23 +202,6 @@ fn verify_card_answer<'a>(
         }
     }
     Ok(verified)
-}
-
-/// What a card's answer to the mutual authentication failed on, for the clerk.
-fn card_auth_failure(e: juki_card::cvc::CvcError) -> String {
-    use juki_card::cvc::CvcError;
-    match e {
-        CvcError::BadSignature => {
-            "its certificate is not of this national root, or its signature does not match its \
-             certificate and this exchange"
-        }
-        CvcError::Expired => "its certificate has expired",
-        CvcError::WrongRole => "it presented a counter's certificate, not a card's",
-        CvcError::Malformed | CvcError::UnsupportedVersion | CvcError::TooLong => {
-            "its answer is malformed"
-        }
-    }
-    .to_string()
 }
 
 impl<T: Transport> JukiCard<T> {
@@ -667,14 +650,13 @@ impl<T: Transport> JukiCard<T> {
         };
         let today = crate::date::today()?;
         let card = verify_card_answer(&answer, cred.root(), today, &challenge, &data)
-            .map_err(|e| Error::CardNotAuthenticated(card_auth_failure(e)))?;
-        let lifecycle = Lifecycle::from_lcs_byte(card.lcs).ok_or_else(|| {
-            Error::CardNotAuthenticated(format!("unknown life cycle status {:02X}", card.lcs))
-        })?;
+            .map_err(|e| Error::CardNotAuthenticated(e.into()))?;
+        let lifecycle = Lifecycle::from_lcs_byte(card.lcs).ok_or(Error::CardNotAuthenticated(
+            AuthFailure::UnknownLifecycle(card.lcs),
+        ))?;
         // `verify_card_answer` checked the serial's characters (A–Z 0–9 -).
         let serial = String::from_utf8_lossy(card.cert.holder).into_owned();
-        let not_a_point =
-            || Error::CardNotAuthenticated("its ephemeral key is not a P-256 point".into());
+        let not_a_point = || Error::CardNotAuthenticated(AuthFailure::NotAPoint);
         let card_key =
             <[u8; sm::POINT_LEN]>::try_from(card.ephemeral).map_err(|_| not_a_point())?;
         let sm = ring::agreement::agree_ephemeral(
@@ -727,10 +709,10 @@ impl<T: Transport> JukiCard<T> {
                 _ => {
                     let info = card.read_card_info()?;
                     if info.serial != identity.serial {
-                        return Err(Error::CardNotAuthenticated(format!(
-                            "its card information names card {}, its certificate card {}",
-                            info.serial, identity.serial
-                        )));
+                        return Err(Error::CardNotAuthenticated(AuthFailure::OtherCard {
+                            info: info.serial,
+                            certificate: identity.serial,
+                        }));
                     }
                     Some(info)
                 }

@@ -110,7 +110,7 @@ pub enum Error {
         "カードの認証に失敗しました (the card did not prove itself: {0}); it may be counterfeit, \
          or the reader altered its answer: nothing was done"
     )]
-    CardNotAuthenticated(String),
+    CardNotAuthenticated(AuthFailure),
     /// `6985` to EXTERNAL AUTHENTICATE after a challenge: a card without a key of its own.
     #[error(
         "このカードは相互認証に対応していません (this card has no key of its own: it was \
@@ -267,6 +267,55 @@ impl From<CardError> for Error {
             CardError::MemoryFailure => Error::MemoryFailure,
             CardError::SmObjectsMissing => Error::SecureMessagingMissing,
             CardError::SmObjectsIncorrect => Error::SecureMessagingRejected,
+        }
+    }
+}
+
+/// What a card's answer to the counter's mutual authentication failed on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// Its certificate is not of this national root, or its signature does not match its
+    /// certificate and this exchange.
+    #[error(
+        "its certificate is not of this national root, or its signature does not match its \
+         certificate and this exchange"
+    )]
+    BadSignature,
+    /// Its certificate has expired.
+    #[error("its certificate has expired")]
+    Expired,
+    /// It presented a counter's certificate, not a card's.
+    #[error("it presented a counter's certificate, not a card's")]
+    WrongRole,
+    /// Its answer is malformed.
+    #[error("its answer is malformed")]
+    Malformed,
+    /// The life cycle status it signed is none the card knows.
+    #[error("unknown life cycle status {0:02X}")]
+    UnknownLifecycle(u8),
+    /// Its ephemeral key is not a P-256 point.
+    #[error("its ephemeral key is not a P-256 point")]
+    NotAPoint,
+    /// Its card information names another card than its certificate.
+    #[error("its card information names card {info}, its certificate card {certificate}")]
+    OtherCard {
+        /// The serial in the card information (EF 0004).
+        info: String,
+        /// The serial in its certificate.
+        certificate: String,
+    },
+}
+
+impl From<juki_card::cvc::CvcError> for AuthFailure {
+    fn from(e: juki_card::cvc::CvcError) -> AuthFailure {
+        use juki_card::cvc::CvcError;
+        match e {
+            CvcError::BadSignature => AuthFailure::BadSignature,
+            CvcError::Expired => AuthFailure::Expired,
+            CvcError::WrongRole => AuthFailure::WrongRole,
+            CvcError::Malformed | CvcError::UnsupportedVersion | CvcError::TooLong => {
+                AuthFailure::Malformed
+            }
         }
     }
 }

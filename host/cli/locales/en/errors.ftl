@@ -33,6 +33,13 @@ err-sm-rejected = the card refused the protected counter command (6988): it was 
 ## Mutual authentication
 
 err-card-not-authenticated = the card did not prove itself ({ $why }); it may be counterfeit, or the reader altered its answer: nothing was done
+auth-bad-signature = its certificate is not of this national root, or its signature does not match its certificate and this exchange
+auth-expired = its certificate has expired
+auth-wrong-role = it presented a counter's certificate, not a card's
+auth-malformed = its answer is malformed
+auth-unknown-lifecycle = it signed an unknown life cycle status { $lcs }
+auth-not-a-point = its key for the session is not a P-256 point
+auth-other-card = its card information names card { $info }, its certificate card { $certificate }
 err-card-without-key = this card has no key of its own (it was initialised before cards proved themselves to the counter); the counter cannot work on it: issue a replacement card
 err-card-changed = wrong card: the card on the reader proved to be card { $found }, not { $expected }; nothing was done
 err-outcome-unknown = outcome unknown: the card's answer to a protected command came without valid protection ({ $why }); whether the card did it is unknown, so the operation stays pending: check the card (juki counter pending)

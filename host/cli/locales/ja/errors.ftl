@@ -32,6 +32,13 @@ err-sm-rejected = カードが保護された窓口の命令を拒否しまし�
 ## 相互認証
 
 err-card-not-authenticated = カードの認証に失敗しました（{ $why }）。偽造されたカードか、カードリーダが応答を書き換えた可能性があります。何も処理していません。
+auth-bad-signature = 国の認証局が証明したカードの証明書ではないか、カードの署名がその証明書とこのやり取りに一致しません
+auth-expired = カードの証明書の有効期限が切れています
+auth-wrong-role = カードではなく窓口の証明書が示されました
+auth-malformed = カードの応答の形式が正しくありません
+auth-unknown-lifecycle = カードが未知のライフサイクル状態（{ $lcs }）に署名しました
+auth-not-a-point = 通信の鍵が P-256 の点ではありません
+auth-other-card = カード情報はカード { $info } を、証明書はカード { $certificate } を示しています
 err-card-without-key = このカードは相互認証に対応していません（カード自身の鍵がありません）。窓口ではこのカードを処理できないため、カードを再交付してください。
 err-card-changed = カードが違います。カードリーダのカードはカード { $found } で、{ $expected } ではありません。何も処理していません。
 err-outcome-unknown = 結果不明: 保護された命令へのカードの応答が正しく保護されていませんでした（{ $why }）。カードが処理したかどうか分からないため、処理は未完了のままです。カードを確認してください（juki counter pending）。
