@@ -10,7 +10,7 @@ use juki_host::pin::PinId;
 use juki_host::resident::{MunicipalityCode, Sex};
 use juki_host::resident_code::ResidentCode;
 
-use crate::values;
+use crate::{i18n, values};
 
 /// juki: the resident registry card (住基カード) at home and at the municipal counter.
 ///
@@ -42,6 +42,37 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command line as clap shows it, its help in the language in use: each command's
+    /// one-line help from the catalogs (`help-<path>`, e.g. `help-counter-issue`), and
+    /// `juki`'s own (`help-juki`, `help-juki-long`).
+    pub fn localized() -> clap::Command {
+        Cli::localized_in(i18n::lang())
+    }
+
+    /// [`Cli::localized`] in `lang`.
+    pub fn localized_in(lang: i18n::Lang) -> clap::Command {
+        use clap::CommandFactory;
+        fn each(cmd: clap::Command, path: &str, lang: i18n::Lang) -> clap::Command {
+            let subs: Vec<String> = cmd
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .collect();
+            subs.into_iter().fold(cmd, |cmd, name| {
+                let path = format!("{path}-{name}");
+                cmd.mut_subcommand(&name, |sub| {
+                    let sub = sub.about(i18n::text_in(lang, &format!("help{path}"), None));
+                    each(sub, &path, lang)
+                })
+            })
+        }
+        let cmd = Cli::command()
+            .about(i18n::text_in(lang, "help-juki", None))
+            .long_about(i18n::text_in(lang, "help-juki-long", None));
+        each(cmd, "", lang)
+    }
 }
 
 /// The commands.
@@ -551,5 +582,50 @@ impl From<PinArg> for PinId {
             PinArg::Auth => PinId::Auth,
             PinArg::Sign => PinId::Sign,
         }
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use clap::CommandFactory;
+
+    /// Every command has its one-line help in both catalogs (`help-<path>`), so that
+    /// `juki … --help` is in the user's language, and no catalog entry is for a command that
+    /// does not exist.
+    #[test]
+    fn every_command_has_its_help_in_both_languages() {
+        fn paths(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let p = format!("{path}-{}", sub.get_name());
+                out.push(format!("help{p}"));
+                paths(sub, &p, out);
+            }
+        }
+        let mut ids = vec!["help-juki".to_string(), "help-juki-long".to_string()];
+        paths(&Cli::command(), "", &mut ids);
+        for lang in [Lang::Ja, Lang::En] {
+            for id in &ids {
+                assert!(i18n::has(lang, id), "{id} missing in {lang:?}");
+            }
+            let catalog: Vec<String> = i18n::message_ids(lang)
+                .into_iter()
+                .filter(|(_, file)| *file == "help.ftl")
+                .map(|(id, _)| id)
+                .collect();
+            for id in &catalog {
+                assert!(ids.contains(id), "{id} in {lang:?} names no command");
+            }
+        }
+        // And they are applied: the Japanese help of `counter issue` is the catalog's.
+        let cmd = Cli::localized_in(Lang::Ja);
+        let issue = cmd
+            .find_subcommand("counter")
+            .and_then(|c| c.find_subcommand("issue"))
+            .and_then(|c| c.get_about())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        assert!(issue.starts_with("交付: 初期化済みのカード"), "{issue}");
     }
 }

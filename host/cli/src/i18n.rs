@@ -34,6 +34,7 @@ pub const CATALOGS: [(Lang, &[(&str, &str)]); 2] = [
             ("authority.ftl", include_str!("../locales/ja/authority.ftl")),
             ("errors.ftl", include_str!("../locales/ja/errors.ftl")),
             ("demo.ftl", include_str!("../locales/ja/demo.ftl")),
+            ("help.ftl", include_str!("../locales/ja/help.ftl")),
         ],
     ),
     (
@@ -46,6 +47,7 @@ pub const CATALOGS: [(Lang, &[(&str, &str)]); 2] = [
             ("authority.ftl", include_str!("../locales/en/authority.ftl")),
             ("errors.ftl", include_str!("../locales/en/errors.ftl")),
             ("demo.ftl", include_str!("../locales/en/demo.ftl")),
+            ("help.ftl", include_str!("../locales/en/help.ftl")),
         ],
     ),
 ];
@@ -151,6 +153,11 @@ pub fn text_in(lang: Lang, id: &str, args: Option<&FluentArgs>) -> String {
     bundle
         .format_pattern(pattern, args, &mut errors)
         .into_owned()
+}
+
+/// Whether `lang`'s catalogs hold message `id`.
+pub fn has(lang: Lang, id: &str) -> bool {
+    bundle(lang).has_message(id)
 }
 
 /// The ids of the messages of `lang`'s catalogs, with the file that holds each.

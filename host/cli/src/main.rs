@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use juki_cli::failure::message;
 use juki_cli::i18n::{self, Lang};
@@ -10,7 +10,8 @@ use juki_cli::{args, note, output, t};
 
 fn main() -> ExitCode {
     i18n::set_lang(Lang::from_env());
-    let cli = args::Cli::parse();
+    let matches = args::Cli::localized().get_matches();
+    let cli = args::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = juki_cli::run(cli);
     let unwritten = output::finish();
     match result {

@@ -1,0 +1,55 @@
+# The help of each command (`juki … --help`): what it does, in one line. `help-juki` and
+# `help-juki-long` are the command's own; the rest follow the subcommand path.
+
+help-juki = juki: the resident registry card (住基カード) at home and at the municipal counter.
+help-juki-long = juki: the resident registry card (住基カード) at home and at the municipal counter.
+
+    PINs and passwords are never given on the command line: they are asked for without echo at a terminal, or read one per line from standard input when it is not a terminal, in the order asked.
+
+    Exit codes: 0 success, 1 other error, 2 usage error, 3 wrong PIN, 4 PIN locked (reset at the counter), 5 no reader or no card, 6 refused (by the card: state or security condition; or by juki: card expired, credential not valid, registry rules, an operator without the right), 7 operator login refused (wrong name or password, locked out, locked until a supervisor unlocks), 8 audit trail damaged, 9 signature, certificate or login answer rejected (tampered, foreign CA, revoked, expired).
+
+    Messages are in Japanese under a Japanese locale (the first of LC_ALL, LC_MESSAGES, LANG that is set starts with `ja`), in English otherwise. A value refused on the command line (a date, sex, 住民票コード or 地方公共団体コード) is a usage error (2).
+
+    `JUKI_TODAY=YYYY-MM-DD` sets today's date for training and tests (card and credential validity, issue date); never set it at a real counter.
+help-readers = List the PC/SC readers and whether each holds a card
+help-status = Card information and PIN tries left (no PIN needed)
+help-info = Show the resident code, the 4 info and the change information (asks the 住基 PIN)
+help-pin = PIN status or change
+help-pin-status = Tries left of each PIN (uses no try)
+help-pin-change = Change a PIN: asks the current one, then the new one
+help-sign = Sign an e-application (電子申請): a CMS signature (RFC 5652) with the card's signing key and certificate; asks the sign password (署名用パスワード). Writes FILE.p7s (detached) by default
+help-verify = The agency's check of a signed e-application (no card needed): the signature, the chain to the trusted JPKI signing CA, the validity period and the CRL. Prints the verdict and the signer's 4 info; exits 9 when the signature is rejected
+help-auth = 利用者証明: answer a relying party's challenge with the card's authentication key; asks the auth PIN (利用者証明用パスワード)
+help-verify-auth = The relying party's check of an answer made by `juki auth`: the challenge, the authentication certificate's chain, validity and CRL. Exits 9 when it is rejected
+help-jpki = 公的個人認証 (JPKI): the certification authority, CRLs, challenges, and the citizen's own certificates
+help-jpki-ca = The certification authority (認証局)
+help-jpki-ca-init = Make a new CA: DIR/sign-ca.key, DIR/auth-ca.key (0600), DIR/sign-ca.pem, DIR/auth-ca.pem (the CA certificates the agencies trust) and DIR/ca.db
+help-jpki-ca-list = The certificates the CA issued, with their state
+help-jpki-crl = Publish the CA's CRLs (失効リスト): DIR/sign.crl and DIR/auth.crl (PEM), valid 7 days
+help-jpki-challenge = A relying party's random challenge for `juki auth` (32 bytes)
+help-jpki-status = 自己の電子証明書の有効性確認: are my certificates valid now? Reads the authentication certificate (free) and the signing certificate (asks the sign password), and checks them against the CA certificates given with --ca-cert (never against those the card carries) and the CRLs given. Exits 9 when a certificate is not valid
+help-card = Card manufacturing
+help-card-init = Initialise a blank card with the national root public key
+help-counter = Municipal counter operations: operators, the card's lifecycle, registry and audit trail
+help-counter-operator = Operators (操作者) of this counter
+help-counter-operator-add = Register an operator (asks the new operator's password, twice at a terminal). The first operator of a new counter needs no login but the municipality's credential (--credential), which binds the counter's data to its municipality, and is the counter's supervisor (監督者); later ones are added by a logged-in operator (--operator, whose password is asked first)
+help-counter-operator-unlock = ロック解除: unlock an operator locked after repeated wrong passwords. Done by a logged-in supervisor (--operator, whose password is asked first), never by the operator themself
+help-counter-issue = 交付: issue an initialised card to a resident (the resident enters the 住基 PIN, auth PIN and sign password). The resident code is generated at random
+help-counter-identify = 本人確認: the resident enters the 住基 PIN; shows the 4 info, the resident code and the card's validity
+help-counter-reset-pin = パスワード再設定: reset a PIN with full tries, locked or not (the resident enters the new PIN)
+help-counter-update = 記載事項変更・継続利用: write a new address and/or name and the change information (転入, 転居, 氏名変更); the resident enters the 住基 PIN. Also for a card issued by another municipality. The JPKI certificates are flagged for revocation
+help-counter-change-code = 住民票コードの変更: a new random code; the card is terminated (code-changed) and the registry shows that a new card is needed
+help-counter-suspend = 一時停止: suspend a card (lost, stolen, …); only the counter can resume it
+help-counter-resume = 一時停止の解除: resume a suspended card
+help-counter-terminate = 返納・廃止: terminate a card, irreversibly (keys, PINs and personal data erased)
+help-counter-jpki-issue = 電子証明書の発行: issue the JPKI signing and authentication certificates of an issued card (the resident enters the 住基 PIN; both key pairs are generated anew on the card). Needs --ca. The card's earlier certificates are revoked
+help-counter-jpki-revoke = 電子証明書の失効: revoke a card's JPKI certificates at the CA, on the resident's request or when a revocation was left pending. Needs --ca. The card need not be present
+help-counter-audit = The audit trail (監査記録)
+help-counter-audit-verify = Check the whole hash chain; prints the head (SEQ:HASH) every time; exits 8 naming the first fault
+help-counter-audit-show = One card's history, oldest first (for a resident's disclosure request, 開示請求)
+help-counter-pending = Unfinished operations (the process stopped between the card and the records): list them, or close one after checking the card
+help-counter-pending-resolve = Close an unfinished operation after checking the card: the card in the reader (if it is the operation's card) tells whether a suspend, resume, terminate or change-code was done
+help-authority = National root and municipality credentials (files; no card)
+help-authority-init = Make the national root key pair: DIR/root.key (0600) and DIR/root.pub
+help-authority-certify = Certify a municipality's counter: OUT/counter.key (0600) and OUT/counter.cvc
+help-demo = Run the card's whole life on the built-in simulator (no setup, no input)
