@@ -56,6 +56,17 @@ impl Cli {
     pub fn localized_in(lang: i18n::Lang) -> clap::Command {
         use clap::CommandFactory;
         fn each(cmd: clap::Command, path: &str, lang: i18n::Lang) -> clap::Command {
+            let args: Vec<String> = cmd
+                .get_arguments()
+                .filter(|a| a.get_help().is_some())
+                .map(|a| a.get_id().to_string())
+                .collect();
+            let cmd = args
+                .into_iter()
+                .fold(cmd, |cmd, id| match arg_help_id(lang, path, &id) {
+                    Some(key) => cmd.mut_arg(&id, |a| a.help(i18n::text_in(lang, &key, None))),
+                    None => cmd,
+                });
             let subs: Vec<String> = cmd
                 .get_subcommands()
                 .map(|s| s.get_name().to_string())
@@ -73,6 +84,15 @@ impl Cli {
             .long_about(i18n::text_in(lang, "help-juki-long", None));
         each(cmd, "", lang)
     }
+}
+
+/// The catalog id of the help of option `id` of the command at `path` (`-counter-issue`):
+/// `opt-PATH--ID` where that command gives the option its own meaning, else `opt-ID`.
+fn arg_help_id(lang: i18n::Lang, path: &str, id: &str) -> Option<String> {
+    let id = id.replace('_', "-");
+    [format!("opt{path}--{id}"), format!("opt-{id}")]
+        .into_iter()
+        .find(|key| i18n::has(lang, key))
 }
 
 /// The commands.
@@ -605,6 +625,24 @@ mod help_tests {
         }
         let mut ids = vec!["help-juki".to_string(), "help-juki-long".to_string()];
         paths(&Cli::command(), "", &mut ids);
+        // Every option's help, found for the command it belongs to.
+        fn options(cmd: &clap::Command, path: &str, lang: Lang, used: &mut Vec<String>) {
+            for a in cmd.get_arguments().filter(|a| a.get_help().is_some()) {
+                let id = arg_help_id(lang, path, a.get_id().as_str());
+                assert!(
+                    id.is_some(),
+                    "--{} of `{path}` has no help in {lang:?}",
+                    a.get_id()
+                );
+                used.extend(id);
+            }
+            for sub in cmd.get_subcommands() {
+                options(sub, &format!("{path}-{}", sub.get_name()), lang, used);
+            }
+        }
+        for lang in [Lang::Ja, Lang::En] {
+            options(&Cli::command(), "", lang, &mut ids);
+        }
         for lang in [Lang::Ja, Lang::En] {
             for id in &ids {
                 assert!(i18n::has(lang, id), "{id} missing in {lang:?}");
@@ -617,6 +655,17 @@ mod help_tests {
             for id in &catalog {
                 assert!(ids.contains(id), "{id} in {lang:?} names no command");
             }
+        }
+        // No id of the catalogs is defined twice (Fluent would keep the first silently).
+        for lang in [Lang::Ja, Lang::En] {
+            let mut all: Vec<String> = i18n::message_ids(lang)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            let count = all.len();
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), count, "an id defined twice in {lang:?}");
         }
         // And they are applied: the Japanese help of `counter issue` is the catalog's.
         let cmd = Cli::localized_in(Lang::Ja);
