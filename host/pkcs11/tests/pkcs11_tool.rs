@@ -1,0 +1,325 @@
+//! The module through the REAL stack with consumers nobody here wrote: OpenSC's `pkcs11-tool`
+//! loads `libjuki_pkcs11.so`, which talks to pcscd, vpcd and the simulated card
+//! (`juki_reader_sim::VpcdServer` in "Virtual PCD 00 00"); `openssl` verifies the signatures.
+//!
+//! Skipped without pcscd + vpcd unless `JUKI_PCSC=1` (scripts/test.sh), which makes them fail.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use juki_host::pcsc_transport::list_readers;
+use juki_reader_sim::server::{pcsc_required, FIRST_READER_NAME};
+use juki_reader_sim::VpcdServer;
+use sha2::{Digest, Sha256};
+
+#[allow(dead_code)]
+#[path = "../../cli/tests/common/world.rs"]
+mod world;
+
+use world::{lines, world};
+
+const PORT: u16 = 35963;
+const AUTH_PIN: &str = "1357";
+const SIGN_PASSWORD: &str = "JUKI2026";
+const AUTH_SLOT: &str = "Virtual PCD 00 00 (JPKI auth)";
+const SIGN_SLOT: &str = "Virtual PCD 00 00 (JPKI sign)";
+
+static VPCD: Mutex<()> = Mutex::new(());
+
+/// The vpcd port for this test, or `None` (skipped) without PC/SC.
+fn lock_or_skip() -> Option<MutexGuard<'static, ()>> {
+    let guard = VPCD.lock().unwrap_or_else(PoisonError::into_inner);
+    match list_readers() {
+        Ok(r) if r.iter().any(|r| r.name == FIRST_READER_NAME) => Some(guard),
+        other => {
+            assert!(
+                !pcsc_required(),
+                "JUKI_PCSC=1 but no vpcd reader: {other:?}"
+            );
+            eprintln!("SKIPPED: no pcscd with the vpcd reader");
+            None
+        }
+    }
+}
+
+fn card_present() -> bool {
+    list_readers()
+        .unwrap_or_default()
+        .iter()
+        .any(|r| r.name == FIRST_READER_NAME && r.card_present)
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The card image in the virtual reader while this lives.
+struct Served(Option<VpcdServer>);
+
+impl Served {
+    fn start(image: &Path) -> Served {
+        wait_until("the reader is empty", || !card_present());
+        let server = VpcdServer::spawn(image, SocketAddr::from((Ipv4Addr::LOCALHOST, PORT)))
+            .expect("start the reader simulator");
+        assert!(server.wait_connected(1, Duration::from_secs(15)));
+        wait_until("pcscd sees the card", card_present);
+        Served(Some(server))
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            let _ = server.stop();
+            if !std::thread::panicking() {
+                wait_until("pcscd sees the card removed", || !card_present());
+            }
+        }
+    }
+}
+
+/// target/debug/libjuki_pkcs11.so, built by cargo with this package (the test binary is in
+/// target/debug/deps).
+fn module() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let so = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("libjuki_pkcs11.so");
+    assert!(so.exists(), "{} not built", so.display());
+    so
+}
+
+/// `pkcs11-tool --module libjuki_pkcs11.so ARGS`: success and combined output.
+fn tool(args: &[&str]) -> (bool, String) {
+    let out = Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(module())
+        .args(args)
+        .output()
+        .expect("pkcs11-tool is installed (package opensc)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[track_caller]
+fn tool_ok(args: &[&str]) -> String {
+    let (ok, text) = tool(args);
+    assert!(ok, "pkcs11-tool {args:?} failed:\n{text}");
+    text
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Signs `data` on `slot` with the key `id` and mechanism `mech` (the input as `pkcs11-tool`
+/// gets it), and verifies it with `openssl dgst -sha256` of `data` under the certificate's key.
+fn sign_and_verify(dir: &Path, slot: &str, pin: &str, id: &str, mech: &str, data: &[u8]) {
+    let doc = dir.join("doc.txt");
+    std::fs::write(&doc, data).unwrap();
+    let input = dir.join("input.bin");
+    if mech == "ECDSA" {
+        std::fs::write(&input, Sha256::digest(data)).unwrap();
+    } else {
+        std::fs::write(&input, data).unwrap();
+    }
+    let sig = dir.join(format!("{id}-{mech}.sig"));
+    tool_ok(&[
+        "--slot-description",
+        slot,
+        "--login",
+        "--pin",
+        pin,
+        "--sign",
+        "--mechanism",
+        mech,
+        "--id",
+        id,
+        "--signature-format",
+        "openssl",
+        "-i",
+        s(&input),
+        "-o",
+        s(&sig),
+    ]);
+    let cert = dir.join(format!("{id}.der"));
+    tool_ok(&[
+        "--slot-description",
+        slot,
+        "--login",
+        "--pin",
+        pin,
+        "--read-object",
+        "--type",
+        "cert",
+        "--id",
+        id,
+        "-o",
+        s(&cert),
+    ]);
+    let pubkey = dir.join(format!("{id}.pem"));
+    let (ok, text) = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        s(&cert),
+        "-pubkey",
+        "-noout",
+        "-out",
+        s(&pubkey),
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        s(&pubkey),
+        "-signature",
+        s(&sig),
+        s(&doc),
+    ]);
+    assert!(
+        ok && text.contains("Verified OK"),
+        "{mech} with {id}: {text}"
+    );
+    // Another document does not verify under that signature.
+    std::fs::write(&doc, b"tampered").unwrap();
+    let (ok, _) = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        s(&pubkey),
+        "-signature",
+        s(&sig),
+        s(&doc),
+    ]);
+    assert!(!ok, "a tampered document verified");
+}
+
+#[test]
+fn pkcs11_tool_lists_logs_in_and_signs() {
+    let Some(_guard) = lock_or_skip() else {
+        return;
+    };
+    let w = world();
+    w.session()
+        .jpki_issue(&mut w.card(), &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    let _served = Served::start(&w.image);
+    let dir = tempfile::tempdir().unwrap();
+
+    // Slots and tokens: two per card, told apart by label and slot description.
+    let out = tool_ok(&["-L"]);
+    assert!(out.contains(AUTH_SLOT) && out.contains(SIGN_SLOT), "{out}");
+    assert!(
+        out.contains("JPKI 利用者証明用") && out.contains("JPKI 署名用"),
+        "{out}"
+    );
+    assert!(out.contains("login required"), "{out}");
+    assert!(!out.contains("count low"), "{out}");
+    let out = tool_ok(&["-M", "--slot-description", AUTH_SLOT]);
+    assert!(
+        out.contains("ECDSA-SHA256") && out.contains("ECDSA"),
+        "{out}"
+    );
+
+    // Before login: the authentication certificate, its CA and key are public; the signing
+    // token shows its public key only (the certificate carries the 4 info).
+    let out = tool_ok(&["-O", "--slot-description", AUTH_SLOT]);
+    assert!(out.contains("Certificate Object"), "{out}");
+    assert!(out.contains("Public Key Object; EC"), "{out}");
+    assert!(!out.contains("Private Key Object"), "{out}");
+    let out = tool_ok(&["-O", "--slot-description", SIGN_SLOT]);
+    assert!(!out.contains("Certificate Object"), "{out}");
+    assert!(out.contains("Public Key Object; EC"), "{out}");
+
+    // After login: the private keys, and on the signing token its certificates.
+    let out = tool_ok(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        AUTH_PIN,
+    ]);
+    assert!(out.contains("Private Key Object; EC"), "{out}");
+    let out = tool_ok(&[
+        "-O",
+        "--slot-description",
+        SIGN_SLOT,
+        "--login",
+        "--pin",
+        SIGN_PASSWORD,
+    ]);
+    assert!(out.contains("Private Key Object; EC"), "{out}");
+    assert!(out.contains("Certificate Object"), "{out}");
+
+    // Signatures with each key and mechanism, verified by OpenSSL.
+    let doc = "電子申請書: 転出届\n".as_bytes();
+    for mech in ["ECDSA", "ECDSA-SHA256"] {
+        sign_and_verify(dir.path(), AUTH_SLOT, AUTH_PIN, "01", mech, doc);
+        sign_and_verify(dir.path(), SIGN_SLOT, SIGN_PASSWORD, "02", mech, doc);
+    }
+
+    // A wrong PIN: refused, and the token flags count down; the right one still works and
+    // restores the count.
+    let (ok, out) = tool(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        "9999",
+    ]);
+    assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+    let out = tool_ok(&["-T"]);
+    assert!(out.contains("user PIN count low"), "{out}");
+    let (ok, out) = tool(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        "9999",
+    ]);
+    assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+    let out = tool_ok(&["-T"]);
+    assert!(out.contains("final user PIN try"), "{out}");
+    tool_ok(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        AUTH_PIN,
+    ]);
+    let out = tool_ok(&["-T"]);
+    assert!(!out.contains("count low"), "{out}");
+}
