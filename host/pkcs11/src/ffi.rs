@@ -287,11 +287,11 @@ pub unsafe extern "C" fn C_GetSessionInfo(
         if info.is_null() {
             return Err(CKR_ARGUMENTS_BAD);
         }
-        let (slot, state) = token::session_info(session)?;
+        let (slot, rw, state) = token::session_info(session)?;
         let value = CK_SESSION_INFO {
             slotID: slot,
             state,
-            flags: CKF_SERIAL_SESSION,
+            flags: CKF_SERIAL_SESSION | if rw { CKF_RW_SESSION } else { 0 },
             ulDeviceError: 0,
         };
         // SAFETY: non-NULL CK_SESSION_INFO to fill.
@@ -572,9 +572,13 @@ unsupported! { CKR_FUNCTION_NOT_SUPPORTED;
     C_SignEncryptUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     C_DecryptVerifyUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     C_WrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
+    C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, *mut std::ffi::c_void);
+}
+
+// No random number generator offered (CKF_RNG is not set): PKCS#11's answer for both.
+unsupported! { CKR_RANDOM_NO_RNG;
     C_SeedRandom(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG);
     C_GenerateRandom(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG);
-    C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, *mut std::ffi::c_void);
 }
 
 /// Legacy functions: PKCS#11 says they answer CKR_FUNCTION_NOT_PARALLEL.

@@ -74,6 +74,7 @@ struct Session {
     objects: Option<Vec<Object>>,
     found: Option<Vec<CK_OBJECT_HANDLE>>,
     sign: Option<SignOp>,
+    rw: bool,
 }
 
 /// The module's state between C_Initialize and C_Finalize.
@@ -442,7 +443,8 @@ pub fn check_slot(slot: CK_SLOT_ID) -> Rv<()> {
     with(|m| m.reader(slot).map(|_| ()))
 }
 
-/// C_OpenSession: read-only serial sessions only.
+/// C_OpenSession: serial sessions; read-write ones are accepted (docs/pkcs11.md says why),
+/// though nothing in them can write.
 pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> {
     with(|m| {
         if flags & CKF_SERIAL_SESSION == 0 {
@@ -450,9 +452,6 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> 
         }
         if !m.card_present(slot)? {
             return Err(CKR_TOKEN_NOT_PRESENT);
-        }
-        if flags & CKF_RW_SESSION != 0 {
-            return Err(CKR_TOKEN_WRITE_PROTECTED);
         }
         let h = m.next_session;
         m.next_session += 1;
@@ -463,6 +462,7 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> 
                 objects: None,
                 found: None,
                 sign: None,
+                rw: flags & CKF_RW_SESSION != 0,
             },
         );
         Ok(h)
@@ -490,16 +490,17 @@ pub fn close_all_sessions(slot: CK_SLOT_ID) -> Rv<()> {
     })
 }
 
-/// C_GetSessionInfo: (slot, state).
-pub fn session_info(h: CK_SESSION_HANDLE) -> Rv<(CK_SLOT_ID, CK_STATE)> {
+/// C_GetSessionInfo: (slot, read-write, state).
+pub fn session_info(h: CK_SESSION_HANDLE) -> Rv<(CK_SLOT_ID, bool, CK_STATE)> {
     with(|m| {
-        let slot = m.session(h)?.slot;
-        let state = if m.logins.contains_key(&slot) {
-            CKS_RO_USER_FUNCTIONS
-        } else {
-            CKS_RO_PUBLIC_SESSION
+        let (slot, rw) = (m.session(h)?.slot, m.session(h)?.rw);
+        let state = match (m.logins.contains_key(&slot), rw) {
+            (true, false) => CKS_RO_USER_FUNCTIONS,
+            (true, true) => CKS_RW_USER_FUNCTIONS,
+            (false, false) => CKS_RO_PUBLIC_SESSION,
+            (false, true) => CKS_RW_PUBLIC_SESSION,
         };
-        Ok((slot, state))
+        Ok((slot, rw, state))
     })
 }
 

@@ -85,17 +85,16 @@ impl Drop for Served {
     }
 }
 
-/// target/debug/libjuki_pkcs11.so, built by cargo with this package (the test binary is in
-/// target/debug/deps).
+/// libjuki_pkcs11.so as cargo built it with this test: next to the test binary
+/// (target/debug/deps; `cargo test` copies it up to target/debug only on some builds).
 fn module() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let so = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("libjuki_pkcs11.so");
-    assert!(so.exists(), "{} not built", so.display());
-    so
+    let deps = exe.parent().unwrap();
+    [deps, deps.parent().unwrap()]
+        .iter()
+        .map(|d| d.join("libjuki_pkcs11.so"))
+        .find(|so| so.exists())
+        .expect("libjuki_pkcs11.so built next to the test binary")
 }
 
 /// `pkcs11-tool --module libjuki_pkcs11.so ARGS`: success and combined output.
@@ -287,6 +286,46 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
         sign_and_verify(dir.path(), AUTH_SLOT, AUTH_PIN, "01", mech, doc);
         sign_and_verify(dir.path(), SIGN_SLOT, SIGN_PASSWORD, "02", mech, doc);
     }
+
+    // pkcs11-tool's own self-test on each token, logged in.
+    for (slot, pin) in [(AUTH_SLOT, AUTH_PIN), (SIGN_SLOT, SIGN_PASSWORD)] {
+        let out = tool_ok(&[
+            "--test",
+            "--slot-description",
+            slot,
+            "--login",
+            "--pin",
+            pin,
+        ]);
+        assert!(out.contains("No errors"), "{slot}: {out}");
+    }
+
+    // OpenSSH: ssh-keygen -D lists the authentication key (the one in the certificate), as a
+    // line for authorized_keys.
+    let out = Command::new("ssh-keygen")
+        .arg("-D")
+        .arg(module())
+        .output()
+        .expect("ssh-keygen (openssh-client)");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{listed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert_key = Command::new("ssh-keygen")
+        .args(["-i", "-m", "PKCS8", "-f"])
+        .arg(dir.path().join("01.pem"))
+        .output()
+        .unwrap();
+    let cert_key = String::from_utf8_lossy(&cert_key.stdout).into_owned();
+    let cert_key = cert_key
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(cert_key.starts_with("ecdsa-sha2-nistp256 "), "{cert_key}");
+    assert!(listed.contains(&cert_key), "{cert_key} not in:\n{listed}");
 
     // A wrong PIN: refused, and the token flags count down; the right one still works and
     // restores the count.
