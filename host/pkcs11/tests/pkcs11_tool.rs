@@ -361,4 +361,37 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
     ]);
     let out = tool_ok(&["-T"]);
     assert!(!out.contains("count low"), "{out}");
+
+    // Three wrong PINs lock the authentication PIN: the token says so, and the right PIN is
+    // refused with CKR_PIN_LOCKED. The signing token is not affected.
+    for _ in 0..3 {
+        let (ok, out) = tool(&[
+            "-O",
+            "--slot-description",
+            AUTH_SLOT,
+            "--login",
+            "--pin",
+            "9999",
+        ]);
+        assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+    }
+    let out = tool_ok(&["-T"]);
+    assert!(out.contains("user PIN locked"), "{out}");
+    let (ok, out) = tool(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        AUTH_PIN,
+    ]);
+    assert!(!ok && out.contains("CKR_PIN_LOCKED"), "{out}");
+    sign_and_verify(
+        dir.path(),
+        SIGN_SLOT,
+        SIGN_PASSWORD,
+        "02",
+        "ECDSA-SHA256",
+        doc,
+    );
 }
