@@ -9,5 +9,6 @@
 //!
 //! `ffi` holds the C ABI and all the `unsafe`; `token` the state and logic, in safe Rust.
 
+mod der;
 mod ffi;
 mod token;

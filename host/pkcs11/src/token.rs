@@ -263,7 +263,15 @@ impl Module {
         };
         if let Some((cert, ca)) = certs {
             let cert_attrs = |der: Vec<u8>, label: String, id: Vec<u8>, private: bool| {
-                vec![
+                let mut names = Vec::new();
+                if let Some(f) = crate::der::cert_fields(&der) {
+                    names = vec![
+                        (CKA_SUBJECT, f.subject),
+                        (CKA_ISSUER, f.issuer),
+                        (CKA_SERIAL_NUMBER, f.serial),
+                    ];
+                }
+                let mut attrs = vec![
                     (CKA_CLASS, ulong(CKO_CERTIFICATE)),
                     (CKA_TOKEN, bool_attr(true)),
                     (CKA_PRIVATE, bool_attr(private)),
@@ -273,7 +281,9 @@ impl Module {
                     (CKA_CERTIFICATE_TYPE, ulong(CKC_X_509)),
                     (CKA_TRUSTED, bool_attr(false)),
                     (CKA_VALUE, der),
-                ]
+                ];
+                attrs.extend(names);
+                attrs
             };
             let private = kind == CertKind::Sign;
             objects.push(Object {

@@ -253,6 +253,8 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
     // token shows its public key only (the certificate carries the 4 info).
     let out = tool_ok(&["-O", "--slot-description", AUTH_SLOT]);
     assert!(out.contains("Certificate Object"), "{out}");
+    // CKA_SUBJECT (from the certificate), what NSS and others search by.
+    assert!(out.contains("subject:") && out.contains("DN:"), "{out}");
     assert!(out.contains("Public Key Object; EC"), "{out}");
     assert!(!out.contains("Private Key Object"), "{out}");
     let out = tool_ok(&["-O", "--slot-description", SIGN_SLOT]);
