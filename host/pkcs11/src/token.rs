@@ -75,6 +75,9 @@ struct Session {
     found: Option<Vec<CK_OBJECT_HANDLE>>,
     sign: Option<SignOp>,
     rw: bool,
+    /// The token's public key (uncompressed point) when the session was opened: which card
+    /// the session belongs to. Another card in the reader ends the session.
+    card_key: Option<Vec<u8>>,
 }
 
 /// The module's state between C_Initialize and C_Finalize.
@@ -197,16 +200,50 @@ impl Module {
         }
     }
 
+    /// [`Self::on_card`] for session `h`: first checks, in the same transaction, that the card
+    /// is still the one the session was opened on (its key). A card gone or swapped ends every
+    /// session of the slot and its login: `CKR_DEVICE_REMOVED`, then
+    /// `CKR_SESSION_HANDLE_INVALID`.
+    fn session_card<R>(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        mut f: impl FnMut(&mut JukiCard<&mut dyn juki_host::transport::Transport>) -> Result<R, Error>,
+    ) -> Rv<Result<R, Error>> {
+        let s = self.session(h)?;
+        let (slot, expected) = (s.slot, s.card_key.clone());
+        let key = kind_of(slot).key();
+        let result = self.on_card(slot, |c| {
+            if let Some(expected) = &expected {
+                let now = c.public_key(key)?.to_encoded_point(false);
+                if now.as_bytes() != expected.as_slice() {
+                    return Ok(None);
+                }
+            }
+            f(c).map(Some)
+        });
+        match result {
+            Ok(Ok(Some(r))) => Ok(Ok(r)),
+            Ok(Err(e)) if !e.is_connection_lost() => Ok(Err(e)),
+            Err(rv) if rv != CKR_TOKEN_NOT_PRESENT => Err(rv),
+            _ => {
+                self.sessions.retain(|_, s| s.slot != slot);
+                self.logins.remove(&slot);
+                Err(CKR_DEVICE_REMOVED)
+            }
+        }
+    }
+
     fn session(&mut self, h: CK_SESSION_HANDLE) -> Rv<&mut Session> {
         self.sessions.get_mut(&h).ok_or(CKR_SESSION_HANDLE_INVALID)
     }
 
     /// Reads the token's objects from the card (the private ones only when logged in).
-    fn load_objects(&self, slot: CK_SLOT_ID) -> Rv<Vec<Object>> {
+    fn load_objects(&mut self, h: CK_SESSION_HANDLE) -> Rv<Vec<Object>> {
+        let slot = self.session(h)?.slot;
         let kind = kind_of(slot);
         let pin = self.logins.get(&slot).map(|p| Pin::new(p.to_vec()));
         let (public, certs) = self
-            .on_card(slot, |c| {
+            .session_card(h, |c| {
                 let present = c.jpki_present()?;
                 if present & kind.present_bits() != kind.present_bits() {
                     return Ok((None, None));
@@ -332,9 +369,8 @@ impl Module {
     }
 
     fn objects(&mut self, h: CK_SESSION_HANDLE) -> Rv<&[Object]> {
-        let slot = self.session(h)?.slot;
         if self.session(h)?.objects.is_none() {
-            let objects = self.load_objects(slot)?;
+            let objects = self.load_objects(h)?;
             self.session(h)?.objects = Some(objects);
         }
         Ok(self.session(h)?.objects.as_deref().unwrap_or_default())
@@ -463,6 +499,13 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> 
         if !m.card_present(slot)? {
             return Err(CKR_TOKEN_NOT_PRESENT);
         }
+        let key = kind_of(slot).key();
+        let card_key = match m.on_card(slot, |c| c.public_key(key))? {
+            Ok(k) => Some(k.to_encoded_point(false).as_bytes().to_vec()),
+            Err(e) if e.is_connection_lost() => return Err(CKR_DEVICE_REMOVED),
+            // No key pair yet (a card not issued): nothing to sign with, nothing to tell apart.
+            Err(_) => None,
+        };
         let h = m.next_session;
         m.next_session += 1;
         m.sessions.insert(
@@ -473,6 +516,7 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> 
                 found: None,
                 sign: None,
                 rw: flags & CKF_RW_SESSION != 0,
+                card_key,
             },
         );
         Ok(h)
@@ -534,7 +578,7 @@ pub fn login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Rv<()> {
             return Err(CKR_PIN_LEN_RANGE);
         }
         let secret = Pin::new(pin.to_vec());
-        m.on_card(slot, |c| c.verify_pin(kind, &secret))?
+        m.session_card(h, |c| c.verify_pin(kind, &secret))?
             .map_err(|e| ckr(&e))?;
         m.logins.insert(slot, Zeroizing::new(pin.to_vec()));
         for s in m.sessions.values_mut().filter(|s| s.slot == slot) {
@@ -710,7 +754,7 @@ pub fn sign(h: CK_SESSION_HANDLE, data: &[u8], final_part: bool) -> Rv<Vec<u8>> 
         let kind = kind_of(slot);
         let key: KeyId = kind.key();
         let sig = m
-            .on_card(slot, |c| {
+            .session_card(h, |c| {
                 c.verify_pin(pin_of(kind), &pin)?;
                 c.compute_signature(key, &hash)
             })?
