@@ -4,98 +4,20 @@
 //!
 //! Skipped without pcscd + vpcd unless `JUKI_PCSC=1` (scripts/test.sh), which makes them fail.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
-use juki_host::pcsc_transport::list_readers;
-use juki_reader_sim::server::{pcsc_required, FIRST_READER_NAME};
-use juki_reader_sim::VpcdServer;
 use sha2::{Digest, Sha256};
 
-#[allow(dead_code)]
-#[path = "../../cli/tests/common/world.rs"]
-mod world;
+mod common;
 
-use world::{lines, world};
+use common::world::{lines, world};
+use common::{lock_or_skip, module, Served};
 
-const PORT: u16 = 35963;
 const AUTH_PIN: &str = "1357";
 const SIGN_PASSWORD: &str = "JUKI2026";
 const AUTH_SLOT: &str = "Virtual PCD 00 00 (JPKI auth)";
 const SIGN_SLOT: &str = "Virtual PCD 00 00 (JPKI sign)";
-
-static VPCD: Mutex<()> = Mutex::new(());
-
-/// The vpcd port for this test, or `None` (skipped) without PC/SC.
-fn lock_or_skip() -> Option<MutexGuard<'static, ()>> {
-    let guard = VPCD.lock().unwrap_or_else(PoisonError::into_inner);
-    match list_readers() {
-        Ok(r) if r.iter().any(|r| r.name == FIRST_READER_NAME) => Some(guard),
-        other => {
-            assert!(
-                !pcsc_required(),
-                "JUKI_PCSC=1 but no vpcd reader: {other:?}"
-            );
-            eprintln!("SKIPPED: no pcscd with the vpcd reader");
-            None
-        }
-    }
-}
-
-fn card_present() -> bool {
-    list_readers()
-        .unwrap_or_default()
-        .iter()
-        .any(|r| r.name == FIRST_READER_NAME && r.card_present)
-}
-
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The card image in the virtual reader while this lives.
-struct Served(Option<VpcdServer>);
-
-impl Served {
-    fn start(image: &Path) -> Served {
-        wait_until("the reader is empty", || !card_present());
-        let server = VpcdServer::spawn(image, SocketAddr::from((Ipv4Addr::LOCALHOST, PORT)))
-            .expect("start the reader simulator");
-        assert!(server.wait_connected(1, Duration::from_secs(15)));
-        wait_until("pcscd sees the card", card_present);
-        Served(Some(server))
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(server) = self.0.take() {
-            let _ = server.stop();
-            if !std::thread::panicking() {
-                wait_until("pcscd sees the card removed", || !card_present());
-            }
-        }
-    }
-}
-
-/// libjuki_pkcs11.so as cargo built it with this test: next to the test binary
-/// (target/debug/deps; `cargo test` copies it up to target/debug only on some builds).
-fn module() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps, deps.parent().unwrap()]
-        .iter()
-        .map(|d| d.join("libjuki_pkcs11.so"))
-        .find(|so| so.exists())
-        .expect("libjuki_pkcs11.so built next to the test binary")
-}
 
 /// `pkcs11-tool --module libjuki_pkcs11.so ARGS`: success and combined output.
 fn tool(args: &[&str]) -> (bool, String) {
