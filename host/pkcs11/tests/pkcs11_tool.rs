@@ -55,6 +55,40 @@ fn openssl(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `p11tool --provider libjuki_pkcs11.so ARGS` (GnuTLS, package gnutls-bin): its output, or
+/// `None` (that part skipped, with a notice) where it is not installed.
+fn p11tool(args: &[&str]) -> Option<String> {
+    let out = match Command::new("p11tool")
+        .arg("--provider")
+        .arg(module())
+        .args(args)
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) => {
+            eprintln!("SKIPPED p11tool: not installed (package gnutls-bin)");
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "p11tool {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(text)
+}
+
+/// The first `URL: pkcs11:…` line of p11tool's output that contains `part`.
+fn url_with(listing: &str, part: &str) -> String {
+    listing
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("URL: "))
+        .find(|u| u.contains(part))
+        .unwrap_or_else(|| panic!("no URL with {part} in:\n{listing}"))
+        .to_owned()
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -222,6 +256,35 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
             pin,
         ]);
         assert!(out.contains("No errors"), "{slot}: {out}");
+    }
+
+    // GnuTLS p11tool: the tokens, then the authentication certificate listed and exported,
+    // the same certificate pkcs11-tool read.
+    if let Some(out) = p11tool(&["--list-tokens"]) {
+        assert!(
+            out.contains("JPKI 利用者証明用") && out.contains("JPKI 署名用"),
+            "{out}"
+        );
+        let token = url_with(&out, "serial=JPKI-AUTH-");
+        let certs = p11tool(&["--list-all-certs", &token]).unwrap();
+        let cert = url_with(&certs, "id=%01");
+        let pem = p11tool(&["--export", &cert]).unwrap();
+        let exported = dir.path().join("p11tool.pem");
+        std::fs::write(&exported, pem).unwrap();
+        let (ok, text) = openssl(&[
+            "x509",
+            "-in",
+            s(&exported),
+            "-outform",
+            "DER",
+            "-out",
+            s(&dir.path().join("p11tool.der")),
+        ]);
+        assert!(ok, "{text}");
+        assert_eq!(
+            std::fs::read(dir.path().join("p11tool.der")).unwrap(),
+            std::fs::read(dir.path().join("01.der")).unwrap()
+        );
     }
 
     // OpenSSH: ssh-keygen -D lists the authentication key (the one in the certificate), as a
