@@ -55,6 +55,21 @@ fn openssl(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// libp11's OpenSSL engine (package libengine-pkcs11-openssl).
+const ENGINE: &str = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
+
+/// `text` percent-encoded for a PKCS#11 URI (RFC 7512): unreserved characters kept.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `p11tool --provider libjuki_pkcs11.so ARGS` (GnuTLS, package gnutls-bin): its output, or
 /// `None` (that part skipped, with a notice) where it is not installed.
 fn p11tool(args: &[&str]) -> Option<String> {
@@ -243,6 +258,63 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
     for mech in ["ECDSA", "ECDSA-SHA256"] {
         sign_and_verify(dir.path(), AUTH_SLOT, AUTH_PIN, "01", mech, doc);
         sign_and_verify(dir.path(), SIGN_SLOT, SIGN_PASSWORD, "02", mech, doc);
+    }
+
+    // OpenSSL through libp11's engine: a CMS signature of an e-application with the card's
+    // signing key, accepted by `openssl cms -verify` under the JPKI CA.
+    if Path::new(ENGINE).exists() {
+        let doc_path = dir.path().join("application.txt");
+        std::fs::write(&doc_path, doc).unwrap();
+        let signer = dir.path().join("02.pem");
+        let (ok, text) = openssl(&[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            s(&dir.path().join("02.der")),
+            "-out",
+            s(&signer),
+        ]);
+        assert!(ok, "{text}");
+        let p7s = dir.path().join("application.p7s");
+        let key = format!(
+            "pkcs11:token={};id=%02;type=private;pin-value={SIGN_PASSWORD}",
+            percent("JPKI 署名用 (sign)")
+        );
+        let out = Command::new("openssl")
+            .env("PKCS11_MODULE_PATH", module())
+            .args([
+                "cms", "-sign", "-binary", "-md", "sha256", "-engine", "pkcs11",
+            ])
+            .args(["-keyform", "engine", "-inkey", &key, "-signer", s(&signer)])
+            .args(["-in", s(&doc_path), "-outform", "DER", "-out", s(&p7s)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl cms -sign: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ca = w.ca_dir.join("sign-ca.pem");
+        let (ok, text) = openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            s(&p7s),
+            "-content",
+            s(&doc_path),
+            "-CAfile",
+            s(&ca),
+            "-out",
+            "/dev/null",
+        ]);
+        assert!(ok && text.contains("Verification successful"), "{text}");
+    } else {
+        eprintln!("SKIPPED libp11: {ENGINE} not installed (package libengine-pkcs11-openssl)");
     }
 
     // pkcs11-tool's own self-test on each token, logged in.
