@@ -55,6 +55,36 @@ fn openssl(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `ARGS[0] ARGS[1..]` of NSS's tools: success and combined output.
+fn nss(args: &[&str]) -> (bool, String) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A new empty NSS database under `dir` (`sql:` path), or `None` (skipped, with a notice)
+/// without NSS's tools (package libnss3-tools).
+fn nss_db(dir: &Path) -> Option<String> {
+    let db = dir.join("nssdb");
+    std::fs::create_dir(&db).unwrap();
+    let db = format!("sql:{}", s(&db));
+    match Command::new("certutil")
+        .args(["-N", "-d", &db, "--empty-password"])
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(db),
+        Ok(out) => panic!("certutil -N: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(_) => {
+            eprintln!("SKIPPED NSS: certutil not installed (package libnss3-tools)");
+            None
+        }
+    }
+}
+
 /// libp11's OpenSSL engine (package libengine-pkcs11-openssl).
 const ENGINE: &str = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
 
@@ -357,6 +387,25 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
             std::fs::read(dir.path().join("p11tool.der")).unwrap(),
             std::fs::read(dir.path().join("01.der")).unwrap()
         );
+    }
+
+    // NSS: the module added to a database with modutil; certutil lists the authentication
+    // certificate and its CA on the card (the signing certificate waits for a login).
+    if let Some(db) = nss_db(dir.path()) {
+        let out = nss(&[
+            "modutil",
+            "-dbdir",
+            &db,
+            "-add",
+            "juki",
+            "-libfile",
+            s(&module()),
+            "-force",
+        ]);
+        assert!(out.0, "{}", out.1);
+        let (ok, out) = nss(&["certutil", "-d", &db, "-L", "-h", "all"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("JPKI 利用者証明用 (auth):"), "{out}");
     }
 
     // OpenSSH: ssh-keygen -D lists the authentication key (the one in the certificate), as a
