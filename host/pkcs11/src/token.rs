@@ -13,7 +13,7 @@ use juki_card::files::CERT_CAPACITY;
 use juki_host::card::{JukiCard, KeyId, PinStatus};
 use juki_host::jpki_files::CertKind;
 use juki_host::pcsc_transport::{list_readers, PcscTransport};
-use juki_host::pin::{Pin, PinId, PinRules};
+use juki_host::pin::{App, Pin, PinId, PinRules};
 use juki_host::Error;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -200,8 +200,8 @@ impl Module {
         }
     }
 
-    /// [`Self::on_card`] for session `h`: first checks, in the same transaction, that the card
-    /// is still the one the session was opened on (its key). A card gone or swapped ends every
+    /// [`Self::on_card`] for session `h`, `f` running in the JPKI AP: first checks, in the same
+    /// transaction, that the card is still the one the session was opened on (its key). A card gone or swapped ends every
     /// session of the slot and its login: `CKR_DEVICE_REMOVED`, then
     /// `CKR_SESSION_HANDLE_INVALID`.
     fn session_card<R>(
@@ -213,11 +213,14 @@ impl Module {
         let (slot, expected) = (s.slot, s.card_key.clone());
         let key = kind_of(slot).key();
         let result = self.on_card(slot, |c| {
+            // Either way the JPKI AP is selected for `f`.
             if let Some(expected) = &expected {
                 let now = c.public_key(key)?.to_encoded_point(false);
                 if now.as_bytes() != expected.as_slice() {
                     return Ok(None);
                 }
+            } else {
+                c.select_app(App::Jpki)?;
             }
             f(c).map(Some)
         });
@@ -578,7 +581,7 @@ pub fn login(h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Rv<()> {
             return Err(CKR_PIN_LEN_RANGE);
         }
         let secret = Pin::new(pin.to_vec());
-        m.session_card(h, |c| c.verify_pin(kind, &secret))?
+        m.session_card(h, |c| c.verify_selected(kind, &secret))?
             .map_err(|e| ckr(&e))?;
         m.logins.insert(slot, Zeroizing::new(pin.to_vec()));
         for s in m.sessions.values_mut().filter(|s| s.slot == slot) {
@@ -755,7 +758,7 @@ pub fn sign(h: CK_SESSION_HANDLE, data: &[u8], final_part: bool) -> Rv<Vec<u8>> 
         let key: KeyId = kind.key();
         let sig = m
             .session_card(h, |c| {
-                c.verify_pin(pin_of(kind), &pin)?;
+                c.verify_selected(pin_of(kind), &pin)?;
                 c.compute_signature(key, &hash)
             })?
             .map_err(|e| ckr(&e))?;
