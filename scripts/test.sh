@@ -31,7 +31,7 @@ SMOKE_READER='Virtual PCD 00 00'
 SMOKE_PORT=35963
 # -------------------------------------------------------------------------------------------------
 
-APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl)
+APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl libnss3-tools)
 CARD_TARGET=thumbv7em-none-eabihf
 TIMEOUT_S=15
 

@@ -1,0 +1,505 @@
+//! The module through the REAL stack with consumers nobody here wrote: OpenSC's `pkcs11-tool`
+//! loads `libjuki_pkcs11.so`, which talks to pcscd, vpcd and the simulated card
+//! (`juki_reader_sim::VpcdServer` in "Virtual PCD 00 00"); `openssl` verifies the signatures.
+//!
+//! Skipped without pcscd + vpcd unless `JUKI_PCSC=1` (scripts/test.sh), which makes them fail.
+
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+mod common;
+
+use common::world::{lines, world};
+use common::{lock_or_skip, module, Served};
+
+const AUTH_PIN: &str = "1357";
+const SIGN_PASSWORD: &str = "JUKI2026";
+const AUTH_SLOT: &str = "Virtual PCD 00 00 (JPKI auth)";
+const SIGN_SLOT: &str = "Virtual PCD 00 00 (JPKI sign)";
+
+/// `pkcs11-tool --module libjuki_pkcs11.so ARGS`: success and combined output.
+fn tool(args: &[&str]) -> (bool, String) {
+    let out = Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(module())
+        .args(args)
+        .output()
+        .expect("pkcs11-tool is installed (package opensc)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[track_caller]
+fn tool_ok(args: &[&str]) -> String {
+    let (ok, text) = tool(args);
+    assert!(ok, "pkcs11-tool {args:?} failed:\n{text}");
+    text
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `ARGS[0] ARGS[1..]` of NSS's tools: success and combined output.
+fn nss(args: &[&str]) -> (bool, String) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A new empty NSS database under `dir` (`sql:` path), or `None` (skipped, with a notice)
+/// without NSS's tools (package libnss3-tools).
+fn nss_db(dir: &Path) -> Option<String> {
+    let db = dir.join("nssdb");
+    std::fs::create_dir(&db).unwrap();
+    let db = format!("sql:{}", s(&db));
+    match Command::new("certutil")
+        .args(["-N", "-d", &db, "--empty-password"])
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(db),
+        Ok(out) => panic!("certutil -N: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(_) => {
+            eprintln!("SKIPPED NSS: certutil not installed (package libnss3-tools)");
+            None
+        }
+    }
+}
+
+/// libp11's OpenSSL engine (package libengine-pkcs11-openssl).
+const ENGINE: &str = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so";
+
+/// `text` percent-encoded for a PKCS#11 URI (RFC 7512): unreserved characters kept.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `p11tool --provider libjuki_pkcs11.so ARGS` (GnuTLS, package gnutls-bin): its output, or
+/// `None` (that part skipped, with a notice) where it is not installed.
+fn p11tool(args: &[&str]) -> Option<String> {
+    let out = match Command::new("p11tool")
+        .arg("--provider")
+        .arg(module())
+        .args(args)
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) => {
+            eprintln!("SKIPPED p11tool: not installed (package gnutls-bin)");
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "p11tool {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(text)
+}
+
+/// The first `URL: pkcs11:…` line of p11tool's output that contains `part`.
+fn url_with(listing: &str, part: &str) -> String {
+    listing
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("URL: "))
+        .find(|u| u.contains(part))
+        .unwrap_or_else(|| panic!("no URL with {part} in:\n{listing}"))
+        .to_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Signs `data` on `slot` with the key `id` and mechanism `mech` (the input as `pkcs11-tool`
+/// gets it), and verifies it with `openssl dgst -sha256` of `data` under the certificate's key.
+fn sign_and_verify(dir: &Path, slot: &str, pin: &str, id: &str, mech: &str, data: &[u8]) {
+    let doc = dir.join("doc.txt");
+    std::fs::write(&doc, data).unwrap();
+    let input = dir.join("input.bin");
+    if mech == "ECDSA" {
+        std::fs::write(&input, Sha256::digest(data)).unwrap();
+    } else {
+        std::fs::write(&input, data).unwrap();
+    }
+    let sig = dir.join(format!("{id}-{mech}.sig"));
+    tool_ok(&[
+        "--slot-description",
+        slot,
+        "--login",
+        "--pin",
+        pin,
+        "--sign",
+        "--mechanism",
+        mech,
+        "--id",
+        id,
+        "--signature-format",
+        "openssl",
+        "-i",
+        s(&input),
+        "-o",
+        s(&sig),
+    ]);
+    let cert = dir.join(format!("{id}.der"));
+    tool_ok(&[
+        "--slot-description",
+        slot,
+        "--login",
+        "--pin",
+        pin,
+        "--read-object",
+        "--type",
+        "cert",
+        "--id",
+        id,
+        "-o",
+        s(&cert),
+    ]);
+    let pubkey = dir.join(format!("{id}.pem"));
+    let (ok, text) = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        s(&cert),
+        "-pubkey",
+        "-noout",
+        "-out",
+        s(&pubkey),
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        s(&pubkey),
+        "-signature",
+        s(&sig),
+        s(&doc),
+    ]);
+    assert!(
+        ok && text.contains("Verified OK"),
+        "{mech} with {id}: {text}"
+    );
+    // Another document does not verify under that signature.
+    std::fs::write(&doc, b"tampered").unwrap();
+    let (ok, _) = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        s(&pubkey),
+        "-signature",
+        s(&sig),
+        s(&doc),
+    ]);
+    assert!(!ok, "a tampered document verified");
+}
+
+#[test]
+fn pkcs11_tool_lists_logs_in_and_signs() {
+    let Some(_guard) = lock_or_skip() else {
+        return;
+    };
+    let w = world();
+    w.session()
+        .jpki_issue(&mut w.card(), &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    let _served = Served::start(&w.image);
+    let dir = tempfile::tempdir().unwrap();
+
+    // Slots and tokens: two per card, told apart by label and slot description.
+    let out = tool_ok(&["-L"]);
+    assert!(out.contains(AUTH_SLOT) && out.contains(SIGN_SLOT), "{out}");
+    assert!(
+        out.contains("JPKI 利用者証明用") && out.contains("JPKI 署名用"),
+        "{out}"
+    );
+    assert!(out.contains("login required"), "{out}");
+    assert!(!out.contains("count low"), "{out}");
+    let out = tool_ok(&["-M", "--slot-description", AUTH_SLOT]);
+    assert!(
+        out.contains("ECDSA-SHA256") && out.contains("ECDSA"),
+        "{out}"
+    );
+
+    // Before login: the authentication certificate, its CA and key are public; the signing
+    // token shows its public key only (the certificate carries the 4 info).
+    let out = tool_ok(&["-O", "--slot-description", AUTH_SLOT]);
+    assert!(out.contains("Certificate Object"), "{out}");
+    // CKA_SUBJECT (from the certificate), what NSS and others search by.
+    assert!(out.contains("subject:") && out.contains("DN:"), "{out}");
+    assert!(out.contains("Public Key Object; EC"), "{out}");
+    assert!(!out.contains("Private Key Object"), "{out}");
+    let out = tool_ok(&["-O", "--slot-description", SIGN_SLOT]);
+    assert!(!out.contains("Certificate Object"), "{out}");
+    assert!(out.contains("Public Key Object; EC"), "{out}");
+
+    // After login: the private keys, and on the signing token its certificates.
+    let out = tool_ok(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        AUTH_PIN,
+    ]);
+    assert!(out.contains("Private Key Object; EC"), "{out}");
+    let out = tool_ok(&[
+        "-O",
+        "--slot-description",
+        SIGN_SLOT,
+        "--login",
+        "--pin",
+        SIGN_PASSWORD,
+    ]);
+    assert!(out.contains("Private Key Object; EC"), "{out}");
+    assert!(out.contains("Certificate Object"), "{out}");
+
+    // Signatures with each key and mechanism, verified by OpenSSL.
+    let doc = "電子申請書: 転出届\n".as_bytes();
+    for mech in ["ECDSA", "ECDSA-SHA256"] {
+        sign_and_verify(dir.path(), AUTH_SLOT, AUTH_PIN, "01", mech, doc);
+        sign_and_verify(dir.path(), SIGN_SLOT, SIGN_PASSWORD, "02", mech, doc);
+    }
+
+    // OpenSSL through libp11's engine: a CMS signature of an e-application with the card's
+    // signing key, accepted by `openssl cms -verify` under the JPKI CA.
+    if Path::new(ENGINE).exists() {
+        let doc_path = dir.path().join("application.txt");
+        std::fs::write(&doc_path, doc).unwrap();
+        let signer = dir.path().join("02.pem");
+        let (ok, text) = openssl(&[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            s(&dir.path().join("02.der")),
+            "-out",
+            s(&signer),
+        ]);
+        assert!(ok, "{text}");
+        let p7s = dir.path().join("application.p7s");
+        let key = format!(
+            "pkcs11:token={};id=%02;type=private;pin-value={SIGN_PASSWORD}",
+            percent("JPKI 署名用 (sign)")
+        );
+        let out = Command::new("openssl")
+            .env("PKCS11_MODULE_PATH", module())
+            .args([
+                "cms", "-sign", "-binary", "-md", "sha256", "-engine", "pkcs11",
+            ])
+            .args(["-keyform", "engine", "-inkey", &key, "-signer", s(&signer)])
+            .args(["-in", s(&doc_path), "-outform", "DER", "-out", s(&p7s)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl cms -sign: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ca = w.ca_dir.join("sign-ca.pem");
+        let (ok, text) = openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            s(&p7s),
+            "-content",
+            s(&doc_path),
+            "-CAfile",
+            s(&ca),
+            "-out",
+            "/dev/null",
+        ]);
+        assert!(ok && text.contains("Verification successful"), "{text}");
+    } else {
+        eprintln!("SKIPPED libp11: {ENGINE} not installed (package libengine-pkcs11-openssl)");
+    }
+
+    // pkcs11-tool's own self-test on each token, logged in.
+    for (slot, pin) in [(AUTH_SLOT, AUTH_PIN), (SIGN_SLOT, SIGN_PASSWORD)] {
+        let out = tool_ok(&[
+            "--test",
+            "--slot-description",
+            slot,
+            "--login",
+            "--pin",
+            pin,
+        ]);
+        assert!(out.contains("No errors"), "{slot}: {out}");
+    }
+
+    // GnuTLS p11tool: the tokens, then the authentication certificate listed and exported,
+    // the same certificate pkcs11-tool read.
+    if let Some(out) = p11tool(&["--list-tokens"]) {
+        assert!(
+            out.contains("JPKI 利用者証明用") && out.contains("JPKI 署名用"),
+            "{out}"
+        );
+        let token = url_with(&out, "serial=JPKI-AUTH-");
+        let certs = p11tool(&["--list-all-certs", &token]).unwrap();
+        let cert = url_with(&certs, "id=%01");
+        let pem = p11tool(&["--export", &cert]).unwrap();
+        let exported = dir.path().join("p11tool.pem");
+        std::fs::write(&exported, pem).unwrap();
+        let (ok, text) = openssl(&[
+            "x509",
+            "-in",
+            s(&exported),
+            "-outform",
+            "DER",
+            "-out",
+            s(&dir.path().join("p11tool.der")),
+        ]);
+        assert!(ok, "{text}");
+        assert_eq!(
+            std::fs::read(dir.path().join("p11tool.der")).unwrap(),
+            std::fs::read(dir.path().join("01.der")).unwrap()
+        );
+    }
+
+    // NSS: the module added to a database with modutil; certutil lists the authentication
+    // certificate and its CA on the card (the signing certificate waits for a login).
+    if let Some(db) = nss_db(dir.path()) {
+        let out = nss(&[
+            "modutil",
+            "-dbdir",
+            &db,
+            "-add",
+            "juki",
+            "-libfile",
+            s(&module()),
+            "-force",
+        ]);
+        assert!(out.0, "{}", out.1);
+        let (ok, out) = nss(&["certutil", "-d", &db, "-L", "-h", "all"]);
+        assert!(ok, "{out}");
+        assert!(out.contains("JPKI 利用者証明用 (auth):"), "{out}");
+    }
+
+    // OpenSSH: ssh-keygen -D lists the authentication key (the one in the certificate), as a
+    // line for authorized_keys.
+    let out = Command::new("ssh-keygen")
+        .arg("-D")
+        .arg(module())
+        .output()
+        .expect("ssh-keygen (openssh-client)");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{listed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert_key = Command::new("ssh-keygen")
+        .args(["-i", "-m", "PKCS8", "-f"])
+        .arg(dir.path().join("01.pem"))
+        .output()
+        .unwrap();
+    let cert_key = String::from_utf8_lossy(&cert_key.stdout).into_owned();
+    let cert_key = cert_key
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(cert_key.starts_with("ecdsa-sha2-nistp256 "), "{cert_key}");
+    assert!(listed.contains(&cert_key), "{cert_key} not in:\n{listed}");
+
+    // A wrong PIN: refused, and the token flags count down; the right one still works and
+    // restores the count.
+    let (ok, out) = tool(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        "9999",
+    ]);
+    assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+    let out = tool_ok(&["-T"]);
+    assert!(out.contains("user PIN count low"), "{out}");
+    let (ok, out) = tool(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        "9999",
+    ]);
+    assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+    let out = tool_ok(&["-T"]);
+    assert!(out.contains("final user PIN try"), "{out}");
+    tool_ok(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        AUTH_PIN,
+    ]);
+    let out = tool_ok(&["-T"]);
+    assert!(!out.contains("count low"), "{out}");
+
+    // Three wrong PINs lock the authentication PIN: the token says so, and the right PIN is
+    // refused with CKR_PIN_LOCKED. The signing token is not affected.
+    for _ in 0..3 {
+        let (ok, out) = tool(&[
+            "-O",
+            "--slot-description",
+            AUTH_SLOT,
+            "--login",
+            "--pin",
+            "9999",
+        ]);
+        assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+    }
+    let out = tool_ok(&["-T"]);
+    assert!(out.contains("user PIN locked"), "{out}");
+    let (ok, out) = tool(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        AUTH_PIN,
+    ]);
+    assert!(!ok && out.contains("CKR_PIN_LOCKED"), "{out}");
+    sign_and_verify(
+        dir.path(),
+        SIGN_SLOT,
+        SIGN_PASSWORD,
+        "02",
+        "ECDSA-SHA256",
+        doc,
+    );
+}
