@@ -1,70 +1,28 @@
-//! Just enough DER to give certificates the attributes consumers search by (`CKA_SUBJECT`,
-//! `CKA_ISSUER`, `CKA_SERIAL_NUMBER`): the fields of a TBSCertificate, as the bytes they are.
+//! The certificate attributes consumers search by (`CKA_SUBJECT`, `CKA_ISSUER`,
+//! `CKA_SERIAL_NUMBER`): the fields of the TBSCertificate, DER-encoded as in the certificate,
+//! read with RustCrypto's `x509-cert`.
 
-/// A TLV: its tag, the whole TLV, its contents and what follows it.
-type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
-
-/// The TLV at the start of `data`.
-fn tlv(data: &[u8]) -> Option<Tlv<'_>> {
-    let (&tag, rest) = data.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7F);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |a, b| (a << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let header = data.len() - rest.len();
-    Some((tag, &data[..header + len], &rest[..len], &rest[len..]))
-}
+use x509_cert::der::{Decode, Encode};
+use x509_cert::Certificate;
 
 /// A certificate's names and serial number, each DER-encoded as in the certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertFields {
-    /// The issuer Name.
+    /// The issuer's `Name`.
     pub issuer: Vec<u8>,
-    /// The serial number INTEGER.
+    /// The serial number's `INTEGER`.
     pub serial: Vec<u8>,
-    /// The subject Name.
+    /// The subject's `Name`.
     pub subject: Vec<u8>,
 }
 
-/// The fields of certificate `der`, `None` if it is not shaped like one.
+/// The fields of the certificate `der`, or `None` if it is not one.
 pub fn cert_fields(der: &[u8]) -> Option<CertFields> {
-    let (0x30, _, cert, _) = tlv(der)? else {
-        return None;
-    };
-    let (0x30, _, tbs, _) = tlv(cert)? else {
-        return None;
-    };
-    let mut rest = tbs;
-    if let (0xA0, _, _, after) = tlv(rest)? {
-        rest = after;
-    }
-    let (0x02, serial, _, rest) = tlv(rest)? else {
-        return None;
-    };
-    let (_, _, _, rest) = tlv(rest)?; // signature algorithm
-    let (0x30, issuer, _, rest) = tlv(rest)? else {
-        return None;
-    };
-    let (_, _, _, rest) = tlv(rest)?; // validity
-    let (0x30, subject, _, _) = tlv(rest)? else {
-        return None;
-    };
+    let tbs = Certificate::from_der(der).ok()?.tbs_certificate;
     Some(CertFields {
-        issuer: issuer.to_vec(),
-        serial: serial.to_vec(),
-        subject: subject.to_vec(),
+        issuer: tbs.issuer.to_der().ok()?,
+        serial: tbs.serial_number.to_der().ok()?,
+        subject: tbs.subject.to_der().ok()?,
     })
 }
 
@@ -73,27 +31,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fields_of_a_certificate_shape() {
-        // SEQ { SEQ { [0]{INT 2}, INT 5, SEQ{}, SEQ{issuer}, SEQ{}, SEQ{subject}, ... }, ... }
-        let tbs: &[u8] = &[
-            0xA0, 0x03, 0x02, 0x01, 0x02, // version
-            0x02, 0x01, 0x05, // serial
-            0x30, 0x00, // algorithm
-            0x30, 0x02, 0x31, 0x00, // issuer
-            0x30, 0x00, // validity
-            0x30, 0x03, 0x31, 0x01, 0x00, // subject
-            0x30, 0x00, // key
-        ];
-        let mut cert = vec![0x30, tbs.len() as u8];
-        cert.extend_from_slice(tbs);
-        let mut der = vec![0x30, 0x81, cert.len() as u8 + 2];
-        der.extend_from_slice(&cert);
-        der.extend_from_slice(&[0x30, 0x00]);
+    fn the_fields_of_a_ca_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = juki_jpki::ca::JpkiCa::init(&dir.path().join("ca"), 1_796_050_800).unwrap();
+        let der = ca
+            .ca_certificate(juki_jpki::CertKind::Sign)
+            .to_der()
+            .unwrap();
         let f = cert_fields(&der).unwrap();
-        assert_eq!(f.serial, [0x02, 0x01, 0x05]);
-        assert_eq!(f.issuer, [0x30, 0x02, 0x31, 0x00]);
-        assert_eq!(f.subject, [0x30, 0x03, 0x31, 0x01, 0x00]);
-        assert_eq!(cert_fields(&der[..10]), None);
-        assert_eq!(cert_fields(&[0x04, 0x00]), None);
+        // Self-signed: the same Name twice, DER SEQUENCEs found inside the certificate.
+        assert_eq!(f.subject, f.issuer);
+        assert_eq!(f.subject[0], 0x30);
+        assert!(der.windows(f.subject.len()).any(|w| w == f.subject));
+        assert_eq!(f.serial[0], 0x02);
+        assert!(der.windows(f.serial.len()).any(|w| w == f.serial));
+    }
+
+    #[test]
+    fn not_a_certificate_has_no_fields() {
+        assert_eq!(cert_fields(&[]), None);
+        assert_eq!(cert_fields(&[0x30, 0x00]), None);
+        assert_eq!(cert_fields(&[0x30, 0x82, 0xFF]), None);
     }
 }
