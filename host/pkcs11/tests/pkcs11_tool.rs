@@ -263,14 +263,7 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
     assert!(out.contains("Public Key Object; EC"), "{out}");
 
     // After login: the private keys, and on the signing token its certificates.
-    let out = tool_ok(&[
-        "-O",
-        "--slot-description",
-        AUTH_SLOT,
-        "--login",
-        "--pin",
-        AUTH_PIN,
-    ]);
+    let out = objects_after_login_ok(AUTH_PIN);
     assert!(out.contains("Private Key Object; EC"), "{out}");
     let out = tool_ok(&[
         "-O",
@@ -437,62 +430,27 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
 
     // A wrong PIN: refused, and the token flags count down; the right one still works and
     // restores the count.
-    let (ok, out) = tool(&[
-        "-O",
-        "--slot-description",
-        AUTH_SLOT,
-        "--login",
-        "--pin",
-        "9999",
-    ]);
+    let (ok, out) = objects_after_login("9999");
     assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
     let out = tool_ok(&["-T"]);
     assert!(out.contains("user PIN count low"), "{out}");
-    let (ok, out) = tool(&[
-        "-O",
-        "--slot-description",
-        AUTH_SLOT,
-        "--login",
-        "--pin",
-        "9999",
-    ]);
+    let (ok, out) = objects_after_login("9999");
     assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
     let out = tool_ok(&["-T"]);
     assert!(out.contains("final user PIN try"), "{out}");
-    tool_ok(&[
-        "-O",
-        "--slot-description",
-        AUTH_SLOT,
-        "--login",
-        "--pin",
-        AUTH_PIN,
-    ]);
+    objects_after_login_ok(AUTH_PIN);
     let out = tool_ok(&["-T"]);
     assert!(!out.contains("count low"), "{out}");
 
     // Three wrong PINs lock the authentication PIN: the token says so, and the right PIN is
     // refused with CKR_PIN_LOCKED. The signing token is not affected.
     for _ in 0..3 {
-        let (ok, out) = tool(&[
-            "-O",
-            "--slot-description",
-            AUTH_SLOT,
-            "--login",
-            "--pin",
-            "9999",
-        ]);
+        let (ok, out) = objects_after_login("9999");
         assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
     }
     let out = tool_ok(&["-T"]);
     assert!(out.contains("user PIN locked"), "{out}");
-    let (ok, out) = tool(&[
-        "-O",
-        "--slot-description",
-        AUTH_SLOT,
-        "--login",
-        "--pin",
-        AUTH_PIN,
-    ]);
+    let (ok, out) = objects_after_login(AUTH_PIN);
     assert!(!ok && out.contains("CKR_PIN_LOCKED"), "{out}");
     sign_and_verify(
         dir.path(),
@@ -502,4 +460,28 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
         "ECDSA-SHA256",
         doc,
     );
+}
+
+/// `pkcs11-tool -O` on the authentication token, logged in with `pin`: (success, output).
+fn objects_after_login(pin: &str) -> (bool, String) {
+    tool(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        pin,
+    ])
+}
+
+/// [`objects_after_login`], which must succeed: its output.
+fn objects_after_login_ok(pin: &str) -> String {
+    tool_ok(&[
+        "-O",
+        "--slot-description",
+        AUTH_SLOT,
+        "--login",
+        "--pin",
+        pin,
+    ])
 }
