@@ -19,20 +19,26 @@ const SIGN_PASSWORD: &str = "JUKI2026";
 const AUTH_SLOT: &str = "Virtual PCD 00 00 (JPKI auth)";
 const SIGN_SLOT: &str = "Virtual PCD 00 00 (JPKI sign)";
 
-/// `pkcs11-tool --module libjuki_pkcs11.so ARGS`: success and combined output.
-fn tool(args: &[&str]) -> (bool, String) {
-    let out = Command::new("pkcs11-tool")
-        .arg("--module")
-        .arg(module())
-        .args(args)
+/// Runs `command` to its end: success and its combined output.
+#[track_caller]
+fn run(command: &mut Command) -> (bool, String) {
+    let out = command
         .output()
-        .expect("pkcs11-tool is installed (package opensc)");
+        .unwrap_or_else(|e| panic!("{command:?} could not run: {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// `pkcs11-tool --module libjuki_pkcs11.so ARGS` (package opensc): success and combined output.
+fn tool(args: &[&str]) -> (bool, String) {
+    run(Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(module())
+        .args(args))
 }
 
 #[track_caller]
@@ -43,27 +49,12 @@ fn tool_ok(args: &[&str]) -> String {
 }
 
 fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run(Command::new("openssl").args(args))
 }
 
 /// `ARGS[0] ARGS[1..]` of NSS's tools: success and combined output.
 fn nss(args: &[&str]) -> (bool, String) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run(Command::new(args[0]).args(&args[1..]))
 }
 
 /// A new empty NSS database under `dir` (`sql:` path), or `None` (skipped, with a notice)
