@@ -572,7 +572,67 @@ unsupported! { CKR_FUNCTION_NOT_SUPPORTED;
     C_SignEncryptUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     C_DecryptVerifyUpdate(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
     C_WrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
-    C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, *mut std::ffi::c_void);
+    // PKCS#11 3.0's message-based functions: nothing to encrypt, and signing stays
+    // C_SignInit/C_Sign (what every consumer uses).
+    C_MessageEncryptInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    C_EncryptMessage(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    C_EncryptMessageBegin(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    C_EncryptMessageNext(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
+    C_MessageEncryptFinal(CK_SESSION_HANDLE);
+    C_MessageDecryptInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    C_DecryptMessage(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    C_DecryptMessageBegin(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    C_DecryptMessageNext(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG, CK_FLAGS);
+    C_MessageDecryptFinal(CK_SESSION_HANDLE);
+    C_MessageSignInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    C_SignMessage(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    C_SignMessageBegin(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG);
+    C_SignMessageNext(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, *mut CK_ULONG);
+    C_MessageSignFinal(CK_SESSION_HANDLE);
+    C_MessageVerifyInit(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE);
+    C_VerifyMessage(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    C_VerifyMessageBegin(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG);
+    C_VerifyMessageNext(CK_SESSION_HANDLE, *mut std::ffi::c_void, CK_ULONG, *mut CK_BYTE, CK_ULONG, *mut CK_BYTE, CK_ULONG);
+    C_MessageVerifyFinal(CK_SESSION_HANDLE);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_WaitForSlotEvent(
+    flags: CK_FLAGS,
+    slot: *mut CK_SLOT_ID,
+    reserved: *mut std::ffi::c_void,
+) -> CK_RV {
+    guard(|| {
+        if slot.is_null() || !reserved.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let event = token::wait_for_slot_event(flags & CKF_DONT_BLOCK == 0)?;
+        // SAFETY: non-NULL slot ID to fill.
+        unsafe { put(slot, event) }
+    })
+}
+
+/// C_LoginUser (3.0): C_Login; a user name means nothing to this token.
+#[no_mangle]
+pub unsafe extern "C" fn C_LoginUser(
+    session: CK_SESSION_HANDLE,
+    user: CK_USER_TYPE,
+    pin: *mut CK_UTF8CHAR,
+    len: CK_ULONG,
+    _username: *mut CK_UTF8CHAR,
+    username_len: CK_ULONG,
+) -> CK_RV {
+    if username_len != 0 {
+        return guard(|| Err(CKR_ARGUMENTS_BAD));
+    }
+    // SAFETY: the caller's contract is C_Login's for these arguments.
+    unsafe { C_Login(session, user, pin, len) }
+}
+
+/// C_SessionCancel (3.0): ends the session's signature (the only operation it can have).
+#[no_mangle]
+pub unsafe extern "C" fn C_SessionCancel(session: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
+    guard(|| token::cancel(session, flags & CKF_SIGN != 0))
 }
 
 // No random number generator offered (CKF_RNG is not set): PKCS#11's answer for both.
@@ -598,78 +658,184 @@ macro_rules! not_parallel {
 
 not_parallel!(C_GetFunctionStatus, C_CancelFunction);
 
-/// The table C_GetFunctionList hands out: every PKCS#11 2.40 entry point.
-static FUNCTION_LIST: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
-    version: CK_VERSION {
-        major: 2,
-        minor: 40,
+/// The interfaces C_GetInterfaceList offers: PKCS#11 3.0 first, then 2.40 (the table
+/// C_GetFunctionList hands out) for consumers that ask for it by version.
+struct Interfaces([CK_INTERFACE; 2]);
+
+// SAFETY: the pointers are to 'static, never-written data (a name and two function tables).
+unsafe impl Sync for Interfaces {}
+
+const INTERFACE_NAME: &std::ffi::CStr = c"PKCS 11";
+
+static INTERFACES: Interfaces = Interfaces([
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: std::ptr::addr_of!(FUNCTION_LIST_3_0) as *mut std::ffi::c_void,
+        flags: 0,
     },
-    C_Initialize: Some(C_Initialize),
-    C_Finalize: Some(C_Finalize),
-    C_GetInfo: Some(C_GetInfo),
-    C_GetFunctionList: Some(C_GetFunctionList),
-    C_GetSlotList: Some(C_GetSlotList),
-    C_GetSlotInfo: Some(C_GetSlotInfo),
-    C_GetTokenInfo: Some(C_GetTokenInfo),
-    C_GetMechanismList: Some(C_GetMechanismList),
-    C_GetMechanismInfo: Some(C_GetMechanismInfo),
-    C_InitToken: Some(C_InitToken),
-    C_InitPIN: Some(C_InitPIN),
-    C_SetPIN: Some(C_SetPIN),
-    C_OpenSession: Some(C_OpenSession),
-    C_CloseSession: Some(C_CloseSession),
-    C_CloseAllSessions: Some(C_CloseAllSessions),
-    C_GetSessionInfo: Some(C_GetSessionInfo),
-    C_GetOperationState: Some(C_GetOperationState),
-    C_SetOperationState: Some(C_SetOperationState),
-    C_Login: Some(C_Login),
-    C_Logout: Some(C_Logout),
-    C_CreateObject: Some(C_CreateObject),
-    C_CopyObject: Some(C_CopyObject),
-    C_DestroyObject: Some(C_DestroyObject),
-    C_GetObjectSize: Some(C_GetObjectSize),
-    C_GetAttributeValue: Some(C_GetAttributeValue),
-    C_SetAttributeValue: Some(C_SetAttributeValue),
-    C_FindObjectsInit: Some(C_FindObjectsInit),
-    C_FindObjects: Some(C_FindObjects),
-    C_FindObjectsFinal: Some(C_FindObjectsFinal),
-    C_EncryptInit: Some(C_EncryptInit),
-    C_Encrypt: Some(C_Encrypt),
-    C_EncryptUpdate: Some(C_EncryptUpdate),
-    C_EncryptFinal: Some(C_EncryptFinal),
-    C_DecryptInit: Some(C_DecryptInit),
-    C_Decrypt: Some(C_Decrypt),
-    C_DecryptUpdate: Some(C_DecryptUpdate),
-    C_DecryptFinal: Some(C_DecryptFinal),
-    C_DigestInit: Some(C_DigestInit),
-    C_Digest: Some(C_Digest),
-    C_DigestUpdate: Some(C_DigestUpdate),
-    C_DigestKey: Some(C_DigestKey),
-    C_DigestFinal: Some(C_DigestFinal),
-    C_SignInit: Some(C_SignInit),
-    C_Sign: Some(C_Sign),
-    C_SignUpdate: Some(C_SignUpdate),
-    C_SignFinal: Some(C_SignFinal),
-    C_SignRecoverInit: Some(C_SignRecoverInit),
-    C_SignRecover: Some(C_SignRecover),
-    C_VerifyInit: Some(C_VerifyInit),
-    C_Verify: Some(C_Verify),
-    C_VerifyUpdate: Some(C_VerifyUpdate),
-    C_VerifyFinal: Some(C_VerifyFinal),
-    C_VerifyRecoverInit: Some(C_VerifyRecoverInit),
-    C_VerifyRecover: Some(C_VerifyRecover),
-    C_DigestEncryptUpdate: Some(C_DigestEncryptUpdate),
-    C_DecryptDigestUpdate: Some(C_DecryptDigestUpdate),
-    C_SignEncryptUpdate: Some(C_SignEncryptUpdate),
-    C_DecryptVerifyUpdate: Some(C_DecryptVerifyUpdate),
-    C_GenerateKey: Some(C_GenerateKey),
-    C_GenerateKeyPair: Some(C_GenerateKeyPair),
-    C_WrapKey: Some(C_WrapKey),
-    C_UnwrapKey: Some(C_UnwrapKey),
-    C_DeriveKey: Some(C_DeriveKey),
-    C_SeedRandom: Some(C_SeedRandom),
-    C_GenerateRandom: Some(C_GenerateRandom),
-    C_GetFunctionStatus: Some(C_GetFunctionStatus),
-    C_CancelFunction: Some(C_CancelFunction),
-    C_WaitForSlotEvent: Some(C_WaitForSlotEvent),
-};
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: std::ptr::addr_of!(FUNCTION_LIST) as *mut std::ffi::c_void,
+        flags: 0,
+    },
+]);
+
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterfaceList(
+    list: *mut CK_INTERFACE,
+    count: *mut CK_ULONG,
+) -> CK_RV {
+    // SAFETY: PKCS#11's contract for these two pointers.
+    guard(|| unsafe { put_list(&INTERFACES.0, list, count) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterface(
+    name: *mut CK_UTF8CHAR,
+    version: *mut CK_VERSION,
+    interface: *mut *mut CK_INTERFACE,
+    flags: CK_FLAGS,
+) -> CK_RV {
+    guard(|| {
+        if interface.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        if !name.is_null() {
+            // SAFETY: a non-NULL name is a NUL-terminated string (PKCS#11 3.0 §5.4).
+            let name = unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) };
+            if name != INTERFACE_NAME {
+                return Err(CKR_ARGUMENTS_BAD);
+            }
+        }
+        let wanted = if version.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL CK_VERSION to read.
+            Some(unsafe { version.read() })
+        };
+        let found = INTERFACES.0.iter().find(|i| {
+            // SAFETY: every table starts with its CK_VERSION.
+            let v = unsafe { (i.pFunctionList as *const CK_VERSION).read() };
+            i.flags & flags == flags
+                && wanted.is_none_or(|w| (w.major, w.minor) == (v.major, v.minor))
+        });
+        let found = found.ok_or(CKR_ARGUMENTS_BAD)?;
+        // SAFETY: non-NULL pointer to fill; callers only read the interface.
+        unsafe { put(interface, found as *const CK_INTERFACE as *mut CK_INTERFACE) }
+    })
+}
+
+/// A function table: `$ty` with `version` and every function named, the 2.40 ones first in
+/// the order of the OASIS header (the layout is checked by cryptoki-sys's types).
+macro_rules! function_list {
+    ($ty:ident { $major:literal, $minor:literal } $($extra:ident,)*) => {
+        function_list!(@ $ty $major $minor
+            C_Initialize,
+            C_Finalize,
+            C_GetInfo,
+            C_GetFunctionList,
+            C_GetSlotList,
+            C_GetSlotInfo,
+            C_GetTokenInfo,
+            C_GetMechanismList,
+            C_GetMechanismInfo,
+            C_InitToken,
+            C_InitPIN,
+            C_SetPIN,
+            C_OpenSession,
+            C_CloseSession,
+            C_CloseAllSessions,
+            C_GetSessionInfo,
+            C_GetOperationState,
+            C_SetOperationState,
+            C_Login,
+            C_Logout,
+            C_CreateObject,
+            C_CopyObject,
+            C_DestroyObject,
+            C_GetObjectSize,
+            C_GetAttributeValue,
+            C_SetAttributeValue,
+            C_FindObjectsInit,
+            C_FindObjects,
+            C_FindObjectsFinal,
+            C_EncryptInit,
+            C_Encrypt,
+            C_EncryptUpdate,
+            C_EncryptFinal,
+            C_DecryptInit,
+            C_Decrypt,
+            C_DecryptUpdate,
+            C_DecryptFinal,
+            C_DigestInit,
+            C_Digest,
+            C_DigestUpdate,
+            C_DigestKey,
+            C_DigestFinal,
+            C_SignInit,
+            C_Sign,
+            C_SignUpdate,
+            C_SignFinal,
+            C_SignRecoverInit,
+            C_SignRecover,
+            C_VerifyInit,
+            C_Verify,
+            C_VerifyUpdate,
+            C_VerifyFinal,
+            C_VerifyRecoverInit,
+            C_VerifyRecover,
+            C_DigestEncryptUpdate,
+            C_DecryptDigestUpdate,
+            C_SignEncryptUpdate,
+            C_DecryptVerifyUpdate,
+            C_GenerateKey,
+            C_GenerateKeyPair,
+            C_WrapKey,
+            C_UnwrapKey,
+            C_DeriveKey,
+            C_SeedRandom,
+            C_GenerateRandom,
+            C_GetFunctionStatus,
+            C_CancelFunction,
+            C_WaitForSlotEvent,
+            $($extra,)*
+        )
+    };
+    (@ $ty:ident $major:literal $minor:literal $($f:ident,)*) => {
+        $ty {
+            version: CK_VERSION { major: $major, minor: $minor },
+            $($f: Some($f),)*
+        }
+    };
+}
+
+/// The table C_GetFunctionList hands out: every PKCS#11 2.40 entry point.
+static FUNCTION_LIST: CK_FUNCTION_LIST = function_list!(CK_FUNCTION_LIST { 2, 40 });
+
+/// The 3.0 table: the 2.40 one and the functions 3.0 added.
+static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_LIST_3_0 { 3, 0 }
+    C_GetInterfaceList,
+    C_GetInterface,
+    C_LoginUser,
+    C_SessionCancel,
+    C_MessageEncryptInit,
+    C_EncryptMessage,
+    C_EncryptMessageBegin,
+    C_EncryptMessageNext,
+    C_MessageEncryptFinal,
+    C_MessageDecryptInit,
+    C_DecryptMessage,
+    C_DecryptMessageBegin,
+    C_DecryptMessageNext,
+    C_MessageDecryptFinal,
+    C_MessageSignInit,
+    C_SignMessage,
+    C_SignMessageBegin,
+    C_SignMessageNext,
+    C_MessageSignFinal,
+    C_MessageVerifyInit,
+    C_VerifyMessage,
+    C_VerifyMessageBegin,
+    C_VerifyMessageNext,
+    C_MessageVerifyFinal,
+);

@@ -5,8 +5,9 @@
 //! lives behind one mutex ([`with`]); card I/O happens while it is held, so calls from several
 //! threads are serialised (one card, one reader: nothing would run in parallel anyway).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use cryptoki_sys::*;
 use juki_card::files::CERT_CAPACITY;
@@ -15,7 +16,9 @@ use juki_host::jpki_files::CertKind;
 use juki_host::pcsc_transport::{list_readers, PcscTransport};
 use juki_host::pin::{App, Pin, PinId, PinRules};
 use juki_host::Error;
-use sha2::{Digest, Sha256};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 use zeroize::Zeroizing;
 
 /// A PKCS#11 result: the value, or the `CKR_*` to return.
@@ -25,7 +28,12 @@ pub type Rv<T> = Result<T, CK_RV>;
 pub const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
 
 /// The mechanisms every token offers.
-pub const MECHANISMS: [CK_MECHANISM_TYPE; 2] = [CKM_ECDSA, CKM_ECDSA_SHA256];
+pub const MECHANISMS: [CK_MECHANISM_TYPE; 4] = [
+    CKM_ECDSA,
+    CKM_ECDSA_SHA256,
+    CKM_ECDSA_SHA384,
+    CKM_ECDSA_SHA512,
+];
 
 /// Length of every signature: `r‖s` of P-256.
 pub const SIGNATURE_LEN: usize = 64;
@@ -92,6 +100,15 @@ struct Module {
     /// program may select an application between our transactions, which clears the card's
     /// security status). Never logged; zeroed when dropped.
     logins: HashMap<CK_SLOT_ID, Zeroizing<Vec<u8>>>,
+    /// One PC/SC connection per reader, kept between calls (shared mode, a transaction per
+    /// call): no pcscd round trips to list readers and connect on every call. Dropped when
+    /// PC/SC says the card went away or was reset; which card is there is still checked in
+    /// every transaction that needs it ([`Module::session_card`]).
+    conns: HashMap<String, JukiCard<PcscTransport>>,
+    /// Card presence per reader as C_WaitForSlotEvent last saw it, and the slots with an event
+    /// not yet reported.
+    presence: HashMap<String, bool>,
+    events: VecDeque<CK_SLOT_ID>,
 }
 
 static STATE: Mutex<Option<Module>> = Mutex::new(None);
@@ -110,10 +127,14 @@ pub fn initialize() -> Rv<()> {
     if guard.is_some() {
         return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
     }
-    *guard = Some(Module {
+    let mut module = Module {
         next_session: 1,
         ..Module::default()
-    });
+    };
+    // C_WaitForSlotEvent reports what changes from now on.
+    module.slot_events();
+    module.events.clear();
+    *guard = Some(module);
     Ok(())
 }
 
@@ -158,6 +179,17 @@ fn ckr(e: &Error) -> CK_RV {
 }
 
 impl Module {
+    /// Reader `name`'s number, given the next one when first seen.
+    fn reader_index(&mut self, name: &str) -> usize {
+        match self.readers.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.readers.push(name.to_owned());
+                self.readers.len() - 1
+            }
+        }
+    }
+
     fn reader(&self, slot: CK_SLOT_ID) -> Rv<&str> {
         usize::try_from(slot / 2)
             .ok()
@@ -172,32 +204,34 @@ impl Module {
         Ok(readers.iter().any(|r| r.name == name && r.card_present))
     }
 
-    fn connect(&self, slot: CK_SLOT_ID) -> Rv<JukiCard<PcscTransport>> {
-        let name = self.reader(slot)?;
-        if !self.card_present(slot)? {
-            return Err(CKR_TOKEN_NOT_PRESENT);
-        }
-        PcscTransport::connect(Some(name))
-            .map(JukiCard::new)
-            .map_err(|_| CKR_TOKEN_NOT_PRESENT)
-    }
-
-    /// Runs `f` in one card transaction on a fresh connection to the slot's reader; once more
-    /// on a new connection if the first was lost before it answered (a card just inserted or
-    /// reset by another program). A card that is gone: `CKR_TOKEN_NOT_PRESENT`.
+    /// Runs `f` in one card transaction on the connection kept to the slot's reader (made if
+    /// there is none); once more on a new connection if that one was lost (the card pulled,
+    /// reinserted, reset by another program). A card that is gone: `CKR_TOKEN_NOT_PRESENT`.
     fn on_card<R>(
-        &self,
+        &mut self,
         slot: CK_SLOT_ID,
         mut f: impl FnMut(&mut JukiCard<&mut dyn juki_host::transport::Transport>) -> Result<R, Error>,
     ) -> Rv<Result<R, Error>> {
-        let mut card = self.connect(slot)?;
-        match card.exclusive(&mut f) {
-            Err(e) if e.is_connection_lost() => {
-                let mut card = self.connect(slot)?;
-                Ok(card.exclusive(&mut f))
+        let name = self.reader(slot)?.to_owned();
+        let mut last = None;
+        for _ in 0..2 {
+            let card = match self.conns.entry(name.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    PcscTransport::connect(Some(&name))
+                        .map(JukiCard::new)
+                        .map_err(|_| CKR_TOKEN_NOT_PRESENT)?,
+                ),
+            };
+            match card.exclusive(&mut f) {
+                Err(e) if e.is_connection_lost() => {
+                    self.conns.remove(&name);
+                    last = Some(e);
+                }
+                other => return Ok(other),
             }
-            other => Ok(other),
         }
+        Ok(Err(last.unwrap_or(Error::NoCard { reader: name })))
     }
 
     /// [`Self::on_card`] for session `h`, `f` running in the JPKI AP: first checks, in the same
@@ -287,8 +321,14 @@ impl Module {
             CertKind::Sign => "署名用",
         };
         let mut objects = Vec::new();
+        // The keys carry their certificate's subject where it is readable (NSS and libp11
+        // match keys and certificates by it as well as by CKA_ID).
+        let subject = certs
+            .as_ref()
+            .and_then(|(cert, _)| crate::der::cert_fields(cert))
+            .map(|f| f.subject);
         let key_attrs = |class: CK_OBJECT_CLASS, private: bool, label: String| {
-            vec![
+            let mut attrs = vec![
                 (CKA_CLASS, ulong(class)),
                 (CKA_TOKEN, bool_attr(true)),
                 (CKA_PRIVATE, bool_attr(private)),
@@ -299,7 +339,11 @@ impl Module {
                 (CKA_EC_PARAMS, P256_PARAMS.to_vec()),
                 (CKA_LOCAL, bool_attr(true)),
                 (CKA_DERIVE, bool_attr(false)),
-            ]
+            ];
+            if let Some(subject) = &subject {
+                attrs.push((CKA_SUBJECT, subject.clone()));
+            }
+            attrs
         };
         if let Some((cert, ca)) = certs {
             let cert_attrs = |der: Vec<u8>, label: String, id: Vec<u8>, private: bool| {
@@ -391,13 +435,7 @@ pub fn slot_list(present_only: bool) -> Rv<Vec<CK_SLOT_ID>> {
         };
         let mut slots = Vec::new();
         for r in readers {
-            let i = match m.readers.iter().position(|n| *n == r.name) {
-                Some(i) => i,
-                None => {
-                    m.readers.push(r.name.clone());
-                    m.readers.len() - 1
-                }
-            };
+            let i = m.reader_index(&r.name);
             if !present_only || r.card_present {
                 slots.extend([2 * i as CK_SLOT_ID, 2 * i as CK_SLOT_ID + 1]);
             }
@@ -452,10 +490,13 @@ pub fn token_info(slot: CK_SLOT_ID) -> Rv<TokenInfo> {
     with(|m| {
         let kind = kind_of(slot);
         let pin = pin_of(kind);
-        let status = m
+        let (card_serial, status) = m
             .on_card(slot, |c| {
                 c.jpki_present()?;
-                c.pin_status(pin)
+                // The card's serial (住基 EF 0004, free to read) tells two cards apart in one
+                // reader; a card without it (not issued) keeps the reader's number.
+                let serial = c.card_info().ok().map(|i| i.serial);
+                Ok((serial, c.pin_status(pin)?))
             })?
             .map_err(|e| match e {
                 e if e.is_connection_lost() => CKR_DEVICE_REMOVED,
@@ -472,19 +513,71 @@ pub fn token_info(slot: CK_SLOT_ID) -> Rv<TokenInfo> {
             PinStatus::TriesLeft(n) if n < pin.max_tries() => flags |= CKF_USER_PIN_COUNT_LOW,
             _ => {}
         }
-        let (label, serial, pin_len) = match kind {
-            CertKind::Auth => ("JPKI 利用者証明用 (auth)", "JPKI-AUTH", (4, 4)),
-            CertKind::Sign => ("JPKI 署名用 (sign)", "JPKI-SIGN", (6, 16)),
+        let (label, suffix, pin_len) = match kind {
+            CertKind::Auth => ("JPKI 利用者証明用 (auth)", "A", (4, 4)),
+            CertKind::Sign => ("JPKI 署名用 (sign)", "S", (6, 16)),
         };
         let sessions = m.sessions.values().filter(|s| s.slot == slot).count() as CK_ULONG;
         Ok(TokenInfo {
             label: label.into(),
-            serial: format!("{serial}-{}", slot / 2),
+            serial: token_serial(card_serial.as_deref(), suffix, slot / 2),
             flags,
             sessions,
             pin_len,
         })
     })
+}
+
+/// The token's serial number (16 characters at most): the card's serial and `-A` or `-S`, so
+/// that each of a card's two tokens has its own and another card in the reader is another
+/// token; the reader's number where the card has no serial.
+fn token_serial(card: Option<&str>, suffix: &str, reader: CK_SLOT_ID) -> String {
+    match card {
+        Some(serial) if !serial.is_empty() && serial.len() <= 14 => format!("{serial}-{suffix}"),
+        Some(serial) if !serial.is_empty() => serial.to_owned(),
+        _ => format!("JPKI-{suffix}-{reader}"),
+    }
+}
+
+/// How often a blocking C_WaitForSlotEvent looks at the readers.
+const EVENT_POLL: Duration = Duration::from_millis(100);
+
+impl Module {
+    /// Compares the readers with what was last seen and queues both slots of every reader
+    /// that appeared or whose card came or went (a card swapped between two looks is an event
+    /// only if PC/SC saw the reader empty; the sessions' own card check covers the rest).
+    fn slot_events(&mut self) {
+        let readers = list_readers().unwrap_or_default();
+        for r in readers {
+            let i = self.reader_index(&r.name);
+            if self.presence.insert(r.name.clone(), r.card_present) != Some(r.card_present) {
+                for slot in [2 * i as CK_SLOT_ID, 2 * i as CK_SLOT_ID + 1] {
+                    if !self.events.contains(&slot) {
+                        self.events.push_back(slot);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// C_WaitForSlotEvent: the next slot whose token came or went (since C_Initialize or the
+/// last call); with `block`, waits for one (looking every [`EVENT_POLL`], the module's lock
+/// released in between) until there is one or C_Finalize ends the wait.
+pub fn wait_for_slot_event(block: bool) -> Rv<CK_SLOT_ID> {
+    loop {
+        let next = with(|m| {
+            if m.events.is_empty() {
+                m.slot_events();
+            }
+            Ok(m.events.pop_front())
+        })?;
+        match next {
+            Some(slot) => return Ok(slot),
+            None if !block => return Err(CKR_NO_EVENT),
+            None => std::thread::sleep(EVENT_POLL),
+        }
+    }
 }
 
 /// C_GetMechanismList / C_GetMechanismInfo: the slot must exist.
@@ -498,9 +591,6 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> 
     with(|m| {
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
-        }
-        if !m.card_present(slot)? {
-            return Err(CKR_TOKEN_NOT_PRESENT);
         }
         let key = kind_of(slot).key();
         let card_key = match m.on_card(slot, |c| c.public_key(key))? {
@@ -723,22 +813,57 @@ pub fn sign_update(h: CK_SESSION_HANDLE, data: &[u8]) -> Rv<()> {
     })
 }
 
-/// The 32 bytes the card signs for `mechanism` over `data`: SHA-256 of the data for
-/// CKM_ECDSA_SHA256; for CKM_ECDSA the hash given, its leftmost 256 bits if longer (ECDSA's
-/// rule, what the card does with a SHA-384/512 DigestInfo), left-padded with zeros if shorter
-/// (the same integer).
-pub fn to_be_signed(mechanism: CK_MECHANISM_TYPE, data: &[u8]) -> Rv<[u8; 32]> {
-    let mut hash = [0u8; 32];
-    if mechanism == CKM_ECDSA_SHA256 {
-        hash.copy_from_slice(&Sha256::digest(data));
-    } else {
-        match data.len() {
-            0 | 65.. => return Err(CKR_DATA_LEN_RANGE),
-            n if n >= 32 => hash.copy_from_slice(&data[..32]),
-            n => hash[32 - n..].copy_from_slice(data),
+/// C_SessionCancel: ends the session's signature if `sign` asks for it (the one operation a
+/// session of this module can have running; a search is ended by C_FindObjectsFinal).
+pub fn cancel(h: CK_SESSION_HANDLE, sign: bool) -> Rv<()> {
+    with(|m| {
+        let s = m.session(h)?;
+        if sign {
+            s.sign = None;
         }
+        Ok(())
+    })
+}
+
+/// The 32 bytes the card signs for `mechanism` over `data`: for CKM_ECDSA_SHA256/384/512 the
+/// hash of the data, and for CKM_ECDSA the hash given, each cut to its leftmost 256 bits if
+/// longer (ECDSA's rule, what the card does with a SHA-384/512 DigestInfo), left-padded with
+/// zeros if shorter (the same integer).
+pub fn to_be_signed(mechanism: CK_MECHANISM_TYPE, data: &[u8]) -> Rv<[u8; 32]> {
+    let digest;
+    let hash: &[u8] = match mechanism {
+        CKM_ECDSA_SHA256 => {
+            digest = Sha256::digest(data).to_vec();
+            &digest
+        }
+        CKM_ECDSA_SHA384 => {
+            digest = Sha384::digest(data).to_vec();
+            &digest
+        }
+        CKM_ECDSA_SHA512 => {
+            digest = Sha512::digest(data).to_vec();
+            &digest
+        }
+        _ if data.is_empty() || data.len() > 64 => return Err(CKR_DATA_LEN_RANGE),
+        _ => data,
+    };
+    let mut out = [0u8; 32];
+    match hash.len() {
+        n if n >= 32 => out.copy_from_slice(&hash[..32]),
+        n => out[32 - n..].copy_from_slice(hash),
     }
-    Ok(hash)
+    Ok(out)
+}
+
+/// Whether the card's `signature` of `hash` verifies under the key the session was opened
+/// with: a signature is only handed out once checked (a card that answers with another key,
+/// or a faulty signature, never reaches the caller).
+fn check_signature(card_key: Option<&[u8]>, hash: &[u8; 32], signature: &Signature) -> Rv<()> {
+    let key = card_key
+        .and_then(|k| VerifyingKey::from_sec1_bytes(k).ok())
+        .ok_or(CKR_KEY_HANDLE_INVALID)?;
+    key.verify_prehash(hash, signature)
+        .map_err(|_| CKR_DEVICE_ERROR)
 }
 
 /// C_Sign (`data`: all of it) or C_SignFinal (`data` empty): VERIFY of the PIN given at login
@@ -762,6 +887,7 @@ pub fn sign(h: CK_SESSION_HANDLE, data: &[u8], final_part: bool) -> Rv<Vec<u8>> 
                 c.compute_signature(key, &hash)
             })?
             .map_err(|e| ckr(&e))?;
+        check_signature(m.session(h)?.card_key.as_deref(), &hash, &sig)?;
         Ok(sig.to_bytes().to_vec())
     })
 }
@@ -781,6 +907,61 @@ mod tests {
         assert_eq!(to_be_signed(CKM_ECDSA, &[0; 65]), Err(CKR_DATA_LEN_RANGE));
         let h = to_be_signed(CKM_ECDSA_SHA256, b"abc").unwrap();
         assert_eq!(h[..4], [0xba, 0x78, 0x16, 0xbf]);
+        // The leftmost 256 bits of SHA-384("abc") and SHA-512("abc") (FIPS 180-2 examples).
+        let h = to_be_signed(CKM_ECDSA_SHA384, b"abc").unwrap();
+        assert_eq!(h[..4], [0xcb, 0x00, 0x75, 0x3f]);
+        assert_eq!(h[28..], [0x43, 0xff, 0x5b, 0xed]);
+        let h = to_be_signed(CKM_ECDSA_SHA512, b"abc").unwrap();
+        assert_eq!(h[..4], [0xdd, 0xaf, 0x35, 0xa1]);
+        // Empty data is fine to hash; only CKM_ECDSA needs a hash to sign.
+        assert!(to_be_signed(CKM_ECDSA_SHA512, b"").is_ok());
+    }
+
+    #[test]
+    fn a_signature_is_released_only_if_it_verifies_under_the_sessions_key() {
+        use p256::ecdsa::signature::hazmat::PrehashSigner;
+        use p256::ecdsa::SigningKey;
+        let card = SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
+        let point = card.verifying_key().to_encoded_point(false);
+        let hash = [0x42u8; 32];
+        let good: Signature = card.sign_prehash(&hash).unwrap();
+        assert_eq!(
+            check_signature(Some(point.as_bytes()), &hash, &good),
+            Ok(())
+        );
+        // Another card's key, another hash, a flipped bit: refused.
+        let swapped: Signature = other.sign_prehash(&hash).unwrap();
+        assert_eq!(
+            check_signature(Some(point.as_bytes()), &hash, &swapped),
+            Err(CKR_DEVICE_ERROR)
+        );
+        assert_eq!(
+            check_signature(Some(point.as_bytes()), &[0x43; 32], &good),
+            Err(CKR_DEVICE_ERROR)
+        );
+        let mut bytes = good.to_bytes();
+        bytes[40] ^= 1;
+        let flipped = Signature::from_slice(&bytes).unwrap();
+        assert_eq!(
+            check_signature(Some(point.as_bytes()), &hash, &flipped),
+            Err(CKR_DEVICE_ERROR)
+        );
+        // No key known for the session: nothing to check against, nothing released.
+        assert_eq!(
+            check_signature(None, &hash, &good),
+            Err(CKR_KEY_HANDLE_INVALID)
+        );
+    }
+
+    #[test]
+    fn token_serials() {
+        assert_eq!(token_serial(Some("JK0123456789"), "A", 0), "JK0123456789-A");
+        assert_eq!(token_serial(Some("JK0123456789"), "S", 3), "JK0123456789-S");
+        assert_eq!(token_serial(None, "S", 3), "JPKI-S-3");
+        assert_eq!(token_serial(Some(""), "A", 1), "JPKI-A-1");
+        let long = "ABCDEFGHIJKLMNOP";
+        assert_eq!(token_serial(Some(long), "A", 0), long);
     }
 
     #[test]

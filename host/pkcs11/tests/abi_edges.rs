@@ -122,8 +122,19 @@ fn attr(f: &CK_FUNCTION_LIST, h: CK_SESSION_HANDLE, o: CK_ULONG, t: CK_ULONG) ->
 
 /// CKM_ECDSA_SHA256 of `msg` with key `key` in session `h`: the 64-byte `r‖s`.
 fn sign(f: &CK_FUNCTION_LIST, h: CK_SESSION_HANDLE, key: CK_ULONG, msg: &[u8]) -> Vec<u8> {
+    sign_with(f, h, key, CKM_ECDSA_SHA256, msg)
+}
+
+/// `mechanism` over `msg` with key `key` in session `h`: the 64-byte `r‖s`.
+fn sign_with(
+    f: &CK_FUNCTION_LIST,
+    h: CK_SESSION_HANDLE,
+    key: CK_ULONG,
+    mechanism: CK_MECHANISM_TYPE,
+    msg: &[u8],
+) -> Vec<u8> {
     let mut mech = CK_MECHANISM {
-        mechanism: CKM_ECDSA_SHA256,
+        mechanism,
         pParameter: null_mut(),
         ulParameterLen: 0,
     };
@@ -362,4 +373,229 @@ fn abi_edges_threads_and_a_pulled_card() {
         );
         assert_eq!(f.C_Finalize.unwrap()(null_mut()), CKR_OK);
     }
+}
+
+/// The interface table C_GetInterface hands out for `version` (`None`: the module's first).
+fn interface(lib: &libloading::Library, version: Option<CK_VERSION>) -> (CK_RV, (u8, u8)) {
+    let mut v = version.unwrap_or_default();
+    let mut out: *mut CK_INTERFACE = null_mut();
+    // SAFETY: the PKCS#11 3.0 prototype; live out-pointers, a NUL-terminated name.
+    unsafe {
+        let get: libloading::Symbol<
+            unsafe extern "C" fn(
+                *mut u8,
+                *mut CK_VERSION,
+                *mut *mut CK_INTERFACE,
+                CK_FLAGS,
+            ) -> CK_RV,
+        > = lib.get(b"C_GetInterface\0").expect("C_GetInterface");
+        let version = if version.is_some() {
+            &mut v as *mut _
+        } else {
+            null_mut()
+        };
+        let rv = get(c"PKCS 11".as_ptr() as *mut u8, version, &mut out, 0);
+        if rv != CKR_OK {
+            return (rv, (0, 0));
+        }
+        // Every function table starts with its version.
+        let v = ((*out).pFunctionList as *const CK_VERSION).read();
+        (rv, (v.major, v.minor))
+    }
+}
+
+fn token_info(f: &CK_FUNCTION_LIST, slot: CK_SLOT_ID) -> CK_TOKEN_INFO {
+    let mut t = CK_TOKEN_INFO::default();
+    // SAFETY: live CK_TOKEN_INFO.
+    assert_eq!(unsafe { f.C_GetTokenInfo.unwrap()(slot, &mut t) }, CKR_OK);
+    t
+}
+
+fn wait_event(f: &CK_FUNCTION_LIST, flags: CK_FLAGS) -> Result<CK_SLOT_ID, CK_RV> {
+    let mut slot = 0;
+    // SAFETY: live out-pointer, NULL reserved.
+    match unsafe { f.C_WaitForSlotEvent.unwrap()(flags, &mut slot, null_mut()) } {
+        CKR_OK => Ok(slot),
+        rv => Err(rv),
+    }
+}
+
+#[test]
+fn interfaces_slot_events_serials_and_a_swapped_card() {
+    let Some(_guard) = lock_or_skip() else {
+        return;
+    };
+    let w = world();
+    w.session()
+        .jpki_issue(&mut w.card(), &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    // A second card of another resident, its auth PIN changed: a PIN meant for the first card
+    // that reached it would use one of its tries.
+    let other = w._dir.path().join("other.img");
+    w.issue_card(&other, "JK-0010", "住基 花子", "東京都千代田区千代田2-2");
+    let mut card_b = juki_host::card::JukiCard::new(
+        juki_host::sim_transport::SimTransport::open(&other).unwrap(),
+    );
+    w.session()
+        .jpki_issue(&mut card_b, &w.cred, &mut lines("2580\n"))
+        .unwrap();
+    card_b
+        .change_pin(
+            juki_host::pin::PinId::Auth,
+            &juki_host::pin::Pin::from("1357"),
+            &juki_host::pin::Pin::from("8642"),
+        )
+        .unwrap();
+    drop(card_b);
+
+    let m = load();
+    let f = m.f;
+    // PKCS#11 3.0: the 3.0 table first, the 2.40 one by version, nothing else.
+    assert_eq!(interface(&m._lib, None), (CKR_OK, (3, 0)));
+    let v240 = CK_VERSION {
+        major: 2,
+        minor: 40,
+    };
+    assert_eq!(interface(&m._lib, Some(v240)), (CKR_OK, (2, 40)));
+    let v31 = CK_VERSION { major: 3, minor: 1 };
+    assert_eq!(interface(&m._lib, Some(v31)).0, CKR_ARGUMENTS_BAD);
+
+    let mut served = Served::start(&w.image);
+    // SAFETY: NULL arguments: no locking callbacks.
+    assert_eq!(unsafe { f.C_Initialize.unwrap()(null_mut()) }, CKR_OK);
+    let slot = auth_slot(f);
+    assert_eq!(
+        wait_event(f, CKF_DONT_BLOCK),
+        Err(CKR_NO_EVENT),
+        "nothing since C_Initialize"
+    );
+
+    // The token serial is the card's own.
+    let serial = String::from_utf8_lossy(&token_info(f, slot).serialNumber)
+        .trim_end()
+        .to_owned();
+    assert_eq!(serial, "JK-0009-A");
+    assert_eq!(
+        String::from_utf8_lossy(&token_info(f, slot + 1).serialNumber).trim_end(),
+        "JK-0009-S"
+    );
+
+    let h = open(f, slot);
+    // SAFETY: live PIN bytes.
+    let rv = unsafe { f.C_Login.unwrap()(h, CKU_USER, AUTH_PIN.as_ptr() as *mut u8, 4) };
+    assert_eq!(rv, CKR_OK);
+    let key = find(f, h, CKO_PRIVATE_KEY)[0];
+    let public = find(f, h, CKO_PUBLIC_KEY)[0];
+    let cert = find(f, h, CKO_CERTIFICATE)
+        .into_iter()
+        .find(|c| attr(f, h, *c, CKA_ID) == [0x01])
+        .unwrap();
+    let subject = attr(f, h, cert, CKA_SUBJECT);
+    assert!(subject.len() > 10);
+    assert_eq!(
+        attr(f, h, key, CKA_SUBJECT),
+        subject,
+        "the key names its certificate's subject"
+    );
+    assert_eq!(attr(f, h, public, CKA_SUBJECT), subject);
+
+    // SHA-384 and SHA-512 with ECDSA: the hash's leftmost 256 bits signed (what p256 checks).
+    let point = attr(f, h, public, CKA_EC_POINT);
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point[2..]).unwrap();
+    for (mech, hash) in [
+        (
+            CKM_ECDSA_SHA384,
+            <sha2::Sha384 as sha2::Digest>::digest(b"e-application").to_vec(),
+        ),
+        (
+            CKM_ECDSA_SHA512,
+            <sha2::Sha512 as sha2::Digest>::digest(b"e-application").to_vec(),
+        ),
+    ] {
+        let sig = sign_with(f, h, key, mech, b"e-application");
+        let sig = p256::ecdsa::Signature::from_slice(&sig).unwrap();
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        vk.verify_prehash(&hash, &sig)
+            .unwrap_or_else(|e| panic!("{mech:#x}: {e}"));
+    }
+
+    // PKCS#11 3.0's C_SessionCancel ends a signature in progress.
+    let mut mech = CK_MECHANISM {
+        mechanism: CKM_ECDSA_SHA256,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    };
+    // SAFETY: live mechanism; then a length query with a live out-pointer.
+    unsafe {
+        assert_eq!(f.C_SignInit.unwrap()(h, &mut mech, key), CKR_OK);
+        let cancel: libloading::Symbol<unsafe extern "C" fn(CK_SESSION_HANDLE, CK_FLAGS) -> CK_RV> =
+            m._lib.get(b"C_SessionCancel\0").unwrap();
+        assert_eq!(cancel(h, CKF_SIGN), CKR_OK);
+        let mut len: CK_ULONG = 0;
+        assert_eq!(
+            f.C_Sign.unwrap()(h, b"x".as_ptr() as *mut u8, 1, null_mut(), &mut len),
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+    }
+
+    // The card pulled: both of its slots report an event, once.
+    served.stop();
+    assert_eq!(wait_event(f, CKF_DONT_BLOCK), Ok(slot));
+    assert_eq!(wait_event(f, CKF_DONT_BLOCK), Ok(slot + 1));
+    assert_eq!(wait_event(f, CKF_DONT_BLOCK), Err(CKR_NO_EVENT));
+
+    // Another card inserted while a consumer blocks in C_WaitForSlotEvent: it wakes up.
+    let (woke, served_b) = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| wait_event(f, 0));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let served_b = Served::start(&other);
+        (waiter.join().unwrap(), served_b)
+    });
+    assert_eq!(woke, Ok(slot));
+
+    // The session was opened on the first card: the module checks the card's key before
+    // anything, so the second card gets no PIN (its tries untouched) and no signature comes out.
+    let sig = {
+        let mut sig = [0u8; 64];
+        let mut len: CK_ULONG = 64;
+        // SAFETY: live mechanism, data and signature buffers.
+        unsafe {
+            let init = f.C_SignInit.unwrap()(h, &mut mech, key);
+            if init == CKR_OK {
+                f.C_Sign.unwrap()(h, b"x".as_ptr() as *mut u8, 1, sig.as_mut_ptr(), &mut len)
+            } else {
+                init
+            }
+        }
+    };
+    assert_eq!(sig, CKR_DEVICE_REMOVED);
+    let t = token_info(f, slot);
+    assert_eq!(
+        t.flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_LOCKED),
+        0,
+        "no try used on card B"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&t.serialNumber).trim_end(),
+        "JK-0010-A"
+    );
+    let mut info = CK_SESSION_INFO::default();
+    // SAFETY: live CK_SESSION_INFO.
+    assert_eq!(
+        unsafe { f.C_GetSessionInfo.unwrap()(h, &mut info) },
+        CKR_SESSION_HANDLE_INVALID
+    );
+
+    // C_Finalize ends a blocking wait.
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| {
+            while wait_event(f, CKF_DONT_BLOCK).is_ok() {}
+            wait_event(f, 0)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: NULL reserved.
+        assert_eq!(unsafe { f.C_Finalize.unwrap()(null_mut()) }, CKR_OK);
+        assert_eq!(waiter.join().unwrap(), Err(CKR_CRYPTOKI_NOT_INITIALIZED));
+    });
+    drop(served_b);
 }

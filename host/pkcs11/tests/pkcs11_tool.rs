@@ -130,10 +130,16 @@ fn s(p: &Path) -> &str {
 }
 
 /// Signs `data` on `slot` with the key `id` and mechanism `mech` (the input as `pkcs11-tool`
-/// gets it), and verifies it with `openssl dgst -sha256` of `data` under the certificate's key.
+/// gets it), and verifies it with `openssl dgst` of `data` (SHA-256, or the mechanism's hash)
+/// under the certificate's key.
 fn sign_and_verify(dir: &Path, slot: &str, pin: &str, id: &str, mech: &str, data: &[u8]) {
     let doc = dir.join("doc.txt");
     std::fs::write(&doc, data).unwrap();
+    let md = match mech {
+        "ECDSA-SHA384" => "-sha384",
+        "ECDSA-SHA512" => "-sha512",
+        _ => "-sha256",
+    };
     let input = dir.join("input.bin");
     if mech == "ECDSA" {
         std::fs::write(&input, Sha256::digest(data)).unwrap();
@@ -189,7 +195,7 @@ fn sign_and_verify(dir: &Path, slot: &str, pin: &str, id: &str, mech: &str, data
     assert!(ok, "{text}");
     let (ok, text) = openssl(&[
         "dgst",
-        "-sha256",
+        md,
         "-verify",
         s(&pubkey),
         "-signature",
@@ -204,7 +210,7 @@ fn sign_and_verify(dir: &Path, slot: &str, pin: &str, id: &str, mech: &str, data
     std::fs::write(&doc, b"tampered").unwrap();
     let (ok, _) = openssl(&[
         "dgst",
-        "-sha256",
+        md,
         "-verify",
         s(&pubkey),
         "-signature",
@@ -237,7 +243,9 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
     assert!(!out.contains("count low"), "{out}");
     let out = tool_ok(&["-M", "--slot-description", AUTH_SLOT]);
     assert!(
-        out.contains("ECDSA-SHA256") && out.contains("ECDSA"),
+        ["ECDSA,", "ECDSA-SHA256", "ECDSA-SHA384", "ECDSA-SHA512"]
+            .iter()
+            .all(|m| out.contains(m)),
         "{out}"
     );
 
@@ -269,7 +277,7 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
 
     // Signatures with each key and mechanism, verified by OpenSSL.
     let doc = "電子申請書: 転出届\n".as_bytes();
-    for mech in ["ECDSA", "ECDSA-SHA256"] {
+    for mech in ["ECDSA", "ECDSA-SHA256", "ECDSA-SHA384", "ECDSA-SHA512"] {
         sign_and_verify(dir.path(), AUTH_SLOT, AUTH_PIN, "01", mech, doc);
         sign_and_verify(dir.path(), SIGN_SLOT, SIGN_PASSWORD, "02", mech, doc);
     }
@@ -351,7 +359,7 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
             out.contains("JPKI 利用者証明用") && out.contains("JPKI 署名用"),
             "{out}"
         );
-        let token = url_with(&out, "serial=JPKI-AUTH-");
+        let token = url_with(&out, "serial=JK-0009-A;");
         let certs = p11tool(&["--list-all-certs", &token]).unwrap();
         let cert = url_with(&certs, "id=%01");
         let pem = p11tool(&["--export", &cert]).unwrap();
