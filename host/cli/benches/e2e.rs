@@ -18,16 +18,17 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/echo.rs"]
+mod echo;
+
+use echo::{echo_card, ECHO};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::pcsc::{card_present, pcsc_or_skip, wait_until, Served};
+use common::pcsc::{pcsc_or_skip, Served};
 use common::world::{lines, today, world, World};
 use criterion::{black_box, Criterion};
 use juki_cli::pin_input::Pin;
@@ -38,10 +39,7 @@ use juki_host::sim_transport::SimTransport;
 use juki_host::transport::{Recording, Transport};
 use juki_jpki::cms::SignOptions;
 use juki_jpki::{citizen, time as jtime};
-use juki_reader_sim::server::{
-    CardStats, FIRST_READER_NAME, SECOND_READER_NAME, SECOND_READER_PORT,
-};
-use juki_reader_sim::vpcd::{self, Message};
+use juki_reader_sim::server::{CardStats, FIRST_READER_NAME};
 use sha2::{Digest, Sha256};
 
 /// The operations measured, in the order of the table.
@@ -200,77 +198,6 @@ fn count_apdus(ctx: &Ctx, image: &Path) -> BTreeMap<&'static str, usize> {
             (op.id(), card.transport().take().len())
         })
         .collect()
-}
-
-/// An echo card in "Virtual PCD 00 01": answers every APDU with its own bytes and `9000` at
-/// once. Its round trip is the transport's floor.
-struct Echo {
-    stop: Arc<AtomicBool>,
-    /// The live connection, shut down by `drop` to end the thread's blocking read.
-    stream: Arc<Mutex<Option<TcpStream>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Echo {
-    fn start() -> Echo {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stream = Arc::new(Mutex::new(None));
-        let (flag, slot) = (Arc::clone(&stop), Arc::clone(&stream));
-        let thread = std::thread::spawn(move || {
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, SECOND_READER_PORT));
-            while !flag.load(Ordering::SeqCst) {
-                let Ok(mut conn) = TcpStream::connect(addr) else {
-                    std::thread::sleep(Duration::from_millis(100));
-                    continue;
-                };
-                vpcd::configure_socket(&conn).unwrap();
-                *slot.lock().unwrap() = conn.try_clone().ok();
-                let mut body = Vec::new();
-                while let Ok(true) = vpcd::read_socket_frame(&mut conn, &mut body) {
-                    let answer = match Message::parse(&body) {
-                        Message::GetAtr => juki_reader_sim::ATR.to_vec(),
-                        Message::Apdu(apdu) => [apdu, &[0x90, 0x00]].concat(),
-                        Message::PowerOn | Message::PowerOff | Message::Reset => continue,
-                        _ => vec![0x67, 0x00],
-                    };
-                    if vpcd::write_frame(&mut conn, &answer).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        Echo {
-            stop,
-            stream,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(conn) = self.stream.lock().unwrap().as_ref() {
-            let _ = conn.shutdown(std::net::Shutdown::Both);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// The trivial echo APDU.
-const ECHO: [u8; 4] = [0x00, 0x00, 0x00, 0x00];
-
-/// The echo card in its reader, and a connection to it.
-fn echo_card() -> (Echo, PcscTransport) {
-    let echo = Echo::start();
-    wait_until("pcscd sees the echo card", || {
-        card_present(SECOND_READER_NAME)
-    });
-    let mut t = PcscTransport::connect(Some(SECOND_READER_NAME)).unwrap();
-    assert_eq!(t.transmit(&ECHO).unwrap(), [0, 0, 0, 0, 0x90, 0x00]);
-    (echo, t)
 }
 
 fn bench_echo(c: &mut Criterion, t: &mut PcscTransport) {

@@ -20,6 +20,54 @@ pub struct ReaderInfo {
     pub card_present: bool,
     /// The card's ATR, when present.
     pub atr: Option<Vec<u8>>,
+    /// How many times a card was inserted into or removed from this reader (pcsc-lite's count,
+    /// 16 bits): a changed count means another card may be there, even if one is present
+    /// both times.
+    pub events: u32,
+}
+
+fn reader_info(s: &pcsc::ReaderState) -> ReaderInfo {
+    let present = s.event_state().contains(pcsc::State::PRESENT);
+    ReaderInfo {
+        name: s.name().to_string_lossy().into_owned(),
+        card_present: present,
+        atr: present.then(|| s.atr().to_vec()),
+        events: s.event_count(),
+    }
+}
+
+/// A PC/SC context kept open to look at readers without connecting to their cards (one pcscd
+/// round trip per look, none to set up a context each time).
+pub struct ReaderWatch {
+    ctx: Context,
+}
+
+impl ReaderWatch {
+    /// Establishes the context.
+    pub fn new() -> Result<ReaderWatch> {
+        Ok(ReaderWatch { ctx: establish()? })
+    }
+
+    /// Every reader and its card.
+    pub fn readers(&self) -> Result<Vec<ReaderInfo>> {
+        list_readers_in(&self.ctx)
+    }
+
+    /// Reader `name` and its card; `None` if there is no such reader (any more).
+    pub fn reader(&self, name: &str) -> Result<Option<ReaderInfo>> {
+        let cname = CString::new(name)
+            .map_err(|_| Error::InvalidInput("reader name contains NUL".into()))?;
+        let mut states = [pcsc::ReaderState::new(cname, pcsc::State::UNAWARE)];
+        match self
+            .ctx
+            .get_status_change(std::time::Duration::from_millis(0), &mut states)
+        {
+            Ok(()) if states[0].event_state().contains(pcsc::State::UNKNOWN) => Ok(None),
+            Ok(()) => Ok(Some(reader_info(&states[0]))),
+            Err(pcsc::Error::UnknownReader) => Ok(None),
+            Err(e) => Err(Error::Pcsc(e)),
+        }
+    }
 }
 
 fn establish() -> Result<Context> {
@@ -54,17 +102,7 @@ fn list_readers_in(ctx: &Context) -> Result<Vec<ReaderInfo>> {
         .map(|n| pcsc::ReaderState::new(n.clone(), pcsc::State::UNAWARE))
         .collect();
     ctx.get_status_change(std::time::Duration::from_millis(0), &mut states)?;
-    Ok(states
-        .iter()
-        .map(|s| {
-            let present = s.event_state().contains(pcsc::State::PRESENT);
-            ReaderInfo {
-                name: s.name().to_string_lossy().into_owned(),
-                card_present: present,
-                atr: present.then(|| s.atr().to_vec()),
-            }
-        })
-        .collect())
+    Ok(states.iter().map(reader_info).collect())
 }
 
 /// A card in a PC/SC reader.

@@ -199,8 +199,9 @@ pub unsafe extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_IN
             flags: t.flags,
             ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
             ulSessionCount: t.sessions,
-            ulMaxRwSessionCount: 0,
-            ulRwSessionCount: 0,
+            // Read-write sessions are accepted (docs/pkcs11.md), though nothing in them writes.
+            ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulRwSessionCount: t.rw_sessions,
             ulMaxPinLen: t.pin_len.1,
             ulMinPinLen: t.pin_len.0,
             ulTotalPublicMemory: CK_UNAVAILABLE_INFORMATION,
@@ -393,16 +394,20 @@ pub unsafe extern "C" fn C_GetAttributeValue(
         let mut rv = Ok(());
         for (a, v) in attrs.iter_mut().zip(values) {
             match v {
-                None => {
+                token::Attr::Invalid => {
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
                     rv = Err(CKR_ATTRIBUTE_TYPE_INVALID);
                 }
-                Some(v) if a.pValue.is_null() => a.ulValueLen = v.len() as CK_ULONG,
-                Some(v) if (a.ulValueLen as usize) < v.len() => {
+                token::Attr::Sensitive => {
+                    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                    rv = Err(CKR_ATTRIBUTE_SENSITIVE);
+                }
+                token::Attr::Value(v) if a.pValue.is_null() => a.ulValueLen = v.len() as CK_ULONG,
+                token::Attr::Value(v) if (a.ulValueLen as usize) < v.len() => {
                     a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
                     rv = Err(CKR_BUFFER_TOO_SMALL);
                 }
-                Some(v) => {
+                token::Attr::Value(v) => {
                     // SAFETY: `pValue` holds `ulValueLen >= v.len()` bytes.
                     unsafe {
                         std::ptr::copy_nonoverlapping(v.as_ptr(), a.pValue as *mut u8, v.len())

@@ -13,7 +13,7 @@ use cryptoki_sys::*;
 use juki_card::files::CERT_CAPACITY;
 use juki_host::card::{JukiCard, KeyId, PinStatus};
 use juki_host::jpki_files::CertKind;
-use juki_host::pcsc_transport::{list_readers, PcscTransport};
+use juki_host::pcsc_transport::{PcscTransport, ReaderInfo, ReaderWatch};
 use juki_host::pin::{App, Pin, PinId, PinRules};
 use juki_host::Error;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -86,6 +86,10 @@ struct Session {
     /// The token's public key (uncompressed point) when the session was opened: which card
     /// the session belongs to. Another card in the reader ends the session.
     card_key: Option<Vec<u8>>,
+    /// The reader's count of card insertions and removals when the session was opened: once
+    /// it moves, the card the session was opened on has been taken out (PKCS#11: removing a
+    /// token closes its sessions), even if it is back or another one answers with its key.
+    card_events: u32,
 }
 
 /// The module's state between C_Initialize and C_Finalize.
@@ -105,9 +109,11 @@ struct Module {
     /// PC/SC says the card went away or was reset; which card is there is still checked in
     /// every transaction that needs it ([`Module::session_card`]).
     conns: HashMap<String, JukiCard<PcscTransport>>,
-    /// Card presence per reader as C_WaitForSlotEvent last saw it, and the slots with an event
-    /// not yet reported.
-    presence: HashMap<String, bool>,
+    /// A PC/SC context to look at the readers (presence, insertion and removal count).
+    watch: Option<ReaderWatch>,
+    /// Card presence and event count per reader as C_WaitForSlotEvent last saw them, and the
+    /// slots with an event not yet reported.
+    presence: HashMap<String, (bool, u32)>,
     events: VecDeque<CK_SLOT_ID>,
 }
 
@@ -198,10 +204,50 @@ impl Module {
             .ok_or(CKR_SLOT_ID_INVALID)
     }
 
-    fn card_present(&self, slot: CK_SLOT_ID) -> Rv<bool> {
-        let name = self.reader(slot)?;
-        let readers = list_readers().map_err(|_| CKR_DEVICE_ERROR)?;
-        Ok(readers.iter().any(|r| r.name == name && r.card_present))
+    /// Runs `f` on the kept PC/SC context, once more on a new one if it failed (pcscd
+    /// restarted); PC/SC unavailable: `CKR_DEVICE_ERROR`.
+    fn watch<R>(&mut self, f: impl Fn(&ReaderWatch) -> Result<R, Error>) -> Rv<R> {
+        for _ in 0..2 {
+            let watch = match self.watch.take() {
+                Some(w) => w,
+                None => ReaderWatch::new().map_err(|_| CKR_DEVICE_ERROR)?,
+            };
+            if let Ok(r) = f(&watch) {
+                self.watch = Some(watch);
+                return Ok(r);
+            }
+        }
+        Err(CKR_DEVICE_ERROR)
+    }
+
+    /// Every reader now (none when PC/SC has none or is down).
+    fn readers_now(&mut self) -> Vec<ReaderInfo> {
+        self.watch(ReaderWatch::readers).unwrap_or_default()
+    }
+
+    /// The slot's reader now: `None` if it is gone.
+    fn reader_now(&mut self, slot: CK_SLOT_ID) -> Rv<Option<ReaderInfo>> {
+        let name = self.reader(slot)?.to_owned();
+        self.watch(|w| w.reader(&name))
+    }
+
+    /// Ends every session of `slot` and its login: its token was taken out.
+    fn token_removed(&mut self, slot: CK_SLOT_ID) -> CK_RV {
+        self.sessions.retain(|_, s| s.slot != slot);
+        self.logins.remove(&slot);
+        CKR_DEVICE_REMOVED
+    }
+
+    /// Whether session `h`'s card has stayed in its reader since the session was opened (the
+    /// reader's insertion and removal count): if not, `CKR_DEVICE_REMOVED` and the slot's
+    /// sessions end. No card I/O: cheap enough before every answer from the session's cache.
+    fn check_card(&mut self, h: CK_SESSION_HANDLE) -> Rv<()> {
+        let s = self.session(h)?;
+        let (slot, events) = (s.slot, s.card_events);
+        match self.reader_now(slot)? {
+            Some(r) if r.card_present && r.events == events => Ok(()),
+            _ => Err(self.token_removed(slot)),
+        }
     }
 
     /// Runs `f` in one card transaction on the connection kept to the slot's reader (made if
@@ -234,15 +280,17 @@ impl Module {
         Ok(Err(last.unwrap_or(Error::NoCard { reader: name })))
     }
 
-    /// [`Self::on_card`] for session `h`, `f` running in the JPKI AP: first checks, in the same
-    /// transaction, that the card is still the one the session was opened on (its key). A card gone or swapped ends every
-    /// session of the slot and its login: `CKR_DEVICE_REMOVED`, then
-    /// `CKR_SESSION_HANDLE_INVALID`.
+    /// [`Self::on_card`] for session `h`, `f` running in the JPKI AP: first checks that the card
+    /// has not left the reader since the session was opened ([`Self::check_card`]) and, in the
+    /// same transaction as `f`, that it still has the session's key (another card never gets
+    /// the PIN). A card gone or swapped ends every session of the slot and its login:
+    /// `CKR_DEVICE_REMOVED`, then `CKR_SESSION_HANDLE_INVALID`.
     fn session_card<R>(
         &mut self,
         h: CK_SESSION_HANDLE,
         mut f: impl FnMut(&mut JukiCard<&mut dyn juki_host::transport::Transport>) -> Result<R, Error>,
     ) -> Rv<Result<R, Error>> {
+        self.check_card(h)?;
         let s = self.session(h)?;
         let (slot, expected) = (s.slot, s.card_key.clone());
         let key = kind_of(slot).key();
@@ -262,11 +310,7 @@ impl Module {
             Ok(Ok(Some(r))) => Ok(Ok(r)),
             Ok(Err(e)) if !e.is_connection_lost() => Ok(Err(e)),
             Err(rv) if rv != CKR_TOKEN_NOT_PRESENT => Err(rv),
-            _ => {
-                self.sessions.retain(|_, s| s.slot != slot);
-                self.logins.remove(&slot);
-                Err(CKR_DEVICE_REMOVED)
-            }
+            _ => Err(self.token_removed(slot)),
         }
     }
 
@@ -428,11 +472,7 @@ impl Module {
 /// those whose reader holds a card.
 pub fn slot_list(present_only: bool) -> Rv<Vec<CK_SLOT_ID>> {
     with(|m| {
-        let readers = match list_readers() {
-            Ok(r) => r,
-            Err(Error::NoReader) => Vec::new(),
-            Err(_) => Vec::new(),
-        };
+        let readers = m.readers_now();
         let mut slots = Vec::new();
         for r in readers {
             let i = m.reader_index(&r.name);
@@ -457,7 +497,7 @@ pub fn slot_info(slot: CK_SLOT_ID) -> Rv<SlotInfo> {
     with(|m| {
         let name = m.reader(slot)?.to_owned();
         let mut flags = CKF_REMOVABLE_DEVICE | CKF_HW_SLOT;
-        if m.card_present(slot)? {
+        if m.reader_now(slot)?.is_some_and(|r| r.card_present) {
             flags |= CKF_TOKEN_PRESENT;
         }
         let which = match kind_of(slot) {
@@ -481,6 +521,8 @@ pub struct TokenInfo {
     pub flags: CK_FLAGS,
     /// Sessions open on this token.
     pub sessions: CK_ULONG,
+    /// Of those, read-write ones.
+    pub rw_sessions: CK_ULONG,
     /// PIN length range.
     pub pin_len: (CK_ULONG, CK_ULONG),
 }
@@ -517,12 +559,15 @@ pub fn token_info(slot: CK_SLOT_ID) -> Rv<TokenInfo> {
             CertKind::Auth => ("JPKI 利用者証明用 (auth)", "A", (4, 4)),
             CertKind::Sign => ("JPKI 署名用 (sign)", "S", (6, 16)),
         };
-        let sessions = m.sessions.values().filter(|s| s.slot == slot).count() as CK_ULONG;
+        let on_token = || m.sessions.values().filter(|s| s.slot == slot);
+        let sessions = on_token().count() as CK_ULONG;
+        let rw_sessions = on_token().filter(|s| s.rw).count() as CK_ULONG;
         Ok(TokenInfo {
             label: label.into(),
             serial: token_serial(card_serial.as_deref(), suffix, slot / 2),
             flags,
             sessions,
+            rw_sessions,
             pin_len,
         })
     })
@@ -544,13 +589,13 @@ const EVENT_POLL: Duration = Duration::from_millis(100);
 
 impl Module {
     /// Compares the readers with what was last seen and queues both slots of every reader
-    /// that appeared or whose card came or went (a card swapped between two looks is an event
-    /// only if PC/SC saw the reader empty; the sessions' own card check covers the rest).
+    /// that appeared or whose card came or went (also a card swapped between two looks: the
+    /// reader's insertion and removal count moved).
     fn slot_events(&mut self) {
-        let readers = list_readers().unwrap_or_default();
-        for r in readers {
+        for r in self.readers_now() {
             let i = self.reader_index(&r.name);
-            if self.presence.insert(r.name.clone(), r.card_present) != Some(r.card_present) {
+            let now = (r.card_present, r.events);
+            if self.presence.insert(r.name.clone(), now) != Some(now) {
                 for slot in [2 * i as CK_SLOT_ID, 2 * i as CK_SLOT_ID + 1] {
                     if !self.events.contains(&slot) {
                         self.events.push_back(slot);
@@ -592,6 +637,10 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> 
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
         }
+        let card_events = match m.reader_now(slot)? {
+            Some(r) if r.card_present => r.events,
+            _ => return Err(CKR_TOKEN_NOT_PRESENT),
+        };
         let key = kind_of(slot).key();
         let card_key = match m.on_card(slot, |c| c.public_key(key))? {
             Ok(k) => Some(k.to_encoded_point(false).as_bytes().to_vec()),
@@ -610,6 +659,7 @@ pub fn open_session(slot: CK_SLOT_ID, flags: CK_FLAGS) -> Rv<CK_SESSION_HANDLE> 
                 sign: None,
                 rw: flags & CKF_RW_SESSION != 0,
                 card_key,
+                card_events,
             },
         );
         Ok(h)
@@ -640,6 +690,7 @@ pub fn close_all_sessions(slot: CK_SLOT_ID) -> Rv<()> {
 /// C_GetSessionInfo: (slot, read-write, state).
 pub fn session_info(h: CK_SESSION_HANDLE) -> Rv<(CK_SLOT_ID, bool, CK_STATE)> {
     with(|m| {
+        m.check_card(h)?;
         let (slot, rw) = (m.session(h)?.slot, m.session(h)?.rw);
         let state = match (m.logins.contains_key(&slot), rw) {
             (true, false) => CKS_RO_USER_FUNCTIONS,
@@ -742,8 +793,10 @@ pub fn attributes(
     h: CK_SESSION_HANDLE,
     object: CK_OBJECT_HANDLE,
     types: &[CK_ATTRIBUTE_TYPE],
-) -> Rv<Vec<Option<Vec<u8>>>> {
+) -> Rv<Vec<Attr>> {
     with(|m| {
+        // The objects may be the session's cache: the card must still be the session's.
+        m.check_card(h)?;
         let o = m
             .objects(h)?
             .iter()
@@ -751,9 +804,25 @@ pub fn attributes(
             .ok_or(CKR_OBJECT_HANDLE_INVALID)?;
         Ok(types
             .iter()
-            .map(|t| o.attr(*t).map(<[u8]>::to_vec))
+            .map(|t| match o.attr(*t) {
+                Some(v) => Attr::Value(v.to_vec()),
+                // The private key's value exists, on the card, and never leaves it.
+                None if object == H_PRIVATE && *t == CKA_VALUE => Attr::Sensitive,
+                None => Attr::Invalid,
+            })
             .collect())
     })
+}
+
+/// One attribute as C_GetAttributeValue answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attr {
+    /// The value.
+    Value(Vec<u8>),
+    /// The object has it but will not reveal it (`CKR_ATTRIBUTE_SENSITIVE`).
+    Sensitive,
+    /// The object has no such attribute (`CKR_ATTRIBUTE_TYPE_INVALID`).
+    Invalid,
 }
 
 /// C_SignInit: `key` must be this token's private key (so the user is logged in).
@@ -770,6 +839,10 @@ pub fn sign_init(
             return Err(CKR_MECHANISM_INVALID);
         }
         let slot = m.session(h)?.slot;
+        if key == H_PUBLIC {
+            // A key, but one that only verifies (CKA_SIGN is false on public keys).
+            return Err(CKR_KEY_FUNCTION_NOT_PERMITTED);
+        }
         if key != H_PRIVATE {
             return Err(CKR_KEY_HANDLE_INVALID);
         }

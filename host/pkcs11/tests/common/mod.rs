@@ -89,6 +89,14 @@ pub fn module() -> PathBuf {
 }
 
 impl Served {
+    /// The APDUs the served card answered and the time it spent on them, so far.
+    pub fn card_stats(&self) -> juki_reader_sim::server::CardStats {
+        self.0
+            .as_ref()
+            .map(VpcdServer::card_stats)
+            .unwrap_or_default()
+    }
+
     /// Takes the card out, and waits until pcscd sees it removed.
     pub fn stop(&mut self) {
         if let Some(server) = self.0.take() {
