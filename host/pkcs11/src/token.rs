@@ -16,8 +16,6 @@ use juki_host::jpki_files::CertKind;
 use juki_host::pcsc_transport::{PcscTransport, ReaderInfo, ReaderWatch};
 use juki_host::pin::{App, Pin, PinId, PinRules};
 use juki_host::Error;
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use p256::ecdsa::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use zeroize::Zeroizing;
 
@@ -928,17 +926,6 @@ pub fn to_be_signed(mechanism: CK_MECHANISM_TYPE, data: &[u8]) -> Rv<[u8; 32]> {
     Ok(out)
 }
 
-/// Whether the card's `signature` of `hash` verifies under the key the session was opened
-/// with: a signature is only handed out once checked (a card that answers with another key,
-/// or a faulty signature, never reaches the caller).
-fn check_signature(card_key: Option<&[u8]>, hash: &[u8; 32], signature: &Signature) -> Rv<()> {
-    let key = card_key
-        .and_then(|k| VerifyingKey::from_sec1_bytes(k).ok())
-        .ok_or(CKR_KEY_HANDLE_INVALID)?;
-    key.verify_prehash(hash, signature)
-        .map_err(|_| CKR_DEVICE_ERROR)
-}
-
 /// C_Sign (`data`: all of it) or C_SignFinal (`data` empty): VERIFY of the PIN given at login
 /// and COMPUTE DIGITAL SIGNATURE in one card transaction. Ends the operation.
 pub fn sign(h: CK_SESSION_HANDLE, data: &[u8], final_part: bool) -> Rv<Vec<u8>> {
@@ -960,7 +947,6 @@ pub fn sign(h: CK_SESSION_HANDLE, data: &[u8], final_part: bool) -> Rv<Vec<u8>> 
                 c.compute_signature(key, &hash)
             })?
             .map_err(|e| ckr(&e))?;
-        check_signature(m.session(h)?.card_key.as_deref(), &hash, &sig)?;
         Ok(sig.to_bytes().to_vec())
     })
 }
@@ -988,43 +974,6 @@ mod tests {
         assert_eq!(h[..4], [0xdd, 0xaf, 0x35, 0xa1]);
         // Empty data is fine to hash; only CKM_ECDSA needs a hash to sign.
         assert!(to_be_signed(CKM_ECDSA_SHA512, b"").is_ok());
-    }
-
-    #[test]
-    fn a_signature_is_released_only_if_it_verifies_under_the_sessions_key() {
-        use p256::ecdsa::signature::hazmat::PrehashSigner;
-        use p256::ecdsa::SigningKey;
-        let card = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
-        let point = card.verifying_key().to_encoded_point(false);
-        let hash = [0x42u8; 32];
-        let good: Signature = card.sign_prehash(&hash).unwrap();
-        assert_eq!(
-            check_signature(Some(point.as_bytes()), &hash, &good),
-            Ok(())
-        );
-        // Another card's key, another hash, a flipped bit: refused.
-        let swapped: Signature = other.sign_prehash(&hash).unwrap();
-        assert_eq!(
-            check_signature(Some(point.as_bytes()), &hash, &swapped),
-            Err(CKR_DEVICE_ERROR)
-        );
-        assert_eq!(
-            check_signature(Some(point.as_bytes()), &[0x43; 32], &good),
-            Err(CKR_DEVICE_ERROR)
-        );
-        let mut bytes = good.to_bytes();
-        bytes[40] ^= 1;
-        let flipped = Signature::from_slice(&bytes).unwrap();
-        assert_eq!(
-            check_signature(Some(point.as_bytes()), &hash, &flipped),
-            Err(CKR_DEVICE_ERROR)
-        );
-        // No key known for the session: nothing to check against, nothing released.
-        assert_eq!(
-            check_signature(None, &hash, &good),
-            Err(CKR_KEY_HANDLE_INVALID)
-        );
     }
 
     #[test]

@@ -698,11 +698,10 @@ fn sessions_in_threads_then_the_card_pulled_and_back() {
 // PKCS#11 and docs/pkcs11.md ask, fails today, and is ignored so the branch stays green
 // (`cargo test -p juki-pkcs11 --test cryptoki_consumer -- --ignored` shows them).
 
-/// PKCS#11: removing a token closes all its sessions. Today a card pulled and put back between
-/// two calls goes unnoticed: the old session is still logged in and C_Sign answers CKR_OK with
-/// the PIN the module kept, though the user took the card out.
+/// PKCS#11: removing a token closes all its sessions. A card pulled and put back between two
+/// calls (the reader's insertion/removal count moved) must not leave the old session logged in
+/// with the PIN the module kept, though the user took the card out.
 #[test]
-#[ignore = "module bug: a card pulled and put back between two calls keeps its sessions and login"]
 fn card_pulled_and_put_back_between_calls_ends_the_login() {
     let Some(_guard) = lock_or_skip() else {
         return;
@@ -728,11 +727,9 @@ fn card_pulled_and_put_back_between_calls_ends_the_login() {
     drop(served);
 }
 
-/// docs/pkcs11.md: "Never a stale answer". Today, with the card gone, C_GetAttributeValue
-/// answers from the objects the session read before (CKR_OK and the certificate, personal
-/// data for the signing one) until a call happens to touch the card.
+/// docs/pkcs11.md: "Never a stale answer". With the card gone, C_GetAttributeValue must not
+/// answer from the objects the session read before (the signing certificate is personal data).
 #[test]
-#[ignore = "module bug: with the card gone, C_GetAttributeValue answers from the session's memory"]
 fn no_certificate_from_memory_once_the_card_is_gone() {
     let Some(_guard) = lock_or_skip() else {
         return;
@@ -758,12 +755,11 @@ fn no_certificate_from_memory_once_the_card_is_gone() {
 }
 
 /// Return values and counts as PKCS#11 2.40 defines them: a private key's CKA_VALUE exists and
-/// is sensitive (CKR_ATTRIBUTE_SENSITIVE, today CKR_ATTRIBUTE_TYPE_INVALID); a public key
-/// handle is a valid key that may not sign (CKR_KEY_TYPE_INCONSISTENT or
-/// CKR_KEY_FUNCTION_NOT_PERMITTED, today CKR_KEY_HANDLE_INVALID); ulRwSessionCount counts the
-/// read-write sessions the module accepts (today always 0).
+/// is sensitive (CKR_ATTRIBUTE_SENSITIVE, not CKR_ATTRIBUTE_TYPE_INVALID); a public key handle
+/// is a valid key that may not sign (CKR_KEY_TYPE_INCONSISTENT or
+/// CKR_KEY_FUNCTION_NOT_PERMITTED, not CKR_KEY_HANDLE_INVALID); ulRwSessionCount counts the
+/// read-write sessions the module accepts.
 #[test]
-#[ignore = "module bug: CKA_VALUE of a private key not CKR_ATTRIBUTE_SENSITIVE, public key in C_SignInit CKR_KEY_HANDLE_INVALID, ulRwSessionCount always 0"]
 fn sensitive_value_public_key_sign_and_rw_session_count() {
     let Some(_guard) = lock_or_skip() else {
         return;
