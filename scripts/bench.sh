@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # juki's benchmarks, all in one run on this machine, and the measured part of
 # docs/performance.md written from them. On a fresh Debian 12 machine with only the Rust
-# toolchain it installs what is missing (pcscd vsmartcard-vpcd libpcsclite-dev openssl, with
+# toolchain it installs what is missing (pcscd vsmartcard-vpcd libpcsclite-dev openssl opensc, with
 # scripts/packages.sh), starts pcscd (or reuses a running one), then runs:
 #   1. cargo bench -p juki-card --bench card    the card core alone (criterion)
 #   2. cargo bench -p juki-card --bench memory  RAM, stack of one command, persistent state
@@ -9,7 +9,9 @@
 #   4. cargo bench -p juki-cli --bench e2e     the floors and every operation in-process and
 #                                               through pcscd + vpcd (criterion)
 #   5. cargo bench -p juki-cli --bench cli     whole `juki` commands as processes
-#   6. the perf_report example                  docs/performance.md (`--check`: exit 1 when an
+#   6. cargo bench -p juki-pkcs11 --bench c_sign  the PKCS#11 module's C_Sign through PC/SC,
+#                                               and `pkcs11-tool --sign` as a process
+#   7. the perf_report example                  docs/performance.md (`--check`: exit 1 when an
 #                                               operation is over 1.5 × its floor)
 # Arguments go to perf_report (e.g. --check). Takes about five minutes; nothing is asserted on
 # time by the tests (docs/performance.md, "Method").
@@ -39,7 +41,7 @@ trap cleanup EXIT
 
 # shellcheck source=scripts/packages.sh
 . scripts/packages.sh
-ensure_packages pcscd vsmartcard-vpcd libpcsclite-dev openssl
+ensure_packages pcscd vsmartcard-vpcd libpcsclite-dev openssl opensc
 # shellcheck source=scripts/pcscd.sh
 . scripts/pcscd.sh
 start_pcscd "$WORK/pcscd.log" 35963 15
@@ -56,5 +58,7 @@ say "4. end to end: in-process and through pcscd + vpcd, with the floors (criter
 cargo bench -p juki-cli --bench e2e
 say "5. whole juki commands"
 cargo bench -p juki-cli --bench cli
-say "6. docs/performance.md"
+say "6. the PKCS#11 module: C_Sign, and pkcs11-tool --sign as a process"
+cargo bench -p juki-pkcs11 --bench c_sign
+say "7. docs/performance.md"
 cargo run --release -q -p juki-cli --example perf_report -- "$@"

@@ -71,6 +71,7 @@ fn label(op: &str) -> &'static str {
         "counter_authenticate" => "counter authentication + secure messaging session",
         "issue_certificates" => "電子証明書の発行, card side: 2 keys generated, 4 certificates",
         "personalise" => "issuing a card (`personalise`, `juki counter issue`)",
+        "pkcs11_sign" => "PKCS#11 `C_SignInit` + `C_Sign` (`CKM_ECDSA`, logged in)",
         _ => "",
     }
 }
@@ -119,10 +120,13 @@ fn main() {
         rate("openssl_verify_per_s"),
         rate("openssl_ecdh_per_s"),
     );
+    // The PKCS#11 module's C_Sign (juki-pkcs11's c_sign benchmark), in the same table.
+    let pkcs11 = perf("pkcs11.json");
     let host_crypto_ns = |op: &str| -> Option<f64> {
-        let counts = e2e
-            .as_ref()?
-            .get("host_crypto")?
+        let counts = [&e2e, &pkcs11]
+            .into_iter()
+            .flatten()
+            .find_map(|e| e.get("host_crypto")?.get(op))?
             .get(op)?
             .as_array()?
             .clone();
@@ -245,16 +249,18 @@ fn main() {
     )
     .unwrap();
     let mut echoes = Vec::new();
-    let ops: Vec<String> = e2e
-        .as_ref()
-        .and_then(|e| e.get("ops")?.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(String::from))
+    let ops: Vec<(&Value, String)> = [&e2e, &pkcs11]
+        .into_iter()
+        .flatten()
+        .flat_map(|e| {
+            e.get("ops")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(move |v| Some((e, v.as_str()?.to_string())))
+        })
         .collect();
-    for op in &ops {
-        let e = e2e.as_ref().unwrap();
-        let apdus = e["apdus_inprocess"][op.as_str()].as_f64();
+    for (e, op) in &ops {
         // Sample by sample: our time, the card's time and the APDUs of the same runs; the
         // medians of the samples' per-run values and ratios.
         // (and the echo round trip timed right after the sample, for its floor).
@@ -269,6 +275,11 @@ fn main() {
             .collect();
         echoes.extend(samples.iter().map(|s| s[4]));
         let per_run = |f: &dyn Fn(&[f64; 5]) -> f64| median(samples.iter().map(f).collect());
+        // APDUs as the in-process run counted them, or (PKCS#11: no in-process run) as the
+        // served card counted them.
+        let apdus = e["apdus_inprocess"][op.as_str()]
+            .as_f64()
+            .or_else(|| per_run(&|s| s[2] / s[1]));
         let pcsc = per_run(&|s| s[0] / s[1]);
         let card = per_run(&|s| s[3] / s[1]);
         let host = host_crypto_ns(op).unwrap_or(0.0);
@@ -327,18 +338,27 @@ fn main() {
     .unwrap();
 
     // Whole commands.
-    if let Some(Value::Object(cli)) = perf("cli.json") {
-        writeln!(
-            out,
-            "### Whole `juki` commands through PC/SC, as processes\n"
-        )
-        .unwrap();
+    // … and OpenSC's pkcs11-tool signing through the module, next to `juki sign`.
+    let processes: Vec<(String, Value)> = [
+        perf("cli.json"),
+        pkcs11.as_ref().and_then(|p| p.get("processes").cloned()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|v| match v {
+        Value::Object(m) => Some(m),
+        _ => None,
+    })
+    .flatten()
+    .collect();
+    if !processes.is_empty() {
+        writeln!(out, "### Whole commands through PC/SC, as processes\n").unwrap();
         writeln!(
             out,
             "| command | median | fastest | runs |\n|---|---|---|---|"
         )
         .unwrap();
-        for (name, v) in &cli {
+        for (name, v) in &processes {
             writeln!(
                 out,
                 "| `{name}` | {} | {} | {} |",
