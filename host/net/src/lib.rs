@@ -1,0 +1,13 @@
+//! 住基ネット (the 住民基本台帳ネットワークシステム): the national server that holds every
+//! resident's 本人確認情報 and its history in PostgreSQL, the network's own PKI (node
+//! certificates naming each node's role and identity), mutually authenticated TLS 1.3 between
+//! the nodes, and the clients of municipalities and agencies. docs/network.md describes it.
+//!
+//! Layers, dependencies pointing down: `server` (HTTP/JSON over mTLS) → `register` (the
+//! national register's operations) → `db` (PostgreSQL: pool, migrations); `tls` (rustls
+//! configurations, the peer's identity) → `pki` (the network CA: node certificates, CRLs).
+
+pub mod db;
+pub mod pki;
+pub mod register;
+pub mod tls;
