@@ -6,8 +6,11 @@
 //! Layers, dependencies pointing down: `server` (HTTP/JSON over mTLS) → `register` (the
 //! national register's operations) → `db` (PostgreSQL: pool, migrations); `tls` (rustls
 //! configurations, the peer's identity) → `pki` (the network CA: node certificates, CRLs).
+//! `pg_cluster` starts a throwaway PostgreSQL (Debian's server binaries) for the tests, the demo
+//! and the benchmark.
 
 pub mod db;
+pub mod pg_cluster;
 pub mod pki;
 pub mod register;
 pub mod tls;
