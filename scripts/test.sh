@@ -2,9 +2,12 @@
 # juki's test command (README, .ci/run). On a fresh Debian 12 machine with only the Rust
 # toolchain it:
 #   1. installs what is missing with apt-get (root or sudo): pcscd vsmartcard-vpcd
-#      libpcsclite-dev opensc openssl
+#      libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl
+#      libnss3-tools postgresql
 #      (+ pkgconf, and a C toolchain if there is no `cc`); openssl is the independent verifier
-#      of the JPKI signatures;
+#      of the JPKI signatures; postgresql brings the server binaries with which juki-net's tests
+#      make their own throwaway clusters (host/net/src/pg_cluster.rs) — installed without the
+#      package's default cluster "15/main" (scripts/packages.sh), so nothing is left running;
 #   2. adds the rustup target thumbv7em-none-eabihf (and rustfmt/clippy) if missing;
 #   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings: the benchmarks
 #      too), cargo doc (-D warnings), the middleware's dependencies (no SQLite, clap or CA), and
@@ -31,7 +34,7 @@ SMOKE_READER='Virtual PCD 00 00'
 SMOKE_PORT=35963
 # -------------------------------------------------------------------------------------------------
 
-APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl libnss3-tools)
+APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl libnss3-tools postgresql)
 CARD_TARGET=thumbv7em-none-eabihf
 TIMEOUT_S=15
 
