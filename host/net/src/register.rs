@@ -24,8 +24,10 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use deadpool_postgres::{GenericClient, Transaction};
 use sha2::{Digest, Sha256};
-use tokio_postgres::{IsolationLevel, Row, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, Row};
 
 pub use juki_host::date::Date;
 pub use juki_host::resident::{FourInfo, MunicipalityCode, Sex};
@@ -623,6 +625,38 @@ struct Change<'a> {
     other_code: Option<&'a ResidentCode>,
 }
 
+// ---- statements ---------------------------------------------------------------------------------
+// Every statement is prepared once per connection (deadpool's statement cache): one round trip
+// per statement instead of two.
+
+async fn exec<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.execute(&statement, params).await?)
+}
+
+async fn one<C: GenericClient>(c: &C, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query_one(&statement, params).await?)
+}
+
+async fn opt<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&statement, params).await?)
+}
+
+async fn all<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>> {
+    let statement = c.prepare_cached(sql).await?;
+    Ok(c.query(&statement, params).await?)
+}
+
 // ---- the register -------------------------------------------------------------------------------
 
 /// The national register, on a [`Db`].
@@ -694,39 +728,43 @@ impl Register {
 
     async fn apply_once(&self, update: &Update) -> Result<Applied> {
         let mut client = self.db.client().await?;
-        let tx = client
+        let owned = client
             .build_transaction()
             .isolation_level(IsolationLevel::ReadCommitted)
             .start()
             .await?;
+        let tx = &owned;
         let muni = update.municipality.as_str();
         let seq = to_i64(update.seq, "delivery number")?;
-        tx.execute(
-            "INSERT INTO municipality (code) VALUES ($1) ON CONFLICT (code) DO NOTHING",
-            &[&muni],
-        )
-        .await?;
-        let last: i64 = tx
-            .query_one(
-                "SELECT last_seq FROM municipality WHERE code = $1 FOR UPDATE",
-                &[&muni],
-            )
-            .await?
-            .try_get(0)?;
+        // The municipality's delivery row, locked: its deliveries are applied one at a time.
+        const LOCK_MUNICIPALITY: &str =
+            "SELECT last_seq FROM municipality WHERE code = $1 FOR UPDATE";
+        let row = match opt(tx, LOCK_MUNICIPALITY, &[&muni]).await? {
+            Some(row) => row,
+            None => {
+                // Its first delivery.
+                exec(
+                    tx,
+                    "INSERT INTO municipality (code) VALUES ($1) ON CONFLICT (code) DO NOTHING",
+                    &[&muni],
+                )
+                .await?;
+                one(tx, LOCK_MUNICIPALITY, &[&muni]).await?
+            }
+        };
+        let last: i64 = row.try_get(0)?;
         let digest = update.digest();
         if seq <= last {
-            let row = tx
-                .query_opt(
-                    "SELECT digest, kind, resident, version FROM delivery \
+            let row = opt(
+                tx,
+                "SELECT digest, kind, resident, version FROM delivery \
                      WHERE municipality = $1 AND seq = $2",
-                    &[&muni, &seq],
-                )
-                .await?
-                .ok_or_else(|| {
-                    RegisterError::Corrupt(format!(
-                        "delivery {muni}/{seq} applied but not recorded"
-                    ))
-                })?;
+                &[&muni, &seq],
+            )
+            .await?
+            .ok_or_else(|| {
+                RegisterError::Corrupt(format!("delivery {muni}/{seq} applied but not recorded"))
+            })?;
             let recorded: Vec<u8> = row.try_get("digest")?;
             if recorded != digest {
                 return Err(RegisterError::SequenceReused {
@@ -750,9 +788,10 @@ impl Register {
                 got: update.seq,
             });
         }
-        let (resident, version) = Self::change(&tx, update).await?;
+        let (resident, version) = Self::change(tx, update).await?;
         let kind = update.event.kind();
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO delivery (municipality, seq, digest, kind, resident, version) \
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
@@ -765,12 +804,13 @@ impl Register {
             ],
         )
         .await?;
-        tx.execute(
+        exec(
+            tx,
             "UPDATE municipality SET last_seq = $2, updated_at = now() WHERE code = $1",
             &[&muni, &seq],
         )
         .await?;
-        tx.commit().await?;
+        owned.commit().await?;
         Ok(Applied {
             municipality: update.municipality.clone(),
             seq: update.seq,
@@ -782,12 +822,12 @@ impl Register {
 
     /// The resident row, locked for the rest of the transaction.
     async fn lock(tx: &Transaction<'_>, code: &ResidentCode) -> Result<Option<Resident>> {
-        let row = tx
-            .query_opt(
-                &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1 FOR UPDATE"),
-                &[&code.as_str()],
-            )
-            .await?;
+        let row = opt(
+            tx,
+            &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1 FOR UPDATE"),
+            &[&code.as_str()],
+        )
+        .await?;
         row.as_ref().map(resident_from_row).transpose()
     }
 
@@ -822,7 +862,8 @@ impl Register {
 
     async fn history_row(tx: &Transaction<'_>, update: &Update, c: Change<'_>) -> Result<()> {
         let old = c.old;
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO resident_history (resident, version, kind, effective_on, municipality, \
              seq, old_name, old_birth, old_sex, old_address, new_name, new_birth, new_sex, \
              new_address, other_municipality, other_code) VALUES ($1, $2, $3, $4::text::date, \
@@ -867,7 +908,8 @@ impl Register {
             Status::Removed => ("removed", None, None),
             Status::CodeReplaced { by } => ("code_replaced", None, Some(by.as_str())),
         };
-        tx.execute(
+        exec(
+            tx,
             "UPDATE resident SET name = $2, birth = $3::text::date, sex = $4::text, \
              address = $5, municipality = $6, status = $7, moving_to = $8, replaced_by = $9, \
              version = $10, changed_on = $11::text::date, updated_at = now() WHERE code = $1",
@@ -906,24 +948,24 @@ impl Register {
             Status::MovingOut { .. } => "moving_out",
             _ => return Err(RegisterError::Invalid("a new code must be in use".into())),
         };
-        let n = tx
-            .execute(
-                "INSERT INTO resident (code, name, birth, sex, address, municipality, status, \
+        let n = exec(
+            tx,
+            "INSERT INTO resident (code, name, birth, sex, address, municipality, status, \
                  moving_to, version, changed_on) VALUES ($1, $2, $3::text::date, $4::text, $5, \
                  $6, $7, $8, 1, $9::text::date) ON CONFLICT (code) DO NOTHING",
-                &[
-                    &code.as_str(),
-                    &info.name,
-                    &date_text(info.birth),
-                    &(info.sex.code() as char).to_string(),
-                    &info.address,
-                    &update.municipality.as_str(),
-                    &status,
-                    &moving_to,
-                    &date_text(update.date),
-                ],
-            )
-            .await?;
+            &[
+                &code.as_str(),
+                &info.name,
+                &date_text(info.birth),
+                &(info.sex.code() as char).to_string(),
+                &info.address,
+                &update.municipality.as_str(),
+                &status,
+                &moving_to,
+                &date_text(update.date),
+            ],
+        )
+        .await?;
         Ok(n == 1)
     }
 
@@ -1126,21 +1168,21 @@ impl Register {
     ) -> Result<Vec<i64>> {
         let codes: Vec<&str> = residents.iter().map(|c| c.as_str()).collect();
         let fields: Vec<&str> = PROVIDED_FIELDS.to_vec();
-        let rows = tx
-            .query(
-                "INSERT INTO provision (resident, agency, requester, purpose, query, fields) \
+        let rows = all(
+            tx,
+            "INSERT INTO provision (resident, agency, requester, purpose, query, fields) \
                  SELECT c, $2, $3, $4, $5, $6 FROM unnest($1::text[]) WITH ORDINALITY AS u(c, n) \
                  ORDER BY n RETURNING id",
-                &[
-                    &codes,
-                    &requester.agency.trim(),
-                    &requester.identity.trim(),
-                    &purpose.trim(),
-                    &query.as_str(),
-                    &fields,
-                ],
-            )
-            .await?;
+            &[
+                &codes,
+                &requester.agency.trim(),
+                &requester.identity.trim(),
+                &purpose.trim(),
+                &query.as_str(),
+                &fields,
+            ],
+        )
+        .await?;
         let ids = rows
             .iter()
             .map(|r| r.try_get::<_, i64>(0))
@@ -1159,21 +1201,22 @@ impl Register {
     ) -> Result<Confirmation> {
         Self::check_request(purpose, requester)?;
         let mut client = self.db.client().await?;
-        let tx = client
+        let owned = client
             .build_transaction()
             .isolation_level(IsolationLevel::ReadCommitted)
             .start()
             .await?;
-        let row = tx
-            .query_opt(
-                &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1"),
-                &[&code.as_str()],
-            )
-            .await?
-            .ok_or_else(|| RegisterError::UnknownResident(code.clone()))?;
+        let tx = &owned;
+        let row = opt(
+            tx,
+            &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1"),
+            &[&code.as_str()],
+        )
+        .await?
+        .ok_or_else(|| RegisterError::UnknownResident(code.clone()))?;
         let resident = resident_from_row(&row)?;
-        let ids = Self::record(&tx, &[&resident.code], purpose, requester, QueryKind::Code).await?;
-        tx.commit().await?;
+        let ids = Self::record(tx, &[&resident.code], purpose, requester, QueryKind::Code).await?;
+        owned.commit().await?;
         let provision = ids
             .first()
             .copied()
@@ -1203,22 +1246,23 @@ impl Register {
         let sex = query.sex.map(|s| (s.code() as char).to_string());
         let limit = (MAX_SEARCH_RESULTS + 1) as i64;
         let mut client = self.db.client().await?;
-        let tx = client
+        let owned = client
             .build_transaction()
             .isolation_level(IsolationLevel::ReadCommitted)
             .start()
             .await?;
-        let rows = tx
-            .query(
-                &format!(
-                    "SELECT {RESIDENT_COLUMNS} FROM resident WHERE name = $1 \
+        let tx = &owned;
+        let rows = all(
+            tx,
+            &format!(
+                "SELECT {RESIDENT_COLUMNS} FROM resident WHERE name = $1 \
                      AND birth = $2::text::date AND ($3::text IS NULL OR sex = $3::text) \
                      AND ($4::text IS NULL OR address = $4::text) \
                      AND status <> 'code_replaced' ORDER BY code LIMIT $5"
-                ),
-                &[&name, &date_text(query.birth), &sex, &address, &limit],
-            )
-            .await?;
+            ),
+            &[&name, &date_text(query.birth), &sex, &address, &limit],
+        )
+        .await?;
         if rows.len() > MAX_SEARCH_RESULTS {
             return Err(RegisterError::TooManyMatches);
         }
@@ -1230,8 +1274,8 @@ impl Register {
             return Ok(Vec::new());
         }
         let codes: Vec<&ResidentCode> = residents.iter().map(|r| &r.code).collect();
-        let ids = Self::record(&tx, &codes, purpose, requester, QueryKind::FourInfo).await?;
-        tx.commit().await?;
+        let ids = Self::record(tx, &codes, purpose, requester, QueryKind::FourInfo).await?;
+        owned.commit().await?;
         Ok(residents
             .into_iter()
             .zip(ids)
@@ -1246,39 +1290,42 @@ impl Register {
     /// and the administrator's own checks, not for agencies).
     pub async fn resident(&self, code: &ResidentCode) -> Result<Option<Resident>> {
         let client = self.db.client().await?;
-        let row = client
-            .query_opt(
-                &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1"),
-                &[&code.as_str()],
-            )
-            .await?;
+        let client = &client;
+        let row = opt(
+            client,
+            &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1"),
+            &[&code.as_str()],
+        )
+        .await?;
         row.as_ref().map(resident_from_row).transpose()
     }
 
     /// The residents a municipality holds (in use: registered or moving out), in code order.
     pub async fn residents_of(&self, municipality: &MunicipalityCode) -> Result<Vec<Resident>> {
         let client = self.db.client().await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {RESIDENT_COLUMNS} FROM resident WHERE municipality = $1 \
+        let client = &client;
+        let rows = all(
+            client,
+            &format!(
+                "SELECT {RESIDENT_COLUMNS} FROM resident WHERE municipality = $1 \
                      AND status IN ('registered', 'moving_out') ORDER BY code"
-                ),
-                &[&municipality.as_str()],
-            )
-            .await?;
+            ),
+            &[&municipality.as_str()],
+        )
+        .await?;
         rows.iter().map(resident_from_row).collect()
     }
 
     /// The last delivery number applied for a municipality (0 before its first).
     pub async fn last_seq(&self, municipality: &MunicipalityCode) -> Result<u64> {
         let client = self.db.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT last_seq FROM municipality WHERE code = $1",
-                &[&municipality.as_str()],
-            )
-            .await?;
+        let client = &client;
+        let row = opt(
+            client,
+            "SELECT last_seq FROM municipality WHERE code = $1",
+            &[&municipality.as_str()],
+        )
+        .await?;
         match row {
             Some(row) => to_u64(row.try_get(0)?),
             None => Ok(0),
@@ -1288,16 +1335,17 @@ impl Register {
     /// Every change of a resident, oldest first. An unknown code is an error.
     pub async fn history(&self, code: &ResidentCode) -> Result<Vec<HistoryEntry>> {
         let client = self.db.client().await?;
-        let rows = client
-            .query(
-                "SELECT version, kind, to_char(effective_on, 'YYYYMMDD') AS effective_on, \
+        let client = &client;
+        let rows = all(
+            client,
+            "SELECT version, kind, to_char(effective_on, 'YYYYMMDD') AS effective_on, \
                  municipality, seq, old_name, to_char(old_birth, 'YYYYMMDD') AS old_birth, \
                  old_sex, old_address, new_name, to_char(new_birth, 'YYYYMMDD') AS new_birth, \
                  new_sex, new_address, other_municipality, other_code \
                  FROM resident_history WHERE resident = $1 ORDER BY version",
-                &[&code.as_str()],
-            )
-            .await?;
+            &[&code.as_str()],
+        )
+        .await?;
         if rows.is_empty() {
             return Err(RegisterError::UnknownResident(code.clone()));
         }
@@ -1339,14 +1387,15 @@ impl Register {
     /// Every provision of a resident's 本人確認情報, oldest first.
     pub async fn provisions_of(&self, code: &ResidentCode) -> Result<Vec<Provision>> {
         let client = self.db.client().await?;
-        let rows = client
-            .query(
-                "SELECT id, resident, (extract(epoch FROM provided_at) * 1000000)::bigint AS at, \
+        let client = &client;
+        let rows = all(
+            client,
+            "SELECT id, resident, (extract(epoch FROM provided_at) * 1000000)::bigint AS at, \
                  agency, requester, purpose, query, fields FROM provision \
                  WHERE resident = $1 ORDER BY provided_at, id",
-                &[&code.as_str()],
-            )
-            .await?;
+            &[&code.as_str()],
+        )
+        .await?;
         rows.iter()
             .map(|row| {
                 let query: String = row.try_get("query")?;

@@ -96,7 +96,10 @@ async fn restart_during_a_stream_of_deliveries() {
         .await
         .unwrap();
     let mid = reg.last_seq(&chiyoda()).await.unwrap();
-    assert!(mid < N, "the restart came in the middle of the stream ({mid} of {N} in)");
+    assert!(
+        mid < N,
+        "the restart came in the middle of the stream ({mid} of {N} in)"
+    );
     let outcomes = counter.await.unwrap();
     assert_eq!(outcomes.len() as u64, N);
     for (i, a) in outcomes.iter().enumerate() {
