@@ -561,9 +561,40 @@ fn micros_to_time(micros: i64) -> SystemTime {
 }
 
 /// The resident columns, dates as `YYYYMMDD`.
-const RESIDENT_COLUMNS: &str = "code, name, to_char(birth, 'YYYYMMDD') AS birth, sex, address, \
-     municipality, status, moving_to, replaced_by, version, \
-     to_char(changed_on, 'YYYYMMDD') AS changed_on";
+macro_rules! select_resident {
+    ($rest:literal) => {
+        concat!(
+            "SELECT code, name, to_char(birth, 'YYYYMMDD') AS birth, sex, address, \
+             municipality, status, moving_to, replaced_by, version, \
+             to_char(changed_on, 'YYYYMMDD') AS changed_on FROM resident ",
+            $rest
+        )
+    };
+}
+
+/// A resident by code, locked.
+const LOCK_RESIDENT: &str = select_resident!("WHERE code = $1 FOR UPDATE");
+/// A resident by code.
+const RESIDENT_BY_CODE: &str = select_resident!("WHERE code = $1");
+/// The 4-info search.
+const SEARCH: &str = select_resident!(
+    "WHERE name = $1 AND birth = $2::text::date AND ($3::text IS NULL OR sex = $3::text) \
+     AND ($4::text IS NULL OR address = $4::text) AND status <> 'code_replaced' \
+     ORDER BY code LIMIT $5"
+);
+/// A municipality's residents.
+const RESIDENTS_OF: &str = select_resident!(
+    "WHERE municipality = $1 AND status IN ('registered', 'moving_out') ORDER BY code"
+);
+/// A resident's history.
+const HISTORY: &str = "SELECT version, kind, to_char(effective_on, 'YYYYMMDD') AS effective_on, \
+     municipality, seq, old_name, to_char(old_birth, 'YYYYMMDD') AS old_birth, old_sex, \
+     old_address, new_name, to_char(new_birth, 'YYYYMMDD') AS new_birth, new_sex, new_address, \
+     other_municipality, other_code FROM resident_history WHERE resident = $1 ORDER BY version";
+/// A resident's provisions.
+const PROVISIONS: &str = "SELECT id, resident, \
+     (extract(epoch FROM provided_at) * 1000000)::bigint AS at, agency, requester, purpose, \
+     query, fields FROM provision WHERE resident = $1 ORDER BY provided_at, id";
 
 fn resident_from_row(row: &Row) -> Result<Resident> {
     let status: String = row.try_get("status")?;
@@ -822,12 +853,7 @@ impl Register {
 
     /// The resident row, locked for the rest of the transaction.
     async fn lock(tx: &Transaction<'_>, code: &ResidentCode) -> Result<Option<Resident>> {
-        let row = opt(
-            tx,
-            &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1 FOR UPDATE"),
-            &[&code.as_str()],
-        )
-        .await?;
+        let row = opt(tx, LOCK_RESIDENT, &[&code.as_str()]).await?;
         row.as_ref().map(resident_from_row).transpose()
     }
 
@@ -1207,13 +1233,9 @@ impl Register {
             .start()
             .await?;
         let tx = &owned;
-        let row = opt(
-            tx,
-            &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1"),
-            &[&code.as_str()],
-        )
-        .await?
-        .ok_or_else(|| RegisterError::UnknownResident(code.clone()))?;
+        let row = opt(tx, RESIDENT_BY_CODE, &[&code.as_str()])
+            .await?
+            .ok_or_else(|| RegisterError::UnknownResident(code.clone()))?;
         let resident = resident_from_row(&row)?;
         let ids = Self::record(tx, &[&resident.code], purpose, requester, QueryKind::Code).await?;
         owned.commit().await?;
@@ -1254,12 +1276,7 @@ impl Register {
         let tx = &owned;
         let rows = all(
             tx,
-            &format!(
-                "SELECT {RESIDENT_COLUMNS} FROM resident WHERE name = $1 \
-                     AND birth = $2::text::date AND ($3::text IS NULL OR sex = $3::text) \
-                     AND ($4::text IS NULL OR address = $4::text) \
-                     AND status <> 'code_replaced' ORDER BY code LIMIT $5"
-            ),
+            SEARCH,
             &[&name, &date_text(query.birth), &sex, &address, &limit],
         )
         .await?;
@@ -1291,12 +1308,7 @@ impl Register {
     pub async fn resident(&self, code: &ResidentCode) -> Result<Option<Resident>> {
         let client = self.db.client().await?;
         let client = &client;
-        let row = opt(
-            client,
-            &format!("SELECT {RESIDENT_COLUMNS} FROM resident WHERE code = $1"),
-            &[&code.as_str()],
-        )
-        .await?;
+        let row = opt(client, RESIDENT_BY_CODE, &[&code.as_str()]).await?;
         row.as_ref().map(resident_from_row).transpose()
     }
 
@@ -1304,15 +1316,7 @@ impl Register {
     pub async fn residents_of(&self, municipality: &MunicipalityCode) -> Result<Vec<Resident>> {
         let client = self.db.client().await?;
         let client = &client;
-        let rows = all(
-            client,
-            &format!(
-                "SELECT {RESIDENT_COLUMNS} FROM resident WHERE municipality = $1 \
-                     AND status IN ('registered', 'moving_out') ORDER BY code"
-            ),
-            &[&municipality.as_str()],
-        )
-        .await?;
+        let rows = all(client, RESIDENTS_OF, &[&municipality.as_str()]).await?;
         rows.iter().map(resident_from_row).collect()
     }
 
@@ -1336,16 +1340,7 @@ impl Register {
     pub async fn history(&self, code: &ResidentCode) -> Result<Vec<HistoryEntry>> {
         let client = self.db.client().await?;
         let client = &client;
-        let rows = all(
-            client,
-            "SELECT version, kind, to_char(effective_on, 'YYYYMMDD') AS effective_on, \
-                 municipality, seq, old_name, to_char(old_birth, 'YYYYMMDD') AS old_birth, \
-                 old_sex, old_address, new_name, to_char(new_birth, 'YYYYMMDD') AS new_birth, \
-                 new_sex, new_address, other_municipality, other_code \
-                 FROM resident_history WHERE resident = $1 ORDER BY version",
-            &[&code.as_str()],
-        )
-        .await?;
+        let rows = all(client, HISTORY, &[&code.as_str()]).await?;
         if rows.is_empty() {
             return Err(RegisterError::UnknownResident(code.clone()));
         }
@@ -1388,14 +1383,7 @@ impl Register {
     pub async fn provisions_of(&self, code: &ResidentCode) -> Result<Vec<Provision>> {
         let client = self.db.client().await?;
         let client = &client;
-        let rows = all(
-            client,
-            "SELECT id, resident, (extract(epoch FROM provided_at) * 1000000)::bigint AS at, \
-                 agency, requester, purpose, query, fields FROM provision \
-                 WHERE resident = $1 ORDER BY provided_at, id",
-            &[&code.as_str()],
-        )
-        .await?;
+        let rows = all(client, PROVISIONS, &[&code.as_str()]).await?;
         rows.iter()
             .map(|row| {
                 let query: String = row.try_get("query")?;
@@ -1415,5 +1403,85 @@ impl Register {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg_cluster::PgCluster;
+
+    /// EXPLAIN of a prepared statement with these arguments (SQL literals).
+    async fn plan(client: &tokio_postgres::Client, sql: &str, args: &str) -> String {
+        client.batch_execute("DEALLOCATE ALL").await.unwrap();
+        client
+            .batch_execute(&format!("PREPARE q AS {sql}"))
+            .await
+            .unwrap();
+        let rows = client
+            .simple_query(&format!("EXPLAIN EXECUTE q({args})"))
+            .await
+            .unwrap();
+        rows.iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(String::from),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queries_use_their_indexes() {
+        let cluster = PgCluster::start().unwrap();
+        let db = Db::connect(&cluster.fresh_database().unwrap(), 2).unwrap();
+        db.migrate().await.unwrap();
+        let client = db.client().await.unwrap();
+        // 20,000 residents in 20 municipalities, 3 history rows and 2 provisions each.
+        client
+            .batch_execute(
+                "INSERT INTO municipality (code) SELECT lpad(m::text, 6, '0') \
+                 FROM generate_series(1, 20) m;
+                 INSERT INTO resident (code, name, birth, sex, address, municipality, status, \
+                 version, changed_on) SELECT lpad(i::text, 11, '0'), 'name ' || (i % 5000), \
+                 date '1950-01-01' + (i % 20000), '1', 'address ' || i, \
+                 lpad((i % 20 + 1)::text, 6, '0'), 'registered', 3, date '2026-01-01' \
+                 FROM generate_series(1, 20000) i;
+                 INSERT INTO resident_history (resident, version, kind, effective_on, \
+                 municipality, seq, new_name, new_birth, new_sex, new_address) \
+                 SELECT code, v, 'amend', date '2026-01-01', municipality, v, name, birth, sex, \
+                 address FROM resident, generate_series(1, 3) v;
+                 INSERT INTO provision (resident, agency, requester, purpose, query, fields) \
+                 SELECT code, 'agency', 'requester', 'purpose', 'code', '{code}' \
+                 FROM resident, generate_series(1, 2);
+                 ANALYZE;",
+            )
+            .await
+            .unwrap();
+        let cases = [
+            (RESIDENT_BY_CODE, "'00000012345'", "resident_pkey"),
+            (LOCK_RESIDENT, "'00000012345'", "resident_pkey"),
+            (
+                SEARCH,
+                "'name 42', '19500112', NULL, NULL, 101",
+                "resident_name_birth",
+            ),
+            (
+                SEARCH,
+                "'name 42', '19500112', '1', 'address 42', 101",
+                "resident_name_birth",
+            ),
+            (RESIDENTS_OF, "'000007'", "resident_municipality"),
+            (HISTORY, "'00000012345'", "resident_history_pkey"),
+            (PROVISIONS, "'00000012345'", "provision_resident_time"),
+        ];
+        for (sql, args, index) in cases {
+            let plan = plan(&client, sql, args).await;
+            assert!(
+                plan.contains(index),
+                "expected {index} in the plan of\n{sql}\n{plan}"
+            );
+            assert!(!plan.contains("Seq Scan"), "{sql}\n{plan}");
+        }
     }
 }
