@@ -54,17 +54,26 @@ impl DbError {
                 if e.is_closed() {
                     return true;
                 }
-                match e.code() {
-                    Some(code) => {
-                        let c = code.code();
-                        // 40001 serialization_failure, 40P01 deadlock_detected, class 08
-                        // connection exceptions, 57P01..57P03 admin/crash shutdown, cannot
-                        // connect now.
-                        c == "40001" || c == "40P01" || c.starts_with("08") || c.starts_with("57P")
-                    }
-                    // No SQLSTATE: an I/O error on the socket.
-                    None => true,
+                if let Some(code) = e.code() {
+                    let c = code.code();
+                    // 40001 serialization_failure, 40P01 deadlock_detected, class 08
+                    // connection exceptions, 57P01..57P03 admin/crash shutdown, cannot connect
+                    // now.
+                    return c == "40001"
+                        || c == "40P01"
+                        || c.starts_with("08")
+                        || c.starts_with("57P");
                 }
+                // No SQLSTATE: an I/O error on the socket (refused, reset) is transient; a
+                // conversion error or a protocol error is not.
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    if s.is::<std::io::Error>() {
+                        return true;
+                    }
+                    source = s.source();
+                }
+                false
             }
             _ => false,
         }
