@@ -252,10 +252,19 @@ impl PgCluster {
     /// A new cluster run as `run_as`, with extra server settings (`-c name=value`).
     pub fn start_with(run_as: RunAs, settings: &[(&str, &str)]) -> Result<PgCluster, ClusterError> {
         let bin = find_bin_dir()?;
+        // The service user must reach the directory: under /tmp, whatever the caller's TMPDIR
+        // (which may be private to root, e.g. under /root).
+        let base = match run_as {
+            RunAs::Caller => std::env::temp_dir(),
+            RunAs::ServiceUser { .. } => PathBuf::from("/tmp"),
+        };
         let dir = tempfile::Builder::new()
             .prefix("juki-pg.")
-            .tempdir()
-            .map_err(io("create the cluster's temporary directory"))?;
+            .tempdir_in(&base)
+            .map_err(io(format!(
+                "create the cluster's temporary directory in {}",
+                base.display()
+            )))?;
         run_as.own(dir.path())?;
         let data = dir.path().join("data");
         let mut initdb = run_as.command(&bin.join("initdb"));

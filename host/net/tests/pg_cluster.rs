@@ -88,7 +88,15 @@ async fn a_cluster_as_an_ordinary_user() {
     }
     let exe = std::env::current_exe().unwrap();
     let out = Command::new("runuser")
-        .args(["-u", SERVICE_USER, "--", "env", &format!("{CHILD_ENV}=1")])
+        // The caller's TMPDIR may be private to root.
+        .args([
+            "-u",
+            SERVICE_USER,
+            "--",
+            "env",
+            &format!("{CHILD_ENV}=1"),
+            "TMPDIR=/tmp",
+        ])
         .arg(&exe)
         .args(["--exact", "a_cluster_as_an_ordinary_user", "--nocapture"])
         .current_dir("/")
