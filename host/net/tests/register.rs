@@ -848,3 +848,125 @@ async fn the_same_new_code_from_two_municipalities_is_registered_once() {
     };
     assert_eq!(total, CODES, "one delivery number used per registration");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_update_delivered_twice_at_once_is_applied_once() {
+    let reg = Arc::new(register().await);
+    let a = chiyoda();
+    for seq in 1..=20u64 {
+        let u = update(
+            &a,
+            seq,
+            Event::New {
+                code: code(seq),
+                info: info("二重 送信", "東京都1"),
+            },
+        );
+        let barrier = Arc::new(tokio::sync::Barrier::new(3));
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let (reg, barrier, u) = (reg.clone(), barrier.clone(), u.clone());
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                reg.apply(&u).await
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap().unwrap());
+        }
+        assert!(outcomes.iter().all(|o| *o == outcomes[0]), "{outcomes:?}");
+        assert_eq!(reg.history(&code(seq)).await.unwrap().len(), 1);
+    }
+    assert_eq!(reg.last_seq(&a).await.unwrap(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_within_racing_a_move_in_one_of_them_wins() {
+    // A 転居 at A cancels the pending 転出; a 転入 at B completes it: never both.
+    let reg = Arc::new(register().await);
+    let (a, b) = (chiyoda(), kita());
+    let mut a_seq = 0;
+    let mut b_seq = 0;
+    let mut wins = (0, 0);
+    for n in 1..=12u64 {
+        new_resident(&reg, &a, a_seq + 1, n).await;
+        reg.apply(&update(
+            &a,
+            a_seq + 2,
+            Event::MoveOut {
+                code: code(n),
+                to: b.clone(),
+            },
+        ))
+        .await
+        .unwrap();
+        a_seq += 2;
+        let stay = update(
+            &a,
+            a_seq + 1,
+            Event::MoveWithin {
+                code: code(n),
+                address: "東京都 残留".into(),
+            },
+        );
+        let go = update(
+            &b,
+            b_seq + 1,
+            Event::MoveIn {
+                code: code(n),
+                info: info(&format!("住基 花子{n}"), "大阪府 転入"),
+            },
+        );
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let t1 = {
+            let (reg, barrier) = (reg.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                reg.apply(&stay).await
+            })
+        };
+        let t2 = {
+            let (reg, barrier) = (reg.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                reg.apply(&go).await
+            })
+        };
+        let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+        let r = reg.resident(&code(n)).await.unwrap().unwrap();
+        let kinds: Vec<Kind> = reg
+            .history(&code(n))
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.kind)
+            .collect();
+        match (&r1, &r2) {
+            (Ok(_), Err(RegisterError::NoPendingMoveOut { .. })) => {
+                a_seq += 1;
+                wins.0 += 1;
+                assert_eq!(
+                    (r.municipality.clone(), r.info.address.as_str()),
+                    (a.clone(), "東京都 残留")
+                );
+                assert_eq!(kinds, vec![Kind::New, Kind::MoveOut, Kind::MoveWithin]);
+            }
+            (Err(RegisterError::NotYours { .. }), Ok(_)) => {
+                b_seq += 1;
+                wins.1 += 1;
+                assert_eq!(
+                    (r.municipality.clone(), r.info.address.as_str()),
+                    (b.clone(), "大阪府 転入")
+                );
+                assert_eq!(kinds, vec![Kind::New, Kind::MoveOut, Kind::MoveIn]);
+            }
+            other => panic!("exactly one must win: {other:?}"),
+        }
+        assert_eq!(r.status, Status::Registered);
+        assert_eq!(r.version, 3);
+    }
+    assert_eq!(reg.last_seq(&a).await.unwrap(), a_seq);
+    assert_eq!(reg.last_seq(&b).await.unwrap(), b_seq);
+    println!("転居 won {}, 転入 won {}", wins.0, wins.1);
+}
