@@ -307,6 +307,17 @@ impl PgCluster {
                         databases: AtomicU32::new(0),
                     })
                 }
+                Err(ClusterError::Command { command, detail }) => {
+                    // The server's own reason is in its log.
+                    let log =
+                        std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+                    let lines: Vec<&str> = log.lines().collect();
+                    let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+                    last = Some(ClusterError::Command {
+                        command,
+                        detail: format!("{detail}\nserver.log:\n{tail}"),
+                    });
+                }
                 Err(e) => last = Some(e),
             }
         }
