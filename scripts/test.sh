@@ -3,7 +3,7 @@
 # toolchain it:
 #   1. installs what is missing with apt-get (root or sudo): pcscd vsmartcard-vpcd
 #      libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl
-#      libnss3-tools poppler-utils
+#      libnss3-tools poppler-utils curl
 #      (+ pkgconf, and a C toolchain if there is no `cc`); openssl is the independent verifier
 #      of the JPKI signatures, the others are the PKCS#11 module's consumers (docs/pkcs11.md);
 #      and an sshd for the OpenSSH test without installing openssh-server (scripts/sshd.sh:
@@ -35,7 +35,7 @@ SMOKE_READER='Virtual PCD 00 00'
 SMOKE_PORT=35963
 # -------------------------------------------------------------------------------------------------
 
-APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl libnss3-tools poppler-utils)
+APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl libnss3-tools poppler-utils curl)
 CARD_TARGET=thumbv7em-none-eabihf
 TIMEOUT_S=15
 

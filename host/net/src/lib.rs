@@ -10,4 +10,5 @@
 pub mod db;
 pub mod pki;
 pub mod register;
+pub mod server;
 pub mod tls;
