@@ -7,7 +7,8 @@
 //!   closed). Refused **in the handshake**, before any application data: no certificate
 //!   (alert `certificate_required`), another CA's (`unknown_ca`), revoked
 //!   (`certificate_revoked`), expired (`certificate_expired`), a TLS 1.2 client
-//!   (`protocol_version`).
+//!   (`protocol_version`), a certificate of the network CA that is not a client node's
+//!   certificate of the profile (`access_denied`).
 //! - [`client_config`]: a municipality's, agency's or administrator's client. TLS 1.3 only,
 //!   presents the node's certificate, trusts only the network CA (the server's certificate must
 //!   name the address dialled).
@@ -18,12 +19,17 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore,
+    ServerConfig, SignatureScheme,
+};
 use serde::Serialize;
 use x509_cert::crl::CertificateList;
 use x509_cert::der::Encode;
@@ -172,10 +178,64 @@ pub fn server_config(
         .map_err(|e| TlsError::Verifier(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::new(NodeClientVerifier { webpki: verifier }))
         .with_single_cert(vec![node.cert.clone()], node.key.clone_key())?;
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
+}
+
+/// The server's client verifier: webpki's (chain to the network CA, validity, CRL), then the
+/// node profile: a certificate of the network CA that is not a client node's certificate
+/// ([`NodeCertificate::from_der`], any role but `server`) is refused in the handshake too
+/// (alert `access_denied`).
+#[derive(Debug)]
+struct NodeClientVerifier {
+    webpki: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCertVerifier for NodeClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.webpki.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .webpki
+            .verify_client_cert(end_entity, intermediates, now)?;
+        match NodeCertificate::from_der(end_entity) {
+            Ok(node) if node.role.kind() != RoleKind::Server => Ok(verified),
+            _ => Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// A client's configuration: TLS 1.3 only, the node's certificate (a municipality, an agency or

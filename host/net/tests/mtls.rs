@@ -12,6 +12,7 @@ use juki_host::resident::MunicipalityCode;
 use juki_net::pki::{self, NetworkCa, Role};
 use juki_net::server::{self, ServerTls};
 use juki_net::tls::{self, NodeCredentials};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -239,8 +240,13 @@ async fn refusals_happen_in_the_handshake() {
         AlertDescription::DecryptError,
     );
     // And one from a CA of another name, made by OpenSSL with the node's very subject.
-    let openssl_node = openssl_client(other.path());
-    let mut creds = NodeCredentials::load(&openssl_node).unwrap();
+    let other_node = openssl_node(
+        other.path(),
+        "openssl-node",
+        None,
+        "/O=住基ネット/OU=municipality/CN=131016",
+    );
+    let mut creds = NodeCredentials::load(&other_node).unwrap();
     creds.ca = NodeCredentials::load(&net.dir.path().join("server"))
         .unwrap()
         .ca;
@@ -253,6 +259,60 @@ async fn refusals_happen_in_the_handshake() {
         )
         .await,
         AlertDescription::UnknownCA,
+    );
+
+    // Signed by the network CA itself, but not a node certificate of the profile (no role): the
+    // node profile is checked in the handshake too.
+    let ca_dir = net.dir.path().join("ca");
+    let no_role = openssl_node(
+        other.path(),
+        "no-role",
+        Some((
+            &ca_dir.join(pki::CA_CERT_FILE),
+            &ca_dir.join(pki::CA_KEY_FILE),
+        )),
+        "/O=住基ネット/CN=131016",
+    );
+    let files = pki::NodeFiles::in_dir(&no_role);
+    let cert = rustls::pki_types::CertificateDer::from_pem_file(&files.cert).unwrap();
+    assert!(juki_net::tls::PeerIdentity::from_der(&cert).is_err());
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&files.key).unwrap();
+    let no_role_client = ClientConfig::builder_with_provider(tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots.clone())
+        .with_client_auth_cert(vec![cert], key)
+        .unwrap();
+    assert_refused(
+        get(
+            net.addr,
+            Arc::new(no_role_client),
+            "127.0.0.1",
+            "/v1/whoami",
+        )
+        .await,
+        AlertDescription::AccessDenied,
+    );
+
+    // The server's own certificate (serverAuth) offered by a client.
+    let server_as_client = ClientConfig::builder_with_provider(tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots.clone())
+        .with_client_auth_cert(
+            vec![net.server_node.cert.clone()],
+            net.server_node.key.clone_key(),
+        )
+        .unwrap();
+    assert_refused(
+        get(
+            net.addr,
+            Arc::new(server_as_client),
+            "127.0.0.1",
+            "/v1/whoami",
+        )
+        .await,
+        AlertDescription::UnsupportedCertificate,
     );
 
     // Expired: issued 400 days ago for 30 days.
@@ -326,10 +386,11 @@ fn run(program: &str, args: &[&str], dir: &Path) {
     );
 }
 
-/// A CA of another name made by OpenSSL, and a node certificate of it with a node's subject and
-/// extended key usage: the node directory.
-fn openssl_client(dir: &Path) -> PathBuf {
-    let node = dir.join("openssl-node");
+/// A node directory `dir/name` made by OpenSSL: a key and a certificate with `subject` and
+/// extended key usage clientAuth, signed by the CA `(cert, key)` given, or by a new CA of another
+/// name ("Other CA") when none is given.
+fn openssl_node(dir: &Path, name: &str, ca: Option<(&Path, &Path)>, subject: &str) -> PathBuf {
+    let node = dir.join(name);
     std::fs::create_dir(&node).unwrap();
     let p256 = [
         "-newkey",
@@ -338,25 +399,25 @@ fn openssl_client(dir: &Path) -> PathBuf {
         "ec_paramgen_curve:P-256",
         "-nodes",
     ];
-    let mut ca = vec![
-        "req",
-        "-x509",
-        "-utf8",
-        "-subj",
-        "/O=Other/CN=Other CA",
-        "-days",
-        "30",
-    ];
-    ca.extend(p256);
-    ca.extend(["-keyout", "other-ca.key", "-out", "other-ca.pem"]);
-    run("openssl", &ca, &node);
-    let mut req = vec![
-        "req",
-        "-new",
-        "-utf8",
-        "-subj",
-        "/O=住基ネット/OU=municipality/CN=131016",
-    ];
+    let (ca_cert, ca_key) = match ca {
+        Some((cert, key)) => (cert.to_path_buf(), key.to_path_buf()),
+        None => {
+            let mut args = vec![
+                "req",
+                "-x509",
+                "-utf8",
+                "-subj",
+                "/O=Other/CN=Other CA",
+                "-days",
+                "30",
+            ];
+            args.extend(p256);
+            args.extend(["-keyout", "other-ca.key", "-out", "other-ca.pem"]);
+            run("openssl", &args, &node);
+            (node.join("other-ca.pem"), node.join("other-ca.key"))
+        }
+    };
+    let mut req = vec!["req", "-new", "-utf8", "-subj", subject];
     req.extend(p256);
     req.extend(["-keyout", pki::NODE_KEY_FILE, "-out", "node.csr"]);
     run("openssl", &req, &node);
@@ -369,9 +430,9 @@ fn openssl_client(dir: &Path) -> PathBuf {
             "-in",
             "node.csr",
             "-CA",
-            "other-ca.pem",
+            path(&ca_cert),
             "-CAkey",
-            "other-ca.key",
+            path(&ca_key),
             "-days",
             "30",
             "-extfile",
@@ -381,7 +442,7 @@ fn openssl_client(dir: &Path) -> PathBuf {
         ],
         &node,
     );
-    std::fs::copy(node.join("other-ca.pem"), node.join(pki::CA_CERT_FILE)).unwrap();
+    std::fs::copy(&ca_cert, node.join(pki::CA_CERT_FILE)).unwrap();
     node
 }
 
