@@ -446,6 +446,46 @@ fn openssl_node(dir: &Path, name: &str, ca: Option<(&Path, &Path)>, subject: &st
     node
 }
 
+/// The server fails closed on revocation: with a CRL past its nextUpdate, or with only another
+/// CA's CRL (no revocation status for the network's certificates), every client is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_current_crl_everyone_is_refused() {
+    let net = Network::start().await;
+    let admin = net.client("admin", &administrator());
+    assert!(matches!(
+        get(net.addr, admin.clone(), "127.0.0.1", "/v1/admin/ping").await,
+        Outcome::Http(200, _)
+    ));
+
+    // Issued 8 days ago: its nextUpdate (7 days) has passed.
+    let stale = tls::crl_der(&net.ca.crl(pki::now() - 8 * DAY).unwrap()).unwrap();
+    net.tls
+        .replace(tls::server_config(&net.server_node, vec![stale]).unwrap());
+    assert_refused(
+        get(net.addr, admin.clone(), "127.0.0.1", "/v1/admin/ping").await,
+        AlertDescription::UnknownCA,
+    );
+
+    // Only the CRL of another CA of the same name: its signature does not verify.
+    let other = tempfile::tempdir().unwrap();
+    let foreign = NetworkCa::init(&other.path().join("ca"), pki::now()).unwrap();
+    let foreign_crl = tls::crl_der(&foreign.crl(pki::now()).unwrap()).unwrap();
+    net.tls
+        .replace(tls::server_config(&net.server_node, vec![foreign_crl]).unwrap());
+    assert_refused(
+        get(net.addr, admin.clone(), "127.0.0.1", "/v1/admin/ping").await,
+        AlertDescription::HandshakeFailure,
+    );
+
+    // A current CRL again: admitted.
+    net.refresh_crl();
+    assert!(matches!(
+        get(net.addr, admin, "127.0.0.1", "/v1/admin/ping").await,
+        Outcome::Http(200, _)
+    ));
+    net.stop().await;
+}
+
 fn curl(args: &[&str]) -> (bool, String, String) {
     let out = Command::new("curl")
         .args(["-sS", "--max-time", "10"])
