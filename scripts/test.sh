@@ -5,7 +5,8 @@
 #      libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl
 #      libnss3-tools poppler-utils curl
 #      (+ pkgconf, and a C toolchain if there is no `cc`); openssl is the independent verifier
-#      of the JPKI signatures, the others are the PKCS#11 module's consumers (docs/pkcs11.md);
+#      of the JPKI signatures, curl a client of juki-net's mutual TLS (docs/network.md), the
+#      others are the PKCS#11 module's consumers (docs/pkcs11.md);
 #      and an sshd for the OpenSSH test without installing openssh-server (scripts/sshd.sh:
 #      the package unpacked under target/sshd, JUKI_SSHD; run as root, sshd's privilege
 #      separation user `sshd` is created if missing);
