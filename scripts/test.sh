@@ -3,11 +3,16 @@
 # toolchain it:
 #   1. installs what is missing with apt-get (root or sudo): pcscd vsmartcard-vpcd
 #      libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl
-#      libnss3-tools postgresql
+#      libnss3-tools poppler-utils curl postgresql
 #      (+ pkgconf, and a C toolchain if there is no `cc`); openssl is the independent verifier
-#      of the JPKI signatures; postgresql brings the server binaries with which juki-net's tests
-#      make their own throwaway clusters (host/net/src/pg_cluster.rs) — installed without the
-#      package's default cluster "15/main" (scripts/packages.sh), so nothing is left running;
+#      of the JPKI signatures, curl a client of juki-net's mutual TLS (docs/network.md), the
+#      others are the PKCS#11 module's consumers (docs/pkcs11.md); postgresql brings the server
+#      binaries with which juki-net's tests make their own throwaway clusters
+#      (host/net/src/pg_cluster.rs) — installed without the package's default cluster "15/main"
+#      (scripts/packages.sh), so nothing is left running;
+#      and an sshd for the OpenSSH test without installing openssh-server (scripts/sshd.sh:
+#      the package unpacked under target/sshd, JUKI_SSHD; run as root, sshd's privilege
+#      separation user `sshd` is created if missing);
 #   2. adds the rustup target thumbv7em-none-eabihf (and rustfmt/clippy) if missing;
 #   3. cargo fmt --check, cargo clippy (workspace, all targets, -D warnings: the benchmarks
 #      too), cargo doc (-D warnings), the middleware's dependencies (no SQLite, clap or CA), and
@@ -34,7 +39,7 @@ SMOKE_READER='Virtual PCD 00 00'
 SMOKE_PORT=35963
 # -------------------------------------------------------------------------------------------------
 
-APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl libnss3-tools postgresql)
+APT_PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc openssl gnutls-bin openssh-client libengine-pkcs11-openssl libnss3-tools poppler-utils curl postgresql)
 CARD_TARGET=thumbv7em-none-eabihf
 TIMEOUT_S=15
 
@@ -84,6 +89,9 @@ trap 'exit 143' TERM
 # shellcheck source=scripts/packages.sh
 . scripts/packages.sh
 ensure_packages "${APT_PACKAGES[@]}"
+# shellcheck source=scripts/sshd.sh
+. scripts/sshd.sh
+ensure_test_sshd "${CARGO_TARGET_DIR:-target}/sshd"
 
 # ---- 2. Rust toolchain pieces -------------------------------------------------------------------
 if command -v rustup >/dev/null 2>&1; then

@@ -199,8 +199,127 @@ pub enum Command {
         #[command(subcommand)]
         command: AuthorityCommand,
     },
+    /// 住基ネット: the network's own certification authority, node certificates and CRLs.
+    Net {
+        /// What to do.
+        #[command(subcommand)]
+        command: NetCommand,
+    },
     /// Run the card's whole life on the built-in simulator (no setup, no input).
     Demo,
+}
+
+/// 住基ネット commands.
+#[derive(Debug, Subcommand)]
+pub enum NetCommand {
+    /// The network's certification authority.
+    Ca {
+        /// What to do.
+        #[command(subcommand)]
+        command: NetCaCommand,
+    },
+    /// Node certificates: issue, revoke, list.
+    Cert {
+        /// What to do.
+        #[command(subcommand)]
+        command: NetCertCommand,
+    },
+    /// Publish the network CA's CRL (PEM), valid 7 days: the server refuses every certificate
+    /// it lists, and every client once it is past its next update.
+    Crl {
+        /// The network CA's directory.
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// Network CA commands.
+#[derive(Debug, Subcommand)]
+pub enum NetCaCommand {
+    /// Make the network CA: DIR/ca.key (0600), DIR/ca.pem (every node's trust anchor) and
+    /// DIR/index.json.
+    Init {
+        /// Where to make it (created with mode 0700).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// Node certificate commands.
+#[derive(Debug, Subcommand)]
+pub enum NetCertCommand {
+    /// Issue a node certificate with a new P-256 key: OUT/node.key (0600), OUT/node.pem and
+    /// OUT/ca.pem, what the node's client or server loads.
+    Issue {
+        /// The network CA's directory.
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// The node's role.
+        #[arg(long, value_enum)]
+        role: NetRoleArg,
+        /// The node's identity: a municipality's 地方公共団体コード (e.g. 131016), an agency's,
+        /// an administrator's or the server's name.
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// An agency's legal purpose (e.g. 年金・恩給の現況確認); at least one for an agency, give
+        /// it once per purpose.
+        #[arg(long, value_name = "PURPOSE")]
+        purpose: Vec<String>,
+        /// A DNS name of the server (default with --ip absent: localhost and 127.0.0.1).
+        #[arg(long, value_name = "NAME")]
+        dns: Vec<String>,
+        /// An IP address of the server.
+        #[arg(long, value_name = "ADDR")]
+        ip: Vec<std::net::IpAddr>,
+        /// Days of validity from now (1 to 3650).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// The node's directory to write (created with mode 0700).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Revoke a node certificate; it is refused once the server has the next CRL.
+    Revoke {
+        /// The network CA's directory.
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// The certificate's serial number (hex, as listed).
+        serial: String,
+    },
+    /// The node certificates the CA issued, with their state.
+    List {
+        /// The network CA's directory.
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+    },
+}
+
+/// A node's role on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NetRoleArg {
+    /// A municipality (--id: its 地方公共団体コード).
+    Municipality,
+    /// An agency (--id: its name; --purpose: what it may ask for).
+    Agency,
+    /// An administrator of the network.
+    Administrator,
+    /// The national center's server (--dns, --ip: the names it answers to).
+    Server,
+}
+
+impl From<NetRoleArg> for juki_net::pki::RoleKind {
+    fn from(r: NetRoleArg) -> juki_net::pki::RoleKind {
+        use juki_net::pki::RoleKind;
+        match r {
+            NetRoleArg::Municipality => RoleKind::Municipality,
+            NetRoleArg::Agency => RoleKind::Agency,
+            NetRoleArg::Administrator => RoleKind::Administrator,
+            NetRoleArg::Server => RoleKind::Server,
+        }
+    }
 }
 
 /// PIN commands.

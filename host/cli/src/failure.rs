@@ -9,6 +9,7 @@ use juki_counter::CounterError;
 use juki_host::error::AuthFailure;
 use juki_host::Error;
 use juki_jpki::{CertKind, JpkiError};
+use juki_net::pki::PkiError;
 
 use crate::t;
 
@@ -24,6 +25,9 @@ pub enum Failure {
     /// The counter's records and rules.
     #[error(transparent)]
     Counter(#[from] CounterError),
+    /// 住基ネット's PKI.
+    #[error(transparent)]
+    Net(#[from] PkiError),
     /// The CLI's own refusal of what it was asked (already in the user's language).
     #[error("{0}")]
     Cli(String),
@@ -65,7 +69,7 @@ impl Failure {
             Failure::Counter(c) => counter_exit_code(c),
             Failure::Jpki(j) => jpki_exit_code(j),
             Failure::Host(e) => host_exit_code(e),
-            Failure::Cli(_) => 1,
+            Failure::Net(_) | Failure::Cli(_) => 1,
         }
     }
 }
@@ -79,6 +83,7 @@ pub fn message(failure: &Failure) -> String {
         Failure::Host(e) => host_message(e),
         Failure::Jpki(e) => jpki_message(e),
         Failure::Counter(e) => counter_message(e),
+        Failure::Net(e) => net_message(e),
         Failure::Cli(text) => text.clone(),
     }
 }
@@ -196,6 +201,22 @@ pub fn jpki_message(e: &JpkiError) -> String {
             t!("err-jpki-malformed", what = *what, detail = detail.as_str())
         }
         JpkiError::Ca(detail) => t!("err-jpki-ca", detail = detail.as_str()),
+    }
+}
+
+/// The catalog message for each error of 住基ネット's PKI.
+pub fn net_message(e: &PkiError) -> String {
+    match e {
+        PkiError::Io { what, source } => t!(
+            "err-io",
+            context = what.as_str(),
+            detail = source.to_string()
+        ),
+        PkiError::InvalidInput(detail) => t!("err-invalid-input", detail = detail.as_str()),
+        PkiError::NotANodeCertificate(detail) => {
+            t!("err-net-not-a-node-certificate", detail = detail.as_str())
+        }
+        PkiError::Crypto(detail) => t!("err-net-ca", detail = detail.as_str()),
     }
 }
 

@@ -3,7 +3,7 @@
 //! never prompt, print or exit.
 //!
 //! One module per audience — [`citizen`] (with the agency's checks), [`counter`], [`jpki_ca`],
-//! [`authority`] — on shared plumbing: [`args`] (the command line), [`card_access`], [`files`],
+//! [`authority`], [`net_ca`] (住基ネット's CA) — on shared plumbing: [`args`] (the command line), [`card_access`], [`files`],
 //! [`pin_input`] (prompts), [`values`] (typed arguments), [`output`], [`i18n`] (the message catalogs), [`failure`] (errors,
 //! their messages and exit codes). The audiences never use each other; [`run`] dispatches to
 //! them.
@@ -18,12 +18,14 @@ pub mod failure;
 pub mod files;
 pub mod i18n;
 pub mod jpki_ca;
+pub mod net_ca;
 pub mod output;
 pub mod pin_input;
 pub mod values;
 
 use crate::args::{
-    AuthorityCommand, CaCommand, CardCommand, Cli, Command, JpkiCommand, PinCommand,
+    AuthorityCommand, CaCommand, CardCommand, Cli, Command, JpkiCommand, NetCaCommand,
+    NetCertCommand, NetCommand, PinCommand,
 };
 use crate::card_access::open_card;
 use crate::failure::Result;
@@ -96,6 +98,42 @@ pub fn run(cli: Cli) -> Result<()> {
                 valid_years,
                 out,
             } => authority::certify(&root, &municipality, &name, valid_years, &out),
+        },
+        Command::Net { command } => match command {
+            NetCommand::Ca {
+                command: NetCaCommand::Init { dir },
+            } => net_ca::ca_init(&dir),
+            NetCommand::Cert {
+                command:
+                    NetCertCommand::Issue {
+                        ca,
+                        role,
+                        id,
+                        purpose,
+                        dns,
+                        ip,
+                        days,
+                        out,
+                    },
+            } => net_ca::cert_issue(
+                &ca,
+                net_ca::NodeRequest {
+                    role: role.into(),
+                    id,
+                    purposes: purpose,
+                    dns,
+                    ip,
+                    days,
+                },
+                &out,
+            ),
+            NetCommand::Cert {
+                command: NetCertCommand::Revoke { ca, serial },
+            } => net_ca::cert_revoke(&ca, &serial),
+            NetCommand::Cert {
+                command: NetCertCommand::List { ca },
+            } => net_ca::cert_list(&ca),
+            NetCommand::Crl { ca, out } => net_ca::crl(&ca, &out),
         },
         Command::Demo => demo::run(&mut std::io::stdout().lock()),
     }

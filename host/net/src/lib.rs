@@ -13,4 +13,5 @@ pub mod db;
 pub mod pg_cluster;
 pub mod pki;
 pub mod register;
+pub mod server;
 pub mod tls;

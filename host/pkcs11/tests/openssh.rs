@@ -1,29 +1,45 @@
 //! 利用者証明 for a service: OpenSSH's `ssh -I libjuki_pkcs11.so` logs in to an sshd started
 //! here on 127.0.0.1 with the card's authentication key (from `ssh-keygen -D`) as the only
 //! authorized key; the auth PIN comes through `SSH_ASKPASS`. Through pcscd + vpcd + the
-//! simulated card, like the other tests; skipped (with a notice) without sshd.
+//! simulated card, like the other tests.
+//!
+//! sshd is `JUKI_SSHD` or `/usr/sbin/sshd`. scripts/test.sh does not install openssh-server (its
+//! service would stay on the machine): it unpacks the package under target/ and sets
+//! `JUKI_SSHD`. Without sshd the test is skipped with a notice, or fails under `JUKI_PCSC=1`.
 
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::world::{lines, world};
-use common::{lock_or_skip, module, Served};
+use common::{lock_or_skip, module, run, skip_without, Served};
 
-/// sshd (package openssh-server), or `None` where it cannot run here.
-fn sshd_ready() -> Option<&'static str> {
-    let sshd = "/usr/sbin/sshd";
-    if !Path::new(sshd).exists() {
-        eprintln!("SKIPPED ssh -I: no {sshd} (package openssh-server)");
+/// sshd (`JUKI_SSHD`, else package openssh-server's), or `None` where it cannot run here.
+fn sshd_ready() -> Option<PathBuf> {
+    let sshd = std::env::var_os("JUKI_SSHD").map_or_else(|| "/usr/sbin/sshd".into(), PathBuf::from);
+    if !sshd.exists() {
+        skip_without(&format!(
+            "no {} (package openssh-server, or JUKI_SSHD as scripts/test.sh sets it)",
+            sshd.display()
+        ));
         return None;
     }
-    // Run as root, sshd wants its privilege separation directory (systemd creates it for the
-    // service; a test has to).
-    if !Path::new("/run/sshd").exists() && std::fs::create_dir_all("/run/sshd").is_err() {
-        eprintln!("SKIPPED ssh -I: no /run/sshd and cannot create it");
-        return None;
+    // Run as root, sshd separates privileges: it needs its user `sshd` (made by the package's
+    // postinst, or by scripts/test.sh) and the directory /run/sshd (systemd makes it for the
+    // service; a test has to). Run as another user it needs neither and lets in only that user.
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if root {
+        let (known, _) = run(Command::new("getent").args(["passwd", "sshd"]));
+        if !known {
+            skip_without(
+                "no user sshd, sshd's privilege separation user (scripts/test.sh makes it)",
+            );
+            return None;
+        }
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
     }
     Some(sshd)
 }
@@ -92,18 +108,26 @@ fn ssh_login_with_the_authentication_key() {
         s(&d("sshd.pid")),
     );
     std::fs::write(d("sshd_config"), config).unwrap();
+    // sshd's log (-e: to stderr) goes to a file, shown when something fails.
+    let log = d("sshd.log");
+    let sshd_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let _sshd = Sshd(
-        Command::new(sshd)
+        Command::new(&sshd)
             .args(["-D", "-e", "-f"])
             .arg(d("sshd_config"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "sshd did not start");
+        assert!(
+            Instant::now() < deadline,
+            "{} did not start:\n{}",
+            sshd.display(),
+            sshd_log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -149,6 +173,21 @@ fn ssh_login_with_the_authentication_key() {
     );
     assert!(
         out.status.success() && text.contains("logged-in-with-juki"),
-        "ssh -I failed:\n{text}"
+        "ssh -I failed:\n{text}\nsshd:\n{}",
+        sshd_log()
+    );
+    // sshd accepted the card's authentication key, by its fingerprint.
+    let (ok, listed) = run(Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(d("authorized_keys")));
+    assert!(ok, "{listed}");
+    let fingerprint = listed.split_whitespace().nth(1).expect("a fingerprint");
+    let accepted = format!("Accepted publickey for {user} from 127.0.0.1");
+    assert!(
+        sshd_log()
+            .lines()
+            .any(|l| l.contains(&accepted) && l.ends_with(&format!("ECDSA {fingerprint}"))),
+        "{accepted} … ECDSA {fingerprint} not in sshd's log:\n{}",
+        sshd_log()
     );
 }

@@ -1,37 +1,28 @@
 //! The module through the REAL stack with consumers nobody here wrote: OpenSC's `pkcs11-tool`
 //! loads `libjuki_pkcs11.so`, which talks to pcscd, vpcd and the simulated card
-//! (`juki_reader_sim::VpcdServer` in "Virtual PCD 00 00"); `openssl` verifies the signatures.
+//! (`juki_reader_sim::VpcdServer` in "Virtual PCD 00 00"); `openssl` verifies the signatures,
+//! and `juki verify` the CMS signature made through libp11.
 //!
-//! Skipped without pcscd + vpcd unless `JUKI_PCSC=1` (scripts/test.sh), which makes them fail.
+//! Skipped without pcscd + vpcd unless `JUKI_PCSC=1` (scripts/test.sh), which makes them fail;
+//! so is each part whose consumer is not installed (`common::skip_without`).
 
 use std::path::Path;
 use std::process::Command;
 
+use juki_jpki::ca::crl_pem;
+use juki_jpki::time as jtime;
+use juki_jpki::CertKind;
 use sha2::{Digest, Sha256};
 
 mod common;
 
-use common::world::{lines, world};
-use common::{lock_or_skip, module, Served};
+use common::world::{lines, world, World};
+use common::{juki, lock_or_skip, module, nss_db, run, skip_without, Served};
 
 const AUTH_PIN: &str = "1357";
 const SIGN_PASSWORD: &str = "JUKI2026";
 const AUTH_SLOT: &str = "Virtual PCD 00 00 (JPKI auth)";
 const SIGN_SLOT: &str = "Virtual PCD 00 00 (JPKI sign)";
-
-/// Runs `command` to its end: success and its combined output.
-#[track_caller]
-fn run(command: &mut Command) -> (bool, String) {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} could not run: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 /// `pkcs11-tool --module libjuki_pkcs11.so ARGS` (package opensc): success and combined output.
 fn tool(args: &[&str]) -> (bool, String) {
@@ -50,30 +41,6 @@ fn tool_ok(args: &[&str]) -> String {
 
 fn openssl(args: &[&str]) -> (bool, String) {
     run(Command::new("openssl").args(args))
-}
-
-/// `ARGS[0] ARGS[1..]` of NSS's tools: success and combined output.
-fn nss(args: &[&str]) -> (bool, String) {
-    run(Command::new(args[0]).args(&args[1..]))
-}
-
-/// A new empty NSS database under `dir` (`sql:` path), or `None` (skipped, with a notice)
-/// without NSS's tools (package libnss3-tools).
-fn nss_db(dir: &Path) -> Option<String> {
-    let db = dir.join("nssdb");
-    std::fs::create_dir(&db).unwrap();
-    let db = format!("sql:{}", s(&db));
-    match Command::new("certutil")
-        .args(["-N", "-d", &db, "--empty-password"])
-        .output()
-    {
-        Ok(out) if out.status.success() => Some(db),
-        Ok(out) => panic!("certutil -N: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(_) => {
-            eprintln!("SKIPPED NSS: certutil not installed (package libnss3-tools)");
-            None
-        }
-    }
 }
 
 /// libp11's OpenSSL engine (package libengine-pkcs11-openssl).
@@ -102,7 +69,7 @@ fn p11tool(args: &[&str]) -> Option<String> {
     {
         Ok(out) => out,
         Err(_) => {
-            eprintln!("SKIPPED p11tool: not installed (package gnutls-bin)");
+            skip_without("no p11tool (package gnutls-bin)");
             return None;
         }
     };
@@ -282,61 +249,12 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
         sign_and_verify(dir.path(), SIGN_SLOT, SIGN_PASSWORD, "02", mech, doc);
     }
 
-    // OpenSSL through libp11's engine: a CMS signature of an e-application with the card's
-    // signing key, accepted by `openssl cms -verify` under the JPKI CA.
+    // OpenSSL through libp11's engine: a CMS signature of an e-application, checked by
+    // OpenSSL and by `juki verify`.
     if Path::new(ENGINE).exists() {
-        let doc_path = dir.path().join("application.txt");
-        std::fs::write(&doc_path, doc).unwrap();
-        let signer = dir.path().join("02.pem");
-        let (ok, text) = openssl(&[
-            "x509",
-            "-inform",
-            "DER",
-            "-in",
-            s(&dir.path().join("02.der")),
-            "-out",
-            s(&signer),
-        ]);
-        assert!(ok, "{text}");
-        let p7s = dir.path().join("application.p7s");
-        let key = format!(
-            "pkcs11:token={};id=%02;type=private;pin-value={SIGN_PASSWORD}",
-            percent("JPKI 署名用 (sign)")
-        );
-        let out = Command::new("openssl")
-            .env("PKCS11_MODULE_PATH", module())
-            .args([
-                "cms", "-sign", "-binary", "-md", "sha256", "-engine", "pkcs11",
-            ])
-            .args(["-keyform", "engine", "-inkey", &key, "-signer", s(&signer)])
-            .args(["-in", s(&doc_path), "-outform", "DER", "-out", s(&p7s)])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl cms -sign: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ca = w.ca_dir.join("sign-ca.pem");
-        let (ok, text) = openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            s(&p7s),
-            "-content",
-            s(&doc_path),
-            "-CAfile",
-            s(&ca),
-            "-out",
-            "/dev/null",
-        ]);
-        assert!(ok && text.contains("Verification successful"), "{text}");
+        libp11_cms_signature(dir.path(), &w, doc);
     } else {
-        eprintln!("SKIPPED libp11: {ENGINE} not installed (package libengine-pkcs11-openssl)");
+        skip_without(&format!("no {ENGINE} (package libengine-pkcs11-openssl)"));
     }
 
     // pkcs11-tool's own self-test on each token, logged in.
@@ -384,18 +302,7 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
     // NSS: the module added to a database with modutil; certutil lists the authentication
     // certificate and its CA on the card (the signing certificate waits for a login).
     if let Some(db) = nss_db(dir.path()) {
-        let out = nss(&[
-            "modutil",
-            "-dbdir",
-            &db,
-            "-add",
-            "juki",
-            "-libfile",
-            s(&module()),
-            "-force",
-        ]);
-        assert!(out.0, "{}", out.1);
-        let (ok, out) = nss(&["certutil", "-d", &db, "-L", "-h", "all"]);
+        let (ok, out) = run(Command::new("certutil").args(["-d", &db, "-L", "-h", "all"]));
         assert!(ok, "{out}");
         assert!(out.contains("JPKI 利用者証明用 (auth):"), "{out}");
     }
@@ -459,6 +366,97 @@ fn pkcs11_tool_lists_logs_in_and_signs() {
         "ECDSA-SHA256",
         doc,
     );
+}
+
+/// `openssl cms -sign` through libp11's engine with the card's signing key (the certificate
+/// `dir/02.der` read from the card): a detached CMS signature of the e-application `doc`. The
+/// agency's two verifiers accept it under the JPKI signing CA: `openssl cms -verify`, and the
+/// project's own `juki verify` (with the CA's current CRL), which names the signer; both refuse
+/// the document altered by one byte.
+fn libp11_cms_signature(dir: &Path, w: &World, doc: &[u8]) {
+    let doc_path = dir.join("application.txt");
+    std::fs::write(&doc_path, doc).unwrap();
+    let signer = dir.join("02.pem");
+    let (ok, text) = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        s(&dir.join("02.der")),
+        "-out",
+        s(&signer),
+    ]);
+    assert!(ok, "{text}");
+    let p7s = dir.join("application.p7s");
+    let key = format!(
+        "pkcs11:token={};id=%02;type=private;pin-value={SIGN_PASSWORD}",
+        percent("JPKI 署名用 (sign)")
+    );
+    let (ok, text) = run(Command::new("openssl")
+        .env("PKCS11_MODULE_PATH", module())
+        .args([
+            "cms", "-sign", "-binary", "-md", "sha256", "-engine", "pkcs11",
+        ])
+        .args(["-keyform", "engine", "-inkey", &key, "-signer", s(&signer)])
+        .args(["-in", s(&doc_path), "-outform", "DER", "-out", s(&p7s)]));
+    assert!(ok, "openssl cms -sign: {text}");
+
+    let ca = w.ca_dir.join("sign-ca.pem");
+    let openssl_verify = |content: &Path| {
+        openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            s(&p7s),
+            "-content",
+            s(content),
+            "-CAfile",
+            s(&ca),
+            "-out",
+            "/dev/null",
+        ])
+    };
+    let (ok, text) = openssl_verify(&doc_path);
+    assert!(ok && text.contains("Verification successful"), "{text}");
+
+    let crl = dir.join("sign.crl");
+    let ca_now = w.ca().crl(CertKind::Sign, jtime::now().unwrap()).unwrap();
+    std::fs::write(&crl, crl_pem(&ca_now).unwrap()).unwrap();
+    let juki_verify = |content: &Path| {
+        let args = ["verify", s(content), s(&p7s), "--ca-cert", s(&ca)];
+        juki(&[&args[..], &["--crl", s(&crl)]].concat())
+    };
+    let out = juki_verify(&doc_path);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "juki verify: {stdout}{stderr}");
+    assert!(
+        stdout.contains("VALID: the signature is valid")
+            && stdout.contains("住基 一郎")
+            && stdout.contains("東京都千代田区千代田1-1")
+            && stdout.contains("not revoked"),
+        "{stdout}"
+    );
+
+    // One byte of the document changed: refused by both, `juki verify` with its verdict for a
+    // tampered document (exit 9, docs/jpki.md).
+    let mut altered = doc.to_vec();
+    altered[0] ^= 0x01;
+    let altered_path = dir.join("application-altered.txt");
+    std::fs::write(&altered_path, altered).unwrap();
+    let (ok, text) = openssl_verify(&altered_path);
+    assert!(!ok, "openssl accepted an altered document: {text}");
+    let out = juki_verify(&altered_path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "{stderr}");
+    assert!(
+        stderr.contains("REJECTED: the document does not match the signature"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("VALID"));
 }
 
 /// `pkcs11-tool -O` on the authentication token, logged in with `pin`: (success, output).

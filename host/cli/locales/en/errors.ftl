@@ -108,3 +108,5 @@ err-counter-not-allowed = not allowed: { $detail }
 err-counter-password-hash = password hashing: { $detail }
 err-counter-unknown-pending = no pending operation #{ $id }
 err-counter-not-pending = operation #{ $id } is already { $state }
+err-net-not-a-node-certificate = not a 住基ネット node certificate: { $detail }
+err-net-ca = network CA: { $detail }

@@ -107,3 +107,5 @@ err-counter-not-allowed = 権限がありません: { $detail }
 err-counter-password-hash = パスワードの処理: { $detail }
 err-counter-unknown-pending = 未完了の処理 #{ $id } はありません。
 err-counter-not-pending = 処理 #{ $id } はすでに { $state } です。
+err-net-not-a-node-certificate = 住基ネットのノードの証明書ではありません: { $detail }
+err-net-ca = 住基ネット認証局: { $detail }
