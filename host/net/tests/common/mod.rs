@@ -43,7 +43,15 @@ pub async fn register_on(cluster: &PgCluster) -> Register {
     let url = cluster.fresh_database().expect("create a database");
     let db = Db::connect(&url, 8).expect("pool");
     let applied = db.migrate().await.expect("migrate");
-    assert_eq!(applied, vec![1], "a new database gets every migration");
+    assert_eq!(
+        applied,
+        (1..=Db::schema_version()).collect::<Vec<_>>(),
+        "a new database gets every migration"
+    );
+    assert!(
+        db.migrate().await.expect("migrate again").is_empty(),
+        "and then none again"
+    );
     Register::new(db)
 }
 
