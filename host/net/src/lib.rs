@@ -10,6 +10,7 @@
 //! and the benchmark.
 
 pub mod db;
+pub mod delivery;
 pub mod pg_cluster;
 pub mod pki;
 pub mod register;
