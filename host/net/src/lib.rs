@@ -3,12 +3,15 @@
 //! certificates naming each node's role and identity), mutually authenticated TLS 1.3 between
 //! the nodes, and the clients of municipalities and agencies. docs/network.md describes it.
 //!
-//! Layers, dependencies pointing down: `server` (HTTP/JSON over mTLS) → `register` (the
+//! Layers, dependencies pointing down: `api` (the HTTP/JSON endpoints, docs/network-api.yaml)
+//! and `client` (their blocking client) → `server` (HTTPS over mTLS) → `register` (the
 //! national register's operations) → `db` (PostgreSQL: pool, migrations); `tls` (rustls
 //! configurations, the peer's identity) → `pki` (the network CA: node certificates, CRLs).
 //! `pg_cluster` starts a throwaway PostgreSQL (Debian's server binaries) for the tests, the demo
 //! and the benchmark.
 
+pub mod api;
+pub mod client;
 pub mod db;
 pub mod delivery;
 pub mod pg_cluster;
