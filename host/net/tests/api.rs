@@ -651,6 +651,33 @@ fn the_binary_serves_curl() {
         out,
         serde_json::json!({"municipality": "131016", "last_seq": 1})
     );
+    // An agency, as docs/network.md shows it (the purpose percent-encoded by curl).
+    let pension = net.node(
+        "pension",
+        &Role::Agency {
+            name: "日本年金機構".into(),
+            purposes: vec![PURPOSE.into()],
+        },
+    );
+    let pension = NodeFiles::in_dir(&pension);
+    let resident_url = format!("{base}/v1/residents/{}", code(1));
+    let purpose = format!("purpose={PURPOSE}");
+    let (ok, out, err) = curl(&[
+        "--cert",
+        path(&pension.cert),
+        "--key",
+        path(&pension.key),
+        "--cacert",
+        path(&pension.ca),
+        "-G",
+        "--data-urlencode",
+        &purpose,
+        &resident_url,
+    ]);
+    assert!(ok, "curl: {err}");
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["name"], "住基 花子", "{out}");
+    assert_eq!(out["status"], "registered", "{out}");
     // Without a certificate: no answer at all.
     let (ok, _, _) = curl(&["--cacert", path(&files.ca), &status_url]);
     assert!(!ok);
