@@ -13,15 +13,18 @@
 //! - [`host_card`]: the host (`juki_host::card::JukiCard`, `jpki::citizen`, the resident data
 //!   decoders) against a malicious card whose responses are the input ([`host::split`]).
 //! - [`host_certificates`]: certificates, CRLs, CMS signatures and login answers.
+//! - [`net_requests`]: the national server's decoding of requests (`juki_net::api`).
 
 pub mod certs;
 pub mod host;
+pub mod net;
 pub mod seq;
 pub mod sim;
 pub mod vpcd;
 
 pub use certs::host_certificates;
 pub use host::host_card;
+pub use net::net_requests;
 pub use sim::{apdu_parser, card_sequence};
 pub use vpcd::vpcd_frames;
 
@@ -35,4 +38,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("vpcd_frames", vpcd_frames),
     ("host_card", host_card),
     ("host_certificates", host_certificates),
+    ("net_requests", net_requests),
 ];

@@ -105,6 +105,11 @@ fn host_certificates() {
 }
 
 #[test]
+fn net_requests() {
+    replay("net_requests");
+}
+
+#[test]
 fn every_target_is_replayed() {
     let names: Vec<&str> = juki_fuzz::TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(
@@ -114,7 +119,8 @@ fn every_target_is_replayed() {
             "card_sequence",
             "vpcd_frames",
             "host_card",
-            "host_certificates"
+            "host_certificates",
+            "net_requests"
         ]
     );
 }

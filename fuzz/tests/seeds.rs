@@ -199,3 +199,22 @@ fn the_genuine_artefacts_pass_the_checks_the_target_makes() {
         validate::load_crl(&seed("host_certificates", "crl_sign_revoked.der")).expect("CRL");
     assert!(validate::revocation_of(&revoked, &f.sign).is_some());
 }
+
+#[test]
+fn the_net_seeds_are_what_they_say() {
+    let peer = juki_net::register::MunicipalityCode::parse("131016").unwrap();
+    let batch = seed("net_requests", "updates_every_kind.json");
+    let updates = juki_net::api::decode_updates(&batch, &peer).expect("the batch decodes");
+    assert_eq!(updates.len(), 7, "one update of each kind");
+    assert!(
+        juki_net::api::decode_updates(&seed("net_requests", "updates_empty.json"), &peer)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(juki_net::api::decode_updates(
+        &seed("net_requests", "updates_unknown_field.json"),
+        &peer
+    )
+    .is_err());
+    assert!(juki_net::api::decode_search(&seed("net_requests", "search.json")).is_ok());
+}

@@ -803,6 +803,11 @@ fn main() {
     let fuzz = fuzz_dir();
     card_side(&fuzz);
     host_side(&fuzz);
+    let dir = fuzz.join("corpus/net_requests");
+    clean_dir(&dir);
+    for (name, seed) in juki_fuzz::net::seeds() {
+        write(&dir, name, &seed);
+    }
     for (target, _) in juki_fuzz::TARGETS {
         let dir = fuzz.join("corpus").join(target);
         let (n, bytes) = fs::read_dir(&dir)
