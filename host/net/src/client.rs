@@ -2,8 +2,9 @@
 //! the national server over mutual TLS ([`crate::tls::client_config`]), blocking.
 //!
 //! It owns a tokio current-thread runtime and keeps one HTTP/1.1 keep-alive connection, made on
-//! first use and again after it is lost (a request that may have reached the server is not sent
-//! again by the client: only a connection found closed before sending is replaced silently).
+//! first use and again after it is lost. A request that may have reached the server is never
+//! sent again by the client; one that was not written because the kept connection turned out
+//! closed (the server closes idle connections) goes once more on a new connection.
 //! Connecting times out after [`CONNECT_TIMEOUT`], a whole request after [`REQUEST_TIMEOUT`].
 //!
 //! [`NetClient`] implements [`Delivery`]: the server unreachable, the TLS handshake refused, a
@@ -142,13 +143,37 @@ impl NetClient {
         &self.address
     }
 
-    /// Sends one request; the status and the body. A connection found closed before sending is
-    /// replaced; errors after sending are returned, never retried here.
+    /// Sends one request; the status and the body. A kept connection found closed is replaced
+    /// first; a request not written because it turned out closed goes once on a new one. A
+    /// request that may have reached the server is not sent again: see
+    /// [`NetClient::call_idempotent`].
     pub fn call(
         &mut self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        self.call_with(method, path, body, false)
+    }
+
+    /// [`NetClient::call`] for a request that may be applied twice with the same effect (a
+    /// batch of updates, a status): if a kept connection fails after the request was written
+    /// (the server closed it at that moment), it is sent once more on a new connection.
+    pub fn call_idempotent(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        self.call_with(method, path, body, true)
+    }
+
+    fn call_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let NetClient {
             runtime,
@@ -157,46 +182,64 @@ impl NetClient {
             server_name,
             sender,
         } = self;
+        let body = body.map(Bytes::from);
+        let request = || {
+            let mut request = hyper::Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .header(hyper::header::HOST, address.as_str());
+            if body.is_some() {
+                request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+            }
+            request
+                .body(Full::new(body.clone().unwrap_or_default()))
+                .map_err(|e| ClientError::Setup(format!("request: {e}")))
+        };
+        let lost = |e: &dyn std::fmt::Display| ClientError::Unreachable(format!("{address}: {e}"));
         let result = runtime.block_on(async {
             tokio::time::timeout(REQUEST_TIMEOUT, async {
-                let ready = match sender.as_mut() {
+                // Let the kept connection's driver run first: a close by the server while the
+                // client was idle is noticed here rather than by the request.
+                tokio::task::yield_now().await;
+                let reused = match sender.as_mut() {
                     Some(s) if !s.is_closed() => s.ready().await.is_ok(),
                     _ => false,
                 };
-                if !ready {
+                if !reused {
                     *sender = None;
                     *sender = Some(connect(connector, address, server_name).await?);
                 }
-                let s = sender
-                    .as_mut()
-                    .ok_or_else(|| ClientError::Unreachable("no connection".into()))?;
-                let mut request = hyper::Request::builder()
-                    .method(method)
-                    .uri(path)
-                    .header(hyper::header::HOST, address.as_str());
-                if body.is_some() {
-                    request = request.header(hyper::header::CONTENT_TYPE, "application/json");
-                }
-                let request = request
-                    .body(Full::new(Bytes::from(body.unwrap_or_default())))
-                    .map_err(|e| ClientError::Setup(format!("request: {e}")))?;
-                let response = s
-                    .send_request(request)
-                    .await
-                    .map_err(|e| ClientError::Unreachable(format!("{address}: {e}")))?;
+                let s = sender.as_mut().ok_or_else(|| lost(&"no connection"))?;
+                let response = match s.try_send_request(request()?).await {
+                    Ok(response) => response,
+                    Err(mut e) => {
+                        let unsent = e.take_message();
+                        if !reused || (unsent.is_none() && !idempotent) {
+                            return Err(lost(&e.into_error()));
+                        }
+                        // The kept connection was closed by the server in the meantime: once
+                        // more on a new connection (the request was not written, or it is
+                        // idempotent).
+                        *sender = None;
+                        let s = sender.insert(connect(connector, address, server_name).await?);
+                        let request = match unsent {
+                            Some(request) => request,
+                            None => request()?,
+                        };
+                        s.send_request(request).await.map_err(|e| lost(&e))?
+                    }
+                };
                 let status = response.status();
                 let body = response
                     .into_body()
                     .collect()
                     .await
-                    .map_err(|e| ClientError::Unreachable(format!("{address}: {e}")))?
+                    .map_err(|e| lost(&e))?
                     .to_bytes();
                 Ok((status, body))
             })
             .await
-            .map_err(|_| {
-                ClientError::Unreachable(format!("{address}: no answer within {REQUEST_TIMEOUT:?}"))
-            })?
+            .map_err(|_| lost(&format!("no answer within {REQUEST_TIMEOUT:?}")))?
         });
         if result.is_err() {
             // Whatever state the connection is in, the next call starts a new one.
@@ -211,8 +254,9 @@ impl NetClient {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
+        idempotent: bool,
     ) -> Result<T, ClientError> {
-        let (status, body) = self.call(method, path, body)?;
+        let (status, body) = self.call_with(method, path, body, idempotent)?;
         if status.is_success() {
             return serde_json::from_slice(&body)
                 .map_err(|e| ClientError::BadAnswer(format!("{path}: {e}")));
@@ -241,6 +285,7 @@ impl NetClient {
             Method::POST,
             "/v1/updates",
             Some(api::encode_updates(batch)),
+            true,
         )?;
         answer
             .results
@@ -274,6 +319,7 @@ impl NetClient {
             Method::GET,
             &format!("/v1/residents/{}?{query}", code.as_str()),
             None,
+            false,
         )?;
         answer
             .to_confirmation()
@@ -294,7 +340,8 @@ impl NetClient {
             purpose: purpose.to_string(),
         };
         let body = serde_json::to_vec(&request).map_err(|e| ClientError::Setup(e.to_string()))?;
-        let answer: SearchResponse = self.json(Method::POST, "/v1/residents/search", Some(body))?;
+        let answer: SearchResponse =
+            self.json(Method::POST, "/v1/residents/search", Some(body), false)?;
         answer
             .results
             .iter()
@@ -312,6 +359,7 @@ impl NetClient {
             Method::GET,
             &format!("/v1/residents/{}/copy", code.as_str()),
             None,
+            false,
         )?;
         answer
             .to_confirmation()
@@ -321,7 +369,7 @@ impl NetClient {
     /// `GET /v1/municipalities/self/status` (a municipality): the last delivery number the
     /// server applied for it.
     pub fn status(&mut self) -> Result<StatusResponse, ClientError> {
-        self.json(Method::GET, "/v1/municipalities/self/status", None)
+        self.json(Method::GET, "/v1/municipalities/self/status", None, true)
     }
 }
 

@@ -551,6 +551,13 @@ fn delivery_waits_for_the_server() {
     for _ in 0..20 {
         assert_eq!(m.status().unwrap().last_seq, 2);
     }
+    // The server closes the kept connection (a restart while the client is idle): the next
+    // request goes on a new connection without an error.
+    for _ in 0..3 {
+        net.halt();
+        net.serve();
+        assert_eq!(m.status().unwrap().last_seq, 2);
+    }
     net.halt();
 }
 
