@@ -38,6 +38,11 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
+        Net::with_register(|rt| rt.block_on(common::register()))
+    }
+
+    /// A network whose register `make` opens (on the network's runtime).
+    fn with_register(make: impl FnOnce(&tokio::runtime::Runtime) -> Register) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let now = pki::now();
         let ca = NetworkCa::init(&dir.path().join("ca"), now).unwrap();
@@ -56,7 +61,7 @@ impl Net {
             .enable_all()
             .build()
             .unwrap();
-        let register = rt.block_on(common::register());
+        let register = make(&rt);
         // A free port, kept for the server's whole life (stopped and started again on it).
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -558,6 +563,48 @@ fn delivery_waits_for_the_server() {
         net.serve();
         assert_eq!(m.status().unwrap().last_seq, 2);
     }
+    net.halt();
+}
+
+#[test]
+fn the_database_down_is_unreachable_not_a_refusal() {
+    // A cluster of its own: this test stops it.
+    let cluster = juki_net::pg_cluster::PgCluster::start().unwrap();
+    let mut net = Net::with_register(|rt| rt.block_on(register_on(&cluster)));
+    net.serve();
+    let mut m = net.municipality(&chiyoda());
+    let mut pension = net.pension();
+    assert_eq!(
+        m.deliver(&[new_resident(&chiyoda(), 1, 1)]).unwrap(),
+        applied(1..=1)
+    );
+
+    cluster.stop().unwrap();
+    // 503 from the server: the batch is not refused, the counter keeps it and tries again.
+    let e = m.deliver(&[new_resident(&chiyoda(), 2, 2)]).unwrap_err();
+    assert!(e.0.contains("503"), "{e}");
+    let e = pension.confirm(&code(1), PURPOSE).unwrap_err();
+    assert!(matches!(e, ClientError::Unreachable(_)), "{e}");
+    assert!(matches!(
+        m.status().unwrap_err(),
+        ClientError::Unreachable(_)
+    ));
+
+    cluster.start_again().unwrap();
+    assert_eq!(
+        m.deliver(&[new_resident(&chiyoda(), 2, 2)]).unwrap(),
+        applied(2..=2)
+    );
+    assert_eq!(
+        pension.confirm(&code(1), PURPOSE).unwrap().resident.code,
+        code(1)
+    );
+    assert_eq!(
+        net.block(net.register.provisions_of(&code(1)))
+            .unwrap()
+            .len(),
+        1
+    );
     net.halt();
 }
 
