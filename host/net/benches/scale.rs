@@ -53,8 +53,12 @@ fn code(n: u64) -> ResidentCode {
 /// Resident `i`'s synthetic 4 info (names repeat every 50,000: realistic collisions for the
 /// 4-info index).
 fn info(i: u64) -> FourInfo {
-    let birth = Date::from_ymd(1940 + (i % 70) as u32, 1 + (i % 12) as u32, 1 + (i % 28) as u32)
-        .unwrap();
+    let birth = Date::from_ymd(
+        1940 + (i % 70) as u32,
+        1 + (i % 12) as u32,
+        1 + (i % 28) as u32,
+    )
+    .unwrap();
     let sex = if i % 2 == 0 { Sex::Male } else { Sex::Female };
     FourInfo::new(
         &format!("住基 太郎{}", i % 50_000),
@@ -114,7 +118,10 @@ async fn load(db: &Db, n: u64) -> Duration {
             municipality: mc.clone(),
             seq: seqs[m],
             date: Date::from_ymd(2026, 4, 1).unwrap(),
-            event: Event::New { code: c.clone(), info: inf },
+            event: Event::New {
+                code: c.clone(),
+                info: inf,
+            },
         };
         writeln!(
             deliveries,
@@ -151,7 +158,9 @@ async fn load(db: &Db, n: u64) -> Duration {
             .unwrap();
         futures_util::pin_mut!(sink);
         for chunk in rows.as_bytes().chunks(1 << 20) {
-            sink.send(bytes::Bytes::copy_from_slice(chunk)).await.unwrap();
+            sink.send(bytes::Bytes::copy_from_slice(chunk))
+                .await
+                .unwrap();
         }
         sink.close().await.unwrap();
     }

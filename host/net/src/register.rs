@@ -995,27 +995,36 @@ impl Register {
         Ok(n == 1)
     }
 
+    /// A code the register has never seen, registered by `update`'s municipality: its row and
+    /// its first history entry (version 1).
+    async fn first_registration(
+        tx: &Transaction<'_>,
+        update: &Update,
+        code: &ResidentCode,
+        info: &FourInfo,
+    ) -> Result<(ResidentCode, u64)> {
+        if !Self::insert(tx, update, code, info, &Status::Registered).await? {
+            return Err(RegisterError::CodeInUse(code.clone()));
+        }
+        let change = Change {
+            resident: code,
+            version: 1,
+            kind: update.event.kind(),
+            old: None,
+            new: info,
+            other_municipality: None,
+            other_code: None,
+        };
+        Self::history_row(tx, update, change).await?;
+        Ok((code.clone(), 1))
+    }
+
     /// The change itself, in the update's transaction: the resident's new row and history.
     async fn change(tx: &Transaction<'_>, update: &Update) -> Result<(ResidentCode, u64)> {
         let kind = update.event.kind();
         let muni = &update.municipality;
         match &update.event {
-            Event::New { code, info } => {
-                if !Self::insert(tx, update, code, info, &Status::Registered).await? {
-                    return Err(RegisterError::CodeInUse(code.clone()));
-                }
-                let change = Change {
-                    resident: code,
-                    version: 1,
-                    kind,
-                    old: None,
-                    new: info,
-                    other_municipality: None,
-                    other_code: None,
-                };
-                Self::history_row(tx, update, change).await?;
-                Ok((code.clone(), 1))
-            }
+            Event::New { code, info } => Self::first_registration(tx, update, code, info).await,
             Event::Amend { code, info } => {
                 let r = Self::lock_own(tx, update, code).await?;
                 let v = r.version + 1;
@@ -1077,20 +1086,7 @@ impl Register {
             Event::MoveIn { code, info } => {
                 let Some(r) = Self::lock(tx, code).await? else {
                     // Not known to the register yet: registered here from now on.
-                    if !Self::insert(tx, update, code, info, &Status::Registered).await? {
-                        return Err(RegisterError::CodeInUse(code.clone()));
-                    }
-                    let change = Change {
-                        resident: code,
-                        version: 1,
-                        kind,
-                        old: None,
-                        new: info,
-                        other_municipality: None,
-                        other_code: None,
-                    };
-                    Self::history_row(tx, update, change).await?;
-                    return Ok((code.clone(), 1));
+                    return Self::first_registration(tx, update, code, info).await;
                 };
                 match &r.status {
                     Status::CodeReplaced { by } => {
