@@ -59,7 +59,7 @@ fn info(i: u64) -> FourInfo {
         1 + (i % 28) as u32,
     )
     .unwrap();
-    let sex = if i % 2 == 0 { Sex::Male } else { Sex::Female };
+    let sex = if i.is_multiple_of(2) { Sex::Male } else { Sex::Female };
     FourInfo::new(
         &format!("住基 太郎{}", i % 50_000),
         &format!("東京都千代田区千代田{}-{}", i % 100, i % 7),
@@ -87,7 +87,7 @@ fn sex_digit(s: Sex) -> &'static str {
 async fn load(db: &Db, n: u64) -> Duration {
     let started = Instant::now();
     let client = db.client().await.unwrap();
-    let mut seqs = vec![0u64; MUNICIPALITIES];
+    let mut seqs = [0u64; MUNICIPALITIES];
     let mut residents = String::new();
     let mut history = String::new();
     let mut deliveries = String::new();
