@@ -59,6 +59,7 @@ pub use update::{UpdateRequest, Updated};
 
 use super::audit::{AuditEntry, AuditRecord};
 use super::journal::PendingOperation;
+use super::network::Event;
 use super::registry::CardRecord;
 use super::session::Session;
 use super::{CounterError, Operation, Outcome, Tx};
@@ -71,6 +72,30 @@ use juki_host::pin::PinSource;
 use juki_host::resident::{CardInfo, ResidentRecord};
 use juki_host::transport::Transport;
 use juki_host::Error;
+/// The update for 住基ネット that a change of a registered resident's 4 info makes: none when
+/// nothing changed; 転居 ([`Event::MoveWithin`]) when only the address did; otherwise
+/// 記載事項変更 ([`Event::Amend`]) with the 4 info as they now are (also when the registry held
+/// no 4 info before: a resident registered by an older juki).
+pub(crate) fn change_event(
+    code: &juki_host::resident_code::ResidentCode,
+    before: Option<&juki_host::resident::FourInfo>,
+    after: &juki_host::resident::FourInfo,
+) -> Option<Event> {
+    match before {
+        Some(b) if b == after => None,
+        Some(b) if b.name == after.name && b.birth == after.birth && b.sex == after.sex => {
+            Some(Event::MoveWithin {
+                code: code.clone(),
+                address: after.address.clone(),
+            })
+        }
+        _ => Some(Event::Amend {
+            code: code.clone(),
+            info: after.clone(),
+        }),
+    }
+}
+
 /// A card operation done (suspend, resume, terminate, reset-pin).
 #[derive(Debug, Clone)]
 pub struct Done {
