@@ -436,6 +436,30 @@ pub enum CounterCommand {
         #[command(subcommand)]
         command: Option<PendingCommand>,
     },
+    /// 住基ネット: the updates of this counter waiting to be delivered to the network.
+    Net {
+        /// What to do.
+        #[command(subcommand)]
+        command: CounterNetCommand,
+    },
+}
+
+/// `juki counter net` commands.
+#[derive(Debug, Subcommand)]
+pub enum CounterNetCommand {
+    /// What is waiting (no login): how many updates, the oldest, the next attempt and why the
+    /// last one failed, and an update the network refused, which stops the queue.
+    Status,
+    /// After the cause of a refused update was dealt with: deliver it again at the next sync
+    /// (audited).
+    Retry {
+        /// What was done about the refusal.
+        #[arg(long)]
+        note: String,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
 }
 
 /// The operator at the counter and the municipality's counter credential: who does a card
