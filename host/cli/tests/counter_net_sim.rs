@@ -452,3 +452,116 @@ fn the_counter_works_while_the_network_is_down_and_catches_up() {
     );
     assert!(stdout.contains("Nothing is waiting."), "{stdout}");
 }
+
+/// Refuses update `seq` for good.
+struct Refuses(u64);
+
+impl Delivery for Refuses {
+    fn deliver(&mut self, batch: &[Update]) -> Result<Vec<Delivered>, Unreachable> {
+        let mut answers = Vec::new();
+        for u in batch {
+            if u.seq == self.0 {
+                answers.push(Delivered::Refused {
+                    seq: u.seq,
+                    reason: format!("resident {} is registered at 271276", u.event.code()),
+                    transient: false,
+                });
+                break;
+            }
+            answers.push(Delivered::Applied { seq: u.seq });
+        }
+        Ok(answers)
+    }
+}
+
+fn net_cmd(data: &Path, args: &[&str], lang: &str, stdin: &str) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_juki"));
+    cmd.args(["counter", "--counter-dir", common::path_str(data), "net"])
+        .args(args)
+        .env("LANG", lang);
+    common::run(&mut cmd, stdin)
+}
+
+#[test]
+fn net_status_shows_a_refused_update_and_retry_releases_it() {
+    let w = world();
+    w.session()
+        .update(
+            &mut w.card(),
+            &w.cred,
+            &move_request(Some("東京都千代田区丸の内1-1"), None, "転居"),
+            &mut lines("2580\n"),
+        )
+        .unwrap();
+    let mut db = CounterDb::open(&w.data).unwrap();
+    let t = Timestamp::from_unix(1_775_001_600);
+    let report = network::sync(&mut db, &mut Refuses(2), t).unwrap();
+    assert!(matches!(report.end, SyncEnd::NeedsPerson(_)), "{report:?}");
+    drop(db);
+
+    let en = common::ok(net_cmd(&w.data, &["status"], "C", ""));
+    assert!(
+        en.lines()
+            .any(|l| l.starts_with("waiting:") && l.ends_with(" 1")),
+        "{en}"
+    );
+    assert!(en.contains("update 2 (転居 (move_within))"), "{en}");
+    assert!(en.contains("住基ネット refused update 2"), "{en}");
+    assert!(en.contains("is registered at 271276"), "{en}");
+    assert!(en.contains("juki counter net retry"), "{en}");
+    assert!(
+        !en.contains("丸の内"),
+        "no personal data of the update is shown: {en}"
+    );
+    let ja = common::ok(net_cmd(&w.data, &["status"], "ja_JP.UTF-8", ""));
+    assert!(ja.contains("送信待ち"), "{ja}");
+    assert!(
+        ja.contains("住基ネットが更新 2（転居 (move_within)）を受け付けませんでした"),
+        "{ja}"
+    );
+
+    // A wrong password releases nothing.
+    let out = net_cmd(
+        &w.data,
+        &[
+            "retry",
+            "--note",
+            "大阪市北区に確認",
+            "--operator",
+            "tanaka",
+        ],
+        "C",
+        "wrong-password\n",
+    );
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    let out = net_cmd(
+        &w.data,
+        &[
+            "retry",
+            "--note",
+            "大阪市北区に確認",
+            "--operator",
+            "tanaka",
+        ],
+        "C",
+        "tanaka-pw1\n",
+    );
+    let released = common::ok(out);
+    assert!(
+        released.contains("Update 2 (転居 (move_within)) will be delivered again"),
+        "{released}"
+    );
+    let db = CounterDb::open(&w.data).unwrap();
+    let last = db.audit().records().unwrap().pop().unwrap();
+    assert_eq!(
+        (last.operation.as_str(), last.operator.as_str()),
+        ("net-sync", "tanaka")
+    );
+    assert!(last.detail.contains("大阪市北区に確認"), "{}", last.detail);
+    let status = network::status(&db).unwrap();
+    assert!(status.refused.is_none());
+    assert_eq!(status.waiting, 1, "still queued, for the next sync");
+    drop(db);
+    let en = common::ok(net_cmd(&w.data, &["status"], "C", ""));
+    assert!(!en.contains("refused"), "{en}");
+}
