@@ -565,3 +565,170 @@ fn net_status_shows_a_refused_update_and_retry_releases_it() {
     let en = common::ok(net_cmd(&w.data, &["status"], "C", ""));
     assert!(!en.contains("refused"), "{en}");
 }
+
+/// The network's side with the register's rules that matter for a move: a resident is held by
+/// one municipality; a 転入 takes one whose 転出 is pending (else: refused for now).
+#[derive(Default)]
+struct MovingNet {
+    last: std::collections::BTreeMap<String, u64>,
+    /// code → (holder, 転出 pending)
+    residents: std::collections::BTreeMap<String, (String, bool)>,
+}
+
+impl Delivery for MovingNet {
+    fn deliver(&mut self, batch: &[Update]) -> Result<Vec<Delivered>, Unreachable> {
+        let mut answers = Vec::new();
+        for u in batch {
+            let m = u.municipality.to_string();
+            let last = self.last.get(&m).copied().unwrap_or(0);
+            if u.seq <= last {
+                answers.push(Delivered::Applied { seq: u.seq });
+                continue;
+            }
+            let code = u.event.code().to_string();
+            let held = self.residents.get(&code).cloned();
+            let refusal = match (&u.event, held) {
+                (Event::New { .. }, None) => {
+                    self.residents.insert(code, (m.clone(), false));
+                    None
+                }
+                (Event::MoveIn { .. }, Some((_, true))) | (Event::MoveIn { .. }, None) => {
+                    self.residents.insert(code, (m.clone(), false));
+                    None
+                }
+                (Event::MoveIn { .. }, Some(_)) => Some(("no move-out yet", true)),
+                (Event::MoveOut { .. }, Some((holder, _))) if holder == m => {
+                    self.residents.insert(code, (m.clone(), true));
+                    None
+                }
+                (_, Some((holder, _))) if holder == m => None,
+                _ => Some(("not yours", false)),
+            };
+            if let Some((reason, transient)) = refusal {
+                answers.push(Delivered::Refused {
+                    seq: u.seq,
+                    reason: reason.into(),
+                    transient,
+                });
+                break;
+            }
+            self.last.insert(m, u.seq);
+            answers.push(Delivered::Applied { seq: u.seq });
+        }
+        Ok(answers)
+    }
+}
+
+#[test]
+fn a_move_out_here_and_a_move_in_there_reach_the_network_in_either_order() {
+    let w = world();
+    let code = holder(&w, "JK-0009");
+    let (kita_data, kita_cred) = kita_counter(&w);
+    let mut net = MovingNet::default();
+    let t = Timestamp::from_unix(1_775_001_600);
+    network::sync(&mut CounterDb::open(&w.data).unwrap(), &mut net, t).unwrap();
+
+    // Refused 転出: to itself, an unknown resident. Nothing is queued.
+    let mut s = w.session();
+    let err = s.move_out(&code, &chiyoda(), None).unwrap_err();
+    assert!(err.to_string().contains("another municipality"), "{err}");
+    let stranger = ResidentCode::parse("12345678903").unwrap();
+    s.move_out(&stranger, &kita(), None).unwrap_err();
+    // The 転出届 at 千代田区 (by the binary).
+    drop(s);
+    let out = common::juki(
+        &[
+            "counter",
+            "--counter-dir",
+            common::path_str(&w.data),
+            "move-out",
+            "--resident-code",
+            code.as_str(),
+            "--to",
+            "271276",
+            "--operator",
+            "tanaka",
+        ],
+        "tanaka-pw1\n",
+    );
+    let stdout = common::ok(out);
+    assert!(stdout.contains("update 2 queued"), "{stdout}");
+    // Not twice.
+    w.session().move_out(&code, &kita(), None).unwrap_err();
+    let q = queued(&w.data);
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        q[0].event,
+        Event::MoveOut {
+            code: code.clone(),
+            to: kita(),
+        }
+    );
+    let db = CounterDb::open(&w.data).unwrap();
+    let records = db.audit().records().unwrap();
+    let refused: Vec<_> = records
+        .iter()
+        .filter(|r| r.operation == "move-out" && r.outcome.kind() == "refused")
+        .collect();
+    assert_eq!(refused.len(), 3, "every refusal is audited");
+    drop(db);
+
+    // The 転入 at 大阪市北区 with the card (継続利用) is queued there…
+    let db = CounterDb::open(&kita_data).unwrap();
+    let mut s = Session::login(db, &kita(), "yamada", &Pin::from("yamada-pw1"), today()).unwrap();
+    s.update(
+        &mut w.card(),
+        &kita_cred,
+        &move_request(Some("大阪府大阪市北区中之島1-3-20"), None, "転入"),
+        &mut lines("2580\n"),
+    )
+    .unwrap();
+    drop(s);
+    // …and reaches the network first: refused for now, retried after the backoff.
+    let mut kita_db = CounterDb::open(&kita_data).unwrap();
+    let report = network::sync(&mut kita_db, &mut net, t).unwrap();
+    assert!(
+        matches!(&report.end, SyncEnd::Deferred { seq: 1, .. }),
+        "{report:?}"
+    );
+    // 千代田区's 転出 arrives.
+    let report = network::sync(&mut CounterDb::open(&w.data).unwrap(), &mut net, t).unwrap();
+    assert_eq!(report.delivered, [2]);
+    // Too early for 大阪市北区's next attempt; after the backoff it goes through.
+    let report = network::sync(&mut kita_db, &mut net, t.plus_secs(10)).unwrap();
+    assert!(matches!(report.end, SyncEnd::NotDue { .. }));
+    let report = network::sync(&mut kita_db, &mut net, t.plus_secs(30)).unwrap();
+    assert_eq!(report.end, SyncEnd::UpToDate);
+    assert_eq!(report.delivered, [1]);
+    assert_eq!(
+        net.residents.get(code.as_str()),
+        Some(&("271276".to_string(), false)),
+        "the resident is 大阪市北区's"
+    );
+}
+
+#[test]
+fn a_resident_who_moved_out_and_comes_back_moves_in_again() {
+    let w = world();
+    let code = holder(&w, "JK-0009");
+    w.session().move_out(&code, &kita(), None).unwrap();
+    w.session()
+        .update(
+            &mut w.card(),
+            &w.cred,
+            &move_request(Some("東京都千代田区永田町1-7-1"), None, "転入"),
+            &mut lines("2580\n"),
+        )
+        .unwrap();
+    let q = queued(&w.data);
+    assert_eq!(q.len(), 3);
+    assert_eq!(
+        q[2].event,
+        Event::MoveIn {
+            code: code.clone(),
+            info: ichiro("東京都千代田区永田町1-7-1"),
+        }
+    );
+    let db = CounterDb::open(&w.data).unwrap();
+    assert_eq!(db.registry().moved_out(&code).unwrap(), None);
+}

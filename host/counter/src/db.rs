@@ -40,8 +40,12 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// update waiting to be delivered (its number, kind, the update as JSON, when queued; a row
 /// leaves when the network applied it), and `outbox_state`, one row: the last number given and
 /// the last applied, the failed attempts in a row with the next attempt's time (unix seconds),
-/// the last error, and the update refused for good with the network's reason.
+/// the last error, and the update refused for good with the network's reason. A resident's
+/// 転出 (`moved_out_to`, `moved_out_on`): recorded at this counter, completed by the 転入 at
+/// the destination.
 const SCHEMA_V4: &str = r#"
+ALTER TABLE residents ADD COLUMN moved_out_to TEXT CHECK (length(moved_out_to) = 6);
+ALTER TABLE residents ADD COLUMN moved_out_on TEXT;
 CREATE TABLE outbox (
     seq         INTEGER PRIMARY KEY CHECK (seq >= 1),
     kind        TEXT NOT NULL CHECK (kind IN ('new', 'amend', 'move_within', 'move_out',

@@ -120,6 +120,9 @@ pub enum Operation {
     JpkiIssue,
     /// 電子証明書の失効: a card's JPKI certificates revoked at the CA.
     JpkiRevoke,
+    /// 転出: a resident moving to another municipality (no card step: the card is used at the
+    /// 転入 there).
+    MoveOut,
     /// 住基ネットへの送信: queued updates delivered to the network (one record per call to it),
     /// or a refused update released for another delivery.
     NetSync,
@@ -127,7 +130,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Operation::Login,
         Operation::OperatorAdd,
         Operation::OperatorUnlock,
@@ -141,6 +144,7 @@ impl Operation {
         Operation::Terminate,
         Operation::JpkiIssue,
         Operation::JpkiRevoke,
+        Operation::MoveOut,
         Operation::NetSync,
     ];
 
@@ -160,6 +164,7 @@ impl Operation {
             Operation::Terminate => "terminate",
             Operation::JpkiIssue => "jpki-issue",
             Operation::JpkiRevoke => "jpki-revoke",
+            Operation::MoveOut => "move-out",
             Operation::NetSync => "net-sync",
         }
     }

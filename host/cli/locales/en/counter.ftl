@@ -61,3 +61,4 @@ counter-net-refused = 住基ネット refused update { $seq } ({ $kind }): { $re
 counter-net-up-to-date = Nothing is waiting.
 counter-net-released = Update { $seq } ({ $kind }) will be delivered again at the next sync.
 counter-net-nothing-refused = No update was refused.
+counter-moved-out = Move-out (転出) of resident { $code } to { $to } on { $date } recorded; 住基ネット update { $seq } queued.

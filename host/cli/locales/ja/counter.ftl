@@ -61,3 +61,4 @@ counter-net-refused = 住基ネットが更新 { $seq }（{ $kind }）を受け�
 counter-net-up-to-date = 送信待ちの更新はありません。
 counter-net-released = 更新 { $seq }（{ $kind }）は次の送信で再送信されます。
 counter-net-nothing-refused = 受け付けられなかった更新はありません。
+counter-moved-out = 住民票コード { $code } の住民の転出（転出先 { $to }、{ $date }）を記録しました。住基ネットへの更新 { $seq } を送信待ちにしました。

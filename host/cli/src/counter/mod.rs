@@ -83,6 +83,12 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
     match command {
         CounterCommand::Audit { command } => records::audit(&desk.db, command),
         CounterCommand::Pending { command: None } => records::pending_list(&desk.db),
+        CounterCommand::MoveOut {
+            resident_code,
+            to,
+            date,
+            operator,
+        } => net::move_out(desk, &resident_code, &to, date, &operator),
         CounterCommand::Net {
             command: CounterNetCommand::Status,
         } => net::status(&desk.db),

@@ -1,8 +1,12 @@
 //! 住基ネット at the counter (`juki counter net …`): what is waiting to be delivered, and
-//! releasing an update the network refused.
+//! releasing an update the network refused; and the 転出 (`juki counter move-out`), which has
+//! no card step and exists for the network.
 
 use juki_counter::network::{self, Kind, QueueStatus};
 use juki_counter::CounterDb;
+use juki_host::date::{self, Date};
+use juki_host::resident::MunicipalityCode;
+use juki_host::resident_code::ResidentCode;
 
 use super::Desk;
 use crate::failure::Result;
@@ -81,5 +85,32 @@ pub(super) fn retry(desk: Desk<'_>, note: &str, operator: &str) -> Result<()> {
         ),
         None => out!("{}", t!("counter-net-nothing-refused")),
     }
+    Ok(())
+}
+
+/// `juki counter move-out` (転出), by a logged-in operator.
+pub(super) fn move_out(
+    desk: Desk<'_>,
+    code: &ResidentCode,
+    to: &MunicipalityCode,
+    when: Option<Date>,
+    operator: &str,
+) -> Result<()> {
+    let (mut s, _) = desk.login_bound(operator)?;
+    let done = s.move_out(code, to, when)?;
+    out!(
+        "{}",
+        t!(
+            "counter-moved-out",
+            code = done.code.to_string(),
+            to = done.to.to_string(),
+            date = date::display(done.date),
+            seq = done.seq
+        )
+    );
+    field(
+        &t!("label-audit-record"),
+        format_args!("#{}", done.record.seq),
+    );
     Ok(())
 }

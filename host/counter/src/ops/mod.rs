@@ -39,6 +39,7 @@
 //!   [`Session::terminate`]);
 //! - `jpki.rs`: 電子証明書の発行 and revocation ([`Session::jpki_issue`],
 //!   [`Session::jpki_revoke`], automatic revocation after the operations that need it);
+//! - `move_out.rs`: 転出 ([`Session::move_out`]; no card step);
 //! - `resolve.rs`: closing an unfinished operation ([`Session::resolve`]).
 
 mod change_code;
@@ -46,6 +47,7 @@ mod identify;
 mod issue;
 mod jpki;
 mod lifecycle;
+mod move_out;
 mod reset_pin;
 mod resolve;
 mod update;
@@ -54,6 +56,7 @@ pub use change_code::CodeChanged;
 pub use identify::Identified;
 pub use issue::{IssuePreview, IssueRequest, Issued, REPRESENTATIVE_BELOW_AGE};
 pub use jpki::{JpkiIssued, JpkiRevocation};
+pub use move_out::MovedOut;
 pub use resolve::Resolved;
 pub use update::{UpdateRequest, Updated};
 
