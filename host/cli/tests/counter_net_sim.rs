@@ -732,3 +732,47 @@ fn a_resident_who_moved_out_and_comes_back_moves_in_again() {
     let db = CounterDb::open(&w.data).unwrap();
     assert_eq!(db.registry().moved_out(&code).unwrap(), None);
 }
+
+#[test]
+fn a_new_card_with_other_4_info_reports_the_change() {
+    let w = world();
+    // The old card is returned; a new one is issued with a new address (転居 at the same time).
+    let code = holder(&w, "JK-0009");
+    w.session()
+        .terminate(&mut w.card(), &w.cred, TerminateReason::Returned)
+        .unwrap();
+    let image = w._dir.path().join("second.img");
+    let mut card = JukiCard::new(SimTransport::create(&image).unwrap());
+    w.root.manufacture(&mut card, "JK-0010", today()).unwrap();
+    let req = IssueRequest {
+        name: "住基 一郎".into(),
+        address: "東京都千代田区永田町1-7-1".into(),
+        birth: Date::from_ymd(1980, 1, 2).unwrap(),
+        sex: Sex::Male,
+        photo: false,
+        serial: Some("JK-0010".into()),
+        representative: None,
+        stay_until: None,
+        resident_code: Some(code.clone()),
+    };
+    let issued = w
+        .session()
+        .issue(
+            &mut card,
+            &w.cred,
+            &req,
+            &mut lines("2580\n1357\nJUKI2026\n"),
+            &mut |_| Ok(true),
+        )
+        .unwrap();
+    assert!(!issued.preview.new_resident);
+    let q = queued(&w.data);
+    assert_eq!(q.len(), 2);
+    assert_eq!(
+        q[1].event,
+        Event::MoveWithin {
+            code,
+            address: "東京都千代田区永田町1-7-1".into(),
+        }
+    );
+}
