@@ -354,12 +354,42 @@ fn a_resident_moving_in_with_the_card_is_a_move_in_at_the_new_counter() {
     assert_eq!(
         q[0].event,
         Event::MoveIn {
-            code,
+            code: code.clone(),
             info: ichiro("大阪府大阪市北区中之島1-3-20"),
         }
     );
     // 千代田区's counter records no 転出 (it has no such operation): its queue is unchanged.
     assert_eq!(queued(&w.data).len(), 1);
+
+    // What each counter holds, and the checker against the network's view once 大阪市北区's
+    // 転入 is applied there: 北区 agrees; 千代田区 still holds the resident, which the checker
+    // names (until the network tells 千代田区 of the 転入: 転入転出の特例).
+    let kita_held =
+        juki_counter::consistency::snapshot(&CounterDb::open(&kita_data).unwrap()).unwrap();
+    assert_eq!(kita_held.municipality, kita());
+    assert_eq!(kita_held.waiting, 1);
+    assert_eq!(kita_held.residents.len(), 1);
+    assert_eq!(kita_held.residents[0].code, code);
+    assert_eq!(
+        kita_held.residents[0].info,
+        ichiro("大阪府大阪市北区中之島1-3-20")
+    );
+    let national = juki_net::register::Resident {
+        code: code.clone(),
+        info: ichiro("大阪府大阪市北区中之島1-3-20"),
+        municipality: kita(),
+        status: juki_net::register::Status::Registered,
+        version: 2,
+        changed_on: today(),
+    };
+    use juki_counter::consistency::{compare, snapshot, Mismatch};
+    assert!(compare(&kita_held.residents, std::slice::from_ref(&national)).is_empty());
+    let chiyoda_held = snapshot(&CounterDb::open(&w.data).unwrap()).unwrap();
+    assert!(chiyoda_held.residents.iter().any(|h| h.code == code));
+    assert_eq!(
+        compare(&chiyoda_held.residents, &[]),
+        [Mismatch::OnlyAtCounter(code)]
+    );
 }
 
 /// The network's side for this test: per municipality, in order, once.

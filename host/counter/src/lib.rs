@@ -61,6 +61,7 @@
 //!   registry and audit record).
 
 pub mod audit;
+pub mod consistency;
 pub mod db;
 pub mod error;
 pub mod journal;

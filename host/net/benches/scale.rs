@@ -59,7 +59,11 @@ fn info(i: u64) -> FourInfo {
         1 + (i % 28) as u32,
     )
     .unwrap();
-    let sex = if i.is_multiple_of(2) { Sex::Male } else { Sex::Female };
+    let sex = if i.is_multiple_of(2) {
+        Sex::Male
+    } else {
+        Sex::Female
+    };
     FourInfo::new(
         &format!("住基 太郎{}", i % 50_000),
         &format!("東京都千代田区千代田{}-{}", i % 100, i % 7),
