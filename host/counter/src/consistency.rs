@@ -52,7 +52,7 @@ pub enum Mismatch {
 }
 
 /// What `db` holds: every resident of the registry but those removed (a card terminated for
-/// death: 消除), with their 4 info and any 転出 recorded, and the queue's length. Residents
+/// death: 消除) and those whose 転出 a 転入 elsewhere completed, with their 4 info and any 転出 recorded, and the queue's length. Residents
 /// without 4 info in the registry (registered before it kept them) are left out.
 pub fn snapshot(db: &CounterDb) -> Result<Snapshot> {
     let municipality = super::session::municipality(db)?.ok_or_else(|| {
@@ -68,7 +68,9 @@ pub fn snapshot(db: &CounterDb) -> Result<Snapshot> {
         let Some(info) = registry.four_info(&r.code)? else {
             continue;
         };
-        if !removed {
+        // A 転出 completed by the 転入 elsewhere: no longer held here.
+        let gone = registry.move_out_completed(&r.code)?.is_some();
+        if !removed && !gone {
             let moving_out_to = registry.moved_out(&r.code)?.map(|(to, _)| to);
             residents.push(Held {
                 code: r.code,

@@ -31,10 +31,19 @@ use super::registry::Registry;
 pub const DB_FILE: &str = "counter.db";
 
 /// The forward migrations: entry *i* takes the schema from version *i* to *i* + 1.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 5: 転入転出の特例 — a recorded 転出 completed by the 転入 at the destination, as
+/// 住基ネット tells it (`residents.moved_out_completed_on`), and how far this counter has read
+/// the network's departures (`outbox_state.departures_after`, the last id seen).
+const SCHEMA_V5: &str = r#"
+ALTER TABLE residents ADD COLUMN moved_out_completed_on TEXT;
+ALTER TABLE outbox_state ADD COLUMN departures_after INTEGER NOT NULL DEFAULT 0
+    CHECK (departures_after >= 0);
+"#;
 
 /// Version 4: the outbox of updates for 住基ネット ([`super::network`]): `outbox`, one row per
 /// update waiting to be delivered (its number, kind, the update as JSON, when queued; a row
@@ -561,11 +570,13 @@ mod tests {
             .unwrap();
         }
         let db = CounterDb::open(dir.path()).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 4);
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(
-            SCHEMA_VERSION, 4,
-            "a new version needs its own test from version 4"
+            SCHEMA_VERSION, 5,
+            "a new version needs its own test from version 5"
         );
+        // Version 5: no departure read yet, no 転出 completed.
+        assert_eq!(db.outbox().departures_after().unwrap(), 0);
         let status = db.outbox().status().unwrap();
         assert_eq!(status.waiting, 2);
         assert_eq!(status.oldest.unwrap().update.seq, 2);

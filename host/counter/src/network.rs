@@ -37,7 +37,7 @@ use super::error::{CounterError, Result};
 use super::sql::{date_text, parse_code, parse_date, savepoint};
 use super::{Actor, CounterDb, Operation, Outcome};
 use juki_host::resident::{FourInfo, MunicipalityCode, Sex};
-pub use juki_net::delivery::{Delivered, Delivery, Unreachable};
+pub use juki_net::delivery::{Delivered, Delivery, Departure, DepartureSource, Unreachable};
 pub use juki_net::register::{Event, Kind, Update};
 
 /// Most updates handed to the network in one call.
@@ -351,6 +351,24 @@ impl<'c> Outbox<'c> {
                 Ok(Queued { update, queued_at })
             })
             .collect()
+    }
+
+    /// How far the network's departures were read: the last id seen (0: none yet).
+    pub fn departures_after(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT departures_after FROM outbox_state WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Moves the departures cursor on to `id` (never back).
+    fn read_departures_to(&self, id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox_state SET departures_after = max(departures_after, ?1) WHERE id = 1",
+            [id],
+        )?;
+        Ok(())
     }
 
     /// What is waiting, and how delivery stands.
@@ -763,6 +781,79 @@ pub fn status(db: &CounterDb) -> Result<QueueStatus> {
 /// Releases an update refused for good for another delivery ([`Outbox::retry_refused`]).
 pub fn retry_refused(db: &CounterDb, actor: &Actor<'_>, note: &str) -> Result<Option<Refusal>> {
     db.outbox().retry_refused(actor, note)
+}
+
+/// What [`receive_departures`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeparturesReport {
+    /// Departures read from the network.
+    pub read: usize,
+    /// Of those, residents of this counter whose 転出 is now recorded as completed.
+    pub completed: usize,
+    /// The network could not be reached (after what was read before).
+    pub unreachable: Option<String>,
+}
+
+/// 転入転出の特例, the municipality left: reads from `source` the 転出 that a 転入 elsewhere
+/// completed, after the last one seen, and records each as completed in the registry — a batch
+/// at a time, each batch in one transaction with the cursor and an audit record (numbers only,
+/// no resident data), so a departure is recorded once even if the counter stops in between.
+pub fn receive_departures(
+    db: &mut CounterDb,
+    source: &mut dyn DepartureSource,
+) -> Result<DeparturesReport> {
+    let municipality = super::session::municipality(db)?
+        .ok_or_else(|| CounterError::InvalidInput("the counter has no municipality yet".into()))?;
+    let mut report = DeparturesReport {
+        read: 0,
+        completed: 0,
+        unreachable: None,
+    };
+    loop {
+        let after = db.outbox().departures_after()?;
+        let batch = match source.departures(after) {
+            Ok(b) => b,
+            Err(Unreachable(reason)) => {
+                report.unreachable = Some(short(&reason));
+                return Ok(report);
+            }
+        };
+        let Some(last) = batch.last().map(|d| d.id) else {
+            return Ok(report);
+        };
+        if batch.iter().any(|d| d.id <= after) || batch.windows(2).any(|w| w[0].id >= w[1].id) {
+            // An answer that breaks the contract records nothing (like a delivery's).
+            report.unreachable =
+                Some("the network's departures are not in order after the last one read".into());
+            return Ok(report);
+        }
+        let completed = db.transaction(|tx| -> Result<usize> {
+            let registry = tx.registry();
+            let mut n = 0;
+            for d in &batch {
+                if registry.complete_move_out(&d.resident, &d.to, d.date)? {
+                    n += 1;
+                }
+            }
+            tx.outbox().read_departures_to(last)?;
+            tx.audit().append(&AuditEntry {
+                actor: Actor {
+                    municipality: &municipality,
+                    operator: NETWORK_OPERATOR,
+                },
+                card_serial: None,
+                operation: Operation::NetSync,
+                outcome: Outcome::Ok,
+                detail: &format!(
+                    "departures {}..{} read: {n} 転出 of this counter completed elsewhere",
+                    batch[0].id, last
+                ),
+            })?;
+            Ok(n)
+        })?;
+        report.read += batch.len();
+        report.completed += completed;
+    }
 }
 
 #[cfg(test)]

@@ -1423,7 +1423,12 @@ impl Register {
     ) -> Result<Vec<Departure>> {
         let client = self.db.client().await?;
         let client = &client;
-        let rows = all(client, DEPARTURES, &[&municipality.as_str(), &after, &limit]).await?;
+        let rows = all(
+            client,
+            DEPARTURES,
+            &[&municipality.as_str(), &after, &limit],
+        )
+        .await?;
         rows.iter()
             .map(|row| {
                 let version: i64 = row.try_get("version")?;

@@ -564,3 +564,138 @@ fn the_audit_trail_holds_no_personal_data_of_the_updates() {
     }
     assert!(f.db.audit().verify().unwrap().is_intact());
 }
+
+/// The network's departures for this counter, for [`receive_departures`].
+#[derive(Default)]
+struct FakeDepartures {
+    all: Vec<Departure>,
+    /// Most returned per call.
+    batch: usize,
+    down: bool,
+    calls: usize,
+}
+
+impl DepartureSource for FakeDepartures {
+    fn departures(&mut self, after: i64) -> std::result::Result<Vec<Departure>, Unreachable> {
+        self.calls += 1;
+        if self.down {
+            return Err(Unreachable("connection refused".into()));
+        }
+        Ok(self
+            .all
+            .iter()
+            .filter(|d| d.id > after)
+            .take(self.batch.max(1))
+            .cloned()
+            .collect())
+    }
+}
+
+/// A resident of this counter, with a recorded 転出 to 大阪市北区 when `moving`.
+fn holds(f: &Fixture, n: u64, moving: bool) -> juki_host::resident_code::ResidentCode {
+    let code = resident(n);
+    let kita = MunicipalityCode::parse("271276").unwrap();
+    let serial = format!("JK-{n:04}");
+    f.db.registry()
+        .register_card(
+            &crate::registry::NewCard {
+                serial: &serial,
+                resident_code: &code,
+                resident_name: "住基 花子",
+                issuing_municipality: &f.chiyoda,
+                issued: date(2026, 4, 1),
+                expires: date(2036, 4, 1),
+                legal_representative: None,
+            },
+            crate::registry::CardState::Issued,
+        )
+        .unwrap();
+    f.db.registry()
+        .set_four_info(&code, &info(n as u32))
+        .unwrap();
+    if moving {
+        f.db.registry()
+            .record_move_out(&code, &kita, date(2026, 11, 30))
+            .unwrap();
+    }
+    code
+}
+
+fn departure(id: i64, code: &juki_host::resident_code::ResidentCode) -> Departure {
+    Departure {
+        id,
+        resident: code.clone(),
+        to: MunicipalityCode::parse("271276").unwrap(),
+        version: 3,
+        date: date(2026, 12, 1),
+    }
+}
+
+#[test]
+fn departures_complete_the_recorded_move_outs_once_and_in_order() {
+    let mut f = Fixture::new();
+    crate::session::bind_municipality(&f.db, &f.chiyoda.clone()).unwrap();
+    let (a, b, c) = (holds(&f, 1, true), holds(&f, 2, true), holds(&f, 3, false));
+    let stranger = resident(99);
+    let mut net = FakeDepartures {
+        all: vec![departure(4, &a), departure(7, &stranger), departure(9, &b)],
+        batch: 2,
+        ..FakeDepartures::default()
+    };
+    let report = receive_departures(&mut f.db, &mut net).unwrap();
+    assert_eq!(
+        report,
+        DeparturesReport {
+            read: 3,
+            completed: 2,
+            unreachable: None
+        }
+    );
+    let registry = f.db.registry();
+    assert_eq!(
+        registry.move_out_completed(&a).unwrap(),
+        Some(date(2026, 12, 1))
+    );
+    assert_eq!(
+        registry.move_out_completed(&b).unwrap(),
+        Some(date(2026, 12, 1))
+    );
+    assert_eq!(registry.move_out_completed(&c).unwrap(), None);
+    assert_eq!(f.db.outbox().departures_after().unwrap(), 9);
+    // Read again: nothing new, nothing recorded twice; one audit record per batch, no names.
+    let report = receive_departures(&mut f.db, &mut net).unwrap();
+    assert_eq!((report.read, report.completed), (0, 0));
+    let records = net_sync_records(&f);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records.iter().all(|r| !r.detail.contains("住基")));
+    // The counter no longer holds them for the checker.
+    let held = crate::consistency::snapshot(&f.db).unwrap();
+    let codes: Vec<_> = held.residents.iter().map(|h| h.code.clone()).collect();
+    assert_eq!(codes, [c]);
+}
+
+#[test]
+fn departures_out_of_order_or_unreachable_record_nothing() {
+    let mut f = Fixture::new();
+    crate::session::bind_municipality(&f.db, &f.chiyoda.clone()).unwrap();
+    let a = holds(&f, 1, true);
+    let mut down = FakeDepartures {
+        all: vec![departure(1, &a)],
+        down: true,
+        ..FakeDepartures::default()
+    };
+    let report = receive_departures(&mut f.db, &mut down).unwrap();
+    assert_eq!(report.read, 0);
+    assert!(report.unreachable.unwrap().contains("connection refused"));
+    // A source that answers ids at or before the cursor breaks the contract.
+    let mut backwards = FakeDepartures {
+        all: vec![departure(5, &a), departure(3, &a)],
+        batch: 2,
+        ..FakeDepartures::default()
+    };
+    let report = receive_departures(&mut f.db, &mut backwards).unwrap();
+    assert_eq!(report.read, 0);
+    assert!(report.unreachable.unwrap().contains("not in order"));
+    assert_eq!(f.db.registry().move_out_completed(&a).unwrap(), None);
+    assert_eq!(f.db.outbox().departures_after().unwrap(), 0);
+}
