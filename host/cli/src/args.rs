@@ -436,6 +436,47 @@ pub enum CounterCommand {
         #[command(subcommand)]
         command: Option<PendingCommand>,
     },
+    /// 転出: a resident of this municipality moves to another one (転出届). No card: the
+    /// resident keeps it and is served with it at the destination (継続利用), whose 転入
+    /// completes the 転出 in 住基ネット.
+    MoveOut {
+        /// The resident's 住民票コード.
+        #[arg(long, value_name = "CODE", value_parser = values::resident_code)]
+        resident_code: ResidentCode,
+        /// The destination's 地方公共団体コード (e.g. 271276 大阪市北区).
+        #[arg(long, value_name = "CODE", value_parser = values::municipality)]
+        to: MunicipalityCode,
+        /// The date of the move, YYYY-MM-DD (default: today).
+        #[arg(long, value_parser = values::date)]
+        date: Option<Date>,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
+    /// 住基ネット: the updates of this counter waiting to be delivered to the network.
+    Net {
+        /// What to do.
+        #[command(subcommand)]
+        command: CounterNetCommand,
+    },
+}
+
+/// `juki counter net` commands.
+#[derive(Debug, Subcommand)]
+pub enum CounterNetCommand {
+    /// What is waiting (no login): how many updates, the oldest, the next attempt and why the
+    /// last one failed, and an update the network refused, which stops the queue.
+    Status,
+    /// After the cause of a refused update was dealt with: deliver it again at the next sync
+    /// (audited).
+    Retry {
+        /// What was done about the refusal.
+        #[arg(long)]
+        note: String,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: String,
+    },
 }
 
 /// The operator at the counter and the municipality's counter credential: who does a card

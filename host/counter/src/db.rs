@@ -23,6 +23,7 @@ use super::audit::Audit;
 use super::clock::{Clock, SystemClock};
 use super::error::{CounterError, Result};
 use super::journal::Journal;
+use super::network::Outbox;
 use super::operators::Operators;
 use super::registry::Registry;
 
@@ -30,10 +31,53 @@ use super::registry::Registry;
 pub const DB_FILE: &str = "counter.db";
 
 /// The forward migrations: entry *i* takes the schema from version *i* to *i* + 1.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 5: 転入転出の特例 — a recorded 転出 completed by the 転入 at the destination, as
+/// 住基ネット tells it (`residents.moved_out_completed_on`), and how far this counter has read
+/// the network's departures (`outbox_state.departures_after`, the last id seen).
+const SCHEMA_V5: &str = r#"
+ALTER TABLE residents ADD COLUMN moved_out_completed_on TEXT;
+ALTER TABLE outbox_state ADD COLUMN departures_after INTEGER NOT NULL DEFAULT 0
+    CHECK (departures_after >= 0);
+"#;
+
+/// Version 4: the outbox of updates for 住基ネット ([`super::network`]): `outbox`, one row per
+/// update waiting to be delivered (its number, kind, the update as JSON, when queued; a row
+/// leaves when the network applied it), and `outbox_state`, one row: the last number given and
+/// the last applied, the failed attempts in a row with the next attempt's time (unix seconds),
+/// the last error, and the update refused for good with the network's reason. A resident's
+/// 転出 (`moved_out_to`, `moved_out_on`): recorded at this counter, completed by the 転入 at
+/// the destination.
+const SCHEMA_V4: &str = r#"
+ALTER TABLE residents ADD COLUMN moved_out_to TEXT CHECK (length(moved_out_to) = 6);
+ALTER TABLE residents ADD COLUMN moved_out_on TEXT;
+CREATE TABLE outbox (
+    seq         INTEGER PRIMARY KEY CHECK (seq >= 1),
+    kind        TEXT NOT NULL CHECK (kind IN ('new', 'amend', 'move_within', 'move_out',
+                                              'move_in', 'code_change', 'remove')),
+    update_json TEXT NOT NULL,
+    queued_at   TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE outbox_state (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    last_queued     INTEGER NOT NULL DEFAULT 0 CHECK (last_queued >= 0),
+    last_delivered  INTEGER NOT NULL DEFAULT 0
+                    CHECK (last_delivered >= 0 AND last_delivered <= last_queued),
+    failures        INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    next_attempt_at INTEGER,
+    last_attempt_at INTEGER,
+    last_error      TEXT,
+    refused_seq     INTEGER,
+    refused_reason  TEXT,
+    CHECK ((refused_seq IS NULL) = (refused_reason IS NULL))
+) STRICT;
+INSERT INTO outbox_state (id) VALUES (1);
+"#;
 
 /// Version 3: the resident's 4 info as the registry knows it (`four_info`: the card's encoding,
 /// 住基 EF 0002), written at issue and at every 記載事項変更; the JPKI certificates carry it.
@@ -254,6 +298,12 @@ impl CounterDb {
         Journal::new(&self.conn, &*self.clock)
     }
 
+    /// The outbox of updates for 住基ネット (reading it; updates are queued in a
+    /// [`Tx::outbox`]).
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(&self.conn, &*self.clock)
+    }
+
     /// Runs `f` in one write transaction (taken at once, `BEGIN IMMEDIATE`): committed when `f`
     /// returns `Ok`, rolled back when it returns `Err`.
     pub fn transaction<T, E: From<CounterError>>(
@@ -299,6 +349,12 @@ impl Tx<'_> {
     /// The journal, inside this transaction.
     pub fn journal(&self) -> Journal<'_> {
         Journal::new(&self.tx, self.clock)
+    }
+
+    /// The outbox of updates for 住基ネット, inside this transaction: an update queued here is
+    /// committed with the change it reports, or not at all.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(&self.tx, self.clock)
     }
 }
 
@@ -355,6 +411,8 @@ mod tests {
             "cards",
             "meta",
             "operators",
+            "outbox",
+            "outbox_state",
             "pending_operations",
             "resident_code_changes",
             "residents",
@@ -468,16 +526,63 @@ mod tests {
             .unwrap();
         }
         let db = CounterDb::open(dir.path()).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 3);
-        assert_eq!(
-            SCHEMA_VERSION, 3,
-            "a new version needs its own test from version 3"
-        );
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
         let ops = db.operators().list().unwrap();
         assert_eq!((ops[0].supervisor, ops[0].lockouts), (true, 2));
         let residents = db.registry().residents().unwrap();
         assert_eq!(residents.len(), 1);
         assert_eq!(residents[0].name, "住基 花子");
+        // Version 4 gives it an empty outbox, numbered from 1.
+        let status = db.outbox().status().unwrap();
+        assert_eq!((status.waiting, status.last_queued), (0, 0));
+    }
+
+    #[test]
+    fn opens_a_version_4_file_with_its_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            // A version-4 counter with two updates waiting and one delivered.
+            let mut conn = Connection::open(&path).unwrap();
+            for (v, step) in (1i64..).zip([SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]) {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(step).unwrap();
+                tx.pragma_update(None, "user_version", v).unwrap();
+                tx.commit().unwrap();
+            }
+            for seq in [2, 3] {
+                conn.execute(
+                    "INSERT INTO outbox (seq, kind, update_json, queued_at) \
+                     VALUES (?1, 'remove', ?2, '2026-04-01T00:00:00Z')",
+                    rusqlite::params![
+                        seq,
+                        format!(
+                            r#"{{"format":1,"municipality":"131016","seq":{seq},"date":"2026-04-01","kind":"remove","event":{{"code":"12345678903"}}}}"#
+                        )
+                    ],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(
+                "UPDATE outbox_state SET last_queued = 3, last_delivered = 1, failures = 2, \
+                 next_attempt_at = 1775001660, last_error = 'connection refused'",
+            )
+            .unwrap();
+        }
+        let db = CounterDb::open(dir.path()).unwrap();
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            SCHEMA_VERSION, 5,
+            "a new version needs its own test from version 5"
+        );
+        // Version 5: no departure read yet, no 転出 completed.
+        assert_eq!(db.outbox().departures_after().unwrap(), 0);
+        let status = db.outbox().status().unwrap();
+        assert_eq!(status.waiting, 2);
+        assert_eq!(status.oldest.unwrap().update.seq, 2);
+        assert_eq!((status.last_queued, status.last_delivered), (3, 1));
+        assert_eq!(status.failures, 2);
+        assert_eq!(status.last_error.as_deref(), Some("connection refused"));
     }
 
     #[test]

@@ -52,6 +52,8 @@
 //! - [`operators`]: operators (操作者) with Argon2id password hashes and lockout.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //! - [`journal`]: pending operations (begin → card step → complete).
+//! - [`network`]: the outbox of updates for 住基ネット, queued in the transaction of their
+//!   change, and their delivery in order ([`network::sync`]).
 //! - [`clock`]: the host's one clock, [`juki_host::clock`] (re-exported; injectable for tests:
 //!   [`ManualClock`]).
 //! - [`session`]: a logged-in operator at a counter bound to one municipality.
@@ -59,9 +61,11 @@
 //!   registry and audit record).
 
 pub mod audit;
+pub mod consistency;
 pub mod db;
 pub mod error;
 pub mod journal;
+pub mod network;
 pub mod operators;
 pub mod ops;
 pub mod registry;
@@ -117,11 +121,17 @@ pub enum Operation {
     JpkiIssue,
     /// 電子証明書の失効: a card's JPKI certificates revoked at the CA.
     JpkiRevoke,
+    /// 転出: a resident moving to another municipality (no card step: the card is used at the
+    /// 転入 there).
+    MoveOut,
+    /// 住基ネットへの送信: queued updates delivered to the network (one record per call to it),
+    /// or a refused update released for another delivery.
+    NetSync,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 15] = [
         Operation::Login,
         Operation::OperatorAdd,
         Operation::OperatorUnlock,
@@ -135,6 +145,8 @@ impl Operation {
         Operation::Terminate,
         Operation::JpkiIssue,
         Operation::JpkiRevoke,
+        Operation::MoveOut,
+        Operation::NetSync,
     ];
 
     /// The name stored in the database (stable: it is part of hashed audit records).
@@ -153,6 +165,8 @@ impl Operation {
             Operation::Terminate => "terminate",
             Operation::JpkiIssue => "jpki-issue",
             Operation::JpkiRevoke => "jpki-revoke",
+            Operation::MoveOut => "move-out",
+            Operation::NetSync => "net-sync",
         }
     }
 

@@ -736,6 +736,93 @@ impl<'c> Registry<'c> {
         })
     }
 
+    /// Records the 転出 of the resident whose current code is `code` to `to`, on `on`. Refused
+    /// for an unknown resident or one whose 転出 is already recorded.
+    pub fn record_move_out(
+        &self,
+        code: &ResidentCode,
+        to: &MunicipalityCode,
+        on: Date,
+    ) -> Result<()> {
+        savepoint(self.conn, || {
+            if self.resident(code)?.is_none() {
+                return Err(CounterError::UnknownResident(code.to_string()));
+            }
+            if let Some(already) = self.moved_out(code)? {
+                return Err(CounterError::InvalidInput(format!(
+                    "the move-out (転出) of resident {code} to {} was already recorded",
+                    already.0
+                )));
+            }
+            self.conn.execute(
+                "UPDATE residents SET moved_out_to = ?2, moved_out_on = ?3 WHERE code = ?1",
+                params![code.as_str(), to.as_str(), date_text(on)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Clears a recorded 転出: the resident lives here again (a 転入 back).
+    pub fn clear_move_out(&self, code: &ResidentCode) -> Result<()> {
+        self.conn.execute(
+            "UPDATE residents SET moved_out_to = NULL, moved_out_on = NULL, \
+             moved_out_completed_on = NULL WHERE code = ?1",
+            [code.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the 転出 of the resident whose current code is `code` was completed by the
+    /// 転入 at `to` on `on` (転入転出の特例, as 住基ネット tells it): the 転入 decides where the
+    /// resident lives, so `to` replaces the destination the 転出届 named. Returns false,
+    /// changing nothing, for a resident this counter does not hold.
+    pub fn complete_move_out(
+        &self,
+        code: &ResidentCode,
+        to: &MunicipalityCode,
+        on: Date,
+    ) -> Result<bool> {
+        let changed = self.conn.execute(
+            "UPDATE residents SET moved_out_to = ?2, moved_out_on = coalesce(moved_out_on, ?3), \
+             moved_out_completed_on = ?3 WHERE code = ?1",
+            params![code.as_str(), to.as_str(), date_text(on)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// When the 転出 of the resident whose current code is `code` was completed, if it was.
+    pub fn move_out_completed(&self, code: &ResidentCode) -> Result<Option<Date>> {
+        let on: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT moved_out_completed_on FROM residents WHERE code = ?1",
+                [code.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        on.flatten().map(|d| parse_date(&d)).transpose()
+    }
+
+    /// Where and when the resident whose current code is `code` moved out (転出), if recorded.
+    pub fn moved_out(&self, code: &ResidentCode) -> Result<Option<(MunicipalityCode, Date)>> {
+        let raw: Option<(Option<String>, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT moved_out_to, moved_out_on FROM residents WHERE code = ?1",
+                [code.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match raw {
+            Some((Some(to), Some(on))) => Ok(Some((
+                MunicipalityCode::parse(&to)
+                    .map_err(|_| CounterError::Corrupt("move-out municipality".into()))?,
+                parse_date(&on)?,
+            ))),
+            _ => Ok(None),
+        }
+    }
+
     /// Records the 4 info of the resident whose current code is `code` (at issue and at every
     /// 記載事項変更): what the registry vouches for.
     pub fn set_four_info(

@@ -45,3 +45,12 @@ pub trait Delivery {
     /// update the server looked at, in order: all `Applied`, possibly ended by one `Refused`.
     fn deliver(&mut self, batch: &[Update]) -> Result<Vec<Delivered>, Unreachable>;
 }
+
+pub use crate::register::Departure;
+
+/// Reads, for the municipality of the caller, the 転出 that a 転入 elsewhere completed
+/// (転入転出の特例): every [`Departure`] after the id `after`, in order, a batch at a time.
+pub trait DepartureSource {
+    /// The next departures after `after` (empty: none yet).
+    fn departures(&mut self, after: i64) -> Result<Vec<Departure>, Unreachable>;
+}

@@ -398,6 +398,21 @@ pub struct Resident {
     pub changed_on: Date,
 }
 
+/// A 転出 completed by a 転入 elsewhere, as the municipality left learns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departure {
+    /// The cursor: read on after it.
+    pub id: i64,
+    /// The resident who left.
+    pub resident: ResidentCode,
+    /// Where they moved in.
+    pub to: MunicipalityCode,
+    /// The resident's version after the 転入.
+    pub version: u64,
+    /// The date of the 転入 (異動日).
+    pub date: Date,
+}
+
 /// One change in a resident's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
@@ -591,6 +606,13 @@ const HISTORY: &str = "SELECT version, kind, to_char(effective_on, 'YYYYMMDD') A
      municipality, seq, old_name, to_char(old_birth, 'YYYYMMDD') AS old_birth, old_sex, \
      old_address, new_name, to_char(new_birth, 'YYYYMMDD') AS new_birth, new_sex, new_address, \
      other_municipality, other_code FROM resident_history WHERE resident = $1 ORDER BY version";
+/// A completed 転出, for the municipality left.
+const INSERT_DEPARTURE: &str = "INSERT INTO departure (from_municipality, to_municipality, \
+     resident, version, effective_on) VALUES ($1, $2, $3, $4, $5::text::date)";
+/// A municipality's completed 転出 after a cursor.
+const DEPARTURES: &str = "SELECT id, to_municipality, resident, version, \
+     to_char(effective_on, 'YYYYMMDD') AS effective_on FROM departure \
+     WHERE from_municipality = $1 AND id > $2 ORDER BY id LIMIT $3";
 /// A resident's provisions.
 const PROVISIONS: &str = "SELECT id, resident, \
      (extract(epoch FROM provided_at) * 1000000)::bigint AS at, agency, requester, purpose, \
@@ -995,27 +1017,36 @@ impl Register {
         Ok(n == 1)
     }
 
+    /// A code the register has never seen, registered by `update`'s municipality: its row and
+    /// its first history entry (version 1).
+    async fn first_registration(
+        tx: &Transaction<'_>,
+        update: &Update,
+        code: &ResidentCode,
+        info: &FourInfo,
+    ) -> Result<(ResidentCode, u64)> {
+        if !Self::insert(tx, update, code, info, &Status::Registered).await? {
+            return Err(RegisterError::CodeInUse(code.clone()));
+        }
+        let change = Change {
+            resident: code,
+            version: 1,
+            kind: update.event.kind(),
+            old: None,
+            new: info,
+            other_municipality: None,
+            other_code: None,
+        };
+        Self::history_row(tx, update, change).await?;
+        Ok((code.clone(), 1))
+    }
+
     /// The change itself, in the update's transaction: the resident's new row and history.
     async fn change(tx: &Transaction<'_>, update: &Update) -> Result<(ResidentCode, u64)> {
         let kind = update.event.kind();
         let muni = &update.municipality;
         match &update.event {
-            Event::New { code, info } => {
-                if !Self::insert(tx, update, code, info, &Status::Registered).await? {
-                    return Err(RegisterError::CodeInUse(code.clone()));
-                }
-                let change = Change {
-                    resident: code,
-                    version: 1,
-                    kind,
-                    old: None,
-                    new: info,
-                    other_municipality: None,
-                    other_code: None,
-                };
-                Self::history_row(tx, update, change).await?;
-                Ok((code.clone(), 1))
-            }
+            Event::New { code, info } => Self::first_registration(tx, update, code, info).await,
             Event::Amend { code, info } => {
                 let r = Self::lock_own(tx, update, code).await?;
                 let v = r.version + 1;
@@ -1077,20 +1108,7 @@ impl Register {
             Event::MoveIn { code, info } => {
                 let Some(r) = Self::lock(tx, code).await? else {
                     // Not known to the register yet: registered here from now on.
-                    if !Self::insert(tx, update, code, info, &Status::Registered).await? {
-                        return Err(RegisterError::CodeInUse(code.clone()));
-                    }
-                    let change = Change {
-                        resident: code,
-                        version: 1,
-                        kind,
-                        old: None,
-                        new: info,
-                        other_municipality: None,
-                        other_code: None,
-                    };
-                    Self::history_row(tx, update, change).await?;
-                    return Ok((code.clone(), 1));
+                    return Self::first_registration(tx, update, code, info).await;
                 };
                 match &r.status {
                     Status::CodeReplaced { by } => {
@@ -1126,6 +1144,21 @@ impl Register {
                     other_code: None,
                 };
                 Self::history_row(tx, update, change).await?;
+                if r.status != Status::Removed {
+                    // The municipality left learns that its 転出 is completed (departures()).
+                    exec(
+                        tx,
+                        INSERT_DEPARTURE,
+                        &[
+                            &r.municipality.as_str(),
+                            &muni.as_str(),
+                            &code.as_str(),
+                            &(v as i64),
+                            &date_text(update.date),
+                        ],
+                    )
+                    .await?;
+                }
                 Ok((code.clone(), v))
             }
             Event::CodeChange { old, new } => {
@@ -1374,6 +1407,37 @@ impl Register {
                     },
                     other_municipality: other_m.map(parse_municipality).transpose()?,
                     other_code: other_c.map(parse_code).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// 転入転出の特例: the residents who left `municipality` and whose 転入 elsewhere completed
+    /// their 転出, after `after` (the last [`Departure::id`] seen; 0 at first), at most `limit`,
+    /// in order. The municipality records each as completed and reads on from the last id.
+    pub async fn departures(
+        &self,
+        municipality: &MunicipalityCode,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Departure>> {
+        let client = self.db.client().await?;
+        let client = &client;
+        let rows = all(
+            client,
+            DEPARTURES,
+            &[&municipality.as_str(), &after, &limit],
+        )
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let version: i64 = row.try_get("version")?;
+                Ok(Departure {
+                    id: row.try_get("id")?,
+                    resident: parse_code(row.try_get("resident")?)?,
+                    to: parse_municipality(row.try_get("to_municipality")?)?,
+                    version: u64::try_from(version).map_err(|_| corrupt("version", "negative"))?,
+                    date: parse_date(row.try_get("effective_on")?)?,
                 })
             })
             .collect()

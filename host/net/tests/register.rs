@@ -498,6 +498,14 @@ async fn move_in_at_b_completes_the_move_out_at_a() {
     );
     assert_eq!(reg.residents_of(&b).await.unwrap(), vec![r]);
 
+    // 転入転出の特例: A learns that its 転出 is completed, once, in order; B has left nobody.
+    let d = reg.departures(&a, 0, 100).await.unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!((&d[0].resident, &d[0].to, d[0].version), (&code(1), &b, 4));
+    assert_eq!(d[0].date, date(2026, 12, 1));
+    assert!(reg.departures(&a, d[0].id, 100).await.unwrap().is_empty());
+    assert!(reg.departures(&b, 0, 100).await.unwrap().is_empty());
+
     let history = reg.history(&code(1)).await.unwrap();
     let kinds: Vec<_> = history
         .iter()
@@ -723,6 +731,8 @@ async fn removal_stops_changes_until_a_move_in() {
         (r.status, r.municipality, r.version),
         (Status::Registered, b, 3)
     );
+    // Nobody's 転出 was completed: A removed the record itself.
+    assert!(reg.departures(&a, 0, 100).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,3 +45,20 @@ counter-audit-intact = { $checked } records checked: the audit trail is intact.
 counter-audit-fault = { $fault } ({ $checked } records checked before it)
 counter-audit-card = Card { $serial } of resident { $code }, issued by { $municipality } on { $issued }, valid until { $expires }: { $state }
 counter-audit-none = No audit records for card { $serial }.
+
+# Delivery to 住基ネット (juki counter net)
+counter-net-title = Updates waiting for 住基ネット
+label-net-waiting = waiting
+label-net-oldest = oldest
+label-net-numbers = numbers
+label-net-last-attempt = last attempt
+label-net-failures = failed attempts in a row
+label-net-next-attempt = next attempt
+label-net-last-error = last failure
+counter-net-update = update { $seq } ({ $kind }), queued { $queued }
+counter-net-numbers = last queued { $queued }, last applied by the network { $delivered }
+counter-net-refused = 住基ネット refused update { $seq } ({ $kind }): { $reason }. The later updates wait behind it. Find and remove the cause (ask the prefecture or the national center, check the registry), then deliver it again: juki counter net retry --note "…" --operator OP
+counter-net-up-to-date = Nothing is waiting.
+counter-net-released = Update { $seq } ({ $kind }) will be delivered again at the next sync.
+counter-net-nothing-refused = No update was refused.
+counter-moved-out = Move-out (転出) of resident { $code } to { $to } on { $date } recorded; 住基ネット update { $seq } queued.

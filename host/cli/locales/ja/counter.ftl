@@ -45,3 +45,20 @@ counter-audit-intact = { $checked }件の記録を確認しました。監査記
 counter-audit-fault = { $fault }（それまでに{ $checked }件を確認）
 counter-audit-card = カード { $serial }（住民票コード { $code }、{ $municipality } が { $issued } に交付、有効期限 { $expires }）: { $state }
 counter-audit-none = カード { $serial } の監査記録はありません。
+
+# 住基ネットへの送信（juki counter net）
+counter-net-title = 住基ネットへの送信待ち
+label-net-waiting = 送信待ち
+label-net-oldest = 最も古いもの
+label-net-numbers = 番号
+label-net-last-attempt = 最後の送信
+label-net-failures = 続けて失敗した回数
+label-net-next-attempt = 次の送信
+label-net-last-error = 前回の失敗の理由
+counter-net-update = 更新 { $seq }（{ $kind }）、{ $queued } に登録
+counter-net-numbers = 最後に付番したもの { $queued }、住基ネットが反映したもの { $delivered }
+counter-net-refused = 住基ネットが更新 { $seq }（{ $kind }）を受け付けませんでした: { $reason }。以降の更新はこの更新の後で送信されます。原因を確認して解消してから（都道府県・指定情報処理機関への照会、台帳の確認）、juki counter net retry --note "…" --operator 操作者 で再送信してください。
+counter-net-up-to-date = 送信待ちの更新はありません。
+counter-net-released = 更新 { $seq }（{ $kind }）は次の送信で再送信されます。
+counter-net-nothing-refused = 受け付けられなかった更新はありません。
+counter-moved-out = 住民票コード { $code } の住民の転出（転出先 { $to }、{ $date }）を記録しました。住基ネットへの更新 { $seq } を送信待ちにしました。

@@ -4,6 +4,7 @@
 //! counter's desk (its records, the reader, the CA) and the operator's login.
 
 mod card_ops;
+mod net;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,9 @@ use juki_host::date;
 use juki_host::resident::MunicipalityCode;
 use juki_jpki::ca::JpkiCa;
 
-use crate::args::{Clerk, CounterCommand, OperatorCommand, PendingCommand, TerminateArg};
+use crate::args::{
+    Clerk, CounterCommand, CounterNetCommand, OperatorCommand, PendingCommand, TerminateArg,
+};
 use crate::card_access::{open_card, Card};
 use crate::failure::{Failure, Result};
 use crate::output::{cert_name, field};
@@ -80,6 +83,18 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
     match command {
         CounterCommand::Audit { command } => records::audit(&desk.db, command),
         CounterCommand::Pending { command: None } => records::pending_list(&desk.db),
+        CounterCommand::MoveOut {
+            resident_code,
+            to,
+            date,
+            operator,
+        } => net::move_out(desk, &resident_code, &to, date, &operator),
+        CounterCommand::Net {
+            command: CounterNetCommand::Status,
+        } => net::status(&desk.db),
+        CounterCommand::Net {
+            command: CounterNetCommand::Retry { note, operator },
+        } => net::retry(desk, &note, &operator),
         CounterCommand::Pending {
             command:
                 Some(PendingCommand::Resolve {

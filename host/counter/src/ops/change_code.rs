@@ -2,6 +2,7 @@
 
 use super::NEW_CODE;
 use crate::audit::AuditRecord;
+use crate::network::Event;
 use crate::registry::{TerminateReason, Transition};
 use crate::Result;
 use crate::{Operation, Session, Tx};
@@ -57,6 +58,8 @@ impl Session {
                 break code;
             }
         };
+        let municipality = self.municipality.clone();
+        let today = self.today;
         let change = |tx: &Tx<'_>| -> Result<String> {
             tx.registry()
                 .change_resident_code(&old_code, &new_code, "住民票コードの変更")?;
@@ -65,7 +68,18 @@ impl Session {
                 Transition::Terminate(TerminateReason::CodeChanged),
                 "住民票コードの変更: the card carries the old code",
             )?;
-            Ok("card terminated (code-changed); a new card is needed".into())
+            let seq = tx.outbox().enqueue(
+                &municipality,
+                today,
+                Event::CodeChange {
+                    old: old_code.clone(),
+                    new: new_code.clone(),
+                },
+            )?;
+            Ok(format!(
+                "card terminated (code-changed); a new card is needed; 住基ネット update {seq} \
+                 (code_change) queued"
+            ))
         };
         // The new code goes into the journal, so that a clerk can finish the change if the
         // process dies after the card was terminated ([`Session::resolve`]).

@@ -1,6 +1,8 @@
 //! 交付: personalising an initialised card for a resident and registering it.
 
+use super::change_event;
 use crate::audit::AuditRecord;
+use crate::network::Event;
 use crate::registry::{CardState, NewCard};
 use crate::Result;
 use crate::{CounterError, Operation, Session, Tx};
@@ -153,7 +155,13 @@ impl Session {
             detail.push_str(&format!("; legal representative (法定代理人): {rep}"));
         }
         let municipality = self.municipality.clone();
+        let today = self.today;
         let change = |tx: &Tx<'_>| -> Result<String> {
+            // What the registry vouched for before (a registered resident's 4 info).
+            let before = match preview.new_resident {
+                true => None,
+                false => tx.registry().four_info(&preview.code)?,
+            };
             tx.registry().register_card(
                 &NewCard {
                     serial: &serial,
@@ -167,7 +175,26 @@ impl Session {
                 CardState::Issued,
             )?;
             tx.registry().set_four_info(&preview.code, &preview.info)?;
-            Ok(String::new())
+            // 住基ネット: a new resident is 新規; a new card for a registered resident changes
+            // nothing the network holds, unless the 4 info given now differ from the registry's.
+            let event = match preview.new_resident {
+                true => Some(Event::New {
+                    code: preview.code.clone(),
+                    info: preview.info.clone(),
+                }),
+                false => change_event(&preview.code, before.as_ref(), &preview.info),
+            };
+            match event {
+                Some(event) => {
+                    let kind = event.kind();
+                    let seq = tx.outbox().enqueue(&municipality, today, event)?;
+                    Ok(format!(
+                        "住基ネット update {seq} ({}) queued",
+                        kind.as_str()
+                    ))
+                }
+                None => Ok(String::new()),
+            }
         };
         let (keys, record) =
             self.journaled(op, &serial, &detail, &change, || card.personalise(cred, &p))?;

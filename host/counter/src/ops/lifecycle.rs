@@ -2,15 +2,42 @@
 //! 返納・廃止 (terminate).
 
 use super::{Done, NOT_REGISTERED};
+use crate::network::Event;
 use crate::registry::{TerminateReason, Transition};
 use crate::Result;
 use crate::{CounterError, Operation, Session, Tx};
 use juki_host::authority::CounterCredential;
 use juki_host::card::{JukiCard, Lifecycle};
-use juki_host::resident::CardInfo;
+use juki_host::date::Date;
+use juki_host::resident::{CardInfo, MunicipalityCode};
+use juki_host::resident_code::ResidentCode;
 use juki_host::transport::Transport;
 use juki_host::Error;
 use juki_jpki::ca::RevocationReason;
+
+/// 住基ネット: a termination for the holder's death is the 消除 of the resident's record
+/// ([`Event::Remove`], queued in the transaction `tx`); the other terminations (返納, 有効期限切れ)
+/// and suspensions end or stop a card, not a registration, and change no 本人確認情報.
+/// Returns the text for the audit record.
+pub(crate) fn removal(
+    tx: &Tx<'_>,
+    municipality: &MunicipalityCode,
+    date: Date,
+    transition: Transition,
+    holder: &ResidentCode,
+) -> Result<String> {
+    if transition != Transition::Terminate(TerminateReason::Death) {
+        return Ok(String::new());
+    }
+    let seq = tx.outbox().enqueue(
+        municipality,
+        date,
+        Event::Remove {
+            code: holder.clone(),
+        },
+    )?;
+    Ok(format!("住基ネット update {seq} (remove) queued"))
+}
 
 impl Session {
     /// One of the lifecycle operations: suspend, resume, terminate.
@@ -36,13 +63,16 @@ impl Session {
         let allow_expired = matches!(transition, Transition::Terminate(_));
         let ins = self.inspect(card, cred, op, &allowed, allow_expired)?;
         let serial = ins.info.serial.clone();
-        let known = ins.record.is_some();
+        let known = ins.record.clone();
+        let municipality = self.municipality.clone();
+        let today = self.today;
         let change = |tx: &Tx<'_>| -> Result<String> {
-            if known {
-                tx.registry().change_state(&serial, transition, reason)?;
-                Ok(String::new())
-            } else {
-                Ok(NOT_REGISTERED.into())
+            match &known {
+                Some(record) => {
+                    tx.registry().change_state(&serial, transition, reason)?;
+                    removal(tx, &municipality, today, transition, &record.resident_code)
+                }
+                None => Ok(NOT_REGISTERED.into()),
             }
         };
         let ((), record) = self.journaled(op, &serial, reason, &change, || match transition {
@@ -137,10 +167,13 @@ impl Session {
             reason.as_str(),
             reason.japanese()
         );
+        let municipality = self.municipality.clone();
+        let today = self.today;
+        let holder = record.resident_code.clone();
         let change = |tx: &Tx<'_>| -> Result<String> {
-            tx.registry()
-                .change_state(serial, Transition::Terminate(reason), &detail)?;
-            Ok(String::new())
+            let transition = Transition::Terminate(reason);
+            tx.registry().change_state(serial, transition, &detail)?;
+            removal(tx, &municipality, today, transition, &holder)
         };
         let ((), audit) =
             self.journaled(op, serial, &detail, &change, || Ok::<(), CounterError>(()))?;

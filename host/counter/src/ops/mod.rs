@@ -39,6 +39,7 @@
 //!   [`Session::terminate`]);
 //! - `jpki.rs`: 電子証明書の発行 and revocation ([`Session::jpki_issue`],
 //!   [`Session::jpki_revoke`], automatic revocation after the operations that need it);
+//! - `move_out.rs`: 転出 ([`Session::move_out`]; no card step);
 //! - `resolve.rs`: closing an unfinished operation ([`Session::resolve`]).
 
 mod change_code;
@@ -46,6 +47,7 @@ mod identify;
 mod issue;
 mod jpki;
 mod lifecycle;
+mod move_out;
 mod reset_pin;
 mod resolve;
 mod update;
@@ -54,11 +56,13 @@ pub use change_code::CodeChanged;
 pub use identify::Identified;
 pub use issue::{IssuePreview, IssueRequest, Issued, REPRESENTATIVE_BELOW_AGE};
 pub use jpki::{JpkiIssued, JpkiRevocation};
+pub use move_out::MovedOut;
 pub use resolve::Resolved;
 pub use update::{UpdateRequest, Updated};
 
 use super::audit::{AuditEntry, AuditRecord};
 use super::journal::PendingOperation;
+use super::network::Event;
 use super::registry::CardRecord;
 use super::session::Session;
 use super::{CounterError, Operation, Outcome, Tx};
@@ -71,6 +75,30 @@ use juki_host::pin::PinSource;
 use juki_host::resident::{CardInfo, ResidentRecord};
 use juki_host::transport::Transport;
 use juki_host::Error;
+/// The update for 住基ネット that a change of a registered resident's 4 info makes: none when
+/// nothing changed; 転居 ([`Event::MoveWithin`]) when only the address did; otherwise
+/// 記載事項変更 ([`Event::Amend`]) with the 4 info as they now are (also when the registry held
+/// no 4 info before: a resident registered by an older juki).
+pub(crate) fn change_event(
+    code: &juki_host::resident_code::ResidentCode,
+    before: Option<&juki_host::resident::FourInfo>,
+    after: &juki_host::resident::FourInfo,
+) -> Option<Event> {
+    match before {
+        Some(b) if b == after => None,
+        Some(b) if b.name == after.name && b.birth == after.birth && b.sex == after.sex => {
+            Some(Event::MoveWithin {
+                code: code.clone(),
+                address: after.address.clone(),
+            })
+        }
+        _ => Some(Event::Amend {
+            code: code.clone(),
+            info: after.clone(),
+        }),
+    }
+}
+
 /// A card operation done (suspend, resume, terminate, reset-pin).
 #[derive(Debug, Clone)]
 pub struct Done {

@@ -3,6 +3,7 @@
 use super::NEW_CODE;
 use crate::audit::AuditRecord;
 use crate::journal::{JournalEntry, PendingId};
+use crate::network::Event;
 use crate::registry::{TerminateReason, Transition};
 use crate::Result;
 use crate::{Actor, CounterError, Operation, Outcome, Session};
@@ -91,9 +92,11 @@ impl Session {
                 .and_then(|(_, code)| ResidentCode::parse(code.trim()).ok()),
             _ => None,
         };
+        let today = self.today;
         let record = self.db.transaction(|tx| -> Result<AuditRecord> {
             if let (Some(t), Some(serial)) = (correction, serial.as_deref()) {
                 if let Some(r) = tx.registry().card(serial)? {
+                    let mut holder = r.resident_code.clone();
                     if let Some(new) = &new_code {
                         if r.resident_code != *new {
                             tx.registry().change_resident_code(
@@ -101,11 +104,23 @@ impl Session {
                                 new,
                                 "住民票コードの変更",
                             )?;
+                            // The change of code the operation would have queued.
+                            tx.outbox().enqueue(
+                                &actor_municipality,
+                                today,
+                                Event::CodeChange {
+                                    old: r.resident_code.clone(),
+                                    new: new.clone(),
+                                },
+                            )?;
+                            holder = new.clone();
                         }
                     }
                     if r.state != t.target() && t.allowed_from(r.state) {
                         tx.registry()
                             .change_state(serial, t, &format!("resolved: {note}"))?;
+                        // A termination for death: the 消除 it would have queued.
+                        super::lifecycle::removal(tx, &actor_municipality, today, t, &holder)?;
                     }
                 }
             }

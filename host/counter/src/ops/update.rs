@@ -1,6 +1,8 @@
 //! 記載事項変更・継続利用: a new address and/or name on the card, and its change information.
 
+use super::change_event;
 use crate::audit::AuditRecord;
+use crate::network::Event;
 use crate::registry::{CardState, Change, NewCard};
 use crate::Result;
 use crate::{Operation, Session, Tx};
@@ -160,8 +162,32 @@ impl Session {
                 .card(&card_info.serial)?
                 .map(|r| r.resident_code)
                 .ok_or_else(|| crate::CounterError::UnknownCard(card_info.serial.clone()))?;
+            let before = tx.registry().four_info(&holder)?;
+            // A resident whose 転出 was recorded here and who is served here again came back.
+            let returning = tx.registry().moved_out(&holder)?.is_some();
+            if returning {
+                tx.registry().clear_move_out(&holder)?;
+            }
             tx.registry().set_four_info(&holder, &info)?;
             extra.push("JPKI certificates to be revoked (自動失効)".into());
+            // 住基ネット: a card first served here (issued elsewhere) is a resident moving in
+            // (転入, 継続利用), as is one whose 転出 was recorded here; otherwise a 転居 or a
+            // 記載事項変更 of our own resident.
+            let event = match registered_here || returning {
+                true => Some(Event::MoveIn {
+                    code: holder.clone(),
+                    info: info.clone(),
+                }),
+                false => change_event(&holder, before.as_ref(), &info),
+            };
+            if let Some(event) = event {
+                let kind = event.kind();
+                let seq = tx.outbox().enqueue(&municipality, when, event)?;
+                extra.push(format!(
+                    "住基ネット update {seq} ({}) queued",
+                    kind.as_str()
+                ));
+            }
             Ok(extra.join("; "))
         };
         let what = match (has_address, new_name.is_some()) {

@@ -1,0 +1,116 @@
+//! 住基ネット at the counter (`juki counter net …`): what is waiting to be delivered, and
+//! releasing an update the network refused; and the 転出 (`juki counter move-out`), which has
+//! no card step and exists for the network.
+
+use juki_counter::network::{self, Kind, QueueStatus};
+use juki_counter::CounterDb;
+use juki_host::date::{self, Date};
+use juki_host::resident::MunicipalityCode;
+use juki_host::resident_code::ResidentCode;
+
+use super::Desk;
+use crate::failure::Result;
+use crate::output::field;
+use crate::{out, t};
+
+/// A kind of change, in words (the Japanese term and the network's name).
+fn kind_text(kind: Kind) -> String {
+    format!("{} ({})", kind.japanese(), kind.as_str())
+}
+
+/// `juki counter net status`: what is waiting (no login; no personal data shown).
+pub(super) fn status(db: &CounterDb) -> Result<()> {
+    let s: QueueStatus = network::status(db)?;
+    out!("{}", t!("counter-net-title"));
+    field(&t!("label-net-waiting"), s.waiting);
+    if let Some(oldest) = &s.oldest {
+        field(
+            &t!("label-net-oldest"),
+            t!(
+                "counter-net-update",
+                seq = oldest.update.seq,
+                kind = kind_text(oldest.update.event.kind()),
+                queued = oldest.queued_at.as_str()
+            ),
+        );
+    }
+    field(
+        &t!("label-net-numbers"),
+        t!(
+            "counter-net-numbers",
+            queued = s.last_queued,
+            delivered = s.last_delivered
+        ),
+    );
+    if let Some(at) = s.last_attempt {
+        field(&t!("label-net-last-attempt"), at.rfc3339());
+    }
+    if s.failures > 0 {
+        field(&t!("label-net-failures"), s.failures);
+    }
+    if let Some(at) = s.next_attempt {
+        field(&t!("label-net-next-attempt"), at.rfc3339());
+    }
+    if let Some(e) = &s.last_error {
+        field(&t!("label-net-last-error"), e);
+    }
+    match &s.refused {
+        Some(r) => out!(
+            "{}",
+            t!(
+                "counter-net-refused",
+                seq = r.seq,
+                kind = kind_text(r.kind),
+                reason = r.reason.as_str()
+            )
+        ),
+        None if s.waiting == 0 => out!("{}", t!("counter-net-up-to-date")),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `juki counter net retry`: releases the refused update for another delivery, by a logged-in
+/// operator, with a note (audited).
+pub(super) fn retry(desk: Desk<'_>, note: &str, operator: &str) -> Result<()> {
+    let (s, _) = desk.login_bound(operator)?;
+    match network::retry_refused(s.db(), &s.actor(), note)? {
+        Some(r) => out!(
+            "{}",
+            t!(
+                "counter-net-released",
+                seq = r.seq,
+                kind = kind_text(r.kind)
+            )
+        ),
+        None => out!("{}", t!("counter-net-nothing-refused")),
+    }
+    Ok(())
+}
+
+/// `juki counter move-out` (転出), by a logged-in operator.
+pub(super) fn move_out(
+    desk: Desk<'_>,
+    code: &ResidentCode,
+    to: &MunicipalityCode,
+    when: Option<Date>,
+    operator: &str,
+) -> Result<()> {
+    let (mut s, _) = desk.login_bound(operator)?;
+    let done = s.move_out(code, to, when)?;
+    out!(
+        "{}",
+        t!(
+            "counter-moved-out",
+            code = done.code.to_string(),
+            to = done.to.to_string(),
+            date = date::display(done.date),
+            seq = done.seq
+        )
+    );
+    field(
+        &t!("label-audit-record"),
+        format_args!("#{}", done.record.seq),
+    );
+    Ok(())
+}
