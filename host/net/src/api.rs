@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `POST /v1/updates` | municipality | a batch of numbered updates, applied in order ([`Register::apply`]), stopping at the first refusal |
 //! | `GET /v1/municipalities/self/status` | municipality | the last delivery number applied (to resynchronise a counter) |
+//! | `GET /v1/municipalities/self/departures?after=N` | municipality | 転入転出の特例: its residents whose 転入 elsewhere completed their 転出, after the id `N`, at most [`MAX_DEPARTURES`] |
 //! | `GET /v1/residents/{code}/copy` | municipality | 広域交付: a resident's current 本人確認情報 for a 住民票の写し, recorded as a provision to the municipality |
 //! | `GET /v1/residents/{code}?purpose=P` | agency | 本人確認情報の提供 by 住民票コード, for a purpose of the agency's certificate |
 //! | `POST /v1/residents/search` | agency | 本人確認情報の提供 by the 4 info |
@@ -37,8 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::pki::RoleKind;
 use crate::register::{
-    Confirmation, Date, Event, FourInfo, MunicipalityCode, Register, RegisterError, Requester,
-    Resident, ResidentCode, Search, Sex, Status, Update,
+    Confirmation, Date, Departure, Event, FourInfo, MunicipalityCode, Register, RegisterError,
+    Requester, Resident, ResidentCode, Search, Sex, Status, Update,
 };
 use crate::server::{self, ApiError};
 use crate::tls::PeerIdentity;
@@ -47,6 +48,8 @@ use crate::tls::PeerIdentity;
 pub const MAX_BODY: usize = 1024 * 1024;
 /// Most updates in one `POST /v1/updates` (more: 413).
 pub const MAX_BATCH: usize = 1000;
+/// Most departures in one answer of `GET /v1/municipalities/self/departures`.
+pub const MAX_DEPARTURES: usize = 500;
 /// The purpose recorded for a 広域交付 (`GET /v1/residents/{code}/copy`).
 pub const COPY_PURPOSE: &str = "住民票の写しの広域交付";
 
@@ -222,6 +225,52 @@ pub struct StatusResponse {
     pub municipality: String,
     /// The last delivery number applied (0 before the first).
     pub last_seq: u64,
+}
+
+/// One completed 転出 (転入転出の特例).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepartureJson {
+    /// The cursor: ask for those after it next.
+    pub id: i64,
+    /// 住民票コード of the resident who left.
+    pub resident: String,
+    /// The municipality they moved in to.
+    pub to: String,
+    /// The resident's version after the 転入.
+    pub version: u64,
+    /// The date of the 転入, `YYYY-MM-DD`.
+    pub date: String,
+}
+
+/// `GET /v1/municipalities/self/departures`: the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeparturesResponse {
+    /// In order of `id`; empty: none yet.
+    pub departures: Vec<DepartureJson>,
+}
+
+impl DepartureJson {
+    /// The wire form of a departure.
+    pub fn from_departure(d: &Departure) -> DepartureJson {
+        DepartureJson {
+            id: d.id,
+            resident: d.resident.as_str().to_string(),
+            to: d.to.as_str().to_string(),
+            version: d.version,
+            date: date_text(d.date),
+        }
+    }
+
+    /// Back to the register's departure, validated (the client's side).
+    pub fn to_departure(&self) -> Wire<Departure> {
+        Ok(Departure {
+            id: self.id,
+            resident: parse_code("resident", &self.resident)?,
+            to: parse_municipality("to", &self.to)?,
+            version: self.version,
+            date: parse_date("date", &self.date)?,
+        })
+    }
 }
 
 /// The body of every error answer.
@@ -688,6 +737,44 @@ async fn self_status(
     }))
 }
 
+/// The `after` of a departures query string (0 when absent), the only parameter allowed.
+fn after_of(query: Option<&str>) -> Result<i64, ApiError> {
+    let mut after = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "after" if after.is_none() => {
+                after = Some(
+                    value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| *n >= 0)
+                        .ok_or_else(|| bad_request(format!("after: \"{value}\" is not an id")))?,
+                )
+            }
+            "after" => return Err(bad_request("after given twice")),
+            other => return Err(bad_request(format!("unknown query parameter \"{other}\""))),
+        }
+    }
+    Ok(after.unwrap_or(0))
+}
+
+/// `GET /v1/municipalities/self/departures?after=N`.
+async fn departures(
+    State(register): State<Register>,
+    peer: PeerIdentity,
+    RawQuery(query): RawQuery,
+) -> Result<Json<DeparturesResponse>, ApiError> {
+    let municipality = municipality_of(&peer)?;
+    let after = after_of(query.as_deref())?;
+    let found = register
+        .departures(&municipality, after, MAX_DEPARTURES as i64)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(Json(DeparturesResponse {
+        departures: found.iter().map(DepartureJson::from_departure).collect(),
+    }))
+}
+
 /// `GET /v1/residents/{code}/copy`.
 async fn copy(
     State(register): State<Register>,
@@ -761,6 +848,7 @@ pub fn router(register: Register) -> Router {
     let municipality = Router::new()
         .route("/v1/updates", post(post_updates))
         .route("/v1/municipalities/self/status", get(self_status))
+        .route("/v1/municipalities/self/departures", get(departures))
         .route("/v1/residents/{code}/copy", get(copy));
     let agency = Router::new()
         .route("/v1/residents/{code}", get(confirm))

@@ -29,9 +29,10 @@ use tokio::runtime::Runtime;
 use tokio_rustls::TlsConnector;
 
 use crate::api::{
-    self, ErrorJson, ResidentJson, SearchRequest, SearchResponse, StatusResponse, UpdatesResponse,
+    self, DeparturesResponse, ErrorJson, ResidentJson, SearchRequest, SearchResponse,
+    StatusResponse, UpdatesResponse,
 };
-use crate::delivery::{Delivered, Delivery, Unreachable};
+use crate::delivery::{Delivered, Delivery, Departure, DepartureSource, Unreachable};
 use crate::register::{Confirmation, ResidentCode, Search, Update};
 use crate::tls::{self, NodeCredentials, TlsError};
 
@@ -370,6 +371,34 @@ impl NetClient {
     /// server applied for it.
     pub fn status(&mut self) -> Result<StatusResponse, ClientError> {
         self.json(Method::GET, "/v1/municipalities/self/status", None, true)
+    }
+}
+
+impl NetClient {
+    /// `GET /v1/municipalities/self/departures?after=N` (a municipality, 転入転出の特例): its
+    /// residents whose 転入 elsewhere completed their 転出, after the id `after`, in order.
+    pub fn departures_after(&mut self, after: i64) -> Result<Vec<Departure>, ClientError> {
+        let answer: DeparturesResponse = self.json(
+            Method::GET,
+            &format!("/v1/municipalities/self/departures?after={after}"),
+            None,
+            true,
+        )?;
+        answer
+            .departures
+            .iter()
+            .map(|d| {
+                d.to_departure()
+                    .map_err(|e| ClientError::BadAnswer(e.to_string()))
+            })
+            .collect()
+    }
+}
+
+impl DepartureSource for NetClient {
+    fn departures(&mut self, after: i64) -> Result<Vec<Departure>, Unreachable> {
+        self.departures_after(after)
+            .map_err(|e| Unreachable(e.to_string()))
     }
 }
 

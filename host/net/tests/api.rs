@@ -265,6 +265,27 @@ fn a_batch_is_applied_once_in_order() {
     let resident = net.block(net.register.resident(&code(1))).unwrap().unwrap();
     assert_eq!(resident.municipality, kita());
     assert_eq!(resident.status, Status::Registered);
+
+    // 転入転出の特例: 千代田区 reads that its 転出 was completed at 北区; 北区 has none.
+    use juki_net::delivery::DepartureSource;
+    let departures = chiyoda_net.departures(0).unwrap();
+    assert_eq!(departures.len(), 1, "{departures:?}");
+    assert_eq!(
+        (&departures[0].resident, &departures[0].to),
+        (&code(1), &kita())
+    );
+    assert!(chiyoda_net.departures(departures[0].id).unwrap().is_empty());
+    assert!(kita_net.departures(0).unwrap().is_empty());
+    let mut pension = net.pension();
+    assert_eq!(pension.departures_after(0).unwrap_err().status(), Some(403));
+    let (status, _) = chiyoda_net
+        .call(
+            Method::GET,
+            "/v1/municipalities/self/departures?after=-1",
+            None,
+        )
+        .unwrap();
+    assert_eq!(status.as_u16(), 400);
 }
 
 #[test]
