@@ -477,6 +477,17 @@ pub enum CounterNetCommand {
         #[arg(long)]
         operator: String,
     },
+    /// Deliver the waiting updates to the national server, in order (no login: the node's key
+    /// authenticates the municipality), and record the 転出 that a 転入 elsewhere completed.
+    Sync {
+        /// This municipality's node directory (node.key, node.pem, ca.pem), as
+        /// `juki net cert issue --role municipality` writes it.
+        #[arg(long, value_name = "DIR")]
+        node: PathBuf,
+        /// The national server's address (host:port, as its certificate names it).
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
+    },
 }
 
 /// The operator at the counter and the municipality's counter credential: who does a card

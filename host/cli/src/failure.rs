@@ -28,6 +28,9 @@ pub enum Failure {
     /// 住基ネット's PKI.
     #[error(transparent)]
     Net(#[from] PkiError),
+    /// 住基ネット's national server, as its client saw it.
+    #[error(transparent)]
+    NetClient(#[from] juki_net::client::ClientError),
     /// The CLI's own refusal of what it was asked (already in the user's language).
     #[error("{0}")]
     Cli(String),
@@ -69,7 +72,7 @@ impl Failure {
             Failure::Counter(c) => counter_exit_code(c),
             Failure::Jpki(j) => jpki_exit_code(j),
             Failure::Host(e) => host_exit_code(e),
-            Failure::Net(_) | Failure::Cli(_) => 1,
+            Failure::Net(_) | Failure::NetClient(_) | Failure::Cli(_) => 1,
         }
     }
 }
@@ -84,6 +87,7 @@ pub fn message(failure: &Failure) -> String {
         Failure::Jpki(e) => jpki_message(e),
         Failure::Counter(e) => counter_message(e),
         Failure::Net(e) => net_message(e),
+        Failure::NetClient(e) => net_client_message(e),
         Failure::Cli(text) => text.clone(),
     }
 }
@@ -217,6 +221,26 @@ pub fn net_message(e: &PkiError) -> String {
             t!("err-net-not-a-node-certificate", detail = detail.as_str())
         }
         PkiError::Crypto(detail) => t!("err-net-ca", detail = detail.as_str()),
+    }
+}
+
+/// The catalog message for each error of the national server's client.
+pub fn net_client_message(e: &juki_net::client::ClientError) -> String {
+    use juki_net::client::ClientError;
+    match e {
+        ClientError::Setup(detail) => t!("err-net-setup", detail = detail.as_str()),
+        ClientError::Unreachable(detail) => t!("err-net-unreachable", detail = detail.as_str()),
+        ClientError::Refused {
+            status,
+            error,
+            message,
+        } => t!(
+            "err-net-refused",
+            status = *status,
+            error = error.as_str(),
+            detail = message.as_str()
+        ),
+        ClientError::BadAnswer(detail) => t!("err-net-bad-answer", detail = detail.as_str()),
     }
 }
 

@@ -3,13 +3,19 @@
 //! synchronous commit), loopback only:
 //!
 //! - load: N synthetic residents (their 新規 history rows and delivery records too) by COPY,
-//!   with the indexes in place; table and index sizes;
-//! - confirmation (`Register::confirm`: the lookup and the provision recorded in one
-//!   transaction), p50/p99 over sequential calls, next to the floor of one round trip
-//!   (`SELECT 1`) and of the same two statements without the register's code;
-//! - updates: 8 municipalities delivering at once (`Register::apply`, each its own numbered
-//!   記載事項変更 of its own residents), updates/s, next to the floor of 8 connections each
-//!   committing one-row transactions.
+//!   with the indexes in place; table and index sizes, and the depth and leaf pages of the
+//!   住民票コード index (pageinspect's `bt_metap`, pgstattuple's `pgstatindex`);
+//! - confirmation, p50/p99 over sequential calls: in process (`Register::confirm`: the lookup
+//!   and the provision recorded in one transaction), next to the floor of one round trip
+//!   (`SELECT 1`) and of the same two statements without the register's code; and over mutual
+//!   TLS through the real server (in process on loopback, as tests/api.rs starts it: network
+//!   CA, server node, CRL), an agency's `NetClient::confirm` for 年金・恩給の現況確認 on one kept
+//!   connection, next to the floor of an authenticated `GET /v1/whoami` on that connection;
+//! - updates: 8 municipalities delivering at once (each its own numbered 記載事項変更 of its own
+//!   residents), updates/s: in process (`Register::apply`), and over mutual TLS (8 municipality
+//!   nodes, each its own `NetClient` in its own thread, `POST /v1/updates` with [`BATCH`]
+//!   updates, and with 1), next to the floors of 8 connections committing one-row
+//!   transactions and committing [`BATCH`] rows per transaction.
 //!
 //! Sizes from `JUKI_NET_SIZES` (default `10000,100000,1000000`). Results go to
 //! `target/juki-perf/net.json` and into docs/network.md between its MEASURED markers. Not part
@@ -18,19 +24,30 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
+use hyper::Method;
 use juki_host::date::Date;
 use juki_host::resident::{municipality_check_digit, FourInfo, MunicipalityCode, Sex};
 use juki_host::resident_code::{check_digit, ResidentCode};
+use juki_net::api;
+use juki_net::client::NetClient;
 use juki_net::db::Db;
+use juki_net::delivery::Delivered;
 use juki_net::pg_cluster::{PgCluster, RunAs};
+use juki_net::pki::{self, NetworkCa, Role};
 use juki_net::register::{Event, Register, Requester, Update};
+use juki_net::server::{self, ServerTls};
+use juki_net::tls::{self, NodeCredentials};
 
 const MUNICIPALITIES: usize = 8;
 const CONFIRMATIONS: usize = 2000;
 const UPDATES_PER_MUNICIPALITY: usize = 400;
+/// Updates per `POST /v1/updates` (and rows per commit of the grouped-commit floor).
+const BATCH: usize = 50;
+const PURPOSE: &str = "年金・恩給の現況確認";
 
 fn muni(i: usize) -> MunicipalityCode {
     let five = format!("{:05}", 13101 + i);
@@ -198,31 +215,28 @@ fn pick(i: usize, n: u64) -> u64 {
     (i as u64).wrapping_mul(2_654_435_761) % n
 }
 
-async fn measure(n: u64) -> serde_json::Value {
-    let settings = [
-        ("shared_buffers", "512MB"),
-        ("max_wal_size", "4GB"),
-        ("checkpoint_timeout", "30min"),
-    ];
-    let cluster = PgCluster::start_with(RunAs::detect().unwrap(), &settings).unwrap();
-    let url = cluster.fresh_database().unwrap();
-    let db = Db::connect(&url, 16).unwrap();
+/// The in-process part of one size: the load, sizes, `Register::confirm` and `Register::apply`
+/// with their floors. Leaves the cluster, the pool and the register running for the mTLS part.
+async fn in_process(n: u64, db: &Db, register: &Register) -> serde_json::Value {
     db.migrate().await.unwrap();
-    let load_time = load(&db, n).await;
+    let load_time = load(db, n).await;
     let sizes = {
         let c = db.client().await.unwrap();
         let row = c
             .query_one(
                 "SELECT pg_total_relation_size('resident'), pg_relation_size('resident'), \
                  pg_total_relation_size('resident_history'), pg_total_relation_size('delivery'), \
-                 pg_database_size(current_database())",
+                 pg_database_size(current_database()), pg_relation_size('resident_pkey'), \
+                 pg_relation_size('resident_name_birth'), pg_relation_size('resident_municipality'), \
+                 pg_relation_size('resident_history'), pg_relation_size('resident_history_pkey'), \
+                 pg_relation_size('delivery'), pg_relation_size('delivery_pkey')",
                 &[],
             )
             .await
             .unwrap();
-        (0..5).map(|i| row.get::<_, i64>(i)).collect::<Vec<_>>()
+        (0..12).map(|i| row.get::<_, i64>(i)).collect::<Vec<_>>()
     };
-    let register = Register::new(db.clone());
+    let btree = code_index_shape(db).await;
     let requester = Requester {
         agency: "日本年金機構".into(),
         identity: "bench".into(),
@@ -230,65 +244,46 @@ async fn measure(n: u64) -> serde_json::Value {
 
     // Confirmation, and its floors.
     let (c50, c99) = latency(CONFIRMATIONS, |i| {
-        let (register, requester) = (&register, &requester);
+        let (register, requester) = (register, &requester);
         async move {
             register
-                .confirm(&code(pick(i, n)), "年金・恩給の現況確認", requester)
+                .confirm(&code(pick(i, n)), PURPOSE, requester)
                 .await
                 .unwrap();
         }
     })
     .await;
-    let (rt50, rt99) = latency(CONFIRMATIONS, |_| {
-        let db = &db;
-        async move {
-            let c = db.client().await.unwrap();
-            c.query_one("SELECT 1", &[]).await.unwrap();
-        }
+    let (rt50, rt99) = latency(CONFIRMATIONS, |_| async move {
+        let c = db.client().await.unwrap();
+        c.query_one("SELECT 1", &[]).await.unwrap();
     })
     .await;
-    let (raw50, raw99) = latency(CONFIRMATIONS, |i| {
-        let db = &db;
-        async move {
-            let mut c = db.client().await.unwrap();
-            let tx = c.transaction().await.unwrap();
-            let code = code(pick(i + 7, n));
-            tx.query_one("SELECT * FROM resident WHERE code = $1", &[&code.as_str()])
-                .await
-                .unwrap();
-            tx.execute(
-                "INSERT INTO provision (resident, agency, requester, purpose, query, fields) \
-                 VALUES ($1, 'floor', 'floor', 'floor', 'code', '{}')",
-                &[&code.as_str()],
-            )
+    let (raw50, raw99) = latency(CONFIRMATIONS, |i| async move {
+        let mut c = db.client().await.unwrap();
+        let tx = c.transaction().await.unwrap();
+        let code = code(pick(i + 7, n));
+        tx.query_one("SELECT * FROM resident WHERE code = $1", &[&code.as_str()])
             .await
             .unwrap();
-            tx.commit().await.unwrap();
-        }
+        tx.execute(
+            "INSERT INTO provision (resident, agency, requester, purpose, query, fields) \
+             VALUES ($1, 'floor', 'floor', 'floor', 'code', '{}')",
+            &[&code.as_str()],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
     })
     .await;
 
-    // Updates from 8 municipalities at once, and their floor.
+    // Updates from 8 municipalities at once, and their floors.
     let started = Instant::now();
     let mut tasks = Vec::new();
     for m in 0..MUNICIPALITIES {
         let register = register.clone();
         let last = register.last_seq(&muni(m)).await.unwrap();
         tasks.push(tokio::spawn(async move {
-            for k in 0..UPDATES_PER_MUNICIPALITY {
-                // Resident numbers of municipality m: i % 8 == m.
-                let i = (pick(k, n / MUNICIPALITIES as u64) * MUNICIPALITIES as u64) + m as u64;
-                let mut new = info(i);
-                new.address = format!("東京都千代田区永田町{k}-{m}");
-                let update = Update {
-                    municipality: muni(m),
-                    seq: last + 1 + k as u64,
-                    date: Date::from_ymd(2026, 5, 1).unwrap(),
-                    event: Event::Amend {
-                        code: code(i),
-                        info: new,
-                    },
-                };
+            for update in amendments(m, n, last, UPDATES_PER_MUNICIPALITY, 0) {
                 register.apply(&update).await.unwrap();
             }
         }));
@@ -304,37 +299,301 @@ async fn measure(n: u64) -> serde_json::Value {
             .await
             .unwrap();
     }
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for m in 0..MUNICIPALITIES {
-        let db = db.clone();
-        tasks.push(tokio::spawn(async move {
-            let c = db.client().await.unwrap();
-            for k in 0..UPDATES_PER_MUNICIPALITY {
-                c.execute(
-                    "INSERT INTO floor_commit VALUES ($1, $2)",
-                    &[&(m as i32), &(k as i32)],
-                )
-                .await
-                .unwrap();
-            }
-        }));
+    // One row per commit, then BATCH rows per commit: what grouping the commits would give.
+    let mut floors = Vec::new();
+    for rows_per_commit in [1, BATCH] {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for m in 0..MUNICIPALITIES {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = db.client().await.unwrap();
+                for chunk in 0..UPDATES_PER_MUNICIPALITY / rows_per_commit {
+                    let tx = c.transaction().await.unwrap();
+                    for k in 0..rows_per_commit {
+                        tx.execute(
+                            "INSERT INTO floor_commit VALUES ($1, $2)",
+                            &[&(m as i32), &((chunk * rows_per_commit + k) as i32)],
+                        )
+                        .await
+                        .unwrap();
+                    }
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        floors.push(updates / started.elapsed().as_secs_f64());
     }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let floor_rate = updates / started.elapsed().as_secs_f64();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let report = serde_json::json!({
+    serde_json::json!({
         "residents": n,
         "load_s": load_time.as_secs_f64(),
         "resident_bytes": sizes[0], "resident_heap_bytes": sizes[1],
         "history_bytes": sizes[2], "delivery_bytes": sizes[3], "database_bytes": sizes[4],
+        "resident_pkey_bytes": sizes[5], "resident_name_birth_bytes": sizes[6],
+        "resident_municipality_bytes": sizes[7], "history_heap_bytes": sizes[8],
+        "history_pkey_bytes": sizes[9], "delivery_heap_bytes": sizes[10],
+        "delivery_pkey_bytes": sizes[11],
+        "code_index": btree,
         "confirm_p50_us": us(c50), "confirm_p99_us": us(c99),
         "select1_p50_us": us(rt50), "select1_p99_us": us(rt99),
         "raw_confirm_p50_us": us(raw50), "raw_confirm_p99_us": us(raw99),
-        "updates_per_s": update_rate, "commit_floor_per_s": floor_rate,
+        "updates_per_s": update_rate, "commit_floor_per_s": floors[0],
+        "grouped_commit_floor_rows_per_s": floors[1],
+    })
+}
+
+/// The shape of the 住民票コード index (`resident_pkey`): its depth from pageinspect's
+/// `bt_metap` and its pages from pgstattuple's `pgstatindex`, where the extensions exist (Debian's
+/// server package has both); otherwise only its size.
+async fn code_index_shape(db: &Db) -> serde_json::Value {
+    let c = db.client().await.unwrap();
+    let mut shape = serde_json::Map::new();
+    if c.batch_execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        .await
+        .is_ok()
+    {
+        if let Ok(row) = c
+            .query_one("SELECT level::bigint FROM bt_metap('resident_pkey')", &[])
+            .await
+        {
+            // The root's level counts from the leaves (0): the depth is one more.
+            shape.insert("root_level".into(), row.get::<_, i64>(0).into());
+        }
+    }
+    if c.batch_execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        .await
+        .is_ok()
+    {
+        if let Ok(row) = c
+            .query_one(
+                "SELECT tree_level::bigint, internal_pages::bigint, leaf_pages::bigint, \
+                 avg_leaf_density::float8 FROM pgstatindex('resident_pkey')",
+                &[],
+            )
+            .await
+        {
+            shape.insert("tree_level".into(), row.get::<_, i64>(0).into());
+            shape.insert("internal_pages".into(), row.get::<_, i64>(1).into());
+            shape.insert("leaf_pages".into(), row.get::<_, i64>(2).into());
+            shape.insert("avg_leaf_density".into(), row.get::<_, f64>(3).into());
+        }
+    }
+    serde_json::Value::Object(shape)
+}
+
+/// Municipality `m`'s `count` numbered 記載事項変更 after `last`, of its own residents (resident
+/// numbers `i % 8 == m`); `round` makes the addresses of each round new.
+fn amendments(m: usize, n: u64, last: u64, count: usize, round: usize) -> Vec<Update> {
+    (0..count)
+        .map(|k| {
+            let i = (pick(k + round * count, n / MUNICIPALITIES as u64) * MUNICIPALITIES as u64)
+                + m as u64;
+            let mut new = info(i);
+            new.address = format!("東京都千代田区永田町{k}-{m}-{round}");
+            Update {
+                municipality: muni(m),
+                seq: last + 1 + k as u64,
+                date: Date::from_ymd(2026, 5, 1).unwrap(),
+                event: Event::Amend {
+                    code: code(i),
+                    info: new,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The network CA, the server's node and the HTTPS server on loopback, serving the register
+/// on the bench's runtime (as tests/api.rs starts it).
+struct Network {
+    dir: tempfile::TempDir,
+    ca: NetworkCa,
+    addr: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Network {
+    fn start(rt: &tokio::runtime::Runtime, register: &Register) -> Network {
+        let dir = tempfile::tempdir().unwrap();
+        let now = pki::now();
+        let ca = NetworkCa::init(&dir.path().join("ca"), now).unwrap();
+        let server_role = Role::Server {
+            name: "national-center".into(),
+            dns_names: vec!["localhost".into()],
+            ip_addresses: vec!["127.0.0.1".parse().unwrap()],
+        };
+        let server_dir = dir.path().join("server");
+        ca.issue_node(&server_role, 30, now, &server_dir).unwrap();
+        let server_node = NodeCredentials::load(&server_dir).unwrap();
+        let crl = tls::crl_der(&ca.crl(now).unwrap()).unwrap();
+        let config = ServerTls::new(tls::server_config(&server_node, vec![crl]).unwrap());
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = rt.spawn(server::serve(
+            listener,
+            config,
+            api::router(register.clone()),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Network {
+            dir,
+            ca,
+            addr,
+            stop,
+            task,
+        }
+    }
+
+    /// A client of a node of `role` (its certificate issued on first use).
+    fn client(&self, name: &str, role: &Role) -> NetClient {
+        let dir = self.dir.path().join(name);
+        if !dir.exists() {
+            self.ca.issue_node(role, 30, pki::now(), &dir).unwrap();
+        }
+        NetClient::from_dir(&dir, &self.addr).unwrap()
+    }
+
+    fn halt(self, rt: &tokio::runtime::Runtime) {
+        let _ = self.stop.send(());
+        rt.block_on(self.task).unwrap().unwrap();
+    }
+}
+
+/// p50 and p99 of `runs` sequential blocking calls of `f(i)`.
+fn latency_blocking(runs: usize, mut f: impl FnMut(usize)) -> (Duration, Duration) {
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let t = Instant::now();
+        f(i);
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.99))
+}
+
+/// 8 municipalities, each its own `NetClient` in its own thread, sending `per_municipality`
+/// numbered 記載事項変更 in batches of `batch` (`POST /v1/updates`): updates/s from the moment all
+/// are connected to the last answer.
+fn updates_over_mtls(
+    net: &Network,
+    n: u64,
+    per_municipality: usize,
+    batch: usize,
+    round: usize,
+) -> f64 {
+    let start = Arc::new(Barrier::new(MUNICIPALITIES + 1));
+    let threads: Vec<_> = (0..MUNICIPALITIES)
+        .map(|m| {
+            let mut client = net.client(&format!("m{m}"), &Role::Municipality(muni(m)));
+            let start = start.clone();
+            std::thread::spawn(move || {
+                // Connected (TLS handshake done) and numbered before the clock starts.
+                let last = client.status().unwrap().last_seq;
+                let updates = amendments(m, n, last, per_municipality, round);
+                start.wait();
+                for chunk in updates.chunks(batch) {
+                    for result in client.send_updates(chunk).unwrap() {
+                        assert!(
+                            matches!(result, Delivered::Applied { .. }),
+                            "municipality {m}: {result:?}"
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    let started = Instant::now();
+    for t in threads {
+        t.join().unwrap();
+    }
+    (MUNICIPALITIES * per_municipality) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The figures over mutual TLS through the real server: an agency's confirmations next to the
+/// floor of an authenticated `GET /v1/whoami` on the same kept connection; updates from 8
+/// municipalities in batches of [`BATCH`] and of 1.
+fn over_mtls(
+    rt: &tokio::runtime::Runtime,
+    n: u64,
+    register: &Register,
+    report: &mut serde_json::Value,
+) {
+    let net = Network::start(rt, register);
+    let mut agency = net.client(
+        "pension",
+        &Role::Agency {
+            name: "日本年金機構".into(),
+            purposes: vec![PURPOSE.into()],
+        },
+    );
+    // The handshake and a warm connection before the clock.
+    for i in 0..50 {
+        agency.call(Method::GET, "/v1/whoami", None).unwrap();
+        agency.confirm(&code(pick(i + 11, n)), PURPOSE).unwrap();
+    }
+    let (w50, w99) = latency_blocking(CONFIRMATIONS, |_| {
+        let (status, _) = agency.call(Method::GET, "/v1/whoami", None).unwrap();
+        assert!(status.is_success());
     });
+    let (c50, c99) = latency_blocking(CONFIRMATIONS, |i| {
+        agency.confirm(&code(pick(i + 13, n)), PURPOSE).unwrap();
+    });
+    drop(agency);
+    let batched = updates_over_mtls(&net, n, UPDATES_PER_MUNICIPALITY, BATCH, 1);
+    let single = updates_over_mtls(&net, n, UPDATES_PER_MUNICIPALITY / 4, 1, 2);
+    net.halt(rt);
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let r = report.as_object_mut().unwrap();
+    r.insert("mtls_confirm_p50_us".into(), us(c50).into());
+    r.insert("mtls_confirm_p99_us".into(), us(c99).into());
+    r.insert("mtls_whoami_p50_us".into(), us(w50).into());
+    r.insert("mtls_whoami_p99_us".into(), us(w99).into());
+    r.insert("mtls_updates_per_s".into(), batched.into());
+    r.insert("mtls_batch".into(), BATCH.into());
+    r.insert("mtls_updates_batch1_per_s".into(), single.into());
+}
+
+fn measure(rt: &tokio::runtime::Runtime, n: u64) -> serde_json::Value {
+    let settings = [
+        ("shared_buffers", "512MB"),
+        ("max_wal_size", "4GB"),
+        ("checkpoint_timeout", "30min"),
+    ];
+    let cluster = PgCluster::start_with(RunAs::detect().unwrap(), &settings).unwrap();
+    let url = cluster.fresh_database().unwrap();
+    let db = Db::connect(&url, 16).unwrap();
+    let register = Register::new(db.clone());
+    let mut report = rt.block_on(in_process(n, &db, &register));
+    over_mtls(rt, n, &register, &mut report);
+    // What the runs left: provisions and history rows, for their bytes per row.
+    let grown = rt.block_on(async {
+        let c = db.client().await.unwrap();
+        let row = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM provision), pg_total_relation_size('provision'), \
+                 (SELECT count(*) FROM resident_history), pg_total_relation_size('resident_history')",
+                &[],
+            )
+            .await
+            .unwrap();
+        (0..4).map(|i| row.get::<_, i64>(i)).collect::<Vec<_>>()
+    });
+    let r = report.as_object_mut().unwrap();
+    r.insert("provision_rows".into(), grown[0].into());
+    r.insert("provision_total_bytes".into(), grown[1].into());
+    r.insert("history_rows_after".into(), grown[2].into());
+    r.insert("history_total_bytes_after".into(), grown[3].into());
     eprintln!("{report}");
     drop(register);
     drop(db);
@@ -343,27 +602,86 @@ async fn measure(n: u64) -> serde_json::Value {
 }
 
 fn markdown(results: &[serde_json::Value]) -> String {
+    let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    let ms = |r: &serde_json::Value, k: &str| f(r, &format!("{k}_p50_us")) / 1e3;
+    let ms99 = |r: &serde_json::Value, k: &str| f(r, &format!("{k}_p99_us")) / 1e3;
     let mut out = String::from(
-        "| residents | load | database | confirmation p50 / p99 | floor: SELECT 1 p50 / p99 | \
-         floor: lookup + provision, bare p50 / p99 | updates/s (8 municipalities) | floor: \
-         commits/s (8 connections) |\n|---|---|---|---|---|---|---|---|\n",
+        "Confirmation (sequential, p50 / p99, ms):\n\n\
+         | residents | load | database | over mTLS: agency `confirm` | floor: `GET /v1/whoami`, \
+         same connection | in process: `Register::confirm` | floor: lookup + provision, bare | \
+         floor: `SELECT 1` |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
-        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
         writeln!(
             out,
-            "| {} | {:.1} s | {:.0} MB | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.0} | {:.0} |",
+            "| {} | {:.1} s | {:.0} MB | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
             r["residents"],
-            f("load_s"),
-            f("database_bytes") / 1e6,
-            f("confirm_p50_us") / 1e3,
-            f("confirm_p99_us") / 1e3,
-            f("select1_p50_us") / 1e3,
-            f("select1_p99_us") / 1e3,
-            f("raw_confirm_p50_us") / 1e3,
-            f("raw_confirm_p99_us") / 1e3,
-            f("updates_per_s"),
-            f("commit_floor_per_s"),
+            f(r, "load_s"),
+            f(r, "database_bytes") / 1e6,
+            ms(r, "mtls_confirm"),
+            ms99(r, "mtls_confirm"),
+            ms(r, "mtls_whoami"),
+            ms99(r, "mtls_whoami"),
+            ms(r, "confirm"),
+            ms99(r, "confirm"),
+            ms(r, "raw_confirm"),
+            ms99(r, "raw_confirm"),
+            ms(r, "select1"),
+            ms99(r, "select1"),
+        )
+        .unwrap();
+    }
+    write!(
+        out,
+        "\nUpdates, 8 municipalities at once (numbered 記載事項変更, updates/s):\n\n\
+         | residents | over mTLS, {BATCH} per `POST /v1/updates` | over mTLS, 1 per POST | in \
+         process: `Register::apply` | floor: one-row commits (8 connections) | floor: rows \
+         committed {BATCH} per commit (8 connections) |\n|---|---|---|---|---|---|\n"
+    )
+    .unwrap();
+    for r in results {
+        writeln!(
+            out,
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            r["residents"],
+            f(r, "mtls_updates_per_s"),
+            f(r, "mtls_updates_batch1_per_s"),
+            f(r, "updates_per_s"),
+            f(r, "commit_floor_per_s"),
+            f(r, "grouped_commit_floor_rows_per_s"),
+        )
+        .unwrap();
+    }
+    out.push_str(
+        "\nSizes after the load (MB; bytes per resident = `resident` heap and its three indexes \
+         / residents):\n\n\
+         | residents | `resident` heap | `resident_pkey` | `resident_name_birth` | \
+         `resident_municipality` | bytes per resident | `resident_history` (total) | `delivery` \
+         (total) | code index: depth, leaf pages, entries per leaf page | `provision`: bytes per \
+         row |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        let n = f(r, "residents");
+        let ix = &r["code_index"];
+        let depth = ix["root_level"]
+            .as_i64()
+            .or(ix["tree_level"].as_i64())
+            .map(|l| (l + 1).to_string())
+            .unwrap_or_else(|| "?".into());
+        let leaves = ix["leaf_pages"].as_f64().unwrap_or(f64::NAN);
+        writeln!(
+            out,
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {depth}, {leaves:.0}, {:.0} | {:.0} |",
+            r["residents"],
+            f(r, "resident_heap_bytes") / 1e6,
+            f(r, "resident_pkey_bytes") / 1e6,
+            f(r, "resident_name_birth_bytes") / 1e6,
+            f(r, "resident_municipality_bytes") / 1e6,
+            f(r, "resident_bytes") / n,
+            f(r, "history_bytes") / 1e6,
+            f(r, "delivery_bytes") / 1e6,
+            n / leaves,
+            f(r, "provision_total_bytes") / f(r, "provision_rows"),
         )
         .unwrap();
     }
@@ -384,7 +702,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let results: Vec<_> = sizes.iter().map(|&n| rt.block_on(measure(n))).collect();
+    let results: Vec<_> = sizes.iter().map(|&n| measure(&rt, n)).collect();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = root.join("target/juki-perf");
     std::fs::create_dir_all(&dir).unwrap();

@@ -14,6 +14,7 @@ pub mod api;
 pub mod client;
 pub mod db;
 pub mod delivery;
+pub mod local;
 pub mod pg_cluster;
 pub mod pki;
 pub mod register;

@@ -110,3 +110,7 @@ err-counter-unknown-pending = no pending operation #{ $id }
 err-counter-not-pending = operation #{ $id } is already { $state }
 err-net-not-a-node-certificate = not a 住基ネット node certificate: { $detail }
 err-net-ca = network CA: { $detail }
+err-net-setup = cannot connect to 住基ネット with this node's files: { $detail }
+err-net-unreachable = 住基ネット's national server is not reachable: { $detail }
+err-net-refused = 住基ネット's national server refused the request ({ $status } { $error }): { $detail }
+err-net-bad-answer = 住基ネット's national server answered something this juki does not understand: { $detail }

@@ -109,3 +109,7 @@ err-counter-unknown-pending = 未完了の処理 #{ $id } はありません。
 err-counter-not-pending = 処理 #{ $id } はすでに { $state } です。
 err-net-not-a-node-certificate = 住基ネットのノードの証明書ではありません: { $detail }
 err-net-ca = 住基ネット認証局: { $detail }
+err-net-setup = このノードのファイルでは住基ネットに接続できません: { $detail }
+err-net-unreachable = 住基ネットの全国サーバに接続できません: { $detail }
+err-net-refused = 住基ネットの全国サーバが要求を受け付けませんでした（{ $status } { $error }）: { $detail }
+err-net-bad-answer = 住基ネットの全国サーバの応答を解釈できません: { $detail }

@@ -95,6 +95,9 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
         CounterCommand::Net {
             command: CounterNetCommand::Retry { note, operator },
         } => net::retry(desk, &note, &operator),
+        CounterCommand::Net {
+            command: CounterNetCommand::Sync { node, server },
+        } => net::sync(desk.db, &node, &server),
         CounterCommand::Pending {
             command:
                 Some(PendingCommand::Resolve {

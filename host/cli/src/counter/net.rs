@@ -2,7 +2,7 @@
 //! releasing an update the network refused; and the 転出 (`juki counter move-out`), which has
 //! no card step and exists for the network.
 
-use juki_counter::network::{self, Kind, QueueStatus};
+use juki_counter::network::{self, Kind, QueueStatus, SyncEnd};
 use juki_counter::CounterDb;
 use juki_host::date::{self, Date};
 use juki_host::resident::MunicipalityCode;
@@ -66,6 +66,82 @@ pub(super) fn status(db: &CounterDb) -> Result<()> {
         ),
         None if s.waiting == 0 => out!("{}", t!("counter-net-up-to-date")),
         None => {}
+    }
+    Ok(())
+}
+
+/// `juki counter net sync`: delivers what is waiting, then reads the departures; prints what
+/// happened. The network being down is not a failure of the command: the updates wait (exit
+/// 0, with the next attempt shown); a node that cannot connect at all is.
+pub(super) fn sync(mut db: CounterDb, node: &std::path::Path, server: &str) -> Result<()> {
+    let mut client = juki_net::client::NetClient::from_dir(node, server)?;
+    let now = juki_host::clock::now()?;
+    let report = network::sync(&mut db, &mut client, now)?;
+    out!(
+        "{}",
+        t!(
+            "counter-net-synced",
+            delivered = report.delivered.len(),
+            waiting = report.waiting
+        )
+    );
+    match &report.end {
+        SyncEnd::UpToDate => out!("{}", t!("counter-net-up-to-date")),
+        SyncEnd::NotDue { next_attempt } => out!(
+            "{}",
+            t!("counter-net-not-due", next = next_attempt.rfc3339())
+        ),
+        SyncEnd::Unreachable {
+            reason,
+            next_attempt,
+        } => out!(
+            "{}",
+            t!(
+                "counter-net-unreachable",
+                reason = reason.as_str(),
+                next = next_attempt.rfc3339()
+            )
+        ),
+        SyncEnd::Deferred {
+            seq,
+            reason,
+            next_attempt,
+        } => out!(
+            "{}",
+            t!(
+                "counter-net-deferred",
+                seq = *seq,
+                reason = reason.as_str(),
+                next = next_attempt.rfc3339()
+            )
+        ),
+        SyncEnd::NeedsPerson(r) => out!(
+            "{}",
+            t!(
+                "counter-net-refused",
+                seq = r.seq,
+                kind = kind_text(r.kind),
+                reason = r.reason.as_str()
+            )
+        ),
+    }
+    let departures = network::receive_departures(&mut db, &mut client)?;
+    out!(
+        "{}",
+        t!(
+            "counter-net-departures",
+            read = departures.read,
+            completed = departures.completed
+        )
+    );
+    if let Some(reason) = &departures.unreachable {
+        out!(
+            "{}",
+            t!(
+                "counter-net-departures-unreachable",
+                reason = reason.as_str()
+            )
+        );
     }
     Ok(())
 }

@@ -1,0 +1,158 @@
+//! A whole 住基ネット on one machine, for the demo, the benchmarks and the end-to-end tests of
+//! the programs around it: the network CA, a throwaway PostgreSQL ([`PgCluster`]) with the
+//! register migrated, and the national server serving the API over mutual TLS on a loopback
+//! port, on a runtime of its own (its callers are blocking, like the counter). Stopped and
+//! removed when dropped.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::api;
+use crate::db::Db;
+use crate::pg_cluster::PgCluster;
+use crate::pki::{self, NetworkCa, Role};
+use crate::register::Register;
+use crate::server::{self, ServerTls};
+use crate::tls::{self, NodeCredentials};
+
+/// What failed while setting the network up.
+#[derive(Debug, thiserror::Error)]
+#[error("the local 住基ネット cannot be set up: {0}")]
+pub struct LocalError(String);
+
+fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> LocalError + '_ {
+    move |e| LocalError(format!("{what}: {e}"))
+}
+
+type Running = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// The network: CA, register, server.
+pub struct LocalNetwork {
+    dir: PathBuf,
+    ca: NetworkCa,
+    rt: tokio::runtime::Runtime,
+    register: Register,
+    tls: ServerTls,
+    addr: SocketAddr,
+    running: Option<Running>,
+    // Dropped last: the server and the pool go before the cluster stops.
+    _cluster: PgCluster,
+}
+
+/// Node certificates issued here are valid this many days.
+const NODE_DAYS: u32 = 30;
+
+impl LocalNetwork {
+    /// Makes the CA in `dir/ca` and the server's node in `dir/server`, starts PostgreSQL with a
+    /// migrated register, and the server on a free loopback port.
+    pub fn start(dir: &Path) -> Result<LocalNetwork, LocalError> {
+        let now = pki::now();
+        let ca = NetworkCa::init(&dir.join("ca"), now).map_err(|e| err("network CA")(&e))?;
+        let server_role = Role::Server {
+            name: "national-center".into(),
+            dns_names: vec!["localhost".into()],
+            ip_addresses: vec![std::net::IpAddr::from([127, 0, 0, 1])],
+        };
+        let server_dir = dir.join("server");
+        ca.issue_node(&server_role, NODE_DAYS, now, &server_dir)
+            .map_err(|e| err("server node")(&e))?;
+        let node = NodeCredentials::load(&server_dir).map_err(|e| err("server node")(&e))?;
+        let crl = ca
+            .crl(now)
+            .map_err(|e| err("CRL")(&e))
+            .and_then(|c| tls::crl_der(&c).map_err(|e| err("CRL")(&e)))?;
+        let config = tls::server_config(&node, vec![crl]).map_err(|e| err("TLS")(&e))?;
+        let cluster = PgCluster::start().map_err(|e| err("PostgreSQL")(&e))?;
+        let url = cluster
+            .fresh_database()
+            .map_err(|e| err("PostgreSQL")(&e))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| err("runtime")(&e))?;
+        let db = Db::connect(&url, 8).map_err(|e| err("database")(&e))?;
+        rt.block_on(db.migrate())
+            .map_err(|e| err("migrations")(&e))?;
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| err("port")(&e))?;
+        let mut net = LocalNetwork {
+            dir: dir.to_path_buf(),
+            ca,
+            rt,
+            register: Register::new(db),
+            tls: ServerTls::new(config),
+            addr,
+            running: None,
+            _cluster: cluster,
+        };
+        net.start_server()?;
+        Ok(net)
+    }
+
+    /// The server's address (`127.0.0.1:PORT`), as clients dial it.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The register behind the server (to look, as the national center's administrator).
+    pub fn register(&self) -> &Register {
+        &self.register
+    }
+
+    /// Runs `f` on the network's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// The node directory `dir/name` for `role`, issued on first use.
+    pub fn node(&self, name: &str, role: &Role) -> Result<PathBuf, LocalError> {
+        let dir = self.dir.join(name);
+        if !dir.exists() {
+            self.ca
+                .issue_node(role, NODE_DAYS, pki::now(), &dir)
+                .map_err(|e| err("node")(&e))?;
+        }
+        Ok(dir)
+    }
+
+    /// Starts the server again on the same port (after [`Self::stop_server`]).
+    pub fn start_server(&mut self) -> Result<(), LocalError> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind(self.addr))
+            .map_err(|e| err("listen")(&e))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = self.rt.spawn(server::serve(
+            listener,
+            self.tls.clone(),
+            api::router(self.register.clone()),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        self.running = Some((stop, task));
+        Ok(())
+    }
+
+    /// Stops the server (the network is down for its clients; the register stays).
+    pub fn stop_server(&mut self) {
+        if let Some((stop, task)) = self.running.take() {
+            let _ = stop.send(());
+            let _ = self.rt.block_on(task);
+        }
+    }
+}
+
+impl Drop for LocalNetwork {
+    fn drop(&mut self) {
+        self.stop_server();
+    }
+}
