@@ -11,7 +11,11 @@
 //! lost and suspended (its certificates revoked), found and resumed (new certificates), the
 //! resident moves to Osaka where another municipality's counter serves the same card (継続利用)
 //! and the signing certificate is revoked automatically, so that the agency now rejects the
-//! signature; the card is finally returned and terminated; both counters' audit trails are
+//! signature. Through 住基ネット (a throwaway PostgreSQL and the national server over mutual TLS
+//! on loopback, `juki_net::local`), 千代田区 delivers its 新規 and the 転出 that came by post,
+//! 大阪市北区 its 転入, and 千代田区 learns the 転出 is completed; an agency confirms the resident,
+//! 千代田区 gets the record for a 広域交付, and both registries are compared with the national
+//! register. The card is finally returned and terminated; both counters' audit trails are
 //! verified. Every step states what it expects and checks it: the demo fails (and `juki demo`
 //! exits non-zero) as soon as the card or the records do something else.
 
@@ -21,6 +25,8 @@ use std::path::Path;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::{Digest, Sha256};
 
+use juki_counter::consistency::{compare, snapshot};
+use juki_counter::network::{self, SyncEnd};
 use juki_counter::ops::JpkiRevocation;
 use juki_counter::registry::{CardState, TerminateReason};
 use juki_counter::session::add_first_operator;
@@ -29,6 +35,10 @@ use juki_host::authority::{sec1_uncompressed, RootAuthority};
 use juki_host::card::{JukiCard, KeyId, Lifecycle, PinStatus};
 use juki_host::date::{self, Date};
 use juki_host::error::Error;
+use juki_net::client::NetClient;
+use juki_net::local::LocalNetwork;
+use juki_net::pki::Role;
+use juki_net::register::Status;
 
 use crate::failure::{message, Failure, Result};
 use crate::output::{cert_name, lifecycle, padded, sex};
@@ -53,7 +63,10 @@ struct Demo<'w> {
     step: usize,
 }
 
-const STEPS: usize = 22;
+const STEPS: usize = 23;
+
+/// The purpose the demo's agency asks for (named in its node certificate).
+const PENSION_PURPOSE: &str = "年金・恩給の現況確認";
 
 impl Demo<'_> {
     fn step(&mut self, title: String) {
@@ -561,6 +574,37 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         municipality = osaka_cred.municipality.to_string(),
         name = osaka_cred.name.as_str()
     ));
+    // 住基ネット: the national server (PostgreSQL, mutual TLS 1.3); 千代田区 delivers its
+    // queue, with the 転出届 that came by post.
+    let net = LocalNetwork::start(&dir.path().join("juki-net"))
+        .map_err(|e| d.fail(t!("demo-net-unavailable", detail = e.to_string())))?;
+    d.say(t!("demo-net-started", address = net.address()));
+    let node = |name: &str, role: Role| {
+        net.node(name, &role)
+            .map_err(|e| Failure::Cli(e.to_string()))
+            .and_then(|dir| Ok(NetClient::from_dir(&dir, &net.address())?))
+    };
+    let mut chiyoda_net = node("chiyoda", Role::Municipality(chiyoda.clone()))?;
+    let mut osaka_net = node("osaka", Role::Municipality(kita.clone()))?;
+    let moved = chiyoda_counter.move_out(&code, &kita, None)?;
+    d.say(t!("demo-move-out-recorded", seq = moved.seq));
+    let now = juki_host::clock::now()?;
+    let report = network::sync(chiyoda_counter.db_mut(), &mut chiyoda_net, now)?;
+    d.check(
+        report.end == SyncEnd::UpToDate,
+        t!(
+            "demo-net-delivered",
+            name = "千代田区",
+            count = report.delivered.len()
+        ),
+    )?;
+    let national = net
+        .block_on(net.register().resident(&code))
+        .map_err(|e| d.fail(e.to_string()))?;
+    d.check(
+        national.is_some_and(|r| r.status == Status::MovingOut { to: kita.clone() }),
+        t!("demo-net-moving-out"),
+    )?;
     let new_address = "大阪府大阪市北区中之島1-3-20";
     d.say(t!("demo-pin-for-update"));
     let updated = osaka_counter.update(
@@ -597,6 +641,17 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         revoked_now.len() == 1 && revoked_now.iter().all(|r| r.kind == CertKind::Sign),
         t!("demo-sign-cert-revoked"),
     )?;
+    let report = network::sync(osaka_counter.db_mut(), &mut osaka_net, now)?;
+    d.check(
+        report.end == SyncEnd::UpToDate,
+        t!(
+            "demo-net-delivered",
+            name = "大阪市北区",
+            count = report.delivered.len()
+        ),
+    )?;
+    let departures = network::receive_departures(chiyoda_counter.db_mut(), &mut chiyoda_net)?;
+    d.check(departures.completed == 1, t!("demo-net-departure"))?;
 
     d.step(t!("demo-step-20"));
     match agency.verify(&p7s, application)? {
@@ -619,6 +674,50 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     )?;
 
     d.step(t!("demo-step-21"));
+    let mut pension = node(
+        "pension",
+        Role::Agency {
+            name: "日本年金機構".into(),
+            purposes: vec![PENSION_PURPOSE.into()],
+        },
+    )?;
+    let confirmed = pension.confirm(&code, PENSION_PURPOSE)?;
+    d.say(padded_field(
+        t!("label-address"),
+        &confirmed.resident.info.address,
+    ));
+    d.check(
+        confirmed.resident.info.address == new_address && confirmed.resident.municipality == kita,
+        t!("demo-net-confirmed"),
+    )?;
+    // 広域交付: at 千代田区's counter the resident proves who they are with card and 住基 PIN;
+    // the counter gets their 本人確認情報 from the network.
+    let identified = card.read_resident(&new_pin)?;
+    let copy = chiyoda_net.copy(&identified.code)?;
+    d.check(copy.resident.info == identified.info, t!("demo-net-copy"))?;
+    let provisions = net
+        .block_on(net.register().provisions_of(&code))
+        .map_err(|e| d.fail(e.to_string()))?;
+    d.check(
+        provisions.len() == 2,
+        t!("demo-net-provisions", count = provisions.len()),
+    )?;
+    for (name, counter) in [
+        ("千代田区", &chiyoda_counter),
+        ("大阪市北区", &osaka_counter),
+    ] {
+        let held = snapshot(counter.db())?;
+        let national = net
+            .block_on(net.register().residents_of(&held.municipality))
+            .map_err(|e| d.fail(e.to_string()))?;
+        let mismatches = compare(&held.residents, &national);
+        d.check(
+            held.waiting == 0 && mismatches.is_empty(),
+            t!("demo-net-agree", name = name, residents = national.len()),
+        )?;
+    }
+
+    d.step(t!("demo-step-22"));
     let done = osaka_counter.terminate(&mut card, &osaka_cred, TerminateReason::Returned)?;
     d.check(
         matches!(&done.jpki, Some(JpkiRevocation::Revoked(list)) if list.len() == 1),
@@ -636,7 +735,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let r = chiyoda_counter.resume(&mut card, &cred);
     d.check(r.is_err(), t!("demo-no-way-back"))?;
 
-    d.step(t!("demo-step-22"));
+    d.step(t!("demo-step-23"));
     for (name, counter) in [
         ("千代田区", &chiyoda_counter),
         ("大阪市北区", &osaka_counter),

@@ -8,7 +8,7 @@ use common::{fails, juki, ok, path_str as s};
 #[test]
 fn demo_exits_zero() {
     let out = ok(juki(&["demo"], ""));
-    assert!(out.contains("all 22 steps behaved as expected"), "{out}");
+    assert!(out.contains("all 23 steps behaved as expected"), "{out}");
 }
 
 /// `juki demo` speaks Japanese under a Japanese locale and English otherwise, with no mixture.
@@ -30,7 +30,7 @@ fn demo_speaks_the_locale() {
         "暗証番号が違います。あと2回間違えるとロックされます。",
         "暗証番号がロックされています。市区町村の窓口で再設定してください。",
         "一時停止",
-        "全22手順が期待どおりに動作しました",
+        "全23手順が期待どおりに動作しました",
     ] {
         assert!(ja.contains(phrase), "{phrase:?} not in:\n{ja}");
     }
@@ -42,7 +42,7 @@ fn demo_speaks_the_locale() {
     for phrase in [
         "wrong PIN or password: 2 tries left before it is locked",
         "this card is suspended",
-        "all 22 steps behaved as expected",
+        "all 23 steps behaved as expected",
     ] {
         assert!(en.contains(phrase), "{phrase:?} not in:\n{en}");
     }
