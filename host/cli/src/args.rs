@@ -224,6 +224,22 @@ pub enum NetCommand {
         #[command(subcommand)]
         command: NetCertCommand,
     },
+    /// An agency confirms a resident's 本人確認情報 for a legal purpose its certificate names
+    /// (the national server records the provision).
+    Confirm {
+        /// The agency's node directory (node.key, node.pem, ca.pem).
+        #[arg(long, value_name = "DIR")]
+        node: PathBuf,
+        /// The national server's address (host:port, as its certificate names it).
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
+        /// The legal purpose (利用目的), one of those the agency's certificate names.
+        #[arg(long)]
+        purpose: String,
+        /// The resident's 住民票コード (11 digits).
+        #[arg(value_parser = crate::values::resident_code)]
+        code: juki_host::resident_code::ResidentCode,
+    },
     /// Publish the network CA's CRL (PEM), valid 7 days: the server refuses every certificate
     /// it lists, and every client once it is past its next update.
     Crl {

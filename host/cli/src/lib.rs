@@ -134,6 +134,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 command: NetCertCommand::List { ca },
             } => net_ca::cert_list(&ca),
             NetCommand::Crl { ca, out } => net_ca::crl(&ca, &out),
+            NetCommand::Confirm {
+                node,
+                server,
+                purpose,
+                code,
+            } => net_ca::confirm(&node, &server, &purpose, &code),
         },
         Command::Demo => demo::run(&mut std::io::stdout().lock()),
     }

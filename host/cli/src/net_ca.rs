@@ -198,3 +198,32 @@ pub fn crl(ca_dir: &Path, out_file: &Path) -> Result<()> {
     );
     Ok(())
 }
+
+/// `juki net confirm`: an agency's confirmation of a resident (本人確認情報の提供), over mutual
+/// TLS; the server checks the purpose against the agency's certificate and records it.
+pub fn confirm(
+    node: &Path,
+    server: &str,
+    purpose: &str,
+    code: &juki_host::resident_code::ResidentCode,
+) -> Result<()> {
+    let mut client = juki_net::client::NetClient::from_dir(node, server)?;
+    let c = client.confirm(code, purpose)?;
+    out!("{}", t!("net-confirmed", purpose = purpose));
+    crate::output::field(&t!("label-resident-code"), &c.resident.code);
+    crate::output::print_four_info(&c.resident.info);
+    crate::output::field(&t!("label-net-held-by"), &c.resident.municipality);
+    let status = match &c.resident.status {
+        juki_net::register::Status::Registered => t!("net-status-registered"),
+        juki_net::register::Status::MovingOut { to } => {
+            t!("net-status-moving-out", to = to.to_string())
+        }
+        juki_net::register::Status::Removed => t!("net-status-removed"),
+        juki_net::register::Status::CodeReplaced { by } => {
+            t!("net-status-replaced", by = by.to_string())
+        }
+    };
+    crate::output::field(&t!("label-net-status"), status);
+    crate::output::field(&t!("label-net-provision"), format_args!("#{}", c.provision));
+    Ok(())
+}

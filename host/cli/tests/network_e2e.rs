@@ -213,4 +213,32 @@ fn a_move_with_the_card_through_the_network_and_the_registers_agree() {
     let provisions = net.block_on(net.register().provisions_of(&code)).unwrap();
     let purposes: Vec<_> = provisions.iter().map(|p| p.purpose.as_str()).collect();
     assert_eq!(purposes, [PURPOSE, "住民票の写しの広域交付"]);
+
+    // The agency's command: `juki net confirm`; a purpose its certificate does not name is
+    // refused by the server (403) and nothing is recorded.
+    let confirm = |purpose: &str| {
+        juki(
+            &[
+                "net",
+                "confirm",
+                "--node",
+                path_str(&pension),
+                "--server",
+                &server,
+                "--purpose",
+                purpose,
+                code.as_str(),
+            ],
+            "",
+        )
+    };
+    let out = common::ok(confirm(PURPOSE));
+    assert!(out.contains("大阪府大阪市北区中之島1-3-20"), "{out}");
+    assert!(out.contains("271276"), "{out}");
+    let refused = confirm("旅券の発給");
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("refused the request (403"), "{err}");
+    let provisions = net.block_on(net.register().provisions_of(&code)).unwrap();
+    assert_eq!(provisions.len(), 3, "the refused request recorded nothing");
 }
