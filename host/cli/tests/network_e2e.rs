@@ -242,3 +242,74 @@ fn a_move_with_the_card_through_the_network_and_the_registers_agree() {
     let provisions = net.block_on(net.register().provisions_of(&code)).unwrap();
     assert_eq!(provisions.len(), 3, "the refused request recorded nothing");
 }
+
+/// Delivers through the real client, but the answer to the first call is lost after the server
+/// applied the batch (as if the server was killed before it answered).
+struct AnswerLost {
+    client: NetClient,
+    lose: bool,
+}
+
+impl juki_net::delivery::Delivery for AnswerLost {
+    fn deliver(
+        &mut self,
+        batch: &[juki_net::register::Update],
+    ) -> Result<Vec<juki_net::delivery::Delivered>, juki_net::delivery::Unreachable> {
+        let answer = self.client.deliver(batch);
+        if std::mem::take(&mut self.lose) {
+            return Err(juki_net::delivery::Unreachable(
+                "connection reset by peer".into(),
+            ));
+        }
+        answer
+    }
+}
+
+#[test]
+fn lost_answers_a_database_restart_and_a_downtime_lose_nothing_and_apply_nothing_twice() {
+    let w = world();
+    // Three more residents at 千代田区: four 新規 waiting.
+    for (i, name) in ["住基 二郎", "住基 三郎", "住基 四郎"].iter().enumerate() {
+        let image = w._dir.path().join(format!("card{i}.img"));
+        w.issue_card(
+            &image,
+            &format!("JK-010{i}"),
+            name,
+            "東京都千代田区永田町1-1",
+        );
+    }
+    let net = LocalNetwork::start(&w._dir.path().join("net")).unwrap();
+    let node = net.node("chiyoda", &Role::Municipality(chiyoda())).unwrap();
+    let mut db = CounterDb::open(&w.data).unwrap();
+    assert_eq!(network::status(&db).unwrap().waiting, 4);
+    let t = juki_host::clock::now().unwrap();
+
+    // The answer is lost after the server applied the batch: the counter keeps the updates.
+    let mut lossy = AnswerLost {
+        client: NetClient::from_dir(&node, &net.address()).unwrap(),
+        lose: true,
+    };
+    let report = network::sync(&mut db, &mut lossy, t).unwrap();
+    assert!(
+        matches!(report.end, SyncEnd::Unreachable { .. }),
+        "{report:?}"
+    );
+    assert_eq!(report.waiting, 4);
+    let applied = net.block_on(net.register().last_seq(&chiyoda())).unwrap();
+    assert_eq!(applied, 4, "the server had applied them");
+
+    // PostgreSQL restarts under the server; then the same batch again: answered from the
+    // records, applied once.
+    net.restart_database().unwrap();
+    let report = network::sync(&mut db, &mut lossy, t.plus_secs(31)).unwrap();
+    assert_eq!((report.delivered.len(), report.end), (4, SyncEnd::UpToDate));
+    for r in net
+        .block_on(net.register().residents_of(&chiyoda()))
+        .unwrap()
+    {
+        let history = net.block_on(net.register().history(&r.code)).unwrap();
+        assert_eq!(history.len(), 1, "one 新規 each, never two: {history:?}");
+    }
+    drop(db);
+    agrees(&net, &w.data);
+}

@@ -39,7 +39,7 @@ pub struct LocalNetwork {
     addr: SocketAddr,
     running: Option<Running>,
     // Dropped last: the server and the pool go before the cluster stops.
-    _cluster: PgCluster,
+    cluster: PgCluster,
 }
 
 /// Node certificates issued here are valid this many days.
@@ -88,7 +88,7 @@ impl LocalNetwork {
             tls: ServerTls::new(config),
             addr,
             running: None,
-            _cluster: cluster,
+            cluster,
         };
         net.start_server()?;
         Ok(net)
@@ -140,6 +140,13 @@ impl LocalNetwork {
         ));
         self.running = Some((stop, task));
         Ok(())
+    }
+
+    /// Restarts PostgreSQL under the running server (every connection of the pool is cut).
+    pub fn restart_database(&self) -> Result<(), LocalError> {
+        self.cluster
+            .restart()
+            .map_err(|e| err("PostgreSQL restart")(&e))
     }
 
     /// Stops the server (the network is down for its clients; the register stays).
