@@ -277,6 +277,7 @@ async fn in_process(n: u64, db: &Db, register: &Register) -> serde_json::Value {
     .await;
 
     // Updates from 8 municipalities at once, and their floors.
+    let cpu = cpu_ticks();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for m in 0..MUNICIPALITIES {
@@ -293,6 +294,7 @@ async fn in_process(n: u64, db: &Db, register: &Register) -> serde_json::Value {
     }
     let updates = (MUNICIPALITIES * UPDATES_PER_MUNICIPALITY) as f64;
     let update_rate = updates / started.elapsed().as_secs_f64();
+    let apply_cpu = cpu_busy_since(cpu);
     {
         let c = db.client().await.unwrap();
         c.batch_execute("CREATE TABLE floor_commit (m int, k int)")
@@ -341,9 +343,33 @@ async fn in_process(n: u64, db: &Db, register: &Register) -> serde_json::Value {
         "confirm_p50_us": us(c50), "confirm_p99_us": us(c99),
         "select1_p50_us": us(rt50), "select1_p99_us": us(rt99),
         "raw_confirm_p50_us": us(raw50), "raw_confirm_p99_us": us(raw99),
-        "updates_per_s": update_rate, "commit_floor_per_s": floors[0],
+        "updates_per_s": update_rate, "apply_cpu_busy": apply_cpu,
+        "commit_floor_per_s": floors[0],
         "grouped_commit_floor_rows_per_s": floors[1],
     })
+}
+
+/// The machine's CPU time from /proc/stat: (busy, total) in clock ticks, every core.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    // idle and iowait are not busy.
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// The share of the machine's CPU (all cores) busy since `since` ([`cpu_ticks`]).
+fn cpu_busy_since(since: (u64, u64)) -> f64 {
+    let now = cpu_ticks();
+    (now.0 - since.0) as f64 / (now.1 - since.1).max(1) as f64
 }
 
 /// The shape of the 住民票コード index (`resident_pkey`): its depth from pageinspect's
@@ -483,14 +509,14 @@ fn latency_blocking(runs: usize, mut f: impl FnMut(usize)) -> (Duration, Duratio
 
 /// 8 municipalities, each its own `NetClient` in its own thread, sending `per_municipality`
 /// numbered 記載事項変更 in batches of `batch` (`POST /v1/updates`): updates/s from the moment all
-/// are connected to the last answer.
+/// are connected to the last answer, and the share of the machine's CPU busy meanwhile.
 fn updates_over_mtls(
     net: &Network,
     n: u64,
     per_municipality: usize,
     batch: usize,
     round: usize,
-) -> f64 {
+) -> (f64, f64) {
     let start = Arc::new(Barrier::new(MUNICIPALITIES + 1));
     let threads: Vec<_> = (0..MUNICIPALITIES)
         .map(|m| {
@@ -513,11 +539,13 @@ fn updates_over_mtls(
         })
         .collect();
     start.wait();
+    let cpu = cpu_ticks();
     let started = Instant::now();
     for t in threads {
         t.join().unwrap();
     }
-    (MUNICIPALITIES * per_municipality) as f64 / started.elapsed().as_secs_f64()
+    let rate = (MUNICIPALITIES * per_municipality) as f64 / started.elapsed().as_secs_f64();
+    (rate, cpu_busy_since(cpu))
 }
 
 /// The figures over mutual TLS through the real server: an agency's confirmations next to the
@@ -550,8 +578,8 @@ fn over_mtls(
         agency.confirm(&code(pick(i + 13, n)), PURPOSE).unwrap();
     });
     drop(agency);
-    let batched = updates_over_mtls(&net, n, UPDATES_PER_MUNICIPALITY, BATCH, 1);
-    let single = updates_over_mtls(&net, n, UPDATES_PER_MUNICIPALITY / 4, 1, 2);
+    let (batched, batched_cpu) = updates_over_mtls(&net, n, 2 * UPDATES_PER_MUNICIPALITY, BATCH, 1);
+    let (single, _) = updates_over_mtls(&net, n, UPDATES_PER_MUNICIPALITY / 4, 1, 3);
     net.halt(rt);
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let r = report.as_object_mut().unwrap();
@@ -560,11 +588,21 @@ fn over_mtls(
     r.insert("mtls_whoami_p50_us".into(), us(w50).into());
     r.insert("mtls_whoami_p99_us".into(), us(w99).into());
     r.insert("mtls_updates_per_s".into(), batched.into());
+    r.insert("mtls_updates_cpu_busy".into(), batched_cpu.into());
     r.insert("mtls_batch".into(), BATCH.into());
     r.insert("mtls_updates_batch1_per_s".into(), single.into());
 }
 
+/// The machine's 1-minute load average (another build running beside the bench shows here).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 fn measure(rt: &tokio::runtime::Runtime, n: u64) -> serde_json::Value {
+    let load_before = load_average();
     let settings = [
         ("shared_buffers", "512MB"),
         ("max_wal_size", "4GB"),
@@ -590,6 +628,8 @@ fn measure(rt: &tokio::runtime::Runtime, n: u64) -> serde_json::Value {
         (0..4).map(|i| row.get::<_, i64>(i)).collect::<Vec<_>>()
     });
     let r = report.as_object_mut().unwrap();
+    r.insert("load_average_before".into(), load_before.into());
+    r.insert("load_average_after".into(), load_average().into());
     r.insert("provision_rows".into(), grown[0].into());
     r.insert("provision_total_bytes".into(), grown[1].into());
     r.insert("history_rows_after".into(), grown[2].into());
@@ -634,19 +674,22 @@ fn markdown(results: &[serde_json::Value]) -> String {
     write!(
         out,
         "\nUpdates, 8 municipalities at once (numbered 記載事項変更, updates/s):\n\n\
-         | residents | over mTLS, {BATCH} per `POST /v1/updates` | over mTLS, 1 per POST | in \
-         process: `Register::apply` | floor: one-row commits (8 connections) | floor: rows \
-         committed {BATCH} per commit (8 connections) |\n|---|---|---|---|---|---|\n"
+         | residents | over mTLS, {BATCH} per `POST /v1/updates` (CPU busy, both cores) | over \
+         mTLS, 1 per POST | in process: `Register::apply` (CPU busy) | floor: one-row commits \
+         (8 connections) | floor: rows committed {BATCH} per commit (8 connections) \
+         |\n|---|---|---|---|---|---|\n"
     )
     .unwrap();
     for r in results {
         writeln!(
             out,
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.0} ({:.0} %) | {:.0} | {:.0} ({:.0} %) | {:.0} | {:.0} |",
             r["residents"],
             f(r, "mtls_updates_per_s"),
+            100.0 * f(r, "mtls_updates_cpu_busy"),
             f(r, "mtls_updates_batch1_per_s"),
             f(r, "updates_per_s"),
+            100.0 * f(r, "apply_cpu_busy"),
             f(r, "commit_floor_per_s"),
             f(r, "grouped_commit_floor_rows_per_s"),
         )
@@ -716,11 +759,25 @@ fn main() {
     let doc = root.join("docs/network.md");
     let text = std::fs::read_to_string(&doc).unwrap();
     if let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) {
+        let loads: Vec<String> = results
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}: {:.2} → {:.2}",
+                    r["residents"],
+                    r["load_average_before"].as_f64().unwrap_or(f64::NAN),
+                    r["load_average_after"].as_f64().unwrap_or(f64::NAN)
+                )
+            })
+            .collect();
         let new = format!(
             "{}{BEGIN}\n\nMeasured {} by `cargo bench -p juki-net --bench scale` (one run, this \
-             machine, durable settings).\n\n{table}\n{}",
+             machine, {} cores, durable settings; 1-minute load average before → after each \
+             size, {}: above 1 means something else ran beside the bench).\n\n{table}\n{}",
             &text[..b],
             juki_host::date::today().map(iso).unwrap_or_default(),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            loads.join(", "),
             &text[e..]
         );
         std::fs::write(&doc, new).unwrap();
