@@ -465,7 +465,10 @@ fn demo_runs_and_checks_itself() {
     assert!(text.contains("63C1"));
     assert!(text.contains("63C0"));
     assert!(text.contains("6984"));
-    assert!(text.contains("all 22 steps behaved as expected"));
+    assert!(text.contains("all 23 steps behaved as expected"));
+    // 住基ネット: the move delivered, the departure read, the registers compared.
+    assert!(text.contains("Chiyoda City learns from Juki-Net"));
+    assert!(text.contains("大阪市北区's registry agrees with the national register"));
 }
 
 /// A card in memory whose NVM fails while `failing` is set: the card itself answers `6581`
