@@ -233,4 +233,24 @@ pub fn host_certificates(data: &[u8]) {
     if let Ok(answer) = auth::Answer::from_pem(data) {
         check_answer(f, &answer);
     }
+    check_copy(data);
+}
+
+/// A 住民票の写し's text is accepted only in its canonical form (what is read renders back to
+/// the same bytes), and the JPKI CA, which never issued a seal, certifies no copy.
+fn check_copy(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(copy) = juki_net::copy::ResidentCopy::parse(text) {
+            assert_eq!(
+                copy.to_text().ok().as_deref(),
+                Some(text),
+                "a non-canonical copy was accepted"
+            );
+        }
+    }
+    let f = fixtures();
+    assert!(
+        juki_net::copy::verify(data, &f.sign_ca, Some(&f.crls), CHECK_AT).is_err(),
+        "a copy verifies with a CA that never issued a seal"
+    );
 }

@@ -297,6 +297,26 @@ pub enum NetCertCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Issue a municipality's 電子公印 (seal) certificate with a new P-256 key, with which its
+    /// counter certifies the 住民票の写し it issues (広域交付): OUT/seal.key (0600) and
+    /// OUT/seal.pem, in the municipality's node directory.
+    Seal {
+        /// The network CA's directory.
+        #[arg(long, value_name = "DIR")]
+        ca: PathBuf,
+        /// The municipality's 地方公共団体コード (e.g. 271276).
+        #[arg(long, value_name = "CODE", value_parser = crate::values::municipality)]
+        code: juki_host::resident::MunicipalityCode,
+        /// The municipality's name as the copies name it (e.g. 大阪市北区).
+        #[arg(long)]
+        name: String,
+        /// Days of validity from now (1 to 3650).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// The municipality's node directory (created with mode 0700 if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Revoke a node certificate; it is refused once the server has the next CRL.
     Revoke {
         /// The network CA's directory.
@@ -468,6 +488,24 @@ pub enum CounterCommand {
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,
+    },
+    /// 広域交付: a 住民票の写し of a resident registered in any municipality, from 住基ネット's
+    /// 本人確認情報; the resident enters the 住基 PIN; sealed with this municipality's 電子公印
+    /// and written to --out (anyone checks it with `juki verify`).
+    Copy {
+        /// The clerk.
+        #[command(flatten)]
+        clerk: Clerk,
+        /// This municipality's node directory (node.key, node.pem, ca.pem, seal.key,
+        /// seal.pem).
+        #[arg(long, value_name = "DIR")]
+        node: PathBuf,
+        /// The national server's address (host:port, as its certificate names it).
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
+        /// Where to write the sealed copy (CMS, DER; created 0600, never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// 住基ネット: the updates of this counter waiting to be delivered to the network.
     Net {

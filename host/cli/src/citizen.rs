@@ -192,11 +192,16 @@ fn load_crls(paths: &[PathBuf], skip: bool) -> Result<Option<Vec<CertificateList
 
 /// Prints a checked certificate: its kind and serial, issuer, validity and revocation check.
 fn print_certificate(checked: &Checked, kind: CertKind) {
+    print_checked(checked, cert_name(kind));
+}
+
+/// Prints a checked certificate named `kind`.
+fn print_checked(checked: &Checked, kind: String) {
     field(
         &t!("label-certificate"),
         t!(
             "citizen-certificate",
-            kind = cert_name(kind),
+            kind = kind,
             serial = checked.serial.as_str()
         ),
     );
@@ -233,6 +238,12 @@ pub fn verify(paths: &[PathBuf], trust: &TrustArgs, out: Option<PathBuf>) -> Res
         _ => return Err(Failure::Cli(t!("citizen-verify-usage"))),
     };
     let p7s = read_file(sig)?;
+    if juki_net::copy::is_sealed(&p7s) {
+        if file.is_some() {
+            return Err(Failure::Cli(t!("citizen-verify-copy-detached")));
+        }
+        return verify_copy(&p7s, trust, out);
+    }
     let content = file.map(|f| read_file(f)).transpose()?;
     let (ca, crls) = load_trust(trust)?;
     let at = jtime::now()?;
@@ -266,6 +277,37 @@ pub fn verify(paths: &[PathBuf], trust: &TrustArgs, out: Option<PathBuf>) -> Res
             return Err(Failure::Cli(t!("citizen-verify-out-detached")));
         }
         write_file(&out, &v.content)?;
+        out!(
+            "{}",
+            t!("citizen-document-written", file = out.display().to_string())
+        );
+    }
+    Ok(())
+}
+
+/// `juki verify COPY.p7s` for a 住民票の写し sealed by a municipality: trusted is the
+/// 住基ネット CA given as `--ca-cert`, with its CRL.
+fn verify_copy(p7s: &[u8], trust: &TrustArgs, out: Option<PathBuf>) -> Result<()> {
+    let (ca, crls) = load_trust(trust)?;
+    let at = jtime::now()?;
+    let v = juki_net::copy::verify(p7s, &ca, crls.as_deref(), at)?;
+    field(&t!("label-verdict"), t!("citizen-copy-valid"));
+    field(
+        &t!("label-copy-issuer"),
+        t!(
+            "citizen-copy-issuer",
+            name = v.seal.name.as_str(),
+            code = v.seal.municipality.as_str(),
+            number = v.copy.number_text()
+        ),
+    );
+    print_checked(&v.certificate, t!("citizen-seal-certificate"));
+    field(&t!("label-checked-at"), jtime::display(at));
+    out!("{}", t!("citizen-copy-text"));
+    out!("{}", v.text);
+    if let Some(out) = out {
+        juki_host::private_dir::write_new(&out, v.text.as_bytes())
+            .map_err(|e| juki_host::Error::io(format!("writing {}", out.display()), e))?;
         out!(
             "{}",
             t!("citizen-document-written", file = out.display().to_string())

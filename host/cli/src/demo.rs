@@ -36,7 +36,9 @@ use juki_host::card::{JukiCard, KeyId, Lifecycle, PinStatus};
 use juki_host::date::{self, Date};
 use juki_host::error::Error;
 use juki_net::client::NetClient;
+use juki_net::copy;
 use juki_net::local::LocalNetwork;
+use juki_net::pki::seal::Seal;
 use juki_net::pki::Role;
 use juki_net::register::Status;
 
@@ -691,10 +693,48 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         t!("demo-net-confirmed"),
     )?;
     // 広域交付: at 千代田区's counter the resident proves who they are with card and 住基 PIN;
-    // the counter gets their 本人確認情報 from the network.
-    let identified = card.read_resident(&new_pin)?;
-    let copy = chiyoda_net.copy(&identified.code)?;
-    d.check(copy.resident.info == identified.info, t!("demo-net-copy"))?;
+    // the counter gets their 本人確認情報 from the network and seals the copy with its 電子公印.
+    let net_now = juki_net::pki::now();
+    let chiyoda_node = net
+        .node("chiyoda", &Role::Municipality(chiyoda.clone()))
+        .map_err(|e| d.fail(e.to_string()))?;
+    net.ca()
+        .issue_seal(&chiyoda, "千代田区", 30, net_now, &chiyoda_node)?;
+    let seal = Seal::load(&chiyoda_node)?;
+    let issued = chiyoda_counter.wide_area_copy(
+        &mut card,
+        &cred,
+        &mut pin_pad("4826\n"),
+        &seal,
+        net_now,
+        |c| chiyoda_net.copy(c),
+    )?;
+    d.check(
+        issued.card_agrees && issued.copy.resident.info.address == new_address,
+        t!("demo-net-copy"),
+    )?;
+    let crls = [net.ca().crl(net_now)?];
+    let verified = copy::verify(&issued.p7s, net.ca().certificate(), Some(&crls), net_now)?;
+    for line in verified.text.lines().filter(|l| !l.is_empty()) {
+        d.say(format!("  {line}"));
+    }
+    d.check(
+        verified.copy == issued.copy,
+        t!("demo-copy-verified", number = issued.copy.number_text()),
+    )?;
+    let mut forged = issued.p7s.clone();
+    let at = forged
+        .windows(new_address.len())
+        .position(|w| w == new_address.as_bytes())
+        .ok_or_else(|| d.fail("the address is not in the copy"))?;
+    forged[at + new_address.len() - 1] ^= 0x01;
+    match copy::verify(&forged, net.ca().certificate(), Some(&crls), net_now) {
+        Err(e) => {
+            d.ok(t!("demo-copy-forged-rejected"));
+            d.shown(&e.into());
+        }
+        Ok(_) => return Err(d.fail("a rewritten copy was accepted")),
+    }
     let provisions = net
         .block_on(net.register().provisions_of(&code))
         .map_err(|e| d.fail(e.to_string()))?;

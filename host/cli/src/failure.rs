@@ -31,6 +31,9 @@ pub enum Failure {
     /// 住基ネット's national server, as its client saw it.
     #[error(transparent)]
     NetClient(#[from] juki_net::client::ClientError),
+    /// A sealed 住民票の写し was rejected (`juki verify`).
+    #[error(transparent)]
+    Copy(#[from] juki_net::copy::CopyError),
     /// The CLI's own refusal of what it was asked (already in the user's language).
     #[error("{0}")]
     Cli(String),
@@ -72,6 +75,7 @@ impl Failure {
             Failure::Counter(c) => counter_exit_code(c),
             Failure::Jpki(j) => jpki_exit_code(j),
             Failure::Host(e) => host_exit_code(e),
+            Failure::Copy(c) => copy_exit_code(c),
             Failure::Net(_) | Failure::NetClient(_) | Failure::Cli(_) => 1,
         }
     }
@@ -88,6 +92,7 @@ pub fn message(failure: &Failure) -> String {
         Failure::Counter(e) => counter_message(e),
         Failure::Net(e) => net_message(e),
         Failure::NetClient(e) => net_client_message(e),
+        Failure::Copy(e) => copy_message(e),
         Failure::Cli(text) => text.clone(),
     }
 }
@@ -244,6 +249,29 @@ pub fn net_client_message(e: &juki_net::client::ClientError) -> String {
     }
 }
 
+/// Why a 住民票の写し was not issued or not accepted.
+pub fn copy_message(e: &juki_net::copy::CopyError) -> String {
+    use juki_net::copy::CopyError;
+    match e {
+        CopyError::Signature(j) => jpki_message(j),
+        CopyError::Seal(p) => t!("err-copy-seal", detail = p.to_string()),
+        CopyError::Document(detail) => t!("err-copy-document", detail = detail.as_str()),
+        CopyError::Mismatch(detail) => t!("err-copy-mismatch", detail = detail.as_str()),
+        CopyError::NotIssuable(detail) => t!("err-copy-not-issuable", detail = detail.as_str()),
+    }
+}
+
+/// A rejected copy exits 9 like a rejected signature; a record that cannot be certified is a
+/// refusal (6).
+fn copy_exit_code(e: &juki_net::copy::CopyError) -> u8 {
+    use juki_net::copy::CopyError;
+    match e {
+        CopyError::Signature(j) => jpki_exit_code(j),
+        CopyError::NotIssuable(_) => 6,
+        CopyError::Seal(_) | CopyError::Document(_) | CopyError::Mismatch(_) => 9,
+    }
+}
+
 /// The certificate a JPKI verdict names, in words (the JPKI layer names it in Japanese, or
 /// "CA certificate").
 /// Why the card's answer to the mutual authentication was not believed.
@@ -365,6 +393,8 @@ pub fn counter_message(e: &CounterError) -> String {
         C::NotPending { id, state } => {
             t!("err-counter-not-pending", id = *id, state = state.as_str())
         }
+        C::Network(e) => net_client_message(e),
+        C::Copy(e) => copy_message(e),
     }
 }
 
@@ -386,6 +416,7 @@ fn counter_exit_code(e: &CounterError) -> u8 {
         C::AuditTrail(_) => 8,
         C::Host(h) => host_exit_code(h),
         C::Jpki(j) => jpki_exit_code(j),
+        C::Copy(c) => copy_exit_code(c),
         _ => 1,
     }
 }

@@ -133,6 +133,16 @@ pub fn run(cli: Cli) -> Result<()> {
             NetCommand::Cert {
                 command: NetCertCommand::List { ca },
             } => net_ca::cert_list(&ca),
+            NetCommand::Cert {
+                command:
+                    NetCertCommand::Seal {
+                        ca,
+                        code,
+                        name,
+                        days,
+                        out,
+                    },
+            } => net_ca::cert_seal(&ca, &code, &name, days, &out),
             NetCommand::Crl { ca, out } => net_ca::crl(&ca, &out),
             NetCommand::Confirm {
                 node,

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 use juki_host::clock::display;
-use juki_net::pki::{self, NetworkCa, NodeFiles, NodeRecord, Role, RoleKind};
+use juki_net::pki::{self, seal, NetworkCa, NodeFiles, NodeRecord, Role, RoleKind};
 
 use crate::failure::Result;
 use crate::files::write_file;
@@ -37,6 +37,15 @@ fn role_word(role: RoleKind) -> String {
         RoleKind::Agency => t!("net-role-agency"),
         RoleKind::Administrator => t!("net-role-administrator"),
         RoleKind::Server => t!("net-role-server"),
+    }
+}
+
+/// A record's role, a seal named as such.
+fn record_role(r: &NodeRecord) -> String {
+    if r.seal {
+        t!("net-role-seal")
+    } else {
+        role_word(r.role)
     }
 }
 
@@ -109,9 +118,32 @@ pub fn cert_issue(ca_dir: &Path, req: NodeRequest, out_dir: &Path) -> Result<()>
     Ok(())
 }
 
+/// `juki net cert seal`.
+pub fn cert_seal(
+    ca_dir: &Path,
+    code: &juki_host::resident::MunicipalityCode,
+    name: &str,
+    days: u32,
+    out_dir: &Path,
+) -> Result<()> {
+    let ca = NetworkCa::open(ca_dir)?;
+    let record = ca.issue_seal(code, name, days, pki::now(), out_dir)?;
+    print_record(&record);
+    out!(
+        "{}",
+        t!(
+            "net-cert-seal-files",
+            name = name,
+            key = out_dir.join(seal::SEAL_KEY_FILE).display().to_string(),
+            cert = out_dir.join(seal::SEAL_CERT_FILE).display().to_string()
+        )
+    );
+    Ok(())
+}
+
 fn print_record(r: &NodeRecord) {
     field(&t!("net-cert-serial"), &r.serial);
-    field(&t!("net-cert-role"), role_word(r.role));
+    field(&t!("net-cert-role"), record_role(r));
     field(&t!("net-cert-identity"), &r.identity);
     for p in &r.purposes {
         field(&t!("net-cert-purpose"), p);
@@ -166,7 +198,7 @@ pub fn cert_list(ca_dir: &Path) -> Result<()> {
             t!(
                 "net-cert-line",
                 serial = r.serial.as_str(),
-                role = role_word(r.role),
+                role = record_role(&r),
                 identity = format!("{}{purposes}", r.identity),
                 until = display(r.not_after),
                 state = state

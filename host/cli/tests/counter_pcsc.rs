@@ -7,105 +7,15 @@
 //! so they take one mutex. Every
 //! command runs with `JUKI_TODAY` (the counter's "today", for training and tests).
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use juki_counter::CounterDb;
 use juki_host::authority::RootAuthority;
 use juki_host::date::Date;
 use juki_host::resident::MunicipalityCode;
 
 mod common;
 
-use common::pcsc::{juki_card_command, lock_or_skip, Served};
-use common::{fails, ok, path_str as s, run};
-
-const ISSUE_DAY: &str = "2026-04-01";
-
-/// One counter's world: its data directory and credential.
-struct Counter {
-    dir: PathBuf,
-    cred: PathBuf,
-}
-
-/// `JUKI_TODAY=today juki --reader "Virtual PCD 00 00" ARGS` with `stdin`.
-fn juki_on(today: &str, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = juki_card_command(args);
-    cmd.env("JUKI_TODAY", today).env_remove("JUKI_COUNTER_DIR");
-    run(&mut cmd, stdin)
-}
-
-impl Counter {
-    /// `juki counter --counter-dir DIR SUB … [--credential C] --operator OP …`.
-    fn run(&self, today: &str, sub: &str, extra: &[&str], stdin: &str) -> Output {
-        let mut args = vec!["counter", "--counter-dir", s(&self.dir), sub];
-        if !matches!(sub, "audit" | "pending" | "operator") {
-            args.extend(["--credential", s(&self.cred)]);
-        }
-        args.extend_from_slice(extra);
-        juki_on(today, &args, stdin)
-    }
-
-    fn op(&self, sub: &str, extra: &[&str], stdin: &str) -> Output {
-        let mut extra = extra.to_vec();
-        extra.extend(["--operator", "tanaka"]);
-        self.run(ISSUE_DAY, sub, &extra, stdin)
-    }
-
-    fn db(&self) -> CounterDb {
-        CounterDb::open(&self.dir).unwrap()
-    }
-}
-
-fn certify(root: &Path, code: &str, name: &str, out: &Path) {
-    ok(juki_on(
-        ISSUE_DAY,
-        &[
-            "authority",
-            "certify",
-            "--root",
-            s(root),
-            "--municipality",
-            code,
-            "--name",
-            name,
-            "--out",
-            s(out),
-        ],
-        "",
-    ));
-}
-
-/// A counter with its first operator, tanaka (password `tanaka-pw1`).
-fn counter(dir: &Path, root: &Path, code: &str, name: &str) -> Counter {
-    let c = Counter {
-        dir: dir.join(format!("data-{code}")),
-        cred: dir.join(format!("cred-{code}")),
-    };
-    certify(root, code, name, &c.cred);
-    let out = c.run(
-        ISSUE_DAY,
-        "operator",
-        &["add", "--name", "tanaka", "--credential", s(&c.cred)],
-        "tanaka-pw1\n",
-    );
-    assert!(ok(out).contains("first operator"));
-    c
-}
-
-/// A blank card in the reader, manufactured as card `serial`.
-fn blank_card(image: &Path, root: &Path, serial: &str) -> Served {
-    juki_reader_sim::SimCard::create(image).unwrap();
-    let served = Served::start(image);
-    ok(juki_on(
-        ISSUE_DAY,
-        &["card", "init", "--root", s(root), "--serial", serial],
-        "",
-    ));
-    served
-}
-
-const PINS: &str = "2580\n1357\nJUKI2026\n";
+use common::counter::{authority, blank_card, certify, counter, juki_on, Counter, ISSUE_DAY, PINS};
+use common::pcsc::lock_or_skip;
+use common::{fails, ok, path_str as s};
 
 #[test]
 fn counter_operations_through_pcsc() {
@@ -113,12 +23,7 @@ fn counter_operations_through_pcsc() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    ok(juki_on(
-        ISSUE_DAY,
-        &["authority", "init", "--dir", s(&root)],
-        "",
-    ));
+    let root = authority(&tmp.path().join("root"));
     let chiyoda = counter(tmp.path(), &root, "131016", "千代田区");
     let osaka = counter(tmp.path(), &root, "271004", "大阪市");
 
@@ -245,11 +150,7 @@ fn counter_operations_through_pcsc() {
     // Credentials: another national root's (same municipality) is refused by the card; an
     // expired one by the host, before the card.
     let root2 = tmp.path().join("root2");
-    ok(juki_on(
-        ISSUE_DAY,
-        &["authority", "init", "--dir", s(&root2)],
-        "",
-    ));
+    authority(&root2);
     let foreign = tmp.path().join("foreign");
     certify(&root2, "131016", "千代田区", &foreign);
     let foreign_counter = Counter {

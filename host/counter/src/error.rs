@@ -41,6 +41,12 @@ pub enum CounterError {
     /// A JPKI certificate, CRL or answer was rejected, or the CA failed.
     #[error(transparent)]
     Jpki(#[from] juki_jpki::JpkiError),
+    /// The national server (住基ネット) could not be asked, or refused the request.
+    #[error(transparent)]
+    Network(#[from] juki_net::client::ClientError),
+    /// A 住民票の写し (広域交付) could not be made or sealed.
+    #[error(transparent)]
+    Copy(#[from] juki_net::copy::CopyError),
     /// `juki counter audit verify` found a fault in the audit trail.
     #[error("the audit trail is damaged (監査記録の改ざん・欠落): {0}")]
     AuditTrail(String),

@@ -127,11 +127,14 @@ pub enum Operation {
     /// 住基ネットへの送信: queued updates delivered to the network (one record per call to it),
     /// or a refused update released for another delivery.
     NetSync,
+    /// 広域交付: a 住民票の写し issued from the network's 本人確認情報, sealed by this
+    /// municipality.
+    WideAreaCopy,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Operation::Login,
         Operation::OperatorAdd,
         Operation::OperatorUnlock,
@@ -147,6 +150,7 @@ impl Operation {
         Operation::JpkiRevoke,
         Operation::MoveOut,
         Operation::NetSync,
+        Operation::WideAreaCopy,
     ];
 
     /// The name stored in the database (stable: it is part of hashed audit records).
@@ -167,6 +171,7 @@ impl Operation {
             Operation::JpkiRevoke => "jpki-revoke",
             Operation::MoveOut => "move-out",
             Operation::NetSync => "net-sync",
+            Operation::WideAreaCopy => "wide-area-copy",
         }
     }
 

@@ -198,19 +198,68 @@ fn single_value(attrs: &Attributes, oid: ObjectIdentifier) -> Option<&Any> {
     }
 }
 
-/// The agency's check of a signed e-application, in this order: the structure; the document
-/// (the message digest: [`JpkiError::Tampered`]); the signature value
-/// ([`JpkiError::BadSignature`]); the signer's certificate against the trusted signing CA
-/// `ca`, its validity and the CRL at `at` ([`validate::check_certificate`]); the 4 info in the
-/// certificate. `detached` is the document for a detached signature; for an attached one it
-/// must be `None` or equal to the document inside.
-pub fn verify(
+/// A CMS signature whose structure, document digest and signature value verified; the signer's
+/// certificate is not checked yet: that depends on who is expected to sign ([`verify`] for a
+/// citizen's e-application; juki-net for a municipality's sealed 住民票の写し).
+#[derive(Debug, Clone)]
+pub struct SignedContent {
+    /// The signer's certificate, as found in the signature.
+    pub signer: Certificate,
+    /// The signing time claimed in the signed attributes (not a time-stamp), unix time.
+    pub signing_time: Option<i64>,
+    /// The document signed.
+    pub content: Vec<u8>,
+    /// Whether the document was inside the `.p7s`.
+    pub attached: bool,
+}
+
+/// The signer's certificate of a `.p7s`, without checking anything else (to decide which
+/// profile to verify it against).
+pub fn signer_certificate(p7s: &[u8]) -> std::result::Result<Certificate, JpkiError> {
+    let signed = parse(p7s)?;
+    let [signer_info] = signed.signer_infos.0.as_slice() else {
+        return Err(bad("exactly one signer expected"));
+    };
+    find_signer(&signed, signer_info)
+}
+
+fn find_signer(
+    signed: &SignedData,
+    signer_info: &SignerInfo,
+) -> std::result::Result<Certificate, JpkiError> {
+    let SignerIdentifier::IssuerAndSerialNumber(sid) = &signer_info.sid else {
+        return Err(bad(
+            "signer identified by key identifier, not issuer and serial",
+        ));
+    };
+    let certs = signed
+        .certificates
+        .as_ref()
+        .ok_or_else(|| bad("no certificates in the signature"))?;
+    certs
+        .0
+        .iter()
+        .find_map(|c| match c {
+            CertificateChoices::Certificate(cert)
+                if cert.tbs_certificate.issuer == sid.issuer
+                    && cert.tbs_certificate.serial_number == sid.serial_number =>
+            {
+                Some(cert.clone())
+            }
+            _ => None,
+        })
+        .ok_or_else(|| bad("the signer's certificate is not in the signature"))
+}
+
+/// The signature's own check, in this order: the structure (one signer, SHA-256,
+/// ecdsa-with-SHA256, content type `id-data`); the document (the message digest:
+/// [`JpkiError::Tampered`]); the signature value with the key of the certificate it names
+/// ([`JpkiError::BadSignature`]). `detached` is the document for a detached signature; for an
+/// attached one it must be `None` or equal to the document inside.
+pub fn verify_signature(
     p7s: &[u8],
     detached: Option<&[u8]>,
-    ca: &Certificate,
-    crls: Option<&[CertificateList]>,
-    at: i64,
-) -> std::result::Result<Verified, JpkiError> {
+) -> std::result::Result<SignedContent, JpkiError> {
     let signed = parse(p7s)?;
     if signed.encap_content_info.econtent_type != ID_DATA {
         return Err(bad("the signed content is not id-data"));
@@ -237,28 +286,7 @@ pub fn verify(
     if signer_info.digest_alg.oid != ID_SHA_256 {
         return Err(bad("digest algorithm is not SHA-256"));
     }
-    let SignerIdentifier::IssuerAndSerialNumber(sid) = &signer_info.sid else {
-        return Err(bad(
-            "signer identified by key identifier, not issuer and serial",
-        ));
-    };
-    let certs = signed
-        .certificates
-        .as_ref()
-        .ok_or_else(|| bad("no certificates in the signature"))?;
-    let signer = certs
-        .0
-        .iter()
-        .find_map(|c| match c {
-            CertificateChoices::Certificate(cert)
-                if cert.tbs_certificate.issuer == sid.issuer
-                    && cert.tbs_certificate.serial_number == sid.serial_number =>
-            {
-                Some(cert.clone())
-            }
-            _ => None,
-        })
-        .ok_or_else(|| bad("the signer's certificate is not in the signature"))?;
+    let signer = find_signer(&signed, signer_info)?;
     let attrs = signer_info
         .signed_attrs
         .as_ref()
@@ -288,6 +316,31 @@ pub fn verify(
     if !sig_ok {
         return Err(JpkiError::BadSignature);
     }
+    Ok(SignedContent {
+        signer,
+        signing_time,
+        content,
+        attached,
+    })
+}
+
+/// The agency's check of a signed e-application: the signature itself
+/// ([`verify_signature`]); the signer's certificate against the trusted signing CA `ca`, its
+/// validity and the CRL at `at` ([`validate::check_certificate`]); the signing time within the
+/// certificate's validity; the 4 info in the certificate.
+pub fn verify(
+    p7s: &[u8],
+    detached: Option<&[u8]>,
+    ca: &Certificate,
+    crls: Option<&[CertificateList]>,
+    at: i64,
+) -> std::result::Result<Verified, JpkiError> {
+    let SignedContent {
+        signer,
+        signing_time,
+        content,
+        attached,
+    } = verify_signature(p7s, detached)?;
     let certificate = validate::check_certificate(&signer, CertKind::Sign, ca, crls, at)?;
     if let Some(t) = signing_time {
         if t < certificate.not_before || t > certificate.not_after {

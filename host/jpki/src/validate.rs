@@ -341,9 +341,21 @@ pub fn check_certificate(
     crls: Option<&[CertificateList]>,
     at: i64,
 ) -> Result<Checked, JpkiError> {
-    let what = kind.japanese();
-    verify_issued_by(cert, ca)?;
     check_kind(cert, kind)?;
+    check_chain(cert, kind.japanese(), ca, crls, at)
+}
+
+/// The check of any certificate `what` issued by `ca`, whatever its profile: issued by `ca`,
+/// both within validity at `at`, and — unless `crls` is `None` — not revoked on the newest
+/// current CRL of `ca` among `crls`. The caller checks the profile.
+pub fn check_chain(
+    cert: &Certificate,
+    what: &'static str,
+    ca: &Certificate,
+    crls: Option<&[CertificateList]>,
+    at: i64,
+) -> Result<Checked, JpkiError> {
+    verify_issued_by(cert, ca)?;
     check_validity(ca, "CA certificate", at)?;
     check_validity(cert, what, at)?;
     let revocation = match crls {

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod client;
+pub mod copy;
 pub mod db;
 pub mod delivery;
 pub mod local;

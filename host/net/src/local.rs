@@ -99,6 +99,11 @@ impl LocalNetwork {
         self.addr.to_string()
     }
 
+    /// The network's CA (to issue seals, revoke, publish CRLs, as its administrator).
+    pub fn ca(&self) -> &NetworkCa {
+        &self.ca
+    }
+
     /// The register behind the server (to look, as the national center's administrator).
     pub fn register(&self) -> &Register {
         &self.register

@@ -329,22 +329,7 @@ impl Role {
     /// without control characters; an agency's 1 to [`MAX_PURPOSES`] distinct purposes of at
     /// most [`MAX_PURPOSE_CHARS`] characters; at least one DNS name or IP address for the server.
     pub fn check(&self) -> Result<()> {
-        fn text(what: &str, value: &str, max: usize) -> Result<()> {
-            let chars = value.chars().count();
-            if chars == 0 || chars > max {
-                return Err(PkiError::InvalidInput(format!(
-                    "{what} must be 1 to {max} characters long, not {chars}: \"{value}\""
-                )));
-            }
-            if value.chars().any(char::is_control) || value.trim() != value {
-                return Err(PkiError::InvalidInput(format!(
-                    "{what} must not contain control characters or begin or end with a space: \
-                     {value:?}"
-                )));
-            }
-            Ok(())
-        }
-        text("the identity", self.identity(), MAX_IDENTITY_CHARS)?;
+        check_text("the identity", self.identity(), MAX_IDENTITY_CHARS)?;
         match self {
             Role::Agency { purposes, .. } => {
                 if purposes.is_empty() || purposes.len() > MAX_PURPOSES {
@@ -355,7 +340,7 @@ impl Role {
                     )));
                 }
                 for (i, p) in purposes.iter().enumerate() {
-                    text("a purpose", p, MAX_PURPOSE_CHARS)?;
+                    check_text("a purpose", p, MAX_PURPOSE_CHARS)?;
                     if purposes[..i].contains(p) {
                         return Err(PkiError::InvalidInput(format!(
                             "the purpose \"{p}\" is given twice"
@@ -392,6 +377,24 @@ impl Role {
         }
         Ok(())
     }
+}
+
+/// A name that goes into a certificate: 1 to `max` characters, no control characters, no
+/// space at either end.
+fn check_text(what: &str, value: &str, max: usize) -> Result<()> {
+    let chars = value.chars().count();
+    if chars == 0 || chars > max {
+        return Err(PkiError::InvalidInput(format!(
+            "{what} must be 1 to {max} characters long, not {chars}: \"{value}\""
+        )));
+    }
+    if value.chars().any(char::is_control) || value.trim() != value {
+        return Err(PkiError::InvalidInput(format!(
+            "{what} must not contain control characters or begin or end with a space: \
+                 {value:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// A node certificate read back: the role it names and its serial number.
@@ -515,24 +518,33 @@ impl NodeCertificate {
 /// The subject's `O`, `OU` and `CN`: exactly one each, each alone in its RDN, as UTF8String,
 /// and nothing else.
 fn subject_parts(name: &Name) -> Result<(String, String, String)> {
-    let mut org = None;
-    let mut unit = None;
-    let mut cn = None;
+    match subject_attributes(name, &[OID_ORG, OID_ORG_UNIT, OID_COMMON_NAME])?.as_slice() {
+        [Some(o), Some(u), Some(c)] => Ok((o.clone(), u.clone(), c.clone())),
+        [_, None, _] => Err(profile_err("no role (OU) in the subject")),
+        [None, _, _] => Err(profile_err("no organisation (O) in the subject")),
+        _ => Err(profile_err("no identity (CN) in the subject")),
+    }
+}
+
+/// The values of the attributes `allowed` in a subject, in that order: each at most once,
+/// alone in its RDN, a UTF8String; any other attribute is refused.
+fn subject_attributes(name: &Name, allowed: &[ObjectIdentifier]) -> Result<Vec<Option<String>>> {
+    let mut values = vec![None; allowed.len()];
     for rdn in name.0.iter() {
         let attrs = rdn.0.as_slice();
         let [atv] = attrs else {
             return Err(profile_err("a multi-valued name component in the subject"));
         };
-        let slot = match atv.oid {
-            OID_ORG => &mut org,
-            OID_ORG_UNIT => &mut unit,
-            OID_COMMON_NAME => &mut cn,
-            other => {
-                return Err(profile_err(format!(
-                    "an unexpected attribute {other} in the subject"
-                )))
-            }
-        };
+        let slot = allowed
+            .iter()
+            .position(|oid| *oid == atv.oid)
+            .and_then(|i| values.get_mut(i))
+            .ok_or_else(|| {
+                profile_err(format!(
+                    "an unexpected attribute {} in the subject",
+                    atv.oid
+                ))
+            })?;
         if slot.is_some() {
             return Err(profile_err(format!(
                 "the attribute {} twice in the subject (two roles or two identities)",
@@ -551,12 +563,7 @@ fn subject_parts(name: &Name) -> Result<(String, String, String)> {
             .map_err(|e| profile_err(format!("the attribute {}: {e}", atv.oid)))?;
         *slot = Some(text.as_str().to_string());
     }
-    match (org, unit, cn) {
-        (Some(o), Some(u), Some(c)) => Ok((o, u, c)),
-        (_, None, _) => Err(profile_err("no role (OU) in the subject")),
-        (None, _, _) => Err(profile_err("no organisation (O) in the subject")),
-        (_, _, None) => Err(profile_err("no identity (CN) in the subject")),
-    }
+    Ok(values)
 }
 
 fn decode_purposes(der: &[u8]) -> Result<Vec<String>> {
@@ -690,6 +697,9 @@ pub struct NodeRecord {
     /// An agency's purposes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub purposes: Vec<String>,
+    /// A municipality's 電子公印 (seal) certificate, not a node certificate ([`seal`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seal: bool,
     /// notBefore, unix time.
     pub not_before: i64,
     /// notAfter, unix time.
@@ -699,6 +709,14 @@ pub struct NodeRecord {
     /// When it was revoked, unix time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<i64>,
+}
+
+/// A certificate just built by [`NetworkCa::certify`].
+struct Issued {
+    serial: String,
+    not_before: i64,
+    not_after: i64,
+    cert: Certificate,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -858,6 +876,98 @@ impl NetworkCa {
         now: i64,
     ) -> Result<(NodeRecord, Certificate)> {
         role.check()?;
+        let kind = role.kind();
+        let subject = network_name(kind.as_str(), role.identity())?;
+        let eku = if kind.is_server() {
+            ID_KP_SERVER_AUTH
+        } else {
+            ID_KP_CLIENT_AUTH
+        };
+        let usage = KeyUsage(KeyUsages::DigitalSignature.into());
+        let issued = self.certify(
+            subject,
+            public_key,
+            days,
+            now,
+            usage,
+            eku,
+            |builder| match role {
+                Role::Agency { purposes, .. } => builder
+                    .add_extension(&Purposes(purposes))
+                    .map_err(builder_err),
+                Role::Server {
+                    dns_names,
+                    ip_addresses,
+                    ..
+                } => {
+                    let mut names = Vec::new();
+                    for d in dns_names {
+                        names.push(GeneralName::DnsName(
+                            Ia5String::new(d).map_err(crypto("a DNS name"))?,
+                        ));
+                    }
+                    for ip in ip_addresses {
+                        let bytes = match ip {
+                            IpAddr::V4(v4) => v4.octets().to_vec(),
+                            IpAddr::V6(v6) => v6.octets().to_vec(),
+                        };
+                        names.push(GeneralName::IpAddress(
+                            OctetString::new(bytes).map_err(crypto("an IP address"))?,
+                        ));
+                    }
+                    builder
+                        .add_extension(&SubjectAltName(names))
+                        .map_err(builder_err)
+                }
+                Role::Municipality(_) | Role::Administrator { .. } => Ok(()),
+            },
+        )?;
+        let record = self.remember(&issued, kind, role.identity(), role.purposes(), false, now)?;
+        Ok((record, issued.cert))
+    }
+
+    /// Records a certificate just issued in the index.
+    fn remember(
+        &self,
+        issued: &Issued,
+        role: RoleKind,
+        identity: &str,
+        purposes: &[String],
+        seal: bool,
+        now: i64,
+    ) -> Result<NodeRecord> {
+        let record = NodeRecord {
+            serial: issued.serial.clone(),
+            role,
+            identity: identity.to_string(),
+            purposes: purposes.to_vec(),
+            seal,
+            not_before: issued.not_before,
+            not_after: issued.not_after,
+            issued_at: now,
+            revoked_at: None,
+        };
+        self.with_index(true, |index| {
+            index.certificates.push(record.clone());
+            Ok(())
+        })?;
+        Ok(record)
+    }
+
+    /// Builds and signs a certificate of `subject` for `public_key`, valid from `now` for
+    /// `days` days (never beyond the CA certificate): basicConstraints `cA=FALSE`, `usage`,
+    /// the one extended key usage `eku`, both key identifiers, and what `extra` adds.
+    #[allow(clippy::too_many_arguments)]
+    fn certify(
+        &self,
+        subject: Name,
+        public_key: &VerifyingKey,
+        days: u32,
+        now: i64,
+        usage: KeyUsage,
+        eku: ObjectIdentifier,
+        extra: impl FnOnce(&mut CertificateBuilder<'_, SigningKey>) -> Result<()>,
+    ) -> Result<Issued> {
         if days == 0 {
             return Err(PkiError::InvalidInput(
                 "a certificate is valid for at least one day".into(),
@@ -875,8 +985,6 @@ impl NetworkCa {
             not_before: x509_time(not_before)?,
             not_after: x509_time(not_after)?,
         };
-        let kind = role.kind();
-        let subject = network_name(kind.as_str(), role.identity())?;
         let (serial_hex, serial) = random_serial()?;
         let spki = spki_of(public_key)?;
         let issuer_spki = spki_of(self.key.verifying_key())?;
@@ -897,14 +1005,7 @@ impl NetworkCa {
                 path_len_constraint: None,
             })
             .map_err(builder_err)?;
-        builder
-            .add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
-            .map_err(builder_err)?;
-        let eku = if kind.is_server() {
-            ID_KP_SERVER_AUTH
-        } else {
-            ID_KP_CLIENT_AUTH
-        };
+        builder.add_extension(&usage).map_err(builder_err)?;
         builder
             .add_extension(&ExtendedKeyUsage(vec![eku]))
             .map_err(builder_err)?;
@@ -919,52 +1020,14 @@ impl NetworkCa {
                     .map_err(builder_err)?,
             )
             .map_err(builder_err)?;
-        match role {
-            Role::Agency { purposes, .. } => builder
-                .add_extension(&Purposes(purposes))
-                .map_err(builder_err)?,
-            Role::Server {
-                dns_names,
-                ip_addresses,
-                ..
-            } => {
-                let mut names = Vec::new();
-                for d in dns_names {
-                    names.push(GeneralName::DnsName(
-                        Ia5String::new(d).map_err(crypto("a DNS name"))?,
-                    ));
-                }
-                for ip in ip_addresses {
-                    let bytes = match ip {
-                        IpAddr::V4(v4) => v4.octets().to_vec(),
-                        IpAddr::V6(v6) => v6.octets().to_vec(),
-                    };
-                    names.push(GeneralName::IpAddress(
-                        OctetString::new(bytes).map_err(crypto("an IP address"))?,
-                    ));
-                }
-                builder
-                    .add_extension(&SubjectAltName(names))
-                    .map_err(builder_err)?;
-            }
-            Role::Municipality(_) | Role::Administrator { .. } => {}
-        }
+        extra(&mut builder)?;
         let cert = builder.build::<DerSignature>().map_err(builder_err)?;
-        let record = NodeRecord {
+        Ok(Issued {
             serial: serial_hex,
-            role: kind,
-            identity: role.identity().to_string(),
-            purposes: role.purposes().to_vec(),
             not_before,
             not_after,
-            issued_at: now,
-            revoked_at: None,
-        };
-        self.with_index(true, |index| {
-            index.certificates.push(record.clone());
-            Ok(())
-        })?;
-        Ok((record, cert))
+            cert,
+        })
     }
 
     /// Generates a P-256 key for a node, issues its certificate ([`NetworkCa::issue`]) and
@@ -1148,6 +1211,8 @@ impl NodeFiles {
         }
     }
 }
+
+pub mod seal;
 
 #[cfg(test)]
 mod tests;

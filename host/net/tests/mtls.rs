@@ -13,7 +13,7 @@ use juki_net::pki::{self, NetworkCa, Role};
 use juki_net::server::{self, ServerTls};
 use juki_net::tls::{self, NodeCredentials};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{AlertDescription, ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -308,6 +308,37 @@ async fn refusals_happen_in_the_handshake() {
         get(
             net.addr,
             Arc::new(server_as_client),
+            "127.0.0.1",
+            "/v1/whoami",
+        )
+        .await,
+        AlertDescription::UnsupportedCertificate,
+    );
+
+    // A municipality's 電子公印 (documentSigning) offered as a TLS client certificate: a seal
+    // certifies documents, it never opens a connection.
+    let seal_dir = net.dir.path().join("seal");
+    net.ca
+        .issue_seal(
+            &MunicipalityCode::parse("271276").unwrap(),
+            "大阪市北区",
+            30,
+            pki::now(),
+            &seal_dir,
+        )
+        .unwrap();
+    let seal_cert = CertificateDer::from_pem_file(seal_dir.join("seal.pem")).unwrap();
+    let seal_key = PrivateKeyDer::from_pem_file(seal_dir.join("seal.key")).unwrap();
+    let seal_as_client = ClientConfig::builder_with_provider(tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots.clone())
+        .with_client_auth_cert(vec![seal_cert], seal_key)
+        .unwrap();
+    assert_refused(
+        get(
+            net.addr,
+            Arc::new(seal_as_client),
             "127.0.0.1",
             "/v1/whoami",
         )

@@ -111,3 +111,4 @@ arg-resident-code-digits = a resident code has only digits 0-9
 arg-resident-code-check-digit = the check digit of the resident code is wrong; check for a typing mistake
 arg-municipality = "{ $value }" is not a local government code: 6 digits with the check digit (e.g. 131016)
 arg-audit-head = "{ $value }" is not an audit trail head: give SEQ:HASH as printed by juki counter audit verify
+label-copy-issuer = issued by

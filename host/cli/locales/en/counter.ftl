@@ -68,3 +68,5 @@ counter-net-deferred = 住基ネット cannot apply update { $seq } yet ({ $reas
 counter-net-departures = Move-outs (転出) completed by a move-in elsewhere, read: { $read }; residents of this counter recorded as gone: { $completed }.
 counter-net-departures-unreachable = The completed move-outs could not all be read ({ $reason }); the next sync goes on from where this one stopped.
 counter-moved-out = Move-out (転出) of resident { $code } to { $to } on { $date } recorded; 住基ネット update { $seq } queued.
+counter-copy-issued = 住民票の写し issued (広域交付), number { $number }; the sealed document: { $file } (check it with `juki verify`).
+counter-copy-card-differs = Note: the 4 info on the card differ from the network's 本人確認情報; the resident's municipality should rewrite the card.

@@ -114,3 +114,7 @@ err-net-setup = cannot connect to 住基ネット with this node's files: { $det
 err-net-unreachable = 住基ネット's national server is not reachable: { $detail }
 err-net-refused = 住基ネット's national server refused the request ({ $status } { $error }): { $detail }
 err-net-bad-answer = 住基ネット's national server answered something this juki does not understand: { $detail }
+err-copy-seal = REJECTED: the 住民票の写し is not signed with a municipality's seal (電子公印): { $detail }
+err-copy-document = REJECTED: the signed document is not a 住民票の写し (広域交付) of the expected form: { $detail }
+err-copy-mismatch = REJECTED: the 住民票の写し and its seal disagree: { $detail }
+err-copy-not-issuable = No 住民票の写し can be issued: { $detail }

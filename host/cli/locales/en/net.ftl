@@ -30,3 +30,5 @@ net-status-registered = registered
 net-status-moving-out = moving out to { $to }
 net-status-removed = removed (消除)
 net-status-replaced = code replaced by { $by }
+net-role-seal = municipality's seal (電子公印)
+net-cert-seal-files = The seal (電子公印) of { $name }: key { $key } (mode 0600), certificate { $cert }. The 住民票の写し this municipality's counter issues (広域交付) are sealed with it.

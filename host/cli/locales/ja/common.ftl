@@ -108,3 +108,4 @@ arg-resident-code-digits = 住民票コードは数字（0〜9）だけです
 arg-resident-code-check-digit = 住民票コードの検査数字が合いません。入力の誤りがないか確認してください
 arg-municipality = 「{ $value }」は地方公共団体コードではありません。検査数字を含む6桁で指定してください（例: 131016）
 arg-audit-head = 「{ $value }」は監査記録の先頭ではありません。juki counter audit verify が表示した SEQ:HASH を指定してください
+label-copy-issuer = 交付者

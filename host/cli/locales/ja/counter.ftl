@@ -68,3 +68,5 @@ counter-net-deferred = 住基ネットは更新 { $seq } をまだ反映でき�
 counter-net-departures = 他の市町村での転入により完了した転出の通知: { $read } 件を受信、この窓口の住民で転出完了として記録したもの: { $completed } 件。
 counter-net-departures-unreachable = 転出完了の通知をすべては受信できませんでした（{ $reason }）。次の送信で続きから受信します。
 counter-moved-out = 住民票コード { $code } の住民の転出（転出先 { $to }、{ $date }）を記録しました。住基ネットへの更新 { $seq } を送信待ちにしました。
+counter-copy-issued = 住民票の写し（広域交付）を交付しました。交付番号 { $number }、電子公印を付した文書: { $file }（`juki verify` で検証できます）。
+counter-copy-card-differs = 注意: カードに記録された4情報が住基ネットの本人確認情報と異なります。住所地の市区町村でカードの記載事項の変更を案内してください。

@@ -113,3 +113,7 @@ err-net-setup = このノードのファイルでは住基ネットに接続で�
 err-net-unreachable = 住基ネットの全国サーバに接続できません: { $detail }
 err-net-refused = 住基ネットの全国サーバが要求を受け付けませんでした（{ $status } { $error }）: { $detail }
 err-net-bad-answer = 住基ネットの全国サーバの応答を解釈できません: { $detail }
+err-copy-seal = 無効: 住民票の写しの署名が市区町村の電子公印のものではありません（{ $detail }）。
+err-copy-document = 無効: 署名された文書は住民票の写し（広域交付）の様式どおりではありません（{ $detail }）。
+err-copy-mismatch = 無効: 住民票の写しとその電子公印が一致しません（{ $detail }）。
+err-copy-not-issuable = 住民票の写しは交付できません: { $detail }

@@ -30,3 +30,5 @@ net-status-registered = 記録あり
 net-status-moving-out = { $to } へ転出予定
 net-status-removed = 消除
 net-status-replaced = 住民票コードは { $by } に変更されています
+net-role-seal = 市区町村の電子公印
+net-cert-seal-files = { $name }の電子公印: 鍵 { $key }（モード 0600）、証明書 { $cert }。この市区町村の窓口が交付する住民票の写し（広域交付）に付されます。

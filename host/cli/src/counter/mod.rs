@@ -126,6 +126,12 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
             command: OperatorCommand::Unlock { name, operator },
         } => records::operator_unlock(desk, &name, &operator),
         CounterCommand::Identify(clerk) => card_ops::identify(desk.clerk(&clerk, false)?),
+        CounterCommand::Copy {
+            clerk,
+            node,
+            server,
+            out,
+        } => net::wide_area_copy(desk.clerk(&clerk, false)?, &node, &server, &out),
         CounterCommand::Issue(a) => card_ops::issue(desk.clerk(&a.clerk, true)?, a),
         CounterCommand::JpkiIssue(clerk) => card_ops::jpki_issue(desk.clerk(&clerk, true)?),
         CounterCommand::JpkiRevoke { operator } => card_ops::jpki_revoke(desk, &operator),

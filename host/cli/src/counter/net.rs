@@ -190,3 +190,43 @@ pub(super) fn move_out(
     );
     Ok(())
 }
+
+/// `juki counter copy` (広域交付): the resident's card and 住基 PIN, the network's 本人確認情報,
+/// this municipality's seal; the sealed copy is written to `out` (0600: personal data).
+pub(super) fn wide_area_copy(
+    mut c: super::Clerked<'_>,
+    node: &std::path::Path,
+    server: &str,
+    out: &std::path::Path,
+) -> Result<()> {
+    // Everything that can fail without the resident is checked before the card is touched.
+    let seal = juki_net::pki::seal::Seal::load(node)?;
+    let mut client = juki_net::client::NetClient::from_dir(node, server)?;
+    if out.exists() {
+        return Err(juki_host::Error::InvalidInput(format!(
+            "{} exists already: a copy is never overwritten",
+            out.display()
+        ))
+        .into());
+    }
+    // The network's clock (its certificates and the seal's), not JUKI_TODAY's.
+    let now = juki_net::pki::now();
+    let issued = c.on_card(|s, card, cred, pins| {
+        s.wide_area_copy(card, cred, pins, &seal, now, |code| client.copy(code))
+    })?;
+    juki_host::private_dir::write_new(out, &issued.p7s)
+        .map_err(|e| juki_host::Error::io(format!("writing {}", out.display()), e))?;
+    out!(
+        "{}",
+        t!(
+            "counter-copy-issued",
+            number = issued.copy.number_text(),
+            file = out.display().to_string()
+        )
+    );
+    out!("{}", issued.copy.to_text()?);
+    if !issued.card_agrees {
+        out!("{}", t!("counter-copy-card-differs"));
+    }
+    Ok(())
+}

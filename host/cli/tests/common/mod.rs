@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+pub mod counter;
 pub mod pcsc;
 pub mod world;
 

@@ -51,6 +51,7 @@ mod move_out;
 mod reset_pin;
 mod resolve;
 mod update;
+mod wide_copy;
 
 pub use change_code::CodeChanged;
 pub use identify::Identified;
@@ -59,6 +60,7 @@ pub use jpki::{JpkiIssued, JpkiRevocation};
 pub use move_out::MovedOut;
 pub use resolve::Resolved;
 pub use update::{UpdateRequest, Updated};
+pub use wide_copy::IssuedCopy;
 
 use super::audit::{AuditEntry, AuditRecord};
 use super::journal::PendingOperation;
@@ -123,7 +125,9 @@ struct Inspected {
 fn outcome_of(e: &CounterError) -> Option<Outcome> {
     let h = match e {
         CounterError::Host(h) => h,
-        CounterError::Jpki(_) => return Some(Outcome::Failed(e.to_string())),
+        CounterError::Jpki(_) | CounterError::Network(_) => {
+            return Some(Outcome::Failed(e.to_string()))
+        }
         _ => return Some(Outcome::Refused(e.to_string())),
     };
     if h.status_word().is_some() {
