@@ -31,6 +31,9 @@ pub enum Failure {
     /// 住基ネット's national server, as its client saw it.
     #[error(transparent)]
     NetClient(#[from] juki_net::client::ClientError),
+    /// 住基ネット's national server could not start or run (`juki net serve`).
+    #[error(transparent)]
+    NetServe(#[from] juki_net::service::ServeError),
     /// The CLI's own refusal of what it was asked (already in the user's language).
     #[error("{0}")]
     Cli(String),
@@ -72,7 +75,7 @@ impl Failure {
             Failure::Counter(c) => counter_exit_code(c),
             Failure::Jpki(j) => jpki_exit_code(j),
             Failure::Host(e) => host_exit_code(e),
-            Failure::Net(_) | Failure::NetClient(_) | Failure::Cli(_) => 1,
+            Failure::Net(_) | Failure::NetClient(_) | Failure::NetServe(_) | Failure::Cli(_) => 1,
         }
     }
 }
@@ -88,6 +91,7 @@ pub fn message(failure: &Failure) -> String {
         Failure::Counter(e) => counter_message(e),
         Failure::Net(e) => net_message(e),
         Failure::NetClient(e) => net_client_message(e),
+        Failure::NetServe(e) => t!("err-net-serve", detail = e.to_string()),
         Failure::Cli(text) => text.clone(),
     }
 }

@@ -134,6 +134,19 @@ pub fn run(cli: Cli) -> Result<()> {
                 command: NetCertCommand::List { ca },
             } => net_ca::cert_list(&ca),
             NetCommand::Crl { ca, out } => net_ca::crl(&ca, &out),
+            NetCommand::Serve {
+                node,
+                crl,
+                db,
+                listen,
+                pool,
+            } => net_ca::serve(juki_net::service::ServeOptions {
+                node,
+                crl,
+                db,
+                listen,
+                pool,
+            }),
             NetCommand::Confirm {
                 node,
                 server,

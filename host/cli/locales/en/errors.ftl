@@ -114,3 +114,4 @@ err-net-setup = cannot connect to 住基ネット with this node's files: { $det
 err-net-unreachable = 住基ネット's national server is not reachable: { $detail }
 err-net-refused = 住基ネット's national server refused the request ({ $status } { $error }): { $detail }
 err-net-bad-answer = 住基ネット's national server answered something this juki does not understand: { $detail }
+err-net-serve = the 住基ネット server cannot run: { $detail }

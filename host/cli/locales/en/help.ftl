@@ -158,3 +158,9 @@ opt-net-confirm--node = The agency's node directory (node.key, node.pem, ca.pem)
 opt-net-confirm--server = The national server's address (host:port, as its certificate names it)
 opt-net-confirm--purpose = The legal purpose (利用目的), one of those the agency's certificate names
 opt-net-confirm--code = The resident's 住民票コード (11 digits)
+help-net-serve = The national server (the national center's administrator): migrates the register's PostgreSQL database and serves the API over mutual TLS until SIGINT or SIGTERM (the same server as juki-net serve)
+opt-net-serve--node = The server's node directory (node.key, node.pem of role server, ca.pem), as juki net cert issue --role server writes it
+opt-net-serve--crl = The network CA's current CRL (juki net crl), PEM or DER
+opt-net-serve--db = The PostgreSQL database: a postgres://… URL or libpq's key=value form
+opt-net-serve--listen = The address to listen on (the server certificate must name the address clients dial)
+opt-net-serve--pool = Most connections to PostgreSQL

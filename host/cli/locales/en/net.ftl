@@ -30,3 +30,7 @@ net-status-registered = registered
 net-status-moving-out = moving out to { $to }
 net-status-removed = removed (消除)
 net-status-replaced = code replaced by { $by }
+net-serve-migrated = 住基ネット server: database schema version { $version } ({ $applied } migration(s) applied now)
+net-serve-listening = 住基ネット server { $identity } serving on https://{ $address } (SIGINT or SIGTERM stops it)
+net-serve-shutting-down = 住基ネット server: shutting down (open connections may finish)
+net-serve-stopped = 住基ネット server: stopped

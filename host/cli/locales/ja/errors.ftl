@@ -113,3 +113,4 @@ err-net-setup = このノードのファイルでは住基ネットに接続で�
 err-net-unreachable = 住基ネットの全国サーバに接続できません: { $detail }
 err-net-refused = 住基ネットの全国サーバが要求を受け付けませんでした（{ $status } { $error }）: { $detail }
 err-net-bad-answer = 住基ネットの全国サーバの応答を解釈できません: { $detail }
+err-net-serve = 住基ネットサーバを稼働できません: { $detail }

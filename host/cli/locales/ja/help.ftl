@@ -158,3 +158,9 @@ opt-net-confirm--node = 行政機関のノードのディレクトリ（node.key
 opt-net-confirm--server = 全国サーバのアドレス（host:port。サーバの証明書にある名前）
 opt-net-confirm--purpose = 利用目的（行政機関の証明書にあるもの）
 opt-net-confirm--code = 住民の住民票コード（11桁）
+help-net-serve = 全国サーバ（全国センターの運用管理者）: 本人確認情報の PostgreSQL データベースを移行し、相互 TLS で API を SIGINT または SIGTERM まで提供します（juki-net serve と同じサーバ）
+opt-net-serve--node = サーバのノードのディレクトリ（node.key、役割 server の node.pem、ca.pem。juki net cert issue --role server が作成するもの）
+opt-net-serve--crl = 住基ネット認証局の現在の失効リスト（juki net crl）、PEM または DER
+opt-net-serve--db = PostgreSQL データベース: postgres://… の URL または libpq の key=value 形式
+opt-net-serve--listen = 待ち受けるアドレス（クライアントが接続するアドレスをサーバの証明書に含めること）
+opt-net-serve--pool = PostgreSQL への最大接続数

@@ -30,3 +30,7 @@ net-status-registered = 記録あり
 net-status-moving-out = { $to } へ転出予定
 net-status-removed = 消除
 net-status-replaced = 住民票コードは { $by } に変更されています
+net-serve-migrated = 住基ネットサーバ: データベースのスキーマ版 { $version }（今回適用したマイグレーション { $applied }件）
+net-serve-listening = 住基ネットサーバ { $identity } が https://{ $address } で稼働中（SIGINT または SIGTERM で停止）
+net-serve-shutting-down = 住基ネットサーバ: 停止中（処理中の接続は完了を待ちます）
+net-serve-stopped = 住基ネットサーバ: 停止しました
