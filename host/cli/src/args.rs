@@ -240,6 +240,27 @@ pub enum NetCommand {
         #[arg(value_parser = crate::values::resident_code)]
         code: juki_host::resident_code::ResidentCode,
     },
+    /// The national server (the national center's administrator): migrates the register's
+    /// PostgreSQL database and serves the API over mutual TLS until SIGINT or SIGTERM (the same
+    /// server as `juki-net serve`).
+    Serve {
+        /// The server's node directory (node.key, node.pem of role `server`, ca.pem), as
+        /// `juki net cert issue --role server` writes it.
+        #[arg(long, value_name = "DIR")]
+        node: PathBuf,
+        /// The network CA's current CRL (`juki net crl`), PEM or DER.
+        #[arg(long, value_name = "FILE")]
+        crl: PathBuf,
+        /// The PostgreSQL database: a `postgres://…` URL or libpq's `key=value` form.
+        #[arg(long, value_name = "URL", env = "JUKI_NET_DB")]
+        db: String,
+        /// The address to listen on (the server certificate must name the address clients dial).
+        #[arg(long, value_name = "ADDR", default_value = juki_net::service::DEFAULT_LISTEN)]
+        listen: String,
+        /// Most connections to PostgreSQL.
+        #[arg(long, value_name = "N", default_value_t = juki_net::service::DEFAULT_POOL)]
+        pool: usize,
+    },
     /// Publish the network CA's CRL (PEM), valid 7 days: the server refuses every certificate
     /// it lists, and every client once it is past its next update.
     Crl {

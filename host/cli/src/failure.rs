@@ -34,6 +34,9 @@ pub enum Failure {
     /// A sealed 住民票の写し was rejected (`juki verify`).
     #[error(transparent)]
     Copy(#[from] juki_net::copy::CopyError),
+    /// 住基ネット's national server could not start or run (`juki net serve`).
+    #[error(transparent)]
+    NetServe(#[from] juki_net::service::ServeError),
     /// The CLI's own refusal of what it was asked (already in the user's language).
     #[error("{0}")]
     Cli(String),
@@ -76,7 +79,7 @@ impl Failure {
             Failure::Jpki(j) => jpki_exit_code(j),
             Failure::Host(e) => host_exit_code(e),
             Failure::Copy(c) => copy_exit_code(c),
-            Failure::Net(_) | Failure::NetClient(_) | Failure::Cli(_) => 1,
+            Failure::Net(_) | Failure::NetClient(_) | Failure::NetServe(_) | Failure::Cli(_) => 1,
         }
     }
 }
@@ -93,6 +96,7 @@ pub fn message(failure: &Failure) -> String {
         Failure::Net(e) => net_message(e),
         Failure::NetClient(e) => net_client_message(e),
         Failure::Copy(e) => copy_message(e),
+        Failure::NetServe(e) => t!("err-net-serve", detail = e.to_string()),
         Failure::Cli(text) => text.clone(),
     }
 }

@@ -144,6 +144,19 @@ pub fn run(cli: Cli) -> Result<()> {
                     },
             } => net_ca::cert_seal(&ca, &code, &name, days, &out),
             NetCommand::Crl { ca, out } => net_ca::crl(&ca, &out),
+            NetCommand::Serve {
+                node,
+                crl,
+                db,
+                listen,
+                pool,
+            } => net_ca::serve(juki_net::service::ServeOptions {
+                node,
+                crl,
+                db,
+                listen,
+                pool,
+            }),
             NetCommand::Confirm {
                 node,
                 server,

@@ -11,7 +11,7 @@ use juki_net::pki::{self, seal, NetworkCa, NodeFiles, NodeRecord, Role, RoleKind
 use crate::failure::Result;
 use crate::files::write_file;
 use crate::output::field;
-use crate::{out, t};
+use crate::{note, out, t};
 
 /// What `juki net cert issue` was asked for.
 #[derive(Debug)]
@@ -258,4 +258,34 @@ pub fn confirm(
     crate::output::field(&t!("label-net-status"), status);
     crate::output::field(&t!("label-net-provision"), format_args!("#{}", c.provision));
     Ok(())
+}
+
+/// `juki net serve`: the national server, until SIGINT or SIGTERM; what it does goes to
+/// standard error (the request log too), standard output stays empty.
+pub fn serve(options: juki_net::service::ServeOptions) -> Result<()> {
+    use juki_net::service::{self, ServeEvent};
+    let log = |event: ServeEvent| match event {
+        ServeEvent::Migrated {
+            schema_version,
+            applied,
+        } => note!(
+            "{}",
+            t!(
+                "net-serve-migrated",
+                version = schema_version,
+                applied = applied
+            )
+        ),
+        ServeEvent::Listening { identity, address } => note!(
+            "{}",
+            t!(
+                "net-serve-listening",
+                identity = identity,
+                address = address.to_string()
+            )
+        ),
+        ServeEvent::ShuttingDown => note!("{}", t!("net-serve-shutting-down")),
+        ServeEvent::Stopped => note!("{}", t!("net-serve-stopped")),
+    };
+    Ok(service::run_until_signal(&options, &log)?)
 }

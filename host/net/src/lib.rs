@@ -7,6 +7,7 @@
 //! and `client` (their blocking client) → `server` (HTTPS over mTLS) → `register` (the
 //! national register's operations) → `db` (PostgreSQL: pool, migrations); `tls` (rustls
 //! configurations, the peer's identity) → `pki` (the network CA: node certificates, CRLs).
+//! `service` runs the server as a process does (both `juki-net serve` and `juki net serve`).
 //! `pg_cluster` starts a throwaway PostgreSQL (Debian's server binaries) for the tests, the demo
 //! and the benchmark.
 
@@ -20,4 +21,5 @@ pub mod pg_cluster;
 pub mod pki;
 pub mod register;
 pub mod server;
+pub mod service;
 pub mod tls;

@@ -37,6 +37,7 @@ pub struct LocalNetwork {
     register: Register,
     tls: ServerTls,
     addr: SocketAddr,
+    url: String,
     running: Option<Running>,
     // Dropped last: the server and the pool go before the cluster stops.
     cluster: PgCluster,
@@ -49,6 +50,16 @@ impl LocalNetwork {
     /// Makes the CA in `dir/ca` and the server's node in `dir/server`, starts PostgreSQL with a
     /// migrated register, and the server on a free loopback port.
     pub fn start(dir: &Path) -> Result<LocalNetwork, LocalError> {
+        let mut net = LocalNetwork::without_server(dir)?;
+        net.start_server()?;
+        Ok(net)
+    }
+
+    /// [`Self::start`] but for the in-process server: the CA, the server's node, PostgreSQL and
+    /// the register, and a free loopback port ([`Self::address`]) for a server process
+    /// (`juki net serve` with [`Self::server_dir`], [`Self::crl_file`] and
+    /// [`Self::database_url`]) or for [`Self::start_server`].
+    pub fn without_server(dir: &Path) -> Result<LocalNetwork, LocalError> {
         let now = pki::now();
         let ca = NetworkCa::init(&dir.join("ca"), now).map_err(|e| err("network CA")(&e))?;
         let server_role = Role::Server {
@@ -80,18 +91,39 @@ impl LocalNetwork {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| err("port")(&e))?;
-        let mut net = LocalNetwork {
+        Ok(LocalNetwork {
             dir: dir.to_path_buf(),
             ca,
             rt,
             register: Register::new(db),
             tls: ServerTls::new(config),
             addr,
+            url,
             running: None,
             cluster,
-        };
-        net.start_server()?;
-        Ok(net)
+        })
+    }
+
+    /// The server's node directory (`dir/server`).
+    pub fn server_dir(&self) -> PathBuf {
+        self.dir.join("server")
+    }
+
+    /// The register's database (`postgres://…` on the throwaway cluster).
+    pub fn database_url(&self) -> &str {
+        &self.url
+    }
+
+    /// Writes the CA's current CRL (PEM) to `dir/network.crl` and returns its path.
+    pub fn crl_file(&self) -> Result<PathBuf, LocalError> {
+        let pem = self
+            .ca
+            .crl(pki::now())
+            .and_then(|crl| pki::crl_pem(&crl))
+            .map_err(|e| err("CRL")(&e))?;
+        let path = self.dir.join("network.crl");
+        std::fs::write(&path, pem).map_err(|e| err("CRL")(&e))?;
+        Ok(path)
     }
 
     /// The server's address (`127.0.0.1:PORT`), as clients dial it.

@@ -14,12 +14,13 @@
 //! was removed, e.g. after leaving the country): the pending 転出 is then completed.
 //!
 //! **Isolation.** Every update is one READ COMMITTED transaction that locks, in this order, its
-//! municipality's delivery row and then the resident's row (`SELECT … FOR UPDATE`); a new code
-//! is claimed with `INSERT … ON CONFLICT DO NOTHING`. Two municipalities racing on one resident
-//! queue on the row lock, and the second one decides on the row as the first one left it, so
-//! both cannot win. No transaction locks two municipality rows, and the only one that touches
-//! two residents (a code change) locks one and creates the other, so the lock order has no
-//! cycle.
+//! municipality's delivery row (`FOR NO KEY UPDATE`, so that foreign-key checks against it, such
+//! as a 転入's departure row naming the municipality left, do not wait) and then the resident's
+//! row (`SELECT … FOR UPDATE`); a new code is claimed with `INSERT … ON CONFLICT DO NOTHING`.
+//! Two municipalities racing on one resident queue on the row lock, and the second one decides
+//! on the row as the first one left it, so both cannot win. No transaction locks two
+//! municipality rows, and the only one that touches two residents (a code change) locks one and
+//! creates the other, so the lock order has no cycle.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -790,8 +791,12 @@ impl Register {
         let muni = update.municipality.as_str();
         let seq = to_i64(update.seq, "delivery number")?;
         // The municipality's delivery row, locked: its deliveries are applied one at a time.
+        // NO KEY UPDATE, not UPDATE: the foreign keys that name this row (a 転入's departure
+        // row names the municipality left) take KEY SHARE locks, which UPDATE would block; a
+        // 転入 racing the left municipality's own update of the resident then deadlocked until
+        // PostgreSQL aborted one (deadlock_timeout, 1 s).
         const LOCK_MUNICIPALITY: &str =
-            "SELECT last_seq FROM municipality WHERE code = $1 FOR UPDATE";
+            "SELECT last_seq FROM municipality WHERE code = $1 FOR NO KEY UPDATE";
         let row = match opt(tx, LOCK_MUNICIPALITY, &[&muni]).await? {
             Some(row) => row,
             None => {

@@ -118,3 +118,4 @@ err-copy-seal = REJECTED: the 住民票の写し is not signed with a municipali
 err-copy-document = REJECTED: the signed document is not a 住民票の写し (広域交付) of the expected form: { $detail }
 err-copy-mismatch = REJECTED: the 住民票の写し and its seal disagree: { $detail }
 err-copy-not-issuable = No 住民票の写し can be issued: { $detail }
+err-net-serve = the 住基ネット server cannot run: { $detail }

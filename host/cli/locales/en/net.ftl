@@ -32,3 +32,7 @@ net-status-removed = removed (消除)
 net-status-replaced = code replaced by { $by }
 net-role-seal = municipality's seal (電子公印)
 net-cert-seal-files = The seal (電子公印) of { $name }: key { $key } (mode 0600), certificate { $cert }. The 住民票の写し this municipality's counter issues (広域交付) are sealed with it.
+net-serve-migrated = 住基ネット server: database schema version { $version } ({ $applied } migration(s) applied now)
+net-serve-listening = 住基ネット server { $identity } serving on https://{ $address } (SIGINT or SIGTERM stops it)
+net-serve-shutting-down = 住基ネット server: shutting down (open connections may finish)
+net-serve-stopped = 住基ネット server: stopped

@@ -117,3 +117,4 @@ err-copy-seal = 無効: 住民票の写しの署名が市区町村の電子公�
 err-copy-document = 無効: 署名された文書は住民票の写し（広域交付）の様式どおりではありません（{ $detail }）。
 err-copy-mismatch = 無効: 住民票の写しとその電子公印が一致しません（{ $detail }）。
 err-copy-not-issuable = 住民票の写しは交付できません: { $detail }
+err-net-serve = 住基ネットサーバを稼働できません: { $detail }

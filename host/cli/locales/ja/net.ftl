@@ -32,3 +32,7 @@ net-status-removed = 消除
 net-status-replaced = 住民票コードは { $by } に変更されています
 net-role-seal = 市区町村の電子公印
 net-cert-seal-files = { $name }の電子公印: 鍵 { $key }（モード 0600）、証明書 { $cert }。この市区町村の窓口が交付する住民票の写し（広域交付）に付されます。
+net-serve-migrated = 住基ネットサーバ: データベースのスキーマ版 { $version }（今回適用したマイグレーション { $applied }件）
+net-serve-listening = 住基ネットサーバ { $identity } が https://{ $address } で稼働中（SIGINT または SIGTERM で停止）
+net-serve-shutting-down = 住基ネットサーバ: 停止中（処理中の接続は完了を待ちます）
+net-serve-stopped = 住基ネットサーバ: 停止しました

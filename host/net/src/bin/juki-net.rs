@@ -3,15 +3,14 @@
 //! ```text
 //! juki-net serve --node server/ --crl network.crl --db postgres://… --listen 127.0.0.1:8443
 //! ```
+//!
+//! The same server as `juki net serve`: both run [`juki_net::service::run_until_signal`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use juki_net::db::Db;
-use juki_net::register::Register;
-use juki_net::server::{self, ServerTls};
-use juki_net::{api, tls};
+use juki_net::service::{self, ServeEvent, ServeOptions};
 
 /// The national server of 住基ネット: the register of 本人確認情報 (PostgreSQL) served over
 /// mutual TLS 1.3 to the network's municipalities and agencies.
@@ -37,10 +36,10 @@ enum Command {
         #[arg(long, value_name = "URL", env = "JUKI_NET_DB")]
         db: String,
         /// The address to listen on (the server certificate must name the address clients dial).
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+        #[arg(long, value_name = "ADDR", default_value = service::DEFAULT_LISTEN)]
         listen: String,
         /// Most connections to PostgreSQL.
-        #[arg(long, value_name = "N", default_value_t = 16)]
+        #[arg(long, value_name = "N", default_value_t = service::DEFAULT_POOL)]
         pool: usize,
     },
 }
@@ -53,14 +52,14 @@ fn main() -> ExitCode {
         listen,
         pool,
     } = Cli::parse().command;
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("juki-net: tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let options = ServeOptions {
+        node,
+        crl,
+        db,
+        listen,
+        pool,
     };
-    match runtime.block_on(serve(node, crl, db, listen, pool)) {
+    match service::run_until_signal(&options, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("juki-net: {e}");
@@ -69,50 +68,19 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(
-    node: PathBuf,
-    crl: PathBuf,
-    url: String,
-    listen: String,
-    pool: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let credentials = tls::NodeCredentials::load(&node)?;
-    let config = tls::server_config(&credentials, vec![tls::load_crl(&crl)?])?;
-    let db = Db::connect(&url, pool)?;
-    let applied = db.migrate().await?;
-    eprintln!(
-        "juki-net: database schema version {} ({} migration(s) applied now)",
-        Db::schema_version(),
-        applied.len()
-    );
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .map_err(|e| format!("listen on {listen}: {e}"))?;
-    let router = api::router(Register::new(db)).layer(axum::middleware::from_fn(api::log_request));
-    eprintln!(
-        "juki-net: serving {} on https://{}",
-        credentials.node.role.identity(),
-        listener.local_addr()?
-    );
-    server::serve(listener, ServerTls::new(config), router, shutdown()).await?;
-    eprintln!("juki-net: stopped");
-    Ok(())
-}
-
-/// Completes at SIGINT or SIGTERM.
-async fn shutdown() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the server would never stop gracefully: stop now.
-        eprintln!("juki-net: cannot install the signal handlers");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// The server's events on standard error, one line each.
+fn log(event: ServeEvent) {
+    match event {
+        ServeEvent::Migrated {
+            schema_version,
+            applied,
+        } => eprintln!(
+            "juki-net: database schema version {schema_version} ({applied} migration(s) applied now)"
+        ),
+        ServeEvent::Listening { identity, address } => {
+            eprintln!("juki-net: serving {identity} on https://{address}")
+        }
+        ServeEvent::ShuttingDown => eprintln!("juki-net: shutting down"),
+        ServeEvent::Stopped => eprintln!("juki-net: stopped"),
     }
-    eprintln!("juki-net: shutting down");
 }

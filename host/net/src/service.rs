@@ -1,0 +1,152 @@
+//! The national server as a process runs it: the node's credentials and the CRL loaded, the
+//! register's database migrated, the API ([`crate::api::router`], with its request log) served
+//! over mutual TLS until a shutdown. `juki-net serve` and the administrator's `juki net serve`
+//! both call [`run_until_signal`], so the two commands cannot drift apart.
+//!
+//! The library does not print: what happens is handed to the caller as [`ServeEvent`]s (the
+//! binaries write them on standard error). The per-request log line is
+//! [`crate::api::log_request`]'s.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::api;
+use crate::db::{Db, DbError};
+use crate::register::Register;
+use crate::server::{self, ServerTls};
+use crate::tls::{self, TlsError};
+
+/// The address `serve` listens on unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+/// Most connections to PostgreSQL unless told otherwise.
+pub const DEFAULT_POOL: usize = 16;
+
+/// What the server needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// The server's node directory (node.key, node.pem of role `server`, ca.pem).
+    pub node: PathBuf,
+    /// The network CA's current CRL, PEM or DER.
+    pub crl: PathBuf,
+    /// The PostgreSQL database: a `postgres://…` URL or libpq's `key=value` form.
+    pub db: String,
+    /// The address to listen on.
+    pub listen: String,
+    /// Most connections to PostgreSQL.
+    pub pool: usize,
+}
+
+/// What the server reports while it starts, runs and stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServeEvent {
+    /// The database schema is current: its version, and how many migrations were applied now.
+    Migrated {
+        /// The schema version.
+        schema_version: i32,
+        /// Migrations applied by this start.
+        applied: usize,
+    },
+    /// The server accepts connections.
+    Listening {
+        /// The server's identity, from its certificate.
+        identity: String,
+        /// The address bound (the real port when `listen` asked for port 0).
+        address: SocketAddr,
+    },
+    /// A shutdown was asked: no new connections; open ones get
+    /// [`crate::server::SHUTDOWN_GRACE`] to finish.
+    ShuttingDown,
+    /// The server stopped.
+    Stopped,
+}
+
+/// Why the server could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The node's files, the CRL or the TLS configuration.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The database: its URL, connecting, migrating.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// The address cannot be listened on.
+    #[error("listen on {address}: {source}")]
+    Listen {
+        /// The address asked for.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The runtime, the signal handlers or the accept loop.
+    #[error("{what}: {source}")]
+    Io {
+        /// What failed.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> ServeError {
+    move |source| ServeError::Io { what, source }
+}
+
+/// Starts the server as `options` say and serves until `shutdown` completes; `events` hears
+/// what happens. Runs on the caller's tokio runtime.
+pub async fn run(
+    options: &ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+    events: &(dyn Fn(ServeEvent) + Sync),
+) -> Result<(), ServeError> {
+    let credentials = tls::NodeCredentials::load(&options.node)?;
+    let config = tls::server_config(&credentials, vec![tls::load_crl(&options.crl)?])?;
+    let db = Db::connect(&options.db, options.pool)?;
+    let applied = db.migrate().await?;
+    events(ServeEvent::Migrated {
+        schema_version: Db::schema_version(),
+        applied: applied.len(),
+    });
+    let listener = tokio::net::TcpListener::bind(&options.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            address: options.listen.clone(),
+            source,
+        })?;
+    let router = api::router(Register::new(db)).layer(axum::middleware::from_fn(api::log_request));
+    events(ServeEvent::Listening {
+        identity: credentials.node.role.identity().to_string(),
+        address: listener.local_addr().map_err(io("local address"))?,
+    });
+    let shutdown = async {
+        shutdown.await;
+        events(ServeEvent::ShuttingDown);
+    };
+    server::serve(listener, ServerTls::new(config), router, shutdown)
+        .await
+        .map_err(io("serve"))?;
+    events(ServeEvent::Stopped);
+    Ok(())
+}
+
+/// [`run`] on a runtime of its own until SIGINT or SIGTERM: what a server process does. The
+/// signal handlers are installed first, so a server that could not be stopped gracefully does
+/// not start.
+pub fn run_until_signal(
+    options: &ServeOptions,
+    events: &(dyn Fn(ServeEvent) + Sync),
+) -> Result<(), ServeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let runtime = tokio::runtime::Runtime::new().map_err(io("tokio runtime"))?;
+    runtime.block_on(async {
+        let mut term = signal(SignalKind::terminate()).map_err(io("signal handler"))?;
+        let mut int = signal(SignalKind::interrupt()).map_err(io("signal handler"))?;
+        let signalled = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        run(options, signalled, events).await
+    })
+}
