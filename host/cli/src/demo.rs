@@ -716,7 +716,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     let crls = [net.ca().crl(net_now)?];
     let verified = copy::verify(&issued.p7s, net.ca().certificate(), Some(&crls), net_now)?;
     for line in verified.text.lines().filter(|l| !l.is_empty()) {
-        d.say(format!("  {line}"));
+        d.say(format!("│ {line}"));
     }
     d.check(
         verified.copy == issued.copy,

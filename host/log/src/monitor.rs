@@ -95,6 +95,11 @@ impl Witness {
         })
     }
 
+    /// The log key it checks heads with.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
     /// The latest verified head, to keep.
     pub fn latest(&self) -> Option<&SignedTreeHead> {
         self.latest.as_ref()

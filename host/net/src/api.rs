@@ -53,6 +53,8 @@ pub const MAX_DEPARTURES: usize = 500;
 /// The purpose recorded for a 広域交付 (`GET /v1/residents/{code}/copy`).
 pub const COPY_PURPOSE: &str = "住民票の写しの広域交付";
 
+pub mod log;
+
 // ---- wire types ---------------------------------------------------------------------------------
 
 /// `POST /v1/updates`: the body.
@@ -860,6 +862,17 @@ pub fn router(register: Register) -> Router {
         .merge(api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// [`router`] and the provision log's endpoints ([`log::routes`]): the national server.
+pub fn router_with_log(
+    register: Register,
+    provision_log: crate::provision_log::ProvisionLog,
+) -> Router {
+    Router::new()
+        .merge(log::routes(provision_log))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .merge(router(register))
 }
 
 /// Middleware (`axum::middleware::from_fn(api::log_request)`): one line on standard error per

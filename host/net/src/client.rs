@@ -457,3 +457,115 @@ async fn connect(
         .await
         .map_err(|_| unreachable(&format!("no connection within {CONNECT_TIMEOUT:?}")))?
 }
+
+/// The provision log (docs/log.md): heads, proofs, entries and anchors. Every answer is parsed
+/// here; what it proves is checked by the caller (`juki_log::Witness`, `Receipt`).
+impl NetClient {
+    fn sth(head: &crate::api::log::HeadJson) -> Result<juki_log::SignedTreeHead, ClientError> {
+        juki_log::SignedTreeHead::from_text(&head.sth)
+            .map_err(|e| ClientError::BadAnswer(format!("a signed tree head: {e}")))
+    }
+
+    /// `GET /v1/log/head`: the latest signed head; `None` while the log is empty.
+    pub fn log_head(&mut self) -> Result<Option<juki_log::SignedTreeHead>, ClientError> {
+        match self.json::<crate::api::log::HeadJson>(Method::GET, "/v1/log/head", None, true) {
+            Ok(head) => Ok(Some(Self::sth(&head)?)),
+            Err(ClientError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /v1/log/heads/{size}`: the head signed for `size`.
+    pub fn log_head_at(&mut self, size: u64) -> Result<juki_log::SignedTreeHead, ClientError> {
+        let head: crate::api::log::HeadJson =
+            self.json(Method::GET, &format!("/v1/log/heads/{size}"), None, true)?;
+        Self::sth(&head)
+    }
+
+    /// `GET /v1/log/consistency?from=M&to=N`.
+    pub fn log_consistency(
+        &mut self,
+        from: u64,
+        to: u64,
+    ) -> Result<juki_log::ConsistencyProof, ClientError> {
+        let answer: crate::api::log::ProofJson = self.json(
+            Method::GET,
+            &format!("/v1/log/consistency?from={from}&to={to}"),
+            None,
+            true,
+        )?;
+        juki_log::ConsistencyProof::from_text(&answer.proof)
+            .map_err(|e| ClientError::BadAnswer(format!("a consistency proof: {e}")))
+    }
+
+    /// `GET /v1/log/inclusion?index=I&size=N`.
+    pub fn log_inclusion(
+        &mut self,
+        index: u64,
+        size: u64,
+    ) -> Result<juki_log::InclusionProof, ClientError> {
+        let answer: crate::api::log::ProofJson = self.json(
+            Method::GET,
+            &format!("/v1/log/inclusion?index={index}&size={size}"),
+            None,
+            true,
+        )?;
+        juki_log::InclusionProof::from_text(&answer.proof)
+            .map_err(|e| ClientError::BadAnswer(format!("an inclusion proof: {e}")))
+    }
+
+    /// `GET /v1/log/entries?from=M&to=N`: the leaves the server recomputes from its records.
+    pub fn log_entries(
+        &mut self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, juki_log::Leaf)>, ClientError> {
+        use base64::Engine as _;
+        let answer: crate::api::log::EntriesJson = self.json(
+            Method::GET,
+            &format!("/v1/log/entries?from={from}&to={to}"),
+            None,
+            true,
+        )?;
+        answer
+            .entries
+            .iter()
+            .map(|e| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&e.leaf)
+                    .map_err(|err| ClientError::BadAnswer(format!("entry {}: {err}", e.index)))?;
+                let leaf = juki_log::Leaf::decode(&bytes)
+                    .map_err(|err| ClientError::BadAnswer(format!("entry {}: {err}", e.index)))?;
+                Ok((e.index, leaf))
+            })
+            .collect()
+    }
+
+    /// `POST /v1/log/anchors` (a municipality): anchors its audit chain's head; the anchor's
+    /// number. Not retried on a lost answer (a second anchor of the same head is harmless but
+    /// not idempotent).
+    pub fn anchor(&mut self, head: &[u8; 32], records: u64) -> Result<i64, ClientError> {
+        let body = serde_json::to_vec(&crate::api::log::AnchorRequest {
+            head: hex::encode(head),
+            records,
+        })
+        .map_err(|e| ClientError::Setup(e.to_string()))?;
+        let answer: crate::api::log::AnchorCreated =
+            self.json(Method::POST, "/v1/log/anchors", Some(body), false)?;
+        Ok(answer.id)
+    }
+
+    /// `GET /v1/log/anchors[?municipality=CODE]`: a municipality's anchors (its own; an
+    /// administrator names one).
+    pub fn anchors(
+        &mut self,
+        municipality: Option<&crate::register::MunicipalityCode>,
+    ) -> Result<Vec<crate::api::log::AnchorJson>, ClientError> {
+        let path = match municipality {
+            Some(m) => format!("/v1/log/anchors?municipality={m}"),
+            None => "/v1/log/anchors".to_string(),
+        };
+        let answer: crate::api::log::AnchorsJson = self.json(Method::GET, &path, None, true)?;
+        Ok(answer.anchors)
+    }
+}

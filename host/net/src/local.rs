@@ -11,6 +11,7 @@ use crate::api;
 use crate::db::Db;
 use crate::pg_cluster::PgCluster;
 use crate::pki::{self, NetworkCa, Role};
+use crate::provision_log::{self, ProvisionLog};
 use crate::register::Register;
 use crate::server::{self, ServerTls};
 use crate::tls::{self, NodeCredentials};
@@ -35,6 +36,7 @@ pub struct LocalNetwork {
     ca: NetworkCa,
     rt: tokio::runtime::Runtime,
     register: Register,
+    log: ProvisionLog,
     tls: ServerTls,
     addr: SocketAddr,
     url: String,
@@ -71,6 +73,8 @@ impl LocalNetwork {
         ca.issue_node(&server_role, NODE_DAYS, now, &server_dir)
             .map_err(|e| err("server node")(&e))?;
         let node = NodeCredentials::load(&server_dir).map_err(|e| err("server node")(&e))?;
+        let (log_key, _) =
+            provision_log::load_or_create_key(&server_dir).map_err(|e| err("log key")(&e))?;
         let crl = ca
             .crl(now)
             .map_err(|e| err("CRL")(&e))
@@ -95,7 +99,8 @@ impl LocalNetwork {
             dir: dir.to_path_buf(),
             ca,
             rt,
-            register: Register::new(db),
+            register: Register::new(db.clone()),
+            log: ProvisionLog::new(db, log_key),
             tls: ServerTls::new(config),
             addr,
             url,
@@ -141,18 +146,36 @@ impl LocalNetwork {
         &self.register
     }
 
+    /// The provision log behind the server.
+    pub fn log(&self) -> &ProvisionLog {
+        &self.log
+    }
+
+    /// Logs what waits now, without waiting for the appender's tick; the new head if any.
+    pub fn append_log(&self) -> Result<Option<juki_log::SignedTreeHead>, LocalError> {
+        self.rt
+            .block_on(self.log.append_pending())
+            .map_err(|e| err("provision log")(&e))
+    }
+
     /// Runs `f` on the network's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
 
-    /// The node directory `dir/name` for `role`, issued on first use.
+    /// The node directory `dir/name` for `role`, issued on first use, with the log's public
+    /// key (`log.pub`) beside `ca.pem`, as the administrator hands both out.
     pub fn node(&self, name: &str, role: &Role) -> Result<PathBuf, LocalError> {
         let dir = self.dir.join(name);
         if !dir.exists() {
             self.ca
                 .issue_node(role, NODE_DAYS, pki::now(), &dir)
                 .map_err(|e| err("node")(&e))?;
+            std::fs::copy(
+                self.server_dir().join(provision_log::LOG_PUB_FILE),
+                dir.join(provision_log::LOG_PUB_FILE),
+            )
+            .map_err(|e| err("log.pub")(&e))?;
         }
         Ok(dir)
     }
@@ -167,14 +190,28 @@ impl LocalNetwork {
             .block_on(tokio::net::TcpListener::bind(self.addr))
             .map_err(|e| err("listen")(&e))?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = self.rt.spawn(server::serve(
-            listener,
-            self.tls.clone(),
-            api::router(self.register.clone()),
-            async move {
+        let (tls, log) = (self.tls.clone(), self.log.clone());
+        let router = api::router_with_log(self.register.clone(), log.clone());
+        let task = self.rt.spawn(async move {
+            // The appender runs as long as the server (a tenth of a second here: tests wait
+            // for it).
+            let (stop_appender, appender_stopped) = tokio::sync::oneshot::channel::<()>();
+            let appender = tokio::spawn(provision_log::run_appender(
+                log,
+                std::time::Duration::from_millis(100),
+                async move {
+                    let _ = appender_stopped.await;
+                },
+                |_| {},
+            ));
+            let served = server::serve(listener, tls, router, async move {
                 let _ = stopped.await;
-            },
-        ));
+            })
+            .await;
+            let _ = stop_appender.send(());
+            let _ = appender.await;
+            served
+        });
         self.running = Some((stop, task));
         Ok(())
     }

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use crate::api;
 use crate::db::{Db, DbError};
+use crate::provision_log::{self, ProvisionLog};
 use crate::register::Register;
 use crate::server::{self, ServerTls};
 use crate::tls::{self, TlsError};
@@ -59,6 +60,11 @@ pub enum ServeEvent {
     ShuttingDown,
     /// The server stopped.
     Stopped,
+    /// A new log key was made (first start): its public half, to give every monitor.
+    LogKeyCreated {
+        /// The `log.pub` written.
+        public: PathBuf,
+    },
 }
 
 /// Why the server could not start or run.
@@ -88,6 +94,12 @@ pub enum ServeError {
     },
 }
 
+/// The appender's failures go to standard error (the library's one log line, like
+/// [`api::log_request`]'s): the records stay unlogged and the next tick tries again.
+fn events_log_error(e: &provision_log::LogStoreError) {
+    eprintln!("juki-net: provision log: {e} (retried at the next tick)");
+}
+
 fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> ServeError {
     move |source| ServeError::Io { what, source }
 }
@@ -113,7 +125,19 @@ pub async fn run(
             address: options.listen.clone(),
             source,
         })?;
-    let router = api::router(Register::new(db)).layer(axum::middleware::from_fn(api::log_request));
+    let (key, created) =
+        provision_log::load_or_create_key(&options.node).map_err(|source| ServeError::Io {
+            what: "the log key (log.key)",
+            source,
+        })?;
+    if created {
+        events(ServeEvent::LogKeyCreated {
+            public: options.node.join(provision_log::LOG_PUB_FILE),
+        });
+    }
+    let log = ProvisionLog::new(db.clone(), key);
+    let router = api::router_with_log(Register::new(db), log.clone())
+        .layer(axum::middleware::from_fn(api::log_request));
     events(ServeEvent::Listening {
         identity: credentials.node.role.identity().to_string(),
         address: listener.local_addr().map_err(io("local address"))?,
@@ -122,9 +146,19 @@ pub async fn run(
         shutdown.await;
         events(ServeEvent::ShuttingDown);
     };
-    server::serve(listener, ServerTls::new(config), router, shutdown)
-        .await
-        .map_err(io("serve"))?;
+    let (stop_appender, appender_stopped) = tokio::sync::oneshot::channel::<()>();
+    let appender = tokio::spawn(provision_log::run_appender(
+        log,
+        provision_log::APPEND_EVERY,
+        async move {
+            let _ = appender_stopped.await;
+        },
+        |e| events_log_error(e),
+    ));
+    let served = server::serve(listener, ServerTls::new(config), router, shutdown).await;
+    let _ = stop_appender.send(());
+    let _ = appender.await;
+    served.map_err(io("serve"))?;
     events(ServeEvent::Stopped);
     Ok(())
 }

@@ -36,3 +36,4 @@ net-serve-migrated = 住基ネット server: database schema version { $version 
 net-serve-listening = 住基ネット server { $identity } serving on https://{ $address } (SIGINT or SIGTERM stops it)
 net-serve-shutting-down = 住基ネット server: shutting down (open connections may finish)
 net-serve-stopped = 住基ネット server: stopped
+net-serve-log-key = 住基ネット server: a new provision-log key was made; give its public half { $public } to every municipality (monitor) with ca.pem.

@@ -36,3 +36,4 @@ net-serve-migrated = 住基ネットサーバ: データベースのスキーマ
 net-serve-listening = 住基ネットサーバ { $identity } が https://{ $address } で稼働中（SIGINT または SIGTERM で停止）
 net-serve-shutting-down = 住基ネットサーバ: 停止中（処理中の接続は完了を待ちます）
 net-serve-stopped = 住基ネットサーバ: 停止しました
+net-serve-log-key = 住基ネットサーバ: 提供記録の署名鍵を新しく作成しました。公開鍵 { $public } を各市区町村（監視者）に ca.pem とともに配布してください。

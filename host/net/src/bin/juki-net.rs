@@ -82,5 +82,9 @@ fn log(event: ServeEvent) {
         }
         ServeEvent::ShuttingDown => eprintln!("juki-net: shutting down"),
         ServeEvent::Stopped => eprintln!("juki-net: stopped"),
+        ServeEvent::LogKeyCreated { public } => eprintln!(
+            "juki-net: a new provision-log key; give every monitor its public half {}",
+            public.display()
+        ),
     }
 }
