@@ -153,7 +153,7 @@ pub async fn run(
         async move {
             let _ = appender_stopped.await;
         },
-        |e| events_log_error(e),
+        events_log_error,
     ));
     let served = server::serve(listener, ServerTls::new(config), router, shutdown).await;
     let _ = stop_appender.send(());
