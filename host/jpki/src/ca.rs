@@ -50,10 +50,20 @@ pub const CRL_VALID_DAYS: i64 = 7;
 
 /// The forward migrations of `ca.db` ([`crate::migrate`]): entry *i* takes the schema from
 /// version *i* to *i* + 1.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// The schema version of `ca.db` this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 2: the subscriber's 住民票コード beside each certificate (as the real CA keeps the
+/// link between a certificate and its subscriber): what lets the national server answer a
+/// resident who authenticates with the authentication certificate (開示請求), which itself
+/// carries no personal data. Certificates issued before have none.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE certificates ADD COLUMN resident TEXT
+    CHECK (resident IS NULL OR (length(resident) = 11 AND resident NOT GLOB '*[^0-9]*'));
+CREATE INDEX certificates_by_resident ON certificates(resident);
+"#;
 
 /// Version 1: the certificates issued and the CRL numbers.
 const SCHEMA_V1: &str = r#"
@@ -191,6 +201,8 @@ pub struct CertRecord {
     pub kind: CertKind,
     /// The card it was issued for.
     pub card_serial: String,
+    /// The subscriber's 住民票コード, when the counter gave it (schema 2 on).
+    pub resident: Option<String>,
     /// Subject (RFC 4514).
     pub subject: String,
     /// notBefore, unix time.
@@ -212,6 +224,9 @@ pub struct CertRequest<'a> {
     pub kind: CertKind,
     /// The card (住基 EF 0004 serial).
     pub card_serial: &'a str,
+    /// The subscriber's 住民票コード, read from the card under the counter's session; recorded
+    /// with the certificate, never put in it.
+    pub resident: Option<&'a str>,
     /// The public key read back from the card.
     pub public_key: &'a VerifyingKey,
     /// The 4 info (the signing certificate's subjectAltName).
@@ -462,6 +477,7 @@ impl JpkiCa {
             serial: serial_hex,
             kind: req.kind,
             card_serial: req.card_serial.to_string(),
+            resident: req.resident.map(str::to_string),
             subject: subject_text,
             not_before,
             not_after,
@@ -472,7 +488,7 @@ impl JpkiCa {
         self.db
             .execute(
                 "INSERT INTO certificates (serial, kind, card_serial, subject, not_before, \
-                 not_after, issued_at, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 not_after, issued_at, der, resident) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     record.serial,
                     record.kind.as_str(),
@@ -481,7 +497,8 @@ impl JpkiCa {
                     record.not_before,
                     record.not_after,
                     record.issued_at,
-                    record.der
+                    record.der,
+                    record.resident
                 ],
             )
             .map_err(JpkiError::from)?;
@@ -560,53 +577,7 @@ impl JpkiCa {
     }
 
     fn query(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<CertRecord>> {
-        let sql = format!(
-            "SELECT serial, kind, card_serial, subject, not_before, not_after, issued_at, der, \
-             revoked_at, revocation_reason FROM certificates {filter} ORDER BY issued_at, rowid"
-        );
-        let mut stmt = self.db.prepare(&sql).map_err(JpkiError::from)?;
-        let rows = stmt
-            .query_map(args, |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, Vec<u8>>(7)?,
-                    r.get::<_, Option<i64>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                ))
-            })
-            .map_err(JpkiError::from)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (serial, kind, card, subject, nb, na, issued, der, rat, reason) =
-                row.map_err(JpkiError::from)?;
-            let kind = CertKind::parse(&kind).ok_or_else(|| ca_err("unknown kind in ca.db"))?;
-            let revoked = match (rat, reason) {
-                (Some(at), Some(reason)) => Some((
-                    at,
-                    RevocationReason::parse(&reason)
-                        .ok_or_else(|| ca_err("unknown revocation reason in ca.db"))?,
-                )),
-                _ => None,
-            };
-            out.push(CertRecord {
-                serial,
-                kind,
-                card_serial: card,
-                subject,
-                not_before: nb,
-                not_after: na,
-                issued_at: issued,
-                revoked,
-                der,
-            });
-        }
-        Ok(out)
+        query_records(&self.db, filter, args)
     }
 
     /// Issues the CRL of the `kind` CA: every revoked certificate of that kind with its date and
@@ -718,4 +689,133 @@ pub const CRL_PEM_LABEL: &str = "X509 CRL";
 /// PEM of a certificate.
 pub fn cert_pem(cert: &Certificate) -> Result<String> {
     cert.to_pem(LineEnding::LF).map_err(x509_err)
+}
+
+/// The certificates of `db` matching `filter` (an SQL `WHERE …`), oldest first.
+fn query_records(
+    db: &Connection,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<CertRecord>> {
+    let sql = format!(
+        "SELECT serial, kind, card_serial, subject, not_before, not_after, issued_at, der, \
+         revoked_at, revocation_reason, resident FROM certificates {filter} \
+         ORDER BY issued_at, rowid"
+    );
+    let mut stmt = db.prepare(&sql).map_err(JpkiError::from)?;
+    let rows = stmt
+        .query_map(args, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, Vec<u8>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, Option<String>>(10)?,
+            ))
+        })
+        .map_err(JpkiError::from)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (serial, kind, card, subject, nb, na, issued, der, rat, reason, resident) =
+            row.map_err(JpkiError::from)?;
+        let kind = CertKind::parse(&kind).ok_or_else(|| ca_err("unknown kind in ca.db"))?;
+        let revoked = match (rat, reason) {
+            (Some(at), Some(reason)) => Some((
+                at,
+                RevocationReason::parse(&reason)
+                    .ok_or_else(|| ca_err("unknown revocation reason in ca.db"))?,
+            )),
+            _ => None,
+        };
+        out.push(CertRecord {
+            serial,
+            kind,
+            card_serial: card,
+            resident,
+            subject,
+            not_before: nb,
+            not_after: na,
+            issued_at: issued,
+            revoked,
+            der,
+        });
+    }
+    Ok(out)
+}
+
+/// The CA as the national server reads it to answer a resident who authenticates with the
+/// card (開示請求): the CA certificates and the records of the certificates issued — opened
+/// read-only, without the keys (J-LIS keeps both the CA and the national server; the server
+/// never needs to sign a certificate or a CRL).
+#[derive(Debug, Clone)]
+pub struct CaDirectory {
+    db_path: PathBuf,
+    sign: Certificate,
+    auth: Certificate,
+}
+
+impl CaDirectory {
+    /// The CA in `dir`: `sign-ca.pem`, `auth-ca.pem`, `ca.db` (schema 2 or later: opened once
+    /// by the CA since this build).
+    pub fn open(dir: &Path) -> Result<CaDirectory> {
+        let cert = |kind: CertKind| -> Result<Certificate> {
+            let path = dir.join(cert_file(kind));
+            let text = fs::read_to_string(&path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            Certificate::from_pem(text.as_bytes())
+                .map_err(|e| ca_err(format!("{}: {e}", path.display())))
+        };
+        let directory = CaDirectory {
+            db_path: dir.join(DB_FILE),
+            sign: cert(CertKind::Sign)?,
+            auth: cert(CertKind::Auth)?,
+        };
+        let version: i64 = directory
+            .connect()?
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(JpkiError::from)?;
+        if version < 2 {
+            return Err(ca_err(format!(
+                "{}: schema {version}; the CA must open it once (any juki jpki command) to \
+                 record its subscribers",
+                directory.db_path.display()
+            )));
+        }
+        Ok(directory)
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let db = Connection::open_with_flags(
+            &self.db_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(JpkiError::from)?;
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(JpkiError::from)?;
+        Ok(db)
+    }
+
+    /// The CA certificate for `kind`.
+    pub fn ca_certificate(&self, kind: CertKind) -> &Certificate {
+        match kind {
+            CertKind::Sign => &self.sign,
+            CertKind::Auth => &self.auth,
+        }
+    }
+
+    /// The record of the certificate `serial` (hex, any case), as it is now (revoked or not).
+    pub fn certificate(&self, serial: &str) -> Result<Option<CertRecord>> {
+        let serial = serial.trim().to_ascii_uppercase();
+        Ok(
+            query_records(&self.connect()?, "WHERE serial = ?1", &[&serial])?
+                .into_iter()
+                .next(),
+        )
+    }
 }

@@ -43,6 +43,7 @@ fn setup(card_expires: Date) -> Setup {
             &CertRequest {
                 kind: CertKind::Sign,
                 card_serial: "JK0000000001",
+                resident: None,
                 public_key: key.verifying_key(),
                 four_info: &info,
                 municipality: "千代田区",
@@ -321,6 +322,7 @@ fn auth_answers() {
             &CertRequest {
                 kind: CertKind::Auth,
                 card_serial: "JK0000000002",
+                resident: None,
                 public_key: key.verifying_key(),
                 four_info: &info(),
                 municipality: "千代田区",
@@ -458,6 +460,7 @@ fn status_trusts_the_configured_ca_not_the_card() {
             &CertRequest {
                 kind: CertKind::Sign,
                 card_serial: "JK0000000001",
+                resident: None,
                 public_key: key.verifying_key(),
                 four_info: &info(),
                 municipality: "千代田区",

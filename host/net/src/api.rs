@@ -53,6 +53,7 @@ pub const MAX_DEPARTURES: usize = 500;
 /// The purpose recorded for a 広域交付 (`GET /v1/residents/{code}/copy`).
 pub const COPY_PURPOSE: &str = "住民票の写しの広域交付";
 
+pub mod disclosure;
 pub mod log;
 
 // ---- wire types ---------------------------------------------------------------------------------

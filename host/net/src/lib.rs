@@ -12,6 +12,7 @@
 //! and the benchmark.
 
 pub mod api;
+pub mod citizen;
 pub mod client;
 pub mod copy;
 pub mod db;

@@ -41,6 +41,7 @@ pub struct LocalNetwork {
     addr: SocketAddr,
     url: String,
     running: Option<Running>,
+    public: Option<Running>,
     // Dropped last: the server and the pool go before the cluster stops.
     cluster: PgCluster,
 }
@@ -105,6 +106,7 @@ impl LocalNetwork {
             addr,
             url,
             running: None,
+            public: None,
             cluster,
         })
     }
@@ -216,6 +218,36 @@ impl LocalNetwork {
         Ok(())
     }
 
+    /// Opens the residents' listener (開示請求, `api::disclosure`) on a free loopback port,
+    /// answering with the JPKI CA's records in `jpki_ca`; its address (`localhost:PORT`: the
+    /// server certificate names `localhost`).
+    pub fn serve_residents(&mut self, jpki_ca: &Path) -> Result<String, LocalError> {
+        let ca = juki_jpki::ca::CaDirectory::open(jpki_ca).map_err(|e| err("JPKI CA")(&e))?;
+        let node = NodeCredentials::load(&self.server_dir()).map_err(|e| err("server node")(&e))?;
+        let config = tls::public_server_config(&node).map_err(|e| err("TLS")(&e))?;
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .map_err(|e| err("listen")(&e))?;
+        let port = listener.local_addr().map_err(|e| err("listen")(&e))?.port();
+        let router = api::disclosure::routes(api::disclosure::DisclosureState::new(
+            self.register.clone(),
+            self.log.clone(),
+            ca,
+        ));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = self.rt.spawn(server::serve_public(
+            listener,
+            ServerTls::new(config),
+            router,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        self.public = Some((stop, task));
+        Ok(format!("localhost:{port}"))
+    }
+
     /// Restarts PostgreSQL under the running server (every connection of the pool is cut).
     pub fn restart_database(&self) -> Result<(), LocalError> {
         self.cluster
@@ -225,6 +257,10 @@ impl LocalNetwork {
 
     /// Stops the server (the network is down for its clients; the register stays).
     pub fn stop_server(&mut self) {
+        if let Some((stop, task)) = self.public.take() {
+            let _ = stop.send(());
+            let _ = self.rt.block_on(task);
+        }
         if let Some((stop, task)) = self.running.take() {
             let _ = stop.send(());
             let _ = self.rt.block_on(task);

@@ -174,6 +174,57 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
+    serve_with(listener, tls, router, shutdown, Clients::Nodes).await
+}
+
+/// As [`serve`] for residents, who hold no node certificate (`tls` asks for none): requests
+/// carry no [`PeerIdentity`], only the connection's [`ChannelBinding`]; what they may do is
+/// decided by the card's authentication inside the request (`api::citizen`).
+pub async fn serve_public(
+    listener: TcpListener,
+    tls: ServerTls,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    serve_with(listener, tls, router, shutdown, Clients::Residents).await
+}
+
+/// Who connects to a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clients {
+    /// Nodes of the network, each with its certificate (mutual TLS).
+    Nodes,
+    /// Residents: no client certificate.
+    Residents,
+}
+
+/// RFC 9266's `tls-exporter` channel binding of a TLS 1.3 connection: 32 bytes exported with
+/// the label `EXPORTER-Channel-Binding` and no context. Both ends compute it; a signature over
+/// it cannot be replayed on another connection (a relay of the card's answer is refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelBinding(pub [u8; 32]);
+
+/// The label of [`ChannelBinding`] (RFC 9266 §2).
+pub const CHANNEL_BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+
+impl ChannelBinding {
+    /// The binding of a connection (server or client side).
+    pub fn of<D>(connection: &rustls::ConnectionCommon<D>) -> Option<ChannelBinding> {
+        let mut out = [0u8; 32];
+        connection
+            .export_keying_material(&mut out, CHANNEL_BINDING_LABEL, None)
+            .ok()?;
+        Some(ChannelBinding(out))
+    }
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    tls: ServerTls,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    clients: Clients,
+) -> io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -208,14 +259,26 @@ pub async fn serve(
             else {
                 return;
             };
-            let Ok(peer) =
-                PeerIdentity::from_peer_certificates(stream.get_ref().1.peer_certificates())
-            else {
+            let peer = match clients {
+                Clients::Nodes => {
+                    match PeerIdentity::from_peer_certificates(
+                        stream.get_ref().1.peer_certificates(),
+                    ) {
+                        Ok(peer) => Some(peer),
+                        Err(_) => return,
+                    }
+                }
+                Clients::Residents => None,
+            };
+            let Some(binding) = ChannelBinding::of(stream.get_ref().1) else {
                 return;
             };
             let service =
                 hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(peer.clone());
+                    if let Some(peer) = &peer {
+                        request.extensions_mut().insert(peer.clone());
+                    }
+                    request.extensions_mut().insert(binding);
                     let mut router = router.clone();
                     async move {
                         Ok::<_, Infallible>(

@@ -184,6 +184,42 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The server's configuration for residents (開示請求): TLS 1.3 only, its own certificate, no
+/// client certificate asked (a resident proves who they are with the card inside the request,
+/// bound to this connection: `server::ChannelBinding`).
+pub fn public_server_config(node: &NodeCredentials) -> Result<Arc<ServerConfig>> {
+    if node.node.role.kind() != RoleKind::Server {
+        return Err(TlsError::WrongRole {
+            found: node.node.role.kind(),
+            wanted: "the server",
+        });
+    }
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(vec![node.cert.clone()], node.key.clone_key())?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A resident's client configuration: TLS 1.3 only, the server's certificate checked against
+/// the network CA `ca` (PEM file), no client certificate.
+pub fn resident_client_config(ca: &std::path::Path) -> Result<Arc<ClientConfig>> {
+    let ca = CertificateDer::from_pem_file(ca).map_err(|e| pem_err(ca, e))?;
+    let mut roots = RootCertStore::empty();
+    roots.add(ca)?;
+    let provider = provider();
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_webpki_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// The server's client verifier: webpki's (chain to the network CA, validity, CRL), then the
 /// node profile: a certificate of the network CA that is not a client node's certificate
 /// ([`NodeCertificate::from_der`], any role but `server`) is refused in the handshake too

@@ -308,6 +308,7 @@ impl Session {
                 .ok_or_else(|| Error::Protocol("no CA".into()))?;
             let target = IssueTarget {
                 serial: &serial,
+                resident: resident.code.as_str(),
                 info: &registered_info,
                 municipality: &municipality,
                 card_expires: ins.info.expires,
@@ -349,6 +350,7 @@ impl Session {
 /// What [`issue_on_card`] certifies.
 struct IssueTarget<'a> {
     serial: &'a str,
+    resident: &'a str,
     info: &'a juki_host::resident::FourInfo,
     municipality: &'a str,
     card_expires: juki_host::date::Date,
@@ -373,6 +375,7 @@ fn issue_on_card<T: Transport>(
                     &CertRequest {
                         kind,
                         card_serial: target.serial,
+                        resident: Some(target.resident),
                         public_key: key,
                         four_info: target.info,
                         municipality: target.municipality,

@@ -135,7 +135,7 @@ fn log_error(e: LogStoreError) -> ApiError {
     }
 }
 
-fn head_json(sth: &juki_log::SignedTreeHead) -> HeadJson {
+pub(super) fn head_json(sth: &juki_log::SignedTreeHead) -> HeadJson {
     HeadJson {
         size: sth.head.size,
         root: hex::encode(sth.head.root),

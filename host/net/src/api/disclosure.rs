@@ -1,0 +1,273 @@
+//! 開示請求 with the card: a resident, with no node certificate, asks the national server on its
+//! public listener (TLS, server authentication only) for their own 本人確認情報 and every
+//! provision of it, each with what proves it is in the log.
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `POST /v1/disclosure/challenge` | a fresh nonce, single use, valid [`NONCE_TTL`] |
+//! | `POST /v1/disclosure` | `{nonce, answer}`: the card's JPKI authentication answer over [`crate::citizen::challenge`]`(nonce, channel binding)` → the disclosure |
+//!
+//! The server believes only what the card signed: the answer must verify with the
+//! authentication certificate it carries, chain to the JPKI authentication CA, be within its
+//! validity, not revoked in the CA's records *now*, and be over this very connection's channel
+//! binding (RFC 9266) and a nonce this server gave and nobody used — a relayed or replayed
+//! answer is refused. The certificate carries no personal data; the CA's record of it names the
+//! subscriber's 住民票コード, and only that resident's record and provisions are answered.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::log::HeadJson;
+use super::{body, error, ApiError, ResidentJson};
+use crate::citizen::challenge;
+use crate::provision_log::ProvisionLog;
+use crate::register::{Confirmation, Register, ResidentCode};
+use crate::server::ChannelBinding;
+use juki_jpki::ca::CaDirectory;
+use juki_jpki::{auth, CertKind};
+
+/// How long a nonce may wait for its answer.
+pub const NONCE_TTL: Duration = Duration::from_secs(120);
+/// Most nonces outstanding at once (more: 503 until some expire).
+pub const MAX_NONCES: usize = 10_000;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// `POST /v1/disclosure/challenge`: the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeJson {
+    /// 32 random bytes, base64.
+    pub nonce: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
+/// `POST /v1/disclosure`: the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureRequest {
+    /// The nonce given, base64.
+    pub nonce: String,
+    /// The card's answer (`juki_jpki::auth::Answer::to_pem`).
+    pub answer: String,
+}
+
+/// One provision as disclosed: the record, its salt, its leaf and its inclusion proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionJson {
+    /// The leaf's index.
+    pub index: u64,
+    /// The canonical record (`juki_log::Record::encode`), base64.
+    pub record: String,
+    /// Its salt, hex.
+    pub salt: String,
+    /// The inclusion proof for `head` (`InclusionProof::to_text`).
+    pub proof: String,
+}
+
+/// `POST /v1/disclosure`: the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureJson {
+    /// The resident's 本人確認情報 (`provision` is 0: a resident's own request is not a
+    /// provision).
+    pub resident: ResidentJson,
+    /// The signed head every proof is for (absent while the log is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<HeadJson>,
+    /// Every logged provision, oldest first.
+    pub provisions: Vec<ProvisionJson>,
+    /// Provisions recorded but not yet in the log (the appender runs every half second).
+    pub pending: u64,
+}
+
+/// What the disclosure endpoints need.
+#[derive(Clone)]
+pub struct DisclosureState {
+    register: Register,
+    log: ProvisionLog,
+    ca: CaDirectory,
+    nonces: Arc<Mutex<HashMap<[u8; 32], Instant>>>,
+}
+
+impl DisclosureState {
+    /// The state over the register, the log and the JPKI CA's records.
+    pub fn new(register: Register, log: ProvisionLog, ca: CaDirectory) -> DisclosureState {
+        DisclosureState {
+            register,
+            log,
+            ca,
+            nonces: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+fn unauthenticated(message: impl Into<String>) -> ApiError {
+    error(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        format!("the disclosure is not available: {e}"),
+    )
+}
+
+async fn new_challenge(
+    State(state): State<DisclosureState>,
+) -> Result<Json<ChallengeJson>, ApiError> {
+    let mut nonce = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+    let mut nonces = state.nonces.lock().map_err(|_| unavailable("poisoned"))?;
+    let now = Instant::now();
+    nonces.retain(|_, expires| *expires > now);
+    if nonces.len() >= MAX_NONCES {
+        return Err(unavailable(
+            "too many challenges outstanding; try again shortly",
+        ));
+    }
+    nonces.insert(nonce, now + NONCE_TTL);
+    Ok(Json(ChallengeJson {
+        nonce: B64.encode(nonce),
+        expires_in: NONCE_TTL.as_secs(),
+    }))
+}
+
+/// Takes the nonce out (used once, whatever follows); refused if unknown or expired.
+fn take_nonce(state: &DisclosureState, nonce: &str) -> Result<[u8; 32], ApiError> {
+    let nonce: [u8; 32] = B64
+        .decode(nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| super::bad_request("nonce: 32 bytes of base64 expected"))?;
+    let expires = state
+        .nonces
+        .lock()
+        .map_err(|_| unavailable("poisoned"))?
+        .remove(&nonce);
+    match expires {
+        Some(at) if at > Instant::now() => Ok(nonce),
+        _ => Err(unauthenticated(
+            "the nonce is unknown, used already or expired: ask for a new challenge",
+        )),
+    }
+}
+
+async fn disclose(
+    State(state): State<DisclosureState>,
+    Extension(binding): Extension<ChannelBinding>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<DisclosureJson>, ApiError> {
+    let raw = body(raw)?;
+    let req: DisclosureRequest = serde_json::from_slice(&raw)
+        .map_err(|e| super::bad_request(format!("the request: {e}")))?;
+    let nonce = take_nonce(&state, &req.nonce)?;
+    let answer = auth::Answer::from_pem(req.answer.as_bytes())
+        .map_err(|e| super::bad_request(format!("the answer: {e}")))?;
+    let at = juki_jpki::time::now().map_err(unavailable)?;
+    let checked = auth::verify(
+        &answer,
+        &challenge(&nonce, &binding),
+        state.ca.ca_certificate(CertKind::Auth),
+        None,
+        at,
+    )
+    .map_err(|e| unauthenticated(format!("the card's answer is not accepted: {e}")))?;
+    // Revocation from the CA's records as they are now (a card suspended a minute ago).
+    let ca = state.ca.clone();
+    let serial = checked.serial.clone();
+    let record = tokio::task::spawn_blocking(move || ca.certificate(&serial))
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?
+        .ok_or_else(|| unauthenticated("the CA has no record of this certificate"))?;
+    let der = x509_cert::der::Encode::to_der(&answer.certificate).map_err(unavailable)?;
+    if record.kind != CertKind::Auth || record.der != der {
+        return Err(unauthenticated(
+            "not the authentication certificate the CA recorded",
+        ));
+    }
+    if let Some((_, reason)) = record.revoked {
+        return Err(unauthenticated(format!(
+            "the authentication certificate is revoked ({})",
+            reason.japanese()
+        )));
+    }
+    let code = record
+        .resident
+        .as_deref()
+        .and_then(|c| ResidentCode::parse(c).ok())
+        .ok_or_else(|| {
+            error(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this certificate was issued before its subscriber was recorded: have it \
+                 issued again at the counter",
+            )
+        })?;
+    let resident = state
+        .register
+        .resident(&code)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "not_found", "no such resident"))?;
+    let all = state
+        .register
+        .provisions_of(&code)
+        .await
+        .map_err(unavailable)?
+        .len() as u64;
+    let logged = state
+        .log
+        .provisions_of(code.as_str())
+        .await
+        .map_err(unavailable)?;
+    let head = state.log.latest_head().await.map_err(unavailable)?;
+    let mut provisions = Vec::new();
+    if let Some(head) = &head {
+        for l in logged.iter().filter(|l| l.index < head.head.size) {
+            let proof = state
+                .log
+                .inclusion(l.index, head.head.size)
+                .await
+                .map_err(unavailable)?;
+            provisions.push(ProvisionJson {
+                index: l.index,
+                record: B64.encode(l.opening.record.encode().map_err(unavailable)?),
+                salt: hex::encode(l.opening.salt.0),
+                proof: proof.to_text().map_err(unavailable)?,
+            });
+        }
+    }
+    Ok(Json(DisclosureJson {
+        resident: ResidentJson::from_confirmation(&Confirmation {
+            resident,
+            provision: 0,
+        }),
+        head: head.as_ref().map(super::log::head_json),
+        pending: all.saturating_sub(provisions.len() as u64),
+        provisions,
+    }))
+}
+
+/// The public listener's endpoints.
+pub fn routes(state: DisclosureState) -> Router {
+    Router::new()
+        .route("/v1/disclosure/challenge", post(new_challenge))
+        .route("/v1/disclosure", post(disclose))
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+}

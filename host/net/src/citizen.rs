@@ -1,0 +1,253 @@
+//! The resident's side of 開示請求 (`api::disclosure`): one TLS 1.3 connection to the national
+//! server's public listener (its certificate checked against the network CA), a challenge, the
+//! card's answer over that challenge and this connection's channel binding, and the disclosure —
+//! every provision checked against the log before it is shown: the head signed by the log key,
+//! each record the resident's own, each included in the head's tree.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use juki_log::{InclusionProof, Opening, ProvisionRecord, Receipt, Record, Salt, SignedTreeHead};
+use p256::ecdsa::VerifyingKey;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::api::disclosure::{ChallengeJson, DisclosureJson, DisclosureRequest};
+use crate::api::ErrorJson;
+use crate::register::Resident;
+use crate::server::ChannelBinding;
+
+/// What the card signs: a context, the server's nonce and the connection's channel binding.
+pub fn challenge(nonce: &[u8; 32], binding: &ChannelBinding) -> Vec<u8> {
+    let mut c = b"juki-disclosure/v1\0".to_vec();
+    c.extend_from_slice(nonce);
+    c.extend_from_slice(&binding.0);
+    c
+}
+
+/// Why a disclosure failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DisclosureError {
+    /// No connection, or the server's certificate was not the network's.
+    #[error("the national server is not reachable: {0}")]
+    Unreachable(String),
+    /// The server refused (the card's answer, a revoked certificate, …).
+    #[error("the national server refused ({status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The card could not answer (PIN, card) — the caller's error, as text.
+    #[error("{0}")]
+    Card(String),
+    /// The answer does not prove what it says: a bad head, a record that is not the
+    /// resident's, a proof that fails. Nothing of it should be believed.
+    #[error("the disclosure does not verify against the provision log: {0}")]
+    Proof(String),
+    /// The answer could not be read.
+    #[error("the national server's answer is not understood: {0}")]
+    BadAnswer(String),
+}
+
+/// A provision disclosed and verified.
+#[derive(Debug, Clone)]
+pub struct DisclosedProvision {
+    /// Who got what, when, why.
+    pub record: ProvisionRecord,
+    /// What proves it is in the log (verified).
+    pub receipt: Receipt,
+}
+
+/// A verified disclosure.
+#[derive(Debug, Clone)]
+pub struct Disclosure {
+    /// The resident's 本人確認情報 as the register holds it.
+    pub resident: Resident,
+    /// The head every provision was proven against.
+    pub head: Option<SignedTreeHead>,
+    /// Every logged provision, oldest first.
+    pub provisions: Vec<DisclosedProvision>,
+    /// Provisions recorded but not yet logged (ask again in a moment to see them proven).
+    pub pending: u64,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Asks the server at `address` (host:port, as its certificate names it; its certificate from
+/// the network CA in `ca`) for the disclosure; `sign` is the card: it gets the challenge bytes
+/// and answers the `juki_jpki::auth::Answer` PEM. Every provision is checked with `log_key`.
+pub fn request(
+    address: &str,
+    ca: &Path,
+    log_key: &VerifyingKey,
+    sign: impl FnOnce(&[u8]) -> Result<String, String>,
+) -> Result<Disclosure, DisclosureError> {
+    let config = crate::tls::resident_client_config(ca)
+        .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
+    let answer = runtime.block_on(async {
+        tokio::time::timeout(TIMEOUT, exchange(address, config, sign))
+            .await
+            .map_err(|_| DisclosureError::Unreachable(format!("no answer within {TIMEOUT:?}")))?
+    })?;
+    verify(answer, log_key)
+}
+
+async fn exchange(
+    address: &str,
+    config: Arc<rustls::ClientConfig>,
+    sign: impl FnOnce(&[u8]) -> Result<String, String>,
+) -> Result<DisclosureJson, DisclosureError> {
+    let unreachable =
+        |e: &dyn std::fmt::Display| DisclosureError::Unreachable(format!("{address}: {e}"));
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    let name = ServerName::try_from(host.to_string()).map_err(|e| unreachable(&e))?;
+    let tcp = TcpStream::connect(address)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| unreachable(&format!("TLS: {e}")))?;
+    let binding = ChannelBinding::of(tls.get_ref().1)
+        .ok_or_else(|| unreachable(&"no channel binding (not TLS 1.3?)"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| unreachable(&e))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut post = |path: &'static str, body: Vec<u8>| {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("host", host)
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from(body)));
+        let sent = request.map(|r| sender.send_request(r));
+        async move {
+            let response = sent
+                .map_err(|e| DisclosureError::BadAnswer(e.to_string()))?
+                .await
+                .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| DisclosureError::Unreachable(e.to_string()))?
+                .to_bytes();
+            if status.is_success() {
+                Ok(body)
+            } else {
+                let message = serde_json::from_slice::<ErrorJson>(&body)
+                    .map(|e| e.message)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+                Err(DisclosureError::Refused {
+                    status: status.as_u16(),
+                    message,
+                })
+            }
+        }
+    };
+    let body = post("/v1/disclosure/challenge", Vec::new()).await?;
+    let challenged: ChallengeJson =
+        serde_json::from_slice(&body).map_err(|e| DisclosureError::BadAnswer(e.to_string()))?;
+    let nonce: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(&challenged.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| DisclosureError::BadAnswer("the nonce is not 32 bytes".into()))?;
+    let answer = sign(&challenge(&nonce, &binding)).map_err(DisclosureError::Card)?;
+    let request = serde_json::to_vec(&DisclosureRequest {
+        nonce: challenged.nonce,
+        answer,
+    })
+    .map_err(|e| DisclosureError::BadAnswer(e.to_string()))?;
+    let body = post("/v1/disclosure", request).await?;
+    serde_json::from_slice(&body).map_err(|e| DisclosureError::BadAnswer(e.to_string()))
+}
+
+/// Checks everything the server answered against the log before believing any of it.
+pub fn verify(
+    answer: DisclosureJson,
+    log_key: &VerifyingKey,
+) -> Result<Disclosure, DisclosureError> {
+    let bad = |e: &dyn std::fmt::Display| DisclosureError::BadAnswer(e.to_string());
+    let proof_err = |e: &dyn std::fmt::Display| DisclosureError::Proof(e.to_string());
+    let resident = answer
+        .resident
+        .to_confirmation()
+        .map_err(|e| bad(&e))?
+        .resident;
+    let head = answer
+        .head
+        .as_ref()
+        .map(|h| SignedTreeHead::from_text(&h.sth))
+        .transpose()
+        .map_err(|e| bad(&e))?;
+    if let Some(head) = &head {
+        head.verify(log_key).map_err(|e| proof_err(&e))?;
+    }
+    let mut provisions = Vec::new();
+    for p in &answer.provisions {
+        let head = head
+            .clone()
+            .ok_or_else(|| DisclosureError::Proof("provisions without a signed head".into()))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&p.record)
+            .map_err(|e| bad(&e))?;
+        let Record::Provision(record) = Record::decode(&bytes).map_err(|e| bad(&e))? else {
+            return Err(DisclosureError::Proof(format!(
+                "leaf {} is not a provision",
+                p.index
+            )));
+        };
+        if record.resident != resident.code.as_str() {
+            return Err(DisclosureError::Proof(format!(
+                "leaf {} is another resident's provision",
+                p.index
+            )));
+        }
+        let salt: [u8; 32] = hex::decode(&p.salt)
+            .ok()
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| bad(&"a salt is not 32 bytes"))?;
+        let proof = InclusionProof::from_text(&p.proof).map_err(|e| bad(&e))?;
+        if proof.index != p.index {
+            return Err(DisclosureError::Proof(format!(
+                "the proof of leaf {} is for leaf {}",
+                p.index, proof.index
+            )));
+        }
+        let receipt = Receipt {
+            opening: Opening {
+                record: Record::Provision(record.clone()),
+                salt: Salt(salt),
+            },
+            proof,
+            head,
+        };
+        receipt
+            .verify(log_key)
+            .map_err(|e| DisclosureError::Proof(format!("leaf {}: {e}", p.index)))?;
+        provisions.push(DisclosedProvision { record, receipt });
+    }
+    Ok(Disclosure {
+        resident,
+        head,
+        provisions,
+        pending: answer.pending,
+    })
+}
