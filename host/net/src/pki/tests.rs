@@ -2,6 +2,27 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use std::fs;
+use std::path::Path;
+
+use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH};
+use const_oid::ObjectIdentifier;
+use p256::ecdsa::{DerSignature, SigningKey};
+use p256::pkcs8::DecodePrivateKey;
+use rand_core::OsRng;
+use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::crl::CertificateList;
+use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::ext::pkix::crl::CrlNumber;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_cert::name::{Name, RdnSequence};
+use x509_cert::time::Validity;
+use x509_cert::Certificate;
+
+use juki_host::resident::MunicipalityCode;
+
+use super::ca::spki_of;
+use super::node_cert::{decode_purposes, Purposes};
 use super::*;
 
 const NOW: i64 = 1_796_050_800; // 2026-12-01
