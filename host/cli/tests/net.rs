@@ -32,6 +32,26 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// A `net cert issue` refused: (role, identity, more arguments, node directory, exit code,
+/// message).
+type Refusal<'a> = (&'a str, &'a str, &'a [&'a str], &'a Path, i32, &'a str);
+
+/// `net cert issue --ca CA --role ROLE --id ID [EXTRA…] --out OUT`.
+fn issue<'a>(
+    ca: &'a str,
+    role: &'a str,
+    id: &'a str,
+    extra: &[&'a str],
+    out: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "net", "cert", "issue", "--ca", ca, "--role", role, "--id", id,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out]);
+    args
+}
+
 #[test]
 fn the_network_ca_issues_revokes_and_publishes() {
     let d = tempfile::tempdir().unwrap();
@@ -49,19 +69,7 @@ fn the_network_ca_issues_revokes_and_publishes() {
     let chiyoda = d.path().join("chiyoda");
     let out = ok(juki_in(
         "ja_JP.UTF-8",
-        &[
-            "net",
-            "cert",
-            "issue",
-            "--ca",
-            p(&ca),
-            "--role",
-            "municipality",
-            "--id",
-            "131016",
-            "--out",
-            p(&chiyoda),
-        ],
+        &issue(p(&ca), "municipality", "131016", &[], p(&chiyoda)),
     ));
     assert!(out.contains("市区町村") && out.contains("131016"), "{out}");
     assert!(out.contains("ノードのファイル"), "{out}");
@@ -73,25 +81,20 @@ fn the_network_ca_issues_revokes_and_publishes() {
 
     // An agency with two purposes, 30 days.
     let pension = d.path().join("pension");
-    let out = ok(juki(&[
-        "net",
-        "cert",
-        "issue",
-        "--ca",
-        p(&ca),
-        "--role",
-        "agency",
-        "--id",
-        "日本年金機構",
+    let purposes = [
         "--purpose",
         "年金・恩給の現況確認",
         "--purpose",
         "年金の裁定",
-        "--days",
-        "30",
-        "--out",
+    ];
+    let extra = [&purposes[..], &["--days", "30"]].concat();
+    let out = ok(juki(&issue(
+        p(&ca),
+        "agency",
+        "日本年金機構",
+        &extra,
         p(&pension),
-    ]));
+    )));
     assert!(
         out.contains("Purpose") && out.contains("年金の裁定"),
         "{out}"
@@ -102,19 +105,13 @@ fn the_network_ca_issues_revokes_and_publishes() {
 
     // The server, with the default names.
     let server = d.path().join("server");
-    let out = ok(juki(&[
-        "net",
-        "cert",
-        "issue",
-        "--ca",
+    let out = ok(juki(&issue(
         p(&ca),
-        "--role",
         "server",
-        "--id",
         "national-center",
-        "--out",
+        &[],
         p(&server),
-    ]));
+    )));
     assert!(out.contains("localhost, 127.0.0.1"), "{out}");
     let server_node = NodeCredentials::load(&server).unwrap();
     match &server_node.node.role {
@@ -125,93 +122,30 @@ fn the_network_ca_issues_revokes_and_publishes() {
     // Refusals: a wrong check digit, an agency without purposes, purposes on a municipality,
     // a node directory already in use, an unknown role (clap: 2).
     let bad = d.path().join("bad");
-    fails(
-        juki(&[
-            "net",
-            "cert",
-            "issue",
-            "--ca",
-            p(&ca),
-            "--role",
+    let refusals: [Refusal; 5] = [
+        ("municipality", "131017", &[], &bad, 1, "check digit"),
+        ("agency", "機構", &[], &bad, 1, "legal purposes"),
+        (
             "municipality",
-            "--id",
-            "131017",
-            "--out",
-            p(&bad),
-        ]),
-        1,
-        "check digit",
-    );
-    fails(
-        juki(&[
-            "net",
-            "cert",
-            "issue",
-            "--ca",
-            p(&ca),
-            "--role",
-            "agency",
-            "--id",
-            "機構",
-            "--out",
-            p(&bad),
-        ]),
-        1,
-        "legal purposes",
-    );
-    fails(
-        juki(&[
-            "net",
-            "cert",
-            "issue",
-            "--ca",
-            p(&ca),
-            "--role",
-            "municipality",
-            "--id",
             "131016",
-            "--purpose",
-            "x",
-            "--out",
-            p(&bad),
-        ]),
-        1,
-        "only an agency",
-    );
-    fails(
-        juki(&[
-            "net",
-            "cert",
-            "issue",
-            "--ca",
-            p(&ca),
-            "--role",
+            &["--purpose", "x"],
+            &bad,
+            1,
+            "only an agency",
+        ),
+        (
             "administrator",
-            "--id",
             "x",
-            "--out",
-            p(&chiyoda),
-        ]),
-        1,
-        "already holds a node",
-    );
-    fails(
-        juki(&[
-            "net",
-            "cert",
-            "issue",
-            "--ca",
-            p(&ca),
-            "--role",
-            "prefecture",
-            "--id",
-            "x",
-            "--out",
-            p(&bad),
-        ]),
-        2,
-        "prefecture",
-    );
+            &[],
+            &chiyoda,
+            1,
+            "already holds a node",
+        ),
+        ("prefecture", "x", &[], &bad, 2, "prefecture"),
+    ];
+    for (role, id, extra, out, code, message) in refusals {
+        fails(juki(&issue(p(&ca), role, id, extra, p(out))), code, message);
+    }
     assert!(
         !bad.join("node.key").exists(),
         "nothing written for a refused request"

@@ -42,8 +42,9 @@ pub struct LocalNetwork {
     url: String,
     running: Option<Running>,
     public: Option<Running>,
-    // Dropped last: the server and the pool go before the cluster stops.
-    cluster: PgCluster,
+    // Dropped last: the server and the pool go before the cluster stops. None on a cluster of
+    // the caller's ([`LocalNetwork::on_cluster`]).
+    cluster: Option<PgCluster>,
 }
 
 /// Node certificates issued here are valid this many days.
@@ -63,6 +64,33 @@ impl LocalNetwork {
     /// (`juki net serve` with [`Self::server_dir`], [`Self::crl_file`] and
     /// [`Self::database_url`]) or for [`Self::start_server`].
     pub fn without_server(dir: &Path) -> Result<LocalNetwork, LocalError> {
+        LocalNetwork::set_up(dir, || {
+            let cluster = PgCluster::start().map_err(|e| err("PostgreSQL")(&e))?;
+            let url = cluster
+                .fresh_database()
+                .map_err(|e| err("PostgreSQL")(&e))?;
+            Ok((url, Some(cluster)))
+        })
+    }
+
+    /// [`Self::without_server`] on a new database of `cluster`, which the caller runs (e.g. one
+    /// cluster shared by the tests of a test binary) and which must outlive the network.
+    /// [`Self::restart_database`] is then the caller's business and refused here.
+    pub fn on_cluster(dir: &Path, cluster: &PgCluster) -> Result<LocalNetwork, LocalError> {
+        LocalNetwork::set_up(dir, || {
+            let url = cluster
+                .fresh_database()
+                .map_err(|e| err("PostgreSQL")(&e))?;
+            Ok((url, None))
+        })
+    }
+
+    /// The CA, the server's node, the database `database` makes (its URL, and the cluster if it
+    /// is the network's own), the register migrated on it, a free loopback port.
+    fn set_up(
+        dir: &Path,
+        database: impl FnOnce() -> Result<(String, Option<PgCluster>), LocalError>,
+    ) -> Result<LocalNetwork, LocalError> {
         let now = pki::now();
         let ca = NetworkCa::init(&dir.join("ca"), now).map_err(|e| err("network CA")(&e))?;
         let server_role = Role::Server {
@@ -81,10 +109,7 @@ impl LocalNetwork {
             .map_err(|e| err("CRL")(&e))
             .and_then(|c| tls::crl_der(&c).map_err(|e| err("CRL")(&e)))?;
         let config = tls::server_config(&node, vec![crl]).map_err(|e| err("TLS")(&e))?;
-        let cluster = PgCluster::start().map_err(|e| err("PostgreSQL")(&e))?;
-        let url = cluster
-            .fresh_database()
-            .map_err(|e| err("PostgreSQL")(&e))?;
+        let (url, cluster) = database()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -250,9 +275,12 @@ impl LocalNetwork {
 
     /// Restarts PostgreSQL under the running server (every connection of the pool is cut).
     pub fn restart_database(&self) -> Result<(), LocalError> {
-        self.cluster
-            .restart()
-            .map_err(|e| err("PostgreSQL restart")(&e))
+        match &self.cluster {
+            Some(cluster) => cluster.restart().map_err(|e| err("PostgreSQL restart")(&e)),
+            None => Err(LocalError(
+                "PostgreSQL restart: the cluster is not the network's own".into(),
+            )),
+        }
     }
 
     /// Stops the server (the network is down for its clients; the register stays).

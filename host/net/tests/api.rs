@@ -5,8 +5,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -16,108 +16,55 @@ use hyper::Method;
 use juki_net::api;
 use juki_net::client::{ClientError, NetClient};
 use juki_net::delivery::{Delivered, Delivery};
-use juki_net::pki::{self, NetworkCa, NodeFiles, Role};
-use juki_net::register::{Event, MunicipalityCode, QueryKind, Register, Search, Status};
-use juki_net::server::{self, ServerTls};
-use juki_net::tls::{self, NodeCredentials};
+use juki_net::local::LocalNetwork;
+use juki_net::pg_cluster::PgCluster;
+use juki_net::pki::{NodeFiles, Role};
+use juki_net::register::{Event, MunicipalityCode, QueryKind, Search, Status};
 
-/// A network CA, the server's node, a register on a new database and the server on loopback,
-/// driven by a runtime of its own (the client under test is blocking).
+/// The crate's [`LocalNetwork`] (the network CA, the server's node, a register on a new database
+/// of this test binary's cluster, the server on loopback, a runtime of its own: the client under
+/// test is blocking) in a temporary directory, with the clients the tests use.
 struct Net {
-    dir: tempfile::TempDir,
-    ca: NetworkCa,
-    rt: tokio::runtime::Runtime,
-    register: Register,
-    tls: ServerTls,
-    addr: SocketAddr,
-    running: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<std::io::Result<()>>,
-    )>,
+    local: LocalNetwork,
+    // Removed after the network has stopped.
+    _dir: tempfile::TempDir,
+}
+
+impl Deref for Net {
+    type Target = LocalNetwork;
+    fn deref(&self) -> &LocalNetwork {
+        &self.local
+    }
+}
+
+impl DerefMut for Net {
+    fn deref_mut(&mut self) -> &mut LocalNetwork {
+        &mut self.local
+    }
 }
 
 impl Net {
+    /// A network on the shared cluster, its server not started.
     fn new() -> Net {
-        Net::with_register(|rt| rt.block_on(common::register()))
+        Net::on(cluster())
     }
 
-    /// A network whose register `make` opens (on the network's runtime).
-    fn with_register(make: impl FnOnce(&tokio::runtime::Runtime) -> Register) -> Net {
+    /// A network on a new database of `cluster`, its server not started.
+    fn on(cluster: &PgCluster) -> Net {
         let dir = tempfile::tempdir().unwrap();
-        let now = pki::now();
-        let ca = NetworkCa::init(&dir.path().join("ca"), now).unwrap();
-        let server_role = Role::Server {
-            name: "national-center".into(),
-            dns_names: vec!["localhost".into()],
-            ip_addresses: vec!["127.0.0.1".parse().unwrap()],
-        };
-        let server_dir = dir.path().join("server");
-        ca.issue_node(&server_role, 30, now, &server_dir).unwrap();
-        let server_node = NodeCredentials::load(&server_dir).unwrap();
-        let crl = tls::crl_der(&ca.crl(now).unwrap()).unwrap();
-        let tls = ServerTls::new(tls::server_config(&server_node, vec![crl]).unwrap());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let register = make(&rt);
-        // A free port, kept for the server's whole life (stopped and started again on it).
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        Net {
-            dir,
-            ca,
-            rt,
-            register,
-            tls,
-            addr,
-            running: None,
-        }
+        let local = LocalNetwork::on_cluster(dir.path(), cluster).unwrap();
+        Net { local, _dir: dir }
     }
 
     /// A network with its server running.
     fn start() -> Net {
         let mut net = Net::new();
-        net.serve();
+        net.start_server().unwrap();
         net
     }
 
-    fn serve(&mut self) {
-        let listener = self
-            .rt
-            .block_on(tokio::net::TcpListener::bind(self.addr))
-            .unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = self.rt.spawn(server::serve(
-            listener,
-            self.tls.clone(),
-            api::router(self.register.clone()),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        self.running = Some((stop, task));
-    }
-
-    fn halt(&mut self) {
-        let (stop, task) = self.running.take().expect("running");
-        let _ = stop.send(());
-        self.rt.block_on(task).unwrap().unwrap();
-    }
-
-    fn node(&self, name: &str, role: &Role) -> PathBuf {
-        let dir = self.dir.path().join(name);
-        if !dir.exists() {
-            self.ca.issue_node(role, 30, pki::now(), &dir).unwrap();
-        }
-        dir
-    }
-
     fn client(&self, name: &str, role: &Role) -> NetClient {
-        NetClient::from_dir(&self.node(name, role), &self.addr.to_string()).unwrap()
+        NetClient::from_dir(&self.node(name, role).unwrap(), &self.address()).unwrap()
     }
 
     fn municipality(&self, m: &MunicipalityCode) -> NetClient {
@@ -132,10 +79,6 @@ impl Net {
                 purposes: vec![PURPOSE.into(), "年金の裁定".into()],
             },
         )
-    }
-
-    fn block<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        self.rt.block_on(f)
     }
 }
 
@@ -183,9 +126,12 @@ fn a_batch_is_applied_once_in_order() {
     assert_eq!(chiyoda_net.deliver(&batch).unwrap(), applied(1..=2));
     // The same batch again (a lost answer): the same results, nothing applied twice.
     assert_eq!(chiyoda_net.deliver(&batch).unwrap(), applied(1..=2));
-    let history = net.block(net.register.history(&code(1))).unwrap();
+    let history = net.block_on(net.register().history(&code(1))).unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!(net.block(net.register.last_seq(&chiyoda())).unwrap(), 2);
+    assert_eq!(
+        net.block_on(net.register().last_seq(&chiyoda())).unwrap(),
+        2
+    );
     let status = chiyoda_net.status().unwrap();
     assert_eq!(
         (status.municipality.as_str(), status.last_seq),
@@ -233,7 +179,10 @@ fn a_batch_is_applied_once_in_order() {
         "{reason}"
     );
     assert!(!transient);
-    let resident = net.block(net.register.resident(&code(1))).unwrap().unwrap();
+    let resident = net
+        .block_on(net.register().resident(&code(1)))
+        .unwrap()
+        .unwrap();
     assert_eq!(resident.municipality, chiyoda());
     assert_eq!(resident.info.name, "住基 花子1");
     assert_eq!(kita_net.status().unwrap().last_seq, 0);
@@ -262,7 +211,10 @@ fn a_batch_is_applied_once_in_order() {
     );
     assert_eq!(chiyoda_net.deliver(&[move_out]).unwrap(), applied(4..=4));
     assert_eq!(kita_net.deliver(&[move_in]).unwrap(), applied(1..=1));
-    let resident = net.block(net.register.resident(&code(1))).unwrap().unwrap();
+    let resident = net
+        .block_on(net.register().resident(&code(1)))
+        .unwrap()
+        .unwrap();
     assert_eq!(resident.municipality, kita());
     assert_eq!(resident.status, Status::Registered);
 
@@ -291,9 +243,12 @@ fn a_batch_is_applied_once_in_order() {
 #[test]
 fn agencies_confirm_for_their_purposes_only() {
     let net = Net::start();
-    net.block(net.register.apply(&new_resident(&chiyoda(), 1, 1)))
+    net.block_on(net.register().apply(&new_resident(&chiyoda(), 1, 1)))
         .unwrap();
-    let provisions = || net.block(net.register.provisions_of(&code(1))).unwrap();
+    let provisions = || {
+        net.block_on(net.register().provisions_of(&code(1)))
+            .unwrap()
+    };
     let mut pension = net.pension();
 
     // By code, for a purpose of its certificate: the 本人確認情報, and the provision recorded.
@@ -372,7 +327,7 @@ fn agencies_confirm_for_their_purposes_only() {
     );
     assert_eq!(provisions().len(), 2);
     assert!(net
-        .block(net.register.resident(&code(2)))
+        .block_on(net.register().resident(&code(2)))
         .unwrap()
         .is_none());
 
@@ -538,7 +493,10 @@ fn malformed_requests_get_a_clear_4xx() {
     );
     assert_eq!(status, 400, "{json}");
     // Nothing of all that reached the register; a good batch still goes through.
-    assert_eq!(net.block(net.register.last_seq(&chiyoda())).unwrap(), 0);
+    assert_eq!(
+        net.block_on(net.register().last_seq(&chiyoda())).unwrap(),
+        0
+    );
     let (status, json) = post(
         &mut m,
         format!(
@@ -560,15 +518,18 @@ fn delivery_waits_for_the_server() {
     let batch = [new_resident(&chiyoda(), 1, 1)];
     // Nobody listening: unreachable, nothing applied.
     let e = m.deliver(&batch).unwrap_err();
-    assert!(e.0.contains(&net.addr.to_string()), "{e}");
-    assert_eq!(net.block(net.register.last_seq(&chiyoda())).unwrap(), 0);
+    assert!(e.0.contains(&net.address()), "{e}");
+    assert_eq!(
+        net.block_on(net.register().last_seq(&chiyoda())).unwrap(),
+        0
+    );
     // The server starts: the same batch is applied.
-    net.serve();
+    net.start_server().unwrap();
     assert_eq!(m.deliver(&batch).unwrap(), applied(1..=1));
     // Stopped and started again: the client's connection is gone; it makes a new one.
-    net.halt();
+    net.stop_server();
     assert!(m.deliver(&[new_resident(&chiyoda(), 2, 2)]).is_err());
-    net.serve();
+    net.start_server().unwrap();
     assert_eq!(
         m.deliver(&[new_resident(&chiyoda(), 2, 2)]).unwrap(),
         applied(2..=2)
@@ -580,19 +541,19 @@ fn delivery_waits_for_the_server() {
     // The server closes the kept connection (a restart while the client is idle): the next
     // request goes on a new connection without an error.
     for _ in 0..3 {
-        net.halt();
-        net.serve();
+        net.stop_server();
+        net.start_server().unwrap();
         assert_eq!(m.status().unwrap().last_seq, 2);
     }
-    net.halt();
+    net.stop_server();
 }
 
 #[test]
 fn the_database_down_is_unreachable_not_a_refusal() {
     // A cluster of its own: this test stops it.
-    let cluster = juki_net::pg_cluster::PgCluster::start().unwrap();
-    let mut net = Net::with_register(|rt| rt.block_on(register_on(&cluster)));
-    net.serve();
+    let cluster = PgCluster::start().unwrap();
+    let mut net = Net::on(&cluster);
+    net.start_server().unwrap();
     let mut m = net.municipality(&chiyoda());
     let mut pension = net.pension();
     assert_eq!(
@@ -621,12 +582,12 @@ fn the_database_down_is_unreachable_not_a_refusal() {
         code(1)
     );
     assert_eq!(
-        net.block(net.register.provisions_of(&code(1)))
+        net.block_on(net.register().provisions_of(&code(1)))
             .unwrap()
             .len(),
         1
     );
-    net.halt();
+    net.stop_server();
 }
 
 fn curl(args: &[&str]) -> (bool, String, String) {
@@ -649,19 +610,14 @@ fn path(p: &Path) -> &str {
 #[test]
 fn the_binary_serves_curl() {
     let net = Net::new();
-    let crl = net.dir.path().join("network.crl");
-    std::fs::write(
-        &crl,
-        pki::crl_pem(&net.ca.crl(pki::now()).unwrap()).unwrap(),
-    )
-    .unwrap();
+    let crl = net.crl_file().unwrap();
     let url = cluster().fresh_database().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_juki-net"))
         .args(["serve", "--node"])
-        .arg(net.dir.path().join("server"))
+        .arg(net.server_dir())
         .arg("--crl")
         .arg(&crl)
-        .args(["--db", &url, "--listen", &net.addr.to_string()])
+        .args(["--db", &url, "--listen", &net.address()])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -685,9 +641,9 @@ fn the_binary_serves_curl() {
         }
     }
 
-    let node = net.node("chiyoda", &Role::Municipality(chiyoda()));
+    let node = net.node("chiyoda", &Role::Municipality(chiyoda())).unwrap();
     let files = NodeFiles::in_dir(&node);
-    let base = format!("https://127.0.0.1:{}", net.addr.port());
+    let base = format!("https://{}", net.address());
     let tls_args = [
         "--cert",
         path(&files.cert),
@@ -727,13 +683,15 @@ fn the_binary_serves_curl() {
         serde_json::json!({"municipality": "131016", "last_seq": 1})
     );
     // An agency, as docs/network.md shows it (the purpose percent-encoded by curl).
-    let pension = net.node(
-        "pension",
-        &Role::Agency {
-            name: "日本年金機構".into(),
-            purposes: vec![PURPOSE.into()],
-        },
-    );
+    let pension = net
+        .node(
+            "pension",
+            &Role::Agency {
+                name: "日本年金機構".into(),
+                purposes: vec![PURPOSE.into()],
+            },
+        )
+        .unwrap();
     let pension = NodeFiles::in_dir(&pension);
     let resident_url = format!("{base}/v1/residents/{}", code(1));
     let purpose = format!("purpose={PURPOSE}");

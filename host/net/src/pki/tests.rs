@@ -2,6 +2,27 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use std::fs;
+use std::path::Path;
+
+use const_oid::db::rfc5280::{ID_KP_CLIENT_AUTH, ID_KP_SERVER_AUTH};
+use const_oid::ObjectIdentifier;
+use p256::ecdsa::{DerSignature, SigningKey};
+use p256::pkcs8::DecodePrivateKey;
+use rand_core::OsRng;
+use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::crl::CertificateList;
+use x509_cert::der::{Decode, DecodePem, Encode};
+use x509_cert::ext::pkix::crl::CrlNumber;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+use x509_cert::name::{Name, RdnSequence};
+use x509_cert::time::Validity;
+use x509_cert::Certificate;
+
+use juki_host::resident::MunicipalityCode;
+
+use super::ca::spki_of;
+use super::node_cert::{decode_purposes, Purposes};
 use super::*;
 
 const NOW: i64 = 1_796_050_800; // 2026-12-01
@@ -125,6 +146,27 @@ fn name_of(parts: &[(ObjectIdentifier, &str)]) -> Name {
     RdnSequence(parts.iter().map(|(o, v)| rdn(*o, v).unwrap()).collect())
 }
 
+/// A forged certificate to refuse: (case, subject, extended key usage, purposes, what the refusal
+/// says: "" for any).
+type Forged<'a> = (
+    &'a str,
+    Vec<(ObjectIdentifier, &'a str)>,
+    ObjectIdentifier,
+    Option<&'a [String]>,
+    &'a str,
+);
+
+/// `subject` with its common name replaced by `cn`.
+fn with_cn<'a>(
+    subject: &[(ObjectIdentifier, &'a str)],
+    cn: &'a str,
+) -> Vec<(ObjectIdentifier, &'a str)> {
+    subject
+        .iter()
+        .map(|&(o, v)| (o, if o == OID_COMMON_NAME { cn } else { v }))
+        .collect()
+}
+
 fn refused(der: &[u8]) -> String {
     match NodeCertificate::from_der(der) {
         Err(PkiError::NotANodeCertificate(why)) => why,
@@ -139,171 +181,143 @@ fn malformed_node_certificates_are_refused() {
     let p: Vec<String> = vec!["年金・恩給の現況確認".into()];
 
     // The well-formed one passes, so each refusal below is for its one defect.
-    let good = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "municipality"),
-            (OID_COMMON_NAME, "131016"),
-        ]),
-        client,
-        None,
-    );
+    let muni: &[(ObjectIdentifier, &str)] = &[
+        (OID_ORG, NETWORK_ORG),
+        (OID_ORG_UNIT, "municipality"),
+        (OID_COMMON_NAME, "131016"),
+    ];
+    let good = forged(&ca, name_of(muni), client, None);
     assert!(NodeCertificate::from_der(&good).is_ok());
 
-    let no_role = forged(
-        &ca,
-        name_of(&[(OID_ORG, NETWORK_ORG), (OID_COMMON_NAME, "131016")]),
-        client,
-        None,
-    );
-    assert!(refused(&no_role).contains("no role"));
-
-    let two_roles = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "municipality"),
-            (OID_ORG_UNIT, "administrator"),
-            (OID_COMMON_NAME, "131016"),
-        ]),
-        client,
-        None,
-    );
-    assert!(refused(&two_roles).contains("twice"));
-
-    let two_ids = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "municipality"),
-            (OID_COMMON_NAME, "131016"),
-            (OID_COMMON_NAME, "011002"),
-        ]),
-        client,
-        None,
-    );
-    assert!(refused(&two_ids).contains("twice"));
-
-    let bad_code = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "municipality"),
-            (OID_COMMON_NAME, "131017"),
-        ]),
-        client,
-        None,
-    );
-    assert!(refused(&bad_code).contains("check digit"));
-    let not_digits = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "municipality"),
-            (OID_COMMON_NAME, "千代田区"),
-        ]),
-        client,
-        None,
-    );
-    refused(&not_digits);
-
-    let unknown_role = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "prefecture"),
-            (OID_COMMON_NAME, "東京都"),
-        ]),
-        client,
-        None,
-    );
-    assert!(refused(&unknown_role).contains("unknown role"));
-
-    let ca_unit = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, CA_UNIT),
-            (OID_COMMON_NAME, CA_COMMON_NAME),
-        ]),
-        client,
-        None,
-    );
-    refused(&ca_unit);
-
-    let other_org = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, "JPKI"),
+    let agency: &[(ObjectIdentifier, &str)] = &[
+        (OID_ORG, NETWORK_ORG),
+        (OID_ORG_UNIT, "agency"),
+        (OID_COMMON_NAME, "日本年金機構"),
+    ];
+    let administrator = |org: &'static str| -> Vec<(ObjectIdentifier, &'static str)> {
+        vec![
+            (OID_ORG, org),
             (OID_ORG_UNIT, "administrator"),
             (OID_COMMON_NAME, "x"),
-        ]),
-        client,
-        None,
-    );
-    assert!(refused(&other_org).contains("organisation"));
-
-    let agency_without_purposes = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "agency"),
-            (OID_COMMON_NAME, "日本年金機構"),
-        ]),
-        client,
-        None,
-    );
-    assert!(refused(&agency_without_purposes).contains("no purposes"));
-    let agency_empty_purposes = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "agency"),
-            (OID_COMMON_NAME, "日本年金機構"),
-        ]),
-        client,
-        Some(&[]),
-    );
-    refused(&agency_empty_purposes);
-    let municipality_with_purposes = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "municipality"),
-            (OID_COMMON_NAME, "131016"),
-        ]),
-        client,
-        Some(&p),
-    );
-    assert!(refused(&municipality_with_purposes).contains("carries purposes"));
-
-    // A server certificate used as a client's, or a client's claiming to be the server.
-    let admin_as_server = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "administrator"),
-            (OID_COMMON_NAME, "x"),
-        ]),
-        ID_KP_SERVER_AUTH,
-        None,
-    );
-    assert!(refused(&admin_as_server).contains("clientAuth"));
-
-    // Extra attributes or a non-UTF8String value.
-    let extra = forged(
-        &ca,
-        name_of(&[
-            (OID_ORG, NETWORK_ORG),
-            (OID_ORG_UNIT, "administrator"),
-            (ObjectIdentifier::new_unwrap("2.5.4.7"), "千代田区"),
-            (OID_COMMON_NAME, "x"),
-        ]),
-        client,
-        None,
-    );
-    assert!(refused(&extra).contains("unexpected attribute"));
+        ]
+    };
+    let none: &[String] = &[];
+    let cases: Vec<Forged> = vec![
+        (
+            "no role",
+            vec![(OID_ORG, NETWORK_ORG), (OID_COMMON_NAME, "131016")],
+            client,
+            None,
+            "no role",
+        ),
+        (
+            "two roles",
+            vec![
+                (OID_ORG, NETWORK_ORG),
+                (OID_ORG_UNIT, "municipality"),
+                (OID_ORG_UNIT, "administrator"),
+                (OID_COMMON_NAME, "131016"),
+            ],
+            client,
+            None,
+            "twice",
+        ),
+        (
+            "two identities",
+            vec![
+                (OID_ORG, NETWORK_ORG),
+                (OID_ORG_UNIT, "municipality"),
+                (OID_COMMON_NAME, "131016"),
+                (OID_COMMON_NAME, "011002"),
+            ],
+            client,
+            None,
+            "twice",
+        ),
+        (
+            "a wrong check digit",
+            with_cn(muni, "131017"),
+            client,
+            None,
+            "check digit",
+        ),
+        ("not digits", with_cn(muni, "千代田区"), client, None, ""),
+        (
+            "an unknown role",
+            vec![
+                (OID_ORG, NETWORK_ORG),
+                (OID_ORG_UNIT, "prefecture"),
+                (OID_COMMON_NAME, "東京都"),
+            ],
+            client,
+            None,
+            "unknown role",
+        ),
+        (
+            "the CA's unit",
+            vec![
+                (OID_ORG, NETWORK_ORG),
+                (OID_ORG_UNIT, CA_UNIT),
+                (OID_COMMON_NAME, CA_COMMON_NAME),
+            ],
+            client,
+            None,
+            "",
+        ),
+        (
+            "another organisation",
+            administrator("JPKI"),
+            client,
+            None,
+            "organisation",
+        ),
+        (
+            "an agency without purposes",
+            agency.to_vec(),
+            client,
+            None,
+            "no purposes",
+        ),
+        (
+            "an agency with empty purposes",
+            agency.to_vec(),
+            client,
+            Some(none),
+            "",
+        ),
+        (
+            "a municipality with purposes",
+            muni.to_vec(),
+            client,
+            Some(&p),
+            "carries purposes",
+        ),
+        // A server certificate used as a client's, or a client's claiming to be the server.
+        (
+            "an administrator as the server",
+            administrator(NETWORK_ORG),
+            ID_KP_SERVER_AUTH,
+            None,
+            "clientAuth",
+        ),
+        // Extra attributes or a non-UTF8String value.
+        (
+            "an extra attribute",
+            vec![
+                (OID_ORG, NETWORK_ORG),
+                (OID_ORG_UNIT, "administrator"),
+                (ObjectIdentifier::new_unwrap("2.5.4.7"), "千代田区"),
+                (OID_COMMON_NAME, "x"),
+            ],
+            client,
+            None,
+            "unexpected attribute",
+        ),
+    ];
+    for (case, subject, eku, purposes, why) in cases {
+        let refusal = refused(&forged(&ca, name_of(&subject), eku, purposes));
+        assert!(refusal.contains(why), "{case}: {refusal}");
+    }
 
     // The CA certificate itself is no node's, and garbage is no certificate.
     refused(&ca.certificate().to_der().unwrap());
@@ -314,51 +328,86 @@ fn malformed_node_certificates_are_refused() {
 fn roles_are_checked_before_issue() {
     let kinds = RoleKind::ALL;
     assert_eq!(kinds.map(|k| RoleKind::parse(k.as_str())), kinds.map(Some));
-    assert!(Role::from_parts(RoleKind::Municipality, "131017", vec![], vec![], vec![]).is_err());
-    assert!(Role::from_parts(
-        RoleKind::Municipality,
-        "131016",
-        vec!["x".into()],
-        vec![],
-        vec![]
-    )
-    .is_err());
-    assert!(Role::from_parts(RoleKind::Agency, "機構", vec![], vec![], vec![]).is_err());
-    assert!(Role::from_parts(
-        RoleKind::Agency,
-        "機構",
-        vec!["a".into(), "a".into()],
-        vec![],
-        vec![]
-    )
-    .is_err());
-    assert!(Role::from_parts(RoleKind::Administrator, "", vec![], vec![], vec![]).is_err());
-    assert!(Role::from_parts(RoleKind::Administrator, " x", vec![], vec![], vec![]).is_err());
-    assert!(Role::from_parts(
-        RoleKind::Administrator,
-        &"x".repeat(65),
-        vec![],
-        vec![],
-        vec![]
-    )
-    .is_err());
-    assert!(Role::from_parts(RoleKind::Server, "center", vec![], vec![], vec![]).is_err());
-    assert!(Role::from_parts(
-        RoleKind::Server,
-        "center",
-        vec![],
-        vec!["bad name".into()],
-        vec![]
-    )
-    .is_err());
-    assert!(Role::from_parts(
-        RoleKind::Administrator,
-        "x",
-        vec![],
-        vec!["localhost".into()],
-        vec![]
-    )
-    .is_err());
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // (case, kind, identity, purposes, DNS names): each refused.
+    let refused = [
+        (
+            "a wrong check digit",
+            RoleKind::Municipality,
+            "131017".to_string(),
+            vec![],
+            vec![],
+        ),
+        (
+            "a municipality with purposes",
+            RoleKind::Municipality,
+            "131016".into(),
+            strings(&["x"]),
+            vec![],
+        ),
+        (
+            "an agency without purposes",
+            RoleKind::Agency,
+            "機構".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "a purpose twice",
+            RoleKind::Agency,
+            "機構".into(),
+            strings(&["a", "a"]),
+            vec![],
+        ),
+        (
+            "an empty name",
+            RoleKind::Administrator,
+            "".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "a leading space",
+            RoleKind::Administrator,
+            " x".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "a name too long",
+            RoleKind::Administrator,
+            "x".repeat(65),
+            vec![],
+            vec![],
+        ),
+        (
+            "a server without names",
+            RoleKind::Server,
+            "center".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "a bad DNS name",
+            RoleKind::Server,
+            "center".into(),
+            vec![],
+            strings(&["bad name"]),
+        ),
+        (
+            "DNS names on an administrator",
+            RoleKind::Administrator,
+            "x".into(),
+            vec![],
+            strings(&["localhost"]),
+        ),
+    ];
+    for (case, kind, identity, purposes, dns) in refused {
+        assert!(
+            Role::from_parts(kind, &identity, purposes, dns, vec![]).is_err(),
+            "{case}"
+        );
+    }
     let ok = Role::from_parts(RoleKind::Agency, "機構", vec!["a".into()], vec![], vec![]).unwrap();
     assert_eq!(ok.purposes(), ["a"]);
 }
