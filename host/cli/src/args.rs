@@ -147,6 +147,21 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// 開示請求: your own 本人確認情報 and every provision of it (to which agency, when, why),
+    /// from the national server, with the card's authentication key (asks the auth PIN); each
+    /// provision checked against the signed provision log. Exits 9 when the answer does not
+    /// verify.
+    Disclosure {
+        /// The national server's public address for residents (host:port).
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
+        /// The 住基ネット CA certificate (ca.pem): the server's certificate must chain to it.
+        #[arg(long, value_name = "PEM")]
+        ca_cert: std::path::PathBuf,
+        /// The provision log's public key (log.pub).
+        #[arg(long, value_name = "PEM")]
+        log_key: std::path::PathBuf,
+    },
     /// The relying party's check of an answer made by `juki auth`: the challenge, the
     /// authentication certificate's chain, validity and CRL. Exits 9 when it is rejected.
     VerifyAuth {

@@ -31,6 +31,9 @@ pub enum Failure {
     /// 住基ネット's national server, as its client saw it.
     #[error(transparent)]
     NetClient(#[from] juki_net::client::ClientError),
+    /// 開示請求 failed (`juki disclosure`).
+    #[error(transparent)]
+    Disclosure(#[from] juki_net::citizen::DisclosureError),
     /// A sealed 住民票の写し was rejected (`juki verify`).
     #[error(transparent)]
     Copy(#[from] juki_net::copy::CopyError),
@@ -79,6 +82,7 @@ impl Failure {
             Failure::Jpki(j) => jpki_exit_code(j),
             Failure::Host(e) => host_exit_code(e),
             Failure::Copy(c) => copy_exit_code(c),
+            Failure::Disclosure(d) => disclosure_exit_code(d),
             Failure::Net(_) | Failure::NetClient(_) | Failure::NetServe(_) | Failure::Cli(_) => 1,
         }
     }
@@ -96,6 +100,7 @@ pub fn message(failure: &Failure) -> String {
         Failure::Net(e) => net_message(e),
         Failure::NetClient(e) => net_client_message(e),
         Failure::Copy(e) => copy_message(e),
+        Failure::Disclosure(e) => disclosure_message(e),
         Failure::NetServe(e) => t!("err-net-serve", detail = e.to_string()),
         Failure::Cli(text) => text.clone(),
     }
@@ -250,6 +255,46 @@ pub fn net_client_message(e: &juki_net::client::ClientError) -> String {
             detail = message.as_str()
         ),
         ClientError::BadAnswer(detail) => t!("err-net-bad-answer", detail = detail.as_str()),
+    }
+}
+
+/// Why a disclosure failed.
+pub fn disclosure_message(e: &juki_net::citizen::DisclosureError) -> String {
+    use juki_net::citizen::DisclosureError as D;
+    match e {
+        D::Unreachable(detail) => t!("err-net-unreachable", detail = detail.as_str()),
+        D::Refused {
+            status: 401,
+            message,
+        } => {
+            t!("err-disclosure-unauthenticated", detail = message.as_str())
+        }
+        D::Refused {
+            status: 403,
+            message,
+        } => {
+            t!("err-disclosure-not-linked", detail = message.as_str())
+        }
+        D::Refused { status, message } => t!(
+            "err-net-refused",
+            status = *status,
+            error = "refused",
+            detail = message.as_str()
+        ),
+        D::Card(detail) => detail.clone(),
+        D::Proof(detail) => t!("err-disclosure-proof", detail = detail.as_str()),
+        D::BadAnswer(detail) => t!("err-net-bad-answer", detail = detail.as_str()),
+    }
+}
+
+/// A disclosure that does not verify, or an answer the server did not accept: 9, like any
+/// rejected signature or login answer.
+fn disclosure_exit_code(e: &juki_net::citizen::DisclosureError) -> u8 {
+    use juki_net::citizen::DisclosureError as D;
+    match e {
+        D::Proof(_) | D::Refused { status: 401, .. } => 9,
+        D::Refused { status: 403, .. } => 6,
+        _ => 1,
     }
 }
 

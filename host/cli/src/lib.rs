@@ -14,6 +14,7 @@ pub mod card_access;
 pub mod citizen;
 pub mod counter;
 pub mod demo;
+pub mod disclosure;
 pub mod failure;
 pub mod files;
 pub mod i18n;
@@ -52,6 +53,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Auth { challenge, out } => {
             citizen::auth(&mut open_card(reader, false)?, &challenge, out)
         }
+        Command::Disclosure {
+            server,
+            ca_cert,
+            log_key,
+        } => disclosure::disclosure(&mut open_card(reader, false)?, &server, &ca_cert, &log_key),
         Command::VerifyAuth {
             challenge,
             answer,

@@ -11,8 +11,7 @@ ALTER TABLE provision
 -- What the appender has still to log, in id order.
 CREATE INDEX provision_unlogged ON provision (id) WHERE leaf_index IS NULL;
 
--- 開示: a resident's provisions with their leaves.
-CREATE INDEX provision_resident_leaf ON provision (resident, leaf_index);
+-- 開示 reads a resident's provisions through provision_resident_time (V1): a few rows each.
 
 -- A municipal counter's audit-trail head, anchored so that the counter cannot rewrite its trail
 -- unnoticed.

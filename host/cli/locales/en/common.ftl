@@ -112,3 +112,5 @@ arg-resident-code-check-digit = the check digit of the resident code is wrong; c
 arg-municipality = "{ $value }" is not a local government code: 6 digits with the check digit (e.g. 131016)
 arg-audit-head = "{ $value }" is not an audit trail head: give SEQ:HASH as printed by juki counter audit verify
 label-copy-issuer = issued by
+label-disclosure-log = log
+label-municipality = municipality of residence

@@ -119,3 +119,6 @@ err-copy-document = REJECTED: the signed document is not a 住民票の写し (�
 err-copy-mismatch = REJECTED: the 住民票の写し and its seal disagree: { $detail }
 err-copy-not-issuable = No 住民票の写し can be issued: { $detail }
 err-net-serve = the 住基ネット server cannot run: { $detail }
+err-disclosure-unauthenticated = REJECTED: the national server did not accept the authentication with your certificate: { $detail }
+err-disclosure-not-linked = This authentication certificate is not linked to a resident code; have it issued again at the counter: { $detail }
+err-disclosure-proof = REJECTED: the national server's answer does not match the signed provision log; do not trust what it says: { $detail }

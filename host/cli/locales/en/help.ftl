@@ -174,3 +174,7 @@ opt-net-serve--crl = The network CA's current CRL (juki net crl), PEM or DER
 opt-net-serve--db = The PostgreSQL database: a postgres://… URL or libpq's key=value form
 opt-net-serve--listen = The address to listen on (the server certificate must name the address clients dial)
 opt-net-serve--pool = Most connections to PostgreSQL
+help-disclosure = 開示請求: your own 本人確認情報 and every provision of it (to which agency, when, why), from the national server, with the card's authentication key (asks the auth PIN); each provision checked against the signed provision log. Exits 9 when the answer does not verify
+opt-disclosure--server = The national server's public address for residents (host:port)
+opt-disclosure--ca-cert = The 住基ネット CA certificate (ca.pem): the server's certificate must chain to it
+opt-disclosure--log-key = The provision log's public key (log.pub)

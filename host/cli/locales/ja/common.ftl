@@ -109,3 +109,5 @@ arg-resident-code-check-digit = 住民票コードの検査数字が合いませ
 arg-municipality = 「{ $value }」は地方公共団体コードではありません。検査数字を含む6桁で指定してください（例: 131016）
 arg-audit-head = 「{ $value }」は監査記録の先頭ではありません。juki counter audit verify が表示した SEQ:HASH を指定してください
 label-copy-issuer = 交付者
+label-disclosure-log = 提供記録
+label-municipality = 住所地の市区町村

@@ -118,3 +118,6 @@ err-copy-document = 無効: 署名された文書は住民票の写し（広域�
 err-copy-mismatch = 無効: 住民票の写しとその電子公印が一致しません（{ $detail }）。
 err-copy-not-issuable = 住民票の写しは交付できません: { $detail }
 err-net-serve = 住基ネットサーバを稼働できません: { $detail }
+err-disclosure-unauthenticated = 無効: 全国サーバは利用者証明用電子証明書による認証を受け付けませんでした（{ $detail }）。
+err-disclosure-not-linked = この利用者証明用電子証明書は住民票コードと関連付けられていません。市区町村の窓口で電子証明書を再発行してください（{ $detail }）。
+err-disclosure-proof = 無効: 全国サーバの回答は提供記録（署名付きログ）と一致しません。表示された内容を信用しないでください（{ $detail }）。

@@ -174,3 +174,7 @@ opt-net-serve--crl = 住基ネット認証局の現在の失効リスト（juki 
 opt-net-serve--db = PostgreSQL データベース: postgres://… の URL または libpq の key=value 形式
 opt-net-serve--listen = 待ち受けるアドレス（クライアントが接続するアドレスをサーバの証明書に含めること）
 opt-net-serve--pool = PostgreSQL への最大接続数
+help-disclosure = 開示請求: 自分の本人確認情報と、その提供の記録（いつ、どの機関に、どの事務のために）を、カードの利用者証明用電子証明書で全国サーバから受け取ります（利用者証明用パスワードを入力）。各記録は署名付きの提供記録ログで検証します。検証できないときは 9 で終了します
+opt-disclosure--server = 全国サーバの住民向けアドレス（host:port）
+opt-disclosure--ca-cert = 住基ネット認証局の証明書（ca.pem）: サーバの証明書はこれで検証します
+opt-disclosure--log-key = 提供記録ログの公開鍵（log.pub）
