@@ -295,3 +295,170 @@ fn wide_area_copy_through_pcsc() {
     ));
     fails(verify(&ca_pem, &crl2, &out), 9, "revoked");
 }
+
+/// `juki counter --counter-dir D --ca CA SUB --credential C --operator tanaka EXTRA`.
+fn with_ca(c: &Counter, ca: &Path, sub: &str, extra: &[&str], stdin: &str) -> Output {
+    let mut args = vec![
+        "counter",
+        "--counter-dir",
+        s(&c.dir),
+        "--ca",
+        s(ca),
+        sub,
+        "--credential",
+        s(&c.cred),
+        "--operator",
+        "tanaka",
+    ];
+    args.extend_from_slice(extra);
+    juki_on(ISSUE_DAY, &args, stdin)
+}
+
+/// A card issued at `c` with its JPKI certificates, in the reader; its 住民票コード.
+fn card_with_jpki(
+    tmp: &Path,
+    root: &Path,
+    c: &Counter,
+    jpki: &Path,
+    serial: &str,
+    name: &str,
+) -> (common::pcsc::Served, ResidentCode) {
+    let served = blank_card(&tmp.join(format!("{serial}.img")), root, serial);
+    let issued = ok(c.op(
+        "issue",
+        &[
+            "--name",
+            name,
+            "--address",
+            "東京都千代田区霞が関2-1-2",
+            "--birth",
+            "1980-01-01",
+            "--sex",
+            "1",
+            "--serial",
+            serial,
+        ],
+        &format!("tanaka-pw1\n{PINS}"),
+    ));
+    let code = issued
+        .lines()
+        .find(|l| l.starts_with("resident code"))
+        .and_then(|l| {
+            l.split(|c: char| !c.is_ascii_digit())
+                .find(|t| t.len() == 11)
+        })
+        .and_then(|c| ResidentCode::parse(c).ok())
+        .unwrap();
+    ok(with_ca(
+        c,
+        jpki,
+        "jpki-issue",
+        &[],
+        &format!("tanaka-pw1\n{PIN}\n"),
+    ));
+    (served, code)
+}
+
+/// `juki disclosure` with the card in the reader and the auth PIN.
+fn disclosure(public: &str, net_dir: &Path, auth_pin: &str) -> Output {
+    juki_on(
+        ISSUE_DAY,
+        &[
+            "disclosure",
+            "--server",
+            public,
+            "--ca-cert",
+            s(&net_dir.join("ca").join("ca.pem")),
+            "--log-key",
+            s(&net_dir.join("server").join("log.pub")),
+        ],
+        &format!("{auth_pin}\n"),
+    )
+}
+
+#[test]
+fn disclosure_with_the_card_through_pcsc() {
+    let Some(_guard) = lock_or_skip() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let net_dir = tmp.path().join("net");
+    let mut net = LocalNetwork::start(&net_dir).unwrap();
+    let jpki = tmp.path().join("jpki");
+    ok(juki(&["jpki", "ca", "init", "--dir", s(&jpki)], ""));
+    let public = net.serve_residents(&jpki).unwrap();
+    let root = authority(&tmp.path().join("root"));
+    let chiyoda = counter(tmp.path(), &root, "131016", "千代田区");
+    let node = net
+        .node(
+            "chiyoda",
+            &Role::Municipality(MunicipalityCode::parse("131016").unwrap()),
+        )
+        .unwrap();
+    let mut pension = juki_net::client::NetClient::from_dir(
+        &net.node(
+            "pension",
+            &Role::Agency {
+                name: "日本年金機構".into(),
+                purposes: vec!["年金・恩給の現況確認".into()],
+            },
+        )
+        .unwrap(),
+        &net.address(),
+    )
+    .unwrap();
+
+    // Two residents with cards and certificates; the network learns of both.
+    let (mut first, one) =
+        card_with_jpki(tmp.path(), &root, &chiyoda, &jpki, "JK-0301", "住基 一郎");
+    first.stop();
+    let (mut second, two) =
+        card_with_jpki(tmp.path(), &root, &chiyoda, &jpki, "JK-0302", "住基 二郎");
+    sync(&chiyoda, &node, &net.address());
+    for code in [&one, &one, &two] {
+        pension.confirm(code, "年金・恩給の現況確認").unwrap();
+    }
+    net.append_log().unwrap();
+
+    // The second card: its own record and its one provision, proven; nobody else's.
+    let out = ok(disclosure(&public, &net_dir, "1357"));
+    assert!(
+        out.contains(two.as_str()) && !out.contains(one.as_str()),
+        "{out}"
+    );
+    assert!(out.contains("Provisions: 1"), "{out}");
+    assert!(
+        out.contains("日本年金機構") && out.contains("proven"),
+        "{out}"
+    );
+    // A wrong auth PIN: the card's refusal, nothing asked of the server in its name.
+    fails(disclosure(&public, &net_dir, "0000"), 3, "tries left");
+    second.stop();
+
+    // The first card: two provisions.
+    let mut first = common::pcsc::Served::start(&tmp.path().join("JK-0301.img"));
+    let out = ok(disclosure(&public, &net_dir, "1357"));
+    assert!(
+        out.contains(one.as_str()) && out.contains("Provisions: 2"),
+        "{out}"
+    );
+    // Suspended at the counter: the card itself refuses to answer; its certificates are
+    // revoked at the CA too, which the server checks (host/net/tests/disclosure.rs).
+    ok(with_ca(
+        &chiyoda,
+        &jpki,
+        "suspend",
+        &["--reason", "紛失"],
+        "tanaka-pw1\n",
+    ));
+    fails(disclosure(&public, &net_dir, "1357"), 6, "suspended");
+    let ca = juki_jpki::ca::CaDirectory::open(&jpki).unwrap();
+    let records = juki_jpki::ca::JpkiCa::open(&jpki)
+        .unwrap()
+        .certificates_of("JK-0301")
+        .unwrap();
+    assert!(records.iter().all(|r| r.revoked.is_some()
+        && r.resident.as_deref() == Some(one.as_str())
+        && ca.certificate(&r.serial).unwrap().is_some()));
+    first.stop();
+}
