@@ -275,6 +275,14 @@ pub enum NetCommand {
         /// Most connections to PostgreSQL.
         #[arg(long, value_name = "N", default_value_t = juki_net::service::DEFAULT_POOL)]
         pool: usize,
+        /// Also serve residents (開示請求 with the card) on this address: TLS without client
+        /// certificates; needs --jpki-ca.
+        #[arg(long, value_name = "ADDR", requires = "jpki_ca")]
+        public_listen: Option<String>,
+        /// The JPKI CA's directory, read-only: its certificates and its records of each
+        /// certificate's subscriber (for --public-listen).
+        #[arg(long, value_name = "DIR", requires = "public_listen")]
+        jpki_ca: Option<PathBuf>,
     },
     /// Publish the network CA's CRL (PEM), valid 7 days: the server refuses every certificate
     /// it lists, and every client once it is past its next update.

@@ -578,7 +578,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     ));
     // 住基ネット: the national server (PostgreSQL, mutual TLS 1.3); 千代田区 delivers its
     // queue, with the 転出届 that came by post.
-    let net = LocalNetwork::start(&dir.path().join("juki-net"))
+    let mut net = LocalNetwork::start(&dir.path().join("juki-net"))
         .map_err(|e| d.fail(t!("demo-net-unavailable", detail = e.to_string())))?;
     d.say(t!("demo-net-started", address = net.address()));
     let node = |name: &str, role: Role| {
@@ -741,6 +741,43 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
     d.check(
         provisions.len() == 2,
         t!("demo-net-provisions", count = provisions.len()),
+    )?;
+    // 開示請求: the resident asks the server for their provisions with the card's
+    // authentication key, and checks each against the signed provision log.
+    let public = net
+        .serve_residents(&ca_dir)
+        .map_err(|e| d.fail(e.to_string()))?;
+    net.append_log().map_err(|e| d.fail(e.to_string()))?;
+    let log_key = juki_net::provision_log::load_public_key(
+        &net.server_dir().join(juki_net::provision_log::LOG_PUB_FILE),
+    )
+    .map_err(|e| d.fail(e.to_string()))?;
+    let disclosed = juki_net::citizen::request(
+        &public,
+        &dir.path().join("juki-net").join("ca").join("ca.pem"),
+        &log_key,
+        |challenge| {
+            citizen::answer_challenge(&mut card, &Pin::from("1357"), challenge)
+                .and_then(|a| a.to_pem())
+                .map_err(|e| e.to_string())
+        },
+    )?;
+    for p in &disclosed.provisions {
+        d.say(format!(
+            "│ {} {} ({})",
+            juki_jpki::time::display(p.record.at),
+            p.record.agency,
+            p.record.purpose
+        ));
+    }
+    d.check(
+        disclosed.resident.code == code
+            && disclosed.provisions.len() == 2
+            && disclosed
+                .provisions
+                .iter()
+                .all(|p| p.record.resident == code.as_str()),
+        t!("demo-disclosure", count = disclosed.provisions.len()),
     )?;
     for (name, counter) in [
         ("千代田区", &chiyoda_counter),

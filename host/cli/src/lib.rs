@@ -156,12 +156,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 db,
                 listen,
                 pool,
+                public_listen,
+                jpki_ca,
             } => net_ca::serve(juki_net::service::ServeOptions {
                 node,
                 crl,
                 db,
                 listen,
                 pool,
+                residents: public_listen.zip(jpki_ca).map(|(listen, jpki_ca)| {
+                    juki_net::service::ResidentsOptions { listen, jpki_ca }
+                }),
             }),
             NetCommand::Confirm {
                 node,

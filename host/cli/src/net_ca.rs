@@ -286,6 +286,10 @@ pub fn serve(options: juki_net::service::ServeOptions) -> Result<()> {
         ),
         ServeEvent::ShuttingDown => note!("{}", t!("net-serve-shutting-down")),
         ServeEvent::Stopped => note!("{}", t!("net-serve-stopped")),
+        ServeEvent::ListeningForResidents { address } => note!(
+            "{}",
+            t!("net-serve-residents", address = address.to_string())
+        ),
         ServeEvent::LogKeyCreated { public } => note!(
             "{}",
             t!("net-serve-log-key", public = public.display().to_string())

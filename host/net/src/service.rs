@@ -36,6 +36,17 @@ pub struct ServeOptions {
     pub listen: String,
     /// Most connections to PostgreSQL.
     pub pool: usize,
+    /// The residents' listener (開示請求), if any.
+    pub residents: Option<ResidentsOptions>,
+}
+
+/// The residents' listener: TLS without client certificates, answering `api::disclosure`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentsOptions {
+    /// The address to listen on.
+    pub listen: String,
+    /// The JPKI CA's directory (read-only: its certificates and its records of subscribers).
+    pub jpki_ca: PathBuf,
 }
 
 /// What the server reports while it starts, runs and stops.
@@ -60,6 +71,11 @@ pub enum ServeEvent {
     ShuttingDown,
     /// The server stopped.
     Stopped,
+    /// The residents' listener accepts connections.
+    ListeningForResidents {
+        /// The address bound.
+        address: SocketAddr,
+    },
     /// A new log key was made (first start): its public half, to give every monitor.
     LogKeyCreated {
         /// The `log.pub` written.
@@ -84,6 +100,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The JPKI CA's records could not be opened for the residents' listener.
+    #[error("the JPKI CA for disclosures: {0}")]
+    Jpki(#[from] juki_jpki::JpkiError),
     /// The runtime, the signal handlers or the accept loop.
     #[error("{what}: {source}")]
     Io {
@@ -136,7 +155,7 @@ pub async fn run(
         });
     }
     let log = ProvisionLog::new(db.clone(), key);
-    let router = api::router_with_log(Register::new(db), log.clone())
+    let router = api::router_with_log(Register::new(db.clone()), log.clone())
         .layer(axum::middleware::from_fn(api::log_request));
     events(ServeEvent::Listening {
         identity: credentials.node.role.identity().to_string(),
@@ -148,14 +167,47 @@ pub async fn run(
     };
     let (stop_appender, appender_stopped) = tokio::sync::oneshot::channel::<()>();
     let appender = tokio::spawn(provision_log::run_appender(
-        log,
+        log.clone(),
         provision_log::APPEND_EVERY,
         async move {
             let _ = appender_stopped.await;
         },
         events_log_error,
     ));
+    let residents = match &options.residents {
+        None => None,
+        Some(r) => {
+            let state = api::disclosure::DisclosureState::new(
+                Register::new(db.clone()),
+                log.clone(),
+                juki_jpki::ca::CaDirectory::open(&r.jpki_ca)?,
+            );
+            let listener = tokio::net::TcpListener::bind(&r.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    address: r.listen.clone(),
+                    source,
+                })?;
+            events(ServeEvent::ListeningForResidents {
+                address: listener.local_addr().map_err(io("local address"))?,
+            });
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(server::serve_public(
+                listener,
+                ServerTls::new(tls::public_server_config(&credentials)?),
+                api::disclosure::routes(state).layer(axum::middleware::from_fn(api::log_request)),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            Some((stop, task))
+        }
+    };
     let served = server::serve(listener, ServerTls::new(config), router, shutdown).await;
+    if let Some((stop, task)) = residents {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     let _ = stop_appender.send(());
     let _ = appender.await;
     served.map_err(io("serve"))?;

@@ -111,3 +111,4 @@ demo-hash-chain-verified = { $name }: hash chain verified
 demo-finished = Demo finished: all { $steps } steps behaved as expected.
 demo-copy-verified = the copy sealed by Chiyoda City (number { $number }) verifies for anyone holding only the Juki-Net CA certificate and its CRL
 demo-copy-forged-rejected = a copy with one character of the address rewritten is rejected
+demo-disclosure = disclosure request: the resident authenticates to the national server with the card's authentication certificate, gets the { $count } provisions of their data, and verifies each against the signed provision log

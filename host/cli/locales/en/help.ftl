@@ -178,3 +178,5 @@ help-disclosure = 開示請求: your own 本人確認情報 and every provision 
 opt-disclosure--server = The national server's public address for residents (host:port)
 opt-disclosure--ca-cert = The 住基ネット CA certificate (ca.pem): the server's certificate must chain to it
 opt-disclosure--log-key = The provision log's public key (log.pub)
+opt-net-serve--public-listen = Also serve residents (開示請求 with the card) on this address: TLS without client certificates; needs --jpki-ca
+opt-net-serve--jpki-ca = The JPKI CA's directory, read-only: its certificates and its records of each certificate's subscriber (for --public-listen)

@@ -37,3 +37,4 @@ net-serve-listening = 住基ネット server { $identity } serving on https://{ 
 net-serve-shutting-down = 住基ネット server: shutting down (open connections may finish)
 net-serve-stopped = 住基ネット server: stopped
 net-serve-log-key = 住基ネット server: a new provision-log key was made; give its public half { $public } to every municipality (monitor) with ca.pem.
+net-serve-residents = 住基ネット server: serving residents (開示請求) on https://{ $address }

@@ -178,3 +178,5 @@ help-disclosure = 開示請求: 自分の本人確認情報と、その提供の
 opt-disclosure--server = 全国サーバの住民向けアドレス（host:port）
 opt-disclosure--ca-cert = 住基ネット認証局の証明書（ca.pem）: サーバの証明書はこれで検証します
 opt-disclosure--log-key = 提供記録ログの公開鍵（log.pub）
+opt-net-serve--public-listen = 住民向け（カードによる開示請求）もこのアドレスで受け付けます。クライアント証明書なしの TLS。--jpki-ca が必要です
+opt-net-serve--jpki-ca = JPKI 認証局のディレクトリ（読み取りのみ）: 認証局の証明書と、各電子証明書の利用者の記録（--public-listen 用）

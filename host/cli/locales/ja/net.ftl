@@ -37,3 +37,4 @@ net-serve-listening = 住基ネットサーバ { $identity } が https://{ $addr
 net-serve-shutting-down = 住基ネットサーバ: 停止中（処理中の接続は完了を待ちます）
 net-serve-stopped = 住基ネットサーバ: 停止しました
 net-serve-log-key = 住基ネットサーバ: 提供記録の署名鍵を新しく作成しました。公開鍵 { $public } を各市区町村（監視者）に ca.pem とともに配布してください。
+net-serve-residents = 住基ネットサーバ: 住民向け（開示請求）を https://{ $address } で受付中

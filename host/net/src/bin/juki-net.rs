@@ -41,6 +41,14 @@ enum Command {
         /// Most connections to PostgreSQL.
         #[arg(long, value_name = "N", default_value_t = service::DEFAULT_POOL)]
         pool: usize,
+        /// Also serve residents (開示請求 with the card) on this address: TLS without client
+        /// certificates; needs --jpki-ca.
+        #[arg(long, value_name = "ADDR", requires = "jpki_ca")]
+        public_listen: Option<String>,
+        /// The JPKI CA's directory, read-only: its certificates and its records of each
+        /// certificate's subscriber (for --public-listen).
+        #[arg(long, value_name = "DIR", requires = "public_listen")]
+        jpki_ca: Option<PathBuf>,
     },
 }
 
@@ -51,6 +59,8 @@ fn main() -> ExitCode {
         db,
         listen,
         pool,
+        public_listen,
+        jpki_ca,
     } = Cli::parse().command;
     let options = ServeOptions {
         node,
@@ -58,6 +68,9 @@ fn main() -> ExitCode {
         db,
         listen,
         pool,
+        residents: public_listen
+            .zip(jpki_ca)
+            .map(|(listen, jpki_ca)| service::ResidentsOptions { listen, jpki_ca }),
     };
     match service::run_until_signal(&options, &log) {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +95,9 @@ fn log(event: ServeEvent) {
         }
         ServeEvent::ShuttingDown => eprintln!("juki-net: shutting down"),
         ServeEvent::Stopped => eprintln!("juki-net: stopped"),
+        ServeEvent::ListeningForResidents { address } => {
+            eprintln!("juki-net: serving residents (開示請求) on https://{address}")
+        }
         ServeEvent::LogKeyCreated { public } => eprintln!(
             "juki-net: a new provision-log key; give every monitor its public half {}",
             public.display()
