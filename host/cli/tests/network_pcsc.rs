@@ -14,6 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use juki_counter::consistency::{compare, snapshot};
 use juki_host::resident::MunicipalityCode;
 use juki_host::resident_code::ResidentCode;
 use juki_net::local::LocalNetwork;
@@ -259,8 +260,65 @@ fn wide_area_copy_through_pcsc() {
     fails(verify(&ca_pem, &crl, &forged), 9, "REJECTED");
     assert!(!openssl_verify(&ca_pem, &forged).status.success());
 
+    // 転入転出の特例 with the card in the reader: the 転出 recorded at 千代田区 (it came by
+    // post), the 転入 at 大阪市北区 with the card and the 住基 PIN, both delivered; 千代田区
+    // learns its 転出 is completed; both registries agree with the national register.
+    ok(juki_on(
+        ISSUE_DAY,
+        &[
+            "counter",
+            "--counter-dir",
+            s(&chiyoda.dir),
+            "move-out",
+            "--resident-code",
+            code.as_str(),
+            "--to",
+            "271276",
+            "--operator",
+            "tanaka",
+        ],
+        "tanaka-pw1\n",
+    ));
+    sync(&chiyoda, &chiyoda_node, &server);
+    ok(kita.op(
+        "update",
+        &[
+            "--address",
+            "大阪府大阪市北区中之島1-3-20",
+            "--reason",
+            "転入",
+        ],
+        &format!("tanaka-pw1\n{PIN}\n"),
+    ));
+    let delivered = sync(&kita, &kita_node, &server);
+    assert!(
+        delivered.contains("Delivered to 住基ネット: 1;"),
+        "{delivered}"
+    );
+    let read = sync(&chiyoda, &chiyoda_node, &server);
+    assert!(read.contains("recorded as gone: 1"), "{read}");
+    for counter in [&chiyoda, &kita] {
+        let held = snapshot(&counter.db()).unwrap();
+        assert_eq!(held.waiting, 0);
+        let national = net
+            .block_on(net.register().residents_of(&held.municipality))
+            .unwrap();
+        let mismatches = compare(&held.residents, &national);
+        assert!(
+            mismatches.is_empty(),
+            "{}: {mismatches:?}",
+            held.municipality
+        );
+    }
+    let national = net
+        .block_on(net.register().resident(&code))
+        .unwrap()
+        .unwrap();
+    assert_eq!(national.municipality.as_str(), "271276");
+    assert_eq!(national.info.address, "大阪府大阪市北区中之島1-3-20");
+
     // A suspended card gets no copy, and the network is not asked.
-    ok(chiyoda.op("suspend", &["--reason", "紛失"], "tanaka-pw1\n"));
+    ok(kita.op("suspend", &["--reason", "紛失"], "tanaka-pw1\n"));
     let out2 = tmp.path().join("copy2.p7s");
     fails(
         copy(
