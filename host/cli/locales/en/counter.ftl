@@ -70,3 +70,14 @@ counter-net-departures-unreachable = The completed move-outs could not all be re
 counter-moved-out = Move-out (転出) of resident { $code } to { $to } on { $date } recorded; 住基ネット update { $seq } queued.
 counter-copy-issued = 住民票の写し issued (広域交付), number { $number }; the sealed document: { $file } (check it with `juki verify`).
 counter-copy-card-differs = Note: the 4 info on the card differ from the network's 本人確認情報; the resident's municipality should rewrite the card.
+# 住基ネット's provision log monitored, the audit trail anchored (juki counter net sync, audit verify --node)
+counter-log-anchored = The audit trail's head (up to record { $records }) was anchored in 住基ネット's provision log (anchor { $id }).
+counter-log-anchor-current = The audit trail ({ $records } records) has not grown since its last anchor.
+counter-log-not-anchored = The audit trail's head could not be anchored in 住基ネット ({ $reason }); the next sync tries again.
+counter-log-not-configured = 住基ネット's provision log is not monitored: its public key { $file } is missing. Get log.pub from the national center and put it in the node directory.
+counter-log-empty = 住基ネット's provision log is still empty.
+counter-log-first = 住基ネット's provision log checked: { $size } entries ({ $entries } checked now). This signed head is the reference from now on.
+counter-log-same = 住基ネット's provision log checked: { $size } entries (unchanged).
+counter-log-advanced = 住基ネット's provision log checked: appended only, from { $from } to { $to } entries ({ $entries } checked now).
+counter-log-not-checked = 住基ネット's provision log could not be checked ({ $reason }); the state checked before is kept, the next sync checks it.
+counter-audit-anchors = { $anchors } anchors in 住基ネット: all agree with the audit trail ({ $included } proven in the provision log as checked ({ $size } entries); { $pending } not logged within it yet, checked against the trail only).

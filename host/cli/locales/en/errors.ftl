@@ -119,3 +119,4 @@ err-copy-document = REJECTED: the signed document is not a 住民票の写し (�
 err-copy-mismatch = REJECTED: the 住民票の写し and its seal disagree: { $detail }
 err-copy-not-issuable = No 住民票の写し can be issued: { $detail }
 err-net-serve = the 住基ネット server cannot run: { $detail }
+err-provision-log = 住基ネットの提供記録の改ざん・分岐を検知しました (住基ネット's provision log was tampered with or forked): { $detail }. Tell the national center and this counter's supervisor at once (docs/counter.md).

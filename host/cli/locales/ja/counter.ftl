@@ -70,3 +70,14 @@ counter-net-departures-unreachable = 転出完了の通知をすべては受信�
 counter-moved-out = 住民票コード { $code } の住民の転出（転出先 { $to }、{ $date }）を記録しました。住基ネットへの更新 { $seq } を送信待ちにしました。
 counter-copy-issued = 住民票の写し（広域交付）を交付しました。交付番号 { $number }、電子公印を付した文書: { $file }（`juki verify` で検証できます）。
 counter-copy-card-differs = 注意: カードに記録された4情報が住基ネットの本人確認情報と異なります。住所地の市区町村でカードの記載事項の変更を案内してください。
+# 住基ネットの提供記録の監視と監査記録のアンカー（juki counter net sync、audit verify --node）
+counter-log-anchored = 監査記録の先頭（{ $records }件目まで）を住基ネットの提供記録に登録しました（アンカー { $id }）。
+counter-log-anchor-current = 監査記録（{ $records }件）は前回のアンカーから増えていません。
+counter-log-not-anchored = 監査記録の先頭を住基ネットに登録できませんでした（{ $reason }）。次の送信で再度登録します。
+counter-log-not-configured = 住基ネットの提供記録の監視は設定されていません: 記録の公開鍵 { $file } がありません。全国センターから log.pub を受け取り、ノードのディレクトリに置いてください。
+counter-log-empty = 住基ネットの提供記録はまだ空です。
+counter-log-first = 住基ネットの提供記録を確認しました: { $size }件（今回確認した記録 { $entries }件）。この署名付き先頭を以後の基準とします。
+counter-log-same = 住基ネットの提供記録を確認しました: { $size }件（前回から変化なし）。
+counter-log-advanced = 住基ネットの提供記録を確認しました: { $from }件から { $to }件へ追記のみ（今回確認した記録 { $entries }件）。
+counter-log-not-checked = 住基ネットの提供記録を確認できませんでした（{ $reason }）。前回確認した状態を保持し、次の送信で確認します。
+counter-audit-anchors = 住基ネットに登録したアンカー { $anchors }件: すべて監査記録と一致しました（うち { $included }件は確認済みの提供記録（{ $size }件）に含まれることを証明、{ $pending }件は未収録のため監査記録との照合のみ）。

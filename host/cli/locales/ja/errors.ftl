@@ -118,3 +118,4 @@ err-copy-document = 無効: 署名された文書は住民票の写し（広域�
 err-copy-mismatch = 無効: 住民票の写しとその電子公印が一致しません（{ $detail }）。
 err-copy-not-issuable = 住民票の写しは交付できません: { $detail }
 err-net-serve = 住基ネットサーバを稼働できません: { $detail }
+err-provision-log = 住基ネットの提供記録の改ざん・分岐を検知しました: { $detail }。全国センターと、この窓口の監督者に直ちに連絡してください（docs/counter.md）。
