@@ -295,6 +295,20 @@ fn the_counter_follows_the_log_and_anchors_its_trail() {
         "{out}"
     );
 
+    // `juki counter net status` shows what was accepted and anchored.
+    let out = ok(w.juki(
+        "C",
+        &[
+            "counter",
+            "--counter-dir",
+            path_str(&w.data),
+            "net",
+            "status",
+        ],
+    ));
+    assert!(out.contains("checked up to 6 entries"), "{out}");
+    assert!(out.contains(&format!("(audit trail {anchored})")), "{out}");
+
     // Without the log's key in the node directory, the sync says the log is not monitored.
     std::fs::remove_file(w.node.join(LOG_PUB_FILE)).unwrap();
     let out = ok(w.sync("C"));

@@ -2,7 +2,7 @@
 //! releasing an update the network refused; and the 転出 (`juki counter move-out`), which has
 //! no card step and exists for the network.
 
-use juki_counter::log_watch::{Anchoring, LogCheck, Observed};
+use juki_counter::log_watch::{self, Anchoring, LogCheck, Observed};
 use juki_counter::network::{self, Kind, QueueStatus, SyncEnd};
 use juki_counter::{CounterDb, CounterError};
 use juki_host::date::{self, Date};
@@ -55,6 +55,24 @@ pub(super) fn status(db: &CounterDb) -> Result<()> {
     }
     if let Some(e) = &s.last_error {
         field(&t!("label-net-last-error"), e);
+    }
+    // The provision log as this counter last accepted it, and its last anchor.
+    match log_watch::kept_head(db)? {
+        Some(k) => field(
+            &t!("label-log-checked"),
+            t!(
+                "counter-log-kept",
+                size = k.size,
+                at = k.checked_at.rfc3339()
+            ),
+        ),
+        None => field(&t!("label-log-checked"), t!("counter-log-never")),
+    }
+    if let Some((id, head)) = log_watch::last_anchor(db)? {
+        field(
+            &t!("label-log-anchor"),
+            t!("counter-log-last-anchor", id = id, head = head.to_string()),
+        );
     }
     match &s.refused {
         Some(r) => out!(
