@@ -22,8 +22,10 @@ use crate::{i18n, values};
 /// counter), 5 no reader or no card, 6 refused (by the card: state or security condition; or by
 /// juki: card expired, credential not valid, registry rules, an operator without the right), 7
 /// operator login refused (wrong name or password, locked out, locked until a supervisor
-/// unlocks), 8 audit trail damaged, 9 signature, certificate or login
-/// answer rejected (tampered, foreign CA, revoked, expired).
+/// unlocks), 8 audit trail damaged (also: rewritten past a head anchored in 住基ネット), 9
+/// signature, certificate or login answer rejected (tampered, foreign CA, revoked, expired), 10
+/// 住基ネット's provision log refused (a provision record altered or missing, a fork, a bad
+/// proof or signature).
 ///
 /// Messages are in Japanese under a Japanese locale (the first of LC_ALL, LC_MESSAGES, LANG that
 /// is set starts with `ja`), in English otherwise. A value refused on the command line (a date,
@@ -214,7 +216,8 @@ pub enum Command {
         #[command(subcommand)]
         command: AuthorityCommand,
     },
-    /// 住基ネット: the network's own certification authority, node certificates and CRLs.
+    /// 住基ネット: the network's own certification authority, node certificates and CRLs; the
+    /// provision log.
     Net {
         /// What to do.
         #[command(subcommand)]
@@ -284,6 +287,13 @@ pub enum NetCommand {
         #[arg(long, value_name = "DIR", requires = "public_listen")]
         jpki_ca: Option<PathBuf>,
     },
+    /// The provision log (本人確認情報の提供の記録): its signed head, and an auditor's check
+    /// of the whole log.
+    Log {
+        /// What to do.
+        #[command(subcommand)]
+        command: NetLogCommand,
+    },
     /// Publish the network CA's CRL (PEM), valid 7 days: the server refuses every certificate
     /// it lists, and every client once it is past its next update.
     Crl {
@@ -293,6 +303,38 @@ pub enum NetCommand {
         /// Where to write it.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+}
+
+/// `juki net log` commands (any node: heads, proofs and entries hold no personal data).
+#[derive(Debug, Subcommand)]
+pub enum NetLogCommand {
+    /// An auditor's check of the whole provision log: a monitor from the empty tree checks
+    /// every entry against the signed root; prints the size and the head. Exits 10 when the
+    /// log is refused.
+    Audit {
+        /// A node directory (node.key, node.pem, ca.pem; log.pub for the key by default).
+        #[arg(long, value_name = "DIR")]
+        node: PathBuf,
+        /// The national server's address (host:port, as its certificate names it).
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
+        /// The log's public key (SPKI PEM; default DIR/log.pub).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// A signed head someone else was shown (its text, as `juki net log head` prints it):
+        /// also check it against the current one with the consistency proof.
+        #[arg(long, value_name = "FILE")]
+        head: Option<PathBuf>,
+    },
+    /// Print the server's current signed tree head (text), to compare with other parties.
+    Head {
+        /// A node directory (node.key, node.pem, ca.pem).
+        #[arg(long, value_name = "DIR")]
+        node: PathBuf,
+        /// The national server's address (host:port, as its certificate names it).
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
     },
 }
 
@@ -576,7 +618,9 @@ pub enum CounterNetCommand {
         operator: String,
     },
     /// Deliver the waiting updates to the national server, in order (no login: the node's key
-    /// authenticates the municipality), and record the 転出 that a 転入 elsewhere completed.
+    /// authenticates the municipality), record the 転出 that a 転入 elsewhere completed, check
+    /// the provision log with the key DIR/log.pub (exits 10 when it is refused) and anchor the
+    /// audit trail's head in it.
     Sync {
         /// This municipality's node directory (node.key, node.pem, ca.pem), as
         /// `juki net cert issue --role municipality` writes it.
@@ -700,6 +744,13 @@ pub enum AuditCommand {
         /// A head noted earlier (SEQ:HASH): also prove that nothing up to it was rewritten.
         #[arg(long, value_name = "SEQ:HEX", value_parser = values::audit_head)]
         head: Option<AuditHead>,
+        /// This municipality's node directory (with log.pub): also check the trail against
+        /// the heads it anchored in 住基ネット's provision log, and their inclusion in it.
+        #[arg(long, value_name = "DIR", requires = "server")]
+        node: Option<PathBuf>,
+        /// The national server's address (host:port), with --node.
+        #[arg(long, value_name = "HOST:PORT", requires = "node")]
+        server: Option<String>,
     },
     /// One card's history, oldest first (for a resident's disclosure request, 開示請求).
     Show {

@@ -37,6 +37,9 @@ pub enum Failure {
     /// A sealed 住民票の写し was rejected (`juki verify`).
     #[error(transparent)]
     Copy(#[from] juki_net::copy::CopyError),
+    /// 住基ネット's provision log, as a monitor or an auditor checked it.
+    #[error(transparent)]
+    Monitor(#[from] juki_net::monitor::MonitorError),
     /// 住基ネット's national server could not start or run (`juki net serve`).
     #[error(transparent)]
     NetServe(#[from] juki_net::service::ServeError),
@@ -71,8 +74,9 @@ impl Failure {
     /// card suspended or terminated, wrong data, not found; or on the host: card expired, wrong
     /// card state, counter credential not valid or not accepted, the registry's rules, an
     /// operator without the right), 7 operator login refused (wrong name or password, locked
-    /// out, locked until a supervisor unlocks), 8 the audit trail is damaged, 9 a JPKI verdict
-    /// against a signature, certificate or answer, 1 otherwise.
+    /// out, locked until a supervisor unlocks), 8 the audit trail is damaged (or rewritten past
+    /// a head anchored in 住基ネット), 9 a JPKI verdict against a signature, certificate or
+    /// answer, 10 住基ネット's provision log refused (tampered or forked), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         if let Some(e) = self.host() {
             return host_exit_code(e);
@@ -83,6 +87,7 @@ impl Failure {
             Failure::Host(e) => host_exit_code(e),
             Failure::Copy(c) => copy_exit_code(c),
             Failure::Disclosure(d) => disclosure_exit_code(d),
+            Failure::Monitor(m) => monitor_exit_code(m),
             Failure::Net(_) | Failure::NetClient(_) | Failure::NetServe(_) | Failure::Cli(_) => 1,
         }
     }
@@ -101,6 +106,7 @@ pub fn message(failure: &Failure) -> String {
         Failure::NetClient(e) => net_client_message(e),
         Failure::Copy(e) => copy_message(e),
         Failure::Disclosure(e) => disclosure_message(e),
+        Failure::Monitor(e) => monitor_message(e),
         Failure::NetServe(e) => t!("err-net-serve", detail = e.to_string()),
         Failure::Cli(text) => text.clone(),
     }
@@ -298,6 +304,23 @@ fn disclosure_exit_code(e: &juki_net::citizen::DisclosureError) -> u8 {
     }
 }
 
+/// Why the provision log was not accepted (or could not be checked).
+pub fn monitor_message(e: &juki_net::monitor::MonitorError) -> String {
+    use juki_net::monitor::MonitorError;
+    match e {
+        MonitorError::Client(c) => net_client_message(c),
+        refused => t!("err-provision-log", detail = refused.to_string()),
+    }
+}
+
+/// A refused log exits 10 (the server could not be asked: 1).
+fn monitor_exit_code(e: &juki_net::monitor::MonitorError) -> u8 {
+    match e {
+        juki_net::monitor::MonitorError::Client(_) => 1,
+        _ => 10,
+    }
+}
+
 /// Why a 住民票の写し was not issued or not accepted.
 pub fn copy_message(e: &juki_net::copy::CopyError) -> String {
     use juki_net::copy::CopyError;
@@ -378,6 +401,7 @@ pub fn counter_message(e: &CounterError) -> String {
         C::Host(e) => host_message(e),
         C::Jpki(e) => jpki_message(e),
         C::AuditTrail(detail) => t!("err-counter-audit-trail", detail = detail.as_str()),
+        C::ProvisionLog(detail) => t!("err-provision-log", detail = detail.as_str()),
         C::Io { context, source } => t!(
             "err-io",
             context = context.as_str(),
@@ -463,6 +487,7 @@ fn counter_exit_code(e: &CounterError) -> u8 {
         | C::WrongCardState { .. }
         | C::CredentialNotValid { .. } => 6,
         C::AuditTrail(_) => 8,
+        C::ProvisionLog(_) => 10,
         C::Host(h) => host_exit_code(h),
         C::Jpki(j) => jpki_exit_code(j),
         C::Copy(c) => copy_exit_code(c),
@@ -537,6 +562,14 @@ mod tests {
             8
         );
         assert_eq!(Failure::from(JpkiError::Tampered).exit_code(), 9);
+        assert_eq!(
+            Failure::from(CounterError::ProvisionLog("x".into())).exit_code(),
+            10
+        );
+        assert_eq!(
+            Failure::from(juki_net::monitor::MonitorError::MissingEntry { index: 1 }).exit_code(),
+            10
+        );
         assert_eq!(Failure::from(JpkiError::NoCertificate).exit_code(), 6);
     }
 }

@@ -3,7 +3,7 @@
 //! never prompt, print or exit.
 //!
 //! One module per audience — [`citizen`] (with the agency's checks), [`counter`], [`jpki_ca`],
-//! [`authority`], [`net_ca`] (住基ネット's CA) — on shared plumbing: [`args`] (the command line), [`card_access`], [`files`],
+//! [`authority`], [`net_ca`] (住基ネット's CA), [`net_log`] (its provision log) — on shared plumbing: [`args`] (the command line), [`card_access`], [`files`],
 //! [`pin_input`] (prompts), [`values`] (typed arguments), [`output`], [`i18n`] (the message catalogs), [`failure`] (errors,
 //! their messages and exit codes). The audiences never use each other; [`run`] dispatches to
 //! them.
@@ -20,13 +20,14 @@ pub mod files;
 pub mod i18n;
 pub mod jpki_ca;
 pub mod net_ca;
+pub mod net_log;
 pub mod output;
 pub mod pin_input;
 pub mod values;
 
 use crate::args::{
     AuthorityCommand, CaCommand, CardCommand, Cli, Command, JpkiCommand, NetCaCommand,
-    NetCertCommand, NetCommand, PinCommand,
+    NetCertCommand, NetCommand, NetLogCommand, PinCommand,
 };
 use crate::card_access::open_card;
 use crate::failure::Result;
@@ -150,6 +151,18 @@ pub fn run(cli: Cli) -> Result<()> {
                     },
             } => net_ca::cert_seal(&ca, &code, &name, days, &out),
             NetCommand::Crl { ca, out } => net_ca::crl(&ca, &out),
+            NetCommand::Log {
+                command:
+                    NetLogCommand::Audit {
+                        node,
+                        server,
+                        key,
+                        head,
+                    },
+            } => net_log::audit(&node, &server, key, head),
+            NetCommand::Log {
+                command: NetLogCommand::Head { node, server },
+            } => net_log::head(&node, &server),
             NetCommand::Serve {
                 node,
                 crl,

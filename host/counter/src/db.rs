@@ -31,10 +31,36 @@ use super::registry::Registry;
 pub const DB_FILE: &str = "counter.db";
 
 /// The forward migrations: entry *i* takes the schema from version *i* to *i* + 1.
-pub const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+pub const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 6: the counter as a monitor of 住基ネット's provision log ([`super::log_watch`]):
+/// `log_monitor`, one row once the first head was accepted: the last accepted signed tree head
+/// (its text), its size, the frontier of the tree at that size (the concatenated 32-byte
+/// hashes, one per set bit of the size: what checking the next leaves needs) and when the log
+/// was last checked (unix seconds); `log_anchors`, one row per head of this counter's audit
+/// trail anchored in the log: the server's anchor number, the record count and head hash
+/// anchored, and when (unix seconds).
+const SCHEMA_V6: &str = r#"
+CREATE TABLE log_monitor (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    head       TEXT NOT NULL,
+    size       INTEGER NOT NULL CHECK (size >= 0),
+    frontier   BLOB NOT NULL CHECK (length(frontier) % 32 = 0 AND length(frontier) <= 2048),
+    checked_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE log_anchors (
+    id          INTEGER PRIMARY KEY,
+    records     INTEGER NOT NULL CHECK (records >= 1),
+    head        TEXT NOT NULL CHECK (length(head) = 64),
+    anchored_at INTEGER NOT NULL
+) STRICT;
+"#;
 
 /// Version 5: 転入転出の特例 — a recorded 転出 completed by the 転入 at the destination, as
 /// 住基ネット tells it (`residents.moved_out_completed_on`), and how far this counter has read
@@ -409,6 +435,8 @@ mod tests {
             "card_state_history",
             "card_updates",
             "cards",
+            "log_anchors",
+            "log_monitor",
             "meta",
             "operators",
             "outbox",
@@ -571,10 +599,6 @@ mod tests {
         }
         let db = CounterDb::open(dir.path()).unwrap();
         assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(
-            SCHEMA_VERSION, 5,
-            "a new version needs its own test from version 5"
-        );
         // Version 5: no departure read yet, no 転出 completed.
         assert_eq!(db.outbox().departures_after().unwrap(), 0);
         let status = db.outbox().status().unwrap();
@@ -583,6 +607,54 @@ mod tests {
         assert_eq!((status.last_queued, status.last_delivered), (3, 1));
         assert_eq!(status.failures, 2);
         assert_eq!(status.last_error.as_deref(), Some("connection refused"));
+    }
+
+    #[test]
+    fn opens_a_version_5_file_with_its_trail_not_yet_anchored() {
+        let dir = tempfile::tempdir().unwrap();
+        let chiyoda = juki_host::resident::MunicipalityCode::parse("131016").unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            migrate::to_latest(&mut conn, &MIGRATIONS[..5]).unwrap();
+            let clock = SystemClock::real();
+            let audit = Audit::new(&conn, &clock);
+            for detail in ["one", "two"] {
+                audit
+                    .append(&AuditEntry {
+                        actor: Actor {
+                            municipality: &chiyoda,
+                            operator: "suzuki",
+                        },
+                        card_serial: None,
+                        operation: Operation::Identify,
+                        outcome: Outcome::Ok,
+                        detail,
+                    })
+                    .unwrap();
+            }
+        }
+        let db = CounterDb::open(dir.path()).unwrap();
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            SCHEMA_VERSION, 6,
+            "a new version needs its own test from version 6"
+        );
+        // Version 6: no head of the provision log accepted yet, nothing anchored; the trail is
+        // as it was.
+        assert_eq!(super::super::log_watch::kept_head(&db).unwrap(), None);
+        assert_eq!(super::super::log_watch::last_anchor(&db).unwrap(), None);
+        let report = db.audit().verify().unwrap();
+        assert!(report.is_intact());
+        assert_eq!(report.checked, 2);
+        // The frontier column takes whole hashes only.
+        assert!(db
+            .conn
+            .execute(
+                "INSERT INTO log_monitor (id, head, size, frontier, checked_at) \
+                 VALUES (1, 'x', 1, x'00', 0)",
+                [],
+            )
+            .is_err());
     }
 
     #[test]

@@ -51,6 +51,15 @@ pub enum CounterError {
     #[error("the audit trail is damaged (監査記録の改ざん・欠落): {0}")]
     AuditTrail(String),
 
+    /// 住基ネット's provision log was refused by this counter's monitor, or an anchor of this
+    /// counter's trail is not in it: the national server's records were altered or its log
+    /// forked.
+    #[error(
+        "the provision log of 住基ネット was tampered with or forked (住基ネットの提供記録の改ざん・\
+         分岐を検知しました): {0}"
+    )]
+    ProvisionLog(String),
+
     // ---- the counter's records ----
     /// A file or directory could not be created, read or protected.
     #[error("{context}: {source}")]

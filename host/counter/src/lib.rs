@@ -54,6 +54,8 @@
 //! - [`journal`]: pending operations (begin → card step → complete).
 //! - [`network`]: the outbox of updates for 住基ネット, queued in the transaction of their
 //!   change, and their delivery in order ([`network::sync`]).
+//! - [`log_watch`]: the counter as a monitor of 住基ネット's provision log, and its audit
+//!   trail's heads anchored there.
 //! - [`clock`]: the host's one clock, [`juki_host::clock`] (re-exported; injectable for tests:
 //!   [`ManualClock`]).
 //! - [`session`]: a logged-in operator at a counter bound to one municipality.
@@ -65,6 +67,7 @@ pub mod consistency;
 pub mod db;
 pub mod error;
 pub mod journal;
+pub mod log_watch;
 pub mod network;
 pub mod operators;
 pub mod ops;

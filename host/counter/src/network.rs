@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 use super::audit::{Audit, AuditEntry};
 use super::clock::{Clock, Timestamp};
 use super::error::{CounterError, Result};
+use super::log_watch::{self, Anchoring, LogCheck};
 use super::sql::{date_text, parse_code, parse_date, savepoint};
 use super::{Actor, CounterDb, Operation, Outcome};
 use juki_host::resident::{FourInfo, MunicipalityCode, Sex};
@@ -707,6 +708,48 @@ pub fn sync(db: &mut CounterDb, delivery: &mut dyn Delivery, now: Timestamp) -> 
             });
         }
     }
+}
+
+/// What a whole sync with 住基ネット did ([`sync_with_log`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetSyncReport {
+    /// The delivery of the waiting updates.
+    pub delivery: SyncReport,
+    /// The departures read.
+    pub departures: DeparturesReport,
+    /// The check of the provision log.
+    pub log: LogCheck,
+    /// The anchoring of the audit trail's head (`None`: not tried, the log was refused).
+    pub anchoring: Option<Anchoring>,
+}
+
+/// A whole sync with the national server, in this order: the waiting updates delivered
+/// ([`sync`]), the departures read ([`receive_departures`]), the provision log checked by this
+/// counter's monitor with the log key `key` ([`log_watch::check_log`]; `None`: not configured,
+/// said in the report), and last the audit trail's head anchored in the log
+/// ([`log_watch::anchor`]), so that the head anchored includes the records of this sync. What
+/// was delivered stays delivered whatever the log check finds; a refused log is not anchored
+/// in (it is reported, and recorded in the trail).
+pub fn sync_with_log(
+    db: &mut CounterDb,
+    client: &mut juki_net::client::NetClient,
+    key: Option<&p256::ecdsa::VerifyingKey>,
+    now: Timestamp,
+) -> Result<NetSyncReport> {
+    let delivery = sync(db, client, now)?;
+    let departures = receive_departures(db, client)?;
+    let (log, _) = log_watch::check_log(db, client, key, now)?;
+    let anchoring = if log.is_refused() {
+        None
+    } else {
+        Some(log_watch::anchor(db, client, now)?)
+    };
+    Ok(NetSyncReport {
+        delivery,
+        departures,
+        log,
+        anchoring,
+    })
 }
 
 /// What one call to the network did: the numbers applied, and how the sync ends (`None`: it

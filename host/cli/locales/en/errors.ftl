@@ -122,3 +122,4 @@ err-net-serve = the 住基ネット server cannot run: { $detail }
 err-disclosure-unauthenticated = REJECTED: the national server did not accept the authentication with your certificate: { $detail }
 err-disclosure-not-linked = This authentication certificate is not linked to a resident code; have it issued again at the counter: { $detail }
 err-disclosure-proof = REJECTED: the national server's answer does not match the signed provision log; do not trust what it says: { $detail }
+err-provision-log = 住基ネットの提供記録の改ざん・分岐を検知しました (住基ネット's provision log was tampered with or forked): { $detail }. Tell the national center and this counter's supervisor at once (docs/counter.md).

@@ -6,7 +6,7 @@ help-juki-long = juki: the resident registry card (住基カード) at home and 
 
     PINs and passwords are never given on the command line: they are asked for without echo at a terminal, or read one per line from standard input when it is not a terminal, in the order asked.
 
-    Exit codes: 0 success, 1 other error, 2 usage error, 3 wrong PIN, 4 PIN locked (reset at the counter), 5 no reader or no card, 6 refused (by the card: state or security condition; or by juki: card expired, credential not valid, registry rules, an operator without the right), 7 operator login refused (wrong name or password, locked out, locked until a supervisor unlocks), 8 audit trail damaged, 9 signature, certificate or login answer rejected (tampered, foreign CA, revoked, expired).
+    Exit codes: 0 success, 1 other error, 2 usage error, 3 wrong PIN, 4 PIN locked (reset at the counter), 5 no reader or no card, 6 refused (by the card: state or security condition; or by juki: card expired, credential not valid, registry rules, an operator without the right), 7 operator login refused (wrong name or password, locked out, locked until a supervisor unlocks), 8 audit trail damaged (also: rewritten past a head anchored in 住基ネット), 9 signature, certificate or login answer rejected (tampered, foreign CA, revoked, expired), 10 住基ネット's provision log refused (a provision record altered or missing, a fork, a bad proof or signature).
 
     Messages are in Japanese under a Japanese locale (the first of LC_ALL, LC_MESSAGES, LANG that is set starts with `ja`), in English otherwise. A value refused on the command line (a date, sex, 住民票コード or 地方公共団体コード) is a usage error (2).
 
@@ -53,7 +53,7 @@ help-counter-move-out = 転出: a resident of this municipality moves to another
 help-counter-net = 住基ネット: the updates of this counter waiting to be delivered to the network
 help-counter-net-status = What is waiting (no login): how many updates, the oldest, the next attempt and why the last one failed, and an update the network refused, which stops the queue
 help-counter-net-retry = After the cause of a refused update was dealt with: deliver it again at the next sync (audited)
-help-counter-net-sync = Deliver the waiting updates to the national server, in order (no login: the node's key authenticates the municipality), and record the 転出 that a 転入 elsewhere completed
+help-counter-net-sync = Deliver the waiting updates to the national server, in order (no login: the node's key authenticates the municipality), record the 転出 that a 転入 elsewhere completed, check the provision log with the key DIR/log.pub (exits 10 when it is refused) and anchor the audit trail's head in it
 help-authority = National root and municipality credentials (files; no card)
 help-authority-init = Make the national root key pair: DIR/root.key (0600) and DIR/root.pub
 help-authority-certify = Certify a municipality's counter: OUT/counter.key (0600) and OUT/counter.cvc
@@ -131,7 +131,7 @@ opt-stay-until = End of the period of stay (在留期間) of a foreign resident:
 opt-supervisor = Register a supervisor (監督者), who may unlock other operators; only a supervisor registers one (the first operator is one)
 opt-valid-years = Validity in years from today (1 to 20)
 opt-without-card = Terminate card SERIAL in the registry without the card: for a card that cannot take part (no key of its own, initialised before the mutual authentication; or not presented). The card itself is not changed; its JPKI certificates are revoked
-help-net = 住基ネット: the network's own certification authority, node certificates and CRLs
+help-net = 住基ネット: the network's own certification authority, node certificates and CRLs; the provision log
 help-net-ca = The network's certification authority
 help-net-ca-init = Make the network CA: DIR/ca.key (0600), DIR/ca.pem (every node's trust anchor) and DIR/index.json
 help-net-cert = Node certificates: issue, revoke, list
@@ -180,3 +180,14 @@ opt-disclosure--ca-cert = The 住基ネット CA certificate (ca.pem): the serve
 opt-disclosure--log-key = The provision log's public key (log.pub)
 opt-net-serve--public-listen = Also serve residents (開示請求 with the card) on this address: TLS without client certificates; needs --jpki-ca
 opt-net-serve--jpki-ca = The JPKI CA's directory, read-only: its certificates and its records of each certificate's subscriber (for --public-listen)
+help-net-log = The provision log (本人確認情報の提供の記録): its signed head, and an auditor's check of the whole log
+help-net-log-audit = An auditor's check of the whole provision log: a monitor from the empty tree checks every entry against the signed root; prints the size and the head. Exits 10 when the log is refused
+help-net-log-head = Print the server's current signed tree head (text), to compare with other parties
+opt-net-log-audit--node = A node directory (node.key, node.pem, ca.pem; log.pub for the key by default)
+opt-net-log-audit--server = The national server's address (host:port, as its certificate names it)
+opt-net-log-audit--key = The log's public key (SPKI PEM; default DIR/log.pub)
+opt-net-log-audit--head = A signed head someone else was shown (its text, as juki net log head prints it): also check it against the current one with the consistency proof
+opt-net-log-head--node = A node directory (node.key, node.pem, ca.pem)
+opt-net-log-head--server = The national server's address (host:port, as its certificate names it)
+opt-counter-audit-verify--node = This municipality's node directory (with log.pub): also check the trail against the heads it anchored in 住基ネット's provision log, and their inclusion in it
+opt-counter-audit-verify--server = The national server's address (host:port), with --node

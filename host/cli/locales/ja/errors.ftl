@@ -121,3 +121,4 @@ err-net-serve = 住基ネットサーバを稼働できません: { $detail }
 err-disclosure-unauthenticated = 無効: 全国サーバは利用者証明用電子証明書による認証を受け付けませんでした（{ $detail }）。
 err-disclosure-not-linked = この利用者証明用電子証明書は住民票コードと関連付けられていません。市区町村の窓口で電子証明書を再発行してください（{ $detail }）。
 err-disclosure-proof = 無効: 全国サーバの回答は提供記録（署名付きログ）と一致しません。表示された内容を信用しないでください（{ $detail }）。
+err-provision-log = 住基ネットの提供記録の改ざん・分岐を検知しました: { $detail }。全国センターと、この窓口の監督者に直ちに連絡してください（docs/counter.md）。

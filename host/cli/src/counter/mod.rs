@@ -81,7 +81,7 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
         pins: PinPrompter::from_stdin(),
     };
     match command {
-        CounterCommand::Audit { command } => records::audit(&desk.db, command),
+        CounterCommand::Audit { command } => records::audit(desk.db, command),
         CounterCommand::Pending { command: None } => records::pending_list(&desk.db),
         CounterCommand::MoveOut {
             resident_code,

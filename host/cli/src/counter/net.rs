@@ -2,11 +2,13 @@
 //! releasing an update the network refused; and the 転出 (`juki counter move-out`), which has
 //! no card step and exists for the network.
 
+use juki_counter::log_watch::{self, Anchoring, LogCheck, Observed};
 use juki_counter::network::{self, Kind, QueueStatus, SyncEnd};
-use juki_counter::CounterDb;
+use juki_counter::{CounterDb, CounterError};
 use juki_host::date::{self, Date};
 use juki_host::resident::MunicipalityCode;
 use juki_host::resident_code::ResidentCode;
+use juki_net::provision_log::LOG_PUB_FILE;
 
 use super::Desk;
 use crate::failure::Result;
@@ -54,6 +56,24 @@ pub(super) fn status(db: &CounterDb) -> Result<()> {
     if let Some(e) = &s.last_error {
         field(&t!("label-net-last-error"), e);
     }
+    // The provision log as this counter last accepted it, and its last anchor.
+    match log_watch::kept_head(db)? {
+        Some(k) => field(
+            &t!("label-log-checked"),
+            t!(
+                "counter-log-kept",
+                size = k.size,
+                at = k.checked_at.rfc3339()
+            ),
+        ),
+        None => field(&t!("label-log-checked"), t!("counter-log-never")),
+    }
+    if let Some((id, head)) = log_watch::last_anchor(db)? {
+        field(
+            &t!("label-log-anchor"),
+            t!("counter-log-last-anchor", id = id, head = head.to_string()),
+        );
+    }
     match &s.refused {
         Some(r) => out!(
             "{}",
@@ -70,13 +90,18 @@ pub(super) fn status(db: &CounterDb) -> Result<()> {
     Ok(())
 }
 
-/// `juki counter net sync`: delivers what is waiting, then reads the departures; prints what
+/// `juki counter net sync`: delivers what is waiting, reads the departures, checks the
+/// provision log with the key `NODE/log.pub` and anchors the audit trail's head; prints what
 /// happened. The network being down is not a failure of the command: the updates wait (exit
-/// 0, with the next attempt shown); a node that cannot connect at all is.
+/// 0, with the next attempt shown); a node that cannot connect at all is, and so is a refused
+/// provision log (exit 10, after everything else was printed: what was delivered stays
+/// delivered).
 pub(super) fn sync(mut db: CounterDb, node: &std::path::Path, server: &str) -> Result<()> {
     let mut client = juki_net::client::NetClient::from_dir(node, server)?;
+    let key = log_key(node)?;
     let now = juki_host::clock::now()?;
-    let report = network::sync(&mut db, &mut client, now)?;
+    let full = network::sync_with_log(&mut db, &mut client, key.as_ref(), now)?;
+    let report = &full.delivery;
     out!(
         "{}",
         t!(
@@ -125,7 +150,7 @@ pub(super) fn sync(mut db: CounterDb, node: &std::path::Path, server: &str) -> R
             )
         ),
     }
-    let departures = network::receive_departures(&mut db, &mut client)?;
+    let departures = &full.departures;
     out!(
         "{}",
         t!(
@@ -143,7 +168,72 @@ pub(super) fn sync(mut db: CounterDb, node: &std::path::Path, server: &str) -> R
             )
         );
     }
+    match &full.anchoring {
+        Some(Anchoring::Anchored { id, records }) => out!(
+            "{}",
+            t!("counter-log-anchored", id = *id, records = *records)
+        ),
+        Some(Anchoring::NothingNew { records }) => {
+            out!("{}", t!("counter-log-anchor-current", records = *records))
+        }
+        Some(Anchoring::NotAnchored(reason)) => out!(
+            "{}",
+            t!("counter-log-not-anchored", reason = reason.as_str())
+        ),
+        Some(Anchoring::TrailDamaged(_)) | None => {}
+    }
+    match full.log {
+        LogCheck::NotConfigured => out!(
+            "{}",
+            t!(
+                "counter-log-not-configured",
+                file = node.join(LOG_PUB_FILE).display().to_string()
+            )
+        ),
+        LogCheck::Empty => out!("{}", t!("counter-log-empty")),
+        LogCheck::Accepted {
+            observed,
+            size,
+            entries,
+        } => out!(
+            "{}",
+            match observed {
+                Observed::First => t!("counter-log-first", size = size, entries = entries),
+                Observed::Same => t!("counter-log-same", size = size),
+                Observed::Advanced { from, to } => t!(
+                    "counter-log-advanced",
+                    from = from,
+                    to = to,
+                    entries = entries
+                ),
+            }
+        ),
+        LogCheck::NotChecked(reason) => out!(
+            "{}",
+            t!("counter-log-not-checked", reason = reason.as_str())
+        ),
+        LogCheck::Refused { reason, audit_seq } => {
+            if let Some(seq) = audit_seq {
+                field(&t!("label-audit-record"), format_args!("#{seq}"));
+            }
+            return Err(CounterError::ProvisionLog(reason).into());
+        }
+    }
+    if let Some(Anchoring::TrailDamaged(fault)) = full.anchoring {
+        return Err(CounterError::AuditTrail(fault).into());
+    }
     Ok(())
+}
+
+/// The provision log's key, `NODE/log.pub`; `None` when the node directory has none (the sync
+/// then says that the log is not monitored). A file that is there but unreadable is an error.
+pub(super) fn log_key(node: &std::path::Path) -> Result<Option<p256::ecdsa::VerifyingKey>> {
+    let path = node.join(LOG_PUB_FILE);
+    match juki_net::provision_log::load_public_key(&path) {
+        Ok(key) => Ok(Some(key)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(juki_host::Error::io(format!("reading {}", path.display()), e).into()),
+    }
 }
 
 /// `juki counter net retry`: releases the refused update for another delivery, by a logged-in

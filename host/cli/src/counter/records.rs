@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use juki_counter::journal::PendingId;
+use juki_counter::log_watch::{self, LogCheck};
 use juki_counter::{session, CounterDb, CounterError};
 use juki_host::authority::CounterCredential;
 use juki_host::date;
@@ -134,9 +135,10 @@ pub(super) fn pending_resolve(
 }
 
 /// `juki counter audit verify` and `audit show`.
-pub(super) fn audit(db: &CounterDb, command: AuditCommand) -> Result<()> {
+pub(super) fn audit(mut db: CounterDb, command: AuditCommand) -> Result<()> {
+    let db = &mut db;
     match command {
-        AuditCommand::Verify { head } => {
+        AuditCommand::Verify { head, node, server } => {
             let report = match head {
                 Some(h) => db.audit().verify_anchor(&h)?,
                 None => db.audit().verify()?,
@@ -145,17 +147,18 @@ pub(super) fn audit(db: &CounterDb, command: AuditCommand) -> Result<()> {
                 "{}",
                 t!("counter-audit-head", head = report.head.to_string())
             );
-            match report.fault {
-                None => {
-                    out!("{}", t!("counter-audit-intact", checked = report.checked));
-                    Ok(())
-                }
-                Some(fault) => Err(CounterError::AuditTrail(t!(
+            if let Some(fault) = report.fault {
+                return Err(CounterError::AuditTrail(t!(
                     "counter-audit-fault",
                     fault = fault.to_string(),
                     checked = report.checked
                 ))
-                .into()),
+                .into());
+            }
+            out!("{}", t!("counter-audit-intact", checked = report.checked));
+            match (node, server) {
+                (Some(node), Some(server)) => audit_anchors(db, &node, &server),
+                _ => Ok(()),
             }
         }
         AuditCommand::Show { card } => {
@@ -195,4 +198,61 @@ pub(super) fn audit(db: &CounterDb, command: AuditCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `juki counter audit verify --node --server`: the trail against the heads this counter
+/// anchored in 住基ネット's provision log. The counter's monitor checks the log first (and keeps
+/// what it accepts, as at a sync); the anchors' inclusion is proven against the head it
+/// accepted, never against one the server merely offers.
+fn audit_anchors(db: &mut CounterDb, node: &Path, server: &str) -> Result<()> {
+    let mut client = juki_net::client::NetClient::from_dir(node, server)?;
+    let key = super::net::log_key(node)?;
+    let now = juki_host::clock::now()?;
+    let (check, head) = log_watch::check_log(db, &mut client, key.as_ref(), now)?;
+    match check {
+        LogCheck::Refused { reason, audit_seq } => {
+            if let Some(seq) = audit_seq {
+                field(&t!("label-audit-record"), format_args!("#{seq}"));
+            }
+            return Err(CounterError::ProvisionLog(reason).into());
+        }
+        LogCheck::NotChecked(reason) => {
+            return Err(Failure::Cli(t!(
+                "counter-log-not-checked",
+                reason = reason.as_str()
+            )))
+        }
+        LogCheck::NotConfigured => out!(
+            "{}",
+            t!(
+                "counter-log-not-configured",
+                file = node
+                    .join(juki_net::provision_log::LOG_PUB_FILE)
+                    .display()
+                    .to_string()
+            )
+        ),
+        LogCheck::Empty | LogCheck::Accepted { .. } => {}
+    }
+    let report = log_watch::verify_anchors(db, &mut client, key.as_ref(), head.as_ref())?;
+    if let Some(fault) = report.fault {
+        let text = fault.to_string();
+        return Err(if fault.is_trail() {
+            CounterError::AuditTrail(text)
+        } else {
+            CounterError::ProvisionLog(text)
+        }
+        .into());
+    }
+    out!(
+        "{}",
+        t!(
+            "counter-audit-anchors",
+            anchors = report.anchors,
+            included = report.included,
+            pending = report.pending,
+            size = head.map_or(0, |h| h.head.size)
+        )
+    );
+    Ok(())
 }
