@@ -11,7 +11,10 @@
 #   5. cargo bench -p juki-cli --bench cli     whole `juki` commands as processes
 #   6. cargo bench -p juki-pkcs11 --bench c_sign  the PKCS#11 module's C_Sign through PC/SC,
 #                                               and `pkcs11-tool --sign` as a process
-#   7. the perf_report example                  docs/performance.md (`--check`: exit 1 when an
+#   7. cargo bench -p juki-cli --bench disclosure  開示請求 end to end against its floor
+#                                               (PostgreSQL, the residents' listener; writes
+#                                               docs/network.md)
+#   8. the perf_report example                  docs/performance.md (`--check`: exit 1 when an
 #                                               operation is over 1.5 × its floor)
 # Arguments go to perf_report (e.g. --check). Takes about five minutes; nothing is asserted on
 # time by the tests (docs/performance.md, "Method").
@@ -60,5 +63,8 @@ say "5. whole juki commands"
 cargo bench -p juki-cli --bench cli
 say "6. the PKCS#11 module: C_Sign, and pkcs11-tool --sign as a process"
 cargo bench -p juki-pkcs11 --bench c_sign
-say "7. docs/performance.md"
+say "7. 開示請求 end to end against its floor (PostgreSQL, the residents' listener)"
+ensure_packages postgresql
+cargo bench -p juki-cli --bench disclosure
+say "8. docs/performance.md"
 cargo run --release -q -p juki-cli --example perf_report -- "$@"

@@ -758,6 +758,8 @@ pub struct CaDirectory {
     db_path: PathBuf,
     sign: Certificate,
     auth: Certificate,
+    /// One read-only connection, kept (opening one per lookup costs more than the lookup).
+    db: std::sync::Arc<std::sync::Mutex<Connection>>,
 }
 
 impl CaDirectory {
@@ -771,28 +773,29 @@ impl CaDirectory {
             Certificate::from_pem(text.as_bytes())
                 .map_err(|e| ca_err(format!("{}: {e}", path.display())))
         };
-        let directory = CaDirectory {
-            db_path: dir.join(DB_FILE),
-            sign: cert(CertKind::Sign)?,
-            auth: cert(CertKind::Auth)?,
-        };
-        let version: i64 = directory
-            .connect()?
+        let db_path = dir.join(DB_FILE);
+        let db = CaDirectory::connect(&db_path)?;
+        let version: i64 = db
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(JpkiError::from)?;
         if version < 2 {
             return Err(ca_err(format!(
                 "{}: schema {version}; the CA must open it once (any juki jpki command) to \
                  record its subscribers",
-                directory.db_path.display()
+                db_path.display()
             )));
         }
-        Ok(directory)
+        Ok(CaDirectory {
+            db_path,
+            sign: cert(CertKind::Sign)?,
+            auth: cert(CertKind::Auth)?,
+            db: std::sync::Arc::new(std::sync::Mutex::new(db)),
+        })
     }
 
-    fn connect(&self) -> Result<Connection> {
+    fn connect(db_path: &Path) -> Result<Connection> {
         let db = Connection::open_with_flags(
-            &self.db_path,
+            db_path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(JpkiError::from)?;
@@ -812,10 +815,12 @@ impl CaDirectory {
     /// The record of the certificate `serial` (hex, any case), as it is now (revoked or not).
     pub fn certificate(&self, serial: &str) -> Result<Option<CertRecord>> {
         let serial = serial.trim().to_ascii_uppercase();
-        Ok(
-            query_records(&self.connect()?, "WHERE serial = ?1", &[&serial])?
-                .into_iter()
-                .next(),
-        )
+        let db = self
+            .db
+            .lock()
+            .map_err(|_| ca_err(format!("{}: a lookup panicked", self.db_path.display())))?;
+        Ok(query_records(&db, "WHERE serial = ?1", &[&serial])?
+            .into_iter()
+            .next())
     }
 }

@@ -104,64 +104,92 @@ pub fn request(
     verify(answer, log_key)
 }
 
+/// One TLS 1.3 connection to the residents' listener, with its channel binding.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<bytes::Bytes>>,
+    binding: ChannelBinding,
+    host: String,
+}
+
+impl Connection {
+    async fn open(
+        address: &str,
+        config: Arc<rustls::ClientConfig>,
+    ) -> Result<Connection, DisclosureError> {
+        let unreachable =
+            |e: &dyn std::fmt::Display| DisclosureError::Unreachable(format!("{address}: {e}"));
+        let host = address
+            .rsplit_once(':')
+            .map_or(address, |(h, _)| h)
+            .to_string();
+        let name = ServerName::try_from(host.clone()).map_err(|e| unreachable(&e))?;
+        let tcp = TcpStream::connect(address)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let _ = tcp.set_nodelay(true);
+        let tls = TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| unreachable(&format!("TLS: {e}")))?;
+        let binding = ChannelBinding::of(tls.get_ref().1)
+            .ok_or_else(|| unreachable(&"no channel binding (not TLS 1.3?)"))?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| unreachable(&e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Connection {
+            sender,
+            binding,
+            host,
+        })
+    }
+
+    /// `POST path` with a JSON body: the answer's body, or the server's refusal.
+    async fn post(&mut self, path: &str, body: Vec<u8>) -> Result<bytes::Bytes, DisclosureError> {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("host", self.host.as_str())
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from(body)))
+            .map_err(|e| DisclosureError::BadAnswer(e.to_string()))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| DisclosureError::Unreachable(e.to_string()))?
+            .to_bytes();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            let message = serde_json::from_slice::<ErrorJson>(&body)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+            Err(DisclosureError::Refused {
+                status: status.as_u16(),
+                message,
+            })
+        }
+    }
+}
+
 async fn exchange(
     address: &str,
     config: Arc<rustls::ClientConfig>,
     sign: impl FnOnce(&[u8]) -> Result<String, String>,
 ) -> Result<DisclosureJson, DisclosureError> {
-    let unreachable =
-        |e: &dyn std::fmt::Display| DisclosureError::Unreachable(format!("{address}: {e}"));
-    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
-    let name = ServerName::try_from(host.to_string()).map_err(|e| unreachable(&e))?;
-    let tcp = TcpStream::connect(address)
-        .await
-        .map_err(|e| unreachable(&e))?;
-    let tls = TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| unreachable(&format!("TLS: {e}")))?;
-    let binding = ChannelBinding::of(tls.get_ref().1)
-        .ok_or_else(|| unreachable(&"no channel binding (not TLS 1.3?)"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .map_err(|e| unreachable(&e))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut post = |path: &'static str, body: Vec<u8>| {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header("host", host)
-            .header("content-type", "application/json")
-            .body(Full::new(bytes::Bytes::from(body)));
-        let sent = request.map(|r| sender.send_request(r));
-        async move {
-            let response = sent
-                .map_err(|e| DisclosureError::BadAnswer(e.to_string()))?
-                .await
-                .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| DisclosureError::Unreachable(e.to_string()))?
-                .to_bytes();
-            if status.is_success() {
-                Ok(body)
-            } else {
-                let message = serde_json::from_slice::<ErrorJson>(&body)
-                    .map(|e| e.message)
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-                Err(DisclosureError::Refused {
-                    status: status.as_u16(),
-                    message,
-                })
-            }
-        }
-    };
-    let body = post("/v1/disclosure/challenge", Vec::new()).await?;
+    let mut connection = Connection::open(address, config).await?;
+    let body = connection
+        .post("/v1/disclosure/challenge", Vec::new())
+        .await?;
     let challenged: ChallengeJson =
         serde_json::from_slice(&body).map_err(|e| DisclosureError::BadAnswer(e.to_string()))?;
     let nonce: [u8; 32] = base64::engine::general_purpose::STANDARD
@@ -169,14 +197,34 @@ async fn exchange(
         .ok()
         .and_then(|n| n.try_into().ok())
         .ok_or_else(|| DisclosureError::BadAnswer("the nonce is not 32 bytes".into()))?;
-    let answer = sign(&challenge(&nonce, &binding)).map_err(DisclosureError::Card)?;
+    let answer = sign(&challenge(&nonce, &connection.binding)).map_err(DisclosureError::Card)?;
     let request = serde_json::to_vec(&DisclosureRequest {
         nonce: challenged.nonce,
         answer,
     })
     .map_err(|e| DisclosureError::BadAnswer(e.to_string()))?;
-    let body = post("/v1/disclosure", request).await?;
+    let body = connection.post("/v1/disclosure", request).await?;
     serde_json::from_slice(&body).map_err(|e| DisclosureError::BadAnswer(e.to_string()))
+}
+
+/// The transport floor of a disclosure, for the benchmark: one TLS connection to the
+/// residents' listener and `requests` of its cheapest request (a challenge) on it.
+pub fn round_trips(address: &str, ca: &Path, requests: usize) -> Result<(), DisclosureError> {
+    let config = crate::tls::resident_client_config(ca)
+        .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
+    runtime.block_on(async {
+        let mut connection = Connection::open(address, config).await?;
+        for _ in 0..requests {
+            connection
+                .post("/v1/disclosure/challenge", Vec::new())
+                .await?;
+        }
+        Ok(())
+    })
 }
 
 /// Checks everything the server answered against the log before believing any of it.
@@ -239,8 +287,18 @@ pub fn verify(
             proof,
             head,
         };
+        // The head's signature was checked above: what is left of `Receipt::verify` is the
+        // inclusion of this record's leaf, against the head's size and root.
+        if receipt.proof.size != receipt.head.head.size {
+            return Err(DisclosureError::Proof(format!(
+                "leaf {}: the proof is for another size",
+                p.index
+            )));
+        }
+        let leaf = receipt.opening.leaf().map_err(|e| bad(&e))?.hash();
         receipt
-            .verify(log_key)
+            .proof
+            .verify(&leaf, &receipt.head.head.root)
             .map_err(|e| DisclosureError::Proof(format!("leaf {}: {e}", p.index)))?;
         provisions.push(DisclosedProvision { record, receipt });
     }

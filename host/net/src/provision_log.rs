@@ -128,6 +128,17 @@ pub struct Logged {
     pub index: u64,
 }
 
+/// A resident's provisions as the log proves them ([`ProvisionLog::disclosure`]).
+#[derive(Debug, Clone)]
+pub struct Disclosed {
+    /// The head every proof is for (`None` while the log is empty).
+    pub head: Option<SignedTreeHead>,
+    /// Each logged provision with its inclusion proof, in leaf order.
+    pub provisions: Vec<(Logged, InclusionProof)>,
+    /// The resident's provisions not in that head yet.
+    pub pending: u64,
+}
+
 /// An anchor as recorded: logged or still waiting for the appender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorRow {
@@ -489,6 +500,67 @@ impl ProvisionLog {
         )?)
     }
 
+    /// What a resident's disclosure needs, on one connection: their logged provisions with the
+    /// latest head and each one's inclusion proof for it (the nodes of all proofs in one
+    /// query), and how many of their provisions are not in that head yet.
+    pub async fn disclosure(&self, resident: &str) -> Result<Disclosed> {
+        let client = self.db.client().await?;
+        // Both queries pipelined on the one connection: one round trip.
+        let rows_sql = format!(
+            "SELECT {PROVISION_COLUMNS} FROM provision WHERE resident = $1 \
+             ORDER BY leaf_index NULLS LAST"
+        );
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&resident];
+        let (head, rows) = tokio::join!(
+            client.query_opt("SELECT sth FROM log_head ORDER BY size DESC LIMIT 1", &[]),
+            client.query(rows_sql.as_str(), &params),
+        );
+        let head = head?
+            .map(|r| SignedTreeHead::from_bytes(&r.get::<_, Vec<u8>>(0)))
+            .transpose()?;
+        let rows = rows?;
+        let size = head.as_ref().map_or(0, |h| h.head.size);
+        let mut logged = Vec::new();
+        let mut pending = 0;
+        for row in &rows {
+            match (row.get::<_, Option<Vec<u8>>>(8), row.get::<_, Option<i64>>(9)) {
+                // Logged after the head was read: shown next time.
+                (Some(salt), Some(index)) if index_of(index)? < size => logged.push(Logged {
+                    opening: Opening {
+                        record: Record::Provision(provision_record(row)?),
+                        salt: salt_of(&salt)?,
+                    },
+                    index: index_of(index)?,
+                }),
+                _ => pending += 1,
+            }
+        }
+        let mut ids = Vec::new();
+        for l in &logged {
+            for id in nodes_for_inclusion(l.index, size)? {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        let map = fetch_nodes(&client, size, &ids).await?;
+        let proofs = logged
+            .iter()
+            .map(|l| {
+                Ok(tree::inclusion_proof_with(
+                    &mut |id| juki_log::Store::node(&map, id),
+                    l.index,
+                    size,
+                )?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Disclosed {
+            head,
+            provisions: logged.into_iter().zip(proofs).collect(),
+            pending,
+        })
+    }
+
     /// The leaves `[from, to)` recomputed from their records and salts — not read from the
     /// tree: a record altered or dropped in the database shows as a leaf that differs from the
     /// tree's, or as a missing index. At most [`MAX_ENTRIES`]; a leaf without a record is
@@ -551,28 +623,40 @@ impl ProvisionLog {
 
     /// A resident's logged provisions, oldest first, with the salts that open them.
     pub async fn provisions_of(&self, resident: &str) -> Result<Vec<Logged>> {
+        Ok(self.provisions_and_pending(resident).await?.0)
+    }
+
+    /// A resident's logged provisions (as [`ProvisionLog::provisions_of`]) and the number not
+    /// logged yet, in one query.
+    pub async fn provisions_and_pending(&self, resident: &str) -> Result<(Vec<Logged>, u64)> {
         let client = self.db.client().await?;
-        client
+        let rows = client
             .query(
                 &format!(
-                    "SELECT {PROVISION_COLUMNS} FROM provision \
-                     WHERE resident = $1 AND leaf_index IS NOT NULL ORDER BY leaf_index"
+                    "SELECT {PROVISION_COLUMNS} FROM provision WHERE resident = $1 \
+                     ORDER BY leaf_index NULLS LAST"
                 ),
                 &[&resident],
             )
-            .await?
-            .iter()
-            .map(|row| {
-                let salt: Vec<u8> = row.get(8);
-                Ok(Logged {
-                    opening: Opening {
-                        record: Record::Provision(provision_record(row)?),
-                        salt: salt_of(&salt)?,
-                    },
-                    index: index_of(row.get(9))?,
-                })
-            })
-            .collect()
+            .await?;
+        let mut logged = Vec::new();
+        let mut pending = 0;
+        for row in &rows {
+            let (Some(salt), Some(index)) =
+                (row.get::<_, Option<Vec<u8>>>(8), row.get::<_, Option<i64>>(9))
+            else {
+                pending += 1;
+                continue;
+            };
+            logged.push(Logged {
+                opening: Opening {
+                    record: Record::Provision(provision_record(row)?),
+                    salt: salt_of(&salt)?,
+                },
+                index: index_of(index)?,
+            });
+        }
+        Ok((logged, pending))
     }
 
     /// Records a counter's audit-chain head (`records` records ending in `head`); the appender

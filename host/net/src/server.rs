@@ -249,6 +249,9 @@ async fn serve_with(
                 }
             },
         };
+        // Small answers go out at once (with Nagle's algorithm on, a client's delayed ACK can
+        // hold the server's last segment for 40 ms).
+        let _ = tcp.set_nodelay(true);
         let acceptor = TlsAcceptor::from(tls.current());
         let router = router.clone();
         let builder = builder.clone();

@@ -218,47 +218,31 @@ async fn disclose(
                  issued again at the counter",
             )
         })?;
-    let resident = state
-        .register
-        .resident(&code)
-        .await
+    // The register and the log on two connections at once.
+    let (resident, disclosed) = tokio::join!(
+        state.register.resident(&code),
+        state.log.disclosure(code.as_str())
+    );
+    let resident = resident
         .map_err(unavailable)?
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "not_found", "no such resident"))?;
-    let all = state
-        .register
-        .provisions_of(&code)
-        .await
-        .map_err(unavailable)?
-        .len() as u64;
-    let logged = state
-        .log
-        .provisions_of(code.as_str())
-        .await
-        .map_err(unavailable)?;
-    let head = state.log.latest_head().await.map_err(unavailable)?;
+    let disclosed = disclosed.map_err(unavailable)?;
     let mut provisions = Vec::new();
-    if let Some(head) = &head {
-        for l in logged.iter().filter(|l| l.index < head.head.size) {
-            let proof = state
-                .log
-                .inclusion(l.index, head.head.size)
-                .await
-                .map_err(unavailable)?;
-            provisions.push(ProvisionJson {
-                index: l.index,
-                record: B64.encode(l.opening.record.encode().map_err(unavailable)?),
-                salt: hex::encode(l.opening.salt.0),
-                proof: proof.to_text().map_err(unavailable)?,
-            });
-        }
+    for (l, proof) in &disclosed.provisions {
+        provisions.push(ProvisionJson {
+            index: l.index,
+            record: B64.encode(l.opening.record.encode().map_err(unavailable)?),
+            salt: hex::encode(l.opening.salt.0),
+            proof: proof.to_text().map_err(unavailable)?,
+        });
     }
     Ok(Json(DisclosureJson {
         resident: ResidentJson::from_confirmation(&Confirmation {
             resident,
             provision: 0,
         }),
-        head: head.as_ref().map(super::log::head_json),
-        pending: all.saturating_sub(provisions.len() as u64),
+        head: disclosed.head.as_ref().map(super::log::head_json),
+        pending: disclosed.pending,
         provisions,
     }))
 }
