@@ -239,13 +239,14 @@ async fn fetch_nodes(client: &impl GenericClient, size: u64, ids: &[NodeId]) -> 
         .iter()
         .map(|n| sql_index(n.index))
         .collect::<Result<Vec<i64>>>()?;
-    let rows = client
-        .query(
+    // A cached statement: a string query is parsed on every call (one more round trip).
+    let statement = client
+        .prepare_cached(
             "SELECT n.level, n.idx, n.hash FROM unnest($1::smallint[], $2::bigint[]) AS q(level, idx) \
              JOIN log_node n ON n.level = q.level AND n.idx = q.idx",
-            &[&levels, &idxs],
         )
         .await?;
+    let rows = client.query(&statement, &[&levels, &idxs]).await?;
     let mut nodes = HashMap::with_capacity(rows.len());
     for row in rows {
         let level: i16 = row.get(0);
@@ -511,9 +512,14 @@ impl ProvisionLog {
              ORDER BY leaf_index NULLS LAST"
         );
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&resident];
+        let (head_sql, rows_sql) = tokio::join!(
+            client.prepare_cached("SELECT sth FROM log_head ORDER BY size DESC LIMIT 1"),
+            client.prepare_cached(rows_sql.as_str()),
+        );
+        let (head_sql, rows_sql) = (head_sql?, rows_sql?);
         let (head, rows) = tokio::join!(
-            client.query_opt("SELECT sth FROM log_head ORDER BY size DESC LIMIT 1", &[]),
-            client.query(rows_sql.as_str(), &params),
+            client.query_opt(&head_sql, &[]),
+            client.query(&rows_sql, &params),
         );
         let head = head?
             .map(|r| SignedTreeHead::from_bytes(&r.get::<_, Vec<u8>>(0)))
