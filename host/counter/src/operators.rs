@@ -15,7 +15,10 @@
 //!
 //! An operator may be a supervisor (監督者): only a supervisor unlocks another operator (never
 //! themself), and only a supervisor registers another supervisor. The first operator of a
-//! counter is its supervisor.
+//! counter is its supervisor. Since schema version 7 the supervisor flag is one of three roles
+//! (`operators.role`: clerk, supervisor, auditor; [`super::roles`] says what each may do), and an
+//! operator may have an operator card bound to them ([`CardBinding`], checked at login by
+//! [`super::session`]).
 //!
 //! A wrong password and an unknown operator name give the same error
 //! ([`CounterError::WrongCredentials`]) and take about the same time (a dummy hash is checked).

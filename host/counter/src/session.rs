@@ -320,7 +320,7 @@ impl Session {
         self.role
     }
 
-    /// The serial of the operator card the operator logged in with, if any.
+    /// The reader of the operator card the operator logged in with, if any.
     pub fn operator_card_reader(&self) -> Option<String> {
         self.operator_card.as_ref().map(|c| c.reader())
     }
