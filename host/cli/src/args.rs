@@ -206,6 +206,15 @@ pub enum Command {
         /// relaying another card is refused).
         #[arg(long = "card", global = true, value_name = "SERIAL")]
         card: Option<String>,
+        /// The operator reader: where the operator's own card (操作者カード) stays for the whole
+        /// command, once operator cards are registered at this counter.
+        #[arg(
+            long,
+            global = true,
+            value_name = "READER",
+            default_value = "Virtual PCD 00 01"
+        )]
+        operator_reader: String,
         /// What to do.
         #[command(subcommand)]
         command: Box<CounterCommand>,
@@ -544,12 +553,21 @@ pub enum CounterCommand {
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,
+        /// The counter credential directory (counter.key, counter.cvc).
+        #[arg(long)]
+        credential: Option<PathBuf>,
     },
     /// The audit trail (監査記録).
     Audit {
         /// What to do.
         #[command(subcommand)]
         command: AuditCommand,
+        /// The operator (asks the operator's password first).
+        #[arg(long, global = true)]
+        operator: Option<String>,
+        /// The counter credential directory (counter.key, counter.cvc).
+        #[arg(long, global = true)]
+        credential: Option<PathBuf>,
     },
     /// Unfinished operations (the process stopped between the card and the records): list
     /// them, or close one after checking the card.
@@ -574,6 +592,9 @@ pub enum CounterCommand {
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,
+        /// The counter credential directory (counter.key, counter.cvc).
+        #[arg(long)]
+        credential: Option<PathBuf>,
     },
     /// 広域交付: a 住民票の写し of a resident registered in any municipality, from 住基ネット's
     /// 本人確認情報; the resident enters the 住基 PIN; sealed with this municipality's 電子公印
@@ -616,6 +637,9 @@ pub enum CounterNetCommand {
         /// The operator (asks the operator's password first).
         #[arg(long)]
         operator: String,
+        /// The counter credential directory (counter.key, counter.cvc).
+        #[arg(long)]
+        credential: Option<PathBuf>,
     },
     /// Deliver the waiting updates to the national server, in order (no login: the node's key
     /// authenticates the municipality), record the 転出 that a 転入 elsewhere completed, check
@@ -629,6 +653,12 @@ pub enum CounterNetCommand {
         /// The national server's address (host:port, as its certificate names it).
         #[arg(long, value_name = "HOST:PORT")]
         server: String,
+        /// The operator (asks the operator's password first).
+        #[arg(long)]
+        operator: Option<String>,
+        /// The counter credential directory (counter.key, counter.cvc).
+        #[arg(long)]
+        credential: Option<PathBuf>,
     },
 }
 
@@ -701,6 +731,17 @@ pub struct UpdateArgs {
     pub date: Option<Date>,
 }
 
+/// An operator's role.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// 窓口担当.
+    Clerk,
+    /// 監督者.
+    Supervisor,
+    /// 監査担当.
+    Auditor,
+}
+
 /// Operator commands.
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
@@ -721,8 +762,26 @@ pub enum OperatorCommand {
         credential: Option<PathBuf>,
         /// Register a supervisor (監督者), who may unlock other operators; only a supervisor
         /// registers one (the first operator is one).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "role")]
         supervisor: bool,
+        /// The new operator's role, decided by the municipality: clerk (窓口担当), supervisor
+        /// (監督者), auditor (監査担当). Default: clerk.
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+    },
+    /// 操作者カード: register an operator's own issued juki card, in the desk reader
+    /// (--reader), as their operator card. Done by a logged-in supervisor; from then on this
+    /// counter requires an operator card of every operator.
+    Card {
+        /// The operator whose card it is.
+        #[arg(long)]
+        name: String,
+        /// The supervisor who registers it (asks the supervisor's password first).
+        #[arg(long)]
+        operator: String,
+        /// The counter credential directory (counter.key, counter.cvc).
+        #[arg(long)]
+        credential: PathBuf,
     },
     /// ロック解除: unlock an operator locked after repeated wrong passwords. Done by a logged-in
     /// supervisor (--operator, whose password is asked first), never by the operator themself.
@@ -732,6 +791,9 @@ pub enum OperatorCommand {
         /// The supervisor who unlocks (asks the supervisor's password first).
         #[arg(long)]
         operator: String,
+        /// The counter credential directory (counter.key, counter.cvc).
+        #[arg(long)]
+        credential: Option<PathBuf>,
     },
 }
 

@@ -461,6 +461,42 @@ pub fn counter_message(e: &CounterError) -> String {
             )
         }
         C::NotAllowed(detail) => t!("err-counter-not-allowed", detail = detail.as_str()),
+        C::RoleNotAllowed {
+            operator,
+            role,
+            operation,
+            supervisor_only,
+        } => {
+            let text = t!(
+                "err-counter-role-not-allowed",
+                operator = operator.as_str(),
+                role = *role,
+                operation = *operation
+            );
+            if *supervisor_only {
+                format!(
+                    "{text} {}",
+                    t!(
+                        "err-counter-role-supervisor-only",
+                        operator = operator.as_str()
+                    )
+                )
+            } else {
+                text
+            }
+        }
+        C::OperatorCardRefused { reason, .. } => {
+            t!(
+                "err-counter-operator-card-refused",
+                reason = reason.as_str()
+            )
+        }
+        C::OperatorCardRemoved { reader } => {
+            t!(
+                "err-counter-operator-card-removed",
+                reader = reader.as_str()
+            )
+        }
         C::PasswordHash(detail) => t!("err-counter-password-hash", detail = detail.as_str()),
         C::UnknownPending(id) => t!("err-counter-unknown-pending", id = *id),
         C::NotPending { id, state } => {
@@ -474,8 +510,13 @@ pub fn counter_message(e: &CounterError) -> String {
 fn counter_exit_code(e: &CounterError) -> u8 {
     use CounterError as C;
     match e {
-        C::WrongCredentials | C::LockedOut { .. } | C::LockedUntilUnlocked { .. } => 7,
+        C::WrongCredentials
+        | C::LockedOut { .. }
+        | C::LockedUntilUnlocked { .. }
+        | C::OperatorCardRefused { .. }
+        | C::OperatorCardRemoved { .. } => 7,
         C::NotAllowed(_)
+        | C::RoleNotAllowed { .. }
         | C::Transition { .. }
         | C::WrongState { .. }
         | C::CardAlreadyHeld { .. }

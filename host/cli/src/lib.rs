@@ -86,6 +86,7 @@ pub fn run(cli: Cli) -> Result<()> {
             counter_dir,
             ca,
             card,
+            operator_reader,
             command,
         } => counter::run(
             counter::CounterOptions {
@@ -93,6 +94,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 dir: counter_dir,
                 ca,
                 card: card.as_deref(),
+                operator_reader: &operator_reader,
             },
             *command,
         ),

@@ -32,11 +32,31 @@ pub const DB_FILE: &str = "counter.db";
 
 /// The forward migrations: entry *i* takes the schema from version *i* to *i* + 1.
 pub const MIGRATIONS: &[&str] = &[
-    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 7: operators' roles and operator cards ([`super::roles`], [`super::session`]):
+/// `operators.role` (`clerk`, `supervisor`, `auditor`; the supervisors of an older counter keep
+/// their role, everyone else becomes a clerk; `supervisor` is kept equal to `role =
+/// 'supervisor'`), and the operator's own juki card registered as their operator card: its
+/// serial and public key as the card proved them, and the municipality's signature binding
+/// them to the operator's name and role (`card_signer`: the counter certificate whose key
+/// signed, `card_signature`: `r‖s`).
+const SCHEMA_V7: &str = r#"
+ALTER TABLE operators ADD COLUMN role TEXT NOT NULL DEFAULT 'clerk'
+    CHECK (role IN ('clerk', 'supervisor', 'auditor'));
+UPDATE operators SET role = 'supervisor' WHERE supervisor = 1;
+ALTER TABLE operators ADD COLUMN card_serial TEXT
+    CHECK (card_serial IS NULL OR length(card_serial) BETWEEN 1 AND 16);
+ALTER TABLE operators ADD COLUMN card_key BLOB
+    CHECK (card_key IS NULL OR length(card_key) = 65);
+ALTER TABLE operators ADD COLUMN card_signer BLOB;
+ALTER TABLE operators ADD COLUMN card_signature BLOB
+    CHECK (card_signature IS NULL OR length(card_signature) = 64);
+"#;
 
 /// Version 6: the counter as a monitor of 住基ネット's provision log ([`super::log_watch`]):
 /// `log_monitor`, one row once the first head was accepted: the last accepted signed tree head
@@ -635,10 +655,6 @@ mod tests {
         }
         let db = CounterDb::open(dir.path()).unwrap();
         assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(
-            SCHEMA_VERSION, 6,
-            "a new version needs its own test from version 6"
-        );
         // Version 6: no head of the provision log accepted yet, nothing anchored; the trail is
         // as it was.
         assert_eq!(super::super::log_watch::kept_head(&db).unwrap(), None);
@@ -653,6 +669,57 @@ mod tests {
                 "INSERT INTO log_monitor (id, head, size, frontier, checked_at) \
                  VALUES (1, 'x', 1, x'00', 0)",
                 [],
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn migrates_from_version_6_keeping_supervisors_and_no_operator_cards() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            migrate::to_latest(&mut conn, &MIGRATIONS[..6]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO operators (name, password_hash, created_at, supervisor) \
+                     VALUES ('boss', '$argon2id$x', '2026-04-01T00:00:00Z', 1); \
+                 INSERT INTO operators (name, password_hash, created_at) \
+                     VALUES ('clerk', '$argon2id$y', '2026-04-01T00:01:00Z');",
+            )
+            .unwrap();
+        }
+        let db = CounterDb::open(dir.path()).unwrap();
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            SCHEMA_VERSION, 7,
+            "a new version needs its own test from version 7"
+        );
+        // Version 7: the supervisor keeps the role, the other one is a clerk; no operator card.
+        let ops = db.operators().list().unwrap();
+        let roles: Vec<_> = ops
+            .iter()
+            .map(|o| (o.name.as_str(), o.role, o.card_serial.clone()))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("boss", super::super::Role::Supervisor, None),
+                ("clerk", super::super::Role::Clerk, None)
+            ]
+        );
+        assert!(!super::super::session::operator_cards_required(&db).unwrap());
+        // Roles are the three known ones, a card key a SEC1 point.
+        assert!(db
+            .conn
+            .execute(
+                "UPDATE operators SET role = 'root' WHERE name = 'clerk'",
+                []
+            )
+            .is_err());
+        assert!(db
+            .conn
+            .execute(
+                "UPDATE operators SET card_key = x'00' WHERE name = 'clerk'",
+                []
             )
             .is_err());
     }

@@ -174,6 +174,40 @@ pub enum CounterError {
     /// themself, register a supervisor without being one).
     #[error("not allowed (権限がありません): {0}")]
     NotAllowed(String),
+    /// The operator's role (decided by the municipality) does not allow the operation.
+    #[error(
+        "not allowed (権限がありません): operator {operator} has the role {role}, which may not \
+         {operation}{}", supervisor_hint(.operator, .supervisor_only)
+    )]
+    RoleNotAllowed {
+        /// The logged-in operator.
+        operator: String,
+        /// Their role.
+        role: &'static str,
+        /// The operation refused.
+        operation: &'static str,
+        /// Only a supervisor may do it.
+        supervisor_only: bool,
+    },
+    /// Login refused at the operator card step (no card, another card, the card's PIN, a
+    /// binding that does not verify): why, without secrets.
+    #[error("operator card refused (操作者カードを確認できません): {reason}")]
+    OperatorCardRefused {
+        /// Why.
+        reason: String,
+        /// The card's own refusal of the PIN, when that is why (tries left).
+        #[source]
+        card: Option<juki_host::Error>,
+    },
+    /// The operator card left its reader during the session: the session is over.
+    #[error(
+        "操作者カードが取り外されました (the operator card was removed from {reader}): the \
+         operator's session is over; nothing more was done"
+    )]
+    OperatorCardRemoved {
+        /// The operator reader.
+        reader: String,
+    },
     /// Hashing a password failed.
     #[error("password hashing: {0}")]
     PasswordHash(String),
@@ -188,6 +222,15 @@ pub enum CounterError {
         /// `completed` or `resolved`.
         state: String,
     },
+}
+
+/// The end of a role refusal's message, when only a supervisor may do it.
+fn supervisor_hint(operator: &str, supervisor_only: &bool) -> String {
+    if *supervisor_only {
+        format!(" (only a supervisor may: {operator} is not a supervisor)")
+    } else {
+        String::new()
+    }
 }
 
 impl CounterError {

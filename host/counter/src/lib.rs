@@ -72,6 +72,7 @@ pub mod network;
 pub mod operators;
 pub mod ops;
 pub mod registry;
+pub mod roles;
 pub mod session;
 
 mod sql;
@@ -81,6 +82,7 @@ pub use error::{CounterError, Result};
 pub use juki_host::clock;
 pub use juki_host::clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use ops::{IssueRequest, UpdateRequest};
+pub use roles::Role;
 pub use session::Session;
 
 use juki_host::resident::MunicipalityCode;
@@ -133,11 +135,18 @@ pub enum Operation {
     /// 広域交付: a 住民票の写し issued from the network's 本人確認情報, sealed by this
     /// municipality.
     WideAreaCopy,
+    /// An operator's own juki card registered as their operator card (操作者カード).
+    OperatorCard,
+    /// Reading the audit trail (audit show, audit verify): recorded when refused.
+    AuditRead,
+    /// Closing an unfinished operation (the closing itself is recorded under the operation
+    /// closed; this names a refusal).
+    PendingResolve,
 }
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 19] = [
         Operation::Login,
         Operation::OperatorAdd,
         Operation::OperatorUnlock,
@@ -154,6 +163,9 @@ impl Operation {
         Operation::MoveOut,
         Operation::NetSync,
         Operation::WideAreaCopy,
+        Operation::OperatorCard,
+        Operation::AuditRead,
+        Operation::PendingResolve,
     ];
 
     /// The name stored in the database (stable: it is part of hashed audit records).
@@ -175,6 +187,9 @@ impl Operation {
             Operation::MoveOut => "move-out",
             Operation::NetSync => "net-sync",
             Operation::WideAreaCopy => "wide-area-copy",
+            Operation::OperatorCard => "operator-card",
+            Operation::AuditRead => "audit-read",
+            Operation::PendingResolve => "pending-resolve",
         }
     }
 

@@ -15,7 +15,10 @@
 //!
 //! An operator may be a supervisor (監督者): only a supervisor unlocks another operator (never
 //! themself), and only a supervisor registers another supervisor. The first operator of a
-//! counter is its supervisor.
+//! counter is its supervisor. Since schema version 7 the supervisor flag is one of three roles
+//! (`operators.role`: clerk, supervisor, auditor; [`super::roles`] says what each may do), and an
+//! operator may have an operator card bound to them ([`CardBinding`], checked at login by
+//! [`super::session`]).
 //!
 //! A wrong password and an unknown operator name give the same error
 //! ([`CounterError::WrongCredentials`]) and take about the same time (a dummy hash is checked).
@@ -28,6 +31,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::audit::{Audit, AuditEntry};
 use super::clock::{Clock, Timestamp};
 use super::error::{CounterError, Result};
+use super::roles::Role;
 use super::sql::savepoint;
 use super::{Actor, Operation, Outcome};
 use juki_host::resident::MunicipalityCode;
@@ -65,8 +69,12 @@ pub struct OperatorInfo {
     pub locked_until: Option<Timestamp>,
     /// Lockouts in a row since the last successful login (or unlock).
     pub lockouts: u32,
-    /// Whether the operator is a supervisor (may unlock others).
+    /// Whether the operator is a supervisor (`role` is [`Role::Supervisor`]).
     pub supervisor: bool,
+    /// The role the municipality gave them.
+    pub role: Role,
+    /// The serial of their registered operator card (操作者カード), if any.
+    pub card_serial: Option<String>,
 }
 
 impl OperatorInfo {
@@ -85,6 +93,21 @@ pub struct LoggedIn {
     pub at: Timestamp,
     /// Sequence number of the audit record of this login.
     pub audit_seq: u64,
+}
+
+/// An operator card as registered: the card's serial and public key (as the card proved them
+/// in the mutual authentication) and the municipality's signature binding them to the
+/// operator's name and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardBinding {
+    /// The card's serial.
+    pub serial: String,
+    /// The card's public key (SEC1 uncompressed).
+    pub key: Vec<u8>,
+    /// The counter certificate whose key signed the binding.
+    pub signer: Vec<u8>,
+    /// The signature, `r‖s`.
+    pub signature: Vec<u8>,
 }
 
 /// The operators, on a connection (see [`super::CounterDb::operators`]).
@@ -170,6 +193,18 @@ impl<'c> Operators<'c> {
         password: &str,
         supervisor: bool,
     ) -> Result<()> {
+        let role = if supervisor {
+            Role::Supervisor
+        } else {
+            Role::Clerk
+        };
+        self.add_as(by, name, password, role)
+    }
+
+    /// [`Self::add`] with `role` (audited so). Who may register whom is the caller's rule
+    /// ([`super::Session::add_operator_as`]).
+    pub fn add_as(&self, by: &Actor<'_>, name: &str, password: &str, role: Role) -> Result<()> {
+        let supervisor = role == Role::Supervisor;
         check_name(name)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(CounterError::InvalidInput(format!(
@@ -183,19 +218,19 @@ impl<'c> Operators<'c> {
             }
             let now = self.clock.now().rfc3339();
             self.conn.execute(
-                "INSERT INTO operators (name, password_hash, created_at, supervisor) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![name, hash, now, supervisor],
+                "INSERT INTO operators (name, password_hash, created_at, supervisor, role) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, hash, now, supervisor, role.as_str()],
             )?;
             self.audit().append(&AuditEntry {
                 actor: *by,
                 card_serial: None,
                 operation: Operation::OperatorAdd,
                 outcome: Outcome::Ok,
-                detail: &if supervisor {
-                    format!("operator {name} registered as a supervisor")
-                } else {
-                    format!("operator {name} registered")
+                detail: &match role {
+                    Role::Supervisor => format!("operator {name} registered as a supervisor"),
+                    Role::Clerk => format!("operator {name} registered"),
+                    r => format!("operator {name} registered as {r}"),
                 },
             })?;
             Ok(())
@@ -415,6 +450,73 @@ impl<'c> Operators<'c> {
         outcome
     }
 
+    /// The stored binding of `name`'s operator card, if one is registered (not yet checked:
+    /// [`super::session`] verifies the municipality's signature before trusting it).
+    pub fn card_binding(&self, name: &str) -> Result<Option<CardBinding>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT card_serial, card_key, card_signer, card_signature FROM operators \
+                 WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<Vec<u8>>>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, Option<Vec<u8>>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        match row {
+            None | Some((None, None, None, None)) => Ok(None),
+            Some((Some(serial), Some(key), Some(signer), Some(signature))) => {
+                Ok(Some(CardBinding {
+                    serial,
+                    key,
+                    signer,
+                    signature,
+                }))
+            }
+            Some(_) => Err(CounterError::Corrupt(format!(
+                "operator {name}'s card binding (incomplete)"
+            ))),
+        }
+    }
+
+    /// Stores `binding` as `name`'s operator card (replacing any earlier one), audited as
+    /// `operator-card` by `by`.
+    pub(crate) fn set_card(&self, by: &Actor<'_>, name: &str, binding: &CardBinding) -> Result<()> {
+        savepoint(self.conn, || {
+            let n = self.conn.execute(
+                "UPDATE operators SET card_serial = ?2, card_key = ?3, card_signer = ?4, \
+                 card_signature = ?5 WHERE name = ?1",
+                params![
+                    name,
+                    binding.serial,
+                    binding.key,
+                    binding.signer,
+                    binding.signature
+                ],
+            )?;
+            if n != 1 {
+                return Err(CounterError::UnknownOperator(name.to_string()));
+            }
+            self.audit().append(&AuditEntry {
+                actor: *by,
+                card_serial: Some(&binding.serial),
+                operation: Operation::OperatorCard,
+                outcome: Outcome::Ok,
+                detail: &format!(
+                    "card {} registered as operator {name}'s operator card",
+                    binding.serial
+                ),
+            })?;
+            Ok(())
+        })
+    }
+
     /// One operator.
     pub fn get(&self, name: &str) -> Result<Option<OperatorInfo>> {
         Ok(self
@@ -431,7 +533,7 @@ impl<'c> Operators<'c> {
     fn list_where(&self, clause: &str, p: impl rusqlite::Params) -> Result<Vec<OperatorInfo>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT name, created_at, last_login_at, failed_attempts, locked_until, lockouts, \
-             supervisor FROM operators {clause}"
+             role, card_serial FROM operators {clause}"
         ))?;
         let rows = stmt
             .query_map(p, |r| {
@@ -442,7 +544,18 @@ impl<'c> Operators<'c> {
                     failed_attempts: r.get(3)?,
                     locked_until: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_unix),
                     lockouts: r.get(5)?,
-                    supervisor: r.get(6)?,
+                    supervisor: r.get::<_, String>(6)? == Role::Supervisor.as_str(),
+                    role: {
+                        let text: String = r.get(6)?;
+                        Role::parse(&text).ok_or_else(|| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                6,
+                                rusqlite::types::Type::Text,
+                                format!("operator role {text:?}").into(),
+                            )
+                        })?
+                    },
+                    card_serial: r.get(7)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -9,16 +9,40 @@
 //!   with this database (a counter of another municipality keeps its own data directory).
 //! - [`Session::login`] checks the operator's password ([`super::operators`]: Argon2id,
 //!   lockout, every attempt audited).
+//! - **Operator cards (操作者カード)**: an operator's own issued juki card, registered by a
+//!   supervisor ([`Session::register_operator_card`]): the card proves its serial and key in
+//!   the mutual authentication, and the municipality signs the binding of (municipality,
+//!   operator, role, card serial, card public key) with its counter credential's key. Once the
+//!   first operator card of a counter is registered, the counter requires one of every operator
+//!   (`meta.operator_cards_required`, never unset): [`Session::login_with_card`] checks the
+//!   password first, then the binding's signature against the national root (a database
+//!   edit that rebinds an operator is refused), then the card in the operator reader (its
+//!   serial and key must be the bound ones, the card issued), then the card's 住基 PIN,
+//!   verified by the card under secure messaging. Each refusal is audited (`login`,
+//!   `refused`); a success is audited twice (the password, then the card).
+//! - The operator card stays connected for the whole session: before every card step and
+//!   before every record, the session checks it is still the same card in the same reader
+//!   ([`OperatorCard::still_present`]); if not, the operation stops
+//!   ([`CounterError::OperatorCardRemoved`], audited).
+//! - Roles ([`super::roles`]): every operation is checked against the operator's role first
+//!   ([`Session::authorize`], refusals audited).
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::OptionalExtension;
 
-use super::{Actor, CounterDb, CounterError};
+use super::audit::AuditEntry;
+use super::operators::CardBinding;
+use super::roles::{self, Role};
+use super::{Actor, CounterDb, CounterError, Operation, Outcome};
 use crate::Result;
+
+use juki_host::authority::{verify_statement, CounterCredential};
+use juki_host::card::{lifecycle_text, JukiCard, Lifecycle};
 use juki_host::date::Date;
-use juki_host::pin::Pin;
+use juki_host::pin::{App, Pin, PinId};
 use juki_host::resident::MunicipalityCode;
+use juki_host::transport::Transport;
 use juki_host::Error;
 
 /// The environment variable naming the counter's data directory.
@@ -29,6 +53,73 @@ pub const DEFAULT_DIR: &str = "counter-data";
 pub const SETUP_OPERATOR: &str = "(setup)";
 
 const META_MUNICIPALITY: &str = "counter_municipality";
+/// Set once the first operator card is registered: from then on every operator logs in with
+/// their card.
+const META_CARDS_REQUIRED: &str = "operator_cards_required";
+
+/// The label of the municipality's signature over an operator card binding
+/// ([`CounterCredential::sign_statement`]).
+pub const BINDING_DOMAIN: &str = "juki counter operator card binding v1";
+
+/// What the municipality signs when it registers an operator card: each field as a 2-byte
+/// big-endian length and its bytes, in this order.
+pub fn binding_message(
+    municipality: &MunicipalityCode,
+    operator: &str,
+    role: Role,
+    serial: &str,
+    card_key: &[u8],
+) -> Vec<u8> {
+    let mut m = Vec::new();
+    for field in [
+        municipality.as_str().as_bytes(),
+        operator.as_bytes(),
+        role.as_str().as_bytes(),
+        serial.as_bytes(),
+        card_key,
+    ] {
+        m.extend_from_slice(&(field.len() as u16).to_be_bytes());
+        m.extend_from_slice(field);
+    }
+    m
+}
+
+/// Whether this counter requires an operator card of every operator.
+pub fn operator_cards_required(db: &CounterDb) -> Result<bool> {
+    let set: Option<String> = db
+        .conn()
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [META_CARDS_REQUIRED],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(CounterError::from)?;
+    Ok(set.is_some())
+}
+
+/// The operator's card in the operator reader, connected for the whole session.
+pub trait OperatorCard: std::fmt::Debug {
+    /// The reader it is in.
+    fn reader(&self) -> String;
+    /// The card, to authenticate it and have it verify its PIN.
+    fn card(&mut self) -> &mut JukiCard<Box<dyn Transport>>;
+    /// Whether the same card is still in the reader: present, and no removal or insertion
+    /// since it was connected.
+    fn still_present(&self) -> bool;
+}
+
+/// What a login with an operator card needs besides the password
+/// ([`Session::login_with_card`]).
+pub struct CardLogin<'a> {
+    /// The counter credential, to authenticate the card and check its binding.
+    pub cred: Option<&'a CounterCredential>,
+    /// Connects to the card in the operator reader (called only when the operator needs it,
+    /// after the password).
+    pub connect: &'a mut dyn FnMut() -> juki_host::Result<Box<dyn OperatorCard>>,
+    /// Asks the operator for their card's 住基 PIN (after the card proved itself).
+    pub pin: &'a mut dyn FnMut() -> juki_host::Result<Pin>,
+}
 
 /// The counter's data directory: `arg`, else `$JUKI_COUNTER_DIR`, else `./counter-data`.
 pub fn counter_dir(arg: Option<&Path>) -> PathBuf {
@@ -139,6 +230,10 @@ pub struct Session {
     /// The card the clerk is serving (the serial printed on it), when given: the card on the
     /// reader must prove to be that card ([`Session::serving`]).
     pub(crate) serving: Option<String>,
+    /// The operator's role.
+    pub(crate) role: Role,
+    /// The operator's card, when they logged in with one.
+    pub(crate) operator_card: Option<Box<dyn OperatorCard>>,
 }
 
 impl Session {
@@ -155,13 +250,29 @@ impl Session {
     /// decision of the session uses ([`juki_host::date::today`]).
     ///
     /// Errors: [`CounterError::WrongCredentials`], [`CounterError::LockedOut`]; every attempt is
-    /// audited.
+    /// audited. An operator who needs an operator card is refused
+    /// ([`CounterError::OperatorCardRefused`]: use [`Session::login_with_card`]).
     pub fn login(
         db: CounterDb,
         municipality: &MunicipalityCode,
         operator: &str,
         password: &Pin,
         today: Date,
+    ) -> Result<Session> {
+        Self::login_with_card(db, municipality, operator, password, today, None)
+    }
+
+    /// [`Session::login`], then, for an operator with a registered operator card (or at a
+    /// counter that requires one of everyone), the card step: the binding's signature, the card
+    /// in the operator reader (mutual authentication: its serial and key must be the bound
+    /// ones), its 住基 PIN verified by the card. See the module documentation.
+    pub fn login_with_card(
+        db: CounterDb,
+        municipality: &MunicipalityCode,
+        operator: &str,
+        password: &Pin,
+        today: Date,
+        card: Option<CardLogin<'_>>,
     ) -> Result<Session> {
         // A database of another municipality is refused; an unbound one (operators registered
         // through the library) is bound only after a successful login.
@@ -175,6 +286,23 @@ impl Session {
         if bound.is_none() {
             bind_municipality(&db, municipality)?;
         }
+        let info = db
+            .operators()
+            .get(&logged.operator)?
+            .ok_or_else(|| CounterError::UnknownOperator(logged.operator.clone()))?;
+        let binding = db.operators().card_binding(&logged.operator)?;
+        let operator_card = if binding.is_some() || operator_cards_required(&db)? {
+            Some(card_step(
+                &db,
+                municipality,
+                &logged.operator,
+                info.role,
+                binding,
+                card,
+            )?)
+        } else {
+            None
+        };
         Ok(Session {
             db,
             municipality: municipality.clone(),
@@ -182,7 +310,159 @@ impl Session {
             today,
             ca: None,
             serving: None,
+            role: info.role,
+            operator_card,
         })
+    }
+
+    /// The logged-in operator's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The reader of the operator card the operator logged in with, if any.
+    pub fn operator_card_reader(&self) -> Option<String> {
+        self.operator_card.as_ref().map(|c| c.reader())
+    }
+
+    /// Whether the logged-in operator's role allows `op` ([`roles::allowed`]), and their
+    /// operator card is still there. A refusal is audited (`refused`, "role clerk may not
+    /// terminate").
+    ///
+    /// Errors: [`CounterError::RoleNotAllowed`], [`CounterError::OperatorCardRemoved`].
+    pub fn authorize(&self, op: Operation) -> Result<()> {
+        self.operator_card_present(op, None)?;
+        if roles::may(self.role, op) {
+            return Ok(());
+        }
+        self.db.audit().append(&AuditEntry {
+            actor: self.actor(),
+            card_serial: None,
+            operation: op,
+            outcome: Outcome::Refused(format!("role {} may not {op}", self.role)),
+            detail: "",
+        })?;
+        Err(CounterError::RoleNotAllowed {
+            operator: self.operator.clone(),
+            role: self.role.as_str(),
+            operation: op.as_str(),
+            supervisor_only: roles::allowed(op) == [Role::Supervisor],
+        })
+    }
+
+    /// The operator card the session was opened with is still the same card in its reader
+    /// (nothing to check without one). If not, audited (`refused`) as `op` on `serial`.
+    pub(crate) fn operator_card_present(&self, op: Operation, serial: Option<&str>) -> Result<()> {
+        let Some(card) = &self.operator_card else {
+            return Ok(());
+        };
+        if card.still_present() {
+            return Ok(());
+        }
+        self.db.audit().append(&AuditEntry {
+            actor: self.actor(),
+            card_serial: serial,
+            operation: op,
+            outcome: Outcome::Refused(
+                "operator card removed (操作者カードが取り外されました): session ended".into(),
+            ),
+            detail: &format!("operator card reader {}", card.reader()),
+        })?;
+        Err(CounterError::OperatorCardRemoved {
+            reader: card.reader(),
+        })
+    }
+
+    /// Registers the card in `card` (the desk reader) as operator `name`'s operator card: the
+    /// card proves its serial and key (mutual authentication with `cred`; it must be an issued
+    /// card, and no other operator's), and the municipality signs the binding with `cred`'s
+    /// key. From then on this counter requires an operator card of every operator. Supervisors
+    /// only; audited (`operator-card`), refusals included.
+    pub fn register_operator_card<T: Transport>(
+        &self,
+        cred: &CounterCredential,
+        name: &str,
+        card: &mut JukiCard<T>,
+    ) -> Result<CardBinding> {
+        let op = Operation::OperatorCard;
+        self.authorize(op)?;
+        let refuse = |serial: Option<&str>, e: CounterError| -> CounterError {
+            match self.db.audit().append(&AuditEntry {
+                actor: self.actor(),
+                card_serial: serial,
+                operation: op,
+                outcome: Outcome::Refused(e.to_string()),
+                detail: &format!("operator {name}"),
+            }) {
+                Ok(_) => e,
+                Err(audit) => audit,
+            }
+        };
+        if cred.municipality != self.municipality {
+            return Err(refuse(
+                None,
+                Error::InvalidInput(format!(
+                    "the credential is for municipality {} but this counter belongs to {}",
+                    cred.municipality, self.municipality
+                ))
+                .into(),
+            ));
+        }
+        let Some(info) = self.db.operators().get(name)? else {
+            return Err(refuse(
+                None,
+                CounterError::UnknownOperator(name.to_string()),
+            ));
+        };
+        let identity = card
+            .exclusive(|c| c.counter_session(cred, App::Juki, None))
+            .map_err(|e| refuse(None, e.into()))?;
+        let serial = identity.serial.clone();
+        if identity.lifecycle != Lifecycle::Issued {
+            return Err(refuse(
+                Some(&serial),
+                CounterError::NotAllowed(format!(
+                    "card {serial} is {}: an operator card is an issued card",
+                    lifecycle_text(identity.lifecycle)
+                )),
+            ));
+        }
+        for other in self.db.operators().list()? {
+            if other.name != name && other.card_serial.as_deref() == Some(serial.as_str()) {
+                return Err(refuse(
+                    Some(&serial),
+                    CounterError::NotAllowed(format!(
+                        "card {serial} is already operator {}'s operator card",
+                        other.name
+                    )),
+                ));
+            }
+        }
+        let message = binding_message(
+            &self.municipality,
+            name,
+            info.role,
+            &serial,
+            &identity.public_key,
+        );
+        let signature = cred.sign_statement(BINDING_DOMAIN, &message)?;
+        let binding = CardBinding {
+            serial,
+            key: identity.public_key,
+            signer: cred.certificate().to_vec(),
+            signature,
+        };
+        crate::sql::savepoint(self.db.conn(), || {
+            self.db
+                .operators()
+                .set_card(&self.actor(), name, &binding)?;
+            self.db.conn().execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, '1')",
+                [META_CARDS_REQUIRED],
+            )?;
+            Ok::<(), CounterError>(())
+        })?;
+        Ok(binding)
     }
 
     /// The database.
@@ -236,14 +516,35 @@ impl Session {
         password: &Pin,
         supervisor: bool,
     ) -> Result<()> {
-        let ops = self.db.operators();
-        if supervisor && !ops.get(&self.operator)?.is_some_and(|o| o.supervisor) {
-            return Err(CounterError::NotAllowed(format!(
+        let role = if supervisor {
+            Role::Supervisor
+        } else {
+            Role::Clerk
+        };
+        self.add_operator_as(name, password, role)
+    }
+
+    /// Registers another operator with `role`. Only a supervisor registers operators
+    /// ([`Session::authorize`]); a refusal is audited.
+    pub fn add_operator_as(&self, name: &str, password: &Pin, role: Role) -> Result<()> {
+        if role == Role::Supervisor && self.role != Role::Supervisor {
+            let why = format!(
                 "{} is not a supervisor (監督者ではありません): only a supervisor registers another",
                 self.operator
-            )));
+            );
+            self.db.audit().append(&AuditEntry {
+                actor: self.actor(),
+                card_serial: None,
+                operation: Operation::OperatorAdd,
+                outcome: Outcome::Refused(why.clone()),
+                detail: &format!("operator {name} as a supervisor"),
+            })?;
+            return Err(CounterError::NotAllowed(why));
         }
-        ops.add_with_role(&self.actor(), name, &password_text(password), supervisor)?;
+        self.authorize(Operation::OperatorAdd)?;
+        self.db
+            .operators()
+            .add_as(&self.actor(), name, &password_text(password), role)?;
         Ok(())
     }
 
@@ -252,4 +553,164 @@ impl Session {
     pub fn unlock_operator(&self, name: &str) -> Result<super::operators::OperatorInfo> {
         self.db.operators().unlock(&self.actor(), name)
     }
+}
+
+/// The card step of a login ([`Session::login_with_card`]); every refusal audited.
+fn card_step(
+    db: &CounterDb,
+    municipality: &MunicipalityCode,
+    operator: &str,
+    role: Role,
+    binding: Option<CardBinding>,
+    card: Option<CardLogin<'_>>,
+) -> Result<Box<dyn OperatorCard>> {
+    let actor = Actor {
+        municipality,
+        operator,
+    };
+    let audit = |outcome: Outcome, serial: Option<&str>, detail: &str| -> Result<()> {
+        db.audit().append(&AuditEntry {
+            actor,
+            card_serial: serial,
+            operation: Operation::Login,
+            outcome,
+            detail,
+        })?;
+        Ok(())
+    };
+    let refuse = |reason: String, serial: Option<&str>, e: Option<Error>| -> CounterError {
+        match audit(
+            Outcome::Refused(reason.clone()),
+            serial,
+            "operator card step",
+        ) {
+            Ok(()) => CounterError::OperatorCardRefused { reason, card: e },
+            Err(audit) => audit,
+        }
+    };
+    let Some(binding) = binding else {
+        return Err(refuse(
+            format!(
+                "this counter requires an operator card of every operator, and none is \
+                 registered for {operator} (a supervisor registers it: juki counter operator \
+                 card)"
+            ),
+            None,
+            None,
+        ));
+    };
+    let serial = binding.serial.as_str();
+    let Some(login) = card else {
+        return Err(refuse(
+            format!("{operator} logs in with an operator card, which this command does not read"),
+            Some(serial),
+            None,
+        ));
+    };
+    let Some(cred) = login.cred else {
+        return Err(refuse(
+            "checking the operator card needs the municipality's counter credential \
+             (--credential)"
+                .into(),
+            Some(serial),
+            None,
+        ));
+    };
+    // The binding first: a database edit must not choose which card is accepted.
+    let message = binding_message(municipality, operator, role, serial, &binding.key);
+    if let Err(e) = verify_statement(
+        cred.root(),
+        &binding.signer,
+        municipality,
+        BINDING_DOMAIN,
+        &message,
+        &binding.signature,
+    ) {
+        return Err(refuse(
+            format!(
+                "the binding of {operator}'s operator card does not verify ({e}): the records \
+                 were changed without the municipality's key; a supervisor registers the card \
+                 again"
+            ),
+            Some(serial),
+            None,
+        ));
+    }
+    let mut held = (login.connect)().map_err(|e| {
+        refuse(
+            format!("no operator card in the operator reader ({e})"),
+            Some(serial),
+            Some(e),
+        )
+    })?;
+    let reader = held.reader();
+    let identity = held
+        .card()
+        .exclusive(|c| c.counter_session(cred, App::Juki, None))
+        .map_err(|e| {
+            refuse(
+                format!("the card in the operator reader {reader} did not prove itself ({e})"),
+                Some(serial),
+                Some(e),
+            )
+        })?;
+    if identity.serial != binding.serial || identity.public_key != binding.key {
+        return Err(refuse(
+            format!(
+                "the card in the operator reader ({}) is not {operator}'s operator card",
+                identity.serial
+            ),
+            Some(&identity.serial),
+            None,
+        ));
+    }
+    if identity.lifecycle != Lifecycle::Issued {
+        return Err(refuse(
+            format!(
+                "operator card {serial} is {}",
+                lifecycle_text(identity.lifecycle)
+            ),
+            Some(serial),
+            None,
+        ));
+    }
+    let pin = (login.pin)()
+        .map_err(|e| refuse(format!("no operator card PIN ({e})"), Some(serial), Some(e)))?;
+    let key = binding.key.clone();
+    let verified = held.card().exclusive(|c| {
+        let again = c.counter_session(cred, App::Juki, Some(&binding.serial))?;
+        if again.public_key != key {
+            return Err(Error::CardChanged {
+                expected: binding.serial.clone(),
+                found: again.serial,
+            });
+        }
+        c.verify_selected(PinId::Juki, &pin)
+    });
+    if let Err(e) = verified {
+        let reason = match &e {
+            Error::WrongPin { tries_left } => {
+                format!("wrong operator card PIN ({tries_left} tries left)")
+            }
+            Error::PinBlocked => "the operator card's PIN is locked".into(),
+            other => format!("the operator card's PIN was not verified ({other})"),
+        };
+        return Err(refuse(reason, Some(serial), Some(e)));
+    }
+    if !held.still_present() {
+        return Err(refuse(
+            "operator card removed (操作者カードが取り外されました)".into(),
+            Some(serial),
+            None,
+        ));
+    }
+    audit(
+        Outcome::Ok,
+        Some(serial),
+        &format!(
+            "operator card {serial} in {reader}: proved by its own key, its PIN verified by the \
+             card"
+        ),
+    )?;
+    Ok(held)
 }

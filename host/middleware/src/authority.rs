@@ -242,6 +242,48 @@ pub fn new_card_serial() -> String {
     format!("JK{}", &code.as_str()[..10])
 }
 
+fn statement_digest(domain: &str, message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::new()
+        .chain_update(domain.as_bytes())
+        .chain_update([0u8])
+        .chain_update(message)
+        .finalize()
+        .into()
+}
+
+/// Checks a statement signed with [`CounterCredential::sign_statement`] by the counter whose
+/// certificate is `cert`: the certificate must be a counter certificate signed by `root`, for
+/// municipality `municipality`; its key must have signed `domain` and `message`. (The
+/// certificate's validity dates are not checked: a statement stays valid when the credential
+/// that signed it is renewed.)
+pub fn verify_statement(
+    root: &VerifyingKey,
+    cert: &[u8],
+    municipality: &MunicipalityCode,
+    domain: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    let parsed = cvc::parse(cert)
+        .map_err(|e| Error::Crypto(format!("malformed counter certificate: {e:?}")))?;
+    if parsed.role != Role::Counter || parsed.holder != municipality.as_str().as_bytes() {
+        return Err(Error::Crypto(format!(
+            "not a counter certificate of municipality {municipality}"
+        )));
+    }
+    parsed.verify_signature(root).map_err(|_| {
+        Error::Crypto("the counter certificate is not signed by the national root".into())
+    })?;
+    let key = VerifyingKey::from_sec1_bytes(parsed.public_key)
+        .map_err(|_| Error::Crypto("the counter certificate's key is not a point".into()))?;
+    let signature = Signature::from_slice(signature)
+        .map_err(|_| Error::Crypto("malformed statement signature".into()))?;
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    key.verify_prehash(&statement_digest(domain, message), &signature)
+        .map_err(|_| Error::Crypto("the statement's signature does not verify".into()))
+}
+
 /// A municipality counter's credential: its private key, the root's certificate over it, and
 /// the root public key that cards must chain to.
 pub struct CounterCredential {
@@ -325,6 +367,19 @@ impl CounterCredential {
         let data = cvc::encode_auth_data(&self.cert, ephemeral, &signature)
             .map_err(|e| Error::Crypto(format!("encoding the authentication: {e:?}")))?;
         Ok(data.to_vec())
+    }
+
+    /// Signs a statement of the municipality (not a card challenge): ECDSA P-256 over SHA-256
+    /// of `domain` (a fixed label naming what is signed), a NUL byte and `message`, so that a
+    /// statement can never pass for the digest of a mutual authentication
+    /// ([`cvc::auth_digest`]). Returns `r‖s` (64 bytes); [`verify_statement`] checks it.
+    pub fn sign_statement(&self, domain: &str, message: &[u8]) -> Result<Vec<u8>> {
+        let digest = statement_digest(domain, message);
+        let signature: Signature = self
+            .key
+            .sign_prehash(&digest)
+            .map_err(|e| Error::Crypto(format!("signing a statement: {e}")))?;
+        Ok(signature.to_bytes().to_vec())
     }
 
     /// Writes `dir/counter.key` (0600), `dir/counter.cvc` and `dir/root.pub`, creating `dir`;

@@ -117,6 +117,9 @@ pub struct CardIdentity {
     pub serial: String,
     /// Its lifecycle state, under its signature.
     pub lifecycle: Lifecycle,
+    /// The card's own public key (SEC1 uncompressed), as its root-certified certificate binds
+    /// it to the serial: the key that signed the answer.
+    pub public_key: Vec<u8>,
 }
 
 /// The counter's session with a card: the secure-messaging keys and the card they were agreed
@@ -665,7 +668,11 @@ impl<T: Transport> JukiCard<T> {
             |z| SecureChannel::derive(z, &challenge, &counter_key, &card_key, &card.digest),
         )
         .map_err(|_| not_a_point())?;
-        let identity = CardIdentity { serial, lifecycle };
+        let identity = CardIdentity {
+            serial,
+            lifecycle,
+            public_key: card.cert.public_key.to_vec(),
+        };
         self.session = Some(CounterSession {
             sm,
             card: identity.clone(),

@@ -1,6 +1,7 @@
 # The municipal counter's commands (juki counter …).
 
 counter-operator-password = Password of operator { $operator }:{" "}
+counter-operator-card-pin = 住基 PIN of operator { $operator }'s operator card (in { $reader }):{" "}
 counter-new-operator-password = New password of operator { $name }:{" "}
 counter-unfinished = UNFINISHED operation { $entry }: check the card (juki status), then close it: juki counter pending resolve { $id } --note "…" --operator OP
 counter-warning = WARNING: { $what }
@@ -37,6 +38,9 @@ counter-first-operator-added = Operator { $name } registered as the first operat
 counter-operator-needs-login = a new operator is added by a logged-in operator: give --operator OP
 counter-operator-added = Operator { $name } registered by { $operator }.
 counter-supervisor-added = Operator { $name } registered as a supervisor by { $operator }.
+counter-auditor-added = Operator { $name } registered as an auditor by { $operator }.
+counter-operator-card-registered = Card { $serial } registered as operator { $name }'s operator card by { $operator }: from now on every operator of this counter logs in with their operator card.
+counter-login-required = This counter requires operator cards: log in with --operator (and --credential; the operator card in the operator reader).
 counter-operator-unlocked = Operator { $name } unlocked by { $operator }.
 counter-no-unfinished = No unfinished operations.
 counter-pending-closed = Operation { $id } ({ $operation }) closed: { $outcome }.

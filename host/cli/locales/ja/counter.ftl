@@ -1,6 +1,7 @@
 # 市区町村の窓口の操作（juki counter …）。
 
 counter-operator-password = 操作者 { $operator } のパスワード:{" "}
+counter-operator-card-pin = 操作者 { $operator } の操作者カード（{ $reader }）の住基暗証番号:{" "}
 counter-new-operator-password = 操作者 { $name } の新しいパスワード:{" "}
 counter-unfinished = 未完了の処理があります: { $entry }。カードを確認し（juki status）、処理を閉じてください: juki counter pending resolve { $id } --note "…" --operator 操作者
 counter-warning = 注意: { $what }
@@ -37,6 +38,9 @@ counter-first-operator-added = 操作者 { $name } を、{ $municipality } の�
 counter-operator-needs-login = 新しい操作者は、ログインした操作者が登録します。--operator を指定してください
 counter-operator-added = 操作者 { $name } を登録しました（登録者 { $operator }）。
 counter-supervisor-added = 操作者 { $name } を監督者として登録しました（登録者 { $operator }）。
+counter-auditor-added = 操作者 { $name } を監査担当として登録しました（登録者 { $operator }）。
+counter-operator-card-registered = カード { $serial } を操作者 { $name } の操作者カードとして登録しました（登録者 { $operator }）。以後、この窓口のすべての操作者は操作者カードでログインします。
+counter-login-required = この窓口では操作者カードが必要です: --operator（と --credential）でログインしてください（操作者カードは操作者用リーダーに置きます）。
 counter-operator-unlocked = 操作者 { $name } のロックを解除しました（解除者 { $operator }）。
 counter-no-unfinished = 未完了の処理はありません。
 counter-pending-closed = 処理 { $id }（{ $operation }）を閉じました: { $outcome }。

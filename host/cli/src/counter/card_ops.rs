@@ -129,13 +129,17 @@ pub(super) fn jpki_issue(mut c: Clerked<'_>) -> Result<()> {
 
 /// `juki counter jpki-revoke` (電子証明書の失効): decided on the serial the clerk names (the card
 /// need not be present), never on a plain read of whatever card a reader presents.
-pub(super) fn jpki_revoke(desk: Desk<'_>, operator: &str) -> Result<()> {
+pub(super) fn jpki_revoke(
+    desk: Desk<'_>,
+    operator: &str,
+    credential: Option<&std::path::Path>,
+) -> Result<()> {
     let serial = desk
         .serving
         .map(str::to_string)
         .ok_or_else(|| Failure::Cli(t!("counter-revoke-needs-card")))?;
     let ca = desk.ca;
-    let (s, _) = desk.login_bound(operator)?;
+    let (s, _) = desk.login_bound(operator, credential)?;
     let mut s = connect_ca(s, ca)?;
     let revoked = s.jpki_revoke(&serial, RevocationReason::Requested)?;
     print_jpki(Some(&JpkiRevocation::Revoked(revoked)));

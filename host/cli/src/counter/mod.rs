@@ -11,16 +11,17 @@ use std::path::{Path, PathBuf};
 
 use juki_counter::ops::{Done, JpkiRevocation};
 use juki_counter::registry::{CardRecord, CardState, TerminateReason};
-use juki_counter::{session, CounterDb, Session};
+use juki_counter::{session, CounterDb, Operation, Role, Session};
 use juki_host::authority::CounterCredential;
 use juki_host::date;
 use juki_host::resident::MunicipalityCode;
 use juki_jpki::ca::JpkiCa;
 
 use crate::args::{
-    Clerk, CounterCommand, CounterNetCommand, OperatorCommand, PendingCommand, TerminateArg,
+    Clerk, CounterCommand, CounterNetCommand, OperatorCommand, PendingCommand, RoleArg,
+    TerminateArg,
 };
-use crate::card_access::{open_card, Card};
+use crate::card_access::{open_card, Card, HeldCard};
 use crate::failure::{Failure, Result};
 use crate::output::{cert_name, field};
 use crate::pin_input::PinPrompter;
@@ -46,12 +47,15 @@ pub struct CounterOptions<'a> {
     pub ca: Option<PathBuf>,
     /// `--card`: the serial of the card the clerk is serving.
     pub card: Option<&'a str>,
+    /// `--operator-reader`: where the operator's own card stays.
+    pub operator_reader: &'a str,
 }
 
 /// The counter's desk before anyone logs in: its records, the reader, the CA, the card being
 /// served, and the PIN pad.
 struct Desk<'a> {
     reader: Option<&'a str>,
+    operator_reader: &'a str,
     ca: Option<&'a Path>,
     serving: Option<&'a str>,
     db: CounterDb,
@@ -75,29 +79,67 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
     report_unfinished(&db)?;
     let desk = Desk {
         reader: options.reader,
+        operator_reader: options.operator_reader,
         ca: options.ca.as_deref(),
         serving: options.card,
         db,
         pins: PinPrompter::from_stdin(),
     };
     match command {
-        CounterCommand::Audit { command } => records::audit(desk.db, command),
+        CounterCommand::Audit {
+            command,
+            operator,
+            credential,
+        } => {
+            let db = desk.gate(
+                Operation::AuditRead,
+                operator.as_deref(),
+                credential.as_deref(),
+            )?;
+            records::audit(db, command)
+        }
         CounterCommand::Pending { command: None } => records::pending_list(&desk.db),
         CounterCommand::MoveOut {
             resident_code,
             to,
             date,
             operator,
-        } => net::move_out(desk, &resident_code, &to, date, &operator),
+            credential,
+        } => net::move_out(
+            desk,
+            &resident_code,
+            &to,
+            date,
+            &operator,
+            credential.as_deref(),
+        ),
         CounterCommand::Net {
             command: CounterNetCommand::Status,
         } => net::status(&desk.db),
         CounterCommand::Net {
-            command: CounterNetCommand::Retry { note, operator },
-        } => net::retry(desk, &note, &operator),
+            command:
+                CounterNetCommand::Retry {
+                    note,
+                    operator,
+                    credential,
+                },
+        } => net::retry(desk, &note, &operator, credential.as_deref()),
         CounterCommand::Net {
-            command: CounterNetCommand::Sync { node, server },
-        } => net::sync(desk.db, &node, &server),
+            command:
+                CounterNetCommand::Sync {
+                    node,
+                    server,
+                    operator,
+                    credential,
+                },
+        } => {
+            let db = desk.gate(
+                Operation::NetSync,
+                operator.as_deref(),
+                credential.as_deref(),
+            )?;
+            net::sync(db, &node, &server)
+        }
         CounterCommand::Pending {
             command:
                 Some(PendingCommand::Resolve {
@@ -114,17 +156,35 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
                     operator,
                     credential,
                     supervisor,
+                    role,
                 },
         } => records::operator_add(
             desk,
             &name,
             operator.as_deref(),
             credential.as_deref(),
-            supervisor,
+            match (role, supervisor) {
+                (Some(r), _) => r.into(),
+                (None, true) => Role::Supervisor,
+                (None, false) => Role::Clerk,
+            },
         ),
         CounterCommand::Operator {
-            command: OperatorCommand::Unlock { name, operator },
-        } => records::operator_unlock(desk, &name, &operator),
+            command:
+                OperatorCommand::Unlock {
+                    name,
+                    operator,
+                    credential,
+                },
+        } => records::operator_unlock(desk, &name, &operator, credential.as_deref()),
+        CounterCommand::Operator {
+            command:
+                OperatorCommand::Card {
+                    name,
+                    operator,
+                    credential,
+                },
+        } => records::operator_card(desk, &name, &operator, &credential),
         CounterCommand::Identify(clerk) => card_ops::identify(desk.clerk(&clerk, false)?),
         CounterCommand::Copy {
             clerk,
@@ -134,7 +194,10 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
         } => net::wide_area_copy(desk.clerk(&clerk, false)?, &node, &server, &out),
         CounterCommand::Issue(a) => card_ops::issue(desk.clerk(&a.clerk, true)?, a),
         CounterCommand::JpkiIssue(clerk) => card_ops::jpki_issue(desk.clerk(&clerk, true)?),
-        CounterCommand::JpkiRevoke { operator } => card_ops::jpki_revoke(desk, &operator),
+        CounterCommand::JpkiRevoke {
+            operator,
+            credential,
+        } => card_ops::jpki_revoke(desk, &operator, credential.as_deref()),
         CounterCommand::ResetPin { clerk, pin } => {
             card_ops::reset_pin(desk.clerk(&clerk, true)?, pin.into())
         }
@@ -156,37 +219,107 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
     }
 }
 
-/// Asks the operator's password (the first secret) and logs in at `municipality`.
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Clerk => Role::Clerk,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Auditor => Role::Auditor,
+        }
+    }
+}
+
+/// Asks the operator's password (the first secret) and logs in at `municipality`; for an
+/// operator with an operator card, then connects to the card in `operator_reader` (it stays
+/// connected for the whole command) and asks its PIN ([`Session::login_with_card`]).
 fn login(
     db: CounterDb,
     municipality: &MunicipalityCode,
     operator: &str,
     pins: &mut PinPrompter,
+    cred: Option<&CounterCredential>,
+    operator_reader: &str,
 ) -> Result<Session> {
     let today = date::today()?;
     let password = pins.ask_secret(&t!("counter-operator-password", operator = operator))?;
-    Ok(Session::login(
+    let mut connect = || -> juki_host::Result<Box<dyn session::OperatorCard>> {
+        Ok(Box::new(HeldCard::open(operator_reader)?))
+    };
+    let mut pin = || {
+        pins.ask_secret(&t!(
+            "counter-operator-card-pin",
+            operator = operator,
+            reader = operator_reader
+        ))
+    };
+    Ok(Session::login_with_card(
         db,
         municipality,
         operator,
         &password,
         today,
+        Some(session::CardLogin {
+            cred,
+            connect: &mut connect,
+            pin: &mut pin,
+        }),
     )?)
 }
 
 impl<'a> Desk<'a> {
-    /// Logs in at the municipality this counter's records belong to.
-    fn login_bound(mut self, operator: &str) -> Result<(Session, PinPrompter)> {
+    /// Logs in at the municipality this counter's records belong to (with the credential
+    /// `credential`, needed by an operator with an operator card).
+    fn login_bound(
+        mut self,
+        operator: &str,
+        credential: Option<&Path>,
+    ) -> Result<(Session, PinPrompter)> {
         let municipality = session::bound_municipality(&self.db)?;
-        let s = login(self.db, &municipality, operator, &mut self.pins)?;
+        let cred = credential.map(CounterCredential::load).transpose()?;
+        let s = login(
+            self.db,
+            &municipality,
+            operator,
+            &mut self.pins,
+            cred.as_ref(),
+            self.operator_reader,
+        )?;
         Ok((s, self.pins))
+    }
+
+    /// For the commands that read the records without a login (audit, net sync): once this
+    /// counter requires operator cards, or when `--operator` is given, the operator logs in
+    /// (password, card, PIN) and their role must allow `op`.
+    fn gate(
+        self,
+        op: Operation,
+        operator: Option<&str>,
+        credential: Option<&Path>,
+    ) -> Result<CounterDb> {
+        let operator = match operator {
+            Some(o) => o,
+            None if session::operator_cards_required(&self.db)? => {
+                return Err(Failure::Cli(t!("counter-login-required")))
+            }
+            None => return Ok(self.db),
+        };
+        let (s, _) = self.login_bound(operator, credential)?;
+        s.authorize(op)?;
+        Ok(s.into_db())
     }
 
     /// Loads the clerk's credential and logs in at its municipality, for the card being served;
     /// connected to the CA when `with_ca` and `--ca` is given.
     fn clerk(mut self, clerk: &Clerk, with_ca: bool) -> Result<Clerked<'a>> {
         let cred = CounterCredential::load(&clerk.credential)?;
-        let session = login(self.db, &cred.municipality, &clerk.operator, &mut self.pins)?;
+        let session = login(
+            self.db,
+            &cred.municipality,
+            &clerk.operator,
+            &mut self.pins,
+            Some(&cred),
+            self.operator_reader,
+        )?;
         let session = if with_ca {
             connect_ca(session, self.ca)?
         } else {

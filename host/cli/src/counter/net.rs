@@ -238,8 +238,14 @@ pub(super) fn log_key(node: &std::path::Path) -> Result<Option<p256::ecdsa::Veri
 
 /// `juki counter net retry`: releases the refused update for another delivery, by a logged-in
 /// operator, with a note (audited).
-pub(super) fn retry(desk: Desk<'_>, note: &str, operator: &str) -> Result<()> {
-    let (s, _) = desk.login_bound(operator)?;
+pub(super) fn retry(
+    desk: Desk<'_>,
+    note: &str,
+    operator: &str,
+    credential: Option<&std::path::Path>,
+) -> Result<()> {
+    let (s, _) = desk.login_bound(operator, credential)?;
+    s.authorize(juki_counter::Operation::NetSync)?;
     match network::retry_refused(s.db(), &s.actor(), note)? {
         Some(r) => out!(
             "{}",
@@ -261,8 +267,9 @@ pub(super) fn move_out(
     to: &MunicipalityCode,
     when: Option<Date>,
     operator: &str,
+    credential: Option<&std::path::Path>,
 ) -> Result<()> {
-    let (mut s, _) = desk.login_bound(operator)?;
+    let (mut s, _) = desk.login_bound(operator, credential)?;
     let done = s.move_out(code, to, when)?;
     out!(
         "{}",

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use juki_counter::journal::PendingId;
 use juki_counter::log_watch::{self, LogCheck};
-use juki_counter::{session, CounterDb, CounterError};
+use juki_counter::{session, CounterDb, CounterError, Operation, Role};
 use juki_host::authority::CounterCredential;
 use juki_host::date;
 
@@ -23,13 +23,17 @@ pub(super) fn operator_add(
     name: &str,
     operator: Option<&str>,
     credential: Option<&Path>,
-    supervisor: bool,
+    role: Role,
 ) -> Result<()> {
-    let Desk { db, mut pins, .. } = desk;
+    let Desk {
+        db,
+        mut pins,
+        operator_reader,
+        ..
+    } = desk;
     let first = db.operators().list()?.is_empty();
-    let cred_municipality = credential
-        .map(|c| CounterCredential::load(c).map(|cred| cred.municipality))
-        .transpose()?;
+    let cred = credential.map(CounterCredential::load).transpose()?;
+    let cred_municipality = cred.as_ref().map(|c| c.municipality.clone());
     if first {
         if operator.is_some() {
             return Err(Failure::Cli(t!("counter-first-operator-alone")));
@@ -57,23 +61,63 @@ pub(super) fn operator_add(
         Some(m) => m,
         None => session::bound_municipality(&db)?,
     };
-    let s = login(db, &municipality, operator, &mut pins)?;
+    let s = login(
+        db,
+        &municipality,
+        operator,
+        &mut pins,
+        cred.as_ref(),
+        operator_reader,
+    )?;
+    // The role first: a refused operator is not asked the new one's password.
+    s.authorize(Operation::OperatorAdd)?;
     let password = pins.ask_new_secret(&t!("counter-new-operator-password", name = name))?;
-    s.add_operator_with_role(name, &password, supervisor)?;
+    s.add_operator_as(name, &password, role)?;
     out!(
         "{}",
-        if supervisor {
-            t!("counter-supervisor-added", name = name, operator = operator)
-        } else {
-            t!("counter-operator-added", name = name, operator = operator)
+        match role {
+            Role::Supervisor => t!("counter-supervisor-added", name = name, operator = operator),
+            Role::Clerk => t!("counter-operator-added", name = name, operator = operator),
+            Role::Auditor => t!("counter-auditor-added", name = name, operator = operator),
         }
     );
     Ok(())
 }
 
+/// `juki counter operator card` (操作者カード): a logged-in supervisor registers the card in the
+/// desk reader as `name`'s operator card.
+pub(super) fn operator_card(
+    desk: Desk<'_>,
+    name: &str,
+    operator: &str,
+    credential: &Path,
+) -> Result<()> {
+    let reader = desk.reader;
+    let cred = CounterCredential::load(credential)?;
+    let (s, _) = desk.login_bound(operator, Some(credential))?;
+    s.authorize(Operation::OperatorCard)?;
+    let mut card = open_card(reader, false)?;
+    let binding = s.register_operator_card(&cred, name, &mut card)?;
+    out!(
+        "{}",
+        t!(
+            "counter-operator-card-registered",
+            name = name,
+            serial = binding.serial.as_str(),
+            operator = operator
+        )
+    );
+    Ok(())
+}
+
 /// `juki counter operator unlock` (ロック解除), by a logged-in supervisor.
-pub(super) fn operator_unlock(desk: Desk<'_>, name: &str, operator: &str) -> Result<()> {
-    let (s, _) = desk.login_bound(operator)?;
+pub(super) fn operator_unlock(
+    desk: Desk<'_>,
+    name: &str,
+    operator: &str,
+    credential: Option<&Path>,
+) -> Result<()> {
+    let (s, _) = desk.login_bound(operator, credential)?;
     s.unlock_operator(name)?;
     out!(
         "{}",
@@ -108,7 +152,7 @@ pub(super) fn pending_resolve(
     operator: &str,
 ) -> Result<()> {
     let (reader, ca) = (desk.reader, desk.ca);
-    let (s, _) = desk.login_bound(operator)?;
+    let (s, _) = desk.login_bound(operator, credential)?;
     let cred = credential.map(CounterCredential::load).transpose()?;
     let mut card = match &cred {
         Some(_) => open_card(reader, false).ok(),

@@ -13,7 +13,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use juki_host::pcsc_transport::list_readers;
-use juki_reader_sim::server::{pcsc_required, CardStats, FIRST_READER_NAME};
+use juki_reader_sim::server::{
+    pcsc_required, CardStats, FIRST_READER_NAME, SECOND_READER_NAME, SECOND_READER_PORT,
+};
 use juki_reader_sim::VpcdServer;
 
 /// vpcd's port for "Virtual PCD 00 00".
@@ -69,25 +71,44 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A card image served in "Virtual PCD 00 00" while this lives.
+/// The PC/SC name and vpcd port of vpcd's slot `slot` (0: "Virtual PCD 00 00", 1: "Virtual
+/// PCD 00 01").
+pub fn slot(slot: u8) -> (&'static str, u16) {
+    match slot {
+        0 => (FIRST_READER_NAME, PORT),
+        1 => (SECOND_READER_NAME, SECOND_READER_PORT),
+        other => panic!("vpcd has two slots, not {other}"),
+    }
+}
+
+/// A card image served in one of vpcd's readers while this lives.
 pub struct Served {
     server: Option<VpcdServer>,
+    reader: &'static str,
 }
 
 impl Served {
+    /// The card `image` in "Virtual PCD 00 00".
     pub fn start(image: &Path) -> Served {
+        Served::start_on(image, 0)
+    }
+
+    /// The card `image` in vpcd's slot `n` ([`slot`]).
+    pub fn start_on(image: &Path, n: u8) -> Served {
+        let (reader, port) = slot(n);
         wait_until("the reader is empty before the card goes in", || {
-            !card_present(FIRST_READER_NAME)
+            !card_present(reader)
         });
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, PORT));
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let server = VpcdServer::spawn(image, addr).expect("start the reader simulator");
         assert!(
             server.wait_connected(1, TIMEOUT),
-            "the simulator never reached vpcd on port {PORT}"
+            "the simulator never reached vpcd on port {port}"
         );
-        wait_until("pcscd sees the card", || card_present(FIRST_READER_NAME));
+        wait_until("pcscd sees the card", || card_present(reader));
         Served {
             server: Some(server),
+            reader,
         }
     }
 
@@ -103,9 +124,7 @@ impl Served {
     pub fn stop(&mut self) {
         if let Some(server) = self.server.take() {
             server.stop().expect("stop the reader simulator");
-            wait_until("pcscd sees the card removed", || {
-                !card_present(FIRST_READER_NAME)
-            });
+            wait_until("pcscd sees the card removed", || !card_present(self.reader));
         }
     }
 }
@@ -116,9 +135,7 @@ impl Drop for Served {
             let _ = server.stop();
             // No second panic while a failed test unwinds.
             if !std::thread::panicking() {
-                wait_until("pcscd sees the card removed", || {
-                    !card_present(FIRST_READER_NAME)
-                });
+                wait_until("pcscd sees the card removed", || !card_present(self.reader));
             }
         }
     }

@@ -39,6 +39,7 @@ impl Session {
         cred: &CounterCredential,
     ) -> Result<CodeChanged> {
         let op = Operation::ChangeCode;
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         let allowed = [Lifecycle::Issued, Lifecycle::Suspended];
         let ins = self.inspect(card, cred, op, &allowed, false)?;

@@ -35,6 +35,7 @@ impl Session {
         pins: &mut dyn PinSource,
     ) -> Result<Identified> {
         let op = Operation::Identify;
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         let ins = self.inspect(card, cred, op, &[Lifecycle::Issued], false)?;
         let serial = ins.info.serial.clone();

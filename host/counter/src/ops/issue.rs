@@ -83,6 +83,7 @@ impl Session {
         confirm: &mut dyn FnMut(&IssuePreview) -> Result<bool>,
     ) -> Result<Issued> {
         let op = Operation::Issue;
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         let mut serial_proved = None;
         let plain = self.pre(op, req.serial.as_deref(), card.lifecycle())?;

@@ -161,6 +161,7 @@ impl Session {
         serial: &str,
         reason: RevocationReason,
     ) -> Result<Vec<CertRecord>> {
+        self.authorize(crate::Operation::JpkiRevoke)?;
         if self.ca.is_none() {
             return Err(Error::InvalidInput(
                 "no JPKI certification authority connected: give --ca DIR (or JUKI_CA_DIR)".into(),
@@ -243,6 +244,7 @@ impl Session {
         pins: &mut dyn PinSource,
     ) -> Result<JpkiIssued> {
         let op = Operation::JpkiIssue;
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         if self.ca.is_none() {
             return Err(self.refuse(

@@ -49,6 +49,7 @@ impl Session {
         transition: Transition,
         reason: &str,
     ) -> Result<Done> {
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         // The card's table says where the transition may start; the counter terminates only
         // cards it issued (an initialised card never reached a resident: it goes back to the
@@ -138,6 +139,7 @@ impl Session {
         reason: TerminateReason,
     ) -> Result<Done> {
         let op = Operation::Terminate;
+        self.authorize(op)?;
         if reason == TerminateReason::CodeChanged {
             return Err(Error::InvalidInput(
                 "a card is terminated for a change of resident code by juki counter change-code"

@@ -242,6 +242,7 @@ impl Session {
         allowed: &[Lifecycle],
         allow_expired: bool,
     ) -> Result<Inspected> {
+        self.operator_card_present(op, None)?;
         if self.pre(op, None, card.lifecycle())? == Lifecycle::Blank {
             let e = CounterError::WrongCardState {
                 state: lifecycle_text(Lifecycle::Blank).into(),
@@ -329,6 +330,7 @@ impl Session {
         pins: &mut dyn PinSource,
     ) -> Result<ResidentRecord> {
         let pin = self.pre(op, Some(serial), pins.pin(PinId::Juki))?;
+        self.operator_card_present(op, Some(serial))?;
         self.pre(
             op,
             Some(serial),
@@ -361,6 +363,9 @@ impl Session {
         if let Err(e) = self.dry_run(change) {
             return Err(self.refuse(op, Some(serial), e));
         }
+        // The operator's card must still be the one they logged in with, before the card step
+        // (a refusal: nothing done) …
+        self.operator_card_present(op, Some(serial))?;
         let id = self.db.journal().begin(&PendingOperation {
             actor: self.actor(),
             card_serial: Some(serial),
@@ -380,6 +385,9 @@ impl Session {
                 return Err(e);
             }
         };
+        // … and before the record: the card step was done, but an operator who left may not
+        // complete it; the operation stays unfinished (pending), for a clerk to close.
+        self.operator_card_present(op, Some(serial))?;
         let record = self
             .db
             .transaction(|tx| -> Result<AuditRecord> {

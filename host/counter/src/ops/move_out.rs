@@ -37,6 +37,7 @@ impl Session {
         date: Option<Date>,
     ) -> Result<MovedOut> {
         let op = Operation::MoveOut;
+        self.authorize(op)?;
         let when = date.unwrap_or(self.today);
         let checked = (|| -> Result<()> {
             if to == &self.municipality {

@@ -19,6 +19,7 @@ impl Session {
         pins: &mut dyn PinSource,
     ) -> Result<Done> {
         let op = Operation::ResetPin;
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         let allowed = [Lifecycle::Issued, Lifecycle::Suspended];
         let ins = self.inspect(card, cred, op, &allowed, false)?;

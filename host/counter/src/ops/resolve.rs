@@ -42,6 +42,7 @@ impl Session {
         note: &str,
         card: Option<(&mut JukiCard<T>, &CounterCredential)>,
     ) -> Result<Resolved> {
+        self.authorize(Operation::PendingResolve)?;
         let entry = self
             .db
             .journal()

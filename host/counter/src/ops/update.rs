@@ -59,6 +59,7 @@ impl Session {
         pins: &mut dyn PinSource,
     ) -> Result<Updated> {
         let op = Operation::Update;
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         let checked = (|| -> Result<Date> {
             if req.address.is_none() && req.name.is_none() {

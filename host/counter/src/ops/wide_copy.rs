@@ -50,6 +50,7 @@ impl Session {
         fetch: impl FnOnce(&ResidentCode) -> std::result::Result<Confirmation, ClientError>,
     ) -> Result<IssuedCopy> {
         let op = Operation::WideAreaCopy;
+        self.authorize(op)?;
         self.pre(op, None, self.check_credential(cred))?;
         let name = seal.certificate().name.clone();
         if seal.certificate().municipality != *self.municipality() {

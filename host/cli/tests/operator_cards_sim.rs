@@ -1,0 +1,267 @@
+//! Operator cards (`juki_counter::session`) in process, on simulated cards: what the PC/SC test
+//! (tests/operator_cards_pcsc.rs) cannot stage quickly — a role raised in SQLite, a renewed
+//! credential, the operator card leaving between the resident card's step and its record.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use juki_cli::pin_input::Pin;
+use juki_counter::session::{CardLogin, OperatorCard};
+use juki_counter::{CounterDb, CounterError, Role, Session};
+use juki_host::card::{JukiCard, Lifecycle};
+use juki_host::resident::MunicipalityCode;
+use juki_host::sim_transport::SimTransport;
+use juki_host::transport::Transport;
+
+mod common;
+
+use common::world::{today, world, World};
+
+/// An operator card image, "present" while the shared flag says so.
+struct SimHeld {
+    card: JukiCard<Box<dyn Transport>>,
+    present: Rc<Cell<bool>>,
+}
+
+impl std::fmt::Debug for SimHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SimHeld")
+    }
+}
+
+impl OperatorCard for SimHeld {
+    fn reader(&self) -> String {
+        "the test's operator reader".into()
+    }
+    fn card(&mut self) -> &mut JukiCard<Box<dyn Transport>> {
+        &mut self.card
+    }
+    fn still_present(&self) -> bool {
+        self.present.get()
+    }
+}
+
+fn chiyoda() -> MunicipalityCode {
+    MunicipalityCode::parse("131016").unwrap()
+}
+
+/// Logs `operator` in with `password`, the card `image` and its PIN `pin`, checked with `cred`.
+fn login(
+    data: &Path,
+    cred: &juki_host::authority::CounterCredential,
+    operator: &str,
+    password: &str,
+    image: &Path,
+    pin: &str,
+    present: &Rc<Cell<bool>>,
+) -> Result<Session, CounterError> {
+    let db = CounterDb::open(data).unwrap();
+    let image = image.to_path_buf();
+    let present = present.clone();
+    let mut connect = move || -> juki_host::Result<Box<dyn OperatorCard>> {
+        let t: Box<dyn Transport> = Box::new(SimTransport::open(&image)?);
+        Ok(Box::new(SimHeld {
+            card: JukiCard::new(t),
+            present: present.clone(),
+        }))
+    };
+    let pin = pin.to_string();
+    let mut ask = move || Ok(Pin::from(pin.as_str()));
+    Session::login_with_card(
+        db,
+        &chiyoda(),
+        operator,
+        &Pin::from(password),
+        today(),
+        Some(CardLogin {
+            cred: Some(cred),
+            connect: &mut connect,
+            pin: &mut ask,
+        }),
+    )
+}
+
+/// The world (tanaka, supervisor; resident card JK-0009) with tanaka's own card OP-TANAKA and
+/// clerk suzuki's OP-SUZUKI registered.
+fn carded() -> (World, PathBuf, PathBuf) {
+    let w = world();
+    let dir = w.data.parent().unwrap().to_path_buf();
+    let (tanaka, suzuki) = (dir.join("tanaka.img"), dir.join("suzuki.img"));
+    w.issue_card(&tanaka, "OP-TANAKA", "田中 一郎", "東京都千代田区1");
+    w.issue_card(&suzuki, "OP-SUZUKI", "鈴木 次郎", "東京都千代田区2");
+    let s = w.session();
+    s.add_operator_as("suzuki", &Pin::from("suzuki-pw1"), Role::Clerk)
+        .unwrap();
+    for (name, image) in [("tanaka", &tanaka), ("suzuki", &suzuki)] {
+        let mut card = JukiCard::new(SimTransport::open(image).unwrap());
+        s.register_operator_card(&w.cred, name, &mut card).unwrap();
+    }
+    (w, tanaka, suzuki)
+}
+
+#[test]
+fn a_role_raised_in_sqlite_is_refused_and_a_renewed_credential_keeps_the_bindings() {
+    let (w, tanaka, suzuki) = carded();
+    let present = Rc::new(Cell::new(true));
+    // Both log in with their cards; the password-only login is refused now.
+    let s = login(
+        &w.data,
+        &w.cred,
+        "suzuki",
+        "suzuki-pw1",
+        &suzuki,
+        "2580",
+        &present,
+    )
+    .unwrap();
+    assert_eq!(s.role(), Role::Clerk);
+    drop(s);
+    let db = CounterDb::open(&w.data).unwrap();
+    assert!(matches!(
+        Session::login(db, &chiyoda(), "tanaka", &Pin::from("tanaka-pw1"), today()),
+        Err(CounterError::OperatorCardRefused { .. })
+    ));
+
+    // A renewed credential of the same municipality (another key, same root) still accepts
+    // the bindings the earlier one signed.
+    let renewed = w
+        .root
+        .issue_counter_credential(&chiyoda(), "千代田区", today(), 5)
+        .unwrap();
+    login(
+        &w.data,
+        &renewed,
+        "tanaka",
+        "tanaka-pw1",
+        &tanaka,
+        "2580",
+        &present,
+    )
+    .unwrap();
+
+    // suzuki made a supervisor in SQLite, without the municipality's key: refused at login.
+    let conn = rusqlite::Connection::open(w.data.join("counter.db")).unwrap();
+    conn.execute(
+        "UPDATE operators SET role = 'supervisor', supervisor = 1 WHERE name = 'suzuki'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let e = login(
+        &w.data,
+        &w.cred,
+        "suzuki",
+        "suzuki-pw1",
+        &suzuki,
+        "2580",
+        &present,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("does not verify"), "{e}");
+    // tanaka's card for suzuki: another card.
+    let e = login(
+        &w.data,
+        &w.cred,
+        "tanaka",
+        "tanaka-pw1",
+        &suzuki,
+        "2580",
+        &present,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("is not tanaka's operator card"),
+        "{e}"
+    );
+    // The same card cannot be bound to two operators.
+    let s = login(
+        &w.data,
+        &w.cred,
+        "tanaka",
+        "tanaka-pw1",
+        &tanaka,
+        "2580",
+        &present,
+    )
+    .unwrap();
+    // (A copy of the image: the original is held in the operator reader.)
+    let copy = tanaka.with_file_name("tanaka-copy.img");
+    std::fs::copy(&tanaka, &copy).unwrap();
+    let mut card = JukiCard::new(SimTransport::open(&copy).unwrap());
+    let e = s
+        .register_operator_card(&w.cred, "suzuki", &mut card)
+        .unwrap_err();
+    assert!(e.to_string().contains("already operator tanaka's"), "{e}");
+    assert!(s.db().audit().verify().unwrap().is_intact());
+}
+
+/// The resident card's transport: the operator card "leaves" right after the card answered the
+/// command with instruction `ins`.
+struct PullsAfter {
+    inner: SimTransport,
+    ins: u8,
+    present: Rc<Cell<bool>>,
+}
+
+impl Transport for PullsAfter {
+    fn transmit(&mut self, apdu: &[u8]) -> juki_host::Result<Vec<u8>> {
+        let r = self.inner.transmit(apdu)?;
+        if apdu.get(1) == Some(&self.ins) {
+            self.present.set(false);
+        }
+        Ok(r)
+    }
+    fn supports_extended_length(&self) -> bool {
+        self.inner.supports_extended_length()
+    }
+    fn exclusive(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn Transport) -> juki_host::Result<()>,
+    ) -> juki_host::Result<()> {
+        f(self)
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+}
+
+#[test]
+fn an_operator_card_pulled_after_the_card_step_leaves_the_operation_unfinished() {
+    let (w, tanaka, _) = carded();
+    let present = Rc::new(Cell::new(true));
+    let mut s = login(
+        &w.data,
+        &w.cred,
+        "tanaka",
+        "tanaka-pw1",
+        &tanaka,
+        "2580",
+        &present,
+    )
+    .unwrap();
+    let mut card = JukiCard::new(PullsAfter {
+        inner: SimTransport::open(&w.image).unwrap(),
+        ins: 0x04, // DEACTIVATE FILE: the suspension
+        present: present.clone(),
+    });
+    let e = s.suspend(&mut card, &w.cred, Some("紛失")).unwrap_err();
+    assert!(
+        matches!(e, CounterError::OperatorCardRemoved { .. }),
+        "{e:?}"
+    );
+    // The card did it; the operator who left did not record it: unfinished, for a clerk to
+    // close from the card's own signed state.
+    assert_eq!(card.lifecycle().unwrap(), Lifecycle::Suspended);
+    let pending = s.db().journal().unfinished().unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let refused = s.db().audit().records().unwrap();
+    assert!(refused
+        .iter()
+        .any(|r| r.operation == "suspend" && r.outcome.to_string().contains("removed")));
+    // Nothing more in this session.
+    assert!(matches!(
+        s.resume(&mut card, &w.cred),
+        Err(CounterError::OperatorCardRemoved { .. })
+    ));
+}
