@@ -630,6 +630,7 @@ fn host_world() -> HostWorld {
                     &CertRequest {
                         kind,
                         card_serial: &p.card.serial,
+                        resident: Some(p.code.as_str()),
                         public_key,
                         four_info: &p.info,
                         municipality: "千代田区",
