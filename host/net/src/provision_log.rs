@@ -529,7 +529,10 @@ impl ProvisionLog {
         let mut logged = Vec::new();
         let mut pending = 0;
         for row in &rows {
-            match (row.get::<_, Option<Vec<u8>>>(8), row.get::<_, Option<i64>>(9)) {
+            match (
+                row.get::<_, Option<Vec<u8>>>(8),
+                row.get::<_, Option<i64>>(9),
+            ) {
                 // Logged after the head was read: shown next time.
                 (Some(salt), Some(index)) if index_of(index)? < size => logged.push(Logged {
                     opening: Opening {
@@ -648,9 +651,10 @@ impl ProvisionLog {
         let mut logged = Vec::new();
         let mut pending = 0;
         for row in &rows {
-            let (Some(salt), Some(index)) =
-                (row.get::<_, Option<Vec<u8>>>(8), row.get::<_, Option<i64>>(9))
-            else {
+            let (Some(salt), Some(index)) = (
+                row.get::<_, Option<Vec<u8>>>(8),
+                row.get::<_, Option<i64>>(9),
+            ) else {
                 pending += 1;
                 continue;
             };
