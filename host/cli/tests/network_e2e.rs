@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use juki_cli::pin_input::Pin;
-use juki_counter::consistency::{compare, snapshot};
 use juki_counter::network::{self, SyncEnd};
 use juki_counter::session::add_first_operator;
 use juki_counter::{CounterDb, Session, UpdateRequest};
@@ -20,6 +19,8 @@ use juki_net::pki::Role;
 use juki_net::register::Status;
 
 mod common;
+
+use common::network::agrees;
 
 use common::world::{lines, today, world, World};
 use common::{juki, path_str};
@@ -63,21 +64,6 @@ fn kita_counter(w: &World) -> (std::path::PathBuf, juki_host::authority::Counter
     let db = CounterDb::open(&data).unwrap();
     add_first_operator(&db, &kita(), "yamada", &Pin::from("yamada-pw1")).unwrap();
     (data, cred)
-}
-
-/// The checker: the counter at `data` against the register's residents of its municipality.
-fn agrees(net: &LocalNetwork, data: &Path) {
-    let held = snapshot(&CounterDb::open(data).unwrap()).unwrap();
-    assert_eq!(held.waiting, 0, "everything delivered before comparing");
-    let national = net
-        .block_on(net.register().residents_of(&held.municipality))
-        .unwrap();
-    let mismatches = compare(&held.residents, &national);
-    assert!(
-        mismatches.is_empty(),
-        "{}: {mismatches:?}",
-        held.municipality
-    );
 }
 
 #[test]

@@ -39,6 +39,8 @@ use juki_net::register::{Date, Event, Kind, Status, Update};
 
 mod common;
 
+use common::network::agrees;
+
 use common::world::{lines, today, world, World};
 use common::{juki, path_str};
 
@@ -173,22 +175,6 @@ fn counter(w: &World, code: &MunicipalityCode, name: &str) -> (PathBuf, CounterC
     let db = CounterDb::open(&data).unwrap();
     add_first_operator(&db, code, "yamada", &Pin::from("yamada-pw1")).unwrap();
     (data, cred)
-}
-
-/// The checker: the counter at `data`, everything delivered, against the register's residents
-/// of its municipality.
-fn agrees(net: &LocalNetwork, data: &Path) {
-    let held = snapshot(&CounterDb::open(data).unwrap()).unwrap();
-    assert_eq!(held.waiting, 0, "everything delivered before comparing");
-    let national = net
-        .block_on(net.register().residents_of(&held.municipality))
-        .unwrap();
-    let mismatches = compare(&held.residents, &national);
-    assert!(
-        mismatches.is_empty(),
-        "{}: {mismatches:?}",
-        held.municipality
-    );
 }
 
 /// `SELECT count(*) FROM table WHERE municipality = m` on the register's database.

@@ -14,13 +14,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use juki_counter::consistency::{compare, snapshot};
 use juki_host::resident::MunicipalityCode;
 use juki_host::resident_code::ResidentCode;
 use juki_net::local::LocalNetwork;
 use juki_net::pki::Role;
 
 mod common;
+
+use common::network::agrees;
 
 use common::counter::{authority, blank_card, counter, juki_on, Counter, ISSUE_DAY, PINS};
 use common::pcsc::lock_or_skip;
@@ -298,17 +299,7 @@ fn wide_area_copy_through_pcsc() {
     let read = sync(&chiyoda, &chiyoda_node, &server);
     assert!(read.contains("recorded as gone: 1"), "{read}");
     for counter in [&chiyoda, &kita] {
-        let held = snapshot(&counter.db()).unwrap();
-        assert_eq!(held.waiting, 0);
-        let national = net
-            .block_on(net.register().residents_of(&held.municipality))
-            .unwrap();
-        let mismatches = compare(&held.residents, &national);
-        assert!(
-            mismatches.is_empty(),
-            "{}: {mismatches:?}",
-            held.municipality
-        );
+        agrees(&net, &counter.dir);
     }
     let national = net
         .block_on(net.register().resident(&code))

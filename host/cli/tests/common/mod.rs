@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 pub mod counter;
+pub mod network;
 pub mod pcsc;
 pub mod world;
 
