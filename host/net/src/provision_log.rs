@@ -268,6 +268,44 @@ async fn fetch_nodes(client: &impl GenericClient, size: u64, ids: &[NodeId]) -> 
     Ok(NodeMap { size, nodes })
 }
 
+/// What waits in `table` (`provision` or `audit_anchor`, read as `columns`), oldest first, at
+/// most [`MAX_BATCH`], locked for this batch.
+async fn unlogged(
+    tx: &impl GenericClient,
+    table: &'static str,
+    columns: &'static str,
+) -> Result<Vec<Row>> {
+    Ok(tx
+        .query(
+            &format!(
+                "SELECT {columns} FROM {table} WHERE leaf_index IS NULL \
+                 ORDER BY id LIMIT $1 FOR UPDATE"
+            ),
+            &[&MAX_BATCH],
+        )
+        .await?)
+}
+
+/// Records the salts and leaves given to rows `ids` of `table`.
+async fn set_logged(
+    tx: &impl GenericClient,
+    table: &'static str,
+    ids: &[i64],
+    salts: &[Vec<u8>],
+    leaves: &[i64],
+) -> Result<()> {
+    tx.execute(
+        &format!(
+            "UPDATE {table} t SET salt = u.salt, leaf_index = u.idx \
+             FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(id, salt, idx) \
+             WHERE t.id = u.id"
+        ),
+        &[&ids, &salts, &leaves],
+    )
+    .await?;
+    Ok(())
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -341,24 +379,8 @@ impl ProvisionLog {
                 Frontier::from_hashes(size, hashes)?
             }
         };
-        let provisions = tx
-            .query(
-                &format!(
-                    "SELECT {PROVISION_COLUMNS} FROM provision WHERE leaf_index IS NULL \
-                     ORDER BY id LIMIT $1 FOR UPDATE"
-                ),
-                &[&MAX_BATCH],
-            )
-            .await?;
-        let anchors = tx
-            .query(
-                &format!(
-                    "SELECT {ANCHOR_COLUMNS} FROM audit_anchor WHERE leaf_index IS NULL \
-                     ORDER BY id LIMIT $1 FOR UPDATE"
-                ),
-                &[&MAX_BATCH],
-            )
-            .await?;
+        let provisions = unlogged(&tx, "provision", PROVISION_COLUMNS).await?;
+        let anchors = unlogged(&tx, "audit_anchor", ANCHOR_COLUMNS).await?;
         if provisions.is_empty() && anchors.is_empty() {
             *cached = Some(frontier);
             return Ok(None);
@@ -386,20 +408,8 @@ impl ProvisionLog {
             a_salts.push(salt);
             a_idx.push(index);
         }
-        tx.execute(
-            "UPDATE provision p SET salt = u.salt, leaf_index = u.idx \
-             FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(id, salt, idx) \
-             WHERE p.id = u.id",
-            &[&p_ids, &p_salts, &p_idx],
-        )
-        .await?;
-        tx.execute(
-            "UPDATE audit_anchor a SET salt = u.salt, leaf_index = u.idx \
-             FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(id, salt, idx) \
-             WHERE a.id = u.id",
-            &[&a_ids, &a_salts, &a_idx],
-        )
-        .await?;
+        set_logged(&tx, "provision", &p_ids, &p_salts, &p_idx).await?;
+        set_logged(&tx, "audit_anchor", &a_ids, &a_salts, &a_idx).await?;
         let levels: Vec<i16> = nodes.iter().map(|(n, _)| i16::from(n.level)).collect();
         let idxs = nodes
             .iter()
