@@ -41,6 +41,11 @@ impl Holder {
 }
 
 fn holder(ca: &JpkiCa, card: &str, resident: Option<&str>) -> Holder {
+    holder_at(ca, card, resident, juki_jpki::time::now().unwrap())
+}
+
+/// A holder whose certificate was issued at `issued` (3 years' validity).
+fn holder_at(ca: &JpkiCa, card: &str, resident: Option<&str>, issued: i64) -> Holder {
     let key = SigningKey::random(&mut rand_core::OsRng);
     let four = info("開示 花子", "東京都千代田区1");
     let (record, cert) = ca
@@ -54,7 +59,7 @@ fn holder(ca: &JpkiCa, card: &str, resident: Option<&str>) -> Holder {
                 municipality: "千代田区",
                 card_expires: date(2036, 1, 1),
             },
-            juki_jpki::time::now().unwrap(),
+            issued,
         )
         .unwrap();
     Holder {
@@ -184,6 +189,14 @@ fn a_resident_sees_exactly_their_own_provisions_and_nothing_else_gets_in() {
     let rogue = JpkiCa::init(&w.dir.path().join("rogue"), juki_jpki::time::now().unwrap()).unwrap();
     let stranger = holder(&rogue, "JK-D1", Some(code(1).as_str()));
     refused(w.disclose(|c| Ok(stranger.answer(c))), 401, "not accepted");
+    // Expired: issued four years ago for three.
+    let old = holder_at(
+        &w.ca,
+        "JK-D4",
+        Some(code(1).as_str()),
+        juki_jpki::time::now().unwrap() - 4 * 365 * 86_400,
+    );
+    refused(w.disclose(|c| Ok(old.answer(c))), 401, "expired");
     // A certificate the CA issued before it recorded subscribers.
     let unlinked = holder(&w.ca, "JK-D3", None);
     refused(w.disclose(|c| Ok(unlinked.answer(c))), 403, "issued again");
