@@ -7,7 +7,6 @@
 //! blocks: `JPKI AUTH SIGNATURE` (the DER ECDSA signature) and `CERTIFICATE` (the card's
 //! authentication certificate).
 
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::Signature;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -119,10 +118,11 @@ pub fn verify(
 ) -> std::result::Result<Checked, JpkiError> {
     check_challenge(challenge)?;
     let public = validate::public_key(&answer.certificate)?;
-    if public
-        .verify_prehash(&digest(challenge), &answer.signature)
-        .is_err()
-    {
+    // The card signed digest(challenge) = SHA-256(CONTEXT ‖ challenge): the same as a
+    // signature over CONTEXT ‖ challenge, which is what ring verifies.
+    let mut message = CONTEXT.to_vec();
+    message.extend_from_slice(challenge);
+    if !validate::ecdsa_p256_sha256(&public, &message, answer.signature.to_der().as_bytes()) {
         return Err(JpkiError::ChallengeMismatch);
     }
     validate::check_certificate(&answer.certificate, CertKind::Auth, ca, crls, at)

@@ -18,7 +18,6 @@ use const_oid::db::rfc5911::{
 };
 use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, ID_SHA_256};
 use const_oid::ObjectIdentifier;
-use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, Signature};
 use sha2::{Digest, Sha256};
 use x509_cert::attr::{Attribute, Attributes};
@@ -312,7 +311,7 @@ pub fn verify_signature(
     let public = validate::public_key(&signer)?;
     let sig_ok = signer_info.signature_algorithm.oid == ECDSA_WITH_SHA_256
         && DerSignature::try_from(signer_info.signature.as_bytes())
-            .is_ok_and(|sig| public.verify(&attrs_der, &sig).is_ok());
+            .is_ok_and(|sig| validate::ecdsa_p256_sha256(&public, &attrs_der, sig.as_bytes()));
     if !sig_ok {
         return Err(JpkiError::BadSignature);
     }

