@@ -265,3 +265,38 @@ fn an_operator_card_pulled_after_the_card_step_leaves_the_operation_unfinished()
         Err(CounterError::OperatorCardRemoved { .. })
     ));
 }
+
+#[test]
+fn deleting_the_bindings_and_the_setting_does_not_bring_password_logins_back() {
+    let (w, _, _) = carded();
+    // An attacker with the SQLite file removes every binding and the counter-wide setting.
+    let conn = rusqlite::Connection::open(w.data.join("counter.db")).unwrap();
+    conn.execute_batch(
+        "UPDATE operators SET card_serial = NULL, card_key = NULL, card_signer = NULL, \
+         card_signature = NULL; DELETE FROM meta WHERE key = 'operator_cards_required';",
+    )
+    .unwrap();
+    drop(conn);
+    // The audit trail still says an operator card was registered: cards stay required.
+    let db = CounterDb::open(&w.data).unwrap();
+    assert!(juki_counter::session::operator_cards_required(&db).unwrap());
+    assert!(matches!(
+        Session::login(db, &chiyoda(), "tanaka", &Pin::from("tanaka-pw1"), today()),
+        Err(CounterError::OperatorCardRefused { .. })
+    ));
+    // Removing that record too breaks the audit chain, which its verification reports.
+    let conn = rusqlite::Connection::open(w.data.join("counter.db")).unwrap();
+    let deleted = conn
+        .execute(
+            "DELETE FROM audit_log WHERE operation = 'operator-card'",
+            [],
+        )
+        .map_err(|e| e.to_string());
+    drop(conn);
+    let db = CounterDb::open(&w.data).unwrap();
+    match deleted {
+        // The trail refuses deletions outright (trigger), or the chain no longer verifies.
+        Err(_) => assert!(juki_counter::session::operator_cards_required(&db).unwrap()),
+        Ok(_) => assert!(db.audit().verify().is_err() || !db.audit().verify().unwrap().is_intact()),
+    }
+}

@@ -84,18 +84,22 @@ pub fn binding_message(
     m
 }
 
-/// Whether this counter requires an operator card of every operator.
+/// Whether this counter requires an operator card of every operator: the setting, or — should
+/// the setting have been deleted from the database — any operator card ever registered, as the
+/// audit trail records it. Removing that record too breaks the hash chain, which `juki counter
+/// audit verify` (and the anchors in 住基ネット's log) catch: deleting rows cannot quietly bring
+/// password-only logins back.
 pub fn operator_cards_required(db: &CounterDb) -> Result<bool> {
-    let set: Option<String> = db
+    let required: bool = db
         .conn()
         .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [META_CARDS_REQUIRED],
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = ?1) \
+             OR EXISTS (SELECT 1 FROM audit_log WHERE operation = ?2 AND outcome = 'ok')",
+            rusqlite::params![META_CARDS_REQUIRED, Operation::OperatorCard.as_str()],
             |r| r.get(0),
         )
-        .optional()
         .map_err(CounterError::from)?;
-    Ok(set.is_some())
+    Ok(required)
 }
 
 /// The operator's card in the operator reader, connected for the whole session.
