@@ -38,7 +38,7 @@ pub use juki_net::monitor::Observed;
 use super::audit::{AuditEntry, AuditHead};
 use super::clock::Timestamp;
 use super::error::{CounterError, Result};
-use super::network::NETWORK_OPERATOR;
+use super::network::{short, NETWORK_OPERATOR};
 use super::{Actor, CounterDb, Operation, Outcome};
 
 /// The monitor's state as kept in `counter.db`.
@@ -179,20 +179,6 @@ fn keep(db: &CounterDb, monitor: &Monitor, now: Timestamp) -> Result<()> {
         ],
     )?;
     Ok(())
-}
-
-/// Shortens a reason for the records (one line, bounded).
-fn short(reason: &str) -> String {
-    const MAX: usize = 300;
-    let line: String = reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if line.chars().count() <= MAX {
-        line
-    } else {
-        line.chars().take(MAX).collect::<String>() + "…"
-    }
 }
 
 /// Whether a monitor's error is the log's fault (refused) or the way to it (not checked). A

@@ -515,8 +515,8 @@ fn check_answers(batch: &[Queued], answers: &[Delivered]) -> std::result::Result
     Ok(())
 }
 
-/// Shortens a reason for the records.
-fn short(reason: &str) -> String {
+/// Shortens a reason for the records (one line, bounded).
+pub(crate) fn short(reason: &str) -> String {
     const MAX: usize = 300;
     let one_line: String = reason
         .chars()
