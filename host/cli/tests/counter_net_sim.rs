@@ -9,7 +9,6 @@ use std::path::Path;
 use juki_cli::pin_input::Pin;
 use juki_counter::network::{self, Delivered, Delivery, Event, SyncEnd, Unreachable, Update};
 use juki_counter::registry::TerminateReason;
-use juki_counter::session::add_first_operator;
 use juki_counter::{CounterDb, IssueRequest, Session, UpdateRequest};
 use juki_host::authority::RootAuthority;
 use juki_host::card::JukiCard;
@@ -316,23 +315,11 @@ fn a_failed_operation_queues_nothing() {
     );
 }
 
-/// Registers the first operator of 大阪市北区's counter (its own data directory).
-fn kita_counter(w: &World) -> (std::path::PathBuf, juki_host::authority::CounterCredential) {
-    let cred = w
-        .root
-        .issue_counter_credential(&kita(), "大阪市北区", today(), 5)
-        .unwrap();
-    let data = w._dir.path().join("kita");
-    let db = CounterDb::open(&data).unwrap();
-    add_first_operator(&db, &kita(), "yamada", &Pin::from("yamada-pw1")).unwrap();
-    (data, cred)
-}
-
 #[test]
 fn a_resident_moving_in_with_the_card_is_a_move_in_at_the_new_counter() {
     let w = world();
     let code = holder(&w, "JK-0009");
-    let (kita_data, kita_cred) = kita_counter(&w);
+    let (kita_data, kita_cred) = w.other_counter(&kita(), "大阪市北区");
     let db = CounterDb::open(&kita_data).unwrap();
     let mut s = Session::login(db, &kita(), "yamada", &Pin::from("yamada-pw1"), today()).unwrap();
     let updated = s
@@ -653,7 +640,7 @@ impl Delivery for MovingNet {
 fn a_move_out_here_and_a_move_in_there_reach_the_network_in_either_order() {
     let w = world();
     let code = holder(&w, "JK-0009");
-    let (kita_data, kita_cred) = kita_counter(&w);
+    let (kita_data, kita_cred) = w.other_counter(&kita(), "大阪市北区");
     let mut net = MovingNet::default();
     let t = Timestamp::from_unix(1_775_001_600);
     network::sync(&mut CounterDb::open(&w.data).unwrap(), &mut net, t).unwrap();

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use juki_cli::pin_input::Pin;
 use juki_counter::network::{self, SyncEnd};
-use juki_counter::session::add_first_operator;
 use juki_counter::{CounterDb, Session, UpdateRequest};
 use juki_host::clock::Timestamp;
 use juki_host::resident::MunicipalityCode;
@@ -22,7 +21,7 @@ mod common;
 
 use common::network::agrees;
 
-use common::world::{lines, today, world, World};
+use common::world::{lines, today, world};
 use common::{juki, path_str};
 
 const PURPOSE: &str = "年金・恩給の現況確認";
@@ -52,18 +51,6 @@ fn sync(data: &Path, node: &Path, server: &str) -> String {
         "",
     );
     common::ok(out)
-}
-
-/// 大阪市北区's counter: its own data directory, operator yamada.
-fn kita_counter(w: &World) -> (std::path::PathBuf, juki_host::authority::CounterCredential) {
-    let cred = w
-        .root
-        .issue_counter_credential(&kita(), "大阪市北区", today(), 5)
-        .unwrap();
-    let data = w._dir.path().join("kita");
-    let db = CounterDb::open(&data).unwrap();
-    add_first_operator(&db, &kita(), "yamada", &Pin::from("yamada-pw1")).unwrap();
-    (data, cred)
 }
 
 #[test]
@@ -140,7 +127,7 @@ fn a_move_with_the_card_through_the_network_and_the_registers_agree() {
 
     // 転入 at 大阪市北区 with the card (継続利用): 北区 delivers its 転入; 千代田区 learns that
     // its 転出 is completed at its next sync.
-    let (kita_data, kita_cred) = kita_counter(&w);
+    let (kita_data, kita_cred) = w.other_counter(&kita(), "大阪市北区");
     let db = CounterDb::open(&kita_data).unwrap();
     let mut s = Session::login(db, &kita(), "yamada", &Pin::from("yamada-pw1"), today()).unwrap();
     let updated = s

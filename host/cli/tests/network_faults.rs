@@ -18,7 +18,7 @@
 //! part it had applied before it was killed.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -26,9 +26,7 @@ use std::time::{Duration, Instant};
 use juki_cli::pin_input::Pin;
 use juki_counter::consistency::{compare, snapshot, Mismatch};
 use juki_counter::network::{self, SyncEnd};
-use juki_counter::session::add_first_operator;
 use juki_counter::{CounterDb, Session, UpdateRequest};
-use juki_host::authority::CounterCredential;
 use juki_host::resident::{FourInfo, MunicipalityCode, Sex};
 use juki_host::resident_code::ResidentCode;
 use juki_net::client::NetClient;
@@ -41,7 +39,7 @@ mod common;
 
 use common::network::agrees;
 
-use common::world::{lines, today, world, World};
+use common::world::{lines, today, world};
 use common::{juki, path_str};
 
 fn chiyoda() -> MunicipalityCode {
@@ -163,18 +161,6 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A counter of `code` with its own data directory and operator yamada, and its credential.
-fn counter(w: &World, code: &MunicipalityCode, name: &str) -> (PathBuf, CounterCredential) {
-    let cred = w
-        .root
-        .issue_counter_credential(code, name, today(), 5)
-        .unwrap();
-    let data = w._dir.path().join(code.as_str());
-    let db = CounterDb::open(&data).unwrap();
-    add_first_operator(&db, code, "yamada", &Pin::from("yamada-pw1")).unwrap();
-    (data, cred)
 }
 
 /// `SELECT count(*) FROM table WHERE municipality = m` on the register's database.
@@ -550,7 +536,7 @@ fn two_counters_racing_on_one_resident_the_loser_shows_the_refusal_and_the_check
         (kita(), "大阪市北区", "大阪府大阪市北区中之島1-3-20"),
         (sapporo(), "札幌市中央区", "北海道札幌市中央区北1条西2丁目"),
     ] {
-        let (data, cred) = counter(&w, &m, name);
+        let (data, cred) = w.other_counter(&m, name);
         let db = CounterDb::open(&data).unwrap();
         let mut s = Session::login(db, &m, "yamada", &Pin::from("yamada-pw1"), today()).unwrap();
         let updated = s

@@ -47,6 +47,23 @@ impl World {
     pub fn ca(&self) -> JpkiCa {
         JpkiCa::open(&self.ca_dir).unwrap()
     }
+
+    /// Another municipality's counter: its own data directory, first operator yamada
+    /// (`yamada-pw1`), and its credential from the same root.
+    pub fn other_counter(
+        &self,
+        code: &MunicipalityCode,
+        name: &str,
+    ) -> (PathBuf, CounterCredential) {
+        let cred = self
+            .root
+            .issue_counter_credential(code, name, today(), 5)
+            .unwrap();
+        let data = self._dir.path().join(code.as_str());
+        let db = CounterDb::open(&data).unwrap();
+        add_first_operator(&db, code, "yamada", &Pin::from("yamada-pw1")).unwrap();
+        (data, cred)
+    }
 }
 
 /// An issued card (serial JK-0009; PINs 2580, 1357, JUKI2026), its counter (operator tanaka,
