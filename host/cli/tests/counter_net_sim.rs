@@ -793,3 +793,74 @@ fn a_new_card_with_other_4_info_reports_the_change() {
         }
     );
 }
+
+/// 広域交付 against a hostile or stale network answer: the copy is refused, audited, and no file
+/// is made — an answer for another resident (the counter asked for the card's code), a record
+/// removed (消除) or replaced by a new code.
+#[test]
+fn a_wide_area_copy_is_refused_on_an_answer_it_must_not_certify() {
+    use juki_net::register::{Confirmation, Resident, Status};
+    let w = world();
+    let net = tempfile::tempdir().unwrap();
+    let ca = juki_net::pki::NetworkCa::init(&net.path().join("ca"), juki_net::pki::now()).unwrap();
+    let node = net.path().join("chiyoda");
+    let chiyoda = MunicipalityCode::parse("131016").unwrap();
+    ca.issue_seal(&chiyoda, "千代田区", 30, juki_net::pki::now(), &node)
+        .unwrap();
+    let seal = juki_net::pki::seal::Seal::load(&node).unwrap();
+    let record = w.card().read_resident(&Pin::from("2580")).unwrap();
+    let answer = |code: ResidentCode, status: Status| Confirmation {
+        resident: Resident {
+            code,
+            info: record.info.clone(),
+            municipality: chiyoda.clone(),
+            status,
+            version: 1,
+            changed_on: today(),
+        },
+        provision: 7,
+    };
+    let other = (0..10)
+        .find_map(|d| ResidentCode::parse(&format!("1234567890{d}")).ok())
+        .unwrap();
+    let by = other.clone();
+    for (reply, what) in [
+        (answer(other, Status::Registered), "another resident"),
+        (answer(record.code.clone(), Status::Removed), "消除"),
+        (
+            answer(record.code.clone(), Status::CodeReplaced { by }),
+            "code replaced",
+        ),
+    ] {
+        let mut s = w.session();
+        let r = s.wide_area_copy(
+            &mut w.card(),
+            &w.cred,
+            &mut lines("2580\n"),
+            &seal,
+            juki_net::pki::now(),
+            |asked| {
+                assert_eq!(*asked, record.code, "the card's own code is asked");
+                Ok(reply.clone())
+            },
+        );
+        assert!(r.is_err(), "{what}: a copy was made");
+        let last = s.db().audit().records().unwrap().pop().unwrap();
+        assert_eq!(last.operation, "wide-area-copy");
+        assert!(!last.outcome.is_ok(), "{what}: {last:?}");
+    }
+    // The honest answer is certified.
+    let mut s = w.session();
+    let issued = s
+        .wide_area_copy(
+            &mut w.card(),
+            &w.cred,
+            &mut lines("2580\n"),
+            &seal,
+            juki_net::pki::now(),
+            |_| Ok(answer(record.code.clone(), Status::Registered)),
+        )
+        .unwrap();
+    assert!(issued.card_agrees);
+    assert_eq!(issued.copy.number_text(), "131016-7");
+}
