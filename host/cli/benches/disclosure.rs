@@ -25,6 +25,7 @@ use juki_cli::pin_input::Pin;
 use juki_counter::network;
 use juki_counter::CounterDb;
 use juki_jpki::citizen;
+use juki_net::citizen::Seen;
 use juki_net::client::NetClient;
 use juki_net::local::LocalNetwork;
 use juki_net::pki::Role;
@@ -76,18 +77,21 @@ fn main() {
     let pin = Pin::from("1357");
     let mut card = w.card();
     // A first disclosure outside the samples (connections and caches warm).
-    let first = juki_net::citizen::request(&public, &ca, &key, |c| {
+    let first = juki_net::citizen::request(&public, &ca, &key, &Seen::new(), |c| {
         citizen::answer_challenge(&mut card, &pin, c)
             .and_then(|a| a.to_pem())
             .map_err(|e| e.to_string())
     })
     .unwrap();
     assert_eq!(first.provisions.len(), PROVISIONS);
+    // Every sample is a returning client: the head and the chain's end it saw are checked.
+    let mut seen = Seen::new();
+    seen.remember(&first);
     let challenge = [7u8; 83];
     let (mut e2e, mut card_t, mut trips) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..SAMPLES {
         let t = Instant::now();
-        let d = juki_net::citizen::request(&public, &ca, &key, |c| {
+        let d = juki_net::citizen::request(&public, &ca, &key, &seen, |c| {
             citizen::answer_challenge(&mut card, &pin, c)
                 .and_then(|a| a.to_pem())
                 .map_err(|e| e.to_string())

@@ -152,7 +152,7 @@ pub enum Command {
     /// 開示請求: your own 本人確認情報 and every provision of it (to which agency, when, why),
     /// from the national server, with the card's authentication key (asks the auth PIN); each
     /// provision checked against the signed provision log. Exits 9 when the answer does not
-    /// verify.
+    /// verify, 10 when the log disagrees with a head seen before or given (rewritten, forked).
     Disclosure {
         /// The national server's public address for residents (host:port).
         #[arg(long, value_name = "HOST:PORT")]
@@ -163,6 +163,15 @@ pub enum Command {
         /// The provision log's public key (log.pub).
         #[arg(long, value_name = "PEM")]
         log_key: std::path::PathBuf,
+        /// Where this computer keeps the log head it verified and each resident's newest
+        /// record shown (default $XDG_STATE_HOME/juki/disclosure.json, else
+        /// ~/.local/state/juki/disclosure.json): the next answer must agree with it.
+        #[arg(long, value_name = "FILE")]
+        state: Option<std::path::PathBuf>,
+        /// A signed head someone else saw (a counter's `juki counter net head`, `juki net log
+        /// head`): the answer must agree with it. Repeatable.
+        #[arg(long, value_name = "FILE")]
+        witness_head: Vec<std::path::PathBuf>,
     },
     /// The relying party's check of an answer made by `juki auth`: the challenge, the
     /// authentication certificate's chain, validity and CRL. Exits 9 when it is rejected.
@@ -628,6 +637,11 @@ pub enum CounterNetCommand {
     /// What is waiting (no login): how many updates, the oldest, the next attempt and why the
     /// last one failed, and an update the network refused, which stops the queue.
     Status,
+    /// The provision log's signed head this counter last accepted (no login; nothing else on
+    /// standard output): to compare with another counter (`juki net log audit --head FILE`)
+    /// or give a resident as a witness (`juki disclosure --witness-head FILE`). Exits 1 before
+    /// the first sync that checked the log.
+    Head,
     /// After the cause of a refused update was dealt with: deliver it again at the next sync
     /// (audited).
     Retry {

@@ -756,6 +756,7 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         &public,
         &dir.path().join("juki-net").join("ca").join("ca.pem"),
         &log_key,
+        &juki_net::citizen::Seen::new(),
         |challenge| {
             citizen::answer_challenge(&mut card, &Pin::from("1357"), challenge)
                 .and_then(|a| a.to_pem())

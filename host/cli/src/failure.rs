@@ -289,6 +289,7 @@ pub fn disclosure_message(e: &juki_net::citizen::DisclosureError) -> String {
         ),
         D::Card(detail) => detail.clone(),
         D::Proof(detail) => t!("err-disclosure-proof", detail = detail.as_str()),
+        D::Log(detail) => t!("err-disclosure-log", detail = detail.as_str()),
         D::BadAnswer(detail) => t!("err-net-bad-answer", detail = detail.as_str()),
     }
 }
@@ -299,6 +300,8 @@ fn disclosure_exit_code(e: &juki_net::citizen::DisclosureError) -> u8 {
     use juki_net::citizen::DisclosureError as D;
     match e {
         D::Proof(_) | D::Refused { status: 401, .. } => 9,
+        // The log refused, as a monitor refuses it.
+        D::Log(_) => 10,
         D::Refused { status: 403, .. } => 6,
         _ => 1,
     }

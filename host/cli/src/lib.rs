@@ -58,7 +58,18 @@ pub fn run(cli: Cli) -> Result<()> {
             server,
             ca_cert,
             log_key,
-        } => disclosure::disclosure(&mut open_card(reader, false)?, &server, &ca_cert, &log_key),
+            state,
+            witness_head,
+        } => disclosure::disclosure(
+            &mut open_card(reader, false)?,
+            &disclosure::Trust {
+                server: &server,
+                ca: &ca_cert,
+                log_key: &log_key,
+                state,
+                witness_heads: &witness_head,
+            },
+        ),
         Command::VerifyAuth {
             challenge,
             answer,

@@ -408,21 +408,36 @@ fn card_with_jpki(
     (served, code)
 }
 
-/// `juki disclosure` with the card in the reader and the auth PIN.
-fn disclosure(public: &str, net_dir: &Path, auth_pin: &str) -> Output {
-    juki_on(
+/// `juki disclosure` with the card in the reader and the auth PIN, the client's state kept in
+/// `net_dir/../disclosure.json`, and `extra` arguments.
+fn disclosure(public: &str, net_dir: &Path, auth_pin: &str, extra: &[&str]) -> Output {
+    let state = net_dir.with_file_name("disclosure.json");
+    let (ca, log_key) = (
+        net_dir.join("ca").join("ca.pem"),
+        net_dir.join("server").join("log.pub"),
+    );
+    let mut args = vec![
+        "disclosure",
+        "--server",
+        public,
+        "--ca-cert",
+        s(&ca),
+        "--log-key",
+        s(&log_key),
+        "--state",
+        s(&state),
+    ];
+    args.extend_from_slice(extra);
+    juki_on(ISSUE_DAY, &args, &format!("{auth_pin}\n"))
+}
+
+/// `juki counter --counter-dir DIR net head`: the head the counter last accepted.
+fn counter_head(c: &Counter) -> String {
+    ok(juki_on(
         ISSUE_DAY,
-        &[
-            "disclosure",
-            "--server",
-            public,
-            "--ca-cert",
-            s(&net_dir.join("ca").join("ca.pem")),
-            "--log-key",
-            s(&net_dir.join("server").join("log.pub")),
-        ],
-        &format!("{auth_pin}\n"),
-    )
+        &["counter", "--counter-dir", s(&c.dir), "net", "head"],
+        "",
+    ))
 }
 
 #[test]
@@ -468,28 +483,81 @@ fn disclosure_with_the_card_through_pcsc() {
         pension.confirm(code, "年金・恩給の現況確認").unwrap();
     }
     net.append_log().unwrap();
+    // The counter checks the log at its sync and hands its head out (a witness).
+    fails(
+        juki_on(
+            ISSUE_DAY,
+            &["counter", "--counter-dir", s(&chiyoda.dir), "net", "head"],
+            "",
+        ),
+        1,
+        "not checked the provision log",
+    );
+    sync(&chiyoda, &node, &net.address());
+    let witness = tmp.path().join("chiyoda-head.txt");
+    std::fs::write(&witness, counter_head(&chiyoda)).unwrap();
 
-    // The second card: its own record and its one provision, proven; nobody else's.
-    let out = ok(disclosure(&public, &net_dir, "1357"));
+    // The second card: its own record and its one provision, proven; nobody else's; the log
+    // the counter saw is the log the resident is shown.
+    let out = ok(disclosure(
+        &public,
+        &net_dir,
+        "1357",
+        &["--witness-head", s(&witness)],
+    ));
     assert!(
         out.contains(two.as_str()) && !out.contains(one.as_str()),
         "{out}"
     );
+    assert!(out.contains("agrees with the heads seen before"), "{out}");
+    let state = tmp.path().join("disclosure.json");
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the client's state names residents");
     assert!(out.contains("Provisions: 1"), "{out}");
     assert!(
         out.contains("日本年金機構") && out.contains("proven"),
         "{out}"
     );
     // A wrong auth PIN: the card's refusal, nothing asked of the server in its name.
-    fails(disclosure(&public, &net_dir, "0000"), 3, "tries left");
+    fails(disclosure(&public, &net_dir, "0000", &[]), 3, "tries left");
     second.stop();
 
     // The first card: two provisions.
     let mut first = common::pcsc::Served::start(&tmp.path().join("JK-0301.img"));
-    let out = ok(disclosure(&public, &net_dir, "1357"));
+    let out = ok(disclosure(&public, &net_dir, "1357", &[]));
     assert!(
         out.contains(one.as_str()) && out.contains("Provisions: 2"),
         "{out}"
+    );
+    // Someone with the database deletes the newest provision of the first resident: this
+    // client was shown it and refuses the log (10), as an auditor from scratch does.
+    net.sql(&format!(
+        "DELETE FROM provision WHERE id = \
+         (SELECT max(id) FROM provision WHERE resident = '{}')",
+        one.as_str()
+    ))
+    .unwrap();
+    fails(
+        disclosure(&public, &net_dir, "1357", &[]),
+        10,
+        "not the one seen before",
+    );
+    fails(
+        juki_on(
+            ISSUE_DAY,
+            &[
+                "net",
+                "log",
+                "audit",
+                "--node",
+                s(&node),
+                "--server",
+                &net.address(),
+            ],
+            "",
+        ),
+        10,
+        "has no record",
     );
     // Suspended at the counter: the card itself refuses to answer; its certificates are
     // revoked at the CA too, which the server checks (host/net/tests/disclosure.rs).
@@ -500,7 +568,7 @@ fn disclosure_with_the_card_through_pcsc() {
         &["--reason", "紛失"],
         "tanaka-pw1\n",
     ));
-    fails(disclosure(&public, &net_dir, "1357"), 6, "suspended");
+    fails(disclosure(&public, &net_dir, "1357", &[]), 6, "suspended");
     let ca = juki_jpki::ca::CaDirectory::open(&jpki).unwrap();
     let records = juki_jpki::ca::JpkiCa::open(&jpki)
         .unwrap()

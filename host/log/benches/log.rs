@@ -37,6 +37,7 @@ fn provision(id: u64) -> ProvisionRecord {
         purpose: "年金給付".into(),
         query: QueryKind::Code,
         fields: FieldSet::ALL,
+        previous: id.checked_sub(1),
     }
 }
 

@@ -114,6 +114,10 @@ pub struct ProvisionRecord {
     pub query: QueryKind,
     /// The items provided.
     pub fields: FieldSet,
+    /// The leaf of this resident's previous provision in the log (`None`: their first). The
+    /// resident's provisions form a chain the log commits to, so that a provision withheld
+    /// from a disclosure, or deleted, leaves a gap the resident's own client sees.
+    pub previous: Option<u64>,
 }
 
 /// A municipal counter's audit-trail head, anchored in the same log so that the counter cannot
@@ -175,6 +179,13 @@ impl ProvisionRecord {
         text(&mut w, "agency", &self.agency)?;
         text(&mut w, "requester", &self.requester)?;
         text(&mut w, "purpose", &self.purpose)?;
+        match self.previous {
+            None => w.u8(0),
+            Some(leaf) => {
+                w.u8(1);
+                w.u64(leaf);
+            }
+        }
         Ok(w.0)
     }
 
@@ -199,6 +210,11 @@ impl ProvisionRecord {
             agency: r.text()?,
             requester: r.text()?,
             purpose: r.text()?,
+            previous: match r.u8()? {
+                0 => None,
+                1 => Some(r.u64()?),
+                other => return Err(malformed(WHAT, format!("previous-leaf flag {other}"))),
+            },
         };
         Ok(record)
     }
@@ -302,6 +318,7 @@ pub(crate) mod tests {
             purpose: "年金給付".into(),
             query: QueryKind::Code,
             fields: FieldSet::ALL,
+            previous: id.checked_sub(1),
         }
     }
 
@@ -316,7 +333,11 @@ pub(crate) mod tests {
 
     #[test]
     fn records_round_trip() {
-        for record in [Record::from(provision(9)), Record::from(anchor())] {
+        for record in [
+            Record::from(provision(9)),
+            Record::from(provision(0)),
+            Record::from(anchor()),
+        ] {
             let bytes = record.encode().unwrap();
             assert_eq!(bytes[0], RECORD_VERSION);
             assert_eq!(bytes[1], record.kind() as u8);
@@ -367,9 +388,19 @@ pub(crate) mod tests {
         let mut bad = bytes.clone();
         bad[0] = 2;
         assert!(Record::decode(&bad).is_err());
-        let mut bad = bytes;
+        let mut bad = bytes.clone();
         bad[1] = 9;
         assert!(Record::decode(&bad).is_err());
+        // The previous-leaf flag is 0 or 1: any other byte is another form.
+        let first = Record::from(provision(0)).encode().unwrap();
+        assert_eq!(first.last(), Some(&0));
+        let mut bad = first;
+        *bad.last_mut().unwrap() = 2;
+        assert!(Record::decode(&bad).is_err());
+        // A chained record differs from the same record unchained: one commitment each.
+        let mut unchained = provision(1);
+        unchained.previous = None;
+        assert_ne!(Record::from(unchained).encode().unwrap(), bytes);
     }
 
     #[test]

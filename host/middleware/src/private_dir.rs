@@ -58,6 +58,26 @@ pub fn write_new_public(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_new_with_mode(path, contents, PUBLIC_FILE_MODE)
 }
 
+/// Replaces the private file at `path` (or creates it) with `contents`, atomically: written to
+/// a new 0600 file beside it, synced, then renamed over it — a crash leaves the old contents
+/// or the new, never a mix.
+pub fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut fresh = path.as_os_str().to_owned();
+    fresh.push(".new");
+    let fresh = Path::new(&fresh);
+    // A leftover of a crash between write and rename.
+    match fs::remove_file(fresh) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    write_new(fresh, contents)?;
+    fs::rename(fresh, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Opens the private file at `path` for reading and writing, creating it with mode 0600 if it
 /// does not exist, or tightening it to 0600 if it exists open to the group or others. Never
 /// through a symlink (`O_NOFOLLOW`). For files another library then opens by name (a SQLite
@@ -130,5 +150,31 @@ mod tests {
         drop(open_or_create(&db).unwrap());
         assert_eq!(mode(&db), 0o600);
         assert_eq!(fs::read(&db).unwrap(), b"data");
+    }
+
+    #[test]
+    fn replace_is_atomic_owner_only_and_leaves_a_symlinks_target_alone() {
+        let base = tempfile::tempdir().unwrap();
+        let state = base.path().join("state.json");
+        replace(&state, b"one").unwrap();
+        assert_eq!(mode(&state), 0o600);
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o644)).unwrap();
+        // A crash's leftover beside it is no obstacle.
+        fs::write(base.path().join("state.json.new"), b"half").unwrap();
+        replace(&state, b"two").unwrap();
+        assert_eq!(fs::read(&state).unwrap(), b"two");
+        assert_eq!(mode(&state), 0o600, "the new file is private again");
+        assert!(!base.path().join("state.json.new").exists());
+        // A symlink planted at the name is replaced, its target never written.
+        let target = base.path().join("target");
+        fs::write(&target, b"theirs").unwrap();
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        replace(&link, b"mine").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"theirs");
+        assert!(!fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 }

@@ -2,7 +2,9 @@
 //! server's public listener (its certificate checked against the network CA), a challenge, the
 //! card's answer over that challenge and this connection's channel binding, and the disclosure —
 //! every provision checked against the log before it is shown: the head signed by the log key,
-//! each record the resident's own, each included in the head's tree.
+//! each record the resident's own, each included in the head's tree, the resident's chain
+//! without a gap — and the head the same tree, grown, as every head this client ([`Seen`]) or a
+//! witness saw before (a fork, a rollback, a provision shown before and now gone are caught).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use juki_log::{InclusionProof, Opening, ProvisionRecord, Receipt, Record, Salt, SignedTreeHead};
+use juki_log::{ProvisionRecord, Receipt, SignedTreeHead};
 use p256::ecdsa::VerifyingKey;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -22,6 +24,12 @@ use crate::api::disclosure::{ChallengeJson, DisclosureJson, DisclosureRequest};
 use crate::api::ErrorJson;
 use crate::register::Resident;
 use crate::server::ChannelBinding;
+
+mod seen;
+mod verify;
+
+pub use seen::{Seen, SeenError, SEEN_VERSION};
+pub use verify::verify;
 
 /// What the card signs: a context, the server's nonce and the connection's channel binding.
 pub fn challenge(nonce: &[u8; 32], binding: &ChannelBinding) -> Vec<u8> {
@@ -52,6 +60,11 @@ pub enum DisclosureError {
     /// resident's, a proof that fails. Nothing of it should be believed.
     #[error("the disclosure does not verify against the provision log: {0}")]
     Proof(String),
+    /// The answer verifies on its own but not against what was seen before — a head of
+    /// another tree (a fork), a smaller log (a rollback), a provision shown before now
+    /// missing: the log was rewritten.
+    #[error("the provision log is not the one seen before: {0}")]
+    Log(String),
     /// The answer could not be read.
     #[error("the national server's answer is not understood: {0}")]
     BadAnswer(String),
@@ -83,11 +96,13 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Asks the server at `address` (host:port, as its certificate names it; its certificate from
 /// the network CA in `ca`) for the disclosure; `sign` is the card: it gets the challenge bytes
-/// and answers the `juki_jpki::auth::Answer` PEM. Every provision is checked with `log_key`.
+/// and answers the `juki_jpki::auth::Answer` PEM. Every provision is checked with `log_key`,
+/// and the answer against what was `seen` before ([`verify`]).
 pub fn request(
     address: &str,
     ca: &Path,
     log_key: &VerifyingKey,
+    seen: &Seen,
     sign: impl FnOnce(&[u8]) -> Result<String, String>,
 ) -> Result<Disclosure, DisclosureError> {
     let config = crate::tls::resident_client_config(ca)
@@ -97,11 +112,11 @@ pub fn request(
         .build()
         .map_err(|e| DisclosureError::Unreachable(e.to_string()))?;
     let answer = runtime.block_on(async {
-        tokio::time::timeout(TIMEOUT, exchange(address, config, sign))
+        tokio::time::timeout(TIMEOUT, exchange(address, config, seen.sizes(), sign))
             .await
             .map_err(|_| DisclosureError::Unreachable(format!("no answer within {TIMEOUT:?}")))?
     })?;
-    verify(answer, log_key)
+    verify(answer, log_key, seen)
 }
 
 /// One TLS 1.3 connection to the residents' listener, with its channel binding.
@@ -184,6 +199,7 @@ impl Connection {
 async fn exchange(
     address: &str,
     config: Arc<rustls::ClientConfig>,
+    since: Vec<u64>,
     sign: impl FnOnce(&[u8]) -> Result<String, String>,
 ) -> Result<DisclosureJson, DisclosureError> {
     let mut connection = Connection::open(address, config).await?;
@@ -201,6 +217,7 @@ async fn exchange(
     let request = serde_json::to_vec(&DisclosureRequest {
         nonce: challenged.nonce,
         answer,
+        since,
     })
     .map_err(|e| DisclosureError::BadAnswer(e.to_string()))?;
     let body = connection.post("/v1/disclosure", request).await?;
@@ -224,88 +241,5 @@ pub fn round_trips(address: &str, ca: &Path, requests: usize) -> Result<(), Disc
                 .await?;
         }
         Ok(())
-    })
-}
-
-/// Checks everything the server answered against the log before believing any of it.
-pub fn verify(
-    answer: DisclosureJson,
-    log_key: &VerifyingKey,
-) -> Result<Disclosure, DisclosureError> {
-    let bad = |e: &dyn std::fmt::Display| DisclosureError::BadAnswer(e.to_string());
-    let proof_err = |e: &dyn std::fmt::Display| DisclosureError::Proof(e.to_string());
-    let resident = answer
-        .resident
-        .to_confirmation()
-        .map_err(|e| bad(&e))?
-        .resident;
-    let head = answer
-        .head
-        .as_ref()
-        .map(|h| SignedTreeHead::from_text(&h.sth))
-        .transpose()
-        .map_err(|e| bad(&e))?;
-    if let Some(head) = &head {
-        head.verify(log_key).map_err(|e| proof_err(&e))?;
-    }
-    let mut provisions = Vec::new();
-    for p in &answer.provisions {
-        let head = head
-            .clone()
-            .ok_or_else(|| DisclosureError::Proof("provisions without a signed head".into()))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&p.record)
-            .map_err(|e| bad(&e))?;
-        let Record::Provision(record) = Record::decode(&bytes).map_err(|e| bad(&e))? else {
-            return Err(DisclosureError::Proof(format!(
-                "leaf {} is not a provision",
-                p.index
-            )));
-        };
-        if record.resident != resident.code.as_str() {
-            return Err(DisclosureError::Proof(format!(
-                "leaf {} is another resident's provision",
-                p.index
-            )));
-        }
-        let salt: [u8; 32] = hex::decode(&p.salt)
-            .ok()
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| bad(&"a salt is not 32 bytes"))?;
-        let proof = InclusionProof::from_text(&p.proof).map_err(|e| bad(&e))?;
-        if proof.index != p.index {
-            return Err(DisclosureError::Proof(format!(
-                "the proof of leaf {} is for leaf {}",
-                p.index, proof.index
-            )));
-        }
-        let receipt = Receipt {
-            opening: Opening {
-                record: Record::Provision(record.clone()),
-                salt: Salt(salt),
-            },
-            proof,
-            head,
-        };
-        // The head's signature was checked above: what is left of `Receipt::verify` is the
-        // inclusion of this record's leaf, against the head's size and root.
-        if receipt.proof.size != receipt.head.head.size {
-            return Err(DisclosureError::Proof(format!(
-                "leaf {}: the proof is for another size",
-                p.index
-            )));
-        }
-        let leaf = receipt.opening.leaf().map_err(|e| bad(&e))?.hash();
-        receipt
-            .proof
-            .verify(&leaf, &receipt.head.head.root)
-            .map_err(|e| DisclosureError::Proof(format!("leaf {}: {e}", p.index)))?;
-        provisions.push(DisclosedProvision { record, receipt });
-    }
-    Ok(Disclosure {
-        resident,
-        head,
-        provisions,
-        pending: answer.pending,
     })
 }

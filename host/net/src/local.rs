@@ -185,6 +185,23 @@ impl LocalNetwork {
             .map_err(|e| err("provision log")(&e))
     }
 
+    /// Runs `statement` directly in the register's database, around the server: what an
+    /// administrator — or an attacker — with database access can do (the tests' tampering).
+    pub fn sql(&self, statement: &str) -> Result<(), LocalError> {
+        self.rt.block_on(async {
+            let client = self
+                .register
+                .db()
+                .client()
+                .await
+                .map_err(|e| err("database")(&e))?;
+            client
+                .batch_execute(statement)
+                .await
+                .map_err(|e| err("SQL")(&e))
+        })
+    }
+
     /// Runs `f` on the network's runtime.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)

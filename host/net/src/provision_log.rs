@@ -135,6 +135,9 @@ pub struct Disclosed {
     pub head: Option<SignedTreeHead>,
     /// Each logged provision with its inclusion proof, in leaf order.
     pub provisions: Vec<(Logged, InclusionProof)>,
+    /// For each size asked (`0 < old < head's size`), the consistency proof from it to the
+    /// head.
+    pub consistency: Vec<(u64, ConsistencyProof)>,
     /// The resident's provisions not in that head yet.
     pub pending: u64,
 }
@@ -184,7 +187,7 @@ fn salt_of(bytes: &[u8]) -> Result<Salt> {
 }
 
 const PROVISION_COLUMNS: &str = "id, resident, floor(extract(epoch FROM provided_at))::bigint, \
-     agency, requester, purpose, query, fields, salt, leaf_index";
+     agency, requester, purpose, query, fields, salt, leaf_index, previous_leaf";
 
 /// A provision row (in [`PROVISION_COLUMNS`] order) as the log's record.
 fn provision_record(row: &Row) -> Result<ProvisionRecord> {
@@ -204,6 +207,7 @@ fn provision_record(row: &Row) -> Result<ProvisionRecord> {
             other => return Err(corrupt(format!("provision {id}: query {other:?}"))),
         },
         fields: FieldSet::from_names(&fields)?,
+        previous: row.get::<_, Option<i64>>(10).map(index_of).transpose()?,
     })
 }
 
@@ -286,24 +290,30 @@ async fn unlogged(
         .await?)
 }
 
-/// Records the salts and leaves given to rows `ids` of `table`.
-async fn set_logged(
-    tx: &impl GenericClient,
-    table: &'static str,
-    ids: &[i64],
-    salts: &[Vec<u8>],
-    leaves: &[i64],
-) -> Result<()> {
-    tx.execute(
-        &format!(
-            "UPDATE {table} t SET salt = u.salt, leaf_index = u.idx \
-             FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(id, salt, idx) \
-             WHERE t.id = u.id"
-        ),
-        &[&ids, &salts, &leaves],
-    )
-    .await?;
-    Ok(())
+/// The leaf of the newest logged provision of each resident of `rows` (provision rows) who
+/// has one.
+async fn newest_leaves(tx: &impl GenericClient, rows: &[Row]) -> Result<HashMap<String, u64>> {
+    let mut residents: Vec<String> = rows
+        .iter()
+        .map(|r| r.get::<_, String>(1).trim().to_string())
+        .collect();
+    residents.sort_unstable();
+    residents.dedup();
+    let found = tx
+        .query(
+            "SELECT r, (SELECT max(leaf_index) FROM provision p \
+                        WHERE p.resident = r AND p.leaf_index IS NOT NULL) \
+             FROM unnest($1::char(11)[]) AS r",
+            &[&residents],
+        )
+        .await?;
+    let mut newest = HashMap::with_capacity(found.len());
+    for row in found {
+        if let Some(leaf) = row.get::<_, Option<i64>>(1) {
+            newest.insert(row.get::<_, String>(0).trim().to_string(), index_of(leaf)?);
+        }
+    }
+    Ok(newest)
 }
 
 fn now_ms() -> u64 {
@@ -392,13 +402,21 @@ impl ProvisionLog {
             frontier.append(opening.leaf()?.hash(), &mut nodes)?;
             Ok((opening.salt.0.to_vec(), sql_index(index)?))
         };
-        let (mut p_ids, mut p_salts, mut p_idx) = (Vec::new(), Vec::new(), Vec::new());
+        // Each resident's chain goes on from their newest logged provision.
+        let mut newest = newest_leaves(&tx, &provisions).await?;
+        let (mut p_ids, mut p_salts, mut p_idx, mut p_prev) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for row in &provisions {
-            let record = provision_record(row)?;
+            let mut record = provision_record(row)?;
+            record.previous = newest.get(&record.resident).copied();
+            let previous = record.previous.map(sql_index).transpose()?;
+            let resident = record.resident.clone();
             let (salt, index) = logged(Record::Provision(record), &mut frontier)?;
+            newest.insert(resident, index_of(index)?);
             p_ids.push(row.get::<_, i64>(0));
             p_salts.push(salt);
             p_idx.push(index);
+            p_prev.push(previous);
         }
         let (mut a_ids, mut a_salts, mut a_idx) = (Vec::new(), Vec::new(), Vec::new());
         for row in &anchors {
@@ -408,8 +426,21 @@ impl ProvisionLog {
             a_salts.push(salt);
             a_idx.push(index);
         }
-        set_logged(&tx, "provision", &p_ids, &p_salts, &p_idx).await?;
-        set_logged(&tx, "audit_anchor", &a_ids, &a_salts, &a_idx).await?;
+        tx.execute(
+            "UPDATE provision t SET salt = u.salt, leaf_index = u.idx, previous_leaf = u.previous \
+             FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[]) \
+                  AS u(id, salt, idx, previous) \
+             WHERE t.id = u.id",
+            &[&p_ids, &p_salts, &p_idx, &p_prev],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE audit_anchor t SET salt = u.salt, leaf_index = u.idx \
+             FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(id, salt, idx) \
+             WHERE t.id = u.id",
+            &[&a_ids, &a_salts, &a_idx],
+        )
+        .await?;
         let levels: Vec<i16> = nodes.iter().map(|(n, _)| i16::from(n.level)).collect();
         let idxs = nodes
             .iter()
@@ -513,8 +544,10 @@ impl ProvisionLog {
 
     /// What a resident's disclosure needs, on one connection: their logged provisions with the
     /// latest head and each one's inclusion proof for it (the nodes of all proofs in one
-    /// query), and how many of their provisions are not in that head yet.
-    pub async fn disclosure(&self, resident: &str) -> Result<Disclosed> {
+    /// query), and how many of their provisions are not in that head yet; with the
+    /// consistency proofs to that head from each of the sizes `since` the resident's client
+    /// has seen (those it can prove: `0 < old < size`).
+    pub async fn disclosure(&self, resident: &str, since: &[u64]) -> Result<Disclosed> {
         let client = self.db.client().await?;
         // Both queries pipelined on the one connection: one round trip.
         let rows_sql = format!(
@@ -562,7 +595,32 @@ impl ProvisionLog {
                 }
             }
         }
+        let olds: Vec<u64> = since
+            .iter()
+            .copied()
+            .filter(|old| *old > 0 && *old < size)
+            .collect();
+        for old in &olds {
+            for id in nodes_for_consistency(*old, size)? {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
         let map = fetch_nodes(&client, size, &ids).await?;
+        let consistency = olds
+            .iter()
+            .map(|old| {
+                Ok((
+                    *old,
+                    tree::consistency_proof_with(
+                        &mut |id| juki_log::Store::node(&map, id),
+                        *old,
+                        size,
+                    )?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let proofs = logged
             .iter()
             .map(|l| {
@@ -576,6 +634,7 @@ impl ProvisionLog {
         Ok(Disclosed {
             head,
             provisions: logged.into_iter().zip(proofs).collect(),
+            consistency,
             pending,
         })
     }

@@ -12,7 +12,8 @@ use common::*;
 use juki_jpki::auth::{self, Answer};
 use juki_jpki::ca::{CaDirectory, CertRequest, JpkiCa, RevocationReason};
 use juki_jpki::CertKind;
-use juki_net::citizen::{self, DisclosureError};
+use juki_net::api::disclosure::{DisclosureJson, ProvisionJson, SinceJson};
+use juki_net::citizen::{self, DisclosureError, Seen};
 use juki_net::client::NetClient;
 use juki_net::local::LocalNetwork;
 use juki_net::pki::Role;
@@ -75,6 +76,7 @@ struct World {
     ca: JpkiCa,
     public: String,
     key: p256::ecdsa::VerifyingKey,
+    pension: NetClient,
 }
 
 impl World {
@@ -82,16 +84,81 @@ impl World {
         &self,
         sign: impl FnOnce(&[u8]) -> Result<String, String>,
     ) -> Result<citizen::Disclosure, DisclosureError> {
+        self.disclose_after(&Seen::new(), sign)
+    }
+
+    /// A returning client: the answer must agree with what it `seen`.
+    fn disclose_after(
+        &self,
+        seen: &Seen,
+        sign: impl FnOnce(&[u8]) -> Result<String, String>,
+    ) -> Result<citizen::Disclosure, DisclosureError> {
         citizen::request(
             &self.public,
             &self.dir.path().join("net/ca/ca.pem"),
             &self.key,
+            seen,
             sign,
         )
+    }
+
+    /// The server drops its tree and logs the same records again (new salts: another tree of
+    /// the same size) — what a server that rewrote a record would have to do; the residents'
+    /// listener comes back on a new port.
+    fn rebuild_tree(&mut self) {
+        self.net.stop_server();
+        self.net
+            .sql(
+                "DELETE FROM log_head; DELETE FROM log_node; \
+             UPDATE provision SET salt = NULL, leaf_index = NULL, previous_leaf = NULL;",
+            )
+            .unwrap();
+        self.net.start_server().unwrap();
+        self.net.append_log().unwrap();
+        self.public = self
+            .net
+            .serve_residents(&self.dir.path().join("jpki"))
+            .unwrap();
+    }
+}
+
+/// The server's answer for a verified disclosure, as JSON again (to alter it as a lying server
+/// would).
+fn as_json(d: &citizen::Disclosure) -> DisclosureJson {
+    DisclosureJson {
+        resident: juki_net::api::ResidentJson::from_confirmation(
+            &juki_net::register::Confirmation {
+                resident: d.resident.clone(),
+                provision: 0,
+            },
+        ),
+        head: d.head.as_ref().map(|h| juki_net::api::log::HeadJson {
+            size: h.head.size,
+            root: hex::encode(h.head.root),
+            timestamp: h.head.timestamp,
+            sth: h.to_text(),
+        }),
+        provisions: d
+            .provisions
+            .iter()
+            .map(|p| ProvisionJson {
+                index: p.receipt.proof.index,
+                record: base64_of(&p.receipt.opening.record.encode().unwrap()),
+                salt: hex::encode(p.receipt.opening.salt.0),
+                proof: p.receipt.proof.to_text().unwrap(),
+            })
+            .collect(),
+        pending: 0,
+        consistency: Vec::new(),
     }
 }
 
 fn world() -> World {
+    world_with(&[1, 1, 2])
+}
+
+/// Residents 1 and 2, with a provision to 日本年金機構 for each of `provided`, in order.
+fn world_with(provided: &[u64]) -> World {
     let dir = tempfile::tempdir().unwrap();
     let mut net = LocalNetwork::start(&dir.path().join("net")).unwrap();
     let ca = JpkiCa::init(&dir.path().join("jpki"), juki_jpki::time::now().unwrap()).unwrap();
@@ -120,8 +187,7 @@ fn world() -> World {
         })
         .collect();
     chiyoda.send_updates(&updates).unwrap();
-    // Resident 1: two provisions; resident 2: one.
-    for n in [1, 1, 2] {
+    for &n in provided {
         pension.confirm(&code(n), PURPOSE).unwrap();
     }
     net.append_log().unwrap();
@@ -132,6 +198,7 @@ fn world() -> World {
         ca,
         public,
         key,
+        pension,
     }
 }
 
@@ -213,9 +280,13 @@ fn a_resident_sees_exactly_their_own_provisions_and_nothing_else_gets_in() {
     // The server's certificate must be the network's.
     let foreign = tempfile::tempdir().unwrap();
     juki_net::pki::NetworkCa::init(foreign.path(), juki_net::pki::now()).unwrap();
-    let r = citizen::request(&w.public, &foreign.path().join("ca.pem"), &w.key, |c| {
-        Ok(two.answer(c))
-    });
+    let r = citizen::request(
+        &w.public,
+        &foreign.path().join("ca.pem"),
+        &w.key,
+        &Seen::new(),
+        |c| Ok(two.answer(c)),
+    );
     assert!(matches!(r, Err(DisclosureError::Unreachable(_))), "{r:?}");
     assert!(CaDirectory::open(&w.dir.path().join("jpki")).is_ok());
 }
@@ -226,32 +297,8 @@ fn a_server_that_lies_is_caught_by_the_client() {
     let one = holder(&w.ca, "JK-L1", Some(code(1).as_str()));
     // The honest answer, as the server's JSON, then altered the ways a lying server could.
     let honest = w.disclose(|c| Ok(one.answer(c))).unwrap();
-    let json = juki_net::api::disclosure::DisclosureJson {
-        resident: juki_net::api::ResidentJson::from_confirmation(
-            &juki_net::register::Confirmation {
-                resident: honest.resident.clone(),
-                provision: 0,
-            },
-        ),
-        head: honest.head.as_ref().map(|h| juki_net::api::log::HeadJson {
-            size: h.head.size,
-            root: hex::encode(h.head.root),
-            timestamp: h.head.timestamp,
-            sth: h.to_text(),
-        }),
-        provisions: honest
-            .provisions
-            .iter()
-            .map(|p| juki_net::api::disclosure::ProvisionJson {
-                index: p.receipt.proof.index,
-                record: base64_of(&p.receipt.opening.record.encode().unwrap()),
-                salt: hex::encode(p.receipt.opening.salt.0),
-                proof: p.receipt.proof.to_text().unwrap(),
-            })
-            .collect(),
-        pending: 0,
-    };
-    citizen::verify(json.clone(), &w.key).unwrap();
+    let json = as_json(&honest);
+    citizen::verify(json.clone(), &w.key, &Seen::new()).unwrap();
     // A record rewritten (another purpose): its proof fails.
     let mut altered = json.clone();
     let mut record = honest.provisions[0].record.clone();
@@ -259,7 +306,7 @@ fn a_server_that_lies_is_caught_by_the_client() {
     altered.provisions[0].record =
         base64_of(&juki_log::Record::Provision(record).encode().unwrap());
     assert!(matches!(
-        citizen::verify(altered, &w.key),
+        citizen::verify(altered, &w.key, &Seen::new()),
         Err(DisclosureError::Proof(_))
     ));
     // Another resident's provision slipped in.
@@ -277,13 +324,13 @@ fn a_server_that_lies_is_caught_by_the_client() {
             proof: foreign.provisions[0].proof.clone(),
         });
     assert!(matches!(
-        citizen::verify(foreign, &w.key),
+        citizen::verify(foreign, &w.key, &Seen::new()),
         Err(DisclosureError::Proof(_))
     ));
     // A head not signed by the log key.
     let other_key = juki_log::LogKey::generate().verifying_key();
     assert!(matches!(
-        citizen::verify(json, &other_key),
+        citizen::verify(json, &other_key, &Seen::new()),
         Err(DisclosureError::Proof(_))
     ));
 }
@@ -291,4 +338,178 @@ fn a_server_that_lies_is_caught_by_the_client() {
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn the_residents_chain_shows_a_provision_withheld_or_deleted() {
+    // Leaves: 0 resident 1 (first), 1 resident 2, 2 resident 1 (after 0), 3 resident 1 (after 2).
+    let w = world_with(&[1, 2, 1, 1]);
+    let one = holder(&w.ca, "JK-C1", Some(code(1).as_str()));
+    let honest = w.disclose(|c| Ok(one.answer(c))).unwrap();
+    let chain: Vec<(u64, Option<u64>)> = honest
+        .provisions
+        .iter()
+        .map(|p| (p.receipt.proof.index, p.record.previous))
+        .collect();
+    assert_eq!(chain, [(0, None), (2, Some(0)), (3, Some(2))]);
+    let json = as_json(&honest);
+    let refused_proof =
+        |json: DisclosureJson, seen: &Seen| match citizen::verify(json, &w.key, seen) {
+            Err(DisclosureError::Proof(m)) => m,
+            other => panic!("a withheld provision was not caught: {other:?}"),
+        };
+    // Withheld from the answer, first or in the middle: the next one names it.
+    for gap in [0, 1] {
+        let mut withheld = json.clone();
+        withheld.provisions.remove(gap);
+        assert!(refused_proof(withheld, &Seen::new()).contains("missing"));
+    }
+    // Reordered: each names the one before it.
+    let mut reordered = json.clone();
+    reordered.provisions.swap(1, 2);
+    refused_proof(reordered, &Seen::new());
+    // Withheld at the newest end: a client with no history cannot tell (the monitors can) —
+    // a client that was shown it before can.
+    let mut tail = json.clone();
+    tail.provisions.pop();
+    citizen::verify(tail.clone(), &w.key, &Seen::new()).unwrap();
+    let mut seen = Seen::new();
+    seen.remember(&honest);
+    match citizen::verify(tail, &w.key, &seen) {
+        Err(DisclosureError::Log(m)) => assert!(m.contains("leaf 3"), "{m}"),
+        other => panic!("a provision shown before and now withheld was not caught: {other:?}"),
+    }
+
+    // The same through the real server, the rows deleted in PostgreSQL.
+    w.net
+        .sql("DELETE FROM provision WHERE leaf_index = 3")
+        .unwrap();
+    match w.disclose_after(&seen, |c| Ok(one.answer(c))) {
+        Err(DisclosureError::Log(m)) => assert!(m.contains("leaf 3"), "{m}"),
+        other => panic!("a deleted provision shown before was not caught: {other:?}"),
+    }
+    w.net
+        .sql("DELETE FROM provision WHERE leaf_index = 0")
+        .unwrap();
+    match w.disclose(|c| Ok(one.answer(c))) {
+        Err(DisclosureError::Proof(m)) => assert!(m.contains("leaf 0"), "{m}"),
+        other => panic!("a deleted provision was not caught: {other:?}"),
+    }
+}
+
+#[test]
+fn a_forked_or_rolled_back_log_is_caught_by_a_client_that_saw_a_head_or_was_given_one() {
+    let mut w = world();
+    let one = holder(&w.ca, "JK-F1", Some(code(1).as_str()));
+    let two = holder(&w.ca, "JK-F2", Some(code(2).as_str()));
+    // Client A sees the log at size 3; the log grows and A's next answer proves it grew from
+    // what A saw.
+    let first = w.disclose(|c| Ok(one.answer(c))).unwrap();
+    let seen_head = first.head.clone().unwrap();
+    assert_eq!(seen_head.head.size, 3);
+    let mut a = Seen::new();
+    a.remember(&first);
+    w.pension.confirm(&code(2), PURPOSE).unwrap();
+    w.net.append_log().unwrap();
+    let grown = w.disclose_after(&a, |c| Ok(one.answer(c))).unwrap();
+    assert_eq!(grown.head.as_ref().unwrap().head.size, 4);
+    a.remember(&grown);
+
+    // A server that answers without the consistency proof, or with one for another tree.
+    let mut json = as_json(&grown);
+    let mut older = Seen::new();
+    older.witness(seen_head.clone());
+    let log_refused = |json: DisclosureJson, seen: &Seen| {
+        assert!(
+            matches!(
+                citizen::verify(json, &w.key, seen),
+                Err(DisclosureError::Log(_))
+            ),
+            "not refused"
+        )
+    };
+    log_refused(json.clone(), &older);
+    let proof = w
+        .net
+        .block_on(w.net.log().consistency(2, 4))
+        .unwrap()
+        .to_text()
+        .unwrap();
+    json.consistency = vec![SinceJson { size: 3, proof }];
+    log_refused(json, &older);
+
+    // The server rebuilds its tree: the same size, another root. A sees the fork at once.
+    w.rebuild_tree();
+    match w.disclose_after(&a, |c| Ok(one.answer(c))) {
+        Err(DisclosureError::Log(m)) => assert!(m.contains("another tree"), "{m}"),
+        other => panic!("a fork was not caught: {other:?}"),
+    }
+    // Client B, who never saw the log, believes the fork alone; given A's head (a witness),
+    // it does not — at the same size, and after the fork grew.
+    let b = w.disclose(|c| Ok(two.answer(c))).unwrap();
+    assert_eq!(b.head.as_ref().unwrap().head.size, 4);
+    let mut witnessed = Seen::new();
+    witnessed.witness(a.heads()[0].clone());
+    assert!(matches!(
+        w.disclose_after(&witnessed, |c| Ok(two.answer(c))),
+        Err(DisclosureError::Log(_))
+    ));
+    w.pension.confirm(&code(1), PURPOSE).unwrap();
+    w.net.append_log().unwrap();
+    match w.disclose_after(&witnessed, |c| Ok(two.answer(c))) {
+        Err(DisclosureError::Log(m)) => assert!(m.contains("size 4"), "{m}"),
+        other => panic!("a grown fork was not caught: {other:?}"),
+    }
+
+    // Rolled back: the newest leaf and its head removed, an older head served again.
+    let at5 = w.disclose(|c| Ok(two.answer(c))).unwrap();
+    assert_eq!(at5.head.as_ref().unwrap().head.size, 5);
+    let mut b_seen = Seen::new();
+    b_seen.remember(&at5);
+    w.net.stop_server();
+    w.net
+        .sql(
+            "DELETE FROM log_head WHERE size > 4; \
+         DELETE FROM log_node WHERE (idx + 1) * (1 << level) > 4; \
+         DELETE FROM provision WHERE leaf_index >= 4;",
+        )
+        .unwrap();
+    w.net.start_server().unwrap();
+    w.public = w.net.serve_residents(&w.dir.path().join("jpki")).unwrap();
+    let rolled = w.disclose(|c| Ok(two.answer(c))).unwrap();
+    assert_eq!(rolled.head.as_ref().unwrap().head.size, 4);
+    match w.disclose_after(&b_seen, |c| Ok(two.answer(c))) {
+        Err(DisclosureError::Log(m)) => assert!(m.contains("only 4 leaves"), "{m}"),
+        other => panic!("a rolled-back log was not caught: {other:?}"),
+    }
+}
+
+#[test]
+fn the_state_file_is_private_and_carries_what_was_seen() {
+    let w = world();
+    let one = holder(&w.ca, "JK-S1", Some(code(1).as_str()));
+    let d = w.disclose(|c| Ok(one.answer(c))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state/juki/disclosure.json");
+    assert_eq!(
+        Seen::load(&file).unwrap(),
+        Seen::new(),
+        "no file: nothing seen"
+    );
+    let mut seen = Seen::new();
+    seen.remember(&d);
+    seen.save(&file).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    let loaded = Seen::load(&file).unwrap();
+    assert_eq!(loaded, seen);
+    assert_eq!(loaded.last_leaf(code(1).as_str()), Some(1));
+    assert_eq!(loaded.sizes(), [3]);
+    // Garbage, or another version: refused, never taken as "nothing seen".
+    std::fs::write(&file, "{}").unwrap();
+    assert!(Seen::load(&file).is_err());
+    std::fs::write(&file, r#"{"version":2}"#).unwrap();
+    assert!(Seen::load(&file).is_err());
 }

@@ -80,13 +80,6 @@ fn logged(w: &mut World, size: u64) -> juki_log::SignedTreeHead {
     }
 }
 
-fn sql(w: &World, statement: &str) {
-    w.net.block_on(async {
-        let client = w.net.register().db().client().await.unwrap();
-        client.batch_execute(statement).await.unwrap();
-    });
-}
-
 #[test]
 fn provisions_are_logged_and_monitors_follow_the_log() {
     let mut w = world(20);
@@ -212,10 +205,9 @@ fn a_provision_altered_or_deleted_in_postgresql_is_caught() {
     before.check(&mut w.chiyoda).unwrap();
 
     // Altered: the purpose of one provision rewritten in the database.
-    sql(
-        &w,
-        "UPDATE provision SET purpose = '恩給の裁定' WHERE leaf_index = 2",
-    );
+    w.net
+        .sql("UPDATE provision SET purpose = '恩給の裁定' WHERE leaf_index = 2")
+        .unwrap();
     let mut auditor = Monitor::new(w.key);
     assert!(matches!(
         auditor.check(&mut w.chiyoda),
@@ -233,15 +225,18 @@ fn a_provision_altered_or_deleted_in_postgresql_is_caught() {
         head,
     };
     assert!(receipt.verify(&w.key).is_err());
-    sql(
-        &w,
-        &format!("UPDATE provision SET purpose = '{PURPOSE}' WHERE leaf_index = 2"),
-    );
+    w.net
+        .sql(&format!(
+            "UPDATE provision SET purpose = '{PURPOSE}' WHERE leaf_index = 2"
+        ))
+        .unwrap();
     Monitor::new(w.key).check(&mut w.chiyoda).unwrap();
 
     // Deleted: a monitor that had checked the leaf already sees nothing new, but any auditor
     // from the start, and every monitor at its next growth over that range, sees the gap.
-    sql(&w, "DELETE FROM provision WHERE leaf_index = 4");
+    w.net
+        .sql("DELETE FROM provision WHERE leaf_index = 4")
+        .unwrap();
     assert!(matches!(
         Monitor::new(w.key).check(&mut w.chiyoda),
         Err(MonitorError::MissingEntry { index: 4 })
@@ -264,11 +259,12 @@ fn a_rebuilt_tree_is_a_fork_that_monitors_refuse() {
     // The server (with its key) drops its tree and logs the same records again: new salts,
     // the same size, another root — what a server that rewrote a record would have to do.
     w.net.stop_server();
-    sql(
-        &w,
-        "DELETE FROM log_head; DELETE FROM log_node; \
-         UPDATE provision SET salt = NULL, leaf_index = NULL;",
-    );
+    w.net
+        .sql(
+            "DELETE FROM log_head; DELETE FROM log_node; \
+         UPDATE provision SET salt = NULL, leaf_index = NULL, previous_leaf = NULL;",
+        )
+        .unwrap();
     w.net.start_server().unwrap();
     let forked = logged(&mut w, 4);
     assert_ne!(forked.head.root, old.head.root);

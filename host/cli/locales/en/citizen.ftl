@@ -38,3 +38,4 @@ disclosure-provisions = Provisions: { $count }
 disclosure-provision = - { $time } { $agency } (purpose: { $purpose }) items: { $fields } [entry #{ $leaf }]
 disclosure-pending = { $count } provision(s) are not in the log yet; check again in a moment.
 disclosure-verified = Every provision shown is proven to be in the national server's signed log.
+disclosure-consistent = The provision log agrees with the heads seen before ({ $sizes } entries): the consistency proofs verify.

@@ -52,6 +52,7 @@ counter-audit-none = No audit records for card { $serial }.
 
 # Delivery to 住基ネット (juki counter net)
 counter-net-title = Updates waiting for 住基ネット
+counter-net-no-head = This counter has not checked the provision log yet (juki counter net sync checks it).
 label-net-waiting = waiting
 label-net-oldest = oldest
 label-net-numbers = numbers

@@ -38,3 +38,4 @@ disclosure-provisions = 提供の記録: { $count } 件
 disclosure-provision = ・{ $time } { $agency }（利用事務: { $purpose }）提供項目: { $fields }［記録 #{ $leaf }］
 disclosure-pending = まだログに記録されていない提供が { $count } 件あります。しばらくしてからもう一度確認してください。
 disclosure-verified = すべての提供の記録は、全国サーバの署名付きログに含まれていることを確認しました。
+disclosure-consistent = 提供記録ログは、以前に確認した先頭（{ $sizes } 件）と矛盾しません（一貫性の証明を確認）。

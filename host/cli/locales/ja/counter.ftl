@@ -52,6 +52,7 @@ counter-audit-none = カード { $serial } の監査記録はありません。
 
 # 住基ネットへの送信（juki counter net）
 counter-net-title = 住基ネットへの送信待ち
+counter-net-no-head = この窓口はまだ提供記録ログを確認していません（juki counter net sync で確認します）。
 label-net-waiting = 送信待ち
 label-net-oldest = 最も古いもの
 label-net-numbers = 番号

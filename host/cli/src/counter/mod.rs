@@ -117,6 +117,9 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
             command: CounterNetCommand::Status,
         } => net::status(&desk.db),
         CounterCommand::Net {
+            command: CounterNetCommand::Head,
+        } => net::head(&desk.db),
+        CounterCommand::Net {
             command:
                 CounterNetCommand::Retry {
                     note,

@@ -11,7 +11,7 @@ use juki_host::resident_code::ResidentCode;
 use juki_net::provision_log::LOG_PUB_FILE;
 
 use super::Desk;
-use crate::failure::Result;
+use crate::failure::{Failure, Result};
 use crate::output::field;
 use crate::{out, t};
 
@@ -21,6 +21,17 @@ fn kind_text(kind: Kind) -> String {
 }
 
 /// `juki counter net status`: what is waiting (no login; no personal data shown).
+/// `juki counter net head`: the kept head's text alone, to be saved and handed over.
+pub(super) fn head(db: &CounterDb) -> Result<()> {
+    match log_watch::kept_head(db)? {
+        Some(kept) => {
+            out!("{}", kept.head);
+            Ok(())
+        }
+        None => Err(Failure::Cli(t!("counter-net-no-head"))),
+    }
+}
+
 pub(super) fn status(db: &CounterDb) -> Result<()> {
     let s: QueueStatus = network::status(db)?;
     out!("{}", t!("counter-net-title"));

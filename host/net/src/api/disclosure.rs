@@ -5,7 +5,7 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `POST /v1/disclosure/challenge` | a fresh nonce, single use, valid [`NONCE_TTL`] |
-//! | `POST /v1/disclosure` | `{nonce, answer}`: the card's JPKI authentication answer over [`crate::citizen::challenge`]`(nonce, channel binding)` → the disclosure |
+//! | `POST /v1/disclosure` | `{nonce, answer, since}`: the card's JPKI authentication answer over [`crate::citizen::challenge`]`(nonce, channel binding)` → the disclosure, with a consistency proof from each size in `since` (heads the client saw) to its head |
 //!
 //! The server believes only what the card signed: the answer must verify with the
 //! authentication certificate it carries, chain to the JPKI authentication CA, be within its
@@ -61,6 +61,23 @@ pub struct DisclosureRequest {
     pub nonce: String,
     /// The card's answer (`juki_jpki::auth::Answer::to_pem`).
     pub answer: String,
+    /// Sizes of heads the client has seen (its last disclosure's, a witness's): the answer
+    /// proves the current head consistent with each. At most [`MAX_SINCE`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub since: Vec<u64>,
+}
+
+/// Most sizes a disclosure request may ask consistency from.
+pub const MAX_SINCE: usize = 8;
+
+/// The consistency proof from a size the client has seen to the answer's head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinceJson {
+    /// The older size.
+    pub size: u64,
+    /// `ConsistencyProof::to_text`.
+    pub proof: String,
 }
 
 /// One provision as disclosed: the record, its salt, its leaf and its inclusion proof.
@@ -91,6 +108,9 @@ pub struct DisclosureJson {
     pub provisions: Vec<ProvisionJson>,
     /// Provisions recorded but not yet in the log (the appender runs every half second).
     pub pending: u64,
+    /// One proof per size asked in `since` that is above 0 and below the head's size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistency: Vec<SinceJson>,
 }
 
 /// What the disclosure endpoints need.
@@ -174,6 +194,11 @@ async fn disclose(
     let raw = body(raw)?;
     let req: DisclosureRequest = serde_json::from_slice(&raw)
         .map_err(|e| super::bad_request(format!("the request: {e}")))?;
+    if req.since.len() > MAX_SINCE {
+        return Err(super::bad_request(format!(
+            "since: at most {MAX_SINCE} sizes"
+        )));
+    }
     let nonce = take_nonce(&state, &req.nonce)?;
     let answer = auth::Answer::from_pem(req.answer.as_bytes())
         .map_err(|e| super::bad_request(format!("the answer: {e}")))?;
@@ -219,7 +244,7 @@ async fn disclose(
     // The register and the log on two connections at once.
     let (resident, disclosed) = tokio::join!(
         state.register.resident(&code),
-        state.log.disclosure(code.as_str())
+        state.log.disclosure(code.as_str(), &req.since)
     );
     let resident = resident
         .map_err(unavailable)?
@@ -234,6 +259,16 @@ async fn disclose(
             proof: proof.to_text().map_err(unavailable)?,
         });
     }
+    let consistency = disclosed
+        .consistency
+        .iter()
+        .map(|(size, proof)| {
+            Ok(SinceJson {
+                size: *size,
+                proof: proof.to_text().map_err(unavailable)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Json(DisclosureJson {
         resident: ResidentJson::from_confirmation(&Confirmation {
             resident,
@@ -242,6 +277,7 @@ async fn disclose(
         head: disclosed.head.as_ref().map(super::log::head_json),
         pending: disclosed.pending,
         provisions,
+        consistency,
     }))
 }
 
