@@ -277,8 +277,7 @@ pub enum NetCommand {
         code: juki_host::resident_code::ResidentCode,
     },
     /// The national server (the national center's administrator): migrates the register's
-    /// PostgreSQL database and serves the API over mutual TLS until SIGINT or SIGTERM (the same
-    /// server as `juki-net serve`).
+    /// PostgreSQL database and serves the API over mutual TLS until SIGINT or SIGTERM.
     Serve {
         /// The server's node directory (node.key, node.pem of role `server`, ca.pem), as
         /// `juki net cert issue --role server` writes it.

@@ -294,6 +294,11 @@ pub fn serve(options: juki_net::service::ServeOptions) -> Result<()> {
             "{}",
             t!("net-serve-log-key", public = public.display().to_string())
         ),
+        // The request log is for the operators' tools: one fixed English form.
+        ServeEvent::Request(line) => note!("juki-net: {line}"),
+        ServeEvent::LogAppendFailed(detail) => {
+            note!("{}", t!("net-serve-log-append-failed", detail = detail))
+        }
     };
     Ok(service::run_until_signal(&options, &log)?)
 }

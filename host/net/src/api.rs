@@ -876,28 +876,62 @@ pub fn router_with_log(
         .merge(router(register))
 }
 
-/// Middleware (`axum::middleware::from_fn(api::log_request)`): one line on standard error per
-/// request — the peer's role and identity, the method, the route's pattern (never the path
-/// itself, which may hold a 住民票コード; never the query or the body), the status and the time.
-pub async fn log_request(request: Request, next: Next) -> Response {
+/// One request as the server's log records it — the peer's role and identity, the method, the
+/// route's pattern (never the path itself, which may hold a 住民票コード; never the query or the
+/// body), the status and the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLine {
+    /// `role identity` of the peer's certificate, or `-` (the residents' listener).
+    pub peer: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The matched route's pattern, or `(no route)`.
+    pub route: String,
+    /// The response's status.
+    pub status: u16,
+    /// How long it took.
+    pub millis: u128,
+}
+
+impl std::fmt::Display for RequestLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {} {} ms",
+            self.peer, self.method, self.route, self.status, self.millis
+        )
+    }
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state(sender, api::log_request)`): each
+/// request's [`RequestLine`] to `lines` (the library does not print: the process that runs the
+/// server does, `juki net serve`).
+pub async fn log_request(
+    State(lines): State<tokio::sync::mpsc::UnboundedSender<RequestLine>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let peer = request
         .extensions()
         .get::<PeerIdentity>()
         .map(|p| format!("{} {}", p.kind().as_str(), p.identity()))
         .unwrap_or_else(|| "-".into());
-    let method = request.method().clone();
+    let method = request.method().to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "(no route)".into());
     let response = next.run(request).await;
-    eprintln!(
-        "juki-net: {peer} {method} {route} {} {} ms",
-        response.status().as_u16(),
-        start.elapsed().as_millis()
-    );
+    // A closed receiver (the server stopping) loses a log line, never the answer.
+    let _ = lines.send(RequestLine {
+        peer,
+        method,
+        route,
+        status: response.status().as_u16(),
+        millis: start.elapsed().as_millis(),
+    });
     response
 }
 

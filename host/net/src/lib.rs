@@ -7,7 +7,7 @@
 //! and `client` (their blocking client) → `server` (HTTPS over mTLS) → `register` (the
 //! national register's operations) → `db` (PostgreSQL: pool, migrations); `tls` (rustls
 //! configurations, the peer's identity) → `pki` (the network CA: node certificates, CRLs).
-//! `service` runs the server as a process does (both `juki-net serve` and `juki net serve`).
+//! `service` runs the server as a process does (`juki net serve`: the CLI owns its arguments).
 //! `pg_cluster` starts a throwaway PostgreSQL (Debian's server binaries) for the tests, the demo
 //! and the benchmark.
 

@@ -1,11 +1,11 @@
 //! The national server as a process runs it: the node's credentials and the CRL loaded, the
 //! register's database migrated, the API ([`crate::api::router`], with its request log) served
-//! over mutual TLS until a shutdown. `juki-net serve` and the administrator's `juki net serve`
-//! both call [`run_until_signal`], so the two commands cannot drift apart.
+//! over mutual TLS until a shutdown. The administrator's `juki net serve` calls
+//! [`run_until_signal`]; the CLI owns the arguments (juki-net has no binary of its own).
 //!
-//! The library does not print: what happens is handed to the caller as [`ServeEvent`]s (the
-//! binaries write them on standard error). The per-request log line is
-//! [`crate::api::log_request`]'s.
+//! The library does not print: what happens — including each request's log line and the
+//! appender's failures — is handed to the caller as [`ServeEvent`]s, on the task that called
+//! [`run`] (the CLI writes them on standard error).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -81,6 +81,11 @@ pub enum ServeEvent {
         /// The `log.pub` written.
         public: PathBuf,
     },
+    /// A request was answered (either listener).
+    Request(api::RequestLine),
+    /// The provision log's appender failed; the records stay unlogged and the next tick tries
+    /// again.
+    LogAppendFailed(String),
 }
 
 /// Why the server could not start or run.
@@ -111,12 +116,6 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// The appender's failures go to standard error (the library's one log line, like
-/// [`api::log_request`]'s): the records stay unlogged and the next tick tries again.
-fn events_log_error(e: &provision_log::LogStoreError) {
-    eprintln!("juki-net: provision log: {e} (retried at the next tick)");
 }
 
 fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> ServeError {
@@ -155,8 +154,17 @@ pub async fn run(
         });
     }
     let log = ProvisionLog::new(db.clone(), key);
-    let router = api::router_with_log(Register::new(db.clone()), log.clone())
-        .layer(axum::middleware::from_fn(api::log_request));
+    // What the routers and the appender report comes back here, to be handed to `events` on
+    // this task (they outlive no borrow, and a slow `events` never holds up an answer).
+    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel::<ServeEvent>();
+    let (lines, mut request_lines) = tokio::sync::mpsc::unbounded_channel::<api::RequestLine>();
+    let logged = |router: axum::Router| {
+        router.layer(axum::middleware::from_fn_with_state(
+            lines.clone(),
+            api::log_request,
+        ))
+    };
+    let router = logged(api::router_with_log(Register::new(db.clone()), log.clone()));
     events(ServeEvent::Listening {
         identity: credentials.node.role.identity().to_string(),
         address: listener.local_addr().map_err(io("local address"))?,
@@ -166,13 +174,16 @@ pub async fn run(
         events(ServeEvent::ShuttingDown);
     };
     let (stop_appender, appender_stopped) = tokio::sync::oneshot::channel::<()>();
+    let appender_report = report.clone();
     let appender = tokio::spawn(provision_log::run_appender(
         log.clone(),
         provision_log::APPEND_EVERY,
         async move {
             let _ = appender_stopped.await;
         },
-        events_log_error,
+        move |e| {
+            let _ = appender_report.send(ServeEvent::LogAppendFailed(e.to_string()));
+        },
     ));
     let residents = match &options.residents {
         None => None,
@@ -195,7 +206,7 @@ pub async fn run(
             let task = tokio::spawn(server::serve_public(
                 listener,
                 ServerTls::new(tls::public_server_config(&credentials)?),
-                api::disclosure::routes(state).layer(axum::middleware::from_fn(api::log_request)),
+                logged(api::disclosure::routes(state)),
                 async move {
                     let _ = stopped.await;
                 },
@@ -203,13 +214,30 @@ pub async fn run(
             Some((stop, task))
         }
     };
-    let served = server::serve(listener, ServerTls::new(config), router, shutdown).await;
-    if let Some((stop, task)) = residents {
-        let _ = stop.send(());
-        let _ = task.await;
+    let work = async {
+        let served = server::serve(listener, ServerTls::new(config), router, shutdown).await;
+        if let Some((stop, task)) = residents {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        let _ = stop_appender.send(());
+        let _ = appender.await;
+        served
+    };
+    tokio::pin!(work);
+    let served = loop {
+        tokio::select! {
+            served = &mut work => break served,
+            Some(event) = reports.recv() => events(event),
+            Some(line) = request_lines.recv() => events(ServeEvent::Request(line)),
+        }
+    };
+    while let Ok(event) = reports.try_recv() {
+        events(event);
     }
-    let _ = stop_appender.send(());
-    let _ = appender.await;
+    while let Ok(line) = request_lines.try_recv() {
+        events(ServeEvent::Request(line));
+    }
     served.map_err(io("serve"))?;
     events(ServeEvent::Stopped);
     Ok(())

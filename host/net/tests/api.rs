@@ -1,15 +1,11 @@
 //! The national server's HTTP/JSON API end to end: a real PostgreSQL (the throwaway cluster of
 //! this test binary, a database per test), the real server over mutual TLS on loopback, the
-//! crate's own blocking client ([`NetClient`]), curl, and the `juki-net` binary. No mocks.
+//! crate's own blocking client ([`NetClient`]). No mocks. (`juki net serve` as a process,
+//! with curl, is host/cli/tests/net_serve.rs.)
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::ops::{Deref, DerefMut};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use common::*;
 use hyper::Method;
@@ -18,7 +14,7 @@ use juki_net::client::{ClientError, NetClient};
 use juki_net::delivery::{Delivered, Delivery};
 use juki_net::local::LocalNetwork;
 use juki_net::pg_cluster::PgCluster;
-use juki_net::pki::{NodeFiles, Role};
+use juki_net::pki::Role;
 use juki_net::register::{Event, MunicipalityCode, QueryKind, Search, Status};
 
 /// The crate's [`LocalNetwork`] (the network CA, the server's node, a register on a new database
@@ -588,152 +584,4 @@ fn the_database_down_is_unreachable_not_a_refusal() {
         1
     );
     net.stop_server();
-}
-
-fn curl(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl must be installed (scripts/test.sh installs it)");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-#[test]
-fn the_binary_serves_curl() {
-    let net = Net::new();
-    let crl = net.crl_file().unwrap();
-    let url = cluster().fresh_database().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_juki-net"))
-        .args(["serve", "--node"])
-        .arg(net.server_dir())
-        .arg("--crl")
-        .arg(&crl)
-        .args(["--db", &url, "--listen", &net.address()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("juki-net did not start ({e}): {log:?}"));
-        let started = line.contains("serving");
-        log.push(line);
-        if started {
-            break;
-        }
-    }
-
-    let node = net.node("chiyoda", &Role::Municipality(chiyoda())).unwrap();
-    let files = NodeFiles::in_dir(&node);
-    let base = format!("https://{}", net.address());
-    let tls_args = [
-        "--cert",
-        path(&files.cert),
-        "--key",
-        path(&files.key),
-        "--cacert",
-        path(&files.ca),
-    ];
-    let body = format!(
-        r#"{{"updates": [{{"seq": 1, "date": "2026-12-01", "event": {{"kind": "new", "code": "{}", "info": {{"name": "住基 花子", "address": "東京都千代田区千代田1-1", "birth": "1980-04-01", "sex": "female"}}}}}}]}}"#,
-        code(1)
-    );
-    let updates_url = format!("{base}/v1/updates");
-    let mut args = tls_args.to_vec();
-    args.extend([
-        "-H",
-        "content-type: application/json",
-        "--data-binary",
-        &body,
-        &updates_url,
-    ]);
-    let (ok, out, err) = curl(&args);
-    assert!(ok, "curl: {err}");
-    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(
-        out,
-        serde_json::json!({"results": [{"seq": 1, "applied": true}]})
-    );
-    let status_url = format!("{base}/v1/municipalities/self/status");
-    let mut args = tls_args.to_vec();
-    args.push(&status_url);
-    let (ok, out, err) = curl(&args);
-    assert!(ok, "curl: {err}");
-    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(
-        out,
-        serde_json::json!({"municipality": "131016", "last_seq": 1})
-    );
-    // An agency, as docs/network.md shows it (the purpose percent-encoded by curl).
-    let pension = net
-        .node(
-            "pension",
-            &Role::Agency {
-                name: "日本年金機構".into(),
-                purposes: vec![PURPOSE.into()],
-            },
-        )
-        .unwrap();
-    let pension = NodeFiles::in_dir(&pension);
-    let resident_url = format!("{base}/v1/residents/{}", code(1));
-    let purpose = format!("purpose={PURPOSE}");
-    let (ok, out, err) = curl(&[
-        "--cert",
-        path(&pension.cert),
-        "--key",
-        path(&pension.key),
-        "--cacert",
-        path(&pension.ca),
-        "-G",
-        "--data-urlencode",
-        &purpose,
-        &resident_url,
-    ]);
-    assert!(ok, "curl: {err}");
-    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(out["name"], "住基 花子", "{out}");
-    assert_eq!(out["status"], "registered", "{out}");
-    // Without a certificate: no answer at all.
-    let (ok, _, _) = curl(&["--cacert", path(&files.ca), &status_url]);
-    assert!(!ok);
-
-    // SIGTERM: a clean stop.
-    // SAFETY: a signal to the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    log.extend(lines.try_iter());
-    assert!(status.success(), "{status}: {log:?}");
-    let log = log.join("\n");
-    assert!(
-        log.contains("municipality 131016 POST /v1/updates 200"),
-        "{log}"
-    );
-    assert!(
-        log.contains("GET /v1/municipalities/self/status 200"),
-        "{log}"
-    );
-    // The log names the peers and routes, never the residents.
-    assert!(
-        !log.contains("花子") && !log.contains(code(1).as_str()),
-        "{log}"
-    );
 }

@@ -174,7 +174,7 @@ opt-net-cert-seal--code = The municipality's 地方公共団体コード (e.g. 2
 opt-net-cert-seal--name = The municipality's name as the copies name it (e.g. 大阪市北区)
 opt-net-cert-seal--days = Days of validity from now (1 to 3650)
 opt-net-cert-seal--out = The municipality's node directory (created with mode 0700 if missing)
-help-net-serve = The national server (the national center's administrator): migrates the register's PostgreSQL database and serves the API over mutual TLS until SIGINT or SIGTERM (the same server as juki-net serve)
+help-net-serve = The national server (the national center's administrator): migrates the register's PostgreSQL database and serves the API over mutual TLS until SIGINT or SIGTERM
 opt-net-serve--node = The server's node directory (node.key, node.pem of role server, ca.pem), as juki net cert issue --role server writes it
 opt-net-serve--crl = The network CA's current CRL (juki net crl), PEM or DER
 opt-net-serve--db = The PostgreSQL database: a postgres://… URL or libpq's key=value form

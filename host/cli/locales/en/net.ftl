@@ -36,6 +36,7 @@ net-serve-migrated = 住基ネット server: database schema version { $version 
 net-serve-listening = 住基ネット server { $identity } serving on https://{ $address } (SIGINT or SIGTERM stops it)
 net-serve-shutting-down = 住基ネット server: shutting down (open connections may finish)
 net-serve-stopped = 住基ネット server: stopped
+net-serve-log-append-failed = 住基ネット server: the provision log could not be appended to ({ $detail }); the records stay waiting and the next tick tries again.
 net-serve-log-key = 住基ネット server: a new provision-log key was made; give its public half { $public } to every municipality (monitor) with ca.pem.
 net-serve-residents = 住基ネット server: serving residents (開示請求) on https://{ $address }
 net-log-empty = 住基ネット's provision log is still empty (no signed head).

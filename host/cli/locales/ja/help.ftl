@@ -174,7 +174,7 @@ opt-net-cert-seal--code = 市区町村の地方公共団体コード（例: 2712
 opt-net-cert-seal--name = 写しに記載する市区町村名（例: 大阪市北区）
 opt-net-cert-seal--days = 今からの有効日数（1〜3650）
 opt-net-cert-seal--out = 市区町村のノードのディレクトリ（なければモード 0700 で作成）
-help-net-serve = 全国サーバ（全国センターの運用管理者）: 本人確認情報の PostgreSQL データベースを移行し、相互 TLS で API を SIGINT または SIGTERM まで提供します（juki-net serve と同じサーバ）
+help-net-serve = 全国サーバ（全国センターの運用管理者）: 本人確認情報の PostgreSQL データベースを移行し、相互 TLS で API を SIGINT または SIGTERM まで提供します
 opt-net-serve--node = サーバのノードのディレクトリ（node.key、役割 server の node.pem、ca.pem。juki net cert issue --role server が作成するもの）
 opt-net-serve--crl = 住基ネット認証局の現在の失効リスト（juki net crl）、PEM または DER
 opt-net-serve--db = PostgreSQL データベース: postgres://… の URL または libpq の key=value 形式

@@ -36,6 +36,7 @@ net-serve-migrated = 住基ネットサーバ: データベースのスキーマ
 net-serve-listening = 住基ネットサーバ { $identity } が https://{ $address } で稼働中（SIGINT または SIGTERM で停止）
 net-serve-shutting-down = 住基ネットサーバ: 停止中（処理中の接続は完了を待ちます）
 net-serve-stopped = 住基ネットサーバ: 停止しました
+net-serve-log-append-failed = 住基ネットサーバ: 提供記録のログに追記できませんでした（{ $detail }）。記録は待機したままで、次の周期で再試行します。
 net-serve-log-key = 住基ネットサーバ: 提供記録の署名鍵を新しく作成しました。公開鍵 { $public } を各市区町村（監視者）に ca.pem とともに配布してください。
 net-serve-residents = 住基ネットサーバ: 住民向け（開示請求）を https://{ $address } で受付中
 net-log-empty = 住基ネットの提供記録はまだ空です（署名付きの先頭がありません）。

@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 pub mod counter;
 pub mod network;
 pub mod pcsc;
+pub mod server_process;
 pub mod world;
 
 /// Runs `juki ARGS` with `stdin` (one PIN per line) and returns its output.
