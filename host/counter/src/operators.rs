@@ -550,19 +550,17 @@ impl<'c> Operators<'c> {
     /// `operator-card` by `by`, the record naming the binding ([`RecordedBinding`]).
     pub(crate) fn set_card(&self, by: &Actor<'_>, name: &str, binding: &CardBinding) -> Result<()> {
         savepoint(self.conn, || {
-            self.store_binding(name, Some(binding))?;
-            self.audit().append(&AuditEntry {
-                actor: *by,
-                card_serial: Some(&binding.serial),
-                operation: Operation::OperatorCard,
-                outcome: Outcome::Ok,
-                detail: &format!(
+            self.write_card(
+                by,
+                name,
+                Some(binding),
+                &binding.serial,
+                &format!(
                     "card {} registered as operator {name}'s operator card ({})",
                     binding.serial,
                     binding_note(Some(binding))
                 ),
-            })?;
-            Ok(())
+            )
         })
     }
 
@@ -577,18 +575,17 @@ impl<'c> Operators<'c> {
                     "operator {name} has no registered operator card"
                 ))
             })?;
-            self.store_binding(name, None)?;
-            self.audit().append(&AuditEntry {
-                actor: *by,
-                card_serial: Some(&binding.serial),
-                operation: Operation::OperatorCard,
-                outcome: Outcome::Ok,
-                detail: &format!(
+            self.write_card(
+                by,
+                name,
+                None,
+                &binding.serial,
+                &format!(
                     "card {} removed: no longer operator {name}'s operator card ({})",
                     binding.serial,
                     binding_note(None)
                 ),
-            })?;
+            )?;
             Ok(binding)
         })
     }
@@ -631,6 +628,27 @@ impl<'c> Operators<'c> {
             })?;
             Ok(())
         })
+    }
+
+    /// Writes `stored` (or none) as `name`'s operator card, and the `operator-card` record of
+    /// card `serial` saying so (`detail`).
+    fn write_card(
+        &self,
+        by: &Actor<'_>,
+        name: &str,
+        stored: Option<&CardBinding>,
+        serial: &str,
+        detail: &str,
+    ) -> Result<()> {
+        self.store_binding(name, stored)?;
+        self.audit().append(&AuditEntry {
+            actor: *by,
+            card_serial: Some(serial),
+            operation: Operation::OperatorCard,
+            outcome: Outcome::Ok,
+            detail,
+        })?;
+        Ok(())
     }
 
     /// Writes `binding` (or none) as `name`'s operator card.

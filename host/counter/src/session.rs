@@ -603,6 +603,21 @@ impl Session {
         }
     }
 
+    /// Operator `name`, for `op` by the logged-in operator: their role must allow it, and
+    /// `name` must exist (refusals audited).
+    fn operator_for(&self, op: Operation, name: &str) -> Result<OperatorInfo> {
+        self.authorize(op)?;
+        match self.db.operators().get(name)? {
+            Some(info) => Ok(info),
+            None => Err(self.refused(
+                op,
+                name,
+                None,
+                CounterError::UnknownOperator(name.to_string()),
+            )),
+        }
+    }
+
     /// The supervisors other than `except` who can still log in: all of them, or at a counter
     /// that requires operator cards, those with a registered card.
     fn other_supervisors(&self, except: &str) -> Result<usize> {
@@ -634,15 +649,7 @@ impl Session {
         cred: Option<&CounterCredential>,
     ) -> Result<(OperatorInfo, Option<CardBinding>)> {
         let op = Operation::OperatorRole;
-        self.authorize(op)?;
-        let Some(info) = self.db.operators().get(name)? else {
-            return Err(self.refused(
-                op,
-                name,
-                None,
-                CounterError::UnknownOperator(name.to_string()),
-            ));
-        };
+        let info = self.operator_for(op, name)?;
         if info.role == role {
             return Err(self.refused(
                 op,
@@ -708,15 +715,7 @@ impl Session {
     /// is not removed ([`CounterError::LastSupervisor`]).
     pub fn remove_operator_card(&self, name: &str) -> Result<CardBinding> {
         let op = Operation::OperatorCard;
-        self.authorize(op)?;
-        let Some(info) = self.db.operators().get(name)? else {
-            return Err(self.refused(
-                op,
-                name,
-                None,
-                CounterError::UnknownOperator(name.to_string()),
-            ));
-        };
+        let info = self.operator_for(op, name)?;
         let Some(serial) = info.card_serial.as_deref() else {
             return Err(self.refused(
                 op,
