@@ -783,8 +783,9 @@ pub enum OperatorCommand {
         role: Option<RoleArg>,
     },
     /// 操作者カード: register an operator's own issued juki card, in the desk reader
-    /// (--reader), as their operator card. Done by a logged-in supervisor; from then on this
-    /// counter requires an operator card of every operator.
+    /// (--reader), as their operator card, or with --remove take a lost or returned one off.
+    /// Done by a logged-in supervisor; from then on this counter requires an operator card of
+    /// every operator (one whose card was removed logs in again once a card is registered).
     Card {
         /// The operator whose card it is.
         #[arg(long)]
@@ -792,9 +793,30 @@ pub enum OperatorCommand {
         /// The supervisor who registers it (asks the supervisor's password first).
         #[arg(long)]
         operator: String,
-        /// The counter credential directory (counter.key, counter.cvc).
+        /// The counter credential directory (counter.key, counter.cvc); required to register.
+        #[arg(long, required_unless_present = "remove")]
+        credential: Option<PathBuf>,
+        /// Remove the operator's card (lost or returned) instead: it is refused from then on.
         #[arg(long)]
-        credential: PathBuf,
+        remove: bool,
+    },
+    /// 役割の変更: change an operator's role. Done by a logged-in supervisor; the last
+    /// supervisor cannot step down. An operator with an operator card: its binding names the
+    /// role and is signed again (--credential).
+    Role {
+        /// The operator whose role changes.
+        #[arg(long)]
+        name: String,
+        /// The new role: clerk (窓口担当), supervisor (監督者), auditor (監査担当).
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The supervisor who changes it (asks the supervisor's password first).
+        #[arg(long)]
+        operator: String,
+        /// The counter credential directory (counter.key, counter.cvc): required where operator
+        /// cards are used.
+        #[arg(long)]
+        credential: Option<PathBuf>,
     },
     /// ロック解除: unlock an operator locked after repeated wrong passwords. Done by a logged-in
     /// supervisor (--operator, whose password is asked first), never by the operator themself.
@@ -827,11 +849,20 @@ pub enum AuditCommand {
         #[arg(long, value_name = "HOST:PORT", requires = "node")]
         server: Option<String>,
     },
-    /// One card's history, oldest first (for a resident's disclosure request, 開示請求).
+    /// One card's history, oldest first (for a resident's disclosure request, 開示請求), or
+    /// with --operator what one operator did and was refused.
     Show {
         /// The card serial.
-        #[arg(long)]
-        card: String,
+        #[arg(
+            long,
+            required_unless_present = "of_operator",
+            conflicts_with = "of_operator"
+        )]
+        card: Option<String>,
+        /// The operator whose records to show instead: what they did and were refused (role
+        /// changes they made included).
+        #[arg(long, value_name = "NAME")]
+        of_operator: Option<String>,
     },
 }
 

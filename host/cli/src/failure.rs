@@ -5,12 +5,13 @@
 //! [`message`]: every variant of each layer's error mapped to a catalog message (one table,
 //! [`host_message`], [`jpki_message`], [`counter_message`]), the innermost meaningful error first.
 
-use juki_counter::CounterError;
+use juki_counter::{CounterError, Role};
 use juki_host::error::AuthFailure;
 use juki_host::Error;
 use juki_jpki::{CertKind, JpkiError};
 use juki_net::pki::PkiError;
 
+use crate::counter::{operation_label, role_label};
 use crate::t;
 
 /// An error from any layer under the CLI.
@@ -464,6 +465,9 @@ pub fn counter_message(e: &CounterError) -> String {
             )
         }
         C::NotAllowed(detail) => t!("err-counter-not-allowed", detail = detail.as_str()),
+        C::LastSupervisor { operator } => {
+            t!("err-counter-last-supervisor", operator = operator.as_str())
+        }
         C::RoleNotAllowed {
             operator,
             role,
@@ -473,8 +477,8 @@ pub fn counter_message(e: &CounterError) -> String {
             let text = t!(
                 "err-counter-role-not-allowed",
                 operator = operator.as_str(),
-                role = *role,
-                operation = *operation
+                role = Role::parse(role).map_or_else(|| role.to_string(), role_label),
+                operation = operation_label(operation)
             );
             if *supervisor_only {
                 format!(
@@ -519,6 +523,7 @@ fn counter_exit_code(e: &CounterError) -> u8 {
         | C::OperatorCardRefused { .. }
         | C::OperatorCardRemoved { .. } => 7,
         C::NotAllowed(_)
+        | C::LastSupervisor { .. }
         | C::RoleNotAllowed { .. }
         | C::Transition { .. }
         | C::WrongState { .. }

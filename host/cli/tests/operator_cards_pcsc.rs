@@ -314,6 +314,50 @@ fn operator_cards_and_roles_through_pcsc() {
     );
     assert!(chiyoda.db().journal().unfinished().unwrap().is_empty());
 
+    // suzuki's card is lost: tanaka (their own card in the operator reader) removes it. From
+    // then on suzuki cannot log in, and the card is refused even with its binding put back.
+    let lost = chiyoda
+        .db()
+        .operators()
+        .card_binding("suzuki")
+        .unwrap()
+        .unwrap();
+    let mut operator = Served::start_on(&img("tanaka"), 1);
+    let out = ok(chiyoda.op(
+        "operator",
+        &[
+            "card",
+            "--name",
+            "suzuki",
+            "--remove",
+            "--credential",
+            &cred,
+        ],
+        "tanaka-pw1\n2580\n",
+    ));
+    assert!(out.contains("OP-SUZUKI removed"), "{out}");
+    operator.stop();
+    let mut operator = Served::start_on(&img("suzuki"), 1);
+    fails(
+        as_op(&chiyoda, "suzuki", "identify", &[], "suzuki-pw1\n2580\n"),
+        7,
+        "none is registered for suzuki",
+    );
+    let conn = rusqlite::Connection::open(chiyoda.dir.join("counter.db")).unwrap();
+    conn.execute(
+        "UPDATE operators SET card_serial = ?2, card_key = ?3, card_signer = ?4, \
+         card_signature = ?5 WHERE name = ?1",
+        rusqlite::params!["suzuki", lost.serial, lost.key, lost.signer, lost.signature],
+    )
+    .unwrap();
+    drop(conn);
+    fails(
+        as_op(&chiyoda, "suzuki", "identify", &[], "suzuki-pw1\n2580\n"),
+        7,
+        "OP-SUZUKI was removed",
+    );
+    operator.stop();
+
     // A database edit rebinding tanaka to the stranger's card (without the municipality's key)
     // is refused at login.
     let mut operator = Served::start_on(&img("other"), 1);
@@ -339,6 +383,8 @@ fn operator_cards_and_roles_through_pcsc() {
         "is not tanaka's operator card",
         "no operator card in the operator reader",
         "none is registered for kato",
+        "none is registered for suzuki",
+        "OP-SUZUKI was removed",
         "does not verify",
     ] {
         assert!(

@@ -628,6 +628,14 @@ impl<'c> Audit<'c> {
         )
     }
 
+    /// The records of what `operator` did or was refused, in order.
+    pub fn by_operator(&self, operator: &str) -> Result<Vec<AuditRecord>> {
+        self.query(
+            &format!("SELECT {COLUMNS} FROM audit_log WHERE operator = ?1 ORDER BY seq"),
+            [operator],
+        )
+    }
+
     /// Every record in order (export).
     pub fn records(&self) -> Result<Vec<AuditRecord>> {
         self.query(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"), [])

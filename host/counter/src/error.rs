@@ -174,6 +174,16 @@ pub enum CounterError {
     /// themself, register a supervisor without being one).
     #[error("not allowed (権限がありません): {0}")]
     NotAllowed(String),
+    /// The change would leave the counter without a supervisor able to log in (the last
+    /// supervisor demoting themself, or the last supervisor's operator card removed): no one
+    /// could add operators, change roles or register operator cards any more.
+    #[error(
+        "not allowed (権限がありません): operator {operator} is this counter's last supervisor          who can log in; the counter would have no one able to add operators, change roles or          register operator cards. Register another supervisor (with an operator card) first"
+    )]
+    LastSupervisor {
+        /// The last supervisor.
+        operator: String,
+    },
     /// The operator's role (decided by the municipality) does not allow the operation.
     #[error(
         "not allowed (権限がありません): operator {operator} has the role {role}, which may not \

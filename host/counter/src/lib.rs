@@ -135,8 +135,11 @@ pub enum Operation {
     /// 広域交付: a 住民票の写し issued from the network's 本人確認情報, sealed by this
     /// municipality.
     WideAreaCopy,
-    /// An operator's own juki card registered as their operator card (操作者カード).
+    /// An operator's own juki card registered as their operator card (操作者カード), or
+    /// removed (lost or returned).
     OperatorCard,
+    /// An operator's role changed by a supervisor (役割の変更).
+    OperatorRole,
     /// Reading the audit trail (audit show, audit verify): recorded when refused.
     AuditRead,
     /// Closing an unfinished operation (the closing itself is recorded under the operation
@@ -146,7 +149,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, in declaration order.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 20] = [
         Operation::Login,
         Operation::OperatorAdd,
         Operation::OperatorUnlock,
@@ -164,6 +167,7 @@ impl Operation {
         Operation::NetSync,
         Operation::WideAreaCopy,
         Operation::OperatorCard,
+        Operation::OperatorRole,
         Operation::AuditRead,
         Operation::PendingResolve,
     ];
@@ -188,6 +192,7 @@ impl Operation {
             Operation::NetSync => "net-sync",
             Operation::WideAreaCopy => "wide-area-copy",
             Operation::OperatorCard => "operator-card",
+            Operation::OperatorRole => "operator-role",
             Operation::AuditRead => "audit-read",
             Operation::PendingResolve => "pending-resolve",
         }

@@ -18,7 +18,9 @@
 //! counter is its supervisor. Since schema version 7 the supervisor flag is one of three roles
 //! (`operators.role`: clerk, supervisor, auditor; [`super::roles`] says what each may do), and an
 //! operator may have an operator card bound to them ([`CardBinding`], checked at login by
-//! [`super::session`]).
+//! [`super::session`]). A supervisor changes roles (`operator-role`) and removes cards
+//! (`operator-card`); each such record ends naming the card's binding (`binding FINGERPRINT` or
+//! `binding removed`: [`RecordedBinding`]).
 //!
 //! A wrong password and an unknown operator name give the same error
 //! ([`CounterError::WrongCredentials`]) and take about the same time (a dummy hash is checked).
@@ -27,6 +29,7 @@ use std::sync::OnceLock;
 
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
 
 use super::audit::{Audit, AuditEntry};
 use super::clock::{Clock, Timestamp};
@@ -108,6 +111,64 @@ pub struct CardBinding {
     pub signer: Vec<u8>,
     /// The signature, `r‖s`.
     pub signature: Vec<u8>,
+}
+
+impl CardBinding {
+    /// A short fingerprint of the binding (the first 16 bytes of the SHA-256 of its signature,
+    /// in hex), as the audit trail records it: another role, operator, card or signing gives
+    /// another one.
+    pub fn fingerprint(&self) -> String {
+        Sha256::digest(&self.signature)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// What the audit trail last recorded of an operator card ([`Operators::recorded_binding`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordedBinding {
+    /// No record of the card.
+    None,
+    /// Registered (or signed again) with the binding of this fingerprint
+    /// ([`CardBinding::fingerprint`]).
+    Bound(String),
+    /// Removed.
+    Removed,
+    /// Registered by a version that did not record the binding (before role changes and
+    /// removals existed): nothing to compare.
+    Unnamed,
+}
+
+/// The words that end an `operator-card` or `operator-role` record's detail and name its
+/// binding: `binding FINGERPRINT` or `binding removed` (last, after any operator name).
+const BINDING_NOTE: &str = "binding ";
+const REMOVED_NOTE: &str = "removed";
+
+fn binding_note(binding: Option<&CardBinding>) -> String {
+    match binding {
+        Some(b) => format!("{BINDING_NOTE}{}", b.fingerprint()),
+        None => format!("{BINDING_NOTE}{REMOVED_NOTE}"),
+    }
+}
+
+impl RecordedBinding {
+    fn parse(detail: &str) -> RecordedBinding {
+        let Some(at) = detail.rfind(BINDING_NOTE) else {
+            return RecordedBinding::Unnamed;
+        };
+        let word: String = detail[at + BINDING_NOTE.len()..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        if word == REMOVED_NOTE {
+            RecordedBinding::Removed
+        } else if word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()) {
+            RecordedBinding::Bound(word)
+        } else {
+            RecordedBinding::Unnamed
+        }
+    }
 }
 
 /// The operators, on a connection (see [`super::CounterDb::operators`]).
@@ -486,34 +547,150 @@ impl<'c> Operators<'c> {
     }
 
     /// Stores `binding` as `name`'s operator card (replacing any earlier one), audited as
-    /// `operator-card` by `by`.
+    /// `operator-card` by `by`, the record naming the binding ([`RecordedBinding`]).
     pub(crate) fn set_card(&self, by: &Actor<'_>, name: &str, binding: &CardBinding) -> Result<()> {
         savepoint(self.conn, || {
-            let n = self.conn.execute(
-                "UPDATE operators SET card_serial = ?2, card_key = ?3, card_signer = ?4, \
-                 card_signature = ?5 WHERE name = ?1",
-                params![
-                    name,
+            self.write_card(
+                by,
+                name,
+                Some(binding),
+                &binding.serial,
+                &format!(
+                    "card {} registered as operator {name}'s operator card ({})",
                     binding.serial,
-                    binding.key,
-                    binding.signer,
-                    binding.signature
-                ],
+                    binding_note(Some(binding))
+                ),
+            )
+        })
+    }
+
+    /// Removes `name`'s operator card (lost or returned), audited as `operator-card` by `by`:
+    /// the record says the binding was removed, so that the card is refused at login even if
+    /// the binding is put back into the database ([`Self::recorded_binding`]). Who may is the
+    /// caller's rule ([`super::Session::remove_operator_card`]).
+    pub(crate) fn remove_card(&self, by: &Actor<'_>, name: &str) -> Result<CardBinding> {
+        savepoint(self.conn, || {
+            let binding = self.card_binding(name)?.ok_or_else(|| {
+                CounterError::InvalidInput(format!(
+                    "operator {name} has no registered operator card"
+                ))
+            })?;
+            self.write_card(
+                by,
+                name,
+                None,
+                &binding.serial,
+                &format!(
+                    "card {} removed: no longer operator {name}'s operator card ({})",
+                    binding.serial,
+                    binding_note(None)
+                ),
+            )?;
+            Ok(binding)
+        })
+    }
+
+    /// Gives `name` the role `to` (from `from`), with `binding` (their operator card's binding,
+    /// signed again for the new role) if they have a card; audited as `operator-role` by `by`
+    /// (who changed whose role from what to what). Who may, and the rule of the last
+    /// supervisor, are the caller's ([`super::Session::change_operator_role`]).
+    pub(crate) fn set_role(
+        &self,
+        by: &Actor<'_>,
+        name: &str,
+        from: Role,
+        to: Role,
+        binding: Option<&CardBinding>,
+    ) -> Result<()> {
+        savepoint(self.conn, || {
+            let n = self.conn.execute(
+                "UPDATE operators SET role = ?2, supervisor = ?3 WHERE name = ?1",
+                params![name, to.as_str(), to == Role::Supervisor],
             )?;
             if n != 1 {
                 return Err(CounterError::UnknownOperator(name.to_string()));
             }
+            let mut detail = format!("operator {name}: role {from} → {to}");
+            if let Some(b) = binding {
+                self.store_binding(name, Some(b))?;
+                detail.push_str(&format!(
+                    "; operator card {} signed again for the new role ({})",
+                    b.serial,
+                    binding_note(Some(b))
+                ));
+            }
             self.audit().append(&AuditEntry {
                 actor: *by,
-                card_serial: Some(&binding.serial),
-                operation: Operation::OperatorCard,
+                card_serial: binding.map(|b| b.serial.as_str()),
+                operation: Operation::OperatorRole,
                 outcome: Outcome::Ok,
-                detail: &format!(
-                    "card {} registered as operator {name}'s operator card",
-                    binding.serial
-                ),
+                detail: &detail,
             })?;
             Ok(())
+        })
+    }
+
+    /// Writes `stored` (or none) as `name`'s operator card, and the `operator-card` record of
+    /// card `serial` saying so (`detail`).
+    fn write_card(
+        &self,
+        by: &Actor<'_>,
+        name: &str,
+        stored: Option<&CardBinding>,
+        serial: &str,
+        detail: &str,
+    ) -> Result<()> {
+        self.store_binding(name, stored)?;
+        self.audit().append(&AuditEntry {
+            actor: *by,
+            card_serial: Some(serial),
+            operation: Operation::OperatorCard,
+            outcome: Outcome::Ok,
+            detail,
+        })?;
+        Ok(())
+    }
+
+    /// Writes `binding` (or none) as `name`'s operator card.
+    fn store_binding(&self, name: &str, binding: Option<&CardBinding>) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE operators SET card_serial = ?2, card_key = ?3, card_signer = ?4, \
+             card_signature = ?5 WHERE name = ?1",
+            params![
+                name,
+                binding.map(|b| &b.serial),
+                binding.map(|b| &b.key),
+                binding.map(|b| &b.signer),
+                binding.map(|b| &b.signature)
+            ],
+        )?;
+        if n != 1 {
+            return Err(CounterError::UnknownOperator(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// What the audit trail last recorded of the operator card `serial`: its last successful
+    /// `operator-card` or `operator-role` record. The trail is hash-chained (and anchored in
+    /// 住基ネット's log), so unlike the `operators` row this cannot quietly be put back as it
+    /// was before a role change or a removal.
+    pub fn recorded_binding(&self, serial: &str) -> Result<RecordedBinding> {
+        let detail: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT detail FROM audit_log WHERE card_serial = ?1 AND outcome = 'ok' \
+                 AND operation IN (?2, ?3) ORDER BY seq DESC LIMIT 1",
+                params![
+                    serial,
+                    Operation::OperatorCard.as_str(),
+                    Operation::OperatorRole.as_str()
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match detail {
+            None => RecordedBinding::None,
+            Some(d) => RecordedBinding::parse(&d),
         })
     }
 

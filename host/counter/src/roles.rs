@@ -4,7 +4,7 @@
 //! | role | may |
 //! |---|---|
 //! | `clerk` (窓口担当) | issue, identify, reset-pin, update, change-code, suspend, resume, jpki-issue, jpki-revoke, move-out, wide-area copy, net-sync (and retry) |
-//! | `supervisor` (監督者) | everything: also terminate, operator add / unlock / card, pending resolve, reading the audit trail |
+//! | `supervisor` (監督者) | everything: also terminate, operator add / unlock / card / role, pending resolve, reading the audit trail |
 //! | `auditor` (監査担当) | reading the audit trail (audit show, audit verify) only |
 //!
 //! Every operator may log in. A refusal is audited ([`crate::Session::authorize`]).
@@ -72,9 +72,12 @@ pub fn allowed(op: Operation) -> &'static [Role] {
         | O::MoveOut
         | O::NetSync
         | O::WideAreaCopy => COUNTER_WORK,
-        O::Terminate | O::OperatorAdd | O::OperatorUnlock | O::OperatorCard | O::PendingResolve => {
-            SUPERVISOR
-        }
+        O::Terminate
+        | O::OperatorAdd
+        | O::OperatorUnlock
+        | O::OperatorCard
+        | O::OperatorRole
+        | O::PendingResolve => SUPERVISOR,
         O::AuditRead => AUDIT,
     }
 }
@@ -82,6 +85,20 @@ pub fn allowed(op: Operation) -> &'static [Role] {
 /// Whether `role` may do `op`.
 pub fn may(role: Role, op: Operation) -> bool {
     allowed(op).contains(&role)
+}
+
+/// The reason stored in the audit trail when `role` may not do `op`
+/// ([`crate::Session::authorize`]): `role clerk may not terminate`. It is part of a hashed
+/// record, so it stays as it is, in the stored names of the role and the operation; displays
+/// read it back with [`parse_refusal`] and say it in their own language.
+pub fn refusal_reason(role: Role, op: Operation) -> String {
+    format!("role {role} may not {op}")
+}
+
+/// The role and operation of a reason written by [`refusal_reason`].
+pub fn parse_refusal(reason: &str) -> Option<(Role, Operation)> {
+    let (role, op) = reason.strip_prefix("role ")?.split_once(" may not ")?;
+    Some((Role::parse(role)?, Operation::parse(op)?))
 }
 
 #[cfg(test)]
@@ -108,5 +125,22 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
+        assert!(!may(Role::Clerk, Operation::OperatorRole));
+        assert_eq!(allowed(Operation::OperatorRole), [Role::Supervisor]);
+    }
+
+    #[test]
+    fn refusal_reasons_read_back() {
+        assert_eq!(
+            refusal_reason(Role::Clerk, Operation::Terminate),
+            "role clerk may not terminate"
+        );
+        for r in Role::ALL {
+            for op in Operation::ALL {
+                assert_eq!(parse_refusal(&refusal_reason(r, op)), Some((r, op)));
+            }
+        }
+        assert_eq!(parse_refusal("role clerk may not fly"), None);
+        assert_eq!(parse_refusal("locked out until 2026-04-01T00:00:00Z"), None);
     }
 }

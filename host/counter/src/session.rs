@@ -24,15 +24,25 @@
 //!   before every record, the session checks it is still the same card in the same reader
 //!   ([`OperatorCard::still_present`]); if not, the operation stops
 //!   ([`CounterError::OperatorCardRemoved`], audited).
+//! - The binding must also be the one the audit trail last recorded for the card
+//!   ([`super::operators::Operators::recorded_binding`]): a supervisor's role change
+//!   ([`Session::change_operator_role`]) signs the binding again for the new role, and a removal
+//!   ([`Session::remove_operator_card`], a lost or returned card) records the binding as
+//!   removed, so an earlier binding — genuine, signed by the municipality — put back into the
+//!   database is refused. The role a login gets is the `operators.role` the binding's signature
+//!   covers; at a counter without operator cards there is no signed source, and the database
+//!   is trusted as it is (its file is the counter's to protect).
 //! - Roles ([`super::roles`]): every operation is checked against the operator's role first
-//!   ([`Session::authorize`], refusals audited).
+//!   ([`Session::authorize`], refusals audited in the stored names: [`roles::refusal_reason`]).
+//!   The last supervisor who can log in is neither demoted nor loses their card
+//!   ([`CounterError::LastSupervisor`]).
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::OptionalExtension;
 
 use super::audit::AuditEntry;
-use super::operators::CardBinding;
+use super::operators::{CardBinding, OperatorInfo, RecordedBinding};
 use super::roles::{self, Role};
 use super::{Actor, CounterDb, CounterError, Operation, Outcome};
 use crate::Result;
@@ -343,7 +353,7 @@ impl Session {
             actor: self.actor(),
             card_serial: None,
             operation: op,
-            outcome: Outcome::Refused(format!("role {} may not {op}", self.role)),
+            outcome: Outcome::Refused(roles::refusal_reason(self.role, op)),
             detail: "",
         })?;
         Err(CounterError::RoleNotAllowed {
@@ -390,27 +400,9 @@ impl Session {
     ) -> Result<CardBinding> {
         let op = Operation::OperatorCard;
         self.authorize(op)?;
-        let refuse = |serial: Option<&str>, e: CounterError| -> CounterError {
-            match self.db.audit().append(&AuditEntry {
-                actor: self.actor(),
-                card_serial: serial,
-                operation: op,
-                outcome: Outcome::Refused(e.to_string()),
-                detail: &format!("operator {name}"),
-            }) {
-                Ok(_) => e,
-                Err(audit) => audit,
-            }
-        };
-        if cred.municipality != self.municipality {
-            return Err(refuse(
-                None,
-                Error::InvalidInput(format!(
-                    "the credential is for municipality {} but this counter belongs to {}",
-                    cred.municipality, self.municipality
-                ))
-                .into(),
-            ));
+        let refuse = |serial: Option<&str>, e: CounterError| self.refused(op, name, serial, e);
+        if let Err(e) = self.own_credential(cred) {
+            return Err(refuse(None, e));
         }
         let Some(info) = self.db.operators().get(name)? else {
             return Err(refuse(
@@ -442,20 +434,40 @@ impl Session {
                 ));
             }
         }
-        let message = binding_message(
-            &self.municipality,
-            name,
-            info.role,
-            &serial,
-            &identity.public_key,
-        );
-        let signature = cred.sign_statement(BINDING_DOMAIN, &message)?;
-        let binding = CardBinding {
-            serial,
-            key: identity.public_key,
+        self.bind_card(cred, name, info.role, serial, identity.public_key)
+    }
+
+    /// The municipality's binding of the card (`serial`, `key`) to operator `name` with `role`,
+    /// signed with `cred`.
+    fn sign_binding(
+        &self,
+        cred: &CounterCredential,
+        name: &str,
+        role: Role,
+        serial: String,
+        key: Vec<u8>,
+    ) -> Result<CardBinding> {
+        let message = binding_message(&self.municipality, name, role, &serial, &key);
+        Ok(CardBinding {
+            signature: cred.sign_statement(BINDING_DOMAIN, &message)?,
             signer: cred.certificate().to_vec(),
-            signature,
-        };
+            serial,
+            key,
+        })
+    }
+
+    /// Signs and stores the binding of the card (`serial`, `key`) to operator `name` with
+    /// `role`, and makes operator cards required at this counter (the card proved itself: the
+    /// caller's part).
+    pub(crate) fn bind_card(
+        &self,
+        cred: &CounterCredential,
+        name: &str,
+        role: Role,
+        serial: String,
+        key: Vec<u8>,
+    ) -> Result<CardBinding> {
+        let binding = self.sign_binding(cred, name, role, serial, key)?;
         crate::sql::savepoint(self.db.conn(), || {
             self.db
                 .operators()
@@ -554,8 +566,224 @@ impl Session {
 
     /// Unlocks operator `name` ([`super::operators::Operators::unlock`]): the logged-in operator
     /// must be a supervisor, and not `name`.
-    pub fn unlock_operator(&self, name: &str) -> Result<super::operators::OperatorInfo> {
+    pub fn unlock_operator(&self, name: &str) -> Result<OperatorInfo> {
         self.db.operators().unlock(&self.actor(), name)
+    }
+
+    /// `cred` is this counter's municipality's credential.
+    fn own_credential(&self, cred: &CounterCredential) -> std::result::Result<(), CounterError> {
+        if cred.municipality == self.municipality {
+            return Ok(());
+        }
+        Err(Error::InvalidInput(format!(
+            "the credential is for municipality {} but this counter belongs to {}",
+            cred.municipality, self.municipality
+        ))
+        .into())
+    }
+
+    /// Appends the refusal of `op` concerning operator `name` (and the card `serial`) and
+    /// gives `e` back (or the audit trail's own error).
+    fn refused(
+        &self,
+        op: Operation,
+        name: &str,
+        serial: Option<&str>,
+        e: CounterError,
+    ) -> CounterError {
+        match self.db.audit().append(&AuditEntry {
+            actor: self.actor(),
+            card_serial: serial,
+            operation: op,
+            outcome: Outcome::Refused(e.to_string()),
+            detail: &format!("operator {name}"),
+        }) {
+            Ok(_) => e,
+            Err(audit) => audit,
+        }
+    }
+
+    /// Operator `name`, for `op` by the logged-in operator: their role must allow it, and
+    /// `name` must exist (refusals audited).
+    fn operator_for(&self, op: Operation, name: &str) -> Result<OperatorInfo> {
+        self.authorize(op)?;
+        match self.db.operators().get(name)? {
+            Some(info) => Ok(info),
+            None => Err(self.refused(
+                op,
+                name,
+                None,
+                CounterError::UnknownOperator(name.to_string()),
+            )),
+        }
+    }
+
+    /// The supervisors other than `except` who can still log in: all of them, or at a counter
+    /// that requires operator cards, those with a registered card.
+    fn other_supervisors(&self, except: &str) -> Result<usize> {
+        let cards = operator_cards_required(&self.db)?;
+        Ok(self
+            .db
+            .operators()
+            .list()?
+            .iter()
+            .filter(|o| o.name != except && o.role == Role::Supervisor)
+            .filter(|o| !cards || o.card_serial.is_some())
+            .count())
+    }
+
+    /// Changes operator `name`'s role to `role` (役割の変更). Supervisors only; audited
+    /// (`operator-role`: who changed whose role from what to what), refusals included.
+    ///
+    /// - The last supervisor who can log in is not demoted ([`CounterError::LastSupervisor`]):
+    ///   the counter would have no one able to add operators.
+    /// - An operator with an operator card has a binding that names their role: it is checked,
+    ///   then signed again for the new role with `cred` (required then). The audit record names
+    ///   the new binding, so the earlier one is refused at login even if put back.
+    ///
+    /// Returns the operator as they are now, and the new binding if they have a card.
+    pub fn change_operator_role(
+        &self,
+        name: &str,
+        role: Role,
+        cred: Option<&CounterCredential>,
+    ) -> Result<(OperatorInfo, Option<CardBinding>)> {
+        let op = Operation::OperatorRole;
+        let info = self.operator_for(op, name)?;
+        if info.role == role {
+            return Err(self.refused(
+                op,
+                name,
+                None,
+                CounterError::InvalidInput(format!("operator {name} already has the role {role}")),
+            ));
+        }
+        if info.role == Role::Supervisor && self.other_supervisors(name)? == 0 {
+            return Err(self.refused(
+                op,
+                name,
+                None,
+                CounterError::LastSupervisor {
+                    operator: name.to_string(),
+                },
+            ));
+        }
+        let binding = match self.db.operators().card_binding(name)? {
+            None => None,
+            Some(old) => {
+                let serial = Some(old.serial.as_str());
+                let Some(cred) = cred else {
+                    return Err(self.refused(
+                        op,
+                        name,
+                        serial,
+                        CounterError::InvalidInput(format!(
+                            "operator {name}'s operator card {} names their role: changing it \
+                             needs the municipality's counter credential (--credential) to sign \
+                             the card's binding again",
+                            old.serial
+                        )),
+                    ));
+                };
+                if let Err(e) = self.own_credential(cred) {
+                    return Err(self.refused(op, name, serial, e));
+                }
+                if let Err(why) =
+                    check_binding(&self.db, cred, &self.municipality, name, info.role, &old)
+                {
+                    return Err(self.refused(op, name, serial, CounterError::NotAllowed(why)));
+                }
+                Some(self.sign_binding(cred, name, role, old.serial, old.key)?)
+            }
+        };
+        self.db
+            .operators()
+            .set_role(&self.actor(), name, info.role, role, binding.as_ref())?;
+        let now = self
+            .db
+            .operators()
+            .get(name)?
+            .ok_or_else(|| CounterError::UnknownOperator(name.to_string()))?;
+        Ok((now, binding))
+    }
+
+    /// Removes operator `name`'s operator card (lost or returned). Supervisors only; audited
+    /// (`operator-card`), refusals included. The counter keeps requiring operator cards: `name`
+    /// cannot log in until a supervisor registers a card again
+    /// ([`Session::register_operator_card`]), and the removed card is refused even if its
+    /// binding is put back into the database. The card of the last supervisor who can log in
+    /// is not removed ([`CounterError::LastSupervisor`]).
+    pub fn remove_operator_card(&self, name: &str) -> Result<CardBinding> {
+        let op = Operation::OperatorCard;
+        let info = self.operator_for(op, name)?;
+        let Some(serial) = info.card_serial.as_deref() else {
+            return Err(self.refused(
+                op,
+                name,
+                None,
+                CounterError::InvalidInput(format!(
+                    "operator {name} has no registered operator card"
+                )),
+            ));
+        };
+        if info.role == Role::Supervisor && self.other_supervisors(name)? == 0 {
+            return Err(self.refused(
+                op,
+                name,
+                Some(serial),
+                CounterError::LastSupervisor {
+                    operator: name.to_string(),
+                },
+            ));
+        }
+        self.db.operators().remove_card(&self.actor(), name)
+    }
+}
+
+/// Whether `binding` is `operator`'s operator card as the municipality signed it for `role`
+/// (checked against the national root of `cred`), and the binding the audit trail last recorded
+/// for its card: neither a database edit nor an earlier, genuine binding put back after a role
+/// change or a removal is accepted. `Err` says why not.
+fn check_binding(
+    db: &CounterDb,
+    cred: &CounterCredential,
+    municipality: &MunicipalityCode,
+    operator: &str,
+    role: Role,
+    binding: &CardBinding,
+) -> std::result::Result<(), String> {
+    let serial = binding.serial.as_str();
+    let message = binding_message(municipality, operator, role, serial, &binding.key);
+    if let Err(e) = verify_statement(
+        cred.root(),
+        &binding.signer,
+        municipality,
+        BINDING_DOMAIN,
+        &message,
+        &binding.signature,
+    ) {
+        return Err(format!(
+            "the binding of {operator}'s operator card does not verify ({e}): the records \
+             were changed without the municipality's key; a supervisor registers the card \
+             again"
+        ));
+    }
+    let recorded = db
+        .operators()
+        .recorded_binding(serial)
+        .map_err(|e| format!("the audit trail could not be read ({e})"))?;
+    match recorded {
+        RecordedBinding::Bound(fp) if fp == binding.fingerprint() => Ok(()),
+        RecordedBinding::Unnamed => Ok(()),
+        RecordedBinding::Removed => Err(format!(
+            "operator card {serial} was removed (操作者カードの登録は取り消されています): a \
+             supervisor registers a card again (juki counter operator card)"
+        )),
+        RecordedBinding::Bound(_) | RecordedBinding::None => Err(format!(
+            "the binding of {operator}'s operator card is not the one the audit trail last \
+             recorded for card {serial} (an earlier binding put back after a role change or a \
+             new registration); a supervisor registers the card again"
+        )),
     }
 }
 
@@ -621,24 +849,8 @@ fn card_step(
         ));
     };
     // The binding first: a database edit must not choose which card is accepted.
-    let message = binding_message(municipality, operator, role, serial, &binding.key);
-    if let Err(e) = verify_statement(
-        cred.root(),
-        &binding.signer,
-        municipality,
-        BINDING_DOMAIN,
-        &message,
-        &binding.signature,
-    ) {
-        return Err(refuse(
-            format!(
-                "the binding of {operator}'s operator card does not verify ({e}): the records \
-                 were changed without the municipality's key; a supervisor registers the card \
-                 again"
-            ),
-            Some(serial),
-            None,
-        ));
+    if let Err(why) = check_binding(db, cred, municipality, operator, role, &binding) {
+        return Err(refuse(why, Some(serial), None));
     }
     let mut held = (login.connect)().map_err(|e| {
         refuse(
@@ -718,3 +930,6 @@ fn card_step(
     )?;
     Ok(held)
 }
+
+#[cfg(test)]
+mod tests;

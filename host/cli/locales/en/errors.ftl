@@ -105,6 +105,7 @@ err-counter-wrong-credentials = wrong operator name or password
 err-counter-locked-out = operator { $operator } is locked out after repeated wrong passwords until { $until }
 err-counter-locked-until-unlocked = operator { $operator } is locked after repeated wrong passwords until a supervisor unlocks it: juki counter operator unlock { $operator } --operator SUPERVISOR
 err-counter-not-allowed = not allowed: { $detail }
+err-counter-last-supervisor = 権限がありません (not allowed): operator { $operator } is the last supervisor of this counter who can log in; without one nobody could add operators, change roles or register operator cards. Register another supervisor (with an operator card) first
 err-counter-role-not-allowed = 権限がありません (not allowed): operator { $operator } has the role { $role }, which may not { $operation }. Ask an operator whose role allows it; roles are decided by the municipality
 err-counter-role-supervisor-only = (only a supervisor may: { $operator } is not a supervisor)
 err-counter-operator-card-refused = 操作者カードを確認できません (operator card refused): { $reason }. Put your own operator card in the operator reader (--operator-reader) and enter its 住基 PIN; a supervisor registers a card (juki counter operator card)

@@ -9,9 +9,10 @@ mod records;
 
 use std::path::{Path, PathBuf};
 
+use juki_counter::audit::AuditRecord;
 use juki_counter::ops::{Done, JpkiRevocation};
 use juki_counter::registry::{CardRecord, CardState, TerminateReason};
-use juki_counter::{session, CounterDb, Operation, Role, Session};
+use juki_counter::{session, CounterDb, Operation, Outcome, Role, Session};
 use juki_host::authority::CounterCredential;
 use juki_host::date;
 use juki_host::resident::MunicipalityCode;
@@ -186,8 +187,18 @@ pub fn run(options: CounterOptions<'_>, command: CounterCommand) -> Result<()> {
                     name,
                     operator,
                     credential,
+                    remove,
                 },
-        } => records::operator_card(desk, &name, &operator, &credential),
+        } => records::operator_card(desk, &name, &operator, credential.as_deref(), remove),
+        CounterCommand::Operator {
+            command:
+                OperatorCommand::Role {
+                    name,
+                    role,
+                    operator,
+                    credential,
+                },
+        } => records::operator_role(desk, &name, role.into(), &operator, credential.as_deref()),
         CounterCommand::Identify(clerk) => card_ops::identify(desk.clerk(&clerk, false)?),
         CounterCommand::Copy {
             clerk,
@@ -431,6 +442,63 @@ fn card_state(state: CardState) -> String {
     }
 }
 
+/// A role, in words (the stored name in English; 窓口担当（clerk） in Japanese).
+pub(crate) fn role_label(role: Role) -> String {
+    match role {
+        Role::Clerk => t!("role-clerk"),
+        Role::Supervisor => t!("role-supervisor"),
+        Role::Auditor => t!("role-auditor"),
+    }
+}
+
+/// An operation by its stored name, in words (`counter-op-NAME`; the name itself if unknown).
+pub(crate) fn operation_label(op: &str) -> String {
+    let id = format!("counter-op-{op}");
+    if crate::i18n::has(crate::i18n::lang(), &id) {
+        crate::i18n::text(&id, None)
+    } else {
+        op.to_string()
+    }
+}
+
+/// A refusal's or failure's stored reason, in words: a role refusal
+/// ([`juki_counter::roles::parse_refusal`]) in the language in use, any other as stored.
+fn reason_label(reason: &str) -> String {
+    match juki_counter::roles::parse_refusal(reason) {
+        Some((role, op)) => t!(
+            "counter-audit-role-refused",
+            role = role_label(role),
+            operation = operation_label(op.as_str())
+        ),
+        None => reason.to_string(),
+    }
+}
+
+/// One audit record as the counter's staff read it (`audit show`): the stored record, its
+/// words in the language in use (in English exactly as [`AuditRecord`]'s `Display`).
+pub(crate) fn audit_line(r: &AuditRecord) -> String {
+    let outcome = match &r.outcome {
+        Outcome::Ok => t!("counter-audit-ok"),
+        Outcome::Refused(why) => t!("counter-audit-refused", reason = reason_label(why)),
+        Outcome::Failed(why) => t!("counter-audit-failed", reason = reason_label(why)),
+    };
+    let line = t!(
+        "counter-audit-record",
+        seq = r.seq.to_string(),
+        time = r.time.as_str(),
+        municipality = r.municipality.as_str(),
+        operator = r.operator.as_str(),
+        operation = operation_label(&r.operation),
+        card = r.card_serial.as_deref().unwrap_or("-"),
+        outcome = outcome
+    );
+    if r.detail.is_empty() {
+        line
+    } else {
+        format!("{line} ({})", r.detail)
+    }
+}
+
 /// Why a card was terminated, in words.
 fn terminate_reason(reason: TerminateReason) -> String {
     match reason {
@@ -454,5 +522,27 @@ fn revocation_text(jpki: &JpkiRevocation) -> String {
                 .join(", ")
         ),
         JpkiRevocation::Pending(why) => t!("counter-jpki-pending", why = why.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{has, text_in, Lang};
+
+    /// Every operation and role has its words in both catalogs, the English ones the stored
+    /// names (so that an English audit line reads as stored).
+    #[test]
+    fn every_operation_and_role_has_words() {
+        for op in juki_counter::Operation::ALL {
+            let id = format!("counter-op-{op}");
+            assert!(has(Lang::Ja, &id) && has(Lang::En, &id), "{id}");
+            assert_eq!(text_in(Lang::En, &id, None), op.as_str());
+            assert!(text_in(Lang::Ja, &id, None).contains(op.as_str()));
+        }
+        for role in juki_counter::Role::ALL {
+            let id = format!("role-{role}");
+            assert_eq!(text_in(Lang::En, &id, None), role.as_str());
+            assert!(text_in(Lang::Ja, &id, None).contains(role.as_str()));
+        }
     }
 }

@@ -85,28 +85,79 @@ pub(super) fn operator_add(
 }
 
 /// `juki counter operator card` (操作者カード): a logged-in supervisor registers the card in the
-/// desk reader as `name`'s operator card.
+/// desk reader as `name`'s operator card, or with `remove` removes `name`'s lost or returned
+/// one.
 pub(super) fn operator_card(
     desk: Desk<'_>,
     name: &str,
     operator: &str,
-    credential: &Path,
+    credential: Option<&Path>,
+    remove: bool,
 ) -> Result<()> {
     let reader = desk.reader;
-    let cred = CounterCredential::load(credential)?;
-    let (s, _) = desk.login_bound(operator, Some(credential))?;
-    s.authorize(Operation::OperatorCard)?;
-    let mut card = open_card(reader, false)?;
-    let binding = s.register_operator_card(&cred, name, &mut card)?;
+    let cred = credential.map(CounterCredential::load).transpose()?;
+    if cred.is_none() && !remove {
+        return Err(Failure::Cli(t!("counter-operator-card-needs-credential")));
+    }
+    let (s, _) = desk.login_bound(operator, credential)?;
+    let done = match cred {
+        Some(cred) if !remove => {
+            s.authorize(Operation::OperatorCard)?;
+            let mut card = open_card(reader, false)?;
+            let serial = s.register_operator_card(&cred, name, &mut card)?.serial;
+            t!(
+                "counter-operator-card-registered",
+                name = name,
+                serial = serial,
+                operator = operator
+            )
+        }
+        _ => {
+            let serial = s.remove_operator_card(name)?.serial;
+            t!(
+                "counter-operator-card-removed",
+                name = name,
+                serial = serial,
+                operator = operator
+            )
+        }
+    };
+    out!("{done}");
+    Ok(())
+}
+
+/// `juki counter operator role` (役割の変更), by a logged-in supervisor; an operator card's
+/// binding is signed again with the credential.
+pub(super) fn operator_role(
+    desk: Desk<'_>,
+    name: &str,
+    role: Role,
+    operator: &str,
+    credential: Option<&Path>,
+) -> Result<()> {
+    let cred = credential.map(CounterCredential::load).transpose()?;
+    let (s, _) = desk.login_bound(operator, credential)?;
+    let before = s.db().operators().get(name)?.map(|o| o.role);
+    let (now, binding) = s.change_operator_role(name, role, cred.as_ref())?;
     out!(
         "{}",
         t!(
-            "counter-operator-card-registered",
+            "counter-operator-role-changed",
             name = name,
-            serial = binding.serial.as_str(),
+            from = before.map_or_else(String::new, super::role_label),
+            to = super::role_label(now.role),
             operator = operator
         )
     );
+    if let Some(b) = binding {
+        out!(
+            "{}",
+            t!(
+                "counter-operator-card-signed-again",
+                serial = b.serial.as_str()
+            )
+        );
+    }
     Ok(())
 }
 
@@ -205,7 +256,24 @@ pub(super) fn audit(mut db: CounterDb, command: AuditCommand) -> Result<()> {
                 _ => Ok(()),
             }
         }
-        AuditCommand::Show { card } => {
+        AuditCommand::Show {
+            card: None,
+            of_operator: Some(name),
+        } => {
+            let records = db.audit().by_operator(&name)?;
+            if records.is_empty() {
+                out!(
+                    "{}",
+                    t!("counter-audit-none-operator", operator = name.as_str())
+                );
+            }
+            for r in records {
+                out!("{}", super::audit_line(&r));
+            }
+            Ok(())
+        }
+        AuditCommand::Show { card, .. } => {
+            let card = card.unwrap_or_default();
             match db.registry().card(&card)? {
                 Some(r) => {
                     out!(
@@ -237,7 +305,7 @@ pub(super) fn audit(mut db: CounterDb, command: AuditCommand) -> Result<()> {
                 out!("{}", t!("counter-audit-none", serial = card.as_str()));
             }
             for r in records {
-                out!("{r}");
+                out!("{}", super::audit_line(&r));
             }
             Ok(())
         }
