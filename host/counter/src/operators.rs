@@ -135,8 +135,8 @@ pub enum RecordedBinding {
     Bound(String),
     /// Removed.
     Removed,
-    /// Registered by a version that did not record the binding (before role changes and
-    /// removals existed): nothing to compare.
+    /// A record that does not name the binding (no version that was released wrote one): a
+    /// login with it is refused.
     Unnamed,
 }
 

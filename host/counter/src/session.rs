@@ -774,16 +774,19 @@ fn check_binding(
         .map_err(|e| format!("the audit trail could not be read ({e})"))?;
     match recorded {
         RecordedBinding::Bound(fp) if fp == binding.fingerprint() => Ok(()),
-        RecordedBinding::Unnamed => Ok(()),
         RecordedBinding::Removed => Err(format!(
             "operator card {serial} was removed (操作者カードの登録は取り消されています): a \
              supervisor registers a card again (juki counter operator card)"
         )),
-        RecordedBinding::Bound(_) | RecordedBinding::None => Err(format!(
-            "the binding of {operator}'s operator card is not the one the audit trail last \
+        // Unnamed: a record without the binding's fingerprint, which no released version
+        // wrote — nothing to compare with, so nothing is accepted.
+        RecordedBinding::Bound(_) | RecordedBinding::None | RecordedBinding::Unnamed => {
+            Err(format!(
+                "the binding of {operator}'s operator card is not the one the audit trail last \
              recorded for card {serial} (an earlier binding put back after a role change or a \
              new registration); a supervisor registers the card again"
-        )),
+            ))
+        }
     }
 }
 
