@@ -203,49 +203,78 @@ async fn disclose(
     let answer = auth::Answer::from_pem(req.answer.as_bytes())
         .map_err(|e| super::bad_request(format!("the answer: {e}")))?;
     let at = juki_jpki::time::now().map_err(unavailable)?;
-    let checked = auth::verify(
+    // The resident the certificate *claims*, from the CA's record of its serial: the register
+    // and the log are read for that resident on another worker while the card's answer and the
+    // certificate's chain are verified here (two signatures, the longest step), and nothing
+    // read is answered — nor any lookup error told — unless both verify. One indexed read on a
+    // kept connection (tens of µs): done in place on this worker (`block_in_place`).
+    let serial = juki_jpki::validate::serial(&answer.certificate);
+    let looked_up = tokio::task::block_in_place(|| state.ca.certificate(&serial));
+    let claimed = match &looked_up {
+        Ok(Some(r)) if r.kind == CertKind::Auth => r
+            .resident
+            .as_deref()
+            .and_then(|c| ResidentCode::parse(c).ok()),
+        _ => None,
+    };
+    let reads = claimed.map(|code| {
+        let (register, log, since) = (state.register.clone(), state.log.clone(), req.since);
+        tokio::spawn(async move {
+            // The register and the log on two connections at once.
+            tokio::join!(
+                register.resident(&code),
+                log.disclosure(code.as_str(), &since)
+            )
+        })
+    });
+    let abort = || {
+        if let Some(r) = &reads {
+            r.abort();
+        }
+    };
+    if let Err(e) = auth::verify(
         &answer,
         &challenge(&nonce, &binding),
         state.ca.ca_certificate(CertKind::Auth),
         None,
         at,
-    )
-    .map_err(|e| unauthenticated(format!("the card's answer is not accepted: {e}")))?;
-    // Revocation from the CA's records as they are now (a card suspended a minute ago).
-    // One indexed read on a kept connection (tens of µs): done in place on this worker
-    // (`block_in_place`), not handed to the blocking pool and back.
-    let record = tokio::task::block_in_place(|| state.ca.certificate(&checked.serial))
-        .map_err(unavailable)?
-        .ok_or_else(|| unauthenticated("the CA has no record of this certificate"))?;
-    let der = x509_cert::der::Encode::to_der(&answer.certificate).map_err(unavailable)?;
-    if record.kind != CertKind::Auth || record.der != der {
-        return Err(unauthenticated(
-            "not the authentication certificate the CA recorded",
-        ));
-    }
-    if let Some((_, reason)) = record.revoked {
+    ) {
+        abort();
         return Err(unauthenticated(format!(
-            "the authentication certificate is revoked ({})",
-            reason.japanese()
+            "the card's answer is not accepted: {e}"
         )));
     }
-    let code = record
-        .resident
-        .as_deref()
-        .and_then(|c| ResidentCode::parse(c).ok())
-        .ok_or_else(|| {
-            error(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this certificate was issued before its subscriber was recorded: have it \
-                 issued again at the counter",
-            )
-        })?;
-    // The register and the log on two connections at once.
-    let (resident, disclosed) = tokio::join!(
-        state.register.resident(&code),
-        state.log.disclosure(code.as_str(), &req.since)
-    );
+    // Revocation from the CA's records as they are now (a card suspended a minute ago).
+    let refused = |e: ApiError| {
+        abort();
+        e
+    };
+    let record = looked_up
+        .map_err(|e| refused(unavailable(e)))?
+        .ok_or_else(|| refused(unauthenticated("the CA has no record of this certificate")))?;
+    let der =
+        x509_cert::der::Encode::to_der(&answer.certificate).map_err(|e| refused(unavailable(e)))?;
+    if record.kind != CertKind::Auth || record.der != der {
+        return Err(refused(unauthenticated(
+            "not the authentication certificate the CA recorded",
+        )));
+    }
+    if let Some((_, reason)) = record.revoked {
+        return Err(refused(unauthenticated(format!(
+            "the authentication certificate is revoked ({})",
+            reason.japanese()
+        ))));
+    }
+    let Some(reads) = reads else {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this certificate was issued before its subscriber was recorded: have it \
+             issued again at the counter",
+        ));
+    };
+    // Authenticated: what was read for the claimed resident is theirs.
+    let (resident, disclosed) = reads.await.map_err(unavailable)?;
     let resident = resident
         .map_err(unavailable)?
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "not_found", "no such resident"))?;
