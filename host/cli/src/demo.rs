@@ -752,11 +752,27 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
         &net.server_dir().join(juki_net::provision_log::LOG_PUB_FILE),
     )
     .map_err(|e| d.fail(e.to_string()))?;
+    // 千代田区's counter, a monitor of the log, checks it; the head it accepted is handed to
+    // the resident as a witness: the log the resident is shown must be that one, grown.
+    juki_counter::log_watch::check_log(
+        chiyoda_counter.db_mut(),
+        &mut chiyoda_net,
+        Some(&log_key),
+        juki_host::clock::now()?,
+    )?;
+    let mut seen = juki_net::citizen::Seen::new();
+    let witness = juki_counter::log_watch::kept_head(chiyoda_counter.db())?
+        .map(|kept| juki_log::SignedTreeHead::from_text(&kept.head))
+        .transpose()
+        .map_err(|e| d.fail(e.to_string()))?;
+    if let Some(head) = &witness {
+        seen.witness(head.clone());
+    }
     let disclosed = juki_net::citizen::request(
         &public,
         &dir.path().join("juki-net").join("ca").join("ca.pem"),
         &log_key,
-        &juki_net::citizen::Seen::new(),
+        &seen,
         |challenge| {
             citizen::answer_challenge(&mut card, &Pin::from("1357"), challenge)
                 .and_then(|a| a.to_pem())
@@ -780,6 +796,13 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
                 .all(|p| p.record.resident == code.as_str()),
         t!("demo-disclosure", count = disclosed.provisions.len()),
     )?;
+    if let (Some(witness), Some(head)) = (&witness, &disclosed.head) {
+        d.ok(t!(
+            "demo-disclosure-witness",
+            seen = witness.head.size,
+            size = head.head.size
+        ));
+    }
     for (name, counter) in [
         ("千代田区", &chiyoda_counter),
         ("大阪市北区", &osaka_counter),

@@ -111,4 +111,5 @@ demo-hash-chain-verified = { $name }: hash chain verified
 demo-finished = Demo finished: all { $steps } steps behaved as expected.
 demo-copy-verified = the copy sealed by Chiyoda City (number { $number }) verifies for anyone holding only the Juki-Net CA certificate and its CRL
 demo-copy-forged-rejected = a copy with one character of the address rewritten is rejected
+demo-disclosure-witness = the log the resident was shown ({ $size } entries) agrees with the one 千代田区's counter checked ({ $seen } entries): the same log, or that log grown
 demo-disclosure = disclosure request: the resident authenticates to the national server with the card's authentication certificate, gets the { $count } provisions of their data, and verifies each against the signed provision log

@@ -111,4 +111,5 @@ demo-hash-chain-verified = { $name }: ハッシュの連鎖を確認しました
 demo-finished = デモ終了: 全{ $steps }手順が期待どおりに動作しました。
 demo-copy-verified = 千代田区の電子公印を付した住民票の写し（交付番号 { $number }）を、住基ネット認証局の証明書と失効リストだけで誰でも検証できました
 demo-copy-forged-rejected = 住所を1文字書き換えた写しは拒否されました
+demo-disclosure-witness = 住民に示されたログ（{ $size } 件）は、千代田区の窓口が確認したログ（{ $seen } 件）と矛盾しません（同じログか、それが伸びたもの）
 demo-disclosure = 開示請求: 住民はカードの利用者証明用電子証明書で全国サーバに本人確認し、自分への提供の記録 { $count } 件を受け取り、各記録が署名付きの提供記録ログに含まれることを検証しました
