@@ -22,7 +22,6 @@ use juki_counter::session::add_first_operator;
 use juki_counter::{Actor, CounterDb, Operation, Outcome};
 use juki_host::date::Date;
 use juki_host::resident::{FourInfo, MunicipalityCode, Sex};
-use juki_host::resident_code::{check_digit, ResidentCode};
 use juki_net::client::NetClient;
 use juki_net::local::LocalNetwork;
 use juki_net::pki::Role;
@@ -31,9 +30,8 @@ use juki_net::register::{Event, Update};
 
 mod common;
 
+use common::network::{code, pension, PURPOSE};
 use common::{path_str, run, text};
-
-const PURPOSE: &str = "年金・恩給の現況確認";
 
 fn chiyoda() -> MunicipalityCode {
     MunicipalityCode::parse("131016").unwrap()
@@ -41,15 +39,6 @@ fn chiyoda() -> MunicipalityCode {
 
 fn kita() -> MunicipalityCode {
     MunicipalityCode::parse("271276").unwrap()
-}
-
-fn code(n: u64) -> ResidentCode {
-    let ten = format!("{n:010}");
-    let mut d = [0u8; 10];
-    for (x, c) in d.iter_mut().zip(ten.bytes()) {
-        *x = c - b'0';
-    }
-    ResidentCode::parse(&format!("{ten}{}", check_digit(&d))).unwrap()
 }
 
 fn new_resident(municipality: &MunicipalityCode, seq: u64, n: u64) -> Update {
@@ -86,15 +75,7 @@ fn world() -> World {
     let net = LocalNetwork::start(&dir.path().join("net")).unwrap();
     let node = net.node("chiyoda", &Role::Municipality(chiyoda())).unwrap();
     let kita_node = net.node("kita", &Role::Municipality(kita())).unwrap();
-    let pension_node = net
-        .node(
-            "pension",
-            &Role::Agency {
-                name: "日本年金機構".into(),
-                purposes: vec![PURPOSE.into()],
-            },
-        )
-        .unwrap();
+    let pension_node = pension(&net);
     let mut kita_client = NetClient::from_dir(&kita_node, &net.address()).unwrap();
     let updates: Vec<_> = (1..=8).map(|n| new_resident(&kita(), n, n)).collect();
     kita_client.send_updates(&updates).unwrap();

@@ -8,26 +8,14 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::network::{code, pension, PURPOSE};
 use common::server_process::ServerProcess;
-use juki_host::resident_code::{check_digit, ResidentCode};
 use juki_net::local::LocalNetwork;
 use juki_net::pki::{NodeFiles, Role};
 use juki_net::register::MunicipalityCode;
 
-const PURPOSE: &str = "年金・恩給の現況確認";
-
 fn chiyoda() -> MunicipalityCode {
     MunicipalityCode::parse("131016").unwrap()
-}
-
-/// A valid 住民票コード (its check digit computed).
-fn code(n: u64) -> ResidentCode {
-    let ten = format!("{n:010}");
-    let mut d = [0u8; 10];
-    for (x, c) in d.iter_mut().zip(ten.bytes()) {
-        *x = c - b'0';
-    }
-    ResidentCode::parse(&format!("{ten}{}", check_digit(&d))).unwrap()
 }
 
 fn curl(args: &[&str]) -> (bool, String, String) {
@@ -96,16 +84,7 @@ fn the_server_process_serves_curl() {
         serde_json::json!({"municipality": "131016", "last_seq": 1})
     );
     // An agency, as docs/network.md shows it (the purpose percent-encoded by curl).
-    let pension = net
-        .node(
-            "pension",
-            &Role::Agency {
-                name: "日本年金機構".into(),
-                purposes: vec![PURPOSE.into()],
-            },
-        )
-        .unwrap();
-    let pension = NodeFiles::in_dir(&pension);
+    let pension = NodeFiles::in_dir(&pension(&net));
     let resident_url = format!("{base}/v1/residents/{}", code(1));
     let purpose = format!("purpose={PURPOSE}");
     let (ok, out, err) = curl(&[

@@ -19,12 +19,10 @@ use juki_net::register::Status;
 
 mod common;
 
-use common::network::agrees;
+use common::network::{agrees, pension, PURPOSE};
 
 use common::world::{lines, today, world};
 use common::{juki, path_str};
-
-const PURPOSE: &str = "年金・恩給の現況確認";
 
 fn chiyoda() -> MunicipalityCode {
     MunicipalityCode::parse("131016").unwrap()
@@ -168,15 +166,7 @@ fn a_move_with_the_card_through_the_network_and_the_registers_agree() {
 
     // An agency confirms the resident for a purpose its certificate names, and gets the new
     // address; 広域交付 at 千代田区's counter reads the same; both are recorded.
-    let pension = net
-        .node(
-            "pension",
-            &Role::Agency {
-                name: "日本年金機構".into(),
-                purposes: vec![PURPOSE.into()],
-            },
-        )
-        .unwrap();
+    let pension = pension(&net);
     let mut agency = NetClient::from_dir(&pension, &server).unwrap();
     let c = agency.confirm(&code, PURPOSE).unwrap();
     assert_eq!(c.resident.info.address, "大阪府大阪市北区中之島1-3-20");

@@ -529,6 +529,24 @@ fn disclosure_with_the_card_through_pcsc() {
         out.contains(one.as_str()) && out.contains("Provisions: 2"),
         "{out}"
     );
+    // Someone with the database rewrites a provision's purpose: its proof fails (9); put back,
+    // the answer verifies again.
+    let rewrite = |purpose: &str| {
+        net.sql(&format!(
+            "UPDATE provision SET purpose = '{purpose}' WHERE id = \
+             (SELECT min(id) FROM provision WHERE resident = '{}')",
+            one.as_str()
+        ))
+        .unwrap()
+    };
+    rewrite("恩給の裁定");
+    fails(
+        disclosure(&public, &net_dir, "1357", &[]),
+        9,
+        "does not match the signed provision log",
+    );
+    rewrite("年金・恩給の現況確認");
+    ok(disclosure(&public, &net_dir, "1357", &[]));
     // Someone with the database deletes the newest provision of the first resident: this
     // client was shown it and refuses the log (10), as an auditor from scratch does.
     net.sql(&format!(

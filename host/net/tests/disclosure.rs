@@ -102,18 +102,9 @@ impl World {
         )
     }
 
-    /// The server drops its tree and logs the same records again (new salts: another tree of
-    /// the same size) — what a server that rewrote a record would have to do; the residents'
-    /// listener comes back on a new port.
+    /// [`rebuild_log_tree`], logged at once; the residents' listener comes back on a new port.
     fn rebuild_tree(&mut self) {
-        self.net.stop_server();
-        self.net
-            .sql(
-                "DELETE FROM log_head; DELETE FROM log_node; \
-             UPDATE provision SET salt = NULL, leaf_index = NULL, previous_leaf = NULL;",
-            )
-            .unwrap();
-        self.net.start_server().unwrap();
+        rebuild_log_tree(&mut self.net);
         self.net.append_log().unwrap();
         self.public = self
             .net

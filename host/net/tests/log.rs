@@ -258,14 +258,7 @@ fn a_rebuilt_tree_is_a_fork_that_monitors_refuse() {
     monitor.check(&mut w.chiyoda).unwrap();
     // The server (with its key) drops its tree and logs the same records again: new salts,
     // the same size, another root — what a server that rewrote a record would have to do.
-    w.net.stop_server();
-    w.net
-        .sql(
-            "DELETE FROM log_head; DELETE FROM log_node; \
-         UPDATE provision SET salt = NULL, leaf_index = NULL, previous_leaf = NULL;",
-        )
-        .unwrap();
-    w.net.start_server().unwrap();
+    rebuild_log_tree(&mut w.net);
     let forked = logged(&mut w, 4);
     assert_ne!(forked.head.root, old.head.root);
     // The entries agree with the new tree, but the monitor saw the old head.

@@ -112,3 +112,16 @@ pub fn pension() -> Requester {
 }
 
 pub const PURPOSE: &str = "年金・恩給の現況確認";
+
+/// The server (with its key) drops its tree and logs the same records again (new salts:
+/// another tree of the same size) — what a server that rewrote a record would have to do. The
+/// server is restarted; its appender logs them within its tick.
+pub fn rebuild_log_tree(net: &mut juki_net::local::LocalNetwork) {
+    net.stop_server();
+    net.sql(
+        "DELETE FROM log_head; DELETE FROM log_node; \
+         UPDATE provision SET salt = NULL, leaf_index = NULL, previous_leaf = NULL;",
+    )
+    .unwrap();
+    net.start_server().unwrap();
+}
