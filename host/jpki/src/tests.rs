@@ -374,6 +374,15 @@ fn auth_answers() {
         Err(JpkiError::Malformed { .. })
     ));
     assert!(auth::Answer::from_pem(b"garbage").is_err());
+    // The check of a certificate the caller found in the CA's records: the same answer holds,
+    // another challenge does not, nor the certificate out of its validity or the CA's.
+    auth::verify_recorded(&back, &challenge, ca_cert, NOW).unwrap();
+    assert!(matches!(
+        auth::verify_recorded(&back, &other, ca_cert, NOW),
+        Err(JpkiError::ChallengeMismatch)
+    ));
+    assert!(auth::verify_recorded(&back, &challenge, ca_cert, NOW + 4 * 365 * DAY).is_err());
+    assert!(auth::verify_recorded(&back, &challenge, ca_cert, NOW - 2 * DAY).is_err());
 }
 
 #[test]

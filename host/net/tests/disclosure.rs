@@ -243,10 +243,32 @@ fn a_resident_sees_exactly_their_own_provisions_and_nothing_else_gets_in() {
     })
     .unwrap();
     refused(w.disclose(|_| Ok(kept.clone())), 401, "not accepted");
-    // Another CA's certificate for the same key name.
+    // Another CA's certificate for the same card and resident: not what the JPKI CA issued.
     let rogue = JpkiCa::init(&w.dir.path().join("rogue"), juki_jpki::time::now().unwrap()).unwrap();
     let stranger = holder(&rogue, "JK-D1", Some(code(1).as_str()));
-    refused(w.disclose(|c| Ok(stranger.answer(c))), 401, "not accepted");
+    refused(w.disclose(|c| Ok(stranger.answer(c))), 401, "no record");
+    // The genuine certificate with a key of the attacker's (the card's key is not theirs).
+    let thief = Holder {
+        key: SigningKey::random(&mut rand_core::OsRng),
+        cert: one.cert.clone(),
+        serial: one.serial.clone(),
+    };
+    refused(w.disclose(|c| Ok(thief.answer(c))), 401, "not accepted");
+    // A certificate forged from the genuine one with the attacker's key (its serial the
+    // victim's, the CA's signature now wrong): not the certificate the CA recorded.
+    let mut forged = one.cert.clone();
+    let spki = p256::pkcs8::EncodePublicKey::to_public_key_der(thief.key.verifying_key()).unwrap();
+    forged.tbs_certificate.subject_public_key_info =
+        x509_cert::der::Decode::from_der(spki.as_bytes()).unwrap();
+    let forger = Holder {
+        cert: forged,
+        ..thief
+    };
+    refused(
+        w.disclose(|c| Ok(forger.answer(c))),
+        401,
+        "not the authentication certificate the CA recorded",
+    );
     // Expired: issued four years ago for three.
     let old = holder_at(
         &w.ca,

@@ -8,10 +8,11 @@
 //! | `POST /v1/disclosure` | `{nonce, answer, since}`: the card's JPKI authentication answer over [`crate::citizen::challenge`]`(nonce, channel binding)` → the disclosure, with a consistency proof from each size in `since` (heads the client saw) to its head |
 //!
 //! The server believes only what the card signed: the answer must verify with the
-//! authentication certificate it carries, chain to the JPKI authentication CA, be within its
-//! validity, not revoked in the CA's records *now*, and be over this very connection's channel
-//! binding (RFC 9266) and a nonce this server gave and nobody used — a relayed or replayed
-//! answer is refused. The certificate carries no personal data; the CA's record of it names the
+//! authentication certificate it carries, that certificate be the very one the JPKI CA's records
+//! say it issued (byte for byte: the CA's record of issuance stands for its signature), within
+//! its validity, not revoked in those records *now*, and the answer be over this very
+//! connection's channel binding (RFC 9266) and a nonce this server gave and nobody used — a
+//! relayed or replayed answer is refused. The certificate carries no personal data; the CA's record of it names the
 //! subscriber's 住民票コード, and only that resident's record and provisions are answered.
 
 use std::collections::HashMap;
@@ -204,10 +205,10 @@ async fn disclose(
         .map_err(|e| super::bad_request(format!("the answer: {e}")))?;
     let at = juki_jpki::time::now().map_err(unavailable)?;
     // The resident the certificate *claims*, from the CA's record of its serial: the register
-    // and the log are read for that resident on another worker while the card's answer and the
-    // certificate's chain are verified here (two signatures, the longest step), and nothing
-    // read is answered — nor any lookup error told — unless both verify. One indexed read on a
-    // kept connection (tens of µs): done in place on this worker (`block_in_place`).
+    // and the log are read for that resident on another worker while the certificate is
+    // compared with the record and the card's answer verified here (the longest step), and
+    // nothing read is answered unless both hold. One indexed read on a kept connection (tens
+    // of µs): done in place on this worker (`block_in_place`).
     let serial = juki_jpki::validate::serial(&answer.certificate);
     let looked_up = tokio::task::block_in_place(|| state.ca.certificate(&serial));
     let claimed = match &looked_up {
@@ -232,23 +233,12 @@ async fn disclose(
             r.abort();
         }
     };
-    if let Err(e) = auth::verify(
-        &answer,
-        &challenge(&nonce, &binding),
-        state.ca.ca_certificate(CertKind::Auth),
-        None,
-        at,
-    ) {
-        abort();
-        return Err(unauthenticated(format!(
-            "the card's answer is not accepted: {e}"
-        )));
-    }
-    // Revocation from the CA's records as they are now (a card suspended a minute ago).
     let refused = |e: ApiError| {
         abort();
         e
     };
+    // Issued: the CA's own record holds this very certificate (what its signature on it
+    // would say, and more — `auth::verify_recorded`).
     let record = looked_up
         .map_err(|e| refused(unavailable(e)))?
         .ok_or_else(|| refused(unauthenticated("the CA has no record of this certificate")))?;
@@ -259,6 +249,17 @@ async fn disclose(
             "not the authentication certificate the CA recorded",
         )));
     }
+    if let Err(e) = auth::verify_recorded(
+        &answer,
+        &challenge(&nonce, &binding),
+        state.ca.ca_certificate(CertKind::Auth),
+        at,
+    ) {
+        return Err(refused(unauthenticated(format!(
+            "the card's answer is not accepted: {e}"
+        ))));
+    }
+    // Revocation from the CA's records as they are now (a card suspended a minute ago).
     if let Some((_, reason)) = record.revoked {
         return Err(refused(unauthenticated(format!(
             "the authentication certificate is revoked ({})",
