@@ -36,7 +36,7 @@ SECONDS_PER_TARGET=${1:-60}
 case "$SECONDS_PER_TARGET" in
 '' | *[!0-9]*) printf 'usage: scripts/fuzz.sh [SECONDS_PER_TARGET]\n' >&2; exit 2 ;;
 esac
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-apdu_parser card_sequence vpcd_frames host_card host_certificates net_requests}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-apdu_parser card_sequence vpcd_frames host_card host_certificates net_requests log_answers}"
 SANITIZER=${FUZZ_SANITIZER:-none}
 NIGHTLY=${FUZZ_TOOLCHAIN:-nightly}
 RSS_LIMIT_MB=2048
@@ -87,6 +87,7 @@ dict_of() {
     apdu_parser | card_sequence | vpcd_frames) printf '%s' "$FUZZ/dicts/card.dict" ;;
     host_card) printf '%s' "$FUZZ/dicts/host.dict" ;;
     net_requests) printf '%s' "$FUZZ/dicts/net.dict" ;;
+    log_answers) printf '%s' "$FUZZ/dicts/log.dict" ;;
     *) printf '' ;;
     esac
 }

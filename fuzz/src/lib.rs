@@ -14,9 +14,12 @@
 //!   decoders) against a malicious card whose responses are the input ([`host::split`]).
 //! - [`host_certificates`]: certificates, CRLs, CMS signatures and login answers.
 //! - [`net_requests`]: the national server's decoding of requests (`juki_net::api`).
+//! - [`log_answers`]: the provision log's records, heads and proofs, a witness's and an
+//!   auditor's checks, and the resident's check of a 開示請求 answer (`juki_net::citizen::verify`).
 
 pub mod certs;
 pub mod host;
+pub mod log;
 pub mod net;
 pub mod seq;
 pub mod sim;
@@ -24,6 +27,7 @@ pub mod vpcd;
 
 pub use certs::host_certificates;
 pub use host::host_card;
+pub use log::log_answers;
 pub use net::net_requests;
 pub use sim::{apdu_parser, card_sequence};
 pub use vpcd::vpcd_frames;
@@ -39,4 +43,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("host_card", host_card),
     ("host_certificates", host_certificates),
     ("net_requests", net_requests),
+    ("log_answers", log_answers),
 ];

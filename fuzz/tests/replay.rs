@@ -110,6 +110,11 @@ fn net_requests() {
 }
 
 #[test]
+fn log_answers() {
+    replay("log_answers");
+}
+
+#[test]
 fn every_target_is_replayed() {
     let names: Vec<&str> = juki_fuzz::TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(
@@ -120,7 +125,8 @@ fn every_target_is_replayed() {
             "vpcd_frames",
             "host_card",
             "host_certificates",
-            "net_requests"
+            "net_requests",
+            "log_answers"
         ]
     );
 }

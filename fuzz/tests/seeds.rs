@@ -218,3 +218,61 @@ fn the_net_seeds_are_what_they_say() {
     .is_err());
     assert!(juki_net::api::decode_search(&seed("net_requests", "search.json")).is_ok());
 }
+
+#[test]
+fn the_log_seeds_are_what_they_say() {
+    use juki_fuzz::log::{fixture, RESIDENT_A, RESIDENT_B, SEEN_SIZE, STH_LEN};
+    use juki_log::{InclusionProof, Record, SignedTreeHead};
+    let f = fixture();
+    let size = f.tree.size();
+    let seed = |name: &str| seed("log_answers", name);
+    for name in [
+        "record_0_provision_first.bin",
+        "record_3_provision_chained.bin",
+    ] {
+        assert!(matches!(
+            Record::decode(&seed(name)),
+            Ok(Record::Provision(_))
+        ));
+    }
+    assert!(matches!(
+        Record::decode(&seed("record_1_anchor.bin")),
+        Ok(Record::AuditAnchor(_))
+    ));
+    let head = SignedTreeHead::from_bytes(&seed(&format!("head_{size}.bin"))).unwrap();
+    assert_eq!(head.to_bytes().len(), STH_LEN);
+    head.verify(&f.verifying).unwrap();
+    let text = String::from_utf8(seed(&format!("head_{size}.txt"))).unwrap();
+    assert_eq!(SignedTreeHead::from_text(&text).unwrap(), head);
+    let proof = InclusionProof::from_bytes(&seed(&format!("inclusion_0_{size}.bin"))).unwrap();
+    let leaf = f.openings[0].leaf().unwrap().hash();
+    proof.verify(&leaf, &head.head.root).unwrap();
+    let witness = seed(&format!("witness_{SEEN_SIZE}_{size}.bin"));
+    let (a, b) = (
+        SignedTreeHead::from_bytes(&witness[..STH_LEN]).unwrap(),
+        SignedTreeHead::from_bytes(&witness[STH_LEN..2 * STH_LEN]).unwrap(),
+    );
+    let consistency = juki_log::ConsistencyProof::from_bytes(&witness[2 * STH_LEN..]).unwrap();
+    juki_log::audit(&f.verifying, &a, &b, Some(&consistency)).unwrap();
+    // The honest answers verify against every Seen (the empty log's only against nothing seen),
+    // with every provision of the resident.
+    for (name, resident, provisions) in [
+        (format!("answer_a_{size}.json"), RESIDENT_A, 3),
+        (format!("answer_a_{SEEN_SIZE}.json"), RESIDENT_A, 1),
+        (format!("answer_b_{size}.json"), RESIDENT_B, 1),
+    ] {
+        let answer: juki_net::api::disclosure::DisclosureJson =
+            serde_json::from_slice(&seed(&name)).unwrap();
+        for seen in &f.seens {
+            let d = juki_net::citizen::verify(answer.clone(), &f.verifying, seen)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(d.resident.code.as_str(), resident);
+            assert_eq!(d.provisions.len(), provisions, "{name}");
+        }
+    }
+    let empty: juki_net::api::disclosure::DisclosureJson =
+        serde_json::from_slice(&seed("answer_empty_log.json")).unwrap();
+    let verified = |seen| juki_net::citizen::verify(empty.clone(), &f.verifying, seen).is_ok();
+    assert!(verified(&f.seens[0]));
+    assert!(!verified(&f.seens[1]) && !verified(&f.seens[2]));
+}

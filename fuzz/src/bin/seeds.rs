@@ -809,6 +809,11 @@ fn main() {
     for (name, seed) in juki_fuzz::net::seeds() {
         write(&dir, name, &seed);
     }
+    let dir = fuzz.join("corpus/log_answers");
+    clean_dir(&dir);
+    for (name, seed) in juki_fuzz::log::seeds() {
+        write(&dir, &name, &seed);
+    }
     for (target, _) in juki_fuzz::TARGETS {
         let dir = fuzz.join("corpus").join(target);
         let (n, bytes) = fs::read_dir(&dir)
