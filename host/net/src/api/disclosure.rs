@@ -228,15 +228,6 @@ async fn disclose(
             )
         })
     });
-    // The CA's signature on the certificate, checked on a blocking thread beside the rest
-    // (the CA's record of issuance below says as much; both are checked).
-    let chain = {
-        let (cert, ca) = (
-            answer.certificate.clone(),
-            state.ca.ca_certificate(CertKind::Auth).clone(),
-        );
-        tokio::task::spawn_blocking(move || juki_jpki::validate::verify_issued_by(&cert, &ca))
-    };
     let abort = || {
         if let Some(r) = &reads {
             r.abort();
@@ -264,11 +255,6 @@ async fn disclose(
         state.ca.ca_certificate(CertKind::Auth),
         at,
     ) {
-        return Err(refused(unauthenticated(format!(
-            "the card's answer is not accepted: {e}"
-        ))));
-    }
-    if let Err(e) = chain.await.map_err(|e| refused(unavailable(e)))? {
         return Err(refused(unauthenticated(format!(
             "the card's answer is not accepted: {e}"
         ))));
